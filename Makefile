@@ -1,0 +1,33 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+# Both create .venv with Python 3.12 (pyenv reads .python-version) and install the package.
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench docs clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), f"bayesspr needs Python >= 3.12, found {sys.version.split()[0]} at {sys.executable}"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/bayesspr demo
+
+test: $(STAMP)
+	$(BIN)/ruff check bayesspr tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check bayesspr tests benchmarks
+	$(BIN)/ruff format --check bayesspr tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/physics_vs_vrp.py
+	$(BIN)/python benchmarks/fit_speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache docs/_build

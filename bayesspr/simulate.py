@@ -1,0 +1,301 @@
+"""Seeded simulated delivery worlds with known truth.
+
+A world is cities → stations → zips with daily volume (growth, weekday seasonality, noise),
+several van sizes, a zip that moves to another station, and a station that opens
+mid-history. Routes are drawn from the same generative story as :class:`bayesspr.SPRModel`
+(route physics with city speeds and service times, station dispatch overhead, a zip
+efficiency, log-normal day noise on the route need, whole routes), so fitted parameters can
+be checked against the truth.
+
+The embedded demo world is ``simulate_world()`` with its defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bayesspr import physics
+
+#: Weekday volume factors, Monday first (dimensionless).
+WEEKDAY_FACTORS = (1.10, 1.05, 1.00, 1.00, 1.05, 0.85, 0.55)
+
+CITY_NAMES = ("Boston", "Chicago", "Seattle", "Austin", "Denver", "Atlanta")
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Known parameters of a simulated world, named as in the model's posterior.
+
+    Attributes
+    ----------
+    scalars : dict[str, float]
+        Global and population parameters: ``tour_constant`` (–), ``stem_speed_kmh`` (km/h),
+        ``fill`` (–), ``sigma_route`` (log routes), ``sigma_km`` (log km),
+        ``service_min_pop`` (min), ``service_min_sd`` (log), ``speed_kmh_pop`` (km/h),
+        ``speed_kmh_sd`` (log), ``overhead_hours_pop`` (h), ``overhead_hours_sd`` (log),
+        ``zip_effect_sd`` (log).
+    groups : dict[str, pandas.Series]
+        Group effects: ``service_min_city`` (min) and ``speed_kmh_city`` (km/h) by city,
+        ``overhead_hours_station`` (h) by station, ``zip_effect`` (log efficiency) by zip.
+    circuity : float
+        Road km per straight-line km used (fixed, not learned).
+    """
+
+    scalars: dict[str, float]
+    groups: dict[str, pd.Series]
+    circuity: float = 1.3
+
+
+@dataclass(frozen=True)
+class World:
+    """A simulated world.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Canonical observation table (see :mod:`bayesspr.data`), one row per day × zip × van.
+    truth : Truth
+        The parameters that generated ``table``.
+    zips : pandas.DataFrame
+        One row per zip: city, area_km2, packages_per_stop, base_stops (stops/day).
+    events : dict[str, object]
+        What happened: the moved zip and its date, the launched station and its date, and
+        the date the large van arrived (if any).
+    """
+
+    table: pd.DataFrame
+    truth: Truth
+    zips: pd.DataFrame
+    events: dict[str, object] = field(default_factory=dict)
+
+
+DEFAULT_TRUTH = {
+    "tour_constant": 0.82,
+    "stem_speed_kmh": 45.0,
+    "fill": 0.92,
+    "sigma_route": 0.07,
+    "sigma_km": 0.05,
+    "service_min_pop": 2.4,
+    "service_min_sd": 0.12,
+    "speed_kmh_pop": 24.0,
+    "speed_kmh_sd": 0.12,
+    "overhead_hours_pop": 0.6,
+    "overhead_hours_sd": 0.25,
+    "zip_effect_sd": 0.06,
+}
+
+
+def simulate_world(
+    seed: int = 7,
+    *,
+    n_cities: int = 2,
+    stations_per_city: int = 2,
+    zips_per_station: int = 6,
+    n_days: int = 120,
+    start: str = "2025-01-06",
+    van_capacities: tuple[float, ...] = (120.0, 200.0),
+    large_van: float | None = 300.0,
+    large_van_from_day: int | None = None,
+    annual_growth: float = 0.30,
+    launch_station: bool = True,
+    move_zip: bool = True,
+    with_route_km: bool = True,
+    truth: dict[str, float] | None = None,
+) -> World:
+    """Simulate a delivery world with known truth.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the random generator; the same seed gives the same world.
+    n_cities, stations_per_city, zips_per_station : int
+        Size of the hierarchy (a launched station adds one more station and one new zip).
+    n_days : int
+        Days of history (days).
+    start : str
+        First delivery day (ISO date).
+    van_capacities : tuple of float
+        Van sizes in use from the start (packages); each zip-day uses one, chosen at random
+        with station-specific shares.
+    large_van : float or None
+        A larger van (packages) that some stations receive from ``large_van_from_day``.
+    large_van_from_day : int or None
+        Day index at which the large van arrives; default: at 80 % of the history.
+    annual_growth : float
+        Mean yearly volume growth (fraction per year); each city draws its own around it.
+    launch_station, move_zip : bool
+        Whether a station opens mid-history (taking over two zips and a new one) and whether
+        one zip moves to another station of its city.
+    with_route_km : bool
+        Whether to include the observed mean route length ``route_km``.
+    truth : dict, optional
+        Overrides of :data:`DEFAULT_TRUTH`.
+
+    Returns
+    -------
+    World
+        The observation table, the truth and the event log.
+    """
+    rng = np.random.default_rng(seed)
+    params = {**DEFAULT_TRUTH, **(truth or {})}
+    circuity = 1.3
+    cities = list(CITY_NAMES[:n_cities])
+
+    # --- hierarchy and group effects drawn from their populations ----------------------
+    service_city = pd.Series(
+        params["service_min_pop"] * np.exp(params["service_min_sd"] * rng.normal(size=n_cities)),
+        index=cities,
+    )
+    speed_city = pd.Series(
+        params["speed_kmh_pop"] * np.exp(params["speed_kmh_sd"] * rng.normal(size=n_cities)),
+        index=cities,
+    )
+    stations: list[tuple[str, str]] = [
+        (city, f"{city[:3].upper()}{j + 1}") for city in cities for j in range(stations_per_city)
+    ]
+    launched = f"{cities[0][:3].upper()}{stations_per_city + 1}" if launch_station else None
+    if launched:
+        stations.append((cities[0], launched))
+    station_names = [s for _, s in stations]
+    overhead_station = pd.Series(
+        params["overhead_hours_pop"]
+        * np.exp(params["overhead_hours_sd"] * rng.normal(size=len(stations))),
+        index=station_names,
+    )
+
+    zip_rows = []
+    for c_idx, (city, station) in enumerate(stations):
+        if station == launched:
+            continue
+        for j in range(zips_per_station):
+            zip_rows.append((f"{10000 + 1000 * cities.index(city) + 100 * c_idx + j:05d}", city, station))
+    if launched:
+        zip_rows.append((f"{10000 + 999:05d}", cities[0], launched))  # a new zip of the new station
+    zips = pd.DataFrame(zip_rows, columns=["zip", "city", "home_station"]).set_index("zip")
+    n_zips = len(zips)
+    zips["area_km2"] = np.exp(rng.normal(np.log(6.0), 0.5, n_zips))
+    zips["packages_per_stop"] = rng.uniform(1.3, 2.2, n_zips)
+    zips["base_stops"] = np.exp(rng.normal(np.log(350.0), 0.6, n_zips))
+    zip_effect = pd.Series(params["zip_effect_sd"] * rng.normal(size=n_zips), index=zips.index)
+
+    # straight-line stem distance of every zip from every station of its city (km)
+    stem = {(z, s): float(np.exp(rng.normal(np.log(12.0), 0.5))) for z in zips.index
+            for (city, s) in stations if city == zips.loc[z, "city"]}  # fmt: skip
+
+    # --- events ------------------------------------------------------------------------
+    days = pd.date_range(start, periods=n_days, freq="D")
+    t_mid = n_days // 2
+    station_of = {z: np.full(n_days, zips.loc[z, "home_station"], dtype=object) for z in zips.index}
+    first_day = dict.fromkeys(zips.index, 0)
+    events: dict[str, object] = {}
+    if launched:
+        launch_day = t_mid
+        taken = [z for z in zips.index if zips.loc[z, "home_station"] == stations[0][1]][:2]
+        new_zip = zips.index[-1]
+        for z in taken:
+            station_of[z][launch_day:] = launched
+            stem[(z, launched)] = stem[(z, stations[0][1])] * 0.4  # the new station is closer
+        first_day[new_zip] = launch_day
+        events.update(launched_station=launched, launch_date=days[launch_day],
+                      launch_takes_zips=taken, new_zip=new_zip)  # fmt: skip
+    if move_zip and len(stations) > 1:
+        city = cities[-1]
+        city_stations = [s for c, s in stations if c == city]
+        mover = [z for z in zips.index if zips.loc[z, "home_station"] == city_stations[0]][-1]
+        move_day = int(n_days * 0.6)
+        target = city_stations[-1] if len(city_stations) > 1 else city_stations[0]
+        station_of[mover][move_day:] = target
+        events.update(moved_zip=mover, move_date=days[move_day], moved_to=target)
+
+    large_from = int(n_days * 0.8) if large_van_from_day is None else large_van_from_day
+    large_stations = set(station_names[::2]) if large_van else set()
+    if large_van:
+        events.update(large_van=large_van, large_van_date=days[large_from],
+                      large_van_stations=sorted(large_stations))  # fmt: skip
+
+    # --- daily volume -----------------------------------------------------------------
+    growth_city = dict(zip(cities, rng.normal(annual_growth, 0.05, n_cities), strict=True))
+    weekday = np.asarray(WEEKDAY_FACTORS)[days.dayofweek]
+    share_small = dict(zip(station_names, rng.uniform(0.2, 0.8, len(stations)), strict=True))
+    rows = []
+    for z in zips.index:
+        city = zips.loc[z, "city"]
+        t = np.arange(n_days)
+        level = zips.loc[z, "base_stops"] * np.exp(growth_city[city] * t / 365.0) * weekday
+        stops = rng.poisson(level * np.exp(rng.normal(0.0, 0.08, n_days)))
+        stops = np.maximum(stops, 1)
+        extra = rng.poisson(stops * (zips.loc[z, "packages_per_stop"] - 1.0))
+        packages = stops + extra
+        for d in range(first_day[z], n_days):
+            st = station_of[z][d]
+            if large_van and st in large_stations and d >= large_from:
+                cap = large_van if rng.uniform() < 0.7 else van_capacities[-1]
+            else:
+                cap = van_capacities[0] if rng.uniform() < share_small[st] else van_capacities[-1]
+            rows.append((days[d], city, st, z, float(cap), int(packages[d]), int(stops[d]),
+                         float(zips.loc[z, "area_km2"]), stem[(z, st)]))  # fmt: skip
+    table = pd.DataFrame(
+        rows,
+        columns=["date", "city", "station", "zip", "van_capacity", "packages", "stops",
+                 "area_km2", "stem_km"],
+    )  # fmt: skip
+    table["shift_hours"] = 8.0
+
+    # --- routes from the model's generative story ---------------------------------------
+    n_star = physics.max_stops_per_route(
+        table["stops"].to_numpy(float),
+        (table["packages"] / table["stops"]).to_numpy(),
+        table["van_capacity"].to_numpy(),
+        table["area_km2"].to_numpy(),
+        table["stem_km"].to_numpy(),
+        table["shift_hours"].to_numpy(),
+        service_min=service_city[table["city"]].to_numpy(),
+        speed_kmh=speed_city[table["city"]].to_numpy(),
+        stem_speed_kmh=params["stem_speed_kmh"],
+        circuity=circuity,
+        tour_constant=params["tour_constant"],
+        overhead_hours=overhead_station[table["station"]].to_numpy(),
+        fill=params["fill"],
+        time_efficiency=np.exp(zip_effect[table["zip"]].to_numpy()),
+        smooth=True,
+    )
+    need = table["stops"].to_numpy() / n_star
+    floor = physics.capacity_floor_routes(
+        table["packages"].to_numpy(float), table["van_capacity"].to_numpy()
+    )
+    noise = rng.normal(0.0, params["sigma_route"], len(table))
+    routes = np.maximum(np.ceil(need * np.exp(noise)), floor).astype(np.int64)
+    table.insert(4, "routes", routes)
+    if with_route_km:
+        km = physics.expected_route_km(
+            table["stops"].to_numpy(float), None, None, table["area_km2"].to_numpy(),
+            table["stem_km"].to_numpy(), circuity=circuity,
+            tour_constant=params["tour_constant"], routes=routes,
+        )  # fmt: skip
+        table["route_km"] = km * np.exp(rng.normal(0.0, params["sigma_km"], len(table)))
+
+    truth_obj = Truth(
+        scalars={k: float(v) for k, v in params.items()},
+        groups={
+            "service_min_city": service_city,
+            "speed_kmh_city": speed_city,
+            "overhead_hours_station": overhead_station,
+            "zip_effect": zip_effect,
+        },
+        circuity=circuity,
+    )
+    return World(table=table, truth=truth_obj, zips=zips, events=events)
+
+
+def demo_world() -> World:
+    """Return the embedded demo world (``simulate_world()`` with its defaults).
+
+    Returns
+    -------
+    World
+        About 3,000 zip-days of two cities, five stations and 25 zips.
+    """
+    return simulate_world()
