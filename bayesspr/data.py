@@ -1,0 +1,552 @@
+"""The observation table: one row per delivery day × zip × van type.
+
+Every other part of bayesspr reads its data through :func:`validate`,
+:func:`read_table` or :func:`write_table`, so the checks live in one place.
+A table either comes back clean and typed, or one :class:`DataError` lists
+every problem found; nothing is silently dropped, rounded or filled (except
+``shift_hours``, which defaults to :data:`DEFAULT_SHIFT_HOURS` when the
+column is absent altogether).
+
+See ``docs/data.md`` for the column reference and the validation rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import numbers
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_SHIFT_HOURS",
+    "KEY_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "DataError",
+    "Problem",
+    "read_table",
+    "validate",
+    "write_table",
+]
+
+COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "date": "delivery day (calendar date)",
+        "city": "city of the zip (text)",
+        "station": "station that served the zip that day (text)",
+        "zip": "zip / postal code (text, leading zeros kept)",
+        "van_capacity": "packages one van of this type carries (packages)",
+        "routes": "routes dispatched to this zip that day with this van type (routes)",
+        "packages": "packages delivered; in forecast input, planned volume (packages)",
+        "stops": "delivery stops, i.e. addresses (stops)",
+        "area_km2": "service area of the zip (km²)",
+        "stem_km": "straight-line distance from the station to the zip's centroid (km)",
+        "shift_hours": "on-road hours a route may take (h)",
+        "route_km": "mean road length of the routes (km)",
+    }
+)
+"""Column name -> short description with unit, in canonical column order."""
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "date",
+    "city",
+    "station",
+    "zip",
+    "van_capacity",
+    "routes",
+    "packages",
+    "stops",
+    "area_km2",
+    "stem_km",
+)
+"""Columns every table must have (``routes`` may be absent in forecast input)."""
+
+OPTIONAL_COLUMNS: tuple[str, ...] = ("shift_hours", "route_km")
+"""Columns that may be absent; when present they are validated like the rest."""
+
+KEY_COLUMNS: tuple[str, ...] = ("date", "zip", "van_capacity")
+"""Columns that identify a row; no two rows may share them."""
+
+DEFAULT_SHIFT_HOURS: float = 8.0
+"""On-road hours a route may take (h) when the table has no ``shift_hours`` column."""
+
+_MAX_LINES = 50  # problems printed in a DataError message
+_STR_DTYPE = "str"  # pandas' default string dtype (object in pandas 2)
+
+
+class _Spec(NamedTuple):
+    """How one column is parsed and bounded."""
+
+    kind: str  # "date", "text", "int" or "float"
+    lower: float | None = None  # lower bound of a numeric column
+    inclusive: bool = True  # whether the lower bound itself is allowed
+
+    @property
+    def expect(self) -> str:
+        """Describe a valid value, e.g. ``"an integer >= 1"``."""
+        if self.kind == "date":
+            return "a date (ISO 8601 text such as '2024-03-15', or a date value)"
+        if self.kind == "text":
+            return "a non-empty string"
+        noun = "an integer" if self.kind == "int" else "a finite number"
+        return f"{noun} {'>=' if self.inclusive else '>'} {self.lower:g}"
+
+
+_SPECS: Mapping[str, _Spec] = MappingProxyType(
+    {
+        "date": _Spec("date"),
+        "city": _Spec("text"),
+        "station": _Spec("text"),
+        "zip": _Spec("text"),
+        "van_capacity": _Spec("float", 0.0, inclusive=False),
+        "routes": _Spec("int", 1.0),
+        "packages": _Spec("int", 0.0),
+        "stops": _Spec("int", 1.0),
+        "area_km2": _Spec("float", 0.0, inclusive=False),
+        "stem_km": _Spec("float", 0.0),
+        "shift_hours": _Spec("float", 0.0, inclusive=False),
+        "route_km": _Spec("float", 0.0, inclusive=False),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an observation table.
+
+    Attributes
+    ----------
+    row : Any
+        Index label of the offending row, or None for a problem with the
+        whole frame (a missing column, an empty frame, ...).
+    column : str or None
+        Column of the offending value, or None when no single column is to blame.
+    value : Any
+        The offending value as found in the input, or None.
+    rule : str
+        What was expected, e.g. ``"expected an integer >= 1"``.
+    """
+
+    row: Any
+    column: str | None
+    value: Any
+    rule: str
+
+    def __str__(self) -> str:
+        parts = []
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column {self.column!r}")
+        if self.value is not None:
+            shown = repr(self.value) if isinstance(self.value, str | tuple) else str(self.value)
+            parts.append(f"value {shown}")
+        where = ", ".join(parts)
+        return f"{where}: {self.rule}" if where else self.rule
+
+
+class DataError(ValueError):
+    """An observation table broke one or more rules.
+
+    Parameters
+    ----------
+    problems : iterable of Problem
+        Everything found wrong; all of it is kept in :attr:`problems`, while
+        the message prints at most 50 of them.
+
+    Attributes
+    ----------
+    problems : list of Problem
+        Every problem found, frame-level problems first, then by row.
+    """
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        n = len(self.problems)
+        lines = [f"observation table has {n} problem{'s' if n != 1 else ''}:"]
+        lines += [f"  {p}" for p in self.problems[:_MAX_LINES]]
+        if n > _MAX_LINES:
+            lines.append(f"  ... and {n - _MAX_LINES} more")
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[type[DataError], tuple[list[Problem]]]:
+        # keep .problems when pickled (e.g. raised in a worker process)
+        return (type(self), (self.problems,))
+
+
+def validate(df: pd.DataFrame, *, require_routes: bool = True) -> pd.DataFrame:
+    """Check an observation table and return a clean, typed copy.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per delivery day × zip × van type, with the columns of
+        :data:`COLUMNS`. Any index with unique labels; extra columns are
+        allowed and returned unchanged.
+    require_routes : bool, default True
+        Whether ``routes`` must be present. Pass False for forecast input,
+        where routes are what is being forecast; when present it is
+        validated all the same.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame with the same index and row order and the known columns
+        in canonical order, then the extra ones: ``date`` as datetime64[ns] at
+        midnight, ``city``/``station``/``zip`` as strings, ``routes``,
+        ``packages``, ``stops`` as int64, the other numbers as float64 (km,
+        km², h, packages per van). ``shift_hours`` is added, filled with
+        :data:`DEFAULT_SHIFT_HOURS` (h), only if the column is absent.
+
+    Raises
+    ------
+    DataError
+        Listing every problem found: not a DataFrame, no rows, missing or
+        duplicated columns, duplicated index labels, missing, unparseable,
+        non-integral or out-of-range values, ``packages < stops``,
+        ``packages > routes * van_capacity``, duplicated
+        (date, zip, van_capacity) keys and zips that belong to two cities.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(
+            [Problem(None, None, None, f"expected a pandas DataFrame, got {type(df).__name__}")]
+        )
+    problems = _frame_problems(df, require_routes)
+    if any(p.rule.startswith("expected unique column") for p in problems):
+        raise DataError(problems)  # df[col] would be ambiguous; nothing more to check
+
+    present = [c for c in COLUMNS if c in df.columns]
+    found: list[tuple[int, int, Problem]] = []  # (row position, order, problem)
+    parsed: dict[str, pd.Series] = {}
+    valid: dict[str, np.ndarray] = {}
+    for col in present:
+        parsed[col], valid[col], cell_problems = _check_column(df[col], _SPECS[col])
+        found += [(pos, len(found) + i, p) for i, (pos, p) in enumerate(cell_problems)]
+    for pos, p in _row_problems(df.index, parsed, valid):
+        found.append((pos, len(found), p))
+    problems += [p for _, _, p in sorted(found, key=lambda t: t[:2])]
+    if problems:
+        raise DataError(problems)
+
+    out = pd.DataFrame({col: parsed[col] for col in present}, index=df.index)
+    if "shift_hours" not in df.columns:
+        out.insert(
+            out.columns.get_loc("stem_km") + 1,
+            "shift_hours",
+            np.full(len(df), DEFAULT_SHIFT_HOURS, dtype="float64"),
+        )
+    extras = [c for c in df.columns if c not in COLUMNS]
+    return pd.concat([out, df[extras]], axis=1) if extras else out
+
+
+def read_table(path: str | os.PathLike[str], *, require_routes: bool = True) -> pd.DataFrame:
+    """Read an observation table from CSV or Parquet and validate it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File ending in ``.csv``, ``.parquet`` or ``.pq``. In CSV, ``zip``,
+        ``city`` and ``station`` are read as text (a zip such as ``02134``
+        keeps its leading zero) and dates as ISO 8601 text.
+    require_routes : bool, default True
+        Passed to :func:`validate`; False for forecast input.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The validated table, with a fresh RangeIndex (row labels in errors
+        are 0-based data rows; in CSV that is file line ``row + 2``).
+
+    Raises
+    ------
+    ValueError
+        If the suffix is not a known one.
+    DataError
+        If the table breaks any rule (see :func:`validate`).
+    """
+    kind = _kind(path)
+    if kind == "csv":
+        text_cols = {"city": str, "station": str, "zip": str}
+        df = pd.read_csv(path, dtype=text_cols)
+    else:
+        df = pd.read_parquet(path)
+    return validate(df, require_routes=require_routes)
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Validate an observation table and write it atomically to CSV or Parquet.
+
+    The table is validated with ``require_routes=False`` and the clean, typed
+    frame is written (without its index) to a temporary file in the target's
+    folder, which then replaces ``path`` in one step, so readers never see a
+    half-written file.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The observation table.
+    path : str or os.PathLike
+        Target ending in ``.csv``, ``.parquet`` or ``.pq``; its folder must exist.
+
+    Raises
+    ------
+    ValueError
+        If the suffix is not a known one.
+    DataError
+        If the table breaks any rule (see :func:`validate`); nothing is written.
+    """
+    kind = _kind(path)
+    clean = validate(df, require_routes=False)
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        if kind == "csv":
+            clean.to_csv(tmp, index=False)
+        else:
+            clean.to_parquet(tmp, index=False)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; use the usual mode
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _kind(path: str | os.PathLike[str]) -> str:
+    """Return ``"csv"`` or ``"parquet"`` from a file suffix, or raise ValueError."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise ValueError(
+        f"cannot tell the format of {os.fspath(path)!r} from suffix {suffix!r}: "
+        "expected .csv, .parquet or .pq"
+    )
+
+
+def _umask() -> int:
+    """Return the process umask (there is no way to read it without setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy scalars into Python ones so problems print as ``2.5``, not ``np.float64``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _is_typed(s: pd.Series) -> bool:
+    """Whether a column has a numeric or datetime dtype (so it holds no text)."""
+    return pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)
+
+
+def _frame_problems(df: pd.DataFrame, require_routes: bool) -> list[Problem]:
+    """Problems with the frame as a whole: no rows, missing or duplicated columns, index."""
+    problems = []
+    if len(df) == 0:
+        problems.append(Problem(None, None, None, "expected at least one row"))
+    required = [c for c in REQUIRED_COLUMNS if require_routes or c != "routes"]
+    for col in required:
+        if col not in df.columns:
+            problems.append(Problem(None, col, None, f"required column is missing: {COLUMNS[col]}"))
+    for col in dict.fromkeys(df.columns[df.columns.duplicated()]):
+        problems.append(Problem(None, col, None, "expected unique column names"))
+    dup_labels = df.index[df.index.duplicated()].unique()
+    if len(dup_labels):
+        shown = ", ".join(map(str, dup_labels[:10])) + (", ..." if len(dup_labels) > 10 else "")
+        problems.append(
+            Problem(None, None, None, f"expected unique index labels; repeated: {shown}")
+        )
+    return problems
+
+
+def _check_column(
+    s: pd.Series, spec: _Spec
+) -> tuple[pd.Series, np.ndarray, list[tuple[int, Problem]]]:
+    """Parse one column and find its bad cells.
+
+    Returns
+    -------
+    parsed : pandas.Series
+        The typed column (meaningful only where ``valid``).
+    valid : numpy.ndarray of bool
+        Which cells passed.
+    problems : list of (int, Problem)
+        Row position and problem for each bad cell (at most one per cell).
+    """
+    is_text = isinstance(s.dtype, pd.StringDtype)  # every present value is a str
+    missing = s.isna().to_numpy(copy=True)
+    if is_text:
+        missing |= s.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
+    elif not _is_typed(s):
+        missing |= s.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(bool)
+    bad_type = np.zeros(len(s), dtype=bool)  # not a number / date / string at all
+    bad_value = np.zeros(len(s), dtype=bool)  # the right type, but out of range
+    value_rule = f"expected {spec.expect}"
+    if spec.kind == "text":
+        if not is_text:
+            bad_type = ~missing & ~s.map(lambda v: isinstance(v, str)).to_numpy(bool)
+        parsed = s.astype(object).where(~(missing | bad_type), "").astype(_STR_DTYPE)
+    elif spec.kind == "date":
+        parsed, bad_type = _parse_dates(s, missing)
+        lo, hi = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+        in_range = ((parsed >= lo) & (parsed <= hi)).to_numpy(dtype=bool, na_value=False)
+        bad_type |= ~missing & parsed.isna().to_numpy()  # text that is not a date
+        bad_value = ~missing & ~bad_type & ~in_range
+        value_rule = f"expected a date between {lo.date()} and {hi.date()}"
+        parsed = parsed.where(in_range).dt.normalize().astype("datetime64[ns]")
+    else:
+        values, bad_type = _parse_numbers(s, missing)
+        with np.errstate(invalid="ignore"):
+            above = values >= spec.lower if spec.inclusive else values > spec.lower
+            ok = np.isfinite(values) & above
+            if spec.kind == "int":
+                ok &= (values == np.floor(values)) & (np.abs(values) < 2.0**53)
+        bad_value = ~missing & ~bad_type & ~ok
+        if spec.kind == "int":
+            if pd.api.types.is_integer_dtype(s.dtype) and ok.all():
+                values = s.to_numpy(dtype="int64")  # exact, no trip through float
+            else:
+                values = np.where(ok, values, 0).astype("int64")
+        parsed = pd.Series(values, index=s.index, dtype=values.dtype)
+
+    problems = []
+    raw = s.to_numpy(dtype=object) if (missing | bad_type | bad_value).any() else None
+    for mask, rule in (
+        (missing, f"missing value: expected {spec.expect}"),
+        (bad_type, f"expected {spec.expect}"),
+        (bad_value, value_rule),
+    ):
+        for pos in np.flatnonzero(mask):
+            problems.append(
+                (int(pos), Problem(_plain(s.index[pos]), s.name, _plain(raw[pos]), rule))
+            )
+    problems.sort(key=lambda t: t[0])
+    return parsed, ~(missing | bad_type | bad_value), problems
+
+
+def _parse_dates(s: pd.Series, missing: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """Parse a date column; return timestamps (NaT where unparseable) and a wrong-type mask."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        tz = getattr(s.dtype, "tz", None)
+        return (s.dt.tz_localize(None) if tz is not None else s), np.zeros(len(s), dtype=bool)
+    obj = s.astype(object)
+    is_date = obj.map(lambda v: isinstance(v, str | dt.date | np.datetime64)).to_numpy(bool)
+    bad_type = ~missing & ~is_date
+    candidates = obj.where(is_date & ~missing)
+    try:
+        parsed = pd.to_datetime(candidates, errors="coerce", format="ISO8601")
+    except (ValueError, TypeError):  # e.g. mixed time zones: parse one by one
+        parsed = pd.to_datetime(candidates.map(_one_date), errors="coerce")
+    if getattr(parsed.dtype, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed, bad_type
+
+
+def _one_date(value: Any) -> pd.Timestamp:
+    """Parse a single date, dropping any time zone (keeps the local wall-clock day)."""
+    try:
+        ts = pd.Timestamp(pd.to_datetime(value, format="ISO8601"))
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def _parse_numbers(s: pd.Series, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a numeric column to float64 (NaN where not a number) and a wrong-type mask.
+
+    Numbers and numeric text (as read from CSV) are accepted; booleans, dates
+    and other text are wrong types.
+    """
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return np.full(len(s), np.nan), ~missing
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return s.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(s), dtype=bool)
+    obj = s.astype(object)
+    is_number = obj.map(
+        lambda v: isinstance(v, str | numbers.Real) and not isinstance(v, bool | np.bool_)
+    ).to_numpy(bool)
+    values = pd.to_numeric(obj.where(is_number & ~missing), errors="coerce")
+    values = values.to_numpy(dtype="float64", na_value=np.nan)
+    bad_type = ~missing & (~is_number | np.isnan(values))
+    return values, bad_type
+
+
+def _row_problems(
+    index: pd.Index, parsed: Mapping[str, pd.Series], valid: Mapping[str, np.ndarray]
+) -> list[tuple[int, Problem]]:
+    """Rules across columns and rows, checked only where the cells involved are valid."""
+    out: list[tuple[int, Problem]] = []
+    col = {c: s.to_numpy() for c, s in parsed.items()}
+
+    def rows(mask: np.ndarray) -> Iterable[tuple[int, Any]]:
+        return ((int(p), _plain(index[p])) for p in np.flatnonzero(mask))
+
+    def usable(*cols: str) -> np.ndarray | None:
+        if not all(c in parsed for c in cols):
+            return None
+        return np.logical_and.reduce([valid[c] for c in cols])
+
+    ok = usable("packages", "stops")
+    if ok is not None:
+        pk, st = col["packages"], col["stops"]
+        for pos, row in rows(ok & (pk < st)):
+            rule = (
+                f"expected packages >= stops = {st[pos]} (every stop receives at least one package)"
+            )
+            out.append((pos, Problem(row, "packages", int(pk[pos]), rule)))
+
+    ok = usable("packages", "routes", "van_capacity")
+    if ok is not None:
+        pk, rt, cap = col["packages"], col["routes"], col["van_capacity"]
+        with np.errstate(invalid="ignore", over="ignore"):
+            over = ok & (pk > rt * cap * (1 + 1e-12))
+        for pos, row in rows(over):
+            rule = (
+                f"expected packages <= routes * van_capacity = {rt[pos]} * {cap[pos]:g} "
+                f"= {rt[pos] * cap[pos]:g} (the vans could not have carried more)"
+            )
+            out.append((pos, Problem(row, "packages", int(pk[pos]), rule)))
+
+    ok = usable(*KEY_COLUMNS)
+    if ok is not None:
+        keys = pd.DataFrame({c: col[c] for c in KEY_COLUMNS})
+        dup = ok & keys.duplicated(keep=False).to_numpy()
+        group = keys.groupby(list(KEY_COLUMNS), sort=False).ngroup().to_numpy()
+        dup_pos = np.flatnonzero(dup)
+        members = pd.Series(dup_pos).groupby(group[dup_pos]).agg(list).to_dict()
+        days = pd.DatetimeIndex(col["date"][dup_pos]).strftime("%Y-%m-%d")
+        for i, (pos, row) in enumerate(rows(dup)):
+            same = members[group[pos]]
+            others = [str(_plain(index[p])) for p in same[:6] if p != pos][:5]
+            shown = ", ".join(others) + (", ..." if len(same) > 6 else "")
+            key = (days[i], col["zip"][pos], float(col["van_capacity"][pos]))
+            rule = f"expected a unique (date, zip, van_capacity); also in row(s) {shown}"
+            out.append((pos, Problem(row, None, key, rule)))
+
+    ok = usable("zip", "city")
+    if ok is not None:
+        pairs = pd.DataFrame({"zip": col["zip"], "city": col["city"]})[ok]
+        n_cities = pairs.groupby("zip", sort=False)["city"].nunique()
+        torn = n_cities.index[n_cities > 1]
+        cities = pairs[pairs["zip"].isin(torn)].groupby("zip")["city"].unique()
+        names = {z: ", ".join(repr(c) for c in sorted(cs)) for z, cs in cities.items()}
+        for pos, row in rows(ok & np.isin(col["zip"], torn)):
+            z = col["zip"][pos]
+            rule = f"expected one city per zip; zip {z!r} appears with cities {names[z]}"
+            out.append((pos, Problem(row, "city", col["city"][pos], rule)))
+    return out

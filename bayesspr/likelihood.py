@@ -1,0 +1,90 @@
+"""Whole-route observation model: an interval-censored log-normal route need.
+
+The day's latent route need is x = (N / n*)·e^ε with ε ~ Normal(0, σ); dispatch rounds it up
+and never runs fewer routes than the vans can carry, so the observed routes are
+R = max(⌈x⌉, L) with L = max(1, ⌈packages / C⌉). With μ = log(N / n*):
+
+* P(R = L) = Φ((log L − μ) / σ) (the whole lower tail, as PHYSICS.md asks for R = 1);
+* P(R = k) = Φ((log k − μ) / σ) − Φ((log(k − 1) − μ) / σ) for k > L.
+
+Whole routes are respected, SPR = packages / R never exceeds the van capacity, and the noise
+on SPR grows where volume is small because one route more or less is a large share of a few.
+The same functions give the log-probability (pytensor, for NUTS) and draws (numpy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+from pymc.distributions.dist_math import normal_lcdf
+from pymc.math import logdiffexp
+
+
+def _log_prob_between(lo_z: pt.TensorVariable, hi_z: pt.TensorVariable) -> pt.TensorVariable:
+    """Log of Φ(hi) − Φ(lo) for standard-normal scores, accurate in both tails."""
+    # in the upper tail use the mirror image, Φ(hi) − Φ(lo) = Φ(−lo) − Φ(−hi)
+    upper = lo_z > 0
+    a = pt.switch(upper, normal_lcdf(0.0, 1.0, -lo_z), normal_lcdf(0.0, 1.0, hi_z))
+    b = pt.switch(upper, normal_lcdf(0.0, 1.0, -hi_z), normal_lcdf(0.0, 1.0, lo_z))
+    return logdiffexp(a, b)
+
+
+def route_count_logp(
+    routes: pt.TensorVariable,
+    log_need: pt.TensorVariable,
+    sigma: pt.TensorVariable,
+    floor: pt.TensorVariable,
+) -> pt.TensorVariable:
+    """Log-probability of observed whole routes under the censored log-normal need.
+
+    Parameters
+    ----------
+    routes : tensor
+        Observed routes R (routes), whole numbers ≥ ``floor``.
+    log_need : tensor
+        μ = log of the physics route need N / n* (log routes).
+    sigma : tensor
+        Day-to-day noise σ of the log route need (log routes).
+    floor : tensor
+        Fewest routes the vans could carry, L (routes).
+
+    Returns
+    -------
+    tensor
+        Log-probability per observation (nats); −inf where R < L.
+    """
+    hi_z = (pt.log(routes) - log_need) / sigma
+    lo_z = (pt.log(pt.maximum(routes - 1.0, 1e-12)) - log_need) / sigma
+    at_floor = normal_lcdf(0.0, 1.0, hi_z)
+    above = _log_prob_between(lo_z, hi_z)
+    logp = pt.switch(pt.le(routes, floor), at_floor, above)
+    return pt.switch(pt.lt(routes, floor), -np.inf, logp)
+
+
+def draw_route_counts(
+    log_need: np.ndarray,
+    sigma: np.ndarray,
+    floor: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Draw whole routes R = max(⌈exp(μ + σ·z)⌉, L) (routes).
+
+    Parameters
+    ----------
+    log_need : numpy.ndarray
+        μ, log of the physics route need (log routes); broadcasts with the others.
+    sigma : numpy.ndarray
+        Noise of the log route need (log routes).
+    floor : numpy.ndarray
+        Fewest routes the vans could carry (routes).
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    numpy.ndarray
+        Whole routes (float array of integers).
+    """
+    log_need, sigma, floor = np.broadcast_arrays(log_need, sigma, floor)
+    need = np.exp(log_need + sigma * rng.standard_normal(log_need.shape))
+    return np.maximum(np.ceil(need), floor)
