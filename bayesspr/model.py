@@ -185,10 +185,17 @@ class SPRModel:
             "city": list(cities), "station": list(stations), "zip": list(zips),
             "row": np.arange(len(df)),
         }  # fmt: skip
+        levels = {"city": cities, "station": stations, "zip": zips}
+        effect_levels = {name: level for name, _, _, level in GROUP_EFFECTS}
+        effect_levels["zip_effect"] = "zip"
         centred = {
-            level: self._is_centred(level, df[level]) for level in ("city", "station", "zip")
+            name: self._centring(name, df[level], levels[level])
+            for name, level in effect_levels.items()
         }
-        self.parameterization = {k: "centred" if v else "non-centred" for k, v in centred.items()}
+        self.parameterization = {
+            name: f"{int(mask.sum())} of {mask.size} groups centred"
+            for name, mask in centred.items()
+        }
         with pm.Model(coords=coords) as model:
             tour = prior_rv("tour_constant", priors["tour_constant"])
             stem_speed = prior_rv("stem_speed_kmh", priors["stem_speed_kmh"])
@@ -200,10 +207,10 @@ class SPRModel:
                 log_pop = pm.Normal(log_pop_name, mu, sigma)
                 pm.Deterministic(pop_name, pt.exp(log_pop))
                 sd = prior_rv(sd_name, priors[sd_name])
-                log_group = _pooled_offsets(f"log_{name}", log_pop, sd, level, centred[level])
+                log_group = _pooled_offsets(f"log_{name}", log_pop, sd, level, centred[name])
                 groups[name] = pm.Deterministic(name, pt.exp(log_group), dims=level)
             zip_sd = prior_rv("zip_effect_sd", priors["zip_effect_sd"])
-            zip_effect = _pooled_offsets("zip_effect", 0.0, zip_sd, "zip", centred["zip"])
+            zip_effect = _pooled_offsets("zip_effect", 0.0, zip_sd, "zip", centred["zip_effect"])
             sigma_route = prior_rv("sigma_route", priors["sigma_route"])
 
             mu_need = log_route_need(
@@ -231,17 +238,24 @@ class SPRModel:
                 )  # fmt: skip
         return model
 
-    def _is_centred(self, level: str, labels: pd.Series) -> bool:
-        """Centre a level whose every group has many rows; non-centre thin levels."""
-        choice = self.spec.get("hierarchy", {}).get(level, "auto")
+    def _centring(self, effect: str, labels: pd.Series, groups: pd.Index) -> np.ndarray:
+        """Which groups of an effect to sample centred (one bool per group, ``groups`` order).
+
+        ``"auto"`` centres each group with at least ``centred_min_rows`` rows and non-centres
+        the thin ones; ``"centred"`` / ``"non-centred"`` force the whole effect.
+        """
+        hierarchy = self.spec.get("hierarchy", {})
+        choice = hierarchy.get(effect, "auto")
         if choice not in ("auto", "centred", "non-centred"):
             raise ValueError(
-                f"spec [hierarchy] {level} = {choice!r}; expected 'auto', 'centred' or 'non-centred'"
+                f"spec [hierarchy] {effect} = {choice!r}; expected 'auto', 'centred' or "
+                "'non-centred'"
             )
         if choice != "auto":
-            return choice == "centred"
-        min_rows = int(self.spec.get("hierarchy", {}).get("centred_min_rows", 50))
-        return int(labels.value_counts().min()) >= min_rows
+            return np.full(len(groups), choice == "centred")
+        min_rows = int(hierarchy.get("centred_min_rows", 50))
+        counts = labels.value_counts().reindex(groups).to_numpy()
+        return counts >= min_rows
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -292,11 +306,15 @@ class SPRModel:
         model = self.build_model(clean)
         with model:
             if method == "nuts":
+                nuts_sampler = _nuts_sampler()
+                extra = {}
+                if nuts_sampler == "nutpie" and sampler.get("low_rank_mass_matrix", False):
+                    extra["nuts_sampler_kwargs"] = {"low_rank_modified_mass_matrix": True}
                 idata = pm.sample(
                     draws=int(sampler["draws"]), tune=int(sampler["tune"]),
                     chains=int(sampler["chains"]), target_accept=float(sampler["target_accept"]),
                     random_seed=random_seed, progressbar=progressbar,
-                    nuts_sampler=_nuts_sampler(),
+                    nuts_sampler=nuts_sampler, **extra,
                 )  # fmt: skip
             elif method == "advi":
                 approx = pm.fit(n=30_000, method="advi", random_seed=random_seed,
@@ -376,6 +394,8 @@ class SPRModel:
         n_s = post.sizes["sample"]
 
         def scalar(name: str) -> np.ndarray:
+            if name not in post:  # a parameter the spec fixes rather than learns
+                return np.full((n_s, 1), float(self.spec["priors"][name]))
             return post[name].to_numpy()[:, None]
 
         effects: dict[str, np.ndarray] = {}
@@ -547,17 +567,27 @@ class SPRModel:
 
 
 def _pooled_offsets(
-    name: str, location: Any, scale: Any, level: str, centred: bool
+    name: str, location: Any, scale: Any, level: str, centred: np.ndarray
 ) -> pt.TensorVariable:
-    """Group values ~ Normal(location, scale) by ``level``, centred or non-centred.
+    """Group values ~ Normal(location, scale) by ``level``, each group centred or not.
 
-    Non-centred groups are ``location + scale·z`` with ``z`` named ``{name}_z``; thin groups
-    (few rows each) sample better this way, data-rich groups better centred.
+    Centred groups (``centred[i]`` true) are sampled directly as ``{name}_centred``;
+    the others are ``location + scale·z`` with ``z`` named ``{name}_z``. Data-rich groups
+    sample better centred, thin groups (a new zip, a new station) non-centred.
     """
-    if centred:
+    centred = np.asarray(centred, dtype=bool)
+    if centred.all():
         return pm.Normal(name, location, scale, dims=level)
-    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=level)
-    return pm.Deterministic(name, location + scale * z, dims=level)
+    if not centred.any():
+        z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=level)
+        return pm.Deterministic(name, location + scale * z, dims=level)
+    rich, thin = np.flatnonzero(centred), np.flatnonzero(~centred)
+    direct = pm.Normal(f"{name}_centred", location, scale, shape=len(rich))
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, shape=len(thin))
+    values = pt.zeros(len(centred))
+    values = pt.set_subtensor(values[rich], direct)
+    values = pt.set_subtensor(values[thin], location + scale * z)
+    return pm.Deterministic(name, values, dims=level)
 
 
 def _nuts_sampler() -> str:

@@ -22,6 +22,10 @@ from bayesspr import physics
 #: Weekday volume factors, Monday first (dimensionless).
 WEEKDAY_FACTORS = (1.10, 1.05, 1.00, 1.00, 1.05, 0.85, 0.55)
 
+#: Shift lengths (h) and how often a station-day runs each.
+SHIFT_HOURS = (6.0, 8.0, 10.0)
+SHIFT_SHARES = (0.25, 0.5, 0.25)
+
 CITY_NAMES = ("Boston", "Chicago", "Seattle", "Austin", "Denver", "Atlanta")
 
 
@@ -79,9 +83,9 @@ DEFAULT_TRUTH = {
     "sigma_route": 0.07,
     "sigma_km": 0.05,
     "service_min_pop": 2.4,
-    "service_min_sd": 0.12,
+    "service_min_sd": 0.1,
     "speed_kmh_pop": 24.0,
-    "speed_kmh_sd": 0.12,
+    "speed_kmh_sd": 0.1,
     "overhead_hours_pop": 0.6,
     "overhead_hours_sd": 0.25,
     "zip_effect_sd": 0.06,
@@ -93,11 +97,11 @@ def simulate_world(
     *,
     n_cities: int = 2,
     stations_per_city: int = 2,
-    zips_per_station: int = 6,
-    n_days: int = 120,
+    zips_per_station: int = 4,
+    n_days: int = 100,
     start: str = "2025-01-06",
-    van_capacities: tuple[float, ...] = (120.0, 200.0),
-    large_van: float | None = 300.0,
+    van_capacities: tuple[float, ...] = (200.0, 300.0),
+    large_van: float | None = 450.0,
     large_van_from_day: int | None = None,
     annual_growth: float = 0.30,
     launch_station: bool = True,
@@ -242,7 +246,13 @@ def simulate_world(
         columns=["date", "city", "station", "zip", "van_capacity", "packages", "stops",
                  "area_km2", "stem_km"],
     )  # fmt: skip
-    table["shift_hours"] = 8.0
+    # flex shifts: each station-day runs 6, 8 or 10 h routes; a varying shift is what
+    # separates dispatch overhead from the time scale of the other constants (docs/model.md)
+    station_day = table["station"] + table["date"].astype(str)
+    shift_of = dict(zip(station_day.unique(),
+                        rng.choice(SHIFT_HOURS, size=station_day.nunique(), p=SHIFT_SHARES),
+                        strict=True))  # fmt: skip
+    table["shift_hours"] = station_day.map(shift_of).astype(float)
 
     # --- routes from the model's generative story ---------------------------------------
     n_star = physics.max_stops_per_route(

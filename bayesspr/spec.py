@@ -1,8 +1,9 @@
 """Model specifications: priors and constants as data, read from TOML files in ``models/``.
 
 A spec is a plain dict (it round-trips through JSON into saved fits) with the tables
-``model``, ``constants``, ``priors`` and ``sampler``. Priors name a PyMC distribution and its
-parameters; ``LogNormal`` priors may give a ``median`` in natural units instead of ``mu``.
+``model``, ``constants``, ``priors``, ``sampler`` and ``hierarchy``. Priors name a PyMC
+distribution and its parameters; ``LogNormal`` priors may give a ``median`` in natural units
+instead of ``mu``; a plain number fixes a parameter instead of learning it.
 Precedence: a user's spec file or dict > the default spec shipped in ``models/``.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pymc as pm
+import pytensor.tensor as pt
 
 #: Folder holding the shipped specs (``models/`` at the project root).
 SPEC_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -74,6 +76,8 @@ def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:
     if missing:
         raise SpecError(f"model spec {origin}: [priors] lacks {missing}")
     for name, prior in data["priors"].items():
+        if isinstance(prior, int | float) and not isinstance(prior, bool):
+            continue  # a fixed value, not learned
         dist = prior.get("dist") if isinstance(prior, dict) else None
         if dist not in ALLOWED_DISTS:
             raise SpecError(
@@ -129,16 +133,18 @@ def prior_rv(name: str, prior: dict[str, Any], **dims: Any) -> Any:
     ----------
     name : str
         Variable name.
-    prior : dict
-        An entry of ``[priors]``.
+    prior : dict or float
+        An entry of ``[priors]``; a plain number fixes the parameter (not learned).
     **dims
         Extra keyword arguments for the distribution (``dims=...``).
 
     Returns
     -------
     pytensor.tensor.TensorVariable
-        The random variable.
+        The random variable, or a constant for a fixed value.
     """
+    if isinstance(prior, int | float):
+        return pt.as_tensor_variable(float(prior))
     dist, kwargs = prior_kwargs(prior)
     return getattr(pm, dist)(name, **kwargs, **dims)
 

@@ -1,0 +1,143 @@
+"""SPRModel on the demo world: convergence, the predict API, scenarios, save and load."""
+
+import json
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayesspr import DataError, SPRModel
+from bayesspr.model import ModelVersionError, NotFittedError
+
+PREDICT_COLUMNS = [
+    "spr_mean", "spr_median", "spr_lower", "spr_upper",
+    "routes_mean", "routes_lower", "routes_upper",
+]  # fmt: skip
+
+
+def plan_of(df):
+    return df.drop(columns=["routes", "route_km"])
+
+
+def test_demo_fit_converges_with_default_settings(demo_fit):
+    idata = demo_fit.idata
+    post = idata["posterior"].to_dataset()
+    # recompute with ArviZ rather than trusting the model's own summary
+    assert max(float(v.max()) for v in az.rhat(post).data_vars.values()) <= 1.01
+    assert min(float(v.min()) for v in az.ess(post, method="bulk").data_vars.values()) >= 400
+    assert min(float(v.min()) for v in az.ess(post, method="tail").data_vars.values()) >= 400
+    assert int(idata["sample_stats"]["diverging"].sum()) == 0
+    assert demo_fit.diagnostics["ok"], demo_fit.diagnostics["problems"]
+
+
+def test_idata_has_the_groups_users_expect(demo_fit):
+    assert isinstance(demo_fit.idata, xr.DataTree)
+    for group in ("posterior", "sample_stats", "observed_data", "log_likelihood"):
+        assert group in demo_fit.idata.children
+    assert "routes" in demo_fit.idata["log_likelihood"]
+
+
+def test_predict_returns_one_row_per_input_with_ordered_intervals(demo_fit, demo_split):
+    _, future = demo_split
+    plan = plan_of(future)
+    fc = demo_fit.predict(plan, interval=0.9)
+    assert list(fc.columns) == PREDICT_COLUMNS
+    assert fc.index.equals(plan.index)
+    assert (fc["spr_lower"] <= fc["spr_median"]).all()
+    assert (fc["spr_median"] <= fc["spr_upper"]).all()
+    assert (fc["routes_lower"] <= fc["routes_upper"]).all()
+    # whole routes never carry more than the van holds
+    assert (fc["spr_upper"] <= plan["van_capacity"] + 1e-9).all()
+
+
+def test_predict_draws_are_labelled(demo_fit, demo_split):
+    _, future = demo_split
+    draws = demo_fit.predict_draws(plan_of(future.iloc[:40]), max_samples=200)
+    assert draws["spr"].dims == ("sample", "row")
+    assert draws.sizes == {"sample": 200, "row": 40}
+    np.testing.assert_array_equal(draws["row"].to_numpy(), future.index[:40].to_numpy())
+    assert np.all(draws["routes"].to_numpy() >= 1)
+
+
+def test_next_month_interval_coverage_is_near_nominal(demo_fit, demo_split):
+    _, future = demo_split
+    fc = demo_fit.predict(plan_of(future), interval=0.9)
+    inside = (future["routes"] >= fc["routes_lower"]) & (future["routes"] <= fc["routes_upper"])
+    # discrete intervals are inclusive, so coverage may exceed 0.9; 0.85 is about 5
+    # binomial standard errors below nominal for ~600 rows
+    assert 0.85 <= inside.mean() <= 0.995, inside.mean()
+
+
+def test_larger_van_raises_spr_only_where_capacity_binds(demo_fit, demo_split):
+    _, future = demo_split
+    small = plan_of(future[future["van_capacity"] == 120.0]).iloc[:60]
+    base = demo_fit.predict(small)
+    big = demo_fit.predict(small.assign(van_capacity=300.0))
+    huge = demo_fit.predict(small.assign(van_capacity=3000.0))
+    assert (big["spr_mean"] > base["spr_mean"]).mean() > 0.9
+    # beyond the time bound a bigger van buys nothing: 300 -> 3000 changes SPR by < 3 %
+    assert np.allclose(huge["spr_mean"], big["spr_mean"], rtol=0.03)
+
+
+def test_unseen_zip_station_and_city_get_wider_intervals(demo_fit, demo_split):
+    _, future = demo_split
+    seen = plan_of(future.iloc[:50])
+    unseen = seen.assign(zip="99999", station="NEW1", city="Nowhere")
+    a, b = demo_fit.predict(seen), demo_fit.predict(unseen)
+    width = lambda fc: (fc["spr_upper"] - fc["spr_lower"]).mean()  # noqa: E731
+    assert np.isfinite(b.to_numpy()).all()
+    assert width(b) > 1.2 * width(a)
+
+
+def test_same_seed_same_predictions(demo_fit, demo_split):
+    _, future = demo_split
+    plan = plan_of(future.iloc[:30])
+    pd.testing.assert_frame_equal(
+        demo_fit.predict(plan, random_seed=5), demo_fit.predict(plan, random_seed=5)
+    )
+
+
+def test_save_load_round_trip_gives_same_predictions(demo_fit, demo_split, tmp_path):
+    _, future = demo_split
+    plan = plan_of(future.iloc[:30])
+    path = demo_fit.save(tmp_path / "fit.nc")
+    assert [p.name for p in tmp_path.iterdir()] == ["fit.nc"]  # atomic: no temp file left
+    loaded = SPRModel.load(path)
+    assert loaded.spec == demo_fit.spec
+    assert loaded.diagnostics["ok"] == demo_fit.diagnostics["ok"]
+    pd.testing.assert_frame_equal(
+        loaded.predict(plan, random_seed=3), demo_fit.predict(plan, random_seed=3)
+    )
+
+
+def test_load_refuses_another_save_format(demo_fit, tmp_path):
+    path = demo_fit.save(tmp_path / "fit.nc")
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    tree.attrs["bayesspr_save_format"] = "999"
+    other = tmp_path / "other.nc"
+    tree.to_netcdf(other, engine="h5netcdf")
+    with pytest.raises(ModelVersionError, match="999"):
+        SPRModel.load(other)
+    assert json.loads(tree.attrs["bayesspr_spec"])["model"]["name"] == "default"
+
+
+def test_fit_refuses_invalid_data(demo_split):
+    history, _ = demo_split
+    bad = history.copy()
+    bad.loc[bad.index[3], "routes"] = 0
+    with pytest.raises(DataError, match="routes"):
+        SPRModel().fit(bad)
+
+
+def test_predict_before_fit_is_a_clear_error(demo_split):
+    _, future = demo_split
+    with pytest.raises(NotFittedError, match="fit"):
+        SPRModel().predict(plan_of(future))
+
+
+def test_interval_outside_unit_interval_is_refused(demo_fit, demo_split):
+    _, future = demo_split
+    with pytest.raises(ValueError, match="interval"):
+        demo_fit.predict(plan_of(future.iloc[:5]), interval=1.5)
