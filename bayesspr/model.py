@@ -268,6 +268,8 @@ class SPRModel:
         tune: int | None = None,
         chains: int | None = None,
         target_accept: float | None = None,
+        nuts_sampler: str | None = None,
+        advi_iterations: int = 30_000,
         progressbar: bool = False,
     ) -> SPRModel:
         """Fit the model to an observation table.
@@ -285,6 +287,10 @@ class SPRModel:
             approximate in ``diagnostics`` and the fit's attributes.
         draws, tune, chains, target_accept : optional
             Sampler settings; defaults from the spec's ``[sampler]`` table.
+        nuts_sampler : {"nutpie", "pymc"}, optional
+            NUTS implementation; default nutpie when installed.
+        advi_iterations : int
+            Optimisation steps for ``method="advi"``.
         progressbar : bool
             Show the sampler's progress bar.
 
@@ -306,7 +312,7 @@ class SPRModel:
         model = self.build_model(clean)
         with model:
             if method == "nuts":
-                nuts_sampler = _nuts_sampler()
+                nuts_sampler = nuts_sampler or _nuts_sampler()
                 extra = {}
                 if nuts_sampler == "nutpie" and sampler.get("low_rank_mass_matrix", False):
                     extra["nuts_sampler_kwargs"] = {"low_rank_modified_mass_matrix": True}
@@ -317,7 +323,7 @@ class SPRModel:
                     nuts_sampler=nuts_sampler, **extra,
                 )  # fmt: skip
             elif method == "advi":
-                approx = pm.fit(n=30_000, method="advi", random_seed=random_seed,
+                approx = pm.fit(n=advi_iterations, method="advi", random_seed=random_seed,
                                 progressbar=progressbar)  # fmt: skip
                 idata = approx.sample(int(sampler["draws"]), random_seed=random_seed)
             else:
@@ -335,8 +341,10 @@ class SPRModel:
                     ConvergenceWarning, stacklevel=2,
                 )  # fmt: skip
         else:
-            self.diagnostics = {"method": "advi", "approximate": True, "ok": None,
-                                "problems": ["approximate fit (ADVI): not MCMC, no R-hat/ESS"]}  # fmt: skip
+            self.diagnostics = {
+                "method": "advi", "approximate": True, "ok": None,
+                "problems": ["approximate fit (ADVI): not MCMC, no R-hat/ESS"],
+            }  # fmt: skip
             warnings.warn("method='advi' is an approximation: intervals are typically too "
                           "narrow; use NUTS for decisions", UserWarning, stacklevel=2)  # fmt: skip
         self.idata.attrs.update(self._attrs())

@@ -175,7 +175,8 @@ def simulate_world(
         if station == launched:
             continue
         for j in range(zips_per_station):
-            zip_rows.append((f"{10000 + 1000 * cities.index(city) + 100 * c_idx + j:05d}", city, station))
+            code = 10000 + 1000 * cities.index(city) + 100 * c_idx + j
+            zip_rows.append((f"{code:05d}", city, station))
     if launched:
         zip_rows.append((f"{10000 + 999:05d}", cities[0], launched))  # a new zip of the new station
     zips = pd.DataFrame(zip_rows, columns=["zip", "city", "home_station"]).set_index("zip")
@@ -222,7 +223,7 @@ def simulate_world(
 
     # --- daily volume -----------------------------------------------------------------
     growth_city = dict(zip(cities, rng.normal(annual_growth, 0.05, n_cities), strict=True))
-    weekday = np.asarray(WEEKDAY_FACTORS)[days.dayofweek]
+    weekday = np.asarray(WEEKDAY_FACTORS)[days.day_of_week]
     share_small = dict(zip(station_names, rng.uniform(0.2, 0.8, len(stations)), strict=True))
     rows = []
     for z in zips.index:

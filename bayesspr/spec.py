@@ -30,7 +30,9 @@ REQUIRED_PRIORS = (
     "overhead_hours_pop", "overhead_hours_sd", "zip_effect_sd", "sigma_route", "sigma_km",
 )  # fmt: skip
 
-ALLOWED_DISTS = {"Normal", "LogNormal", "HalfNormal", "Beta", "Gamma", "Exponential", "TruncatedNormal"}
+ALLOWED_DISTS = {
+    "Normal", "LogNormal", "HalfNormal", "Beta", "Gamma", "Exponential", "TruncatedNormal",
+}  # fmt: skip
 
 
 class SpecError(ValueError):
@@ -65,7 +67,9 @@ def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:
             path = SPEC_DIR / f"{spec}.toml"
         if not path.is_file():
             shipped = sorted(p.stem for p in SPEC_DIR.glob("*.toml"))
-            raise SpecError(f"model spec {str(spec)!r} not found at {path}; shipped specs: {shipped}")
+            raise SpecError(
+                f"model spec {str(spec)!r} not found at {path}; shipped specs: {shipped}"
+            )
         with path.open("rb") as fh:
             data = tomllib.load(fh)
         origin = str(path)

@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 from bayesspr import DataError, SPRModel
+from bayesspr.evaluate import pit_coverage, randomized_pit
 from bayesspr.model import ModelVersionError, NotFittedError
 
 PREDICT_COLUMNS = [
@@ -63,27 +64,34 @@ def test_predict_draws_are_labelled(demo_fit, demo_split):
 
 def test_next_month_interval_coverage_is_near_nominal(demo_fit, demo_split):
     _, future = demo_split
+    draws = demo_fit.predict_draws(plan_of(future))["routes"].to_numpy()
+    pit = randomized_pit(draws, future["routes"].to_numpy(), np.random.default_rng(1))
+    # ~480 rows: the 99% binomial band around 0.9 is about 0.865-0.93; rows share
+    # parameters, so allow a little more
+    assert 0.85 <= pit_coverage(pit, 0.9) <= 0.95, pit_coverage(pit, 0.9)
     fc = demo_fit.predict(plan_of(future), interval=0.9)
     inside = (future["routes"] >= fc["routes_lower"]) & (future["routes"] <= fc["routes_upper"])
-    # discrete intervals are inclusive, so coverage may exceed 0.9; 0.85 is about 5
-    # binomial standard errors below nominal for ~600 rows
-    assert 0.85 <= inside.mean() <= 0.995, inside.mean()
+    assert inside.mean() >= 0.85  # inclusive whole-route intervals cover at least nominal
 
 
 def test_larger_van_raises_spr_only_where_capacity_binds(demo_fit, demo_split):
     _, future = demo_split
-    small = plan_of(future[future["van_capacity"] == 120.0]).iloc[:60]
+    small = plan_of(future[future["van_capacity"] == 200.0])
     base = demo_fit.predict(small)
-    big = demo_fit.predict(small.assign(van_capacity=300.0))
-    huge = demo_fit.predict(small.assign(van_capacity=3000.0))
-    assert (big["spr_mean"] > base["spr_mean"]).mean() > 0.9
-    # beyond the time bound a bigger van buys nothing: 300 -> 3000 changes SPR by < 3 %
-    assert np.allclose(huge["spr_mean"], big["spr_mean"], rtol=0.03)
+    big = demo_fit.predict(small.assign(van_capacity=450.0))
+    vast = demo_fit.predict(small.assign(van_capacity=2000.0))
+    huge = demo_fit.predict(small.assign(van_capacity=5000.0))
+    binds = base["spr_mean"] > 0.8 * 200.0  # rows where the 200-package van runs nearly full
+    assert binds.sum() >= 10
+    assert (big["spr_mean"][binds] > 1.05 * base["spr_mean"][binds]).mean() >= 0.8
+    # once the time bound binds everywhere a bigger van buys nothing: 2000 -> 5000
+    assert np.allclose(huge["spr_mean"], vast["spr_mean"], rtol=0.01)
+    assert (vast["spr_mean"] >= big["spr_mean"] - 1e-9).all()
 
 
 def test_unseen_zip_station_and_city_get_wider_intervals(demo_fit, demo_split):
     _, future = demo_split
-    seen = plan_of(future.iloc[:50])
+    seen = plan_of(future[future["zip"] == future["zip"].iloc[0]])
     unseen = seen.assign(zip="99999", station="NEW1", city="Nowhere")
     a, b = demo_fit.predict(seen), demo_fit.predict(unseen)
     width = lambda fc: (fc["spr_upper"] - fc["spr_lower"]).mean()  # noqa: E731
@@ -141,3 +149,21 @@ def test_interval_outside_unit_interval_is_refused(demo_fit, demo_split):
     _, future = demo_split
     with pytest.raises(ValueError, match="interval"):
         demo_fit.predict(plan_of(future.iloc[:5]), interval=1.5)
+
+
+def test_advi_is_fast_and_labelled_approximate():
+    from bayesspr import simulate_world
+
+    table = simulate_world(5, zips_per_station=2, n_days=20).table
+    with pytest.warns(UserWarning, match="approximation"):
+        model = SPRModel().fit(table, method="advi", advi_iterations=3000, random_seed=2)
+    assert model.diagnostics["approximate"] is True
+    assert model.idata.attrs["bayesspr_diagnostics"].count("approximate") >= 1
+    fc = model.predict(table.drop(columns=["routes", "route_km"]).iloc[:10])
+    assert np.isfinite(fc.to_numpy()).all()
+
+
+def test_unknown_method_is_refused(demo_split):
+    history, _ = demo_split
+    with pytest.raises(ValueError, match="advi"):
+        SPRModel().fit(history.iloc[:50], method="laplace")
