@@ -36,8 +36,13 @@ def test_unknown_spec_name_lists_shipped_specs():
 
 
 def test_user_variant_file_changes_the_model(tmp_path):
-    text = (SPEC_DIR / "default.toml").read_text().replace(
-        'tour_constant = { dist = "LogNormal", median = 0.8, sigma = 0.12 }', "tour_constant = 0.9"
+    text = (
+        (SPEC_DIR / "default.toml")
+        .read_text()
+        .replace(
+            'tour_constant = { dist = "LogNormal", median = 0.8, sigma = 0.12 }',
+            "tour_constant = 0.9",
+        )
     )
     variant = tmp_path / "fixed_k.toml"
     variant.write_text(text)
