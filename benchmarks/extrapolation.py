@@ -40,7 +40,7 @@ def main() -> None:
                          np.random.default_rng(0))  # fmt: skip
     spr = (test["packages"] / test["routes"]).to_numpy()
     gbm = gradient_boosting_spr(train, test).to_numpy()
-    print(f"train: {len(train)} zip-days, vans {sorted(train['van_capacity'].unique())}; "
+    print(f"train: {len(train)} zip-days, vans {sorted(train['van_capacity'].unique().tolist())}; "
           f"test: {len(test)} zip-days, van {world.events['large_van']:.0f}")  # fmt: skip
     print(f"fit diagnostics ok: {model.diagnostics['ok']} {model.diagnostics['problems']}")
     for level in (0.5, 0.8, 0.9):
