@@ -315,7 +315,7 @@ class SPRModel:
                 nuts_sampler = nuts_sampler or _nuts_sampler()
                 extra = {}
                 if nuts_sampler == "nutpie" and sampler.get("low_rank_mass_matrix", False):
-                    extra["nuts_sampler_kwargs"] = {"low_rank_modified_mass_matrix": True}
+                    extra["nuts"] = {"adaptation": "low_rank"}
                 idata = pm.sample(
                     draws=int(sampler["draws"]), tune=int(sampler["tune"]),
                     chains=int(sampler["chains"]), target_accept=float(sampler["target_accept"]),
