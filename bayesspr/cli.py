@@ -97,9 +97,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     plan = data.read_table(args.data, require_routes=False)
     forecast = model.predict(plan, interval=args.interval, random_seed=args.seed)
     out = pd.concat([plan, forecast], axis=1)
-    data_out = args.out
-    out.to_csv(data_out, index=False)
-    print(f"wrote {len(out)} forecast rows to {data_out}")
+    data.write_table(out, args.out)  # validated and written atomically
+    print(f"wrote {len(out)} forecast rows to {args.out}")
     return 0
 
 
