@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import numbers
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+
+from bayesspr.io import atomic_write
 
 __all__ = [
     "COLUMNS",
@@ -306,19 +307,10 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """
     kind = _kind(path)
     clean = validate(df, require_routes=False)
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        if kind == "csv":
-            clean.to_csv(tmp, index=False)
-        else:
-            clean.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; use the usual mode
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if kind == "csv":
+        atomic_write(lambda tmp: clean.to_csv(tmp, index=False), path)
+    else:
+        atomic_write(lambda tmp: clean.to_parquet(tmp, index=False), path)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -335,13 +327,6 @@ def _kind(path: str | os.PathLike[str]) -> str:
         f"cannot tell the format of {os.fspath(path)!r} from suffix {suffix!r}: "
         "expected .csv, .parquet or .pq"
     )
-
-
-def _umask() -> int:
-    """Return the process umask (there is no way to read it without setting it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _plain(value: Any) -> Any:

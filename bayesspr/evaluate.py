@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bayesspr.summaries import central_bounds
+
 
 def randomized_pit(draws: np.ndarray, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Randomised PIT of observations under predictive draws (dimensionless, in [0, 1]).
@@ -52,7 +54,7 @@ def pit_coverage(pit: np.ndarray, level: float) -> float:
     float
         Empirical coverage (share of rows, 0–1); ``level`` when calibrated.
     """
-    lo, hi = (1.0 - level) / 2.0, (1.0 + level) / 2.0
+    lo, hi = central_bounds(level)
     pit = np.asarray(pit)
     return float(np.mean((pit >= lo) & (pit <= hi)))
 

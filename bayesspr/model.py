@@ -21,8 +21,6 @@ present, a log-normal likelihood of the route length informs the tour constant.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
@@ -37,8 +35,10 @@ import xarray as xr
 from bayesspr import data as data_mod
 from bayesspr import physics
 from bayesspr.diagnostics import ConvergenceWarning, convergence
+from bayesspr.io import atomic_write
 from bayesspr.likelihood import draw_route_counts, route_count_logp
 from bayesspr.spec import load_spec, log_normal_location, prior_rv, spec_id
+from bayesspr.summaries import central_bounds
 
 #: Default credible-interval mass for summaries.
 DEFAULT_INTERVAL = 0.9
@@ -105,7 +105,7 @@ def log_route_need(
         μ per row (log routes), using the soft minimum of the two bounds.
     """
     stops = rows["stops"]
-    xp = pt if isinstance(zip_effect, pt.TensorVariable) else np
+    xp = physics.backend(stops, service_min, speed_kmh, overhead_hours, fill, zip_effect)
     n_star = physics.max_stops_per_route(
         stops, rows["packages"] / stops, rows["capacity"], rows["area_km2"], rows["stem_km"],
         rows["shift_hours"], service_min=service_min, speed_kmh=speed_kmh,
@@ -114,19 +114,6 @@ def log_route_need(
         smooth=True,
     )  # fmt: skip
     return xp.log(stops) - xp.log(n_star)
-
-
-def _atomic_write(write: Any, path: Path) -> None:
-    """Call ``write(tmp_path)`` then move the file into place in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 class SPRModel:
@@ -491,10 +478,8 @@ class SPRModel:
             ``spr_upper`` (packages per route) and ``routes_mean``, ``routes_lower``,
             ``routes_upper`` (routes).
         """
-        if not 0.0 < interval < 1.0:
-            raise ValueError(f"interval must be in (0, 1), got {interval!r}")
+        lo, hi = central_bounds(interval)
         draws = self.predict_draws(future_df, random_seed=random_seed, max_samples=max_samples)
-        lo, hi = (1.0 - interval) / 2.0, (1.0 + interval) / 2.0
         spr = draws["spr"].to_numpy()
         routes = draws["routes"].to_numpy()
         out = pd.DataFrame(
@@ -533,7 +518,7 @@ class SPRModel:
                 idata[group] = xr.DataTree(ds.drop_vars(drop))
         idata.attrs.update(self._attrs())
         path = Path(path)
-        _atomic_write(lambda tmp: idata.to_netcdf(tmp, engine="h5netcdf"), path)
+        atomic_write(lambda tmp: idata.to_netcdf(tmp, engine="h5netcdf"), path)
         return path
 
     @classmethod

@@ -52,8 +52,20 @@ MIN_DELIVERY_HOURS = 0.05
 Array = Any  # numpy array, scalar, or pytensor tensor
 
 
-def _backend(*values: Array) -> ModuleType:
-    """Return ``pytensor.tensor`` if any value is symbolic, else ``numpy``."""
+def backend(*values: Array) -> ModuleType:
+    """Array module for the values: ``pytensor.tensor`` if any is symbolic, else ``numpy``.
+
+    Parameters
+    ----------
+    *values : array_like or tensor
+        Inputs of a physics formula.
+
+    Returns
+    -------
+    module
+        ``pytensor.tensor`` or ``numpy``; the one rule by which every formula here (and
+        :func:`bayesspr.model.log_route_need`) runs in a PyMC model or on posterior draws.
+    """
     if any(isinstance(v, Variable) for v in values):
         return pt
     return np
@@ -74,7 +86,7 @@ def soft_minimum(a: Array, b: Array, sharpness: float = SOFTMIN_SHARPNESS) -> Ar
     array_like or tensor
         A value never above ``min(a, b)`` and at least ``2^(-1/q)·min(a, b)``.
     """
-    xp = _backend(a, b)
+    xp = backend(a, b)
     lo = xp.minimum(a, b)
     hi = xp.maximum(a, b)
     # factor out the minimum for numerical stability: min·(1 + (min/max)^q)^(-1/q)
@@ -97,7 +109,7 @@ def smooth_route_count(route_need: Array) -> Array:
     array_like or tensor
         Smooth route count (routes), ≥ 1 and within 0.505 of ⌈x⌉ for x ≥ 1.
     """
-    xp = _backend(route_need)
+    xp = backend(route_need)
     x = route_need + 0.5
     # smooth max(1, x) with a small width: ½(x + 1 + √((x − 1)² + ε²))
     eps = 0.1
@@ -119,7 +131,7 @@ def rms_stem_km(stem_km: Array, area_km2: Array) -> Array:
     array_like or tensor
         r̄ = √(r² + A/6) (km).
     """
-    xp = _backend(stem_km, area_km2)
+    xp = backend(stem_km, area_km2)
     return xp.sqrt(stem_km**2 + area_km2 / 6.0)
 
 
@@ -169,7 +181,7 @@ def time_bound_stops(
     array_like or tensor
         efficiency·(T − overhead − 2·r̄·c/v_s) / (s/60 + k·c/(v·√δ)) (stops per route).
     """
-    xp = _backend(
+    xp = backend(
         stops, area_km2, stem_km, shift_hours, service_min, speed_kmh,
         stem_speed_kmh, circuity, tour_constant, overhead_hours, time_efficiency,
     )  # fmt: skip
@@ -218,7 +230,7 @@ def capacity_floor_routes(packages: Array, capacity: Array) -> Array:
     array_like or tensor
         Lower bound on routes (routes), a whole number ≥ 1.
     """
-    xp = _backend(packages, capacity)
+    xp = backend(packages, capacity)
     return xp.maximum(xp.ceil(packages / capacity - 1e-9), 1.0)
 
 
@@ -271,7 +283,7 @@ def max_stops_per_route(
     n_capacity = capacity_bound_stops(packages_per_stop, capacity, fill)
     if smooth:
         return soft_minimum(n_time, n_capacity)
-    return _backend(n_time, n_capacity).minimum(n_time, n_capacity)
+    return backend(n_time, n_capacity).minimum(n_time, n_capacity)
 
 
 def expected_routes(
@@ -312,7 +324,7 @@ def expected_routes(
     need = stops / n_star
     if smooth:
         return smooth_route_count(need)
-    xp = _backend(need)
+    xp = backend(need)
     floor = capacity_floor_routes(packages_per_stop * stops, capacity)
     return xp.maximum(xp.ceil(need - 1e-9), floor)
 
@@ -395,7 +407,7 @@ time_efficiency, smooth
             overhead_hours=overhead_hours, fill=fill, time_efficiency=time_efficiency,
             smooth=smooth,
         )  # fmt: skip
-    xp = _backend(stops, area_km2, routes, tour_constant, circuity)
+    xp = backend(stops, area_km2, routes, tour_constant, circuity)
     density = stops / area_km2
     stem_road_km = 2.0 * rms_stem_km(stem_km, area_km2) * circuity
     return stem_road_km + (stops / routes) * tour_constant * circuity / xp.sqrt(density)

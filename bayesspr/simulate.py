@@ -26,6 +26,50 @@ WEEKDAY_FACTORS = (1.10, 1.05, 1.00, 1.00, 1.05, 0.85, 0.55)
 SHIFT_HOURS = (6.0, 8.0, 10.0)
 SHIFT_SHARES = (0.25, 0.5, 0.25)
 
+#: Yearly volume cycle peaks on this day of the year (late November).
+SEASON_PEAK_DAY = 330
+
+
+def holiday_days(dates: pd.DatetimeIndex) -> np.ndarray:
+    """Flag the holiday-peak days: 25 November to 24 December of every year.
+
+    Parameters
+    ----------
+    dates : pandas.DatetimeIndex
+        Days.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per day.
+    """
+    md = dates.month * 100 + dates.day
+    return np.asarray((md >= 1125) & (md <= 1224))
+
+
+def seasonal_factor(
+    dates: pd.DatetimeIndex, yearly_amplitude: float, holiday_peak: float
+) -> np.ndarray:
+    """Multiplicative yearly and holiday volume factor per day (–).
+
+    Parameters
+    ----------
+    dates : pandas.DatetimeIndex
+        Days.
+    yearly_amplitude : float
+        Log-scale amplitude of the yearly cycle (–), peaking on :data:`SEASON_PEAK_DAY`.
+    holiday_peak : float
+        Extra share of volume on :func:`holiday_days` (–).
+
+    Returns
+    -------
+    numpy.ndarray
+        Factor per day; exactly 1 when both arguments are 0.
+    """
+    phase = 2.0 * np.pi * (dates.day_of_year.to_numpy() - SEASON_PEAK_DAY) / 365.25
+    return np.exp(yearly_amplitude * np.cos(phase)) * (1.0 + holiday_peak * holiday_days(dates))
+
+
 CITY_NAMES = ("Boston", "Chicago", "Seattle", "Austin", "Denver", "Atlanta")
 
 
@@ -43,7 +87,8 @@ class Truth:
         ``zip_effect_sd`` (log).
     groups : dict[str, pandas.Series]
         Group effects: ``service_min_city`` (min) and ``speed_kmh_city`` (km/h) by city,
-        ``overhead_hours_station`` (h) by station, ``zip_effect`` (log efficiency) by zip.
+        ``overhead_hours_station`` (h) by station, ``zip_effect`` (log efficiency) by zip,
+        ``growth_city`` (volume growth, log per year) by city.
     circuity : float
         Road km per straight-line km used (fixed, not learned).
     """
@@ -68,12 +113,16 @@ class World:
     events : dict[str, object]
         What happened: the moved zip and its date, the launched station and its date, and
         the date the large van arrived (if any).
+    future : pandas.DataFrame
+        The days after the history (``horizon_days``), same columns, with true routes:
+        held-out truth for forecasts.
     """
 
     table: pd.DataFrame
     truth: Truth
     zips: pd.DataFrame
     events: dict[str, object] = field(default_factory=dict)
+    future: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 DEFAULT_TRUTH = {
@@ -108,6 +157,9 @@ def simulate_world(
     move_zip: bool = True,
     with_route_km: bool = True,
     truth: dict[str, float] | None = None,
+    horizon_days: int = 0,
+    yearly_amplitude: float = 0.0,
+    holiday_peak: float = 0.0,
 ) -> World:
     """Simulate a delivery world with known truth.
 
@@ -137,6 +189,16 @@ def simulate_world(
         Whether to include the observed mean route length ``route_km``.
     truth : dict, optional
         Overrides of :data:`DEFAULT_TRUTH`.
+    horizon_days : int
+        Days simulated after the history, returned as ``World.future`` with their true
+        routes (days). They come from a separate random stream, so the history is the same
+        whatever the horizon.
+    yearly_amplitude : float
+        Amplitude of the yearly volume cycle on the log scale (–); volume peaks in late
+        November. 0 turns it off.
+    holiday_peak : float
+        Extra volume share on the holiday-peak days of :func:`holiday_days` (–), e.g. 0.3
+        for +30 %. 0 turns it off.
 
     Returns
     -------
@@ -221,72 +283,92 @@ def simulate_world(
         events.update(large_van=large_van, large_van_date=days[large_from],
                       large_van_stations=sorted(large_stations))  # fmt: skip
 
-    # --- daily volume -----------------------------------------------------------------
+    # --- daily volume and routes ------------------------------------------------------
     growth_city = dict(zip(cities, rng.normal(annual_growth, 0.05, n_cities), strict=True))
-    weekday = np.asarray(WEEKDAY_FACTORS)[days.day_of_week]
     share_small = dict(zip(station_names, rng.uniform(0.2, 0.8, len(stations)), strict=True))
-    rows = []
-    for z in zips.index:
-        city = zips.loc[z, "city"]
-        t = np.arange(n_days)
-        level = zips.loc[z, "base_stops"] * np.exp(growth_city[city] * t / 365.0) * weekday
-        stops = rng.poisson(level * np.exp(rng.normal(0.0, 0.08, n_days)))
-        stops = np.maximum(stops, 1)
-        extra = rng.poisson(stops * (zips.loc[z, "packages_per_stop"] - 1.0))
-        packages = stops + extra
-        for d in range(first_day[z], n_days):
-            st = station_of[z][d]
-            if large_van and st in large_stations and d >= large_from:
-                cap = large_van if rng.uniform() < 0.7 else van_capacities[-1]
-            else:
-                cap = van_capacities[0] if rng.uniform() < share_small[st] else van_capacities[-1]
-            rows.append((days[d], city, st, z, float(cap), int(packages[d]), int(stops[d]),
-                         float(zips.loc[z, "area_km2"]), stem[(z, st)]))  # fmt: skip
-    table = pd.DataFrame(
-        rows,
-        columns=["date", "city", "station", "zip", "van_capacity", "packages", "stops",
-                 "area_km2", "stem_km"],
-    )  # fmt: skip
-    # flex shifts: each station-day runs 6, 8 or 10 h routes; a varying shift is what
-    # separates dispatch overhead from the time scale of the other constants (docs/model.md)
-    station_day = table["station"] + table["date"].astype(str)
-    shift_of = dict(zip(station_day.unique(),
-                        rng.choice(SHIFT_HOURS, size=station_day.nunique(), p=SHIFT_SHARES),
-                        strict=True))  # fmt: skip
-    table["shift_hours"] = station_day.map(shift_of).astype(float)
+    all_days = pd.date_range(start, periods=n_days + horizon_days, freq="D")
+    season = seasonal_factor(all_days, yearly_amplitude, holiday_peak)
+    for z in zips.index:  # assignments continue into the future as they ended
+        station_of[z] = np.concatenate(
+            [station_of[z], np.full(horizon_days, station_of[z][-1], dtype=object)]
+        )
 
-    # --- routes from the model's generative story ---------------------------------------
-    n_star = physics.max_stops_per_route(
-        table["stops"].to_numpy(float),
-        (table["packages"] / table["stops"]).to_numpy(),
-        table["van_capacity"].to_numpy(),
-        table["area_km2"].to_numpy(),
-        table["stem_km"].to_numpy(),
-        table["shift_hours"].to_numpy(),
-        service_min=service_city[table["city"]].to_numpy(),
-        speed_kmh=speed_city[table["city"]].to_numpy(),
-        stem_speed_kmh=params["stem_speed_kmh"],
-        circuity=circuity,
-        tour_constant=params["tour_constant"],
-        overhead_hours=overhead_station[table["station"]].to_numpy(),
-        fill=params["fill"],
-        time_efficiency=np.exp(zip_effect[table["zip"]].to_numpy()),
-        smooth=True,
-    )
-    need = table["stops"].to_numpy() / n_star
-    floor = physics.capacity_floor_routes(
-        table["packages"].to_numpy(float), table["van_capacity"].to_numpy()
-    )
-    noise = rng.normal(0.0, params["sigma_route"], len(table))
-    routes = np.maximum(np.ceil(need * np.exp(noise)), floor).astype(np.int64)
-    table.insert(4, "routes", routes)
-    if with_route_km:
-        km = physics.expected_route_km(
-            table["stops"].to_numpy(float), None, None, table["area_km2"].to_numpy(),
-            table["stem_km"].to_numpy(), circuity=circuity,
-            tour_constant=params["tour_constant"], routes=routes,
+    def volume_rows(day_range: range, gen: np.random.Generator) -> pd.DataFrame:
+        t = np.arange(day_range.start, day_range.stop)
+        weekday = np.asarray(WEEKDAY_FACTORS)[all_days[t].day_of_week] * season[t]
+        rows = []
+        for z in zips.index:
+            city = zips.loc[z, "city"]
+            level = zips.loc[z, "base_stops"] * np.exp(growth_city[city] * t / 365.0) * weekday
+            stops = gen.poisson(level * np.exp(gen.normal(0.0, 0.08, len(t))))
+            stops = np.maximum(stops, 1)
+            extra = gen.poisson(stops * (zips.loc[z, "packages_per_stop"] - 1.0))
+            packages = stops + extra
+            for i, d in enumerate(t):
+                if d < first_day[z]:
+                    continue
+                st = station_of[z][d]
+                if large_van and st in large_stations and d >= large_from:
+                    cap = large_van if gen.uniform() < 0.7 else van_capacities[-1]
+                else:
+                    cap = (
+                        van_capacities[0] if gen.uniform() < share_small[st] else van_capacities[-1]
+                    )
+                area = float(zips.loc[z, "area_km2"])
+                rows.append((all_days[d], city, st, z, float(cap), int(packages[i]),
+                             int(stops[i]), area, stem[(z, st)]))  # fmt: skip
+        return pd.DataFrame(
+            rows,
+            columns=["date", "city", "station", "zip", "van_capacity", "packages", "stops",
+                     "area_km2", "stem_km"],
         )  # fmt: skip
-        table["route_km"] = km * np.exp(rng.normal(0.0, params["sigma_km"], len(table)))
+
+    def add_routes(table: pd.DataFrame, gen: np.random.Generator) -> pd.DataFrame:
+        # flex shifts: each station-day runs 6, 8 or 10 h routes; a varying shift is what
+        # separates dispatch overhead from the time scale of the other constants (docs/model.md)
+        station_day = table["station"] + table["date"].astype(str)
+        shift_of = dict(zip(station_day.unique(),
+                            gen.choice(SHIFT_HOURS, size=station_day.nunique(), p=SHIFT_SHARES),
+                            strict=True))  # fmt: skip
+        table["shift_hours"] = station_day.map(shift_of).astype(float)
+        n_star = physics.max_stops_per_route(
+            table["stops"].to_numpy(float),
+            (table["packages"] / table["stops"]).to_numpy(),
+            table["van_capacity"].to_numpy(),
+            table["area_km2"].to_numpy(),
+            table["stem_km"].to_numpy(),
+            table["shift_hours"].to_numpy(),
+            service_min=service_city[table["city"]].to_numpy(),
+            speed_kmh=speed_city[table["city"]].to_numpy(),
+            stem_speed_kmh=params["stem_speed_kmh"],
+            circuity=circuity,
+            tour_constant=params["tour_constant"],
+            overhead_hours=overhead_station[table["station"]].to_numpy(),
+            fill=params["fill"],
+            time_efficiency=np.exp(zip_effect[table["zip"]].to_numpy()),
+            smooth=True,
+        )
+        need = table["stops"].to_numpy() / n_star
+        floor = physics.capacity_floor_routes(
+            table["packages"].to_numpy(float), table["van_capacity"].to_numpy()
+        )
+        noise = gen.normal(0.0, params["sigma_route"], len(table))
+        routes = np.maximum(np.ceil(need * np.exp(noise)), floor).astype(np.int64)
+        table.insert(4, "routes", routes)
+        if with_route_km:
+            km = physics.expected_route_km(
+                table["stops"].to_numpy(float), None, None, table["area_km2"].to_numpy(),
+                table["stem_km"].to_numpy(), circuity=circuity,
+                tour_constant=params["tour_constant"], routes=routes,
+            )  # fmt: skip
+            table["route_km"] = km * np.exp(gen.normal(0.0, params["sigma_km"], len(table)))
+        return table
+
+    table = add_routes(volume_rows(range(n_days), rng), rng)
+    # the future comes from its own stream, so a longer horizon leaves the history unchanged
+    future_rng = np.random.default_rng([seed, 1])
+    future = add_routes(volume_rows(range(n_days, n_days + horizon_days), future_rng),
+                        future_rng)  # fmt: skip
 
     truth_obj = Truth(
         scalars={k: float(v) for k, v in params.items()},
@@ -295,10 +377,11 @@ def simulate_world(
             "speed_kmh_city": speed_city,
             "overhead_hours_station": overhead_station,
             "zip_effect": zip_effect,
+            "growth_city": pd.Series(growth_city),
         },
         circuity=circuity,
     )
-    return World(table=table, truth=truth_obj, zips=zips, events=events)
+    return World(table=table, truth=truth_obj, zips=zips, events=events, future=future)
 
 
 def demo_world() -> World:

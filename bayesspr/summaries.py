@@ -9,6 +9,29 @@ import xarray as xr
 from bayesspr import physics
 
 
+def central_bounds(level: float) -> tuple[float, float]:
+    """Lower and upper quantile levels of a central interval.
+
+    Parameters
+    ----------
+    level : float
+        Interval mass, in (0, 1), e.g. 0.9.
+
+    Returns
+    -------
+    tuple of float
+        ``((1 - level) / 2, (1 + level) / 2)``.
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is not in (0, 1).
+    """
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"interval level must be in (0, 1), got {level!r}")
+    return (1.0 - level) / 2.0, (1.0 + level) / 2.0
+
+
 def physics_spr(df: pd.DataFrame, **constants: float) -> pd.Series:
     """SPR predicted by the exact route physics with fixed constants (packages per route).
 
@@ -85,7 +108,7 @@ def station_forecast(df: pd.DataFrame, draws: xr.Dataset, interval: float = 0.9)
         ``routes_per_day_mean``, ``routes_per_day_upper`` (routes per day; upper = the
         interval's upper end of the mean daily routes).
     """
-    lo, hi = (1 - interval) / 2, (1 + interval) / 2
+    lo, hi = central_bounds(interval)
     routes = draws["routes"].to_numpy()
     packages = df["packages"].to_numpy(float)
     rows = []
