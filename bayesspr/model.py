@@ -46,6 +46,9 @@ DEFAULT_INTERVAL = 0.9
 #: Version of the saved-fit layout; files of another layout are refused on load.
 SAVE_FORMAT = 1
 
+#: Levels of the hierarchy, top down.
+LEVELS = ("city", "station", "zip")
+
 #: Population-pooled group effects: (posterior name, log-median name, log-sd name, level).
 GROUP_EFFECTS = (
     ("service_min_city", "log_service_min_pop", "service_min_sd", "city"),
@@ -352,6 +355,137 @@ class SPRModel:
             raise NotFittedError("SPRModel has no fit: call model.fit(df) or SPRModel.load(path)")
         return self.idata
 
+    def posterior_samples(
+        self, max_samples: int | None = 1000, *, random_seed: int | None = None
+    ) -> xr.Dataset:
+        """Posterior draws stacked over chains into one ``sample`` dimension.
+
+        Parameters
+        ----------
+        max_samples : int, optional
+            Keep at most this many samples (None: all): evenly spaced, or a random subset
+            when ``random_seed`` is given (so two independent posteriors can be paired draw
+            by draw without aligning their chains).
+        random_seed : int, optional
+            Seed of the random subset.
+
+        Returns
+        -------
+        xarray.Dataset
+            Posterior variables with a ``sample`` dimension.
+        """
+        post = self._require_fit()["posterior"].to_dataset().stack(sample=("chain", "draw"))
+        n_total = post.sizes["sample"]
+        if random_seed is not None:
+            n_keep = n_total if max_samples is None else min(max_samples, n_total)
+            keep = np.random.default_rng(random_seed).permutation(n_total)[:n_keep]
+            return post.isel(sample=keep)
+        if max_samples is not None and n_total > max_samples:
+            keep = np.linspace(0, n_total - 1, max_samples).round().astype(int)
+            post = post.isel(sample=keep)
+        return post
+
+    def parameter_draws(
+        self,
+        post: xr.Dataset,
+        labels: dict[str, np.ndarray],
+        rng: np.random.Generator,
+    ) -> dict[str, np.ndarray]:
+        """Draws of every physics constant for the given groups.
+
+        Parameters
+        ----------
+        post : xarray.Dataset
+            Output of :meth:`posterior_samples` (S samples).
+        labels : dict
+            Unique labels per level: ``{"city": [...], "station": [...], "zip": [...]}``.
+            Groups unseen in training draw their effect once from the population.
+        rng : numpy.random.Generator
+            Source of the new groups' effects.
+
+        Returns
+        -------
+        dict of numpy.ndarray
+            Scalars as (S, 1) arrays (``stem_speed_kmh``, ``tour_constant``, ``fill``,
+            ``sigma_route``, ``sigma_km`` if learned); group effects as (S, n_labels) arrays
+            in the order of ``labels`` (``service_min_city`` min, ``speed_kmh_city`` km/h,
+            ``overhead_hours_station`` h, ``zip_effect`` log).
+        """
+        n_s = post.sizes["sample"]
+
+        def scalar(name: str) -> np.ndarray:
+            if name not in post:  # a parameter the spec fixes rather than learns
+                return np.full((n_s, 1), float(self.spec["priors"][name]))
+            return post[name].to_numpy()[:, None]
+
+        params = {
+            name: scalar(name)
+            for name in ("stem_speed_kmh", "tour_constant", "fill", "sigma_route")
+        }
+        if "sigma_km" in post:
+            params["sigma_km"] = scalar("sigma_km")
+        for name, log_pop_name, sd_name, level in GROUP_EFFECTS:
+            params[name] = self._group_draws(
+                post[name], np.asarray(labels[level]), level, rng,
+                new=lambda z, lp=log_pop_name, sd=sd_name: np.exp(scalar(lp) + scalar(sd) * z),
+            )  # fmt: skip
+        params["zip_effect"] = self._group_draws(
+            post["zip_effect"], np.asarray(labels["zip"]), "zip", rng,
+            new=lambda z: scalar("zip_effect_sd") * z,
+        )  # fmt: skip
+        return params
+
+    def route_draws(
+        self,
+        params: dict[str, np.ndarray],
+        rows: dict[str, np.ndarray],
+        index: dict[str, np.ndarray],
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draws of whole routes and route length for rows whose volume may vary by sample.
+
+        Parameters
+        ----------
+        params : dict
+            Output of :meth:`parameter_draws` (S samples).
+        rows : dict
+            Covariates (see the canonical table): ``stops``, ``packages`` (per zip-day),
+            ``capacity`` (packages), ``area_km2`` (km²), ``stem_km`` (km), ``shift_hours``
+            (h); each (R,) or (S, R).
+        index : dict
+            Integer position of each row's group in the labels given to
+            :meth:`parameter_draws`: ``{"city": (R,), "station": (R,), "zip": (R,)}``.
+        rng : numpy.random.Generator
+            Source of the day noise.
+
+        Returns
+        -------
+        routes : numpy.ndarray
+            (S, R) whole routes per zip-day (routes).
+        route_km : numpy.ndarray
+            (S, R) length of a route (km), with the fitted day noise when learned.
+        """
+        circuity = float(self.spec["constants"]["circuity"])
+        mu = log_route_need(
+            rows,
+            service_min=params["service_min_city"][:, index["city"]],
+            speed_kmh=params["speed_kmh_city"][:, index["city"]],
+            stem_speed_kmh=params["stem_speed_kmh"], tour_constant=params["tour_constant"],
+            overhead_hours=params["overhead_hours_station"][:, index["station"]],
+            fill=params["fill"], zip_effect=params["zip_effect"][:, index["zip"]],
+            circuity=circuity,
+        )  # fmt: skip
+        floor = physics.capacity_floor_routes(rows["packages"], rows["capacity"])
+        routes = draw_route_counts(mu, params["sigma_route"], np.atleast_2d(floor), rng)
+        km = physics.expected_route_km(
+            rows["stops"], None, None, rows["area_km2"], rows["stem_km"], circuity=circuity,
+            tour_constant=params["tour_constant"], routes=routes,
+        )  # fmt: skip
+        km = np.broadcast_to(km, routes.shape)
+        if "sigma_km" in params:
+            km = km * np.exp(params["sigma_km"] * rng.standard_normal(routes.shape))
+        return routes, km
+
     def predict_draws(
         self,
         future_df: pd.DataFrame,
@@ -378,52 +512,16 @@ class SPRModel:
             ``routes`` (routes), ``spr`` (packages per route) and ``route_km`` (km per route)
             with dims ``sample`` × ``row``; ``row`` carries the input index.
         """
-        idata = self._require_fit()
         clean = data_mod.validate(future_df, require_routes=False)
         rng = np.random.default_rng(random_seed)
-        post = idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
-        n_total = post.sizes["sample"]
-        if max_samples is not None and n_total > max_samples:
-            keep = np.linspace(0, n_total - 1, max_samples).round().astype(int)
-            post = post.isel(sample=keep)
-        n_s = post.sizes["sample"]
-
-        def scalar(name: str) -> np.ndarray:
-            if name not in post:  # a parameter the spec fixes rather than learns
-                return np.full((n_s, 1), float(self.spec["priors"][name]))
-            return post[name].to_numpy()[:, None]
-
-        effects: dict[str, np.ndarray] = {}
-        for name, log_pop_name, sd_name, level in GROUP_EFFECTS:
-            labels = clean[level].to_numpy()
-            effects[name] = self._group_draws(
-                post[name], labels, level, rng,
-                new=lambda z, lp=log_pop_name, sd=sd_name: np.exp(scalar(lp) + scalar(sd) * z),
-            )  # fmt: skip
-        effects["zip_effect"] = self._group_draws(
-            post["zip_effect"], clean["zip"].to_numpy(), "zip", rng,
-            new=lambda z: scalar("zip_effect_sd") * z,
-        )  # fmt: skip
+        post = self.posterior_samples(max_samples)
+        codes = {level: pd.factorize(clean[level], sort=True) for level in LEVELS}
+        params = self.parameter_draws(post, {k: v[1].to_numpy() for k, v in codes.items()}, rng)
         rows = _row_inputs(clean)
-        circuity = float(self.spec["constants"]["circuity"])
-        mu = log_route_need(
-            rows, service_min=effects["service_min_city"], speed_kmh=effects["speed_kmh_city"],
-            stem_speed_kmh=scalar("stem_speed_kmh"), tour_constant=scalar("tour_constant"),
-            overhead_hours=effects["overhead_hours_station"], fill=scalar("fill"),
-            zip_effect=effects["zip_effect"], circuity=circuity,
-        )  # fmt: skip
-        floor = physics.capacity_floor_routes(rows["packages"], rows["capacity"])
-        routes = draw_route_counts(mu, scalar("sigma_route"), floor[None, :], rng)
+        routes, km = self.route_draws(params, rows, {k: v[0] for k, v in codes.items()}, rng)
         spr = rows["packages"][None, :] / routes
-        km = physics.expected_route_km(
-            rows["stops"][None, :], None, None, rows["area_km2"][None, :],
-            rows["stem_km"][None, :], circuity=circuity, tour_constant=scalar("tour_constant"),
-            routes=routes,
-        )  # fmt: skip
-        if "sigma_km" in post:
-            km = km * np.exp(scalar("sigma_km") * rng.standard_normal(km.shape))
         dims = ("sample", "row")
-        coords = {"sample": np.arange(n_s), "row": clean.index.to_numpy()}
+        coords = {"sample": np.arange(post.sizes["sample"]), "row": clean.index.to_numpy()}
         return xr.Dataset(
             {
                 "routes": (dims, routes.astype(np.int64), {"units": "routes"}),
@@ -442,7 +540,7 @@ class SPRModel:
         rng: np.random.Generator,
         new: Any,
     ) -> np.ndarray:
-        """Draws (sample × row) of a group effect; unseen groups come from the population."""
+        """Draws (sample × label) of a group effect; unseen groups come from the population."""
         known = {label: i for i, label in enumerate(fitted[level].to_numpy())}
         values = fitted.transpose("sample", level).to_numpy()
         unseen = sorted({lab for lab in labels if lab not in known})
