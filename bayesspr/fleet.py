@@ -1,0 +1,1212 @@
+"""Fleet decisions from joint posterior predictive draws of routes per station-day.
+
+One job: turn a forecast (draws of routes per station-day, from :mod:`bayesspr.forecast` or
+:func:`routes_from_rows` on :meth:`bayesspr.SPRModel.predict_draws`) into the vans to buy,
+and the risks that go with them. Every decision is a pure function of the draws, computed on
+all draws at once, so the dependence between a station's zips and between its days is kept.
+
+Decisions (see ``docs/fleet.md``):
+
+* :func:`plan`: vans per station, month and van type by a **service level** (the smallest
+  fleet v with P(routes on a peak day ≤ v) ≥ α; peak days are each draw's busiest
+  ``peak_share`` of the month's days) or the **cost-optimal newsvendor** rule (the smallest v
+  with F(v) ≥ 1 − c_o / c_s over all days of the month), with expected cost and its
+  breakdown; plus the fleet for the whole horizon (vans bought are kept).
+* :func:`margin_table`: the vans above the point forecast and, for each extra van, the
+  probability it is needed.
+* :func:`van_mix`: per station, the van type of least expected cost (a larger van lowers
+  routes only where the capacity bound binds).
+* :func:`absorb`: whether a fleet already bought absorbs a scenario (demand shock, moved zip,
+  new station), and the expected shortfall in van-days.
+* :func:`ev_feasibility`: how many of a station's routes can go electric given battery range
+  (derated for cold and hills), the route lengths of the forecast and the charger power.
+
+Units: routes and vans are counts per day; costs are in one currency of the user's choice;
+distances in km; energy in kWh; power in kW.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+#: Default service level α: P(routes on a peak day ≤ vans) ≥ α.
+DEFAULT_SERVICE_LEVEL = 0.95
+
+#: Default share of a month's days that count as peak days (the busiest 5 %).
+DEFAULT_PEAK_SHARE = 0.05
+
+#: Decision rules :func:`plan` knows.
+RULES = ("service", "cost")
+
+#: Largest number of sample × date × zip cells processed at once (bounds temporary memory).
+_CHUNK_CELLS = 20_000_000
+
+Rule = Literal["service", "cost"]
+Forecast = xr.Dataset | xr.DataArray
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def _check_number(
+    owner: str,
+    name: str,
+    value: object,
+    unit: str,
+    *,
+    lower: float = 0.0,
+    lower_open: bool = False,
+    upper: float | None = None,
+    upper_open: bool = False,
+) -> float:
+    """Return ``value`` as float, or raise ValueError naming field, value and expectation."""
+    lo = f"> {lower:g}" if lower_open else f">= {lower:g}"
+    rule = lo if upper is None else f"{lo} and {'<' if upper_open else '<='} {upper:g}"
+    expected = f"expected a finite number {rule} ({unit})"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{owner}.{name} = {value!r}: {expected}")
+    v = float(value)
+    ok = math.isfinite(v) and (v > lower if lower_open else v >= lower)
+    if upper is not None:
+        ok = ok and (v < upper if upper_open else v <= upper)
+    if not ok:
+        raise ValueError(f"{owner}.{name} = {value!r}: {expected}")
+    return v
+
+
+def _check_probability(name: str, value: object) -> float:
+    """Return a probability strictly inside (0, 1), or raise ValueError."""
+    return _check_number(
+        "fleet",
+        name,
+        value,
+        "a probability strictly between 0 and 1",
+        lower=0.0,
+        lower_open=True,
+        upper=1.0,
+        upper_open=True,
+    )
+
+
+def _check_peak_share(value: object) -> float:
+    """Return a share of days in (0, 1], or raise ValueError."""
+    return _check_number(
+        "fleet",
+        "peak_share",
+        value,
+        "share of a month's days counted as peak days",
+        lower=0.0,
+        lower_open=True,
+        upper=1.0,
+    )
+
+
+@dataclass(frozen=True)
+class VanType:
+    """A van type that can be bought.
+
+    Parameters
+    ----------
+    name : str
+        Label used everywhere (e.g. ``"L"``).
+    capacity_packages : float
+        Load capacity (packages per van), > 0.
+    cost_per_van : float
+        Cost of one van over the planning horizon (currency per van), ≥ 0: lease or
+        depreciation, insurance, maintenance, driver base pay, whether the van is used or not.
+    range_km : float, optional
+        Battery range on a full charge in mild weather on flat roads (km), > 0; None for a
+        combustion van.
+    kwh_per_km : float, optional
+        Energy use (kWh per km), > 0; required with ``range_km``.
+    """
+
+    name: str
+    capacity_packages: float
+    cost_per_van: float
+    range_km: float | None = None
+    kwh_per_km: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"VanType.name = {self.name!r}: expected a non-empty string")
+        owner = f"VanType({self.name!r})"
+        _check_number(
+            owner, "capacity_packages", self.capacity_packages, "packages per van", lower_open=True
+        )
+        _check_number(
+            owner, "cost_per_van", self.cost_per_van, "currency per van over the planning horizon"
+        )
+        if (self.range_km is None) != (self.kwh_per_km is None):
+            raise ValueError(
+                f"{owner}: range_km = {self.range_km!r} and kwh_per_km = {self.kwh_per_km!r}: "
+                "expected both (an electric van) or neither (a combustion van)"
+            )
+        if self.range_km is not None:
+            _check_number(owner, "range_km", self.range_km, "km", lower_open=True)
+            _check_number(owner, "kwh_per_km", self.kwh_per_km, "kWh per km", lower_open=True)
+
+    @property
+    def electric(self) -> bool:
+        """Whether the van has a battery range (an electric van)."""
+        return self.range_km is not None
+
+
+@dataclass(frozen=True)
+class FleetCosts:
+    """Costs of the fleet decision.
+
+    Parameters
+    ----------
+    van_types : sequence of VanType
+        Van types that can be bought, with unique names.
+    shortage_cost_per_van_day : float
+        Full cost of one van-day the fleet cannot cover (currency per van-day), ≥ 0: renting
+        a van, overtime, the value of missed deliveries. A short van-day costs this *instead
+        of* nothing; an owned van costs ``cost_per_van`` whether used or not.
+    horizon_days : int, optional
+        Days over which ``cost_per_van`` is paid (days), > 0; None: the forecast's days.
+
+    Notes
+    -----
+    The cost of owning a van for one day is c_o = ``cost_per_van / horizon_days``; the
+    newsvendor buys vans up to the quantile 1 − c_o / c_s of daily routes (c_s the shortage
+    cost), i.e. the textbook critical fractile c_u / (c_u + c_o) with underage cost
+    c_u = c_s − c_o.
+    """
+
+    van_types: tuple[VanType, ...]
+    shortage_cost_per_van_day: float
+    horizon_days: int | None = None
+
+    def __post_init__(self) -> None:
+        types = self.van_types
+        if isinstance(types, VanType):
+            types = (types,)
+        types = tuple(types)
+        if not types:
+            raise ValueError("FleetCosts.van_types = (): expected at least one VanType")
+        for i, vt in enumerate(types):
+            if not isinstance(vt, VanType):
+                raise ValueError(
+                    f"FleetCosts.van_types[{i}] = {vt!r}: expected a bayesspr.fleet.VanType"
+                )
+        names = [vt.name for vt in types]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(
+                f"FleetCosts.van_types: names {dup} repeat: expected unique van type names"
+            )
+        object.__setattr__(self, "van_types", types)
+        _check_number(
+            "FleetCosts",
+            "shortage_cost_per_van_day",
+            self.shortage_cost_per_van_day,
+            "currency per van-day short",
+        )
+        if self.horizon_days is not None and (
+            isinstance(self.horizon_days, bool)
+            or not isinstance(self.horizon_days, int | np.integer)
+            or self.horizon_days <= 0
+        ):
+            raise ValueError(
+                f"FleetCosts.horizon_days = {self.horizon_days!r}: expected a positive whole "
+                "number of days, or None for the forecast's days"
+            )
+
+    def van(self, name: str) -> VanType:
+        """The van type called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A van type name.
+
+        Returns
+        -------
+        VanType
+            The van type.
+
+        Raises
+        ------
+        ValueError
+            If no van type has that name.
+        """
+        for vt in self.van_types:
+            if vt.name == name:
+                return vt
+        known = ", ".join(repr(vt.name) for vt in self.van_types)
+        raise ValueError(
+            f"van_type = {name!r} is not in FleetCosts.van_types: expected one of {known}"
+        )
+
+
+@dataclass(frozen=True)
+class EVConfig:
+    """Conditions for running electric vans.
+
+    Parameters
+    ----------
+    charger_kw_per_station : float or mapping of str to float
+        Charging power available at a station (kW), ≥ 0; one number for all stations or
+        one per station name.
+    charging_hours : float
+        Hours per day the vans can charge (h), in (0, 24].
+    cold_derate : float
+        Share of the range lost to cold weather (–), in [0, 1); plan for the coldest month.
+    hill_derate : float or mapping of str to float
+        Share of the range lost to hilly terrain (–), in [0, 1); one number or one per
+        station (stations not listed get 0).
+
+    Notes
+    -----
+    The usable range is ``range_km · (1 − cold_derate) · (1 − hill_derate)`` (km).
+    """
+
+    charger_kw_per_station: float | Mapping[str, float]
+    charging_hours: float = 8.0
+    cold_derate: float = 0.0
+    hill_derate: float | Mapping[str, float] = 0.0
+
+    def __post_init__(self) -> None:
+        _check_number(
+            "EVConfig",
+            "charging_hours",
+            self.charging_hours,
+            "h per day",
+            lower_open=True,
+            upper=24.0,
+        )
+        _check_number(
+            "EVConfig",
+            "cold_derate",
+            self.cold_derate,
+            "share of range lost",
+            upper=1.0,
+            upper_open=True,
+        )
+        for name, unit, upper in (
+            ("charger_kw_per_station", "kW", None),
+            ("hill_derate", "share of range lost", 1.0),
+        ):
+            value = getattr(self, name)
+            items = value.items() if isinstance(value, Mapping) else [(None, value)]
+            for station, v in items:
+                label = name if station is None else f"{name}[{station!r}]"
+                _check_number("EVConfig", label, v, unit, upper=upper, upper_open=True)
+
+    def charger_kw(self, station: str) -> float:
+        """Charging power at ``station`` (kW); ValueError if a per-station map lacks it."""
+        value = self.charger_kw_per_station
+        if not isinstance(value, Mapping):
+            return float(value)
+        if station not in value:
+            raise ValueError(
+                f"EVConfig.charger_kw_per_station has no entry for station {station!r}: "
+                f"expected a power (kW) for every station; given for {sorted(value)}"
+            )
+        return float(value[station])
+
+    def range_factor(self, station: str) -> float:
+        """Share of the nominal range usable at ``station`` (–)."""
+        hill = self.hill_derate
+        h = float(hill.get(station, 0.0)) if isinstance(hill, Mapping) else float(hill)
+        return (1.0 - float(self.cold_derate)) * (1.0 - h)
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    """Result of :func:`plan`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per station, month and van type (see :func:`plan`).
+    horizon : pandas.DataFrame
+        One row per station and van type: the fleet to buy for the whole horizon.
+    draws : xarray.Dataset
+        ``routes`` (routes per day), ``vans`` (vans per month) and ``shortfall`` (vans short
+        per day) with dims ``van_type``, ``sample``, ``date``/``month``, ``station``.
+    service_level, peak_share : float
+        Settings the plan was made with.
+    rule : str
+        ``"service"`` or ``"cost"``: which rule filled the ``vans`` columns.
+    """
+
+    table: pd.DataFrame
+    horizon: pd.DataFrame
+    draws: xr.Dataset
+    service_level: float
+    peak_share: float
+    rule: str = field(default="service")
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+def routes_from_rows(rows_df: pd.DataFrame, draws: xr.Dataset | xr.DataArray) -> xr.DataArray:
+    """Routes per station-day on each draw, from draws of routes per planned row.
+
+    Parameters
+    ----------
+    rows_df : pandas.DataFrame
+        The planned rows (columns ``date``, ``station``, ``zip``), one per zip-day; its index
+        labels are the ``row`` coordinate of ``draws``.
+    draws : xarray.Dataset or xarray.DataArray
+        Output of :meth:`bayesspr.SPRModel.predict_draws` (``routes`` with dims ``sample`` ×
+        ``row``, routes per zip-day), or its ``routes`` array.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``routes`` (routes per station-day) with dims ``sample``, ``date``, ``station``:
+        on each draw, the sum of the routes of the station's zips that day (0 on days the
+        station serves no zip).
+
+    Raises
+    ------
+    ValueError
+        If columns are missing, a draw row is not in ``rows_df``, or a (date, zip) appears in
+        more than one row (several van types on one zip-day would be double counted: plan
+        one van type at a time).
+    """
+    routes = draws["routes"] if isinstance(draws, xr.Dataset) else draws
+    missing = [c for c in ("date", "station", "zip") if c not in rows_df.columns]
+    if missing:
+        raise ValueError(f"rows_df lacks column(s) {missing}: expected date, station and zip")
+    if set(routes.dims) != {"sample", "row"}:
+        raise ValueError(f"draws routes has dims {routes.dims}: expected ('sample', 'row')")
+    labels = pd.Index(routes["row"].to_numpy())
+    absent = labels.difference(rows_df.index)
+    if len(absent):
+        raise ValueError(
+            f"{len(absent)} draw row(s) are not in rows_df's index (first: {list(absent[:5])}): "
+            "expected the table the draws were made for"
+        )
+    rows = rows_df.loc[labels, ["date", "station", "zip"]]
+    dates = pd.to_datetime(rows["date"]).dt.normalize()
+    dup = pd.DataFrame({"date": dates, "zip": rows["zip"]}).duplicated(keep=False)
+    if dup.any():
+        first = rows[dup.to_numpy()].iloc[0]
+        raise ValueError(
+            f"{int(dup.sum())} rows share a (date, zip), e.g. ({first['date']}, {first['zip']!r}): "
+            "expected one row per zip-day (plan one van type at a time)"
+        )
+    date_codes, date_index = pd.factorize(dates, sort=True)
+    st_codes, st_index = pd.factorize(rows["station"].astype(str), sort=True)
+    values = routes.transpose("sample", "row").to_numpy()
+    n_st = len(st_index)
+    flat = np.zeros((len(date_index) * n_st, values.shape[0]), dtype=values.dtype)
+    np.add.at(flat, date_codes * n_st + st_codes, values.T)
+    out = flat.reshape(len(date_index), n_st, -1).transpose(2, 0, 1)
+    return xr.DataArray(
+        out,
+        dims=("sample", "date", "station"),
+        coords={
+            "sample": _sample_labels(routes),
+            "date": date_index.to_numpy(dtype="datetime64[ns]"),
+            "station": np.asarray(st_index, dtype=str),
+        },
+        name="routes",
+        attrs={"units": "routes per station-day"},
+    )
+
+
+def as_routes(forecast: Forecast) -> xr.DataArray:
+    """The forecast's routes per station-day as a float array, validated and date-sorted.
+
+    Parameters
+    ----------
+    forecast : xarray.Dataset or xarray.DataArray
+        A forecast with ``routes`` (routes per station-day), or that array itself.
+
+    Returns
+    -------
+    xarray.DataArray
+        Routes (routes per station-day) with dims ``sample``, ``date``, ``station``, dates
+        ascending, as float64.
+
+    Raises
+    ------
+    ValueError
+        If dims are not (sample, date, station), dates are not datetime64 or repeat, or a
+        value is negative, NaN or infinite.
+    """
+    routes = forecast["routes"] if isinstance(forecast, xr.Dataset) else forecast
+    if not isinstance(routes, xr.DataArray):
+        raise ValueError(f"forecast is a {type(forecast).__name__}: expected an xarray Dataset")
+    if set(routes.dims) != {"sample", "date", "station"}:
+        raise ValueError(
+            f"forecast routes has dims {routes.dims}: expected ('sample', 'date', 'station')"
+        )
+    if not np.issubdtype(routes["date"].dtype, np.datetime64):
+        raise ValueError(
+            f"forecast date coordinate has dtype {routes['date'].dtype}: expected datetime64"
+        )
+    routes = routes.transpose("sample", "date", "station").sortby("date").astype(float)
+    values = routes.to_numpy()
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise ValueError(
+            f"forecast routes has {int(bad.sum())} value(s) that are negative, NaN or infinite: "
+            "expected routes >= 0 per station-day on every draw"
+        )
+    if pd.Index(routes["date"].to_numpy()).has_duplicates:
+        raise ValueError("forecast date coordinate repeats dates: expected one entry per day")
+    return routes
+
+
+def _sample_labels(da: xr.DataArray) -> np.ndarray:
+    """Labels of the ``sample`` dim: kept if plain, 0..S-1 if a (chain, draw) MultiIndex."""
+    index = da.indexes.get("sample")
+    if index is None or isinstance(index, pd.MultiIndex):
+        return np.arange(da.sizes["sample"])
+    return index.to_numpy()
+
+
+def _months(dates: np.ndarray) -> tuple[pd.DatetimeIndex, list[slice]]:
+    """Month starts and the slice of (sorted) dates in each month."""
+    months = pd.DatetimeIndex(dates).to_period("M").to_timestamp()
+    starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]])
+    ends = np.r_[starts[1:], len(months)]
+    return months[starts], [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+# --- empirical quantiles ---------------------------------------------------------------------
+
+
+def _fleet_quantile(sample: np.ndarray, prob: float) -> np.ndarray:
+    """Smallest whole v with empirical P(X ≤ v) ≥ prob, along axis 0 (0 if prob ≤ 0).
+
+    With n values sorted, that is ⌈x_(j)⌉ for j = ⌈prob·n⌉ (the inverted-CDF quantile).
+    """
+    n = sample.shape[0]
+    if prob <= 0:
+        return np.zeros(sample.shape[1:], dtype=np.int64)
+    j = min(max(math.ceil(prob * n - 1e-9), 1), n)
+    kth = np.partition(sample, j - 1, axis=0)[j - 1]
+    return np.ceil(kth - 1e-9).astype(np.int64)
+
+
+def _peak_days(block: np.ndarray, peak_share: float) -> np.ndarray:
+    """Routes on each draw's busiest days of a month: (sample·k, station).
+
+    ``block`` is (sample, days, station); k = ⌈peak_share · days⌉ (at least 1).
+    """
+    n_days = block.shape[1]
+    k = min(max(math.ceil(peak_share * n_days - 1e-9), 1), n_days)
+    top = np.sort(block, axis=1)[:, n_days - k :, :]
+    return top.reshape(-1, block.shape[2])
+
+
+def _critical_fractile(co_day: float, cs: float) -> float:
+    """Newsvendor quantile max(0, 1 − c_o / c_s) (–); 0 means no van pays for itself."""
+    return max(0.0, 1.0 - co_day / cs) if cs > 0 else 0.0
+
+
+# --- plan ------------------------------------------------------------------------------------
+
+
+def _is_mapping(value: object) -> bool:
+    """Whether ``value`` is a mapping of forecasts (an xarray Dataset is a mapping too)."""
+    return isinstance(value, Mapping) and not isinstance(value, xr.Dataset)
+
+
+def _resolve_types(
+    forecast_draws: Forecast | Mapping[str, Forecast],
+    costs: FleetCosts | None,
+    van_type: str | None,
+) -> dict[str, tuple[Forecast, VanType | None]]:
+    """Map van type name → (forecast, VanType or None), checking names against ``costs``."""
+    if _is_mapping(forecast_draws):
+        if van_type is not None:
+            raise ValueError(
+                "van_type is given with a mapping of forecasts: expected the mapping's keys to "
+                "name the van types"
+            )
+        if not forecast_draws:
+            raise ValueError("forecast_draws is an empty mapping: expected one forecast per van")
+        items = dict(forecast_draws)
+    else:
+        if van_type is None:
+            if costs is not None and len(costs.van_types) > 1:
+                known = ", ".join(repr(v.name) for v in costs.van_types)
+                raise ValueError(
+                    f"van_type = None with {len(costs.van_types)} van types in costs: expected "
+                    f"one of {known}"
+                )
+            van_type = costs.van_types[0].name if costs is not None else "van"
+        items = {van_type: forecast_draws}
+    return {name: (fc, None if costs is None else costs.van(name)) for name, fc in items.items()}
+
+
+def _evaluate(
+    values: np.ndarray,
+    slices: list[slice],
+    vans: np.ndarray,
+    peak_share: float,
+) -> dict[str, np.ndarray]:
+    """Risk of a fleet ``vans`` (month, station) against routes (sample, date, station)."""
+    n_m, n_st = len(slices), values.shape[2]
+    out = {k: np.zeros((n_m, n_st)) for k in ("p_shortfall", "p_short_any_day", "short_days")}
+    out["shortage_van_days"] = np.zeros((n_m, n_st))
+    for m, sl in enumerate(slices):
+        block = values[:, sl, :]
+        v = vans[m][None, None, :]
+        peak = _peak_days(block, peak_share)
+        out["p_shortfall"][m] = (peak > vans[m][None, :]).mean(axis=0)
+        out["p_short_any_day"][m] = (block.max(axis=1) > vans[m][None, :]).mean(axis=0)
+        out["shortage_van_days"][m] = np.maximum(block - v, 0.0).sum(axis=1).mean(axis=0)
+        out["short_days"][m] = (block > v).sum(axis=1).mean(axis=0)
+    return out
+
+
+def _plan_one(
+    routes: xr.DataArray,
+    van: VanType | None,
+    van_name: str,
+    costs: FleetCosts | None,
+    service_level: float,
+    peak_share: float,
+    rule: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, xr.Dataset]:
+    """Monthly table, horizon table and draws for one van type."""
+    values = routes.to_numpy()
+    dates = routes["date"].to_numpy()
+    stations = routes["station"].to_numpy().astype(str)
+    month_starts, slices = _months(dates)
+    n_days = values.shape[1]
+    n_m, n_st = len(slices), len(stations)
+    if costs is not None and van is not None:
+        horizon_days = costs.horizon_days or n_days
+        co_day = van.cost_per_van / horizon_days
+        cs = float(costs.shortage_cost_per_van_day)
+    else:
+        co_day = cs = math.nan
+    fractile = _critical_fractile(co_day, cs) if costs is not None else math.nan
+
+    point = values.mean(axis=0, keepdims=True)  # the point forecast: mean routes per day
+    vans_service = np.zeros((n_m, n_st), dtype=np.int64)
+    vans_cost = np.zeros((n_m, n_st), dtype=np.int64)
+    mean_fleet = np.zeros((n_m, n_st), dtype=np.int64)
+    mean_routes = np.zeros((n_m, n_st))
+    peak_routes = np.zeros((n_m, n_st))
+    days = np.array([sl.stop - sl.start for sl in slices])
+    for m, sl in enumerate(slices):
+        block = values[:, sl, :]
+        peak = _peak_days(block, peak_share)
+        vans_service[m] = _fleet_quantile(peak, service_level)
+        mean_fleet[m] = _fleet_quantile(_peak_days(point[:, sl, :], peak_share), service_level)
+        if costs is not None:
+            vans_cost[m] = _fleet_quantile(block.reshape(-1, n_st), fractile)
+        mean_routes[m] = block.mean(axis=(0, 1))
+        peak_routes[m] = peak.mean(axis=0)
+    vans = vans_cost if rule == "cost" else vans_service
+    risk = _evaluate(values, slices, vans, peak_share)
+    fleet_cost = co_day * days[:, None] * vans
+    shortage_cost = cs * risk["shortage_van_days"]
+
+    grid = {
+        "station": np.tile(stations, n_m),
+        "month": np.repeat(month_starts.to_numpy(), n_st),
+        "van_type": van_name,
+        "days": np.repeat(days, n_st),
+    }
+    cols = {
+        "vans": vans,
+        "vans_service": vans_service,
+        "vans_cost": vans_cost,
+        "mean_routes": mean_routes,
+        "peak_routes": peak_routes,
+        "mean_fleet": mean_fleet,
+        "margin": vans - mean_fleet,
+        "p_shortfall": risk["p_shortfall"],
+        "p_short_any_day": risk["p_short_any_day"],
+        "shortage_van_days": risk["shortage_van_days"],
+        "fleet_cost": fleet_cost,
+        "shortage_cost": shortage_cost,
+        "expected_cost": fleet_cost + shortage_cost,
+    }
+    table = pd.DataFrame({**grid, **{k: np.asarray(v).reshape(-1) for k, v in cols.items()}})
+    if costs is None:
+        table["vans_cost"] = pd.array([pd.NA] * len(table), dtype="Int64")
+    table["critical_fractile"] = fractile
+
+    # the horizon: vans bought are kept, so one fleet serves every month
+    h_service = vans_service.max(axis=0)
+    h_cost = (
+        _fleet_quantile(values.reshape(-1, n_st), fractile)
+        if costs is not None
+        else np.zeros(n_st, dtype=np.int64)
+    )
+    h_vans = h_cost if rule == "cost" else h_service
+    horizon = _horizon_table(values, slices, stations, h_vans, peak_share)
+    horizon.insert(1, "van_type", van_name)
+    horizon.insert(3, "vans_service", h_service)
+    horizon.insert(4, "vans_cost", h_cost)
+    if costs is None:
+        horizon["vans_cost"] = pd.array([pd.NA] * len(horizon), dtype="Int64")
+    horizon["mean_routes"] = values.mean(axis=(0, 1))
+    horizon["fleet_cost"] = co_day * n_days * h_vans
+    horizon["shortage_cost"] = cs * horizon["shortage_van_days"]
+    horizon["expected_cost"] = horizon["fleet_cost"] + horizon["shortage_cost"]
+    horizon["critical_fractile"] = fractile
+
+    month_of_date = np.repeat(np.arange(n_m), days)
+    vans_by_date = vans[month_of_date]
+    draws = xr.Dataset(
+        {
+            "routes": (("sample", "date", "station"), values, {"units": "routes per day"}),
+            "vans": (("month", "station"), vans, {"units": "vans", "rule": rule}),
+            "shortfall": (
+                ("sample", "date", "station"),
+                np.maximum(values - vans_by_date[None], 0.0),
+                {"units": "vans short per day"},
+            ),
+        },
+        coords={
+            "sample": _sample_labels(routes),
+            "date": dates,
+            "station": stations,
+            "month": month_starts.to_numpy(),
+            "month_of_date": ("date", month_starts.to_numpy()[month_of_date]),
+        },
+    )
+    return table, horizon, draws
+
+
+def _horizon_table(
+    values: np.ndarray,
+    slices: list[slice],
+    stations: np.ndarray,
+    vans: np.ndarray,
+    peak_share: float,
+) -> pd.DataFrame:
+    """Risk over the whole forecast of one fleet per station, kept for every day."""
+    v = vans[None, None, :]
+    peaks = np.concatenate([_peak_days(values[:, sl, :], peak_share) for sl in slices], axis=0)
+    return pd.DataFrame(
+        {
+            "station": stations,
+            "vans": vans.astype(np.int64),
+            "p_cover_all_days": (values.max(axis=1) <= vans[None, :]).mean(axis=0),
+            "p_cover_peak": (peaks <= vans[None, :]).mean(axis=0),
+            "shortage_van_days": np.maximum(values - v, 0.0).sum(axis=1).mean(axis=0),
+            "short_days": (values > v).sum(axis=1).mean(axis=0),
+        }
+    )
+
+
+def plan(
+    forecast_draws: Forecast | Mapping[str, Forecast],
+    service_level: float = DEFAULT_SERVICE_LEVEL,
+    costs: FleetCosts | None = None,
+    *,
+    rule: Rule = "service",
+    van_type: str | None = None,
+    peak_share: float = DEFAULT_PEAK_SHARE,
+) -> FleetPlan:
+    """Vans needed per station, month and van type, with their risk and expected cost.
+
+    Parameters
+    ----------
+    forecast_draws : xarray.Dataset or xarray.DataArray, or mapping of str to them
+        Forecast with ``routes`` (routes per station-day) on dims ``sample``, ``date``
+        (daily datetime64), ``station``; each draw is one joint scenario of all stations and
+        days. A mapping gives one forecast per van type (keys: van type names).
+    service_level : float
+        α in (0, 1): the fleet covers a peak day with probability at least α.
+    costs : FleetCosts, optional
+        Van and shortage costs; without them the cost columns are NaN and only the service
+        rule is available.
+    rule : {"service", "cost"}
+        Which rule fills ``vans``: the service level, or the cost-optimal newsvendor.
+        Both are always reported (``vans_service``, ``vans_cost``).
+    van_type : str, optional
+        Name of the van type in ``costs`` the forecast was made for; needed when ``costs``
+        lists several types and ``forecast_draws`` is a single forecast.
+    peak_share : float
+        Share of a month's days that are peak days, in (0, 1]: on each draw, the
+        ⌈peak_share · days⌉ busiest days of the month (default: the busiest 5 %).
+
+    Returns
+    -------
+    FleetPlan
+        ``table``: one row per station, month (month start) and van type with ``days``;
+        ``vans`` (by ``rule``), ``vans_service`` (smallest v with P(routes on a peak day ≤ v)
+        ≥ α), ``vans_cost`` (smallest v with P(routes on a day of the month ≤ v) ≥ 1 − c_o/c_s,
+        c_o the van cost per day, c_s the shortage cost per van-day); ``mean_routes`` (mean
+        routes per day), ``peak_routes`` (mean routes on peak days), ``mean_fleet`` (the
+        service rule applied to the point forecast, the mean of each day's routes),
+        ``margin`` = vans − mean_fleet; ``p_shortfall`` (P(routes on a peak day > vans)),
+        ``p_short_any_day`` (P(some day of the month needs more than vans)),
+        ``shortage_van_days`` (E[Σ days max(routes − vans, 0)], van-days), ``fleet_cost``
+        (c_o · days · vans), ``shortage_cost`` (c_s · shortage_van_days), ``expected_cost``
+        (their sum; currency), ``critical_fractile`` (max(0, 1 − c_o/c_s); 0: no van
+        pays for itself, renting is cheaper).
+        ``horizon``: per station and van type, one fleet kept over every day: ``vans_service``
+        (the largest monthly service-level fleet), ``vans_cost`` (newsvendor over all days),
+        ``vans`` (by ``rule``), ``p_cover_all_days``, ``p_cover_peak``,
+        ``shortage_van_days``, ``short_days`` (expected days with a shortage), costs.
+        ``draws``: the draws behind the tables.
+
+    Raises
+    ------
+    ValueError
+        If ``service_level`` is not in (0, 1), ``peak_share`` not in (0, 1], ``rule`` is
+        unknown or needs missing costs, a van type is not in ``costs``, or the forecast is
+        malformed.
+    """
+    service_level = _check_probability("service_level", service_level)
+    peak_share = _check_peak_share(peak_share)
+    if rule not in RULES:
+        raise ValueError(f"rule = {rule!r}: expected one of {RULES}")
+    if rule == "cost" and costs is None:
+        raise ValueError("rule = 'cost' needs costs: expected a FleetCosts, got None")
+    if costs is not None and not isinstance(costs, FleetCosts):
+        raise ValueError(f"costs = {costs!r}: expected a bayesspr.fleet.FleetCosts")
+    tables, horizons, draws = [], [], []
+    for name, (fc, van) in _resolve_types(forecast_draws, costs, van_type).items():
+        t, h, d = _plan_one(as_routes(fc), van, name, costs, service_level, peak_share, rule)
+        tables.append(t)
+        horizons.append(h)
+        draws.append(d.expand_dims(van_type=[name]))
+    return FleetPlan(
+        table=pd.concat(tables, ignore_index=True),
+        horizon=pd.concat(horizons, ignore_index=True),
+        draws=xr.concat(draws, dim="van_type", join="outer"),
+        service_level=service_level,
+        peak_share=peak_share,
+        rule=rule,
+    )
+
+
+def evaluate_fleet(
+    forecast: Forecast,
+    vans: int | pd.Series | pd.DataFrame,
+    costs: FleetCosts | None = None,
+    *,
+    van_type: str | None = None,
+    peak_share: float = DEFAULT_PEAK_SHARE,
+) -> pd.DataFrame:
+    """Service level, shortfall and expected cost of a given fleet, per station and month.
+
+    Parameters
+    ----------
+    forecast : xarray.Dataset or xarray.DataArray
+        Forecast with ``routes`` (sample, date, station), routes per station-day.
+    vans : int, pandas.Series or pandas.DataFrame
+        The fleet (vans): one number for every station and month; a Series indexed by
+        station (kept every month; stations not listed have 0); or a DataFrame with columns
+        ``station``, ``month`` (month start) and ``vans`` (missing pairs have 0).
+    costs : FleetCosts, optional
+        Costs; without them the cost columns are NaN.
+    van_type : str, optional
+        Van type in ``costs`` (needed when it lists several).
+    peak_share : float
+        Share of a month's days that are peak days, in (0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per station and month: ``vans``, ``service_level`` (P(routes on a peak day ≤
+        vans)), ``p_shortfall`` (1 − service_level), ``p_short_any_day``,
+        ``shortage_van_days`` (van-days), ``short_days`` (days), ``fleet_cost``,
+        ``shortage_cost``, ``expected_cost`` (currency).
+    """
+    peak_share = _check_peak_share(peak_share)
+    if _is_mapping(forecast):
+        raise ValueError("forecast is a mapping: expected one forecast (evaluate one van type)")
+    ((name, (fc, van)),) = _resolve_types(forecast, costs, van_type).items()
+    routes = as_routes(fc)
+    values = routes.to_numpy()
+    stations = routes["station"].to_numpy().astype(str)
+    month_starts, slices = _months(routes["date"].to_numpy())
+    n_m, n_st = len(slices), len(stations)
+    if isinstance(vans, pd.DataFrame):
+        wide = vans.assign(month=pd.to_datetime(vans["month"])).pivot_table(
+            index="month", columns="station", values="vans", aggfunc="max"
+        )
+        grid = wide.reindex(index=month_starts, columns=stations).fillna(0).to_numpy()
+    elif isinstance(vans, pd.Series):
+        grid = np.tile(vans.reindex(stations).fillna(0).to_numpy(float), (n_m, 1))
+    else:
+        grid = np.full((n_m, n_st), float(vans))
+    if (grid < 0).any() or not np.isfinite(grid).all():
+        raise ValueError("vans has negative or non-finite values: expected vans >= 0")
+    grid = np.ceil(grid - 1e-9).astype(np.int64)
+    risk = _evaluate(values, slices, grid, peak_share)
+    days = np.array([sl.stop - sl.start for sl in slices])
+    if costs is not None:
+        co_day = van.cost_per_van / (costs.horizon_days or values.shape[1])
+        cs = float(costs.shortage_cost_per_van_day)
+    else:
+        co_day = cs = math.nan
+    out = pd.DataFrame(
+        {
+            "station": np.tile(stations, n_m),
+            "month": np.repeat(month_starts.to_numpy(), n_st),
+            "van_type": name,
+            "vans": grid.reshape(-1),
+            "service_level": 1.0 - risk["p_shortfall"].reshape(-1),
+            "p_shortfall": risk["p_shortfall"].reshape(-1),
+            "p_short_any_day": risk["p_short_any_day"].reshape(-1),
+            "shortage_van_days": risk["shortage_van_days"].reshape(-1),
+            "short_days": risk["short_days"].reshape(-1),
+            "fleet_cost": (co_day * days[:, None] * grid).reshape(-1),
+        }
+    )
+    out["shortage_cost"] = cs * out["shortage_van_days"]
+    out["expected_cost"] = out["fleet_cost"] + out["shortage_cost"]
+    return out
+
+
+# --- over-budget margin ----------------------------------------------------------------------
+
+
+def margin_table(
+    forecast: Forecast,
+    service_level: float = DEFAULT_SERVICE_LEVEL,
+    *,
+    peak_share: float = DEFAULT_PEAK_SHARE,
+    max_extra: int | None = None,
+) -> pd.DataFrame:
+    """The vans above the point forecast, and the probability each extra van is needed.
+
+    The point-forecast fleet ``mean_fleet`` is what a planner would buy from the mean of each
+    day's routes (the service rule on the point forecast). The j-th van above it is needed
+    on a peak day when routes exceed ``mean_fleet + j − 1``.
+
+    Parameters
+    ----------
+    forecast : xarray.Dataset or xarray.DataArray
+        Forecast with ``routes`` (sample, date, station), routes per station-day.
+    service_level : float
+        α in (0, 1) of the service rule.
+    peak_share : float
+        Share of a month's days that are peak days, in (0, 1].
+    max_extra : int, optional
+        Extra vans to list per station and month; default: up to the service-level fleet
+        plus one (the first van not bought).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per station, month and extra van: ``mean_fleet`` (vans), ``extra`` (j, 1,
+        2, ...), ``fleet`` (mean_fleet + j, vans), ``p_needed`` (P(routes on a peak day >
+        mean_fleet + j − 1)), ``bought`` (whether the service-level fleet includes it),
+        ``vans_service`` (the service-level fleet).
+    """
+    service_level = _check_probability("service_level", service_level)
+    peak_share = _check_peak_share(peak_share)
+    if max_extra is not None and (not isinstance(max_extra, int) or max_extra < 1):
+        raise ValueError(f"max_extra = {max_extra!r}: expected a whole number >= 1 or None")
+    routes = as_routes(forecast)
+    values = routes.to_numpy()
+    stations = routes["station"].to_numpy().astype(str)
+    month_starts, slices = _months(routes["date"].to_numpy())
+    point = values.mean(axis=0, keepdims=True)
+    parts = []
+    for m, sl in enumerate(slices):
+        peak = _peak_days(values[:, sl, :], peak_share)
+        base = _fleet_quantile(_peak_days(point[:, sl, :], peak_share), service_level)
+        bought = _fleet_quantile(peak, service_level)
+        n_extra = np.maximum(bought - base, 0) + 1 if max_extra is None else None
+        width = max_extra if n_extra is None else int(n_extra.max())
+        extra = np.arange(1, width + 1)
+        level = base[None, :] + extra[:, None] - 1  # (extra, station)
+        above = (peak[:, None, :] > level[None, :, :]).mean(axis=0)  # P(X > level)
+        keep = np.ones(level.shape, dtype=bool)
+        if n_extra is not None:
+            keep = extra[:, None] <= n_extra[None, :]
+        e_idx, s_idx = np.nonzero(keep)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "station": stations[s_idx],
+                    "month": month_starts[m],
+                    "mean_fleet": base[s_idx],
+                    "extra": extra[e_idx],
+                    "fleet": base[s_idx] + extra[e_idx],
+                    "p_needed": above[e_idx, s_idx],
+                    "bought": base[s_idx] + extra[e_idx] <= bought[s_idx],
+                    "vans_service": bought[s_idx],
+                }
+            )
+        )
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["station", "month", "extra"], ignore_index=True)
+
+
+# --- van mix ---------------------------------------------------------------------------------
+
+
+def van_mix(
+    forecasts: Mapping[str, Forecast],
+    costs: FleetCosts,
+    service_level: float = DEFAULT_SERVICE_LEVEL,
+    *,
+    rule: Rule = "service",
+    peak_share: float = DEFAULT_PEAK_SHARE,
+) -> pd.DataFrame:
+    """Per station, the van type of least expected cost over the horizon.
+
+    A larger van lowers a station's routes only where the capacity bound binds (a dense,
+    near zone); where the shift binds, routes stay and the larger van only costs more. The
+    forecasts carry that physics, so the choice differs by station.
+
+    Parameters
+    ----------
+    forecasts : mapping of str to xarray.Dataset or xarray.DataArray
+        One forecast per van type (keys: names in ``costs``), each made with that van's
+        capacity for the same stations and days.
+    costs : FleetCosts
+        Van and shortage costs.
+    service_level : float
+        α in (0, 1) of the service rule.
+    rule : {"service", "cost"}
+        Rule that sizes each van type's fleet (see :func:`plan`).
+    peak_share : float
+        Share of a month's days that are peak days, in (0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per station and van type: ``vans``, ``mean_routes`` (routes per day),
+        ``fleet_cost``, ``shortage_cost``, ``expected_cost`` (currency over the forecast),
+        ``extra_cost`` (above the station's cheapest type) and ``chosen`` (the cheapest).
+    """
+    if not isinstance(costs, FleetCosts):
+        raise ValueError(f"costs = {costs!r}: expected a bayesspr.fleet.FleetCosts")
+    if not _is_mapping(forecasts):
+        raise ValueError("forecasts: expected a mapping of van type name to forecast")
+    result = plan(forecasts, service_level, costs, rule=rule, peak_share=peak_share)
+    cols = [
+        "station",
+        "van_type",
+        "vans",
+        "mean_routes",
+        "p_cover_peak",
+        "shortage_van_days",
+        "fleet_cost",
+        "shortage_cost",
+        "expected_cost",
+    ]
+    out = result.horizon[cols].copy()
+    best = out.groupby("station")["expected_cost"].transform("min")
+    out["extra_cost"] = out["expected_cost"] - best
+    first = out.sort_values(["station", "expected_cost", "van_type"]).groupby("station").head(1)
+    out["chosen"] = out.index.isin(first.index)
+    return out.sort_values(["station", "van_type"], ignore_index=True)
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+
+def absorb(
+    fleet_by_station: pd.Series,
+    shocked_forecast: Forecast,
+    *,
+    peak_share: float = DEFAULT_PEAK_SHARE,
+) -> pd.DataFrame:
+    """Whether a fleet already bought absorbs a scenario, per station.
+
+    Parameters
+    ----------
+    fleet_by_station : pandas.Series
+        Vans owned per station (index: station); stations of the scenario not listed (a
+        station launch) own 0.
+    shocked_forecast : xarray.Dataset or xarray.DataArray
+        Forecast of the scenario (demand shock, moved zip, new station) with ``routes``
+        (sample, date, station).
+    peak_share : float
+        Share of a month's days that are peak days, in (0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per station of the scenario: ``vans``; ``p_cover_all_days`` (P(the fleet
+        covers every day of the forecast)); ``p_cover_peak`` (P(routes on a peak day ≤
+        vans), over draws and every month's peak days); ``shortage_van_days`` (E[Σ days
+        max(routes − vans, 0)], van-days); ``short_days`` (expected days with a shortage).
+    """
+    peak_share = _check_peak_share(peak_share)
+    if not isinstance(fleet_by_station, pd.Series):
+        raise ValueError("fleet_by_station: expected a pandas Series of vans indexed by station")
+    routes = as_routes(shocked_forecast)
+    stations = routes["station"].to_numpy().astype(str)
+    vans = fleet_by_station.reindex(stations).fillna(0).to_numpy(float)
+    if (vans < 0).any() or not np.isfinite(vans).all():
+        raise ValueError("fleet_by_station has negative or non-finite vans: expected >= 0")
+    _, slices = _months(routes["date"].to_numpy())
+    vans = np.ceil(vans - 1e-9).astype(np.int64)
+    return _horizon_table(routes.to_numpy(), slices, stations, vans, peak_share)
+
+
+# --- electrification -------------------------------------------------------------------------
+
+
+def _station_sums(
+    routes: xr.DataArray,
+    km: xr.DataArray,
+    range_dz: np.ndarray,
+    station_of: np.ndarray,
+    stations: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (sample, date, station): routes, routes within range, and their total km.
+
+    ``routes`` and ``km`` are (sample, date, zip); ``range_dz`` is the usable range of each
+    zip-day (km, NaN where inactive). Draws are processed in chunks so that no float copy
+    of the whole zip-level forecast is held at once.
+    """
+    onehot = (station_of[:, :, None] == stations[None, None, :]).astype(float)  # (d, z, st)
+    n_s, n_d, n_z = routes.shape
+    step = max(1, _CHUNK_CELLS // max(n_d * n_z, 1))
+    out = np.zeros((3, n_s, n_d, len(stations)))
+    for a in range(0, n_s, step):  # chunks of draws, not a loop per draw
+        part = slice(a, a + step)
+        served = routes[part].to_numpy().astype(float) * np.isfinite(range_dz)[None]
+        length = km[part].to_numpy().astype(float)
+        with np.errstate(invalid="ignore"):
+            within = (length <= range_dz[None]) & (served > 0)
+        ok = np.where(within, served, 0.0)
+        ok_km = np.where(within, served * length, 0.0)
+        for k, values in enumerate((served, ok, ok_km)):
+            out[k, part] = np.einsum("sdz,dzk->sdk", values, onehot)
+    return out[0], out[1], out[2]
+
+
+def _low_count(values: np.ndarray, risk: float) -> int:
+    """Largest whole n with empirical P(X ≥ n) ≥ 1 − risk (0 for no values)."""
+    if values.size == 0:
+        return 0
+    j = math.floor(risk * values.size + 1e-9)  # values allowed below n
+    kth = np.partition(values.reshape(-1), min(j, values.size - 1))[min(j, values.size - 1)]
+    return math.floor(kth + 1e-9)
+
+
+def ev_feasibility(
+    forecast: xr.Dataset,
+    van_type: VanType,
+    ev_config: EVConfig,
+    risk: float = 0.05,
+    *,
+    fleet_by_station: pd.Series | None = None,
+) -> pd.DataFrame:
+    """How many of each station's vans can go electric.
+
+    Parameters
+    ----------
+    forecast : xarray.Dataset
+        Forecast with ``routes_zip`` (routes per zip-day) and ``route_km_zip`` (km per route
+        of that zip-day) on dims ``sample``, ``date``, ``zip``, and the coordinate
+        ``station_of`` (``date`` × ``zip``, the station serving the zip; "" if inactive).
+    van_type : VanType
+        An electric van type (with ``range_km`` and ``kwh_per_km``).
+    ev_config : EVConfig
+        Derating factors and charger power.
+    risk : float
+        Accepted risk in (0, 1) that, on a day drawn at random (over draws and the
+        station's days), some electric van would have to run a route longer than its range.
+    fleet_by_station : pandas.Series, optional
+        Vans the station owns (index: station). With it, out-of-range routes go to the
+        combustion vans first, so n electric vans are safe on a day when the out-of-range
+        routes X fit on the others: n ≤ vans − X. Without it, each electric van needs a
+        route within range of its own (n ≤ routes within range), the conservative answer.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per station: ``range_km`` (usable range after derating, km); ``p_exceed``
+        (P(a route is longer than the usable range), weighted by routes over draws and
+        days); ``routes_in_range`` (the largest n with P(routes within range on a working
+        day ≥ n) ≥ 1 − risk; days without routes are left out); ``range_cap`` (electric
+        vans the range allows at the risk: ``routes_in_range``, or with a fleet the largest
+        n ≤ vans with P(vans − X ≥ n) ≥ 1 − risk over the station's days);
+        ``mean_route_km`` (mean length of routes within range, km); ``charger_kwh`` (kW ×
+        charging hours, kWh per day); ``charger_cap`` (vans the chargers can refill each
+        day: ⌊charger_kwh / (kWh/km · mean_route_km)⌋); ``ev_vans`` (min of range_cap and
+        charger_cap) and ``binding`` ("range" or "charger").
+
+    Raises
+    ------
+    ValueError
+        If the van type is not electric, ``risk`` is not in (0, 1), or the forecast lacks
+        the zip-level variables.
+    """
+    risk = _check_probability("risk", risk)
+    if not isinstance(van_type, VanType):
+        raise ValueError(f"van_type = {van_type!r}: expected a bayesspr.fleet.VanType")
+    if not van_type.electric:
+        raise ValueError(
+            f"van type {van_type.name!r} has no range_km: expected an electric van type with "
+            "range_km (km) and kwh_per_km (kWh per km)"
+        )
+    if not isinstance(ev_config, EVConfig):
+        raise ValueError(f"ev_config = {ev_config!r}: expected a bayesspr.fleet.EVConfig")
+    need = [v for v in ("routes_zip", "route_km_zip", "station_of") if v not in forecast]
+    if need:
+        raise ValueError(
+            f"forecast lacks {need}: expected routes_zip, route_km_zip (sample, date, zip) "
+            "and station_of (date, zip)"
+        )
+    routes = forecast["routes_zip"].transpose("sample", "date", "zip")
+    km = forecast["route_km_zip"].transpose("sample", "date", "zip")
+    station_of = forecast["station_of"].transpose("date", "zip").to_numpy().astype(str)
+    stations = np.array(sorted(set(np.unique(station_of)) - {""}), dtype=str)
+    if not len(stations):
+        raise ValueError("forecast station_of names no station: expected active zips")
+
+    factor = np.array([ev_config.range_factor(s) for s in stations.tolist()])
+    usable = float(van_type.range_km) * factor  # (station,)
+    code = np.searchsorted(stations, station_of)  # index of each zip-day's station
+    active_zip = station_of != ""
+    range_dz = np.where(active_zip, usable[np.minimum(code, len(stations) - 1)], np.nan)
+    total, ok, ok_km = _station_sums(routes, km, range_dz, station_of, stations)
+
+    if fleet_by_station is not None:
+        if not isinstance(fleet_by_station, pd.Series):
+            raise ValueError("fleet_by_station: expected a pandas Series of vans by station")
+        owned = fleet_by_station.reindex(stations).fillna(0).to_numpy(float)
+        if (owned < 0).any() or not np.isfinite(owned).all():
+            raise ValueError("fleet_by_station has negative or non-finite vans: expected >= 0")
+    active = (station_of[:, :, None] == stations[None, None, :]).any(axis=1)  # (d, st)
+    rows = []
+    for i, station in enumerate(stations.tolist()):
+        days = active[:, i]
+        tot = total[:, days, i].sum()
+        p_exceed = 1.0 - ok[:, days, i].sum() / tot if tot > 0 else math.nan
+        working = total[:, days, i] > 0  # (sample, day): the station runs routes
+        n_range = _low_count(ok[:, days, i][working], risk)
+        if fleet_by_station is None:
+            range_cap = n_range
+        else:
+            spare = owned[i] - (total[:, days, i] - ok[:, days, i])  # vans − out-of-range
+            range_cap = min(max(_low_count(spare.reshape(-1), risk), 0), int(owned[i]))
+        eligible = ok[:, days, i].sum()
+        mean_km = ok_km[:, days, i].sum() / eligible if eligible > 0 else math.nan
+        kwh = ev_config.charger_kw(station) * float(ev_config.charging_hours)
+        per_van = float(van_type.kwh_per_km) * mean_km
+        cap = math.floor(kwh / per_van + 1e-9) if eligible > 0 else 0
+        rows.append(
+            {
+                "station": station,
+                "range_km": usable[i],
+                "p_exceed": p_exceed,
+                "routes_in_range": n_range,
+                "range_cap": range_cap,
+                "mean_route_km": mean_km,
+                "charger_kwh": kwh,
+                "charger_cap": cap,
+                "ev_vans": min(range_cap, cap),
+                "binding": "charger" if cap < range_cap else "range",
+            }
+        )
+    return pd.DataFrame(rows)
