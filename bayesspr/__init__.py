@@ -1,21 +1,72 @@
 """bayesspr: physics-informed hierarchical Bayesian forecasts of shipments per route (SPR).
 
 The pipeline runs one way: :mod:`bayesspr.data` (the observation table) →
-:mod:`bayesspr.physics` (route physics) → :mod:`bayesspr.model` (:class:`SPRModel`) →
-forecasts and decisions. :mod:`bayesspr.simulate` makes worlds with known truth.
+:mod:`bayesspr.physics` (route physics) → :mod:`bayesspr.model` (:class:`SPRModel`) and
+:mod:`bayesspr.volume` (:class:`VolumeModel`) → :mod:`bayesspr.compose` (:func:`forecast`,
+with :mod:`bayesspr.scenario` and :mod:`bayesspr.network`) → :mod:`bayesspr.fleet`
+(decisions), :mod:`bayesspr.evaluate` (calibration) and :mod:`bayesspr.reporting`
+(:func:`report`). :mod:`bayesspr.simulate` makes worlds with known truth.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bayesspr.compose import Forecast, forecast
 from bayesspr.data import DataError, read_table, validate, write_table
 from bayesspr.diagnostics import ConvergenceWarning
+from bayesspr.fleet import EVConfig, FleetCosts, VanType, plan
 from bayesspr.model import SPRModel
+from bayesspr.network import Network
+from bayesspr.scenario import Scenario, StationLaunch, VanChange, VolumeShock, ZipMove
 from bayesspr.simulate import demo_world, simulate_world
+from bayesspr.volume import VolumeModel
+
+
+def report(model: SPRModel, path: str | Path, **kwargs: Any) -> Path:
+    """Write the self-contained HTML diagnostic report of a fit.
+
+    Parameters
+    ----------
+    model : SPRModel
+        A fitted (or loaded) model.
+    path : str or pathlib.Path
+        HTML file to write (atomically).
+    **kwargs
+        ``history``, ``holdout``, ``extra_figures``, ``title``, ``random_seed``: see
+        :func:`bayesspr.reporting.write_report`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    from bayesspr.reporting import write_report  # plotting stack loads only when used
+
+    return write_report(model, path, **kwargs)
+
 
 __all__ = [
     "ConvergenceWarning",
     "DataError",
+    "EVConfig",
+    "FleetCosts",
+    "Forecast",
+    "Network",
     "SPRModel",
+    "Scenario",
+    "StationLaunch",
+    "VanChange",
+    "VanType",
+    "VolumeModel",
+    "VolumeShock",
+    "ZipMove",
     "demo_world",
+    "forecast",
+    "plan",
     "read_table",
+    "report",
     "simulate_world",
     "validate",
     "write_table",

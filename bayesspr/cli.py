@@ -1,77 +1,27 @@
-"""Command line: ``bayesspr demo | simulate | fit | predict`` (``--help`` on each)."""
+"""Command line: ``bayesspr demo | simulate | fit | fit-volume | predict | plan | report``.
+
+``bayesspr COMMAND --help`` explains each.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
-from bayesspr import data
+from bayesspr import data, fleet
+from bayesspr.compose import forecast
+from bayesspr.demo import run_demo
+from bayesspr.io import atomic_write
 from bayesspr.model import SPRModel
+from bayesspr.network import Network
+from bayesspr.scenario import Scenario, ScenarioError, VanChange, VolumeShock
 from bayesspr.simulate import simulate_world
-from bayesspr.summaries import observed_vs_physics, station_forecast
-
-#: Days of the demo world held out as "next month".
-DEMO_HORIZON_DAYS = 28
-
-#: Capacity of the larger van in the demo's scenario (packages).
-DEMO_LARGER_VAN = 450.0
-
-
-def _print_table(title: str, table: pd.DataFrame) -> None:
-    print(f"\n{title}")
-    print(table.round(2).to_string())
-
-
-def run_demo(seed: int = 7, draws: int | None = None, tune: int | None = None) -> int:
-    """Fit the demo world and print physics, forecast and convergence tables.
-
-    Parameters
-    ----------
-    seed : int
-        Seed of the demo world and the sampler.
-    draws, tune : int, optional
-        Sampler settings (defaults from the model spec).
-
-    Returns
-    -------
-    int
-        Exit status (0).
-    """
-    world = simulate_world(seed)
-    table = data.validate(world.table)
-    cutoff = table["date"].max() - pd.Timedelta(days=DEMO_HORIZON_DAYS - 1)
-    history, future = table[table["date"] < cutoff], table[table["date"] >= cutoff]
-    print(f"demo world: {len(table)} zip-days, {table['zip'].nunique()} zips, "
-          f"{table['station'].nunique()} stations, {table['city'].nunique()} cities; "
-          f"history to {history['date'].max():%Y-%m-%d}, "
-          f"next month from {cutoff:%Y-%m-%d}")  # fmt: skip
-    _print_table("Observed SPR vs textbook physics (packages per route):",
-                 observed_vs_physics(history))  # fmt: skip
-
-    started = time.perf_counter()
-    model = SPRModel().fit(history, random_seed=seed, draws=draws, tune=tune)
-    d = model.diagnostics
-    print(f"\nfit in {time.perf_counter() - started:.0f} s: R-hat max {d['rhat_max']:.3f}, "
-          f"ESS bulk min {d['ess_bulk_min']:.0f}, tail min {d['ess_tail_min']:.0f}, "
-          f"divergences {d['divergences']}, E-BFMI min {d['ebfmi_min']:.2f} -> "
-          + ("converged" if d["ok"] else "NOT converged: " + "; ".join(d["problems"])))  # fmt: skip
-
-    plan = future.drop(columns=["routes", "route_km"], errors="ignore")
-    current = station_forecast(plan, model.predict_draws(plan, random_seed=seed))
-    current["observed_spr"] = (future.groupby("station")["packages"].sum()
-                               / future.groupby("station")["routes"].sum())  # fmt: skip
-    _print_table("Next month, current vans: SPR with 90% credible interval (observed for "
-                 "comparison):", current)  # fmt: skip
-    bigger = plan.assign(van_capacity=DEMO_LARGER_VAN)
-    bigger_draws = model.predict_draws(bigger, random_seed=seed)
-    _print_table(f"Next month if every van carried {DEMO_LARGER_VAN:.0f} packages:",
-                 station_forecast(bigger, bigger_draws))  # fmt: skip
-    return 0
+from bayesspr.volume import VolumeModel
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -102,13 +52,89 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fit_volume(args: argparse.Namespace) -> int:
+    table = data.read_table(args.data, require_routes=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        model = VolumeModel(harmonics=args.harmonics).fit(table, random_seed=args.seed)
+    model.save(args.out)
+    print(f"saved volume fit to {args.out}; diagnostics: {model.diagnostics}")
+    return 0
+
+
+def _parse_at(text: str, what: str) -> tuple[float, str]:
+    """Parse ``VALUE@DATE`` (e.g. ``1.4@2026-03-01``)."""
+    value, sep, day = text.partition("@")
+    if not sep or not day:
+        raise ScenarioError(f"{what} {text!r}: expected VALUE@DATE, e.g. 1.4@2026-03-01")
+    try:
+        return float(value), day
+    except ValueError:
+        raise ScenarioError(f"{what} {text!r}: {value!r} is not a number") from None
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    model = SPRModel.load(args.model)
+    source = Path(args.volume)
+    network = None if args.history is None else Network.from_table(
+        data.read_table(args.history, require_routes=False))  # fmt: skip
+    if source.suffix == ".nc":
+        volume = VolumeModel.load(source)
+    else:
+        volume = pd.read_parquet(source) if source.suffix in (".parquet", ".pq") else (
+            pd.read_csv(source, dtype={"zip": str}))  # fmt: skip
+    changes = [VolumeShock(*_parse_at(t, "--shock")) for t in args.shock]
+    changes += [VanChange(*_parse_at(t, "--van")) for t in args.van]
+    scenario = Scenario(args.scenario, tuple(changes))
+    result = forecast(model, volume, args.horizon, scenario=scenario, network=network,
+                      n_samples=args.samples, random_seed=args.seed)  # fmt: skip
+    costs = None
+    if args.van_cost is not None:
+        van = fleet.VanType("van", args.van_capacity, args.van_cost)
+        costs = fleet.FleetCosts((van,), shortage_cost_per_van_day=args.shortage_cost)
+    fleet_plan = fleet.plan(result.draws, args.service_level, costs,
+                            van_type=None if costs is None else "van")  # fmt: skip
+    out = Path(args.out)
+    for name, table in (("plan.csv", fleet_plan.table), ("fleet.csv", fleet_plan.horizon),
+                        ("forecast_summary.csv", result.summary)):  # fmt: skip
+        atomic_write(lambda tmp, t=table: t.to_csv(tmp, index=False), out / name)
+    from bayesspr.fleet_charts import fan_chart, shortfall_chart
+
+    fan_chart(result.draws, fleet_plan, out / "fan_chart.png")
+    shortfall_chart(fleet_plan.table, out / "shortfall.png", service_level=args.service_level)
+    print(f"scenario: {scenario.describe()}")
+    print(fleet_plan.horizon.round(3).to_string(index=False))
+    print(f"wrote plan.csv, fleet.csv, forecast_summary.csv, fan_chart.png, shortfall.png "
+          f"to {out}")  # fmt: skip
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bayesspr.reporting import write_report
+
+    model = SPRModel.load(args.model)
+    history = None if args.history is None else data.read_table(args.history)
+    holdout = None if args.holdout is None else data.read_table(args.holdout)
+    charts = {}
+    for item in args.chart:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise ValueError(f"--chart {item!r}: expected NAME=PNG")
+        charts[name] = Path(path)
+    path = write_report(model, args.out, history=history, holdout=holdout,
+                        extra_figures=charts or None)  # fmt: skip
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``bayesspr`` command.
 
     Returns
     -------
     argparse.ArgumentParser
-        Parser with sub-commands ``demo``, ``simulate``, ``fit`` and ``predict``.
+        Parser with sub-commands ``demo``, ``simulate``, ``fit``, ``fit-volume``,
+        ``predict``, ``plan`` and ``report``.
     """
     parser = argparse.ArgumentParser(
         prog="bayesspr",
@@ -120,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="world and sampler seed")
     p.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
     p.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
-    p.set_defaults(func=lambda a: run_demo(a.seed, a.draws, a.tune))
+    p.add_argument("--out", default="demo_output", help="folder for plan, charts and report")
+    p.set_defaults(func=lambda a: run_demo(a.seed, a.draws, a.tune, out=a.out))
 
     p = sub.add_parser("simulate", help="write a simulated observation table")
     p.add_argument("--out", required=True, help="CSV or Parquet file to write")
@@ -145,6 +172,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=0.9, help="credible interval mass")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("fit-volume", help="fit the volume model to a daily volume history")
+    p.add_argument("--data", required=True, help="table with date, city, station, zip, stops, "
+                   "packages (the canonical table qualifies)")  # fmt: skip
+    p.add_argument("--out", required=True, help="netCDF file for the fit")
+    p.add_argument("--harmonics", type=int, default=2, help="yearly Fourier pairs")
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=_cmd_fit_volume)
+
+    p = sub.add_parser("plan", help="forecast routes and plan the fleet per station")
+    p.add_argument("--model", required=True, help="SPR fit written by 'bayesspr fit'")
+    p.add_argument("--volume", required=True, help="volume fit (.nc, 'bayesspr fit-volume') or "
+                   "a planned-volume table (date, zip, stops, packages per zip-day)")  # fmt: skip
+    p.add_argument("--history", default=None, help="canonical table giving the network (zips, "
+                   "stations, stem km, vans, shifts); default: the volume fit's")  # fmt: skip
+    p.add_argument("--horizon", default="16M", help="e.g. 16M, 8W, 28D")
+    p.add_argument("--service-level", type=float, default=0.95, help="alpha in (0, 1)")
+    p.add_argument("--shock", action="append", default=[], metavar="FACTOR@DATE",
+                   help="volume shock, e.g. 1.4@2026-03-01 (repeatable)")  # fmt: skip
+    p.add_argument("--van", action="append", default=[], metavar="CAPACITY@DATE",
+                   help="all stations switch to this van from the date (repeatable)")  # fmt: skip
+    p.add_argument("--scenario", default="baseline", help="scenario name for the outputs")
+    p.add_argument("--van-capacity", type=float, default=300.0, help="packages per van")
+    p.add_argument("--van-cost", type=float, default=None, help="cost per van over the horizon")
+    p.add_argument("--shortage-cost", type=float, default=450.0, help="cost per short van-day")
+    p.add_argument("--samples", type=int, default=400, help="joint forecast draws")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder for the plan CSVs and charts")
+    p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser("report", help="write the HTML diagnostic report of a fit")
+    p.add_argument("--model", required=True, help="SPR fit written by 'bayesspr fit'")
+    p.add_argument("--out", required=True, help="HTML file to write")
+    p.add_argument("--history", default=None, help="the table the fit was made on (PPC, LOO)")
+    p.add_argument("--holdout", default=None, help="held-out rows with routes (calibration)")
+    p.add_argument("--chart", action="append", default=[], metavar="NAME=PNG",
+                   help="attach a PNG chart (repeatable)")  # fmt: skip
+    p.set_defaults(func=_cmd_report)
     return parser
 
 

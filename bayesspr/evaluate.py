@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from bayesspr.summaries import central_bounds
 
@@ -118,3 +119,42 @@ def extrapolation_split(table: pd.DataFrame, events: dict) -> tuple[pd.DataFrame
     train = table[(table["date"] < start) & (table["van_capacity"] < large)]
     test = table[(table["date"] >= start) & (table["van_capacity"] == large)]
     return train, test
+
+
+def station_day_pit(
+    draws: xr.Dataset, observed: pd.DataFrame, rng: np.random.Generator
+) -> pd.Series:
+    """Randomised PIT of observed routes per station-day under a composed forecast.
+
+    Parameters
+    ----------
+    draws : xarray.Dataset
+        Forecast draws with ``routes`` (``sample``, ``date``, ``station``), e.g.
+        ``bayesspr.compose.forecast(...).draws``.
+    observed : pandas.DataFrame
+        Canonical rows with observed ``routes`` on forecast days (summed per station-day).
+    rng : numpy.random.Generator
+        Source of the PIT randomisation.
+
+    Returns
+    -------
+    pandas.Series
+        PIT per observed station-day (index ``date``, ``station``; dimensionless); read
+        coverage with :func:`pit_coverage`.
+
+    Raises
+    ------
+    ValueError
+        If an observed station-day is not in the forecast.
+    """
+    truth = observed.groupby(["date", "station"])["routes"].sum()
+    routes = draws["routes"]
+    stations = pd.Index(routes["station"].to_numpy())
+    dates = pd.DatetimeIndex(routes["date"].to_numpy())
+    d = dates.get_indexer(truth.index.get_level_values("date"))
+    k = stations.get_indexer(truth.index.get_level_values("station"))
+    if (d < 0).any() or (k < 0).any():
+        i = int(np.flatnonzero((d < 0) | (k < 0))[0])
+        raise ValueError(f"observed station-day {truth.index[i]} is not in the forecast")
+    values = routes.transpose("sample", "date", "station").to_numpy()[:, d, k]
+    return pd.Series(randomized_pit(values, truth.to_numpy(), rng), index=truth.index)

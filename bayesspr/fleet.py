@@ -1,7 +1,8 @@
 """Fleet decisions from joint posterior predictive draws of routes per station-day.
 
-One job: turn a forecast (draws of routes per station-day, from :mod:`bayesspr.forecast` or
-:func:`routes_from_rows` on :meth:`bayesspr.SPRModel.predict_draws`) into the vans to buy,
+One job: turn a forecast (draws of routes per station-day, from
+:func:`bayesspr.compose.forecast` or :func:`routes_from_rows` on
+:meth:`bayesspr.SPRModel.predict_draws`) into the vans to buy,
 and the risks that go with them. Every decision is a pure function of the draws, computed on
 all draws at once, so the dependence between a station's zips and between its days is kept.
 

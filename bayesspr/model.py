@@ -197,10 +197,10 @@ class SPRModel:
                 log_pop = pm.Normal(log_pop_name, mu, sigma)
                 pm.Deterministic(pop_name, pt.exp(log_pop))
                 sd = prior_rv(sd_name, priors[sd_name])
-                log_group = _pooled_offsets(f"log_{name}", log_pop, sd, level, centred[name])
+                log_group = pooled_offsets(f"log_{name}", log_pop, sd, level, centred[name])
                 groups[name] = pm.Deterministic(name, pt.exp(log_group), dims=level)
             zip_sd = prior_rv("zip_effect_sd", priors["zip_effect_sd"])
-            zip_effect = _pooled_offsets("zip_effect", 0.0, zip_sd, "zip", centred["zip_effect"])
+            zip_effect = pooled_offsets("zip_effect", 0.0, zip_sd, "zip", centred["zip_effect"])
             sigma_route = prior_rv("sigma_route", priors["sigma_route"])
 
             mu_need = log_route_need(
@@ -657,7 +657,7 @@ class SPRModel:
         return model
 
 
-def _pooled_offsets(
+def pooled_offsets(
     name: str, location: Any, scale: Any, level: str, centred: np.ndarray
 ) -> pt.TensorVariable:
     """Group values ~ Normal(location, scale) by ``level``, each group centred or not.

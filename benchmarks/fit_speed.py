@@ -17,8 +17,8 @@ import warnings
 import pandas as pd
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr.cli import DEMO_HORIZON_DAYS
 from bayesspr.data import validate
+from bayesspr.demo import DEMO_HORIZON_DAYS
 from bayesspr.spec import load_spec
 
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr.cli import DEMO_HORIZON_DAYS
 from bayesspr.data import validate
+from bayesspr.demo import DEMO_HORIZON_DAYS
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +25,14 @@ def demo_fit(demo_split):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return SPRModel().fit(history, random_seed=1)
+
+
+@pytest.fixture(scope="session")
+def demo_volume_fit(demo_split):
+    """The volume model fitted to the demo history with default settings."""
+    from bayesspr.volume import VolumeModel
+
+    history, _ = demo_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return VolumeModel().fit(history, random_seed=2)

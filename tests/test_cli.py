@@ -5,7 +5,7 @@ import pytest
 
 from bayesspr.cli import build_parser, main
 
-SUBCOMMANDS = ["demo", "simulate", "fit", "predict"]
+SUBCOMMANDS = ["demo", "simulate", "fit", "fit-volume", "predict", "plan", "report"]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in SUBCOMMANDS]])
@@ -53,3 +53,37 @@ def test_fit_on_bad_data_exits_2_naming_the_problem(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "stops" in err and "-4" in err
     assert not (tmp_path / "fit.nc").exists()
+
+
+def test_plan_writes_fleet_tables_and_charts(demo_fit, demo_volume_fit, tmp_path, capsys):
+    spr = demo_fit.save(tmp_path / "spr.nc")
+    volume = demo_volume_fit.save(tmp_path / "volume.nc")
+    out = tmp_path / "plan"
+    code = main(["plan", "--model", str(spr), "--volume", str(volume), "--horizon", "2M",
+                 "--samples", "60", "--shock", "1.4@2025-05-01", "--scenario", "shock",
+                 "--van-cost", "60000", "--out", str(out)])
+    assert code == 0
+    plan = pd.read_csv(out / "plan.csv")
+    assert {"station", "month", "vans", "p_shortfall", "expected_cost"} <= set(plan.columns)
+    summary = pd.read_csv(out / "forecast_summary.csv")
+    assert summary["scenario"].eq("shock").all()
+    for chart in ("fan_chart.png", "shortfall.png"):
+        assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "volume x1.4" in capsys.readouterr().out
+
+
+def test_plan_with_a_malformed_shock_exits_2(demo_fit, demo_volume_fit, tmp_path, capsys):
+    spr = demo_fit.save(tmp_path / "spr.nc")
+    volume = demo_volume_fit.save(tmp_path / "volume.nc")
+    code = main(["plan", "--model", str(spr), "--volume", str(volume), "--shock", "1.4",
+                 "--out", str(tmp_path / "plan")])
+    assert code == 2
+    assert "expected VALUE@DATE" in capsys.readouterr().err
+    assert not (tmp_path / "plan").exists()
+
+
+def test_report_command_writes_html(demo_fit, tmp_path):
+    spr = demo_fit.save(tmp_path / "spr.nc")
+    out = tmp_path / "report.html"
+    assert main(["report", "--model", str(spr), "--out", str(out)]) == 0
+    assert "Sampler health" in out.read_text()

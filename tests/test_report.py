@@ -14,7 +14,7 @@ from PIL import Image
 
 from bayesspr import SPRModel
 from bayesspr.model import NotFittedError
-from bayesspr.report import SECTIONS, sampler_health, write_report
+from bayesspr.reporting import SECTIONS, sampler_health, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMG = re.compile(r"<img\b[^>]*>")

@@ -1,0 +1,482 @@
+"""Volume × SPR: forecast routes per zip-day and per station-day, months ahead, on draws.
+
+:func:`forecast` pairs draw *i* of the volume posterior with draw *i* of the SPR posterior
+(each a seeded random subset of its own posterior: the two fits share nothing, so pairing
+them keeps both uncertainties and aligns no chains), pushes every volume path through the
+route physics with that draw's constants, and sums a station's zips per day on the draws,
+so peak-day quantiles carry the joint uncertainty. Zips are processed in chunks (vectorised
+over draws, days and zips), so 10,000 zips fit in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import sparse
+
+from bayesspr.model import SPRModel
+from bayesspr.network import Network, NetworkError
+from bayesspr.scenario import (
+    BASELINE,
+    Scenario,
+    ScenarioError,
+    StationLaunch,
+    VanChange,
+    VolumeShock,
+    ZipMove,
+)
+from bayesspr.summaries import central_bounds
+from bayesspr.volume import VolumeModel
+
+#: Largest draws × days × zips block computed at once (elements); bounds peak memory.
+CHUNK_ELEMENTS = 4_000_000
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A composed forecast.
+
+    Attributes
+    ----------
+    draws : xarray.Dataset
+        ``routes``, ``packages``, ``stops`` per station-day (dims ``sample``, ``date``,
+        ``station``); with ``keep_zips``, also ``routes_zip``, ``route_km_zip``,
+        ``stops_zip``, ``packages_zip`` per zip-day (dims ``sample``, ``date``, ``zip``)
+        and the coordinate ``station_of`` (``date``, ``zip``). Attribute ``scenario``.
+    summary : pandas.DataFrame
+        One row per station-month: mean and central interval of daily routes, of the
+        month's busiest day, of packages per day and of SPR.
+    scenario : Scenario
+        The scenario forecast.
+    """
+
+    draws: xr.Dataset
+    summary: pd.DataFrame
+    scenario: Scenario
+
+
+def horizon_days(start: pd.Timestamp, horizon: str | int) -> pd.DatetimeIndex:
+    """Forecast days from ``start`` for a horizon such as ``"16M"``, ``"8W"``, ``"28D"`` or 28.
+
+    Parameters
+    ----------
+    start : pandas.Timestamp
+        First forecast day.
+    horizon : str or int
+        Months (``M``), weeks (``W``) or days (``D`` or a bare int).
+
+    Returns
+    -------
+    pandas.DatetimeIndex
+        Daily dates.
+    """
+    if isinstance(horizon, int | np.integer):
+        n = int(horizon)
+        unit = "D"
+    else:
+        match = re.fullmatch(r"\s*(\d+)\s*([MWD])\s*", str(horizon).upper())
+        if not match:
+            raise ValueError(f"horizon = {horizon!r}; expected e.g. '16M', '8W', '28D' or 28")
+        n, unit = int(match.group(1)), match.group(2)
+    if n < 1:
+        raise ValueError(f"horizon = {horizon!r}; expected at least one day")
+    offset = {"M": pd.DateOffset(months=n), "W": pd.DateOffset(weeks=n),
+              "D": pd.DateOffset(days=n)}[unit]  # fmt: skip
+    return pd.date_range(start, start + offset - pd.Timedelta(days=1), freq="D")
+
+
+@dataclass
+class _Layout:
+    """Per-day arrays of the network after the scenario (D days × Z zips, K stations)."""
+
+    dates: pd.DatetimeIndex
+    zips: pd.Index
+    stations: pd.Index
+    cities: pd.Index
+    station_code: np.ndarray  # (D, Z) int
+    stem_km: np.ndarray  # (D, Z)
+    capacity: np.ndarray  # (D, Z)
+    shift_hours: np.ndarray  # (D, Z)
+    factor: np.ndarray  # (D, Z)
+    zip_city: np.ndarray  # (Z,) int
+    area_km2: np.ndarray  # (Z,)
+
+
+def _layout(
+    network: Network, dates: pd.DatetimeIndex, scenario: Scenario, plan: pd.DataFrame | None
+) -> _Layout:
+    """Apply the scenario's changes (in order) and the plan's overrides to the network."""
+    zips = pd.Index(sorted(network.zips.index), name="zip")
+    stations_tab = network.stations.copy()
+    stems = network.stem_km.copy()
+    for change in scenario.changes:
+        if isinstance(change, StationLaunch):
+            if change.station in stations_tab.index:
+                raise ScenarioError(f"StationLaunch: station {change.station!r} already exists")
+            stations_tab.loc[change.station] = [change.city, change.shift_hours,
+                                                change.van_capacity]  # fmt: skip
+            for z, km in change.stem_km.items():
+                stems.loc[(z, change.station)] = km
+        elif isinstance(change, ZipMove) and change.stem_km is not None:
+            stems.loc[(change.zip, change.station)] = change.stem_km
+    stations = pd.Index(sorted(stations_tab.index), name="station")
+    cities = pd.Index(sorted(set(stations_tab["city"]) | set(network.zips["city"])), name="city")
+    n_d, n_z = len(dates), len(zips)
+
+    station_code = np.tile(stations.get_indexer(network.zips.loc[zips, "station"]), (n_d, 1))
+    cap_dk = np.tile(stations_tab.loc[stations, "van_capacity"].to_numpy(float), (n_d, 1))
+    shift_dk = np.tile(stations_tab.loc[stations, "shift_hours"].to_numpy(float), (n_d, 1))
+    factor = np.ones((n_d, n_z))
+
+    def known_zip(z: str, what: str) -> int:
+        pos = zips.get_indexer([z])[0]
+        if pos < 0:
+            raise ScenarioError(f"{what}: zip {z!r} is not in the network")
+        return int(pos)
+
+    def known_station(s: str, what: str) -> int:
+        pos = stations.get_indexer([s])[0]
+        if pos < 0:
+            raise ScenarioError(f"{what}: station {s!r} is not in the network")
+        return int(pos)
+
+    for change in scenario.changes:
+        from_day = dates >= change.start
+        if isinstance(change, StationLaunch):
+            k = known_station(change.station, "StationLaunch")
+            for z in change.zips:
+                station_code[from_day, known_zip(z, "StationLaunch")] = k
+        elif isinstance(change, ZipMove):
+            k = known_station(change.station, "ZipMove")
+            station_code[from_day, known_zip(change.zip, "ZipMove")] = k
+        elif isinstance(change, VanChange):
+            cols = (range(len(stations)) if change.stations is None
+                    else [known_station(s, "VanChange") for s in change.stations])  # fmt: skip
+            cap_dk[np.ix_(from_day, list(cols))] = change.capacity
+        elif isinstance(change, VolumeShock):
+            days = from_day if change.end is None else from_day & (dates <= change.end)
+            hit = np.ones((n_d, n_z), dtype=bool)
+            if change.zips is not None:
+                cols = [known_zip(z, "VolumeShock") for z in change.zips]
+                hit[:, [c for c in range(n_z) if c not in cols]] = False
+            if change.stations is not None:
+                ks = [known_station(s, "VolumeShock") for s in change.stations]
+                hit &= np.isin(station_code, ks)
+            factor[days[:, None] & hit] *= change.factor
+
+    rows = np.arange(n_d)[:, None]
+    capacity = cap_dk[rows, station_code]
+    shift = shift_dk[rows, station_code]
+    # stem distance of each (zip, station) pair in use, looked up once per pair
+    pair = np.arange(n_z)[None, :] * len(stations) + station_code
+    used, where = np.unique(pair, return_inverse=True)
+    lookup = stems.to_dict()
+    km = []
+    for pair_id in used:
+        key = (zips[pair_id // len(stations)], stations[pair_id % len(stations)])
+        if key not in lookup:
+            raise NetworkError(f"no stem distance from station {key[1]!r} to zip {key[0]!r}: "
+                               "give stem_km in the scenario's ZipMove")  # fmt: skip
+        km.append(lookup[key])
+    stem = np.asarray(km, dtype=float)[where.reshape(n_d, n_z)]
+    if plan is not None:
+        _apply_plan(plan, dates, zips, stations, station_code, stem, capacity, shift)
+    return _Layout(
+        dates=dates, zips=zips, stations=stations, cities=cities, station_code=station_code,
+        stem_km=stem, capacity=capacity, shift_hours=shift, factor=factor,
+        zip_city=cities.get_indexer(network.zips.loc[zips, "city"]),
+        area_km2=network.zips.loc[zips, "area_km2"].to_numpy(float),
+    )  # fmt: skip
+
+
+def _apply_plan(
+    plan: pd.DataFrame,
+    dates: pd.DatetimeIndex,
+    zips: pd.Index,
+    stations: pd.Index,
+    station_code: np.ndarray,
+    stem: np.ndarray,
+    capacity: np.ndarray,
+    shift: np.ndarray,
+) -> None:
+    """Overwrite per zip-day decisions (van, shift, station, stem) with a known plan."""
+    if not {"date", "zip"} <= set(plan.columns):
+        raise ValueError("plan needs columns 'date' and 'zip' plus any of 'van_capacity', "
+                         "'shift_hours', 'station', 'stem_km'")  # fmt: skip
+    d = dates.get_indexer(pd.to_datetime(plan["date"]))
+    z = zips.get_indexer(plan["zip"].astype(str))
+    outside = (d < 0) | (z < 0)
+    if outside.any():
+        i = np.flatnonzero(outside)[0]
+        raise ValueError(
+            f"plan row {plan.index[i]!r}: date {plan['date'].iloc[i]!r} / zip "
+            f"{plan['zip'].iloc[i]!r} is outside the forecast's days or zips"
+        )
+    if "station" in plan:
+        k = stations.get_indexer(plan["station"].astype(str))
+        if (k < 0).any():
+            i = np.flatnonzero(k < 0)[0]
+            raise ValueError(
+                f"plan row {plan.index[i]!r}, column 'station': "
+                f"{plan['station'].iloc[i]!r} is not a station of the network"
+            )
+        station_code[d, z] = k
+    for col, target in (("van_capacity", capacity), ("shift_hours", shift), ("stem_km", stem)):
+        if col in plan:
+            values = plan[col].to_numpy(float)
+            if not (np.isfinite(values) & (values > 0)).all():
+                i = np.flatnonzero(~(np.isfinite(values) & (values > 0)))[0]
+                raise ValueError(f"plan row {plan.index[i]!r}, column {col!r}: value "
+                                 f"{values[i]!r}; expected a positive number")  # fmt: skip
+            target[d, z] = values
+
+
+def _volume_source(
+    volume: VolumeModel | pd.DataFrame | xr.Dataset, n_samples: int, seed: int
+) -> tuple[object, int]:
+    """Normalise the volume argument: a fitted model with its posterior subset, or draws."""
+    if isinstance(volume, VolumeModel):
+        post = volume.posterior_samples(n_samples, random_seed=seed)
+        return (volume, post), post.sizes["sample"]
+    if isinstance(volume, xr.Dataset):
+        missing = {"stops", "packages"} - set(volume.data_vars)
+        if missing or set(volume["stops"].dims) != {"sample", "date", "zip"}:
+            raise ValueError("volume draws need 'stops' and 'packages' with dims "
+                             "('sample', 'date', 'zip')")  # fmt: skip
+        return volume.transpose("sample", "date", "zip"), volume.sizes["sample"]
+    if isinstance(volume, pd.DataFrame):
+        need = {"date", "zip", "stops", "packages"}
+        if not need <= set(volume.columns):
+            raise ValueError(f"volume table lacks {sorted(need - set(volume.columns))}")
+        table = volume.assign(date=pd.to_datetime(volume["date"]), zip=volume["zip"].astype(str))
+        dup = table.duplicated(["date", "zip"])
+        if dup.any():
+            i = np.flatnonzero(dup)[0]
+            raise ValueError(
+                f"volume table row {table.index[i]!r} repeats zip-day "
+                f"{table['zip'].iloc[i]} {table['date'].iloc[i]:%Y-%m-%d}"
+            )
+        ds = table.set_index(["date", "zip"])[["stops", "packages"]].to_xarray()
+        if ds["stops"].isnull().any():
+            raise ValueError("volume table must give every zip on every forecast day")
+        return ds.expand_dims(sample=[0]).astype(float), n_samples
+    raise TypeError(f"volume must be a VolumeModel, a DataFrame or draws, got {type(volume)}")
+
+
+def forecast(
+    spr_model: SPRModel,
+    volume: VolumeModel | pd.DataFrame | xr.Dataset,
+    horizon: str | int = "16M",
+    *,
+    scenario: Scenario | None = None,
+    network: Network | pd.DataFrame | None = None,
+    start: object = None,
+    plan: pd.DataFrame | None = None,
+    n_samples: int = 400,
+    random_seed: int = 0,
+    keep_zips: bool = True,
+    interval: float = 0.9,
+) -> Forecast:
+    """Forecast routes per zip-day and station-day from volume draws and the SPR posterior.
+
+    Parameters
+    ----------
+    spr_model : SPRModel
+        A fitted SPR model.
+    volume : VolumeModel, pandas.DataFrame or xarray.Dataset
+        A fitted :class:`bayesspr.volume.VolumeModel`; or your own volume forecast: a table
+        with ``date``, ``zip``, ``stops``, ``packages`` (per zip-day, every zip every day),
+        or draws ``stops``/``packages`` with dims (``sample``, ``date``, ``zip``).
+    horizon : str or int
+        ``"16M"``, ``"8W"``, ``"28D"`` or days; ignored when ``volume`` is a table or draws
+        (their days are used).
+    scenario : Scenario, optional
+        Changes to volume and network (default: none).
+    network : Network or pandas.DataFrame, optional
+        Zips, stations, stem distances, vans and shifts; a canonical table is read with
+        :meth:`Network.from_table`. Default: the network of the volume model's history.
+    start : date-like, optional
+        First forecast day (default: the day after the volume history).
+    plan : pandas.DataFrame, optional
+        Known per zip-day decisions overriding the network: ``date``, ``zip`` and any of
+        ``van_capacity`` (packages), ``shift_hours`` (h), ``station``, ``stem_km`` (km).
+    n_samples : int
+        Joint draws (volume draw *i* with SPR draw *i*).
+    random_seed : int
+        Seed of the posterior subsets and all noise.
+    keep_zips : bool
+        Keep zip-day draws (needed for EV range checks); turn off for very many zips.
+    interval : float
+        Central interval mass of the summary, in (0, 1).
+
+    Returns
+    -------
+    Forecast
+        Draws (xarray) and the station-month summary (pandas), named by the scenario.
+    """
+    central_bounds(interval)  # refuse a bad level before any work
+    scenario = BASELINE if scenario is None else scenario
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(f"scenario must be a Scenario, got {type(scenario).__name__}")
+    if network is None:
+        network = getattr(volume, "network", None)
+        if network is None:
+            raise NetworkError("give network= (a Network or the canonical history table)")
+    elif isinstance(network, pd.DataFrame):
+        network = Network.from_table(network)
+    source, n_s = _volume_source(volume, n_samples, random_seed)
+    if isinstance(source, tuple):
+        vmodel = source[0]
+        first = (
+            pd.Timestamp(start) if start is not None else vmodel.last_date + pd.Timedelta(days=1)
+        )
+        dates = horizon_days(first.normalize(), horizon)
+    else:
+        dates = pd.DatetimeIndex(source["date"].to_numpy())
+    layout = _layout(network, dates, scenario, plan)
+    if not isinstance(source, tuple):
+        missing = sorted(set(layout.zips) - set(source["zip"].to_numpy().astype(str)))
+        if missing:
+            raise ValueError(f"volume gives no values for zip(s) {missing[:5]}")
+    spr_post = spr_model.posterior_samples(n_s, random_seed=random_seed + 1)
+    n_s = min(n_s, spr_post.sizes["sample"])
+    rng = np.random.default_rng([random_seed, 3])
+    labels = {"city": layout.cities.to_numpy(), "station": layout.stations.to_numpy(),
+              "zip": layout.zips.to_numpy()}  # fmt: skip
+    params = spr_model.parameter_draws(spr_post.isel(sample=slice(0, n_s)), labels, rng)
+
+    n_d, n_z, n_k = len(dates), len(layout.zips), len(layout.stations)
+    station_routes = np.zeros((n_s, n_d * n_k))
+    station_packages = np.zeros((n_s, n_d * n_k))
+    station_stops = np.zeros((n_s, n_d * n_k))
+    keep = {}
+    if keep_zips:
+        keep = {name: np.zeros((n_s, n_d, n_z), dtype=dtype) for name, dtype in
+                (("routes_zip", np.int32), ("stops_zip", np.int32), ("packages_zip", np.int32),
+                 ("route_km_zip", np.float32))}  # fmt: skip
+    chunk = max(1, CHUNK_ELEMENTS // max(1, n_s * n_d))
+    for z0 in range(0, n_z, chunk):
+        cols = slice(z0, min(z0 + chunk, n_z))
+        n_c = cols.stop - cols.start
+        if isinstance(source, tuple):
+            vmodel, vpost = source
+            stops, packages = vmodel.volume_draws(
+                vpost.isel(sample=slice(0, n_s)), dates, layout.zips[cols].to_numpy(),
+                np.random.SeedSequence([random_seed, 2, cols.start]),
+                factor=layout.factor[:, cols],
+            )  # fmt: skip
+        else:
+            picked = source.sel(zip=layout.zips[cols].to_numpy(), date=dates)
+            take = np.arange(n_s) % picked.sizes["sample"]
+            factor = layout.factor[None, :, cols]
+            stops = np.round(picked["stops"].to_numpy()[take] * factor)
+            packages = np.maximum(np.round(picked["packages"].to_numpy()[take] * factor), stops)
+        stops = stops.reshape(n_s, n_d * n_c).astype(float)
+        packages = packages.reshape(n_s, n_d * n_c).astype(float)
+        empty = stops < 1  # a zip-day with no stops needs no route
+        rows = {
+            "stops": np.where(empty, 1.0, stops),
+            "packages": np.where(empty, 1.0, packages),
+            "capacity": layout.capacity[:, cols].ravel(),
+            "area_km2": np.tile(layout.area_km2[cols], n_d),
+            "stem_km": layout.stem_km[:, cols].ravel(),
+            "shift_hours": layout.shift_hours[:, cols].ravel(),
+        }
+        codes = layout.station_code[:, cols].ravel()
+        index = {"city": np.tile(layout.zip_city[cols], n_d), "station": codes,
+                 "zip": np.tile(np.arange(cols.start, cols.stop), n_d)}  # fmt: skip
+        routes, km = spr_model.route_draws(params, rows, index, rng)
+        routes = np.where(empty, 0, routes)
+        km = np.where(empty, np.nan, km)
+        to_station = sparse.csr_array(
+            (np.ones(n_d * n_c), (np.arange(n_d * n_c), np.repeat(np.arange(n_d), n_c) * n_k
+                                  + codes)), shape=(n_d * n_c, n_d * n_k),
+        )  # fmt: skip
+        station_routes += (to_station.T @ routes.T).T
+        station_packages += (to_station.T @ packages.T).T
+        station_stops += (to_station.T @ stops.T).T
+        if keep_zips:
+            for name, values in (("routes_zip", routes), ("stops_zip", stops),
+                                 ("packages_zip", packages), ("route_km_zip", km)):  # fmt: skip
+                keep[name][:, :, cols] = values.reshape(n_s, n_d, n_c)
+
+    shape = (n_s, n_d, n_k)
+    dims = ("sample", "date", "station")
+    data_vars = {
+        "routes": (dims, station_routes.reshape(shape).round().astype(np.int64),
+                   {"units": "routes per station-day"}),
+        "packages": (dims, station_packages.reshape(shape), {"units": "packages per day"}),
+        "stops": (dims, station_stops.reshape(shape), {"units": "stops per day"}),
+    }  # fmt: skip
+    units = {"routes_zip": "routes", "stops_zip": "stops", "packages_zip": "packages",
+             "route_km_zip": "km per route"}  # fmt: skip
+    for name, values in keep.items():
+        data_vars[name] = (("sample", "date", "zip"), values, {"units": units[name]})
+    coords = {"sample": np.arange(n_s), "date": dates, "station": layout.stations.to_numpy(),
+              "zip": layout.zips.to_numpy()}  # fmt: skip
+    if keep_zips:
+        coords["station_of"] = (("date", "zip"), layout.stations.to_numpy()[layout.station_code])
+    draws = xr.Dataset(
+        data_vars,
+        coords=coords,
+        attrs={"scenario": scenario.name, "scenario_changes": scenario.describe()},
+    )
+    return Forecast(draws=draws, summary=summarise(draws, interval=interval), scenario=scenario)
+
+
+def summarise(draws: xr.Dataset, interval: float = 0.9) -> pd.DataFrame:
+    """Station-month summary of station-day draws.
+
+    Parameters
+    ----------
+    draws : xarray.Dataset
+        ``routes`` and ``packages`` with dims (``sample``, ``date``, ``station``).
+    interval : float
+        Central interval mass, in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scenario``, ``station``, ``month`` (``YYYY-MM``), ``days``, and the mean,
+        lower and upper of ``routes_per_day`` (mean daily routes), ``peak_routes`` (the
+        month's busiest day), ``packages_per_day`` and ``spr`` (packages per route).
+    """
+    lo, hi = central_bounds(interval)
+    routes = draws["routes"].transpose("sample", "date", "station")
+    packages = draws["packages"].transpose("sample", "date", "station")
+    month = pd.DatetimeIndex(draws["date"].to_numpy()).strftime("%Y-%m")
+    by_month = (
+        xr.Dataset({"routes": routes, "packages": packages})
+        .assign_coords(month=("date", month))
+        .groupby("month")
+    )
+    per_draw = xr.Dataset({
+        "routes_per_day": by_month.mean()["routes"],
+        "peak_routes": by_month.max()["routes"],
+        "packages_per_day": by_month.mean()["packages"],
+    })  # fmt: skip
+    per_draw["spr"] = per_draw["packages_per_day"] / per_draw["routes_per_day"].where(
+        per_draw["routes_per_day"] > 0
+    )
+    frames = {
+        "mean": per_draw.mean("sample"),
+        "lower": per_draw.quantile(lo, dim="sample").drop_vars("quantile"),
+        "upper": per_draw.quantile(hi, dim="sample").drop_vars("quantile"),
+    }
+    out = None
+    for stat, ds in frames.items():
+        table = ds.to_dataframe().rename(columns=lambda c, s=stat: f"{c}_{s}")
+        out = table if out is None else out.join(table)
+    out = out.reset_index()
+    days = pd.Series(month).value_counts()
+    out.insert(0, "scenario", draws.attrs.get("scenario", "baseline"))
+    out.insert(3, "days", out["month"].map(days).astype(int))
+    order = ["scenario", "station", "month", "days"] + [
+        f"{v}_{s}" for v in ("routes_per_day", "peak_routes", "packages_per_day", "spr")
+        for s in ("mean", "lower", "upper")
+    ]  # fmt: skip
+    return out[order].sort_values(["station", "month"]).reset_index(drop=True)

@@ -1,0 +1,189 @@
+"""The main job on the embedded demo world, end to end.
+
+History → SPR and volume fits → 16-month forecast → fleet plan, shock replay, EV share →
+charts and the diagnostic report.
+
+Run it with ``bayesspr demo`` (``make demo``).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesspr import data, fleet
+from bayesspr.compose import forecast
+from bayesspr.evaluate import pit_coverage, station_day_pit
+from bayesspr.fleet_charts import fan_chart, shortfall_chart
+from bayesspr.io import atomic_write
+from bayesspr.model import SPRModel
+from bayesspr.scenario import Scenario, VolumeShock
+from bayesspr.simulate import simulate_world
+from bayesspr.summaries import observed_vs_physics, station_forecast
+from bayesspr.volume import VolumeModel
+
+#: Days of the demo world held out as "next month".
+DEMO_HORIZON_DAYS = 28
+
+#: Capacity of the larger van in the demo's scenario (packages).
+DEMO_LARGER_VAN = 450.0
+
+#: The demo's van types: cost per van over the 16-month horizon (currency), and an e-van.
+DEMO_VANS = (
+    fleet.VanType("van-300", 300.0, 60_000.0),
+    fleet.VanType("e-van-300", 300.0, 66_000.0, range_km=160.0, kwh_per_km=0.35),
+)
+
+#: Full cost of a van-day the fleet cannot cover (rental plus overtime; currency).
+DEMO_SHORTAGE_COST = 450.0
+
+#: The shock replayed on the bought fleet: +40 % volume from the third forecast month.
+DEMO_SHOCK = 1.4
+
+
+def _print_table(title: str, table: pd.DataFrame) -> None:
+    print(f"\n{title}")
+    print(table.round(2).to_string())
+
+
+def _fit_line(name: str, seconds: float, d: dict) -> str:
+    verdict = "converged" if d["ok"] else "NOT converged: " + "; ".join(d["problems"])
+    return (f"{name} fit in {seconds:.0f} s: R-hat max {d['rhat_max']:.3f}, ESS bulk min "
+            f"{d['ess_bulk_min']:.0f}, tail min {d['ess_tail_min']:.0f}, divergences "
+            f"{d['divergences']} -> {verdict}")  # fmt: skip
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    atomic_write(lambda tmp: df.to_csv(tmp, index=False), path)
+
+
+def run_demo(
+    seed: int = 7,
+    draws: int | None = None,
+    tune: int | None = None,
+    out: str | Path = "demo_output",
+    n_samples: int = 400,
+) -> int:
+    """Fit the demo world, forecast 16 months, plan the fleet, and write charts and a report.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the demo world, the samplers and the forecast.
+    draws, tune : int, optional
+        SPR sampler settings (defaults from the model spec).
+    out : str or pathlib.Path
+        Folder for the plan CSVs, charts and the HTML report.
+    n_samples : int
+        Joint forecast draws.
+
+    Returns
+    -------
+    int
+        Exit status (0).
+    """
+    from bayesspr.reporting import write_report  # matplotlib/arviz_plots only when needed
+
+    out = Path(out)
+    world = simulate_world(seed)
+    table = data.validate(world.table)
+    cutoff = table["date"].max() - pd.Timedelta(days=DEMO_HORIZON_DAYS - 1)
+    history, future = table[table["date"] < cutoff], table[table["date"] >= cutoff]
+    print(f"demo world: {len(table)} zip-days, {table['zip'].nunique()} zips, "
+          f"{table['station'].nunique()} stations, {table['city'].nunique()} cities; "
+          f"history to {history['date'].max():%Y-%m-%d}, "
+          f"next month from {cutoff:%Y-%m-%d}")  # fmt: skip
+    _print_table("Observed SPR vs textbook physics (packages per route):",
+                 observed_vs_physics(history))  # fmt: skip
+
+    started = time.perf_counter()
+    model = SPRModel().fit(history, random_seed=seed, draws=draws, tune=tune)
+    print("\n" + _fit_line("SPR", time.perf_counter() - started, model.diagnostics))
+
+    plan_rows = future.drop(columns=["routes", "route_km"], errors="ignore")
+    current = station_forecast(plan_rows, model.predict_draws(plan_rows, random_seed=seed))
+    current["observed_spr"] = (future.groupby("station")["packages"].sum()
+                               / future.groupby("station")["routes"].sum())  # fmt: skip
+    _print_table("Next month, actual volume and vans: SPR with 90% credible interval "
+                 "(observed for comparison):", current)  # fmt: skip
+    bigger = plan_rows.assign(van_capacity=DEMO_LARGER_VAN)
+    bigger_draws = model.predict_draws(bigger, random_seed=seed)
+    _print_table(f"Next month if every van carried {DEMO_LARGER_VAN:.0f} packages:",
+                 station_forecast(bigger, bigger_draws))  # fmt: skip
+
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        volume = VolumeModel().fit(history, random_seed=seed)
+    print("\n" + _fit_line("volume", time.perf_counter() - started, volume.diagnostics))
+
+    started = time.perf_counter()
+    known_plan = future[["date", "zip", "van_capacity", "shift_hours", "station", "stem_km"]]
+    check = forecast(model, volume, f"{DEMO_HORIZON_DAYS}D", plan=known_plan,
+                     n_samples=n_samples, random_seed=seed)  # fmt: skip
+    pit = station_day_pit(check.draws, future, np.random.default_rng(seed))
+    print(
+        f"\nnext month from forecast volume (dispatch plan known), {pit.size} station-days: "
+        + ", ".join(
+            f"{pit_coverage(pit, lvl):.0%} inside the {lvl:.0%} interval" for lvl in (0.5, 0.8, 0.9)
+        )
+        + " (randomised PIT)"
+    )
+
+    base = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed)
+    print(f"16-month forecast: {base.draws.sizes['sample']} joint draws x "
+          f"{base.draws.sizes['date']} days x {base.draws.sizes['zip']} zips in "
+          f"{time.perf_counter() - started:.1f} s (both forecasts)")  # fmt: skip
+    summary = base.summary
+    months = sorted(summary["month"].unique())
+    show = summary[summary["month"].isin([months[0], months[len(months) // 2], months[-2]])]
+    _print_table("Routes per day by station and month (mean and 90% interval):",
+                 show.set_index(["station", "month"])[
+                     ["routes_per_day_mean", "routes_per_day_lower", "routes_per_day_upper",
+                      "peak_routes_upper", "spr_mean"]])  # fmt: skip
+
+    costs = fleet.FleetCosts(DEMO_VANS, shortage_cost_per_van_day=DEMO_SHORTAGE_COST)
+    rows = []
+    plans = {}
+    for level in (0.90, 0.95, 0.99):
+        plans[level] = fleet.plan(base.draws, level, costs, van_type="van-300")
+        h = plans[level].horizon.set_index("station")
+        rows.append(h["vans_service"].rename(f"vans @{level:.0%}"))
+    fleet_table = pd.concat(rows, axis=1)
+    fleet_table["vans (cost-optimal)"] = plans[0.95].horizon.set_index("station")["vans_cost"]
+    _print_table("Vans to buy per station for the 16 months (kept over the horizon):",
+                 fleet_table)  # fmt: skip
+    margin = fleet.margin_table(base.draws, 0.95)
+    _print_table("Over-budget margin at 95% (extra vans above the point forecast, and the "
+                 "probability each is needed):", margin.head(12))  # fmt: skip
+
+    bought = plans[0.95].horizon.set_index("station")["vans_service"]
+    shock_start = pd.Timestamp(months[2] + "-01")
+    shocked = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed,
+                       scenario=Scenario("+40% from month 3",
+                                         (VolumeShock(DEMO_SHOCK, shock_start),)))  # fmt: skip
+    _print_table(f"Does the fleet bought at 95% absorb +{DEMO_SHOCK - 1:.0%} volume from "
+                 f"{shock_start:%Y-%m-%d}?", fleet.absorb(bought, shocked.draws))  # fmt: skip
+
+    ev = fleet.ev_feasibility(base.draws, costs.van("e-van-300"),
+                              fleet.EVConfig(charger_kw_per_station=150.0, cold_derate=0.25),
+                              risk=0.05, fleet_by_station=bought)  # fmt: skip
+    _print_table("Electric vans per station (160 km range, 25% cold derate, 150 kW chargers, "
+                 "5% risk):", ev)  # fmt: skip
+
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(plans[0.95].table, out / "plan.csv")
+    _write_csv(plans[0.95].horizon, out / "fleet.csv")
+    _write_csv(summary, out / "forecast_summary.csv")
+    fan = fan_chart(base.draws, plans[0.95], out / "fan_chart.png")
+    short = shortfall_chart(plans[0.95].table, out / "shortfall.png", service_level=0.95)
+    report = write_report(model, out / "report.html", history=history, holdout=future,
+                          extra_figures={"Routes per station, 16 months, with the 95% fleet": fan,
+                                         "Shortfall probability by month": short})  # fmt: skip
+    print(f"\nwrote {out}/plan.csv, fleet.csv, forecast_summary.csv, {fan.name}, {short.name} "
+          f"and {report.name}")  # fmt: skip
+    return 0

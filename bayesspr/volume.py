@@ -1,0 +1,641 @@
+"""Hierarchical Bayesian model of daily stops and packages per zip, and its forecast draws.
+
+Stops of zip z on day t are negative binomial around
+
+    log λ_zt = a_z + g_z·τ_t + w_c(z),dow(t) + Σ_k (α_k cos + β_k sin)(2πk·doy_t/365.25) + x_t·γ
+
+* level a_z (log stops/day at the middle of the history), pooled zip → station → city;
+* growth g_z (log per year), pooled zip → city, so growth itself is uncertain and a zip with a
+  short history borrows its city's growth;
+* weekday profile w per city around a shared profile (zero-sum; the city spread is fixed);
+* yearly cycle: ``harmonics`` Fourier pairs shared by all zips (prior-only with under a year
+  of history, which the intervals then show);
+* optional known regressors x_t (holiday peaks, promotions) with coefficients γ;
+* day-to-day over-dispersion: variance λ + (cv·λ)².
+
+Packages are stops plus extra packages, negative binomial around stops·(p_z − 1), with
+packages per stop p_z pooled zip → station. τ is years since the last history day.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from importlib.metadata import version as _pkg_version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from bayesspr.diagnostics import ConvergenceWarning, convergence
+from bayesspr.io import atomic_write
+from bayesspr.model import pooled_offsets
+from bayesspr.network import Network, NetworkError
+
+#: Version of the saved volume-fit layout.
+VOLUME_SAVE_FORMAT = 1
+
+#: Default priors (log scale unless noted): half-normal scales of the pooling spreads,
+#: normal location/scale of the mean growth, normal scales of the seasonal terms.
+VOLUME_PRIORS: dict[str, float] = {
+    "level_sd_station": 0.5,
+    "level_sd_zip": 0.5,
+    "growth_mean": 0.10,
+    "growth_mean_sd": 0.15,
+    "growth_sd_zip": 0.05,
+    "weekday_sd": 0.5,
+    "weekday_city_sd": 0.05,
+    "yearly_sd": 0.1,
+    "regressor_sd": 0.3,
+    "stops_cv": 0.15,
+    "extra_log_mean_sd": 1.0,
+    "extra_sd_station": 0.3,
+    "extra_sd_zip": 0.3,
+    "extra_cv": 0.15,
+}
+
+#: Sampler defaults.
+VOLUME_SAMPLER: dict[str, Any] = {"draws": 600, "tune": 1000, "chains": 4, "target_accept": 0.95}
+
+_DAYS_PER_YEAR = 365.25
+
+
+class VolumeDataError(ValueError):
+    """The volume history or a forecast request cannot be used as given."""
+
+
+def zip_day_volume(df: pd.DataFrame) -> pd.DataFrame:
+    """Daily stops and packages per zip, summed over the rows (vans) of a zip-day.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows with ``date``, ``city``, ``station``, ``zip``, ``stops`` and ``packages``
+        (the canonical table qualifies).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (date, zip): ``date``, ``zip``, ``city``, ``station`` (the station of
+        the zip's last row that day), ``stops`` and ``packages`` (per day).
+
+    Raises
+    ------
+    VolumeDataError
+        If a column is missing, or a row has missing, negative or non-integer counts, or
+        fewer packages than stops; the message names the row, column and value.
+    """
+    need = ["date", "city", "station", "zip", "stops", "packages"]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise VolumeDataError(f"volume table lacks column(s) {missing}; expected {need}")
+    for col in ("stops", "packages"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() | (values < 0) | (values != np.floor(values))
+        if bad.any():
+            row = df.index[np.flatnonzero(bad.to_numpy())[0]]
+            raise VolumeDataError(
+                f"row {row!r}, column {col!r}: value {_plain(df.loc[row, col])!r}; expected a "
+                "non-negative whole number"
+            )
+    short = df["packages"].to_numpy(float) < df["stops"].to_numpy(float)
+    if short.any():
+        row = df.index[np.flatnonzero(short)[0]]
+        raise VolumeDataError(
+            f"row {row!r}, column 'packages': value {_plain(df.loc[row, 'packages'])!r} is "
+            f"below stops {_plain(df.loc[row, 'stops'])!r}; expected at least one package per "
+            "stop"
+        )
+    frame = df[need].copy()
+    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
+    frame = frame.sort_values(["date", "zip"], kind="stable")
+    out = frame.groupby(["date", "zip"], sort=True).agg(
+        city=("city", "last"), station=("station", "last"),
+        stops=("stops", "sum"), packages=("packages", "sum"),
+    )  # fmt: skip
+    return out.reset_index()
+
+
+def fourier_terms(dates: pd.DatetimeIndex, harmonics: int) -> np.ndarray:
+    """Yearly Fourier features, (days, 2·harmonics): cos then sin of each harmonic (–)."""
+    doy = np.asarray(dates.day_of_year, dtype=float)
+    k = np.arange(1, harmonics + 1)
+    angle = 2.0 * np.pi * doy[:, None] * k[None, :] / _DAYS_PER_YEAR
+    return np.concatenate([np.cos(angle), np.sin(angle)], axis=1)
+
+
+class VolumeModel:
+    """Hierarchical negative-binomial model of daily stops and packages per zip.
+
+    Parameters
+    ----------
+    priors : dict, optional
+        Overrides of :data:`VOLUME_PRIORS`.
+    harmonics : int
+        Fourier pairs of the yearly cycle (0 turns it off).
+    regressors : pandas.DataFrame, optional
+        Known daily regressors (index: date; numeric columns, e.g. a 0/1 holiday-peak flag).
+        They must cover every history day and every forecast day.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        The posterior after :meth:`fit` or :meth:`load`.
+    diagnostics : dict
+        Convergence summary (see :func:`bayesspr.diagnostics.convergence`).
+    zips : pandas.DataFrame
+        Per zip: ``city``, ``station`` (latest) and ``first_date`` of its history.
+    network : bayesspr.network.Network or None
+        The network of the history when it was a canonical table (forecasts default to it).
+    """
+
+    def __init__(
+        self,
+        priors: dict[str, float] | None = None,
+        *,
+        harmonics: int = 2,
+        regressors: pd.DataFrame | None = None,
+    ) -> None:
+        unknown = set(priors or {}) - set(VOLUME_PRIORS)
+        if unknown:
+            raise ValueError(f"unknown volume prior(s) {sorted(unknown)}; known: "
+                             f"{sorted(VOLUME_PRIORS)}")  # fmt: skip
+        self.priors = {**VOLUME_PRIORS, **(priors or {})}
+        for name, value in self.priors.items():
+            if name != "growth_mean" and not float(value) > 0:
+                raise ValueError(f"volume prior {name!r} = {value!r}; expected > 0")
+        if int(harmonics) < 0:
+            raise ValueError(f"harmonics = {harmonics!r}; expected a whole number >= 0")
+        self.harmonics = int(harmonics)
+        self.regressors = None if regressors is None else _clean_regressors(regressors)
+        self.idata: xr.DataTree | None = None
+        self.diagnostics: dict[str, Any] = {}
+        self.zips = pd.DataFrame()
+        self.last_date: pd.Timestamp | None = None
+        self.time_origin: pd.Timestamp | None = None
+        self.fourier_center = np.zeros(2 * self.harmonics)
+        self.network: Network | None = None
+
+    # ------------------------------------------------------------------ design
+    def _regressor_matrix(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        if self.regressors is None:
+            return np.zeros((len(dates), 0))
+        missing = dates.difference(self.regressors.index)
+        if len(missing):
+            raise VolumeDataError(
+                f"regressors lack {len(missing)} day(s), first {missing[0]:%Y-%m-%d}; expected "
+                "a value for every history and forecast day"
+            )
+        return self.regressors.loc[dates].to_numpy(float)
+
+    def _fourier(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Yearly features centred on their history mean (so the level is the history mean)."""
+        return fourier_terms(dates, self.harmonics) - self.fourier_center
+
+    def _years(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Years since the middle of the history (centred: level and growth decorrelate)."""
+        return np.asarray((dates - self.time_origin).days, dtype=float) / _DAYS_PER_YEAR
+
+    def build_model(self, volume: pd.DataFrame) -> pm.Model:
+        """Build the PyMC model for a zip-day volume table (see :func:`zip_day_volume`).
+
+        Parameters
+        ----------
+        volume : pandas.DataFrame
+            Output of :func:`zip_day_volume`.
+
+        Returns
+        -------
+        pymc.Model
+            Coords ``city``, ``station``, ``zip``, ``weekday``, ``fourier``, ``regressor``.
+        """
+        pri = self.priors
+        zips = self.zips
+        cities = pd.Index(sorted(zips["city"].unique()))
+        stations = pd.Index(sorted(zips["station"].unique()))
+        zip_city = cities.get_indexer(zips["city"])
+        zip_station = stations.get_indexer(zips["station"])
+        station_city = cities.get_indexer(zips.groupby("station")["city"].first().reindex(stations))
+        zip_idx = zips.index.get_indexer(volume["zip"])
+        dates = pd.DatetimeIndex(volume["date"])
+        dow = dates.day_of_week.to_numpy()
+        fourier = self._fourier(dates)
+        x_reg = self._regressor_matrix(dates)
+        tau = self._years(dates)
+        log_typical = np.log(volume.groupby("city")["stops"].median().reindex(cities).to_numpy())
+        coords = {
+            "city": list(cities), "station": list(stations), "zip": list(zips.index),
+            "weekday": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            "fourier": [f"{f}{k}" for f in ("cos", "sin") for k in range(1, self.harmonics + 1)],
+            "regressor": [] if self.regressors is None else list(self.regressors.columns),
+        }  # fmt: skip
+        stops = volume["stops"].to_numpy()
+        extra = (volume["packages"] - volume["stops"]).to_numpy()
+        with pm.Model(coords=coords) as model:
+            # a zip's level is pinned by its own days: centred
+            level_city = pm.Normal("level_city", log_typical, 1.0, dims="city")
+            sd_ls = pm.HalfNormal("level_sd_station", pri["level_sd_station"])
+            # a station's level is seen only through its few zips: non-centred
+            level_station = pooled_offsets("level_station", level_city[station_city], sd_ls,
+                                            "station", np.zeros(len(stations), bool))  # fmt: skip
+            sd_lz = pm.HalfNormal("level_sd_zip", pri["level_sd_zip"])
+            level_zip = pm.Normal("level_zip", level_station[zip_station], sd_lz, dims="zip")
+
+            growth_city = pm.Normal("growth_city", pri["growth_mean"], pri["growth_mean_sd"],
+                                    dims="city")  # fmt: skip
+            sd_gz = pm.HalfNormal("growth_sd_zip", pri["growth_sd_zip"])
+            # zips often share their city's growth (spread near 0): non-centred
+            growth_zip = pooled_offsets("growth_zip", growth_city[zip_city], sd_gz, "zip",
+                                        np.zeros(len(zips), bool))  # fmt: skip
+
+            # a shared weekday profile; cities deviate from it by a fixed small spread
+            # (a spread learned from a handful of cities is a funnel, not information)
+            weekday = pm.ZeroSumNormal("weekday_all", sigma=pri["weekday_sd"], dims="weekday")
+            dev_wc = pm.ZeroSumNormal("weekday_city_dev", sigma=pri["weekday_city_sd"],
+                                      dims=("city", "weekday"))  # fmt: skip
+            weekday_city = pm.Deterministic("weekday_city", weekday + dev_wc,
+                                            dims=("city", "weekday"))  # fmt: skip
+            log_mu = level_zip[zip_idx] + growth_zip[zip_idx] * tau
+            log_mu = log_mu + weekday_city[zip_city[zip_idx], dow]
+            if self.harmonics:
+                yearly = pm.Normal("yearly", 0.0, pri["yearly_sd"], dims="fourier")
+                log_mu = log_mu + pt.dot(fourier, yearly)
+            if x_reg.shape[1]:
+                gamma = pm.Normal("regressor_effect", 0.0, pri["regressor_sd"], dims="regressor")
+                log_mu = log_mu + pt.dot(x_reg, gamma)
+            cv = pm.HalfNormal("stops_cv", pri["stops_cv"])
+            pm.NegativeBinomial("stops", mu=pt.exp(log_mu), alpha=1.0 / cv**2, observed=stops)
+
+            extra_mean = pm.Normal("extra_log_mean", np.log(0.5), pri["extra_log_mean_sd"])
+            sd_es = pm.HalfNormal("extra_sd_station", pri["extra_sd_station"])
+            extra_station = pooled_offsets("extra_log_station", extra_mean, sd_es, "station",
+                                            np.zeros(len(stations), bool))  # fmt: skip
+            sd_ez = pm.HalfNormal("extra_sd_zip", pri["extra_sd_zip"])
+            extra_log = pm.Normal("extra_log_zip", extra_station[zip_station], sd_ez, dims="zip")
+            extra_cv = pm.HalfNormal("extra_cv", pri["extra_cv"])
+            pm.NegativeBinomial(
+                "extra_packages", mu=np.maximum(stops, 1) * pt.exp(extra_log[zip_idx]),
+                alpha=1.0 / extra_cv**2, observed=extra,
+            )  # fmt: skip
+        return model
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        df: pd.DataFrame,
+        *,
+        random_seed: int | None = None,
+        draws: int | None = None,
+        tune: int | None = None,
+        chains: int | None = None,
+        target_accept: float | None = None,
+        progressbar: bool = False,
+    ) -> VolumeModel:
+        """Fit the model to a history of daily volume.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Rows with ``date``, ``city``, ``station``, ``zip``, ``stops``, ``packages``
+            (several rows of one zip-day are summed); the canonical table qualifies.
+        random_seed : int, optional
+            Sampler seed.
+        draws, tune, chains, target_accept : optional
+            Sampler settings (defaults in :data:`VOLUME_SAMPLER`).
+        progressbar : bool
+            Show the sampler's progress bar.
+
+        Returns
+        -------
+        VolumeModel
+            ``self``, with ``idata`` and ``diagnostics``.
+
+        Warns
+        -----
+        ConvergenceWarning
+            If the fit fails the usual checks (R-hat, ESS, divergences, E-BFMI).
+        """
+        volume = zip_day_volume(df)
+        if volume.empty:
+            raise VolumeDataError("volume table has no rows")
+        last = volume.sort_values("date").groupby("zip").last()
+        self.zips = pd.DataFrame({
+            "city": last["city"], "station": last["station"],
+            "first_date": volume.groupby("zip")["date"].min(),
+        })  # fmt: skip
+        self.last_date = pd.Timestamp(volume["date"].max())
+        first = pd.Timestamp(volume["date"].min())
+        self.time_origin = (first + (self.last_date - first) / 2).normalize()
+        self.fourier_center = fourier_terms(pd.DatetimeIndex(volume["date"]), self.harmonics).mean(
+            0
+        )
+        try:  # the canonical table also describes the network forecasts run on
+            self.network = Network.from_table(df)
+        except NetworkError:
+            self.network = None
+        sampler = dict(VOLUME_SAMPLER)
+        overrides = {"draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept}
+        sampler.update({k: v for k, v in overrides.items() if v is not None})
+        model = self.build_model(volume)
+        with model:
+            idata = pm.sample(
+                draws=int(sampler["draws"]), tune=int(sampler["tune"]),
+                chains=int(sampler["chains"]), target_accept=float(sampler["target_accept"]),
+                random_seed=random_seed, progressbar=progressbar, **_low_rank(),
+            )  # fmt: skip
+        self.idata = idata
+        self.diagnostics = convergence(idata)
+        if not self.diagnostics["ok"]:
+            warnings.warn("volume fit did not converge: " + "; ".join(self.diagnostics["problems"]),
+                          ConvergenceWarning, stacklevel=2)  # fmt: skip
+        self.idata.attrs.update(self._attrs())
+        return self
+
+    # ------------------------------------------------------------------ forecasting
+    def _require_fit(self) -> xr.DataTree:
+        if self.idata is None:
+            raise RuntimeError("the volume model has no posterior: call fit() or load() first")
+        return self.idata
+
+    def posterior_samples(
+        self, max_samples: int | None = 500, *, random_seed: int | None = None
+    ) -> xr.Dataset:
+        """Posterior draws over one ``sample`` dimension (a seeded random subset if asked).
+
+        Parameters
+        ----------
+        max_samples : int, optional
+            Keep at most this many samples (None: all).
+        random_seed : int, optional
+            Seed of the random subset; None keeps evenly spaced samples.
+
+        Returns
+        -------
+        xarray.Dataset
+            Posterior variables with a ``sample`` dimension.
+        """
+        post = self._require_fit()["posterior"].to_dataset().stack(sample=("chain", "draw"))
+        n_total = post.sizes["sample"]
+        n_keep = n_total if max_samples is None else min(max_samples, n_total)
+        if random_seed is not None:
+            keep = np.random.default_rng(random_seed).permutation(n_total)[:n_keep]
+        else:
+            keep = np.linspace(0, n_total - 1, n_keep).round().astype(int)
+        return post.isel(sample=keep)
+
+    def volume_draws(
+        self,
+        post: xr.Dataset,
+        dates: pd.DatetimeIndex,
+        zips: np.ndarray,
+        seed: np.random.SeedSequence,
+        *,
+        factor: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draws of daily stops and packages for the given days and zips (vectorised).
+
+        Parameters
+        ----------
+        post : xarray.Dataset
+            Output of :meth:`posterior_samples` (S samples).
+        dates : pandas.DatetimeIndex
+            Forecast days (D).
+        zips : numpy.ndarray
+            Zip codes (Z), each with history in the fit.
+        seed : numpy.random.SeedSequence
+            Source of the day-to-day noise. Each day draws from its own child stream, so a
+            scenario that changes volume from some day on leaves every earlier day's draws
+            exactly as they were (common random numbers for scenario comparisons).
+        factor : numpy.ndarray, optional
+            Multiplicative volume shock per (day, zip), shape (D, Z) (–), e.g. 1.4 for +40 %.
+
+        Returns
+        -------
+        stops, packages : numpy.ndarray
+            (S, D, Z) integer draws (per zip-day).
+        """
+        zips = np.asarray(zips)
+        unknown = sorted(set(zips) - set(self.zips.index))
+        if unknown:
+            raise VolumeDataError(
+                f"zip(s) {unknown[:5]} have no volume history in this fit; a zip needs some "
+                "history (its parents' pooling then covers a short one)"
+            )
+        dates = pd.DatetimeIndex(dates)
+        cities = list(post["level_city"]["city"].to_numpy())
+        city_idx = np.array([cities.index(c) for c in self.zips.loc[zips, "city"]])
+        zpos = pd.Index(post["level_zip"]["zip"].to_numpy()).get_indexer(zips)
+        level = post["level_zip"].transpose("sample", "zip").to_numpy()[:, zpos]
+        growth = post["growth_zip"].transpose("sample", "zip").to_numpy()[:, zpos]
+        weekday = post["weekday_city"].transpose("sample", "city", "weekday").to_numpy()
+        tau = self._years(dates)
+        dow = dates.day_of_week.to_numpy()
+        log_mu = level[:, None, :] + growth[:, None, :] * tau[None, :, None]
+        log_mu = log_mu + weekday[:, city_idx[None, :], dow[:, None]]
+        if self.harmonics:
+            yearly = post["yearly"].transpose("sample", "fourier").to_numpy()
+            log_mu = log_mu + (yearly @ self._fourier(dates).T)[:, :, None]
+        x_reg = self._regressor_matrix(dates)
+        if x_reg.shape[1]:
+            gamma = post["regressor_effect"].transpose("sample", "regressor").to_numpy()
+            log_mu = log_mu + (gamma @ x_reg.T)[:, :, None]
+        mu = np.exp(log_mu)
+        if factor is not None:
+            mu = mu * np.asarray(factor, dtype=float)[None, :, :]
+        stops_cv = post["stops_cv"].to_numpy()[:, None]
+        extra_cv = post["extra_cv"].to_numpy()[:, None]
+        extra_rate = np.exp(post["extra_log_zip"].transpose("sample", "zip").to_numpy()[:, zpos])
+        stops = np.empty(mu.shape, dtype=np.int64)
+        extra = np.empty(mu.shape, dtype=np.int64)
+        for day, child in enumerate(seed.spawn(len(dates))):
+            gen = np.random.default_rng(child)
+            stops[:, day] = _negative_binomial(mu[:, day], stops_cv, gen)
+            extra[:, day] = _negative_binomial(np.maximum(stops[:, day], 1) * extra_rate,
+                                               extra_cv, gen)  # fmt: skip
+        return stops, stops + extra
+
+    def forecast(
+        self,
+        dates: pd.DatetimeIndex,
+        *,
+        zips: list[str] | None = None,
+        n_samples: int = 500,
+        random_seed: int | None = 0,
+    ) -> xr.Dataset:
+        """Posterior predictive draws of daily stops and packages per zip.
+
+        Parameters
+        ----------
+        dates : pandas.DatetimeIndex
+            Forecast days.
+        zips : list of str, optional
+            Zips to forecast (default: all zips of the fit).
+        n_samples : int
+            Posterior samples used (a seeded random subset).
+        random_seed : int, optional
+            Seed of the subset and the noise.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``stops`` and ``packages`` (per zip-day) with dims ``sample`` × ``date`` × ``zip``
+            and coords ``station`` and ``city`` per zip (the latest assignment).
+        """
+        self._require_fit()
+        dates = pd.DatetimeIndex(dates)
+        zips_arr = np.asarray(self.zips.index if zips is None else zips)
+        post = self.posterior_samples(n_samples, random_seed=random_seed)
+        seed = np.random.SeedSequence(None if random_seed is None else [random_seed, 2])
+        stops, packages = self.volume_draws(post, dates, zips_arr, seed)
+        dims = ("sample", "date", "zip")
+        return xr.Dataset(
+            {
+                "stops": (dims, stops, {"units": "stops per day"}),
+                "packages": (dims, packages, {"units": "packages per day"}),
+            },
+            coords={
+                "sample": np.arange(stops.shape[0]), "date": dates, "zip": zips_arr,
+                "station": ("zip", self.zips.loc[zips_arr, "station"].to_numpy()),
+                "city": ("zip", self.zips.loc[zips_arr, "city"].to_numpy()),
+            },
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ persistence
+    def _attrs(self) -> dict[str, str]:
+        meta = {
+            "priors": self.priors, "harmonics": self.harmonics,
+            "last_date": f"{self.last_date:%Y-%m-%d}",
+            "time_origin": f"{self.time_origin:%Y-%m-%d}",
+            "fourier_center": self.fourier_center.tolist(),
+            "zips": {z: [r["city"], r["station"], f"{r['first_date']:%Y-%m-%d}"]
+                     for z, r in self.zips.iterrows()},
+            "network": None if self.network is None else self.network.to_json(),
+            "regressors": None if self.regressors is None else {
+                "dates": [f"{d:%Y-%m-%d}" for d in self.regressors.index],
+                "columns": {c: self.regressors[c].tolist() for c in self.regressors.columns},
+            },
+        }  # fmt: skip
+        return {
+            "bayesspr_volume_save_format": str(VOLUME_SAVE_FORMAT),
+            "bayesspr_volume_meta": json.dumps(meta),
+            "bayesspr_diagnostics": json.dumps(self.diagnostics, default=str),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit to a netCDF file atomically (no pickle).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            Destination (``.nc``).
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
+        idata = self._require_fit().copy()
+        idata.attrs.update(self._attrs())
+        return atomic_write(lambda tmp: idata.to_netcdf(tmp, engine="h5netcdf"), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> VolumeModel:
+        """Read a fit written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            A file written by :meth:`save`.
+
+        Returns
+        -------
+        VolumeModel
+            The model with its posterior, priors, zips and regressors.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            If the file is not a bayesspr volume fit of this format.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no saved volume model at {path}")
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            idata = tree.load()
+        found = idata.attrs.get("bayesspr_volume_save_format")
+        if found != str(VOLUME_SAVE_FORMAT):
+            raise ValueError(
+                f"{path} has bayesspr volume save format {found!r}; this bayesspr reads format "
+                f"{VOLUME_SAVE_FORMAT!r} (bayesspr {_pkg_version('bayesspr')})"
+            )
+        meta = json.loads(idata.attrs["bayesspr_volume_meta"])
+        regressors = None
+        if meta["regressors"] is not None:
+            days = pd.DatetimeIndex(meta["regressors"]["dates"])
+            regressors = pd.DataFrame(meta["regressors"]["columns"], index=days)
+        model = cls(meta["priors"], harmonics=meta["harmonics"], regressors=regressors)
+        model.idata = idata
+        model.diagnostics = json.loads(idata.attrs.get("bayesspr_diagnostics", "{}"))
+        model.last_date = pd.Timestamp(meta["last_date"])
+        model.time_origin = pd.Timestamp(meta["time_origin"])
+        model.fourier_center = np.asarray(meta["fourier_center"], dtype=float)
+        model.zips = pd.DataFrame.from_dict(
+            meta["zips"], orient="index", columns=["city", "station", "first_date"]
+        )
+        model.zips["first_date"] = pd.to_datetime(model.zips["first_date"])
+        if meta.get("network") is not None:
+            model.network = Network.from_json(meta["network"])
+        model.zips.index.name = "zip"
+        return model
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as a Python one, so messages print ``-3``, not ``np.int64(-3)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _low_rank() -> dict[str, Any]:
+    """Sampler options: nutpie with its low-rank mass matrix, when nutpie is installed.
+
+    The level, trend and yearly terms share directions that a short history pins only
+    jointly; a diagonal mass matrix samples them slowly.
+    """
+    try:
+        import nutpie  # noqa: F401
+    except ImportError:
+        return {}
+    return {"nuts_sampler": "nutpie", "nuts": {"adaptation": "low_rank"}}
+
+
+def _negative_binomial(mu: np.ndarray, cv: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Negative-binomial draws with mean ``mu`` and variance mu + (cv·mu)², as gamma-Poisson."""
+    shape = 1.0 / np.square(cv)
+    rate = rng.gamma(np.broadcast_to(shape, mu.shape), 1.0) / shape
+    return rng.poisson(mu * rate)
+
+
+def _clean_regressors(regressors: pd.DataFrame) -> pd.DataFrame:
+    """Validate known regressors: a daily DatetimeIndex and finite numeric columns."""
+    if not isinstance(regressors, pd.DataFrame) or regressors.shape[1] == 0:
+        raise VolumeDataError("regressors must be a DataFrame with at least one column")
+    out = regressors.copy()
+    out.index = pd.DatetimeIndex(pd.to_datetime(out.index)).normalize()
+    if out.index.has_duplicates:
+        raise VolumeDataError(f"regressors repeat day {out.index[out.index.duplicated()][0]}")
+    for col in out.columns:
+        values = pd.to_numeric(out[col], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(float))
+        if bad.any():
+            day = out.index[np.flatnonzero(bad)[0]]
+            raise VolumeDataError(
+                f"regressors row {day:%Y-%m-%d}, column {col!r}: value "
+                f"{out.loc[day, col]!r}; expected a finite number"
+            )
+        out[col] = values.astype(float)
+    return out.sort_index()

@@ -1,0 +1,74 @@
+"""Scenarios and the network: validated, composable, and clear about what is wrong."""
+
+import pandas as pd
+import pytest
+
+from bayesspr import simulate_world
+from bayesspr.network import Network
+from bayesspr.scenario import (
+    Scenario,
+    ScenarioError,
+    StationLaunch,
+    VanChange,
+    VolumeShock,
+    ZipMove,
+)
+
+
+def test_changes_parse_dates_and_describe_themselves():
+    shock = VolumeShock(1.4, "2026-03-01", stations=["BOS1"])
+    assert shock.start == pd.Timestamp("2026-03-01")
+    assert shock.stations == ("BOS1",)
+    assert "x1.4" in shock.describe() and "BOS1" in shock.describe()
+    move = ZipMove("10001", "BOS2", "2026-04-01", stem_km=7.5)
+    assert move.stem_km == 7.5 and "10001" in move.describe()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: VolumeShock(-1.0, "2026-03-01"), "VolumeShock.factor = -1.0"),
+        (lambda: VolumeShock(1.2, "not a date"), "VolumeShock.start = 'not a date'"),
+        (lambda: VolumeShock(1.2, "2026-03-01", end="2026-02-01"), "before its start"),
+        (lambda: VolumeShock(1.2, "2026-03-01", stations=[]), "VolumeShock.stations is empty"),
+        (lambda: VanChange(0, "2026-03-01"), "VanChange.capacity = 0"),
+        (lambda: StationLaunch("NEW", "Boston", "2026-03-01"), "StationLaunch.stem_km is empty"),
+        (
+            lambda: StationLaunch("NEW", "Boston", "2026-03-01", {"1": 2.0}, shift_hours=30),
+            "expected at most 24",
+        ),
+        (lambda: ZipMove("10001", "BOS2", "2026-04-01", stem_km=float("inf")), "finite"),
+        (lambda: Scenario("", ()), "Scenario.name is empty"),
+        (lambda: Scenario("x", ("volume up",)), "Scenario.changes[0] is a str"),
+    ],
+)
+def test_bad_changes_are_refused_with_the_field_and_value(make, message):
+    with pytest.raises(ScenarioError) as info:
+        make()
+    assert message in str(info.value)
+
+
+def test_scenarios_compose_in_order_and_keep_both_names():
+    a = Scenario("shock", (VolumeShock(1.4, "2026-03-01"),))
+    b = Scenario("big van", (VanChange(450, "2026-01-01"),))
+    both = a + b
+    assert both.name == "shock + big van"
+    assert both.changes == a.changes + b.changes
+    assert "volume x1.4" in both.describe() and "450" in both.describe()
+
+
+def test_network_reads_latest_station_usual_van_and_every_stem():
+    world = simulate_world()
+    net = Network.from_table(world.table)
+    moved = world.events["moved_zip"]
+    assert net.zips.loc[moved, "station"] == world.events["moved_to"]
+    # the stem of the zip's old station is kept, so a scenario can move it back
+    old = world.table.loc[world.table["zip"] == moved, "station"].iloc[0]
+    assert (moved, old) in net.stem_km.index
+    recent = world.table[world.table["date"] > world.table["date"].max() - pd.Timedelta(days=28)]
+    for station, rows in recent.groupby("station"):
+        counts = rows["van_capacity"].value_counts()
+        assert counts[net.stations.loc[station, "van_capacity"]] == counts.max()
+    again = Network.from_json(net.to_json())
+    pd.testing.assert_series_equal(again.stem_km, net.stem_km, check_names=False)
+    assert again.stations.equals(net.stations)

@@ -1,0 +1,131 @@
+"""The volume model: clean inputs, persistence, and honest 16-month intervals."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from bayesspr import simulate_world
+from bayesspr.simulate import holiday_days
+from bayesspr.volume import VolumeDataError, VolumeModel, zip_day_volume
+
+
+def _rows():
+    return pd.DataFrame(
+        {
+            "date": ["2026-01-05", "2026-01-05", "2026-01-06"],
+            "city": ["Boston"] * 3,
+            "station": ["BOS1"] * 3,
+            "zip": ["10001"] * 3,
+            "stops": [100, 50, 120],
+            "packages": [150, 70, 160],
+        }
+    )
+
+
+def test_rows_of_one_zip_day_are_summed_not_dropped():
+    out = zip_day_volume(_rows())
+    assert len(out) == 2
+    assert out["stops"].tolist() == [150, 120] and out["packages"].tolist() == [220, 160]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("stops", -3, "row 1, column 'stops': value -3"),
+        ("stops", 2.5, "row 1, column 'stops': value 2.5"),
+        ("packages", 10, "row 1, column 'packages': value 10.0 is below stops 50"),
+    ],
+)
+def test_bad_volume_rows_are_named(column, value, message):
+    rows = _rows().astype({column: float})
+    rows.loc[1, column] = value
+    with pytest.raises(VolumeDataError) as info:
+        zip_day_volume(rows)
+    assert message in str(info.value)
+
+
+def test_bad_priors_and_regressors_are_refused():
+    with pytest.raises(ValueError, match="unknown volume prior"):
+        VolumeModel({"growth_speed": 1.0})
+    with pytest.raises(ValueError, match="'stops_cv' = -1"):
+        VolumeModel({"stops_cv": -1})
+    days = pd.date_range("2026-01-01", periods=3)
+    with pytest.raises(VolumeDataError, match="row 2026-01-02, column 'holiday'"):
+        VolumeModel(regressors=pd.DataFrame({"holiday": [0, np.nan, 1]}, index=days))
+
+
+def test_saved_fit_forecasts_the_same_draws(demo_volume_fit, tmp_path):
+    path = demo_volume_fit.save(tmp_path / "volume.nc")
+    again = VolumeModel.load(path)
+    days = pd.date_range(demo_volume_fit.last_date + pd.Timedelta(days=1), periods=20)
+    a = demo_volume_fit.forecast(days, n_samples=50, random_seed=1)
+    b = again.forecast(days, n_samples=50, random_seed=1)
+    np.testing.assert_array_equal(a["packages"].to_numpy(), b["packages"].to_numpy())
+    assert again.network is not None
+    assert again.network.stem_km.equals(demo_volume_fit.network.stem_km)
+    with pytest.raises(VolumeDataError, match="no volume history"):
+        again.forecast(days, zips=["99999"])
+
+
+def test_demo_volume_fit_converges(demo_volume_fit):
+    d = demo_volume_fit.diagnostics
+    assert d["divergences"] == 0 and d["rhat_max"] <= 1.01
+    assert d["ess_bulk_min"] >= 400 and d["ess_tail_min"] >= 400
+
+
+@pytest.mark.slow
+def test_monthly_station_volume_intervals_cover_16_months_of_truth():
+    """Two years of history with known growth, yearly cycle and holiday peak; 16 months out.
+
+    Stations' monthly volumes are the unit; coverage must sit inside the 99 % binomial band
+    around nominal (the months of one station share their growth error, so this band is
+    generous only if the forecast is honest about growth).
+    """
+    world = simulate_world(
+        11,
+        n_days=730,
+        horizon_days=487,
+        yearly_amplitude=0.15,
+        holiday_peak=0.3,
+        stations_per_city=2,
+        zips_per_station=3,
+    )
+    days = pd.date_range(world.table["date"].min(), world.future["date"].max())
+    holidays = pd.DataFrame({"holiday": holiday_days(days).astype(float)}, index=days)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = VolumeModel(regressors=holidays).fit(world.table, random_seed=1)
+    d = model.diagnostics
+    assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
+    growth = model.idata["posterior"]["growth_city"]
+    truth = world.truth.groups["growth_city"]
+    for city in truth.index:
+        lo, hi = np.quantile(growth.sel(city=city).to_numpy(), [0.01, 0.99])
+        assert lo <= truth[city] <= hi
+
+    future_days = pd.DatetimeIndex(sorted(world.future["date"].unique()))
+    draws = model.forecast(future_days, n_samples=1000, random_seed=2)
+    month = future_days.to_period("M").astype(str)
+    station = draws["stops"].groupby("station").sum("zip")
+    monthly = station.assign_coords(month=("date", month)).groupby("month").sum("date")
+    observed = (
+        world.future.assign(month=world.future["date"].dt.to_period("M").astype(str))
+        .groupby(["station", "month"])["stops"]
+        .sum()
+    )
+    values = monthly.transpose("sample", "station", "month")
+    truth_arr = (
+        observed.unstack("month")
+        .reindex(index=values["station"].to_numpy(), columns=values["month"].to_numpy())
+        .to_numpy()
+    )
+    assert truth_arr.shape[1] == 17  # 16 whole months and a partial one
+    for level in (0.8, 0.9):
+        q_lo, q_hi = np.quantile(values.to_numpy(), [(1 - level) / 2, (1 + level) / 2], axis=0)
+        hits = (truth_arr >= q_lo) & (truth_arr <= q_hi)
+        n = hits.size
+        band = stats.binom.ppf([0.005, 0.995], n, level) / n
+        assert band[0] <= hits.mean() <= band[1], (level, hits.mean(), n)
