@@ -67,6 +67,9 @@ def run_demo(
     tune: int | None = None,
     out: str | Path = "demo_output",
     n_samples: int = 400,
+    *,
+    spr: SPRModel | None = None,
+    volume: VolumeModel | None = None,
 ) -> int:
     """Fit the demo world, forecast 16 months, plan the fleet, and write charts and a report.
 
@@ -80,6 +83,8 @@ def run_demo(
         Folder for the plan CSVs, charts and the HTML report.
     n_samples : int
         Joint forecast draws.
+    spr, volume : optional
+        Models already fitted to the demo history (skips those fits; for tests and docs).
 
     Returns
     -------
@@ -101,7 +106,7 @@ def run_demo(
                  observed_vs_physics(history))  # fmt: skip
 
     started = time.perf_counter()
-    model = SPRModel().fit(history, random_seed=seed, draws=draws, tune=tune)
+    model = spr or SPRModel().fit(history, random_seed=seed, draws=draws, tune=tune)
     print("\n" + _fit_line("SPR", time.perf_counter() - started, model.diagnostics))
 
     plan_rows = future.drop(columns=["routes", "route_km"], errors="ignore")
@@ -116,9 +121,10 @@ def run_demo(
                  station_forecast(bigger, bigger_draws))  # fmt: skip
 
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        volume = VolumeModel().fit(history, random_seed=seed)
+    if volume is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            volume = VolumeModel().fit(history, random_seed=seed)
     print("\n" + _fit_line("volume", time.perf_counter() - started, volume.diagnostics))
 
     started = time.perf_counter()

@@ -7,7 +7,7 @@ Stops of zip z on day t are negative binomial around
 * level a_z (log stops/day at the middle of the history), pooled zip → station → city;
 * growth g_z (log per year), pooled zip → city, so growth itself is uncertain and a zip with a
   short history borrows its city's growth;
-* weekday profile w per city around a shared profile (zero-sum; the city spread is fixed);
+* a weekday profile w per city (zero-sum);
 * yearly cycle: ``harmonics`` Fourier pairs shared by all zips (prior-only with under a year
   of history, which the intervals then show);
 * optional known regressors x_t (holiday peaks, promotions) with coefficients γ;
@@ -48,7 +48,6 @@ VOLUME_PRIORS: dict[str, float] = {
     "growth_mean_sd": 0.15,
     "growth_sd_zip": 0.05,
     "weekday_sd": 0.5,
-    "weekday_city_sd": 0.05,
     "yearly_sd": 0.1,
     "regressor_sd": 0.3,
     "stops_cv": 0.15,
@@ -252,12 +251,8 @@ class VolumeModel:
             growth_zip = pooled_offsets("growth_zip", growth_city[zip_city], sd_gz, "zip",
                                         np.zeros(len(zips), bool))  # fmt: skip
 
-            # a shared weekday profile; cities deviate from it by a fixed small spread
-            # (a spread learned from a handful of cities is a funnel, not information)
-            weekday = pm.ZeroSumNormal("weekday_all", sigma=pri["weekday_sd"], dims="weekday")
-            dev_wc = pm.ZeroSumNormal("weekday_city_dev", sigma=pri["weekday_city_sd"],
-                                      dims=("city", "weekday"))  # fmt: skip
-            weekday_city = pm.Deterministic("weekday_city", weekday + dev_wc,
+            # each city's weekday profile (zero-sum), pinned by its own hundreds of days
+            weekday_city = pm.ZeroSumNormal("weekday_city", sigma=pri["weekday_sd"],
                                             dims=("city", "weekday"))  # fmt: skip
             log_mu = level_zip[zip_idx] + growth_zip[zip_idx] * tau
             log_mu = log_mu + weekday_city[zip_city[zip_idx], dow]

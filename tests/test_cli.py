@@ -87,3 +87,16 @@ def test_report_command_writes_html(demo_fit, tmp_path):
     out = tmp_path / "report.html"
     assert main(["report", "--model", str(spr), "--out", str(out)]) == 0
     assert "Sampler health" in out.read_text()
+
+
+def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, capsys):
+    from bayesspr.demo import run_demo
+
+    assert run_demo(out=tmp_path, n_samples=80, spr=demo_fit, volume=demo_volume_fit) == 0
+    text = capsys.readouterr().out
+    for heading in ("16-month forecast", "Vans to buy per station", "Over-budget margin",
+                    "absorb +40% volume", "Electric vans per station"):
+        assert heading in text
+    for name in ("plan.csv", "fleet.csv", "forecast_summary.csv", "fan_chart.png",
+                 "shortfall.png", "report.html"):
+        assert (tmp_path / name).stat().st_size > 0

@@ -91,7 +91,7 @@ def test_monthly_station_volume_intervals_cover_16_months_of_truth():
         yearly_amplitude=0.15,
         holiday_peak=0.3,
         stations_per_city=2,
-        zips_per_station=3,
+        zips_per_station=2,
     )
     days = pd.date_range(world.table["date"].min(), world.future["date"].max())
     holidays = pd.DataFrame({"holiday": holiday_days(days).astype(float)}, index=days)
