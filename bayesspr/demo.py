@@ -35,7 +35,7 @@ DEMO_LARGER_VAN = 450.0
 #: The demo's van types: cost per van over the 16-month horizon (currency), and an e-van.
 DEMO_VANS = (
     fleet.VanType("van-300", 300.0, 60_000.0),
-    fleet.VanType("e-van-300", 300.0, 66_000.0, range_km=160.0, kwh_per_km=0.35),
+    fleet.VanType("e-van-300", 300.0, 66_000.0, range_km=110.0, kwh_per_km=0.35),
 )
 
 #: Full cost of a van-day the fleet cannot cover (rental plus overtime; currency).
@@ -47,7 +47,9 @@ DEMO_SHOCK = 1.4
 
 def _print_table(title: str, table: pd.DataFrame) -> None:
     print(f"\n{title}")
-    print(table.round(2).to_string())
+    dates = table.select_dtypes("datetime").columns
+    shown = table.assign(**{c: table[c].dt.strftime("%Y-%m") for c in dates})
+    print(shown.round(2).to_string())
 
 
 def _fit_line(name: str, seconds: float, d: dict) -> str:
@@ -176,9 +178,9 @@ def run_demo(
                  f"{shock_start:%Y-%m-%d}?", fleet.absorb(bought, shocked.draws))  # fmt: skip
 
     ev = fleet.ev_feasibility(base.draws, costs.van("e-van-300"),
-                              fleet.EVConfig(charger_kw_per_station=150.0, cold_derate=0.25),
+                              fleet.EVConfig(charger_kw_per_station=150.0, cold_derate=0.4),
                               risk=0.05, fleet_by_station=bought)  # fmt: skip
-    _print_table("Electric vans per station (160 km range, 25% cold derate, 150 kW chargers, "
+    _print_table("Electric vans per station (110 km range, 40% winter derate, 150 kW chargers, "
                  "5% risk):", ev)  # fmt: skip
 
     out.mkdir(parents=True, exist_ok=True)

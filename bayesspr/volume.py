@@ -58,7 +58,7 @@ VOLUME_PRIORS: dict[str, float] = {
 }
 
 #: Sampler defaults.
-VOLUME_SAMPLER: dict[str, Any] = {"draws": 600, "tune": 1000, "chains": 4, "target_accept": 0.95}
+VOLUME_SAMPLER: dict[str, Any] = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.95}
 
 _DAYS_PER_YEAR = 365.25
 
