@@ -1,5 +1,6 @@
-"""Command line: ``bayesspr demo | simulate | fit | fit-volume | predict | plan | report``.
+"""The ``bayesspr`` command line.
 
+Sub-commands: demo, simulate, fit, fit-volume, predict, plan, backtest, report.
 ``bayesspr COMMAND --help`` explains each.
 """
 
@@ -109,6 +110,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from bayesspr.backtest import VARIANTS, backtest_cli
+
+    variants = VARIANTS if args.variants is None else tuple(args.variants.split(","))
+    return backtest_cli(args.world, args.out, args.seed, n_origins=args.origins,
+                        horizon_months=args.horizon, variants=variants,
+                        draws=args.draws, tune=args.tune)  # fmt: skip
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from bayesspr.reporting import write_report
 
@@ -134,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     -------
     argparse.ArgumentParser
         Parser with sub-commands ``demo``, ``simulate``, ``fit``, ``fit-volume``,
-        ``predict``, ``plan`` and ``report``.
+        ``predict``, ``plan``, ``backtest`` and ``report``.
     """
     parser = argparse.ArgumentParser(
         prog="bayesspr",
@@ -201,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder for the plan CSVs and charts")
     p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser("backtest", help="rolling-origin monthly re-fit backtest with baselines")
+    p.add_argument("--world", default="demo", help="'demo' or an observation table")
+    p.add_argument("--out", default="backtest_out", help="folder for scores CSVs and plots")
+    p.add_argument("--origins", type=int, default=3, help="monthly forecast origins")
+    p.add_argument("--horizon", type=int, default=3, help="months ahead per origin")
+    p.add_argument("--variants", default=None,
+                   help="comma list of full,no_pooling,complete_pooling,physics,gbm")  # fmt: skip
+    p.add_argument("--draws", type=int, default=300)
+    p.add_argument("--tune", type=int, default=400)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=_cmd_backtest)
 
     p = sub.add_parser("report", help="write the HTML diagnostic report of a fit")
     p.add_argument("--model", required=True, help="SPR fit written by 'bayesspr fit'")

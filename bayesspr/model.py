@@ -358,32 +358,8 @@ class SPRModel:
     def posterior_samples(
         self, max_samples: int | None = 1000, *, random_seed: int | None = None
     ) -> xr.Dataset:
-        """Posterior draws stacked over chains into one ``sample`` dimension.
-
-        Parameters
-        ----------
-        max_samples : int, optional
-            Keep at most this many samples (None: all): evenly spaced, or a random subset
-            when ``random_seed`` is given (so two independent posteriors can be paired draw
-            by draw without aligning their chains).
-        random_seed : int, optional
-            Seed of the random subset.
-
-        Returns
-        -------
-        xarray.Dataset
-            Posterior variables with a ``sample`` dimension.
-        """
-        post = self._require_fit()["posterior"].to_dataset().stack(sample=("chain", "draw"))
-        n_total = post.sizes["sample"]
-        if random_seed is not None:
-            n_keep = n_total if max_samples is None else min(max_samples, n_total)
-            keep = np.random.default_rng(random_seed).permutation(n_total)[:n_keep]
-            return post.isel(sample=keep)
-        if max_samples is not None and n_total > max_samples:
-            keep = np.linspace(0, n_total - 1, max_samples).round().astype(int)
-            post = post.isel(sample=keep)
-        return post
+        """Posterior draws over one ``sample`` dimension (see :func:`stacked_samples`)."""
+        return stacked_samples(self._require_fit(), max_samples, random_seed=random_seed)
 
     def parameter_draws(
         self,
@@ -655,6 +631,37 @@ class SPRModel:
         model.idata = idata
         model.diagnostics = json.loads(idata.attrs.get("bayesspr_diagnostics", "{}"))
         return model
+
+
+def stacked_samples(
+    idata: xr.DataTree, max_samples: int | None = 1000, *, random_seed: int | None = None
+) -> xr.Dataset:
+    """Posterior draws stacked over chains into one ``sample`` dimension.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit with a ``posterior`` group.
+    max_samples : int, optional
+        Keep at most this many samples (None: all): evenly spaced, or a random subset when
+        ``random_seed`` is given (so two independent posteriors can be paired draw by draw
+        without aligning their chains).
+    random_seed : int, optional
+        Seed of the random subset.
+
+    Returns
+    -------
+    xarray.Dataset
+        Posterior variables with a ``sample`` dimension.
+    """
+    post = idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
+    n_total = post.sizes["sample"]
+    n_keep = n_total if max_samples is None else min(max_samples, n_total)
+    if random_seed is not None:
+        keep = np.random.default_rng(random_seed).permutation(n_total)[:n_keep]
+    else:
+        keep = np.linspace(0, n_total - 1, n_keep).round().astype(int)
+    return post.isel(sample=keep)
 
 
 def pooled_offsets(

@@ -33,7 +33,7 @@ import xarray as xr
 
 from bayesspr.diagnostics import ConvergenceWarning, convergence
 from bayesspr.io import atomic_write
-from bayesspr.model import pooled_offsets
+from bayesspr.model import pooled_offsets, stacked_samples
 from bayesspr.network import Network, NetworkError
 
 #: Version of the saved volume-fit layout.
@@ -359,28 +359,8 @@ class VolumeModel:
     def posterior_samples(
         self, max_samples: int | None = 500, *, random_seed: int | None = None
     ) -> xr.Dataset:
-        """Posterior draws over one ``sample`` dimension (a seeded random subset if asked).
-
-        Parameters
-        ----------
-        max_samples : int, optional
-            Keep at most this many samples (None: all).
-        random_seed : int, optional
-            Seed of the random subset; None keeps evenly spaced samples.
-
-        Returns
-        -------
-        xarray.Dataset
-            Posterior variables with a ``sample`` dimension.
-        """
-        post = self._require_fit()["posterior"].to_dataset().stack(sample=("chain", "draw"))
-        n_total = post.sizes["sample"]
-        n_keep = n_total if max_samples is None else min(max_samples, n_total)
-        if random_seed is not None:
-            keep = np.random.default_rng(random_seed).permutation(n_total)[:n_keep]
-        else:
-            keep = np.linspace(0, n_total - 1, n_keep).round().astype(int)
-        return post.isel(sample=keep)
+        """Posterior draws over one ``sample`` dimension (see ``model.stacked_samples``)."""
+        return stacked_samples(self._require_fit(), max_samples, random_seed=random_seed)
 
     def volume_draws(
         self,

@@ -5,7 +5,7 @@ import pytest
 
 from bayesspr.cli import build_parser, main
 
-SUBCOMMANDS = ["demo", "simulate", "fit", "fit-volume", "predict", "plan", "report"]
+SUBCOMMANDS = ["demo", "simulate", "fit", "fit-volume", "predict", "plan", "backtest", "report"]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in SUBCOMMANDS]])
