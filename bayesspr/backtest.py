@@ -38,9 +38,9 @@ from scipy import sparse, stats
 
 from bayesspr import data as data_mod
 from bayesspr import physics
-from bayesspr.evaluate import BASELINE_FEATURES, pit_coverage, randomized_pit
+from bayesspr.evaluate import baseline_design, pit_coverage, randomized_pit
 from bayesspr.io import atomic_write
-from bayesspr.model import LEVELS, SPRModel, _row_inputs
+from bayesspr.model import LEVELS, SPRModel, row_inputs
 from bayesspr.simulate import World, simulate_world
 from bayesspr.spec import load_spec, prior_kwargs
 
@@ -176,14 +176,6 @@ def physics_parameters(spec: dict[str, Any], n_samples: int) -> dict[str, np.nda
     }
 
 
-def _gbm_design(df: pd.DataFrame) -> pd.DataFrame:
-    """Features of the gradient-boosting baseline (as :func:`evaluate.gradient_boosting_spr`)."""
-    x = df[list(BASELINE_FEATURES)].astype(float).copy()
-    x["packages_per_stop"] = df["packages"] / df["stops"]
-    x["density"] = df["stops"] / df["area_km2"]
-    return x
-
-
 def gbm_route_draws(
     train: pd.DataFrame, test: pd.DataFrame, *, random_state: int = 0
 ) -> np.ndarray:
@@ -211,7 +203,7 @@ def gbm_route_draws(
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
-    x_train, x_test = _gbm_design(train), _gbm_design(test)
+    x_train, x_test = baseline_design(train), baseline_design(test)
     spr = train["packages"] / train["routes"]
     members = np.empty((len(GBM_QUANTILES), len(test)))
     with threadpool_limits(1):  # 50 small fits: OpenMP threads only contend on a busy machine
@@ -270,7 +262,7 @@ def forecast_draws(
         rng = np.random.default_rng(seed)
         params = physics_parameters(model.spec, max_samples)
         zeros = np.zeros(len(plan), dtype=int)
-        draws, _ = model.route_draws(params, _row_inputs(plan), dict.fromkeys(LEVELS, zeros), rng)
+        draws, _ = model.route_draws(params, row_inputs(plan), dict.fromkeys(LEVELS, zeros), rng)
     elif variant in VARIANTS:
         settings = {**BACKTEST_SAMPLER, **(sampler or {})}
         model = SPRModel(variant_spec(variant))

@@ -64,7 +64,11 @@ def pit_coverage(pit: np.ndarray, level: float) -> float:
 BASELINE_FEATURES = ("stops", "packages", "van_capacity", "area_km2", "stem_km", "shift_hours")
 
 
-def _baseline_design(df: pd.DataFrame) -> pd.DataFrame:
+def baseline_design(df: pd.DataFrame) -> pd.DataFrame:
+    """Features of the machine-learning baselines.
+
+    :data:`BASELINE_FEATURES` plus packages per stop and stop density (stops per km²).
+    """
     x = df[list(BASELINE_FEATURES)].astype(float).copy()
     x["packages_per_stop"] = df["packages"] / df["stops"]
     x["density"] = df["stops"] / df["area_km2"]
@@ -93,8 +97,8 @@ def gradient_boosting_spr(
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     model = HistGradientBoostingRegressor(random_state=random_state, max_iter=300)
-    model.fit(_baseline_design(train), train["packages"] / train["routes"])
-    return pd.Series(model.predict(_baseline_design(test)), index=test.index, name="gbm_spr")
+    model.fit(baseline_design(train), train["packages"] / train["routes"])
+    return pd.Series(model.predict(baseline_design(test)), index=test.index, name="gbm_spr")
 
 
 def extrapolation_split(table: pd.DataFrame, events: dict) -> tuple[pd.DataFrame, pd.DataFrame]:

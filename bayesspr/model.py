@@ -65,8 +65,20 @@ class NotFittedError(RuntimeError):
     """The model has no posterior yet: call ``fit`` or ``SPRModel.load`` first."""
 
 
-def _row_inputs(df: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Covariates of each row as float arrays (units as in the canonical table)."""
+def row_inputs(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Covariates of each row as float arrays (units as in the canonical table).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Canonical rows.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``stops``, ``packages``, ``capacity`` (packages), ``area_km2`` (km²), ``stem_km``
+        (km), ``shift_hours`` (h).
+    """
     return {
         "stops": df["stops"].to_numpy(float),
         "packages": df["packages"].to_numpy(float),
@@ -170,7 +182,7 @@ class SPRModel:
         city_idx, cities = pd.factorize(df["city"], sort=True)
         station_idx, stations = pd.factorize(df["station"], sort=True)
         zip_idx, zips = pd.factorize(df["zip"], sort=True)
-        rows = _row_inputs(df)
+        rows = row_inputs(df)
         coords = {
             "city": list(cities), "station": list(stations), "zip": list(zips),
             "row": np.arange(len(df)),
@@ -493,7 +505,7 @@ class SPRModel:
         post = self.posterior_samples(max_samples)
         codes = {level: pd.factorize(clean[level], sort=True) for level in LEVELS}
         params = self.parameter_draws(post, {k: v[1].to_numpy() for k, v in codes.items()}, rng)
-        rows = _row_inputs(clean)
+        rows = row_inputs(clean)
         routes, km = self.route_draws(params, rows, {k: v[0] for k, v in codes.items()}, rng)
         spr = rows["packages"][None, :] / routes
         dims = ("sample", "row")
