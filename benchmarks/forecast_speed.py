@@ -18,6 +18,7 @@ import argparse
 import resource
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,8 +32,14 @@ from bayesspr.network import Network
 from bayesspr.volume import VolumeModel
 
 
-def fits() -> tuple[SPRModel, VolumeModel, pd.DataFrame]:
-    """Fit both models on the demo history (as ``bayesspr demo`` does)."""
+def fits(cache: str | None = None) -> tuple[SPRModel, VolumeModel]:
+    """Fit both models on the demo history (as ``bayesspr demo`` does), or load them.
+
+    With ``cache`` (a folder), fits are read from ``spr.nc`` / ``volume.nc`` there when
+    present and written there otherwise.
+    """
+    if cache is not None and (Path(cache) / "spr.nc").is_file():
+        return SPRModel.load(Path(cache) / "spr.nc"), VolumeModel.load(Path(cache) / "volume.nc")
     table = validate(simulate_world().table)
     cutoff = table["date"].max() - pd.Timedelta(days=DEMO_HORIZON_DAYS - 1)
     history = table[table["date"] < cutoff]
@@ -40,7 +47,10 @@ def fits() -> tuple[SPRModel, VolumeModel, pd.DataFrame]:
         warnings.simplefilter("ignore")
         spr = SPRModel().fit(history, random_seed=1)
         volume = VolumeModel().fit(history, random_seed=2)
-    return spr, volume, history
+    if cache is not None:
+        spr.save(Path(cache) / "spr.nc")
+        volume.save(Path(cache) / "volume.nc")
+    return spr, volume
 
 
 def per_zip_loop(spr: SPRModel, volume: VolumeModel, n_samples: int) -> float:
@@ -96,6 +106,8 @@ def scaled_volume(volume: VolumeModel, n_zips: int, n_stations: int) -> VolumeMo
     out = VolumeModel(volume.priors, harmonics=volume.harmonics)
     out.idata = xr.DataTree.from_dict({"posterior": post})
     out.last_date = volume.last_date
+    out.time_origin = volume.time_origin
+    out.fourier_center = volume.fourier_center
     out.zips = pd.DataFrame(
         {"city": city_of, "station": station_of, "first_date": volume.last_date},
         index=pd.Index(names, name="zip"),
@@ -124,10 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zips", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--fits", default=None, help="folder caching the two fits (netCDF)")
     args = parser.parse_args()
 
     started = time.perf_counter()
-    spr, volume, _ = fits()
+    spr, volume = fits(args.fits)
     print(f"fits (SPR + volume) on the demo history: {time.perf_counter() - started:.0f} s")
 
     n_demo = 400
