@@ -87,15 +87,18 @@ class Truth:
         ``zip_effect_sd`` (log).
     groups : dict[str, pandas.Series]
         Group effects: ``service_min_city`` (min) and ``speed_kmh_city`` (km/h) by city,
-        ``overhead_hours_station`` (h) by station, ``zip_effect`` (log efficiency) by zip,
-        ``growth_city`` (volume growth, log per year) by city.
+        ``overhead_hours_station`` (h) by station, ``zip_effect`` (log efficiency) by zip
+        (the SPR model's groups).
     circuity : float
         Road km per straight-line km used (fixed, not learned).
+    growth_city : pandas.Series
+        Volume growth by city (log per year), as the volume model's ``growth_city``.
     """
 
     scalars: dict[str, float]
     groups: dict[str, pd.Series]
     circuity: float = 1.3
+    growth_city: pd.Series = field(default_factory=pd.Series)
 
 
 @dataclass(frozen=True)
@@ -377,9 +380,9 @@ def simulate_world(
             "speed_kmh_city": speed_city,
             "overhead_hours_station": overhead_station,
             "zip_effect": zip_effect,
-            "growth_city": pd.Series(growth_city),
         },
         circuity=circuity,
+        growth_city=pd.Series(growth_city),
     )
     return World(table=table, truth=truth_obj, zips=zips, events=events, future=future)
 

@@ -101,7 +101,7 @@ def test_monthly_station_volume_intervals_cover_16_months_of_truth():
     d = model.diagnostics
     assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
     growth = model.idata["posterior"]["growth_city"]
-    truth = world.truth.groups["growth_city"]
+    truth = world.truth.growth_city
     for city in truth.index:
         lo, hi = np.quantile(growth.sel(city=city).to_numpy(), [0.01, 0.99])
         assert lo <= truth[city] <= hi
