@@ -29,5 +29,16 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/physics_vs_vrp.py
 	$(BIN)/python benchmarks/fit_speed.py
 
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+# The site, with the quickstart and notebooks executed (cached in docs/_build/.jupyter_cache).
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache docs/_build
