@@ -19,7 +19,8 @@ per cell, then the share of cells where the predicted route count is within ±1 
 the same solved instances so a user can calibrate k for their own city.
 
 Run ``python benchmarks/physics_vs_vrp.py`` (27 cells × 2 s, about 1.5 min on 2 cores) or
-``--quick`` for a tiny grid. It needs PyVRP (``pip install -e ".[routing]"``).
+``--quick`` for a tiny grid; ``--figure docs/images/physics_vs_vrp.png`` also draws the
+validation figure shown in docs/physics.md. It needs PyVRP (``pip install -e ".[routing]"``).
 """
 
 from __future__ import annotations
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service-min", type=float, default=3.0, help="service min per stop")
     parser.add_argument("--speed", type=float, default=30.0, help="driving speed (km/h)")
     parser.add_argument("--shift-hours", type=float, default=8.0, help="shift length (h)")
+    parser.add_argument("--figure", default=None, help="write the validation figure (PNG) here")
     args = parser.parse_args(argv)
 
     densities = QUICK_DENSITIES if args.quick else DENSITIES
@@ -293,7 +295,41 @@ def main(argv: list[str] | None = None) -> int:
             f"{k_try:7.4f} {f['exact']:6.1%} {f['within_one']:6.1%} {f['within_ten']:6.1%} "
             f"{f['bias']:+6.2f} {f['spr_mape']:8.1f}%"
         )
+    if args.figure:
+        print(f"figure: {save_figure(cells, k, args.figure)}")
     return 0
+
+
+def save_figure(cells: list[Cell], k: float, path: str) -> str:
+    """Two panels, physics against PyVRP per cell: SPR (packages/route) and route km."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayesspr.io import atomic_write
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), constrained_layout=True)
+    panels = (
+        ("SPR (packages per route)", [c.spr_vrp for c in cells], [c.spr_pred for c in cells]),
+        ("route length (km, straight-line)", [c.km_per_route_vrp for c in cells],
+         [c.km_per_route_pred for c in cells]),
+    )  # fmt: skip
+    capacities = sorted({c.capacity for c in cells})
+    for ax, (label, vrp, pred) in zip(axes, panels, strict=True):
+        for capacity, marker in zip(capacities, "osD^v", strict=False):
+            pick = [i for i, c in enumerate(cells) if c.capacity == capacity]
+            ax.scatter([vrp[i] for i in pick], [pred[i] for i in pick], marker=marker,
+                       label=f"van capacity {capacity}", alpha=0.8)  # fmt: skip
+        low, high = min(*vrp, *pred) * 0.9, max(*vrp, *pred) * 1.05
+        ax.plot([low, high], [low, high], color="0.4", lw=1, ls="--", label="equal")
+        ax.set(xlabel=f"PyVRP {label}", ylabel=f"physics {label}", xlim=(low, high),
+               ylim=(low, high), aspect="equal")  # fmt: skip
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(f"Route physics (k = {k:g}) vs PyVRP, {len(cells)} instances")
+    atomic_write(lambda tmp: fig.savefig(tmp, format="png", dpi=110), path)
+    plt.close(fig)
+    return path
 
 
 if __name__ == "__main__":
