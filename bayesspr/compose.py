@@ -11,6 +11,7 @@ over draws, days and zips), so 10,000 zips fit in memory.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -389,7 +390,8 @@ def forecast(
         codes = layout.station_code[:, cols].ravel()
         index = {"city": np.tile(layout.zip_city[cols], n_d), "station": codes,
                  "zip": np.tile(np.arange(cols.start, cols.stop), n_d)}  # fmt: skip
-        routes, km = spr_model.route_draws(params, rows, index, rng)
+        route_rng = np.random.default_rng([random_seed, 4, cols.start])
+        routes, km = spr_model.route_draws(params, rows, index, route_rng)
         routes = np.where(empty, 0, routes)
         km = np.where(empty, np.nan, km)
         to_station = sparse.csr_array(
@@ -462,11 +464,14 @@ def summarise(draws: xr.Dataset, interval: float = 0.9) -> pd.DataFrame:
     per_draw["spr"] = per_draw["packages_per_day"] / per_draw["routes_per_day"].where(
         per_draw["routes_per_day"] > 0
     )
-    frames = {
-        "mean": per_draw.mean("sample"),
-        "lower": per_draw.quantile(lo, dim="sample").drop_vars("quantile"),
-        "upper": per_draw.quantile(hi, dim="sample").drop_vars("quantile"),
-    }
+    with warnings.catch_warnings():
+        # a station-month with no routes in any draw (not yet open) has no SPR: NaN by design
+        warnings.filterwarnings("ignore", "All-NaN slice|Mean of empty slice", RuntimeWarning)
+        frames = {
+            "mean": per_draw.mean("sample"),
+            "lower": per_draw.quantile(lo, dim="sample").drop_vars("quantile"),
+            "upper": per_draw.quantile(hi, dim="sample").drop_vars("quantile"),
+        }
     out = None
     for stat, ds in frames.items():
         table = ds.to_dataframe().rename(columns=lambda c, s=stat: f"{c}_{s}")

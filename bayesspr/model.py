@@ -62,7 +62,7 @@ class ModelVersionError(ValueError):
 
 
 class NotFittedError(RuntimeError):
-    """The model has no posterior yet: call ``fit`` or ``SPRModel.load`` first."""
+    """The model has no posterior yet: call ``fit`` or ``load`` first (SPR or volume model)."""
 
 
 def row_inputs(df: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -389,7 +389,8 @@ class SPRModel:
             Unique labels per level: ``{"city": [...], "station": [...], "zip": [...]}``.
             Groups unseen in training draw their effect once from the population.
         rng : numpy.random.Generator
-            Source of the new groups' effects.
+            Source of the new groups' effects. Each effect draws from its own child stream
+            (``rng.spawn``), so adding an unseen station does not move any zip's draws.
 
         Returns
         -------
@@ -412,13 +413,15 @@ class SPRModel:
         }
         if "sigma_km" in post:
             params["sigma_km"] = scalar("sigma_km")
-        for name, log_pop_name, sd_name, level in GROUP_EFFECTS:
+        *streams, zip_stream = rng.spawn(len(GROUP_EFFECTS) + 1)
+        for stream, effect in zip(streams, GROUP_EFFECTS, strict=True):
+            name, log_pop_name, sd_name, level = effect
             params[name] = self._group_draws(
-                post[name], np.asarray(labels[level]), level, rng,
+                post[name], np.asarray(labels[level]), level, stream,
                 new=lambda z, lp=log_pop_name, sd=sd_name: np.exp(scalar(lp) + scalar(sd) * z),
             )  # fmt: skip
         params["zip_effect"] = self._group_draws(
-            post["zip_effect"], np.asarray(labels["zip"]), "zip", rng,
+            post["zip_effect"], np.asarray(labels["zip"]), "zip", zip_stream,
             new=lambda z: scalar("zip_effect_sd") * z,
         )  # fmt: skip
         return params

@@ -66,9 +66,10 @@ def test_a_volume_shock_changes_only_the_days_after_it(demo_fit, demo_volume_fit
     )
     before = slice(None, pd.Timestamp(start) - pd.Timedelta(days=1))
     after = slice(start, None)
-    np.testing.assert_array_equal(
-        shocked.draws["packages"].sel(date=before), baseline.draws["packages"].sel(date=before)
-    )
+    for name in ("packages", "routes"):  # common random numbers: nothing moves before
+        np.testing.assert_array_equal(
+            shocked.draws[name].sel(date=before), baseline.draws[name].sel(date=before)
+        )
     ratio = (
         shocked.draws["packages"].sel(date=after).sum()
         / baseline.draws["packages"].sel(date=after).sum()
@@ -114,6 +115,12 @@ def test_moved_zip_launched_station_and_bigger_van(demo_fit, demo_volume_fit, de
     ).all()
     assert d["routes"].sel(station="NEW1", date=slice(launch, None)).mean() > 0
     base = forecast(demo_fit, demo_volume_fit, "4M", n_samples=100, random_seed=4)
+    # the new station's effect has its own random stream: no route draw moves before changes
+    before = slice(None, first - pd.Timedelta(days=1))
+    np.testing.assert_array_equal(
+        d["routes"].sel(date=before, station=base.draws["station"]),
+        base.draws["routes"].sel(date=before),
+    )
     after = slice(launch, None)
     # bigger vans never need more routes for the same draws of volume and noise
     assert d["routes"].sel(date=after).sum() < base.draws["routes"].sel(date=after).sum()
