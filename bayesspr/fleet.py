@@ -335,8 +335,11 @@ class FleetPlan:
     draws : xarray.Dataset
         ``routes`` (routes per day), ``vans`` (vans per month) and ``shortfall`` (vans short
         per day) with dims ``van_type``, ``sample``, ``date``/``month``, ``station``.
-    service_level, peak_share : float
-        Settings the plan was made with.
+    service_level : float
+        Probability, in (0, 1), that the fleet covers a peak day: the setting the plan was
+        made with.
+    peak_share : float
+        Share of the busiest days, in (0, 1), that counted as peak days.
     rule : str
         ``"service"`` or ``"cost"``: which rule filled the ``vans`` columns.
     """
