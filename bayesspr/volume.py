@@ -33,7 +33,7 @@ import xarray as xr
 
 from bayesspr.diagnostics import ConvergenceWarning, convergence
 from bayesspr.io import atomic_write
-from bayesspr.model import pooled_offsets, stacked_samples
+from bayesspr.model import NotFittedError, pooled_offsets, stacked_samples
 from bayesspr.network import Network, NetworkError
 
 #: Version of the saved volume-fit layout.
@@ -353,7 +353,9 @@ class VolumeModel:
     # ------------------------------------------------------------------ forecasting
     def _require_fit(self) -> xr.DataTree:
         if self.idata is None:
-            raise RuntimeError("the volume model has no posterior: call fit() or load() first")
+            raise NotFittedError(
+                "VolumeModel has no fit: call volume.fit(df) or VolumeModel.load(path)"
+            )
         return self.idata
 
     def posterior_samples(

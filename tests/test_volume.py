@@ -9,6 +9,7 @@ from scipy import stats
 
 from bayesspr import simulate_world
 from bayesspr.simulate import holiday_days
+from bayesspr.model import NotFittedError
 from bayesspr.volume import VolumeDataError, VolumeModel, zip_day_volume
 
 
@@ -55,6 +56,11 @@ def test_bad_priors_and_regressors_are_refused():
     days = pd.date_range("2026-01-01", periods=3)
     with pytest.raises(VolumeDataError, match="row 2026-01-02, column 'holiday'"):
         VolumeModel(regressors=pd.DataFrame({"holiday": [0, np.nan, 1]}, index=days))
+
+
+def test_an_unfitted_model_says_so():
+    with pytest.raises(NotFittedError, match="VolumeModel has no fit"):
+        VolumeModel().posterior_samples(10)
 
 
 def test_saved_fit_forecasts_the_same_draws(demo_volume_fit, tmp_path):
