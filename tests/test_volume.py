@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from bayesspr import simulate_world
-from bayesspr.simulate import holiday_days
 from bayesspr.model import NotFittedError
+from bayesspr.simulate import holiday_days
 from bayesspr.volume import VolumeDataError, VolumeModel, zip_day_volume
 
 

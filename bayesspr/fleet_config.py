@@ -1,0 +1,285 @@
+"""Typed, validated settings of the fleet decisions: van types, costs, electric-van conditions.
+
+One job: hold what a planner types in (prices, capacities, ranges, charger power) with units,
+and refuse a bad value with an error that names the field, the value and what was expected.
+:mod:`bayesspr.fleet` and :mod:`bayesspr.electric` consume these objects; they are also
+available as ``bayesspr.fleet.VanType``, ``bayesspr.fleet.FleetCosts`` and
+``bayesspr.fleet.EVConfig``.
+
+Units: costs in one currency of the user's choice; capacities in packages; distances in km;
+energy in kWh; power in kW; time in hours or days as named.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _check_number(
+    owner: str,
+    name: str,
+    value: object,
+    unit: str,
+    *,
+    lower: float = 0.0,
+    lower_open: bool = False,
+    upper: float | None = None,
+    upper_open: bool = False,
+) -> float:
+    """Return ``value`` as float, or raise ValueError naming field, value and expectation."""
+    lo = f"> {lower:g}" if lower_open else f">= {lower:g}"
+    rule = lo if upper is None else f"{lo} and {'<' if upper_open else '<='} {upper:g}"
+    expected = f"expected a finite number {rule} ({unit})"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{owner}.{name} = {value!r}: {expected}")
+    v = float(value)
+    ok = math.isfinite(v) and (v > lower if lower_open else v >= lower)
+    if upper is not None:
+        ok = ok and (v < upper if upper_open else v <= upper)
+    if not ok:
+        raise ValueError(f"{owner}.{name} = {value!r}: {expected}")
+    return v
+
+
+def _check_probability(name: str, value: object) -> float:
+    """Return a probability strictly inside (0, 1), or raise ValueError."""
+    return _check_number(
+        "fleet",
+        name,
+        value,
+        "a probability strictly between 0 and 1",
+        lower=0.0,
+        lower_open=True,
+        upper=1.0,
+        upper_open=True,
+    )
+
+
+def _check_peak_share(value: object) -> float:
+    """Return a share of days in (0, 1], or raise ValueError."""
+    return _check_number(
+        "fleet",
+        "peak_share",
+        value,
+        "share of a month's days counted as peak days",
+        lower=0.0,
+        lower_open=True,
+        upper=1.0,
+    )
+
+
+@dataclass(frozen=True)
+class VanType:
+    """A van type that can be bought.
+
+    Parameters
+    ----------
+    name : str
+        Label used everywhere (e.g. ``"L"``).
+    capacity_packages : float
+        Load capacity (packages per van), > 0.
+    cost_per_van : float
+        Cost of one van over the planning horizon (currency per van), ≥ 0: lease or
+        depreciation, insurance, maintenance, driver base pay, whether the van is used or not.
+    range_km : float, optional
+        Battery range on a full charge in mild weather on flat roads (km), > 0; None for a
+        combustion van.
+    kwh_per_km : float, optional
+        Energy use (kWh per km), > 0; required with ``range_km``.
+    """
+
+    name: str
+    capacity_packages: float
+    cost_per_van: float
+    range_km: float | None = None
+    kwh_per_km: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"VanType.name = {self.name!r}: expected a non-empty string")
+        owner = f"VanType({self.name!r})"
+        _check_number(
+            owner, "capacity_packages", self.capacity_packages, "packages per van", lower_open=True
+        )
+        _check_number(
+            owner, "cost_per_van", self.cost_per_van, "currency per van over the planning horizon"
+        )
+        if (self.range_km is None) != (self.kwh_per_km is None):
+            raise ValueError(
+                f"{owner}: range_km = {self.range_km!r} and kwh_per_km = {self.kwh_per_km!r}: "
+                "expected both (an electric van) or neither (a combustion van)"
+            )
+        if self.range_km is not None:
+            _check_number(owner, "range_km", self.range_km, "km", lower_open=True)
+            _check_number(owner, "kwh_per_km", self.kwh_per_km, "kWh per km", lower_open=True)
+
+    @property
+    def electric(self) -> bool:
+        """Whether the van has a battery range (an electric van)."""
+        return self.range_km is not None
+
+
+@dataclass(frozen=True)
+class FleetCosts:
+    """Costs of the fleet decision.
+
+    Parameters
+    ----------
+    van_types : sequence of VanType
+        Van types that can be bought, with unique names.
+    shortage_cost_per_van_day : float
+        Full cost of one van-day the fleet cannot cover (currency per van-day), ≥ 0: renting
+        a van, overtime, the value of missed deliveries. A short van-day costs this *instead
+        of* nothing; an owned van costs ``cost_per_van`` whether used or not.
+    horizon_days : int, optional
+        Days over which ``cost_per_van`` is paid (days), > 0; None: the forecast's days.
+
+    Notes
+    -----
+    The cost of owning a van for one day is c_o = ``cost_per_van / horizon_days``; the
+    newsvendor buys vans up to the quantile 1 − c_o / c_s of daily routes (c_s the shortage
+    cost), i.e. the textbook critical fractile c_u / (c_u + c_o) with underage cost
+    c_u = c_s − c_o.
+    """
+
+    van_types: tuple[VanType, ...]
+    shortage_cost_per_van_day: float
+    horizon_days: int | None = None
+
+    def __post_init__(self) -> None:
+        types = self.van_types
+        if isinstance(types, VanType):
+            types = (types,)
+        types = tuple(types)
+        if not types:
+            raise ValueError("FleetCosts.van_types = (): expected at least one VanType")
+        for i, vt in enumerate(types):
+            if not isinstance(vt, VanType):
+                raise ValueError(
+                    f"FleetCosts.van_types[{i}] = {vt!r}: expected a bayesspr.fleet.VanType"
+                )
+        names = [vt.name for vt in types]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(
+                f"FleetCosts.van_types: names {dup} repeat: expected unique van type names"
+            )
+        object.__setattr__(self, "van_types", types)
+        _check_number(
+            "FleetCosts",
+            "shortage_cost_per_van_day",
+            self.shortage_cost_per_van_day,
+            "currency per van-day short",
+        )
+        if self.horizon_days is not None and (
+            isinstance(self.horizon_days, bool)
+            or not isinstance(self.horizon_days, int | np.integer)
+            or self.horizon_days <= 0
+        ):
+            raise ValueError(
+                f"FleetCosts.horizon_days = {self.horizon_days!r}: expected a positive whole "
+                "number of days, or None for the forecast's days"
+            )
+
+    def van(self, name: str) -> VanType:
+        """The van type called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A van type name.
+
+        Returns
+        -------
+        VanType
+            The van type.
+
+        Raises
+        ------
+        ValueError
+            If no van type has that name.
+        """
+        for vt in self.van_types:
+            if vt.name == name:
+                return vt
+        known = ", ".join(repr(vt.name) for vt in self.van_types)
+        raise ValueError(
+            f"van_type = {name!r} is not in FleetCosts.van_types: expected one of {known}"
+        )
+
+
+@dataclass(frozen=True)
+class EVConfig:
+    """Conditions for running electric vans.
+
+    Parameters
+    ----------
+    charger_kw_per_station : float or mapping of str to float
+        Charging power available at a station (kW), ≥ 0; one number for all stations or
+        one per station name.
+    charging_hours : float
+        Hours per day the vans can charge (h), in (0, 24].
+    cold_derate : float
+        Share of the range lost to cold weather (–), in [0, 1); plan for the coldest month.
+    hill_derate : float or mapping of str to float
+        Share of the range lost to hilly terrain (–), in [0, 1); one number or one per
+        station (stations not listed get 0).
+
+    Notes
+    -----
+    The usable range is ``range_km · (1 − cold_derate) · (1 − hill_derate)`` (km).
+    """
+
+    charger_kw_per_station: float | Mapping[str, float]
+    charging_hours: float = 8.0
+    cold_derate: float = 0.0
+    hill_derate: float | Mapping[str, float] = 0.0
+
+    def __post_init__(self) -> None:
+        _check_number(
+            "EVConfig",
+            "charging_hours",
+            self.charging_hours,
+            "h per day",
+            lower_open=True,
+            upper=24.0,
+        )
+        _check_number(
+            "EVConfig",
+            "cold_derate",
+            self.cold_derate,
+            "share of range lost",
+            upper=1.0,
+            upper_open=True,
+        )
+        for name, unit, upper in (
+            ("charger_kw_per_station", "kW", None),
+            ("hill_derate", "share of range lost", 1.0),
+        ):
+            value = getattr(self, name)
+            items = value.items() if isinstance(value, Mapping) else [(None, value)]
+            for station, v in items:
+                label = name if station is None else f"{name}[{station!r}]"
+                _check_number("EVConfig", label, v, unit, upper=upper, upper_open=True)
+
+    def charger_kw(self, station: str) -> float:
+        """Charging power at ``station`` (kW); ValueError if a per-station map lacks it."""
+        value = self.charger_kw_per_station
+        if not isinstance(value, Mapping):
+            return float(value)
+        if station not in value:
+            raise ValueError(
+                f"EVConfig.charger_kw_per_station has no entry for station {station!r}: "
+                f"expected a power (kW) for every station; given for {sorted(value)}"
+            )
+        return float(value[station])
+
+    def range_factor(self, station: str) -> float:
+        """Share of the nominal range usable at ``station`` (–)."""
+        hill = self.hill_derate
+        h = float(hill.get(station, 0.0)) if isinstance(hill, Mapping) else float(hill)
+        return (1.0 - float(self.cold_derate)) * (1.0 - h)
