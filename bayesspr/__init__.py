@@ -10,18 +10,42 @@ with :mod:`bayesspr.scenario` and :mod:`bayesspr.network`) → :mod:`bayesspr.fl
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from bayesspr.compose import Forecast, forecast
 from bayesspr.data import DataError, read_table, validate, write_table
 from bayesspr.diagnostics import ConvergenceWarning
-from bayesspr.fleet import EVConfig, FleetCosts, VanType, plan
-from bayesspr.model import SPRModel
-from bayesspr.network import Network
-from bayesspr.scenario import Scenario, StationLaunch, VanChange, VolumeShock, ZipMove
+from bayesspr.fleet import (
+    EVConfig,
+    FleetCosts,
+    FleetPlan,
+    VanType,
+    absorb,
+    ev_feasibility,
+    margin_table,
+    plan,
+    van_mix,
+)
+from bayesspr.model import ModelVersionError, NotFittedError, SPRModel
+from bayesspr.network import Network, NetworkError
+from bayesspr.scenario import (
+    Scenario,
+    ScenarioError,
+    StationLaunch,
+    VanChange,
+    VolumeShock,
+    ZipMove,
+)
 from bayesspr.simulate import demo_world, simulate_world
-from bayesspr.volume import VolumeModel
+from bayesspr.spec import SpecError
+from bayesspr.volume import VolumeDataError, VolumeModel
+
+try:
+    __version__ = version("bayesspr")
+except PackageNotFoundError:  # pragma: no cover - imported from a checkout, not installed
+    __version__ = "0+unknown"
 
 
 def report(model: SPRModel, path: str | Path, **kwargs: Any) -> Path:
@@ -52,22 +76,34 @@ __all__ = [
     "DataError",
     "EVConfig",
     "FleetCosts",
+    "FleetPlan",
     "Forecast",
+    "ModelVersionError",
     "Network",
+    "NetworkError",
+    "NotFittedError",
     "SPRModel",
     "Scenario",
+    "ScenarioError",
+    "SpecError",
     "StationLaunch",
     "VanChange",
     "VanType",
+    "VolumeDataError",
     "VolumeModel",
     "VolumeShock",
     "ZipMove",
+    "__version__",
+    "absorb",
     "demo_world",
+    "ev_feasibility",
     "forecast",
+    "margin_table",
     "plan",
     "read_table",
     "report",
     "simulate_world",
     "validate",
+    "van_mix",
     "write_table",
 ]

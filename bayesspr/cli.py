@@ -54,7 +54,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit_volume(args: argparse.Namespace) -> int:
-    table = data.read_table(args.data, require_routes=False)
+    table = data.read_raw_table(args.data)
+    canonical = [c for c in data.REQUIRED_COLUMNS if c != "routes"]
+    if set(canonical) <= set(table.columns):  # an observation table: every rule applies
+        table = data.validate(table, require_routes=False)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         model = VolumeModel(harmonics=args.harmonics).fit(table, random_seed=args.seed)
@@ -79,19 +82,32 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     source = Path(args.volume)
     network = None if args.history is None else Network.from_table(
         data.read_table(args.history, require_routes=False))  # fmt: skip
-    if source.suffix == ".nc":
-        volume = VolumeModel.load(source)
-    else:
-        volume = pd.read_parquet(source) if source.suffix in (".parquet", ".pq") else (
-            pd.read_csv(source, dtype={"zip": str}))  # fmt: skip
     changes = [VolumeShock(*_parse_at(t, "--shock")) for t in args.shock]
     changes += [VanChange(*_parse_at(t, "--van")) for t in args.van]
+    if source.suffix == ".nc":
+        volume = VolumeModel.load(source)
+        first_day = volume.last_date + pd.Timedelta(days=1)
+        network = volume.network if network is None else network
+    else:
+        if network is None:
+            raise ValueError(
+                f"--volume {source} is a table: give --history, the canonical table that "
+                "describes the network (zips, stations, stem km, vans)"
+            )
+        volume = pd.read_parquet(source) if source.suffix in (".parquet", ".pq") else (
+            pd.read_csv(source, dtype={"zip": str}))  # fmt: skip
+        first_day = pd.Timestamp(pd.to_datetime(volume["date"]).min()).normalize()
+    if args.van_capacity is not None:  # every station runs this van from the first day
+        changes.insert(0, VanChange(args.van_capacity, first_day))
     scenario = Scenario(args.scenario, tuple(changes))
     result = forecast(model, volume, args.horizon, scenario=scenario, network=network,
                       n_samples=args.samples, random_seed=args.seed)  # fmt: skip
     costs = None
     if args.van_cost is not None:
-        van = fleet.VanType("van", args.van_capacity, args.van_cost)
+        capacity = args.van_capacity
+        if capacity is None:  # the label of the stations' usual vans: the largest of them
+            capacity = float(network.stations["van_capacity"].max()) if network else 1.0
+        van = fleet.VanType("van", capacity, args.van_cost)
         costs = fleet.FleetCosts((van,), shortage_cost_per_van_day=args.shortage_cost)
     fleet_plan = fleet.plan(result.draws, args.service_level, costs,
                             van_type=None if costs is None else "van")  # fmt: skip
@@ -137,6 +153,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Help that ends with the default where there is one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default is None or default is False or default == [] or default == argparse.SUPPRESS:
+            return text
+        if "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _positive_int(text: str) -> int:
+    """Argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``bayesspr`` command.
 
@@ -151,28 +191,38 @@ def build_parser() -> argparse.ArgumentParser:
         description="Physics-informed Bayesian forecasts of shipments per route (SPR).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    add_parser = sub.add_parser
+
+    def described(name: str, help: str) -> argparse.ArgumentParser:
+        return add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+                          formatter_class=_DefaultsShown)  # fmt: skip
+
+    sub.add_parser = described  # type: ignore[method-assign]
 
     p = sub.add_parser("demo", help="fit the embedded demo world and print forecasts")
     p.add_argument("--seed", type=int, default=7, help="world and sampler seed")
-    p.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
-    p.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
+    p.add_argument("--draws", type=_positive_int, default=None, help="posterior draws per chain")
+    p.add_argument("--tune", type=_positive_int, default=None, help="tuning steps per chain")
     p.add_argument("--out", default="demo_output", help="folder for plan, charts and report")
     p.set_defaults(func=lambda a: run_demo(a.seed, a.draws, a.tune, out=a.out))
 
     p = sub.add_parser("simulate", help="write a simulated observation table")
     p.add_argument("--out", required=True, help="CSV or Parquet file to write")
     p.add_argument("--seed", type=int, default=7, help="world seed")
-    p.add_argument("--days", type=int, default=120, help="days of history")
+    p.add_argument("--days", type=_positive_int, default=120, help="days of history")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("fit", help="fit the SPR model to an observation table")
     p.add_argument("--data", required=True, help="observation table (CSV or Parquet)")
     p.add_argument("--out", required=True, help="netCDF file for the fit")
     p.add_argument("--spec", default="default", help="model spec name in models/ or a path")
-    p.add_argument("--method", choices=["nuts", "advi"], default="nuts")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--draws", type=int, default=None)
-    p.add_argument("--tune", type=int, default=None)
+    p.add_argument("--method", choices=["nuts", "advi"], default="nuts",
+                   help="nuts: MCMC (nutpie); advi: fast approximate posterior")  # fmt: skip
+    p.add_argument("--seed", type=int, default=1, help="sampler seed")
+    p.add_argument("--draws", type=_positive_int, default=None,
+                   help="posterior draws per chain (default: the spec's)")  # fmt: skip
+    p.add_argument("--tune", type=_positive_int, default=None,
+                   help="tuning steps per chain (default: the spec's)")  # fmt: skip
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("predict", help="forecast SPR and routes for planned rows")
@@ -180,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="planned rows (canonical table, no routes)")
     p.add_argument("--out", required=True, help="CSV file for the forecast")
     p.add_argument("--interval", type=float, default=0.9, help="credible interval mass")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the predictive draws")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("fit-volume", help="fit the volume model to a daily volume history")
@@ -188,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "packages (the canonical table qualifies)")  # fmt: skip
     p.add_argument("--out", required=True, help="netCDF file for the fit")
     p.add_argument("--harmonics", type=int, default=2, help="yearly Fourier pairs")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="sampler seed")
     p.set_defaults(func=_cmd_fit_volume)
 
     p = sub.add_parser("plan", help="forecast routes and plan the fleet per station")
@@ -204,24 +254,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--van", action="append", default=[], metavar="CAPACITY@DATE",
                    help="all stations switch to this van from the date (repeatable)")  # fmt: skip
     p.add_argument("--scenario", default="baseline", help="scenario name for the outputs")
-    p.add_argument("--van-capacity", type=float, default=300.0, help="packages per van")
-    p.add_argument("--van-cost", type=float, default=None, help="cost per van over the horizon")
-    p.add_argument("--shortage-cost", type=float, default=450.0, help="cost per short van-day")
-    p.add_argument("--samples", type=int, default=400, help="joint forecast draws")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--van-capacity", type=float, default=None,
+                   help="packages per van: every station runs this van from the first forecast "
+                   "day (default: each station's usual van)")  # fmt: skip
+    p.add_argument("--van-cost", type=float, default=None,
+                   help="cost of one van over the forecast horizon (currency); with it the plan "
+                   "reports expected costs")  # fmt: skip
+    p.add_argument("--shortage-cost", type=float, default=450.0,
+                   help="cost of one van-day the fleet cannot cover (currency)")  # fmt: skip
+    p.add_argument("--samples", type=_positive_int, default=400, help="joint forecast draws")
+    p.add_argument("--seed", type=int, default=0, help="seed of the forecast draws")
     p.add_argument("--out", required=True, help="folder for the plan CSVs and charts")
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("backtest", help="rolling-origin monthly re-fit backtest with baselines")
     p.add_argument("--world", default="demo", help="'demo' or an observation table")
     p.add_argument("--out", default="backtest_out", help="folder for scores CSVs and plots")
-    p.add_argument("--origins", type=int, default=3, help="monthly forecast origins")
-    p.add_argument("--horizon", type=int, default=3, help="months ahead per origin")
+    p.add_argument("--origins", type=_positive_int, default=3, help="monthly forecast origins")
+    p.add_argument("--horizon", type=_positive_int, default=3,
+                   help="whole months ahead per origin (e.g. 3)")  # fmt: skip
     p.add_argument("--variants", default=None,
                    help="comma list of full,no_pooling,complete_pooling,physics,gbm")  # fmt: skip
-    p.add_argument("--draws", type=int, default=300)
-    p.add_argument("--tune", type=int, default=400)
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--draws", type=_positive_int, default=300, help="draws per chain per fit")
+    p.add_argument("--tune", type=_positive_int, default=400, help="tuning steps per fit")
+    p.add_argument("--seed", type=int, default=7, help="world and sampler seed")
     p.set_defaults(func=_cmd_backtest)
 
     p = sub.add_parser("report", help="write the HTML diagnostic report of a fit")
@@ -251,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (data.DataError, FileNotFoundError, ValueError) as exc:
+    except (data.DataError, OSError, ValueError) as exc:  # OSError: missing or unreadable file
         print(f"bayesspr {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

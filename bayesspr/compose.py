@@ -115,6 +115,12 @@ def _layout(
     stations_tab = network.stations.copy()
     stems = network.stem_km.copy()
     for change in scenario.changes:
+        if change.start > dates[-1]:  # would change nothing: say so rather than ignore it
+            raise ScenarioError(
+                f"scenario change '{change.describe()}' starts after the forecast's last day "
+                f"{dates[-1].date()}: expected a start within the horizon "
+                f"({dates[0].date()} to {dates[-1].date()})"
+            )
         if isinstance(change, StationLaunch):
             if change.station in stations_tab.index:
                 raise ScenarioError(f"StationLaunch: station {change.station!r} already exists")

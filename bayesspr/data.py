@@ -34,6 +34,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "DataError",
     "Problem",
+    "read_raw_table",
     "read_table",
     "validate",
     "write_table",
@@ -274,13 +275,33 @@ def read_table(path: str | os.PathLike[str], *, require_routes: bool = True) -> 
     DataError
         If the table breaks any rule (see :func:`validate`).
     """
-    kind = _kind(path)
-    if kind == "csv":
-        text_cols = {"city": str, "station": str, "zip": str}
-        df = pd.read_csv(path, dtype=text_cols)
-    else:
-        df = pd.read_parquet(path)
-    return validate(df, require_routes=require_routes)
+    return validate(read_raw_table(path), require_routes=require_routes)
+
+
+def read_raw_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV or Parquet table as it is, without validating it.
+
+    For tables that are not observation tables (a volume history with only date, zip, stops
+    and packages, for instance); ``city``, ``station`` and ``zip`` are read as text.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.csv``, ``.parquet`` or ``.pq`` file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as read.
+
+    Raises
+    ------
+    ValueError
+        If the suffix is not a known one.
+    """
+    if _kind(path) == "csv":
+        return pd.read_csv(path, dtype={"city": str, "station": str, "zip": str})
+    return pd.read_parquet(path)
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
@@ -296,7 +317,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     df : pandas.DataFrame
         The observation table.
     path : str or os.PathLike
-        Target ending in ``.csv``, ``.parquet`` or ``.pq``; its folder must exist.
+        Target ending in ``.csv``, ``.parquet`` or ``.pq``; its folder is created if missing.
 
     Raises
     ------

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesspr.fleet_config import EVConfig, VanType, _check_probability
+from bayesspr.fleet_config import EVConfig, VanType, _check_probability, vans_by_station
 
 #: Largest number of sample × date × zip cells processed at once (bounds temporary memory).
 _CHUNK_CELLS = 20_000_000
@@ -142,11 +142,7 @@ def ev_feasibility(
     total, ok, ok_km = _station_sums(routes, km, range_dz, station_of, stations)
 
     if fleet_by_station is not None:
-        if not isinstance(fleet_by_station, pd.Series):
-            raise ValueError("fleet_by_station: expected a pandas Series of vans by station")
-        owned = fleet_by_station.reindex(stations).fillna(0).to_numpy(float)
-        if (owned < 0).any() or not np.isfinite(owned).all():
-            raise ValueError("fleet_by_station has negative or non-finite vans: expected >= 0")
+        owned = vans_by_station(fleet_by_station, stations)
     active = (station_of[:, :, None] == stations[None, None, :]).any(axis=1)  # (d, st)
     rows = []
     for i, station in enumerate(stations.tolist()):

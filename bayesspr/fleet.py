@@ -44,7 +44,13 @@ import xarray as xr
 # re-exported: the fleet decisions' settings and the EV check are part of this API
 from bayesspr.electric import ev_feasibility as ev_feasibility
 from bayesspr.fleet_config import EVConfig as EVConfig
-from bayesspr.fleet_config import FleetCosts, VanType, _check_peak_share, _check_probability
+from bayesspr.fleet_config import (
+    FleetCosts,
+    VanType,
+    _check_peak_share,
+    _check_probability,
+    vans_by_station,
+)
 
 #: Default service level α: P(routes on a peak day ≤ vans) ≥ α.
 DEFAULT_SERVICE_LEVEL = 0.95
@@ -165,8 +171,8 @@ def as_routes(forecast: Forecast) -> xr.DataArray:
 
     Parameters
     ----------
-    forecast : xarray.Dataset or xarray.DataArray
-        A forecast with ``routes`` (routes per station-day), or that array itself.
+    forecast : bayesspr.compose.Forecast, xarray.Dataset or xarray.DataArray
+        A forecast with ``routes`` (routes per station-day, daily dates), or that array.
 
     Returns
     -------
@@ -180,9 +186,14 @@ def as_routes(forecast: Forecast) -> xr.DataArray:
         If dims are not (sample, date, station), dates are not datetime64 or repeat, or a
         value is negative, NaN or infinite.
     """
+    if isinstance(getattr(forecast, "draws", None), xr.Dataset):
+        forecast = forecast.draws  # a bayesspr.compose.Forecast
     routes = forecast["routes"] if isinstance(forecast, xr.Dataset) else forecast
     if not isinstance(routes, xr.DataArray):
-        raise ValueError(f"forecast is a {type(forecast).__name__}: expected an xarray Dataset")
+        raise ValueError(
+            f"forecast is a {type(forecast).__name__}: expected a bayesspr Forecast or an "
+            "xarray Dataset with routes (sample, date, station)"
+        )
     if set(routes.dims) != {"sample", "date", "station"}:
         raise ValueError(
             f"forecast routes has dims {routes.dims}: expected ('sample', 'date', 'station')"
@@ -199,8 +210,15 @@ def as_routes(forecast: Forecast) -> xr.DataArray:
             f"forecast routes has {int(bad.sum())} value(s) that are negative, NaN or infinite: "
             "expected routes >= 0 per station-day on every draw"
         )
-    if pd.Index(routes["date"].to_numpy()).has_duplicates:
+    days = pd.DatetimeIndex(routes["date"].to_numpy())
+    if days.has_duplicates:
         raise ValueError("forecast date coordinate repeats dates: expected one entry per day")
+    gaps = np.diff(days.to_numpy()) / np.timedelta64(1, "D")
+    if len(gaps) and np.median(gaps) > 1:
+        raise ValueError(
+            f"forecast dates are {np.median(gaps):g} days apart (median): expected daily "
+            "routes per station-day (days without deliveries may be missing)"
+        )
     return routes
 
 
@@ -779,13 +797,9 @@ def absorb(
         max(routes − vans, 0)], van-days); ``short_days`` (expected days with a shortage).
     """
     peak_share = _check_peak_share(peak_share)
-    if not isinstance(fleet_by_station, pd.Series):
-        raise ValueError("fleet_by_station: expected a pandas Series of vans indexed by station")
     routes = as_routes(shocked_forecast)
     stations = routes["station"].to_numpy().astype(str)
-    vans = fleet_by_station.reindex(stations).fillna(0).to_numpy(float)
-    if (vans < 0).any() or not np.isfinite(vans).all():
-        raise ValueError("fleet_by_station has negative or non-finite vans: expected >= 0")
+    vans = vans_by_station(fleet_by_station, stations)
     _, slices = _months(routes["date"].to_numpy())
     vans = np.ceil(vans - 1e-9).astype(np.int64)
     return _horizon_table(routes.to_numpy(), slices, stations, vans, peak_share)

@@ -81,7 +81,11 @@ class VanType:
     name : str
         Label used everywhere (e.g. ``"L"``).
     capacity_packages : float
-        Load capacity (packages per van), > 0.
+        Load capacity (packages per van), > 0. The fleet rules count the routes of the
+        forecast they are given, so forecast with this van (a
+        :class:`~bayesspr.scenario.VanChange` from the first day, or ``bayesspr plan
+        --van-capacity``); :func:`bayesspr.fleet.van_mix` compares van types that way, one
+        forecast per type.
     cost_per_van : float
         Cost of one van over the planning horizon (currency per van), ≥ 0: lease or
         depreciation, insurance, maintenance, driver base pay, whether the van is used or not.
@@ -283,3 +287,45 @@ class EVConfig:
         hill = self.hill_derate
         h = float(hill.get(station, 0.0)) if isinstance(hill, Mapping) else float(hill)
         return (1.0 - float(self.cold_derate)) * (1.0 - h)
+
+
+def vans_by_station(fleet_by_station: object, stations: np.ndarray) -> np.ndarray:
+    """Vans owned per station, in the order of ``stations`` (0 for a station not listed).
+
+    Parameters
+    ----------
+    fleet_by_station : pandas.Series
+        Vans owned (count) indexed by station name.
+    stations : numpy.ndarray
+        Station names of the forecast.
+
+    Returns
+    -------
+    numpy.ndarray
+        Vans per station (float, ≥ 0).
+
+    Raises
+    ------
+    ValueError
+        If it is not a Series, names a station the forecast does not have (a typo would
+        otherwise leave the real station with no vans), or holds a negative or non-finite
+        number.
+    """
+    import pandas as pd
+
+    if not isinstance(fleet_by_station, pd.Series):
+        raise ValueError("fleet_by_station: expected a pandas Series of vans indexed by station")
+    names = [str(s) for s in stations]
+    unknown = [str(s) for s in fleet_by_station.index if str(s) not in names]
+    if unknown:
+        raise ValueError(
+            f"fleet_by_station names station(s) {unknown} that the forecast does not have: "
+            f"expected some of {names}"
+        )
+    series = fleet_by_station.copy()
+    series.index = series.index.astype(str)
+    vans = series.reindex(names).fillna(0).to_numpy(float)
+    bad = [f"{n}={v:g}" for n, v in zip(names, vans, strict=True) if not (v >= 0 and v < np.inf)]
+    if bad:
+        raise ValueError(f"fleet_by_station has negative or non-finite vans {bad}: expected >= 0")
+    return vans

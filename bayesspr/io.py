@@ -1,4 +1,8 @@
-"""Atomic file writes: a file is either absent, the old one, or complete — never partial."""
+"""Files of the package: atomic writes, and saved fits read back without pickle.
+
+A file written here is absent, the old one, or complete — never partial. Saved fits are
+netCDF read through h5netcdf.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+import xarray as xr
 
 
 def atomic_write(write: Callable[[str], None], path: str | os.PathLike[str]) -> Path:
@@ -48,3 +54,37 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def read_saved_tree(path: str | os.PathLike[str], what: str) -> xr.DataTree:
+    """Read a saved fit (netCDF) fully into memory and close the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file written by a model's ``save``.
+    what : str
+        What the file should hold, for messages (e.g. ``"SPRModel"``).
+
+    Returns
+    -------
+    xarray.DataTree
+        The loaded tree.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not netCDF/HDF5 (for instance a CSV given where a fit was expected).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved {what} at {path}")
+    try:
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            return tree.load()
+    except OSError as exc:  # h5py: "file signature not found" and the like
+        raise ValueError(
+            f"{path} is not a netCDF file written by {what}.save: expected a saved fit ({exc})"
+        ) from None

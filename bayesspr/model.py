@@ -35,7 +35,7 @@ import xarray as xr
 from bayesspr import data as data_mod
 from bayesspr import physics
 from bayesspr.diagnostics import ConvergenceWarning, convergence
-from bayesspr.io import atomic_write
+from bayesspr.io import atomic_write, read_saved_tree
 from bayesspr.likelihood import draw_route_counts, route_count_logp
 from bayesspr.spec import load_spec, log_normal_location, prior_rv, spec_id
 from bayesspr.summaries import central_bounds
@@ -632,10 +632,7 @@ class SPRModel:
             If ``path`` does not exist.
         """
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no saved SPR model at {path}")
-        with xr.open_datatree(path, engine="h5netcdf") as tree:
-            idata = tree.load()
+        idata = read_saved_tree(path, "SPRModel")
         found = idata.attrs.get("bayesspr_save_format")
         if found != str(SAVE_FORMAT):
             raise ModelVersionError(

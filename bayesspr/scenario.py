@@ -13,6 +13,7 @@ two scenarios; the name of the combination joins both names.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -23,13 +24,21 @@ class ScenarioError(ValueError):
     """A scenario change is invalid or does not fit the network."""
 
 
+#: Dates given as text must be ISO calendar days, like the observation table's.
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _day(value: object, what: str) -> pd.Timestamp:
+    expected = "expected an ISO date such as '2026-03-01', a datetime or a pandas.Timestamp"
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value.strip()):
+        # pandas would read "June" as 0001-06-01 and "06/01/2025" as a US date
+        raise ScenarioError(f"{what} = {value!r}; {expected}")
     try:
         day = pd.Timestamp(value)
     except (TypeError, ValueError):
-        raise ScenarioError(f"{what} = {value!r}; expected a date such as '2026-03-01'") from None
+        raise ScenarioError(f"{what} = {value!r}; {expected}") from None
     if pd.isna(day):
-        raise ScenarioError(f"{what} = {value!r}; expected a date such as '2026-03-01'")
+        raise ScenarioError(f"{what} = {value!r}; {expected}")
     return day.normalize()
 
 
@@ -222,9 +231,9 @@ class Scenario:
     ----------
     name : str
         Name carried into every output of the forecast.
-    changes : tuple
+    changes : tuple or one change
         :class:`VolumeShock`, :class:`ZipMove`, :class:`StationLaunch` and
-        :class:`VanChange` objects, applied in order.
+        :class:`VanChange` objects, applied in order (a single change is accepted too).
     """
 
     name: str = "baseline"
@@ -233,9 +242,10 @@ class Scenario:
     def __post_init__(self) -> None:
         if not str(self.name).strip():
             raise ScenarioError("Scenario.name is empty; give it a name for the outputs")
-        changes = tuple(self.changes)
+        kinds = VolumeShock | ZipMove | StationLaunch | VanChange
+        changes = (self.changes,) if isinstance(self.changes, kinds) else tuple(self.changes)
         for i, change in enumerate(changes):
-            if not isinstance(change, VolumeShock | ZipMove | StationLaunch | VanChange):
+            if not isinstance(change, kinds):
                 raise ScenarioError(
                     f"Scenario.changes[{i}] is a {type(change).__name__}; expected VolumeShock, "
                     "ZipMove, StationLaunch or VanChange"

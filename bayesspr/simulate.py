@@ -393,6 +393,6 @@ def demo_world() -> World:
     Returns
     -------
     World
-        About 3,000 zip-days of two cities, five stations and 25 zips.
+        1,650 zip-days (100 days) of two cities, five stations and 17 zips.
     """
     return simulate_world()

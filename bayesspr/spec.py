@@ -20,8 +20,13 @@ from typing import Any
 import pymc as pm
 import pytensor.tensor as pt
 
-#: Folder holding the shipped specs (``models/`` at the project root).
-SPEC_DIR = Path(__file__).resolve().parents[1] / "models"
+#: Folder holding the shipped specs: ``models/`` at the project root in a checkout (and an
+#: editable install); ``bayesspr/models/`` inside an installed wheel.
+_HERE = Path(__file__).resolve().parent
+SPEC_DIR = next(
+    (d for d in (_HERE.parent / "models", _HERE / "models") if (d / "default.toml").is_file()),
+    _HERE.parent / "models",
+)
 
 #: Parameters every SPR spec must give a prior for.
 REQUIRED_PRIORS = (

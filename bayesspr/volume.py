@@ -32,7 +32,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayesspr.diagnostics import ConvergenceWarning, convergence
-from bayesspr.io import atomic_write
+from bayesspr.io import atomic_write, read_saved_tree
 from bayesspr.model import NotFittedError, pooled_offsets, stacked_samples
 from bayesspr.network import Network, NetworkError
 
@@ -541,10 +541,7 @@ class VolumeModel:
             If the file is not a bayesspr volume fit of this format.
         """
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no saved volume model at {path}")
-        with xr.open_datatree(path, engine="h5netcdf") as tree:
-            idata = tree.load()
+        idata = read_saved_tree(path, "VolumeModel")
         found = idata.attrs.get("bayesspr_volume_save_format")
         if found != str(VOLUME_SAVE_FORMAT):
             raise ValueError(

@@ -22,6 +22,39 @@ def test_parser_lists_all_subcommands():
         assert command in text
 
 
+def test_counts_below_one_are_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--out", "x.csv", "--days", "0"])
+    assert exit_info.value.code == 2
+    assert "--days: '0': expected a whole number >= 1" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_fit_exits_2_saying_so(tmp_path, capsys):
+    fake = tmp_path / "fit.nc"
+    fake.write_text("date,zip\n2026-01-01,10001\n")
+    assert main(["report", "--model", str(fake), "--out", str(tmp_path / "r.html")]) == 2
+    assert "is not a netCDF file written by SPRModel.save" in capsys.readouterr().err
+
+
+def test_fit_volume_takes_a_table_without_route_physics_columns(tmp_path, monkeypatch):
+    from bayesspr import cli
+
+    world = tmp_path / "world.csv"
+    assert main(["simulate", "--out", str(world), "--days", "10"]) == 0
+    minimal = tmp_path / "volume.csv"
+    columns = ["date", "city", "station", "zip", "stops", "packages"]
+    pd.read_csv(world, dtype={"zip": str})[columns].to_csv(minimal, index=False)
+    seen = {}
+
+    def fake_fit(self, df, random_seed=None):  # the sampler is tested elsewhere
+        seen["columns"] = list(df.columns)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(cli.VolumeModel, "fit", fake_fit)
+    assert main(["fit-volume", "--data", str(minimal), "--out", str(tmp_path / "v.nc")]) == 2
+    assert seen["columns"] == columns
+
+
 def test_simulate_writes_a_valid_table(tmp_path):
     out = tmp_path / "world.csv"
     assert main(["simulate", "--out", str(out), "--days", "20"]) == 0

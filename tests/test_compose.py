@@ -127,9 +127,13 @@ def test_moved_zip_launched_station_and_bigger_van(demo_fit, demo_volume_fit, de
 
 
 def test_scenario_that_does_not_fit_the_network_is_refused(demo_fit, demo_volume_fit):
-    bad = Scenario("bad", (ZipMove("99999", "BOS1", "2025-05-01"),))
+    first = demo_volume_fit.last_date + pd.Timedelta(days=1)
+    bad = Scenario("bad", (ZipMove("99999", "BOS1", first),))
     with pytest.raises(ScenarioError, match="zip '99999' is not in the network"):
         forecast(demo_fit, demo_volume_fit, "1M", scenario=bad, n_samples=10)
+    late = Scenario("late", (VolumeShock(1.4, first + pd.Timedelta(days=60)),))
+    with pytest.raises(ScenarioError, match="starts after the forecast's last day"):
+        forecast(demo_fit, demo_volume_fit, "1M", scenario=late, n_samples=10)
 
 
 def test_a_users_own_volume_table_is_used_as_given(demo_fit, demo_split):

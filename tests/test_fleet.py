@@ -378,6 +378,20 @@ def test_unknown_van_type_and_bad_forecasts_are_refused():
         fleet.plan(forecast(-np.ones((3, 10, 1))), 0.9)
     with pytest.raises(ValueError, match=r"expected \('sample', 'date', 'station'\)"):
         fleet.plan(fc["routes"].rename(station="zip"), 0.9)
+    weekly = fc.assign_coords(date=pd.date_range("2026-01-04", periods=10, freq="7D"))
+    with pytest.raises(ValueError, match=r"7 days apart \(median\): expected daily"):
+        fleet.plan(weekly, 0.9)
+    with pytest.raises(ValueError, match=r"station\(s\) \['s0'\] that the forecast does not"):
+        fleet.absorb(pd.Series({"s0": 3}), fc)  # a typo would leave S0 with no vans
+    with pytest.raises(ValueError, match=r"non-finite vans \['S0=-1'\]"):
+        fleet.absorb(pd.Series({"S0": -1}), fc)
+
+
+def test_a_composed_forecast_object_is_accepted_as_it_is():
+    class Composed:  # what bayesspr.compose.forecast returns: draws in .draws
+        draws = forecast(np.arange(30.0).reshape(3, 10, 1))
+
+    assert fleet.plan(Composed(), 0.9).table.equals(fleet.plan(Composed.draws, 0.9).table)
 
 
 # --- electrification -------------------------------------------------------------------------

@@ -40,6 +40,8 @@ def test_changes_parse_dates_and_describe_themselves():
         (lambda: ZipMove("10001", "BOS2", "2026-04-01", stem_km=float("inf")), "finite"),
         (lambda: Scenario("", ()), "Scenario.name is empty"),
         (lambda: Scenario("x", ("volume up",)), "Scenario.changes[0] is a str"),
+        (lambda: VolumeShock(1.4, "June"), "VolumeShock.start = 'June'; expected an ISO date"),
+        (lambda: ZipMove("1", "B", "06/01/2025"), "ZipMove.start = '06/01/2025'; expected an ISO"),
     ],
 )
 def test_bad_changes_are_refused_with_the_field_and_value(make, message):
@@ -72,3 +74,8 @@ def test_network_reads_latest_station_usual_van_and_every_stem():
     again = Network.from_json(net.to_json())
     pd.testing.assert_series_equal(again.stem_km, net.stem_km, check_names=False)
     assert again.stations.equals(net.stations)
+
+
+def test_a_single_change_needs_no_tuple():
+    shock = VolumeShock(1.4, "2026-03-01")
+    assert Scenario("shock", shock).changes == (shock,)

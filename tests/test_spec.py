@@ -54,3 +54,35 @@ def test_user_variant_file_changes_the_model(tmp_path):
     free = {rv.name for rv in model.free_RVs}
     assert "tour_constant" not in free  # fixed, not learned
     assert "fill" in free
+
+
+def test_a_built_wheel_carries_the_default_spec(tmp_path):
+    """A non-editable install must find models/default.toml too (it ships in the wheel)."""
+    import importlib.util
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("setuptools is not installed: cannot build a wheel without the network")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = tmp_path.glob("bayesspr-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "bayesspr/models/default.toml" in names
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import bayesspr.spec as s; s.load_spec('default'); "
+         "print(s.SPEC_DIR)"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert Path(probe.stdout.strip()) == unpacked / "bayesspr" / "models"
