@@ -91,6 +91,7 @@ class _Spec(NamedTuple):
     kind: str  # "date", "text", "int" or "float"
     lower: float | None = None  # lower bound of a numeric column
     inclusive: bool = True  # whether the lower bound itself is allowed
+    upper: float | None = None  # inclusive upper bound of a numeric column, if any
 
     @property
     def expect(self) -> str:
@@ -100,7 +101,8 @@ class _Spec(NamedTuple):
         if self.kind == "text":
             return "a non-empty string"
         noun = "an integer" if self.kind == "int" else "a finite number"
-        return f"{noun} {'>=' if self.inclusive else '>'} {self.lower:g}"
+        rule = f"{noun} {'>=' if self.inclusive else '>'} {self.lower:g}"
+        return rule if self.upper is None else f"{rule} and <= {self.upper:g}"
 
 
 _SPECS: Mapping[str, _Spec] = MappingProxyType(
@@ -115,7 +117,7 @@ _SPECS: Mapping[str, _Spec] = MappingProxyType(
         "stops": _Spec("int", 1.0),
         "area_km2": _Spec("float", 0.0, inclusive=False),
         "stem_km": _Spec("float", 0.0),
-        "shift_hours": _Spec("float", 0.0, inclusive=False),
+        "shift_hours": _Spec("float", 0.0, inclusive=False, upper=24.0),
         "route_km": _Spec("float", 0.0, inclusive=False),
     }
 )
@@ -216,7 +218,8 @@ def validate(df: pd.DataFrame, *, require_routes: bool = True) -> pd.DataFrame:
         duplicated columns, duplicated index labels, missing, unparseable,
         non-integral or out-of-range values, ``packages < stops``,
         ``packages > routes * van_capacity``, duplicated
-        (date, zip, van_capacity) keys and zips that belong to two cities.
+        (date, zip, van_capacity) keys, zips that belong to two cities, and a zip served by
+        two stations on one day.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(
@@ -420,6 +423,8 @@ def _check_column(
         with np.errstate(invalid="ignore"):
             above = values >= spec.lower if spec.inclusive else values > spec.lower
             ok = np.isfinite(values) & above
+            if spec.upper is not None:
+                ok &= values <= spec.upper
             if spec.kind == "int":
                 ok &= (values == np.floor(values)) & (np.abs(values) < 2.0**53)
         bad_value = ~missing & ~bad_type & ~ok
@@ -544,15 +549,35 @@ def _row_problems(
             rule = f"expected a unique (date, zip, van_capacity); also in row(s) {shown}"
             out.append((pos, Problem(row, None, key, rule)))
 
-    ok = usable("zip", "city")
-    if ok is not None:
-        pairs = pd.DataFrame({"zip": col["zip"], "city": col["city"]})[ok]
-        n_cities = pairs.groupby("zip", sort=False)["city"].nunique()
-        torn = n_cities.index[n_cities > 1]
-        cities = pairs[pairs["zip"].isin(torn)].groupby("zip")["city"].unique()
-        names = {z: ", ".join(repr(c) for c in sorted(cs)) for z, cs in cities.items()}
-        for pos, row in rows(ok & np.isin(col["zip"], torn)):
-            z = col["zip"][pos]
-            rule = f"expected one city per zip; zip {z!r} appears with cities {names[z]}"
-            out.append((pos, Problem(row, "city", col["city"][pos], rule)))
+    # one parent per child: a zip lies in one city, and one station serves a zip on a given
+    # day (a zip may move to another station from one day to the next; a station may serve
+    # zips of two cities)
+    rules = ((("zip",), "city", "one city per zip"),
+             (("date", "zip"), "station", "one station per zip and day"))  # fmt: skip
+    for keys, parent, noun in rules:
+        ok = usable(*keys, parent)
+        if ok is None:
+            continue
+        frame = pd.DataFrame({c: col[c] for c in (*keys, parent)})[ok]
+        n_parents = frame.groupby(list(keys), sort=False)[parent].nunique()
+        torn = n_parents.index[n_parents > 1]
+        if not len(torn):
+            continue
+        parents = (
+            frame.set_index(list(keys))
+            .loc[torn]
+            .groupby(level=list(range(len(keys))))[parent]
+            .unique()
+        )
+        key_of = pd.MultiIndex.from_arrays([col[k] for k in keys]) if len(keys) > 1 else (
+            pd.Index(col[keys[0]]))  # fmt: skip
+        for pos, row in rows(ok & key_of.isin(torn)):
+            key = key_of[pos]
+            shown = ", ".join(repr(_plain(v)) for v in sorted(parents[key]))
+            label = " ".join(
+                f"{k} {pd.Timestamp(v):%Y-%m-%d}" if k == "date" else f"{k} {v!r}"
+                for k, v in zip(keys, key if len(keys) > 1 else (key,), strict=True)
+            )
+            rule = f"expected {noun}; {label} appears with {parent} {shown}"
+            out.append((pos, Problem(row, parent, col[parent][pos], rule)))
     return out

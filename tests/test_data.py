@@ -210,9 +210,11 @@ def test_bad_cell_is_reported_with_row_column_value(col, value, rule_part):
 
 def test_shift_hours_out_of_range():
     df = small_frame()
-    df["shift_hours"] = [8.0, 0.0, 8.0, 8.0]
-    (p,) = problems_of(df)
+    df["shift_hours"] = [8.0, 0.0, 8.0, 30.0]
+    p, q = problems_of(df)
     assert (p.row, p.column, p.value) == (11, "shift_hours", 0.0)
+    assert (q.row, q.column, q.value) == (13, "shift_hours", 30.0)
+    assert q.rule == "expected a finite number > 0 and <= 24"
 
 
 def test_packages_below_stops():
@@ -473,7 +475,8 @@ ZIPS = {"02134": "Boston", "02135": "Boston", "02139": "Cambridge", "00501": "Ho
 
 @st.composite
 def valid_frames(draw) -> pd.DataFrame:
-    """Valid tables: unique keys, one city per zip, packages within [stops, routes * capacity]."""
+    """Valid tables: unique keys, one city per zip, one station per zip-day (zips move between
+    days), packages within [stops, routes * capacity]."""
     keys = draw(
         st.lists(
             st.tuples(
@@ -495,7 +498,7 @@ def valid_frames(draw) -> pd.DataFrame:
             {
                 "date": day.isoformat() if draw(st.booleans()) else day,
                 "city": ZIPS[zip_code],
-                "station": draw(st.sampled_from(["S1", "S2"])),
+                "station": f"S{1 + (day.day + int(zip_code)) % 2}",  # one per zip-day
                 "zip": zip_code,
                 "van_capacity": cap,
                 "routes": routes,
@@ -555,3 +558,14 @@ def test_property_dropped_required_column_is_named(df, data):
     with pytest.raises(DataError) as info:
         validate(df.drop(columns=col))
     assert (None, col) in where(info.value.problems)
+
+
+def test_a_zip_served_by_two_stations_on_one_day_is_named():
+    df = small_frame()
+    df.loc[12, "van_capacity"] = 300  # a second van type for zip 02134 on 2024-01-06 ...
+    extra = df.loc[[12]].assign(van_capacity=150, station="S3").rename(index={12: 14})
+    problems = problems_of(pd.concat([df, extra]))  # ... dispatched from another station
+    assert [(p.row, p.column, p.value) for p in problems] == [(12, "station", "S2"),
+                                                              (14, "station", "S3")]  # fmt: skip
+    assert "expected one station per zip and day; date 2024-01-06 zip '02134'" in problems[0].rule
+    assert "'S2', 'S3'" in problems[0].rule
