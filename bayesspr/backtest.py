@@ -226,6 +226,7 @@ def forecast_draws(
     seed: int = 0,
     sampler: dict[str, int] | None = None,
     max_samples: int = 400,
+    warm_start: SPRModel | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Predictive draws of whole routes for test rows from one variant trained on ``train``.
 
@@ -244,17 +245,21 @@ def forecast_draws(
         :data:`BACKTEST_SAMPLER`).
     max_samples : int
         Posterior samples used for prediction (and samples of the physics variant).
+    warm_start : SPRModel, optional
+        The same variant's fit at the previous origin: chains start at its posterior means
+        (see :meth:`bayesspr.SPRModel.fit`). Ignored by ``gbm`` and ``physics``.
 
     Returns
     -------
     draws : numpy.ndarray
         (sample, row) routes per test row (routes).
     info : dict
-        ``variant``, ``seconds`` and, for fitted variants, the fit's ``diagnostics``.
+        ``variant``, ``seconds``, ``warm_start`` (bool) and, for fitted variants, the fit's
+        ``diagnostics`` and the fitted ``model``.
     """
     t0 = time.perf_counter()
     plan = test.drop(columns=[c for c in ("routes", "route_km") if c in test])
-    info: dict[str, Any] = {"variant": variant}
+    info: dict[str, Any] = {"variant": variant, "warm_start": False}
     if variant == "gbm":
         draws = gbm_route_draws(train, test, random_state=seed)
     elif variant == "physics":
@@ -268,8 +273,10 @@ def forecast_draws(
         model = SPRModel(variant_spec(variant))
         with warnings.catch_warnings():  # not hidden: the diagnostics travel in ``info``
             warnings.simplefilter("ignore")
-            model.fit(train, random_seed=seed, **settings)
+            model.fit(train, random_seed=seed, warm_start=warm_start, **settings)
         info["diagnostics"] = model.diagnostics
+        info["model"] = model
+        info["warm_start"] = warm_start is not None
         draws = model.predict_draws(plan, random_seed=seed, max_samples=max_samples)
         draws = draws["routes"].to_numpy()
     else:
@@ -691,6 +698,7 @@ def rolling_backtest(
     max_samples: int = 400,
     seed: int = 0,
     log: Callable[[str], None] | None = print,
+    warm_start: bool = True,
 ) -> Backtest:
     """Rolling-origin backtest with a monthly re-fit.
 
@@ -719,6 +727,9 @@ def rolling_backtest(
         Seed of fits, predictive noise and the PIT randomisation.
     log : callable, optional
         Receives one line per fit with its convergence diagnostics (None: silent).
+    warm_start : bool
+        Start each fitted variant's chains at its posterior means from the previous origin
+        (the monthly re-fit as the team runs it); the first origin starts cold.
 
     Returns
     -------
@@ -729,6 +740,7 @@ def rolling_backtest(
     shock = pd.Timestamp(shock_start) if shock_start is not None else None
     rng = np.random.default_rng([seed, 3])
     units, fits = [], []
+    previous: dict[str, SPRModel] = {}  # each fitted variant's fit at the last origin
     for origin in (pd.Timestamp(o) for o in origins):
         end = origin + pd.DateOffset(months=horizon_months)
         train = table[table["date"] < origin]
@@ -743,8 +755,12 @@ def rolling_backtest(
                    + test["date"].dt.month - origin.month + 1).to_numpy()  # fmt: skip
         flags = hard_case_flags(train, test, shock)
         for variant in variants:
-            draws, info = forecast_draws(variant, train, test, seed=seed, sampler=sampler,
-                                         max_samples=max_samples)  # fmt: skip
+            draws, info = forecast_draws(
+                variant, train, test, seed=seed, sampler=sampler, max_samples=max_samples,
+                warm_start=previous.get(variant) if warm_start else None,
+            )  # fmt: skip
+            if "model" in info:
+                previous[variant] = info.pop("model")
             fits.append(_fit_row(variant, origin, len(train), info))
             if log is not None:
                 log(_fit_line(fits[-1]))
@@ -772,7 +788,7 @@ def rolling_backtest(
 
 def _fit_row(variant: str, origin: pd.Timestamp, n_train: int, info: dict) -> dict[str, Any]:
     row = {"variant": variant, "origin": origin, "train_rows": n_train,
-           "seconds": info["seconds"]}  # fmt: skip
+           "seconds": info["seconds"], "warm_start": info.get("warm_start", False)}  # fmt: skip
     diag = info.get("diagnostics")
     if diag:
         row.update({k: diag.get(k) for k in ("ok", "rhat_max", "ess_bulk_min", "ess_tail_min",
@@ -783,7 +799,7 @@ def _fit_row(variant: str, origin: pd.Timestamp, n_train: int, info: dict) -> di
 
 def _fit_line(row: dict[str, Any]) -> str:
     head = (f"{row['origin']:%Y-%m-%d} {row['variant']:<16} {row['train_rows']:>5} training "
-            f"rows {row['seconds']:6.1f} s")  # fmt: skip
+            f"rows {row['seconds']:6.1f} s{' warm' if row.get('warm_start') else ''}")  # fmt: skip
     if "ok" not in row:
         return head + "  (no fit)"
     status = "converged" if row["ok"] else "NOT CONVERGED: " + row["problems"]

@@ -273,6 +273,7 @@ class SPRModel:
         nuts_sampler: str | None = None,
         advi_iterations: int = 30_000,
         progressbar: bool = False,
+        warm_start: SPRModel | None = None,
     ) -> SPRModel:
         """Fit the model to an observation table.
 
@@ -295,6 +296,11 @@ class SPRModel:
             Optimisation steps for ``method="advi"``.
         progressbar : bool
             Show the sampler's progress bar.
+        warm_start : SPRModel, optional
+            An earlier fit (last month's, say): every chain starts at its posterior mean for
+            the parameters it shares with this model, same groups in the same order (see
+            :func:`warm_start_values`); the others start as usual. Only where NUTS starts
+            changes, not what it converges to.
 
         Returns
         -------
@@ -318,6 +324,8 @@ class SPRModel:
                 extra = {}
                 if nuts_sampler == "nutpie" and sampler.get("low_rank_mass_matrix", False):
                     extra["nuts"] = {"adaptation": "low_rank"}
+                if warm_start is not None:
+                    extra["initvals"] = warm_start_values(model, warm_start._require_fit())
                 idata = pm.sample(
                     draws=int(sampler["draws"]), tune=int(sampler["tune"]),
                     chains=int(sampler["chains"]), target_accept=float(sampler["target_accept"]),
@@ -674,6 +682,42 @@ def stacked_samples(
     else:
         keep = np.linspace(0, n_total - 1, n_keep).round().astype(int)
     return post.isel(sample=keep)
+
+
+def warm_start_values(model: pm.Model, previous: xr.DataTree) -> dict[str, np.ndarray]:
+    """Posterior means of an earlier fit for the free variables a new model shares with it.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model about to be sampled.
+    previous : xarray.DataTree
+        An earlier fit with a ``posterior`` group.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Initial values (in each variable's own, constrained space) for the free variables
+        whose name exists in the earlier posterior with the same shape and, for labelled
+        dims, the same labels in the same order (a new zip or station changes a group's
+        labels, so that group starts as usual). Unlabelled vectors (the centred and
+        non-centred parts of a group) are left out: equal lengths need not mean equal groups.
+    """
+    post = previous["posterior"].to_dataset()
+    values = {}
+    for rv in model.free_RVs:
+        name = rv.name
+        if name not in post:
+            continue
+        dims = model.named_vars_to_dims.get(name, ())
+        old = post[name]
+        shape = tuple(int(n) for n in old.shape[2:])
+        if len(dims) != len(shape) or (not dims and shape):
+            continue  # unlabelled vector
+        if any(np.asarray(model.coords[d]).tolist() != old[d].to_numpy().tolist() for d in dims):
+            continue
+        values[name] = old.mean(("chain", "draw")).to_numpy()
+    return values
 
 
 def pooled_offsets(

@@ -9,8 +9,9 @@ import pytest
 import xarray as xr
 
 from bayesspr import DataError, SPRModel
+from bayesspr.data import validate
 from bayesspr.evaluate import pit_coverage, randomized_pit
-from bayesspr.model import ModelVersionError, NotFittedError
+from bayesspr.model import ModelVersionError, NotFittedError, warm_start_values
 
 PREDICT_COLUMNS = [
     "spr_mean", "spr_median", "spr_lower", "spr_upper",
@@ -167,3 +168,19 @@ def test_unknown_method_is_refused(demo_split):
     history, _ = demo_split
     with pytest.raises(ValueError, match="advi"):
         SPRModel().fit(history.iloc[:50], method="laplace")
+
+
+def test_warm_start_takes_the_shared_parameters_of_an_earlier_fit(demo_fit, demo_split):
+    history, _ = demo_split
+    post = demo_fit.idata["posterior"].to_dataset()
+    same = warm_start_values(demo_fit.build_model(validate(history)), demo_fit.idata)
+    scalars = [n for n in same if post[n].ndim == 2]
+    assert "tour_constant" in scalars or "fill" in scalars
+    for name, value in same.items():
+        np.testing.assert_allclose(value, post[name].mean(("chain", "draw")).to_numpy())
+    # one zip fewer: the zip-level groups change labels and start as usual; the rest is kept
+    dropped = history[history["zip"] != history["zip"].iloc[0]]
+    fewer = warm_start_values(demo_fit.build_model(validate(dropped)), demo_fit.idata)
+    zip_level = {n for n in same if "zip" in post[n].dims}
+    assert zip_level and not zip_level & set(fewer)
+    assert set(scalars) <= set(fewer)
