@@ -698,7 +698,7 @@ def rolling_backtest(
     max_samples: int = 400,
     seed: int = 0,
     log: Callable[[str], None] | None = print,
-    warm_start: bool = True,
+    warm_start: bool = False,
 ) -> Backtest:
     """Rolling-origin backtest with a monthly re-fit.
 
@@ -728,8 +728,9 @@ def rolling_backtest(
     log : callable, optional
         Receives one line per fit with its convergence diagnostics (None: silent).
     warm_start : bool
-        Start each fitted variant's chains at its posterior means from the previous origin
-        (the monthly re-fit as the team runs it); the first origin starts cold.
+        Start each fitted variant's chains at its posterior means from the previous origin;
+        the first origin starts cold. Off by default: on the demo world it did not help
+        (``benchmarks/warm_start.py``: lower ESS, higher R-hat at about the same cost).
 
     Returns
     -------
@@ -913,6 +914,7 @@ def backtest_cli(
     draws: int = BACKTEST_SAMPLER["draws"],
     tune: int = BACKTEST_SAMPLER["tune"],
     chains: int = BACKTEST_SAMPLER["chains"],
+    warm_start: bool = False,
 ) -> int:
     """``bayesspr backtest``: run the rolling backtest, print the table, write CSV and PNGs.
 
@@ -934,6 +936,8 @@ def backtest_cli(
         Variants to compare (:data:`VARIANTS`).
     draws, tune, chains : int
         Sampler settings of each fit.
+    warm_start : bool
+        Warm-start each re-fit from the previous origin's (see :func:`rolling_backtest`).
 
     Returns
     -------
@@ -954,6 +958,7 @@ def backtest_cli(
     result = rolling_backtest(
         bw.table, bw.origins, horizon_months, variants, shock_start=bw.shock_start,
         sampler={"draws": draws, "tune": tune, "chains": chains}, seed=seed,
+        warm_start=warm_start,
     )  # fmt: skip
     table = scores_table(result)
     with pd.option_context("display.width", 160, "display.max_rows", 500):

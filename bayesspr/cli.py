@@ -37,7 +37,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         model = SPRModel(args.spec).fit(table, random_seed=args.seed, method=args.method,
-                                        draws=args.draws, tune=args.tune)  # fmt: skip
+                                        draws=args.draws, tune=args.tune,
+                        warm_start=args.warm_start)  # fmt: skip
     model.save(args.out)
     print(f"saved fit to {args.out}; diagnostics: {model.diagnostics}")
     return 0
@@ -278,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=_positive_int, default=300, help="draws per chain per fit")
     p.add_argument("--tune", type=_positive_int, default=400, help="tuning steps per fit")
     p.add_argument("--seed", type=int, default=7, help="world and sampler seed")
+    p.add_argument("--warm-start", action="store_true",
+                   help="start each re-fit at the previous origin's posterior means")  # fmt: skip
     p.set_defaults(func=_cmd_backtest)
 
     p = sub.add_parser("report", help="write the HTML diagnostic report of a fit")
