@@ -21,7 +21,7 @@ from bayesspr.evaluate import pit_coverage, station_day_pit
 from bayesspr.fleet_charts import fan_chart, shortfall_chart
 from bayesspr.io import atomic_write
 from bayesspr.model import SPRModel
-from bayesspr.scenario import Scenario, VolumeShock
+from bayesspr.scenario import Scenario, VanChange, VolumeShock
 from bayesspr.simulate import simulate_world
 from bayesspr.summaries import observed_vs_physics, station_forecast
 from bayesspr.volume import VolumeModel
@@ -32,10 +32,13 @@ DEMO_HORIZON_DAYS = 28
 #: Capacity of the larger van in the demo's scenario (packages).
 DEMO_LARGER_VAN = 450.0
 
+#: Capacity of the van the demo's fleet plan buys (packages); the forecast runs it everywhere.
+DEMO_FLEET_VAN = 300.0
+
 #: The demo's van types: cost per van over the 16-month horizon (currency), and an e-van.
 DEMO_VANS = (
-    fleet.VanType("van-300", 300.0, 60_000.0),
-    fleet.VanType("e-van-300", 300.0, 66_000.0, range_km=110.0, kwh_per_km=0.35),
+    fleet.VanType("van-300", DEMO_FLEET_VAN, 60_000.0),
+    fleet.VanType("e-van-300", DEMO_FLEET_VAN, 66_000.0, range_km=110.0, kwh_per_km=0.35),
 )
 
 #: Full cost of a van-day the fleet cannot cover (rental plus overtime; currency).
@@ -142,14 +145,21 @@ def run_demo(
         + " (randomised PIT)"
     )
 
-    base = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed)
+    # the plan buys one van type: forecast the routes of that van at every station (the
+    # history mixes 200- and 300-package vans; a VanChange from the first day sets it)
+    first_day = volume.last_date + pd.Timedelta(days=1)
+    fleet_van = Scenario(f"{DEMO_FLEET_VAN:.0f}-package vans",
+                         (VanChange(DEMO_FLEET_VAN, first_day),))  # fmt: skip
+    base = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed,
+                    scenario=fleet_van)  # fmt: skip
     print(f"16-month forecast: {base.draws.sizes['sample']} joint draws x "
           f"{base.draws.sizes['date']} days x {base.draws.sizes['zip']} zips in "
           f"{time.perf_counter() - started:.1f} s (both forecasts)")  # fmt: skip
     summary = base.summary
     months = sorted(summary["month"].unique())
     show = summary[summary["month"].isin([months[0], months[len(months) // 2], months[-2]])]
-    _print_table("Routes per day by station and month (mean and 90% interval):",
+    _print_table(f"Routes per day by station and month with {DEMO_FLEET_VAN:.0f}-package vans "
+                 "(mean and 90% interval):",
                  show.set_index(["station", "month"])[
                      ["routes_per_day_mean", "routes_per_day_lower", "routes_per_day_upper",
                       "peak_routes_upper", "spr_mean"]])  # fmt: skip
@@ -171,9 +181,9 @@ def run_demo(
 
     bought = plans[0.95].horizon.set_index("station")["vans_service"]
     shock_start = pd.Timestamp(months[2] + "-01")
+    shock = Scenario("+40% from month 3", (VolumeShock(DEMO_SHOCK, shock_start),))
     shocked = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed,
-                       scenario=Scenario("+40% from month 3",
-                                         (VolumeShock(DEMO_SHOCK, shock_start),)))  # fmt: skip
+                       scenario=fleet_van + shock)  # fmt: skip
     _print_table(f"Does the fleet bought at 95% absorb +{DEMO_SHOCK - 1:.0%} volume from "
                  f"{shock_start:%Y-%m-%d}?", fleet.absorb(bought, shocked.draws))  # fmt: skip
 

@@ -133,3 +133,6 @@ def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, caps
     for name in ("plan.csv", "fleet.csv", "forecast_summary.csv", "fan_chart.png",
                  "shortfall.png", "report.html"):
         assert (tmp_path / name).stat().st_size > 0
+    # the plan buys 300-package vans, so the routes it sizes are those of that van
+    summary = pd.read_csv(tmp_path / "forecast_summary.csv")
+    assert summary["scenario"].eq("300-package vans").all()
