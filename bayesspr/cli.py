@@ -37,8 +37,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         model = SPRModel(args.spec).fit(table, random_seed=args.seed, method=args.method,
-                                        draws=args.draws, tune=args.tune,
-                        warm_start=args.warm_start)  # fmt: skip
+                                        draws=args.draws, tune=args.tune)  # fmt: skip
     model.save(args.out)
     print(f"saved fit to {args.out}; diagnostics: {model.diagnostics}")
     return 0
@@ -107,7 +106,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.van_cost is not None:
         capacity = args.van_capacity
         if capacity is None:  # the label of the stations' usual vans: the largest of them
-            capacity = float(network.stations["van_capacity"].max()) if network else 1.0
+            capacity = float(network.stations["van_capacity"].max())
         van = fleet.VanType("van", capacity, args.van_cost)
         costs = fleet.FleetCosts((van,), shortage_cost_per_van_day=args.shortage_cost)
     fleet_plan = fleet.plan(result.draws, args.service_level, costs,
@@ -133,7 +132,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     variants = VARIANTS if args.variants is None else tuple(args.variants.split(","))
     return backtest_cli(args.world, args.out, args.seed, n_origins=args.origins,
                         horizon_months=args.horizon, variants=variants,
-                        draws=args.draws, tune=args.tune)  # fmt: skip
+                        draws=args.draws, tune=args.tune,
+                        warm_start=args.warm_start)  # fmt: skip
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

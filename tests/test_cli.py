@@ -55,6 +55,26 @@ def test_fit_volume_takes_a_table_without_route_physics_columns(tmp_path, monkey
     assert seen["columns"] == columns
 
 
+def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
+    from bayesspr import backtest, cli
+
+    table = tmp_path / "world.csv"
+    assert main(["simulate", "--out", str(table), "--days", "10"]) == 0
+    seen = {}
+
+    def fake_fit(self, df, **kwargs):  # the sampler is tested elsewhere
+        seen["fit"] = kwargs
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(cli.SPRModel, "fit", fake_fit)
+    args = ["fit", "--data", str(table), "--out", str(tmp_path / "f.nc"), "--draws", "50"]
+    assert main(args) == 2
+    assert seen["fit"]["draws"] == 50 and seen["fit"]["method"] == "nuts"
+    monkeypatch.setattr(backtest, "backtest_cli", lambda *a, **k: seen.update(backtest=k) or 0)
+    assert main(["backtest", "--warm-start", "--origins", "2"]) == 0
+    assert seen["backtest"]["warm_start"] is True and seen["backtest"]["n_origins"] == 2
+
+
 def test_simulate_writes_a_valid_table(tmp_path):
     out = tmp_path / "world.csv"
     assert main(["simulate", "--out", str(out), "--days", "20"]) == 0
