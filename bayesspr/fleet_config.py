@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 def _check_number(
@@ -311,8 +312,6 @@ def vans_by_station(fleet_by_station: object, stations: np.ndarray) -> np.ndarra
         otherwise leave the real station with no vans), or holds a negative or non-finite
         number.
     """
-    import pandas as pd
-
     if not isinstance(fleet_by_station, pd.Series):
         raise ValueError("fleet_by_station: expected a pandas Series of vans indexed by station")
     names = [str(s) for s in stations]
