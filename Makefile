@@ -1,17 +1,18 @@
 # Two commands for a fresh machine: `make demo` and `make test`.
-# Both create .venv with Python 3.12 (pyenv reads .python-version) and install the package.
+# Both create .venv with Python 3.12 (pyenv reads .python-version) and install the package
+# with the exact dependency versions of constraints.txt (what CI tested; `make lock` updates it).
 PYTHON ?= $(shell command -v python3.12 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint bench docs clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), f"bayesspr needs Python >= 3.12, found {sys.version.split()[0]} at {sys.executable}"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,7 +33,7 @@ bench: $(STAMP)
 DOCS_STAMP := $(VENV)/.docs-installed
 
 $(DOCS_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
 	touch $(DOCS_STAMP)
 
 # The site, with the quickstart and notebooks executed (cached in docs/_build/.jupyter_cache).
@@ -42,3 +43,13 @@ docs: $(DOCS_STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache docs/_build
+
+# Re-resolve the newest versions the lower bounds in pyproject.toml allow, in a scratch venv,
+# and write them to constraints.txt. Review the diff and run `make test` before committing.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e ".[dev]"
+	{ head -n 3 constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .lock-venv
+	@echo "constraints.txt updated: review 'git diff constraints.txt', then run 'make test'"
