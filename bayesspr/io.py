@@ -11,7 +11,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import xarray as xr
+
+#: Decimal places of numbers in the CSV tables people read (routes, vans, probabilities).
+CSV_DECIMALS = 3
 
 
 def atomic_write(write: Callable[[str], None], path: str | os.PathLike[str]) -> Path:
@@ -47,6 +51,35 @@ def atomic_write(write: Callable[[str], None], path: str | os.PathLike[str]) -> 
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a table people read as CSV, atomically, in one format everywhere.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table; its index is not written.
+    path : str or os.PathLike
+        Destination file.
+
+    Returns
+    -------
+    pathlib.Path
+        The destination.
+
+    Notes
+    -----
+    Floats are rounded to :data:`CSV_DECIMALS` places; a datetime column named ``month``
+    is written ``YYYY-MM`` and other datetime columns ``YYYY-MM-DD``, so every file of the
+    package spells a month and a day the same way.
+    """
+    out = df.copy()
+    for col in out.select_dtypes("datetime").columns:
+        out[col] = out[col].dt.strftime("%Y-%m" if col == "month" else "%Y-%m-%d")
+    floats = out.select_dtypes("float").columns
+    out[floats] = out[floats].round(CSV_DECIMALS)
+    return atomic_write(lambda tmp: out.to_csv(tmp, index=False), path)
 
 
 def _umask() -> int:

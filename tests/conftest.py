@@ -1,6 +1,12 @@
-"""Shared, seeded fixtures: one demo-world fit serves many tests."""
+"""Shared, seeded fixtures: one demo-world fit serves many tests.
 
+Set ``BAYESSPR_TEST_FIT_CACHE=/some/folder`` while developing to save the session fits there
+and load them on the next run (keyed by spec id and seed); CI leaves it unset and fits afresh.
+"""
+
+import os
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -8,6 +14,22 @@ import pytest
 from bayesspr import SPRModel, simulate_world
 from bayesspr.data import validate
 from bayesspr.demo import DEMO_HORIZON_DAYS
+from bayesspr.spec import spec_id
+
+
+def _cached(model_cls, name, fit):
+    """Fit with ``fit()``, or load the fit a developer cached earlier (see module doc)."""
+    folder = os.environ.get("BAYESSPR_TEST_FIT_CACHE")
+    if not folder:
+        return fit()
+    blank = model_cls()
+    config = getattr(blank, "spec", None) or {"priors": blank.priors, "h": blank.harmonics}
+    path = Path(folder) / f"{name}-{spec_id(config)}.nc"
+    if path.is_file():
+        return model_cls.load(path)
+    model = fit()
+    model.save(path)
+    return model
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +44,13 @@ def demo_split():
 def demo_fit(demo_split):
     """The model fitted to the demo history with default settings (the slow part)."""
     history, _ = demo_split
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return SPRModel().fit(history, random_seed=1)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return SPRModel().fit(history, random_seed=1)
+
+    return _cached(SPRModel, "demo-spr-seed1", fit)
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +59,10 @@ def demo_volume_fit(demo_split):
     from bayesspr.volume import VolumeModel
 
     history, _ = demo_split
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return VolumeModel().fit(history, random_seed=2)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return VolumeModel().fit(history, random_seed=2)
+
+    return _cached(VolumeModel, "demo-volume-seed2", fit)
