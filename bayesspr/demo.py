@@ -19,7 +19,7 @@ from bayesspr import data, fleet
 from bayesspr.compose import forecast
 from bayesspr.evaluate import pit_coverage, station_day_pit
 from bayesspr.fleet_charts import fan_chart, shortfall_chart
-from bayesspr.io import atomic_write
+from bayesspr.io import write_csv
 from bayesspr.model import SPRModel
 from bayesspr.scenario import Scenario, VanChange, VolumeShock
 from bayesspr.simulate import simulate_world
@@ -55,15 +55,17 @@ def _print_table(title: str, table: pd.DataFrame) -> None:
     print(shown.round(2).to_string())
 
 
+def _print_legend(title: str, legend: pd.DataFrame) -> None:
+    print(f"\n{title}")
+    for row in legend.itertuples(index=False):
+        print(f"  {row.column:<22} [{row.unit}] {row.meaning}")
+
+
 def _fit_line(name: str, seconds: float, d: dict) -> str:
     verdict = "converged" if d["ok"] else "NOT converged: " + "; ".join(d["problems"])
     return (f"{name} fit in {seconds:.0f} s: R-hat max {d['rhat_max']:.3f}, ESS bulk min "
             f"{d['ess_bulk_min']:.0f}, tail min {d['ess_tail_min']:.0f}, divergences "
             f"{d['divergences']} -> {verdict}")  # fmt: skip
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    atomic_write(lambda tmp: df.to_csv(tmp, index=False), path)
 
 
 def run_demo(
@@ -156,31 +158,40 @@ def run_demo(
           f"{base.draws.sizes['date']} days x {base.draws.sizes['zip']} zips in "
           f"{time.perf_counter() - started:.1f} s (both forecasts)")  # fmt: skip
     summary = base.summary
-    months = sorted(summary["month"].unique())
+    months = pd.DatetimeIndex(sorted(summary["month"].unique()))  # month starts
     show = summary[summary["month"].isin([months[0], months[len(months) // 2], months[-2]])]
     _print_table(f"Routes per day by station and month with {DEMO_FLEET_VAN:.0f}-package vans "
                  "(mean and 90% interval):",
-                 show.set_index(["station", "month"])[
+                 show.assign(month=show["month"].dt.strftime("%Y-%m"))
+                 .set_index(["station", "month"])[
                      ["routes_per_day_mean", "routes_per_day_lower", "routes_per_day_upper",
                       "peak_routes_upper", "spr_mean"]])  # fmt: skip
 
     costs = fleet.FleetCosts(DEMO_VANS, shortage_cost_per_van_day=DEMO_SHORTAGE_COST)
-    rows = []
-    plans = {}
-    for level in (0.90, 0.95, 0.99):
-        plans[level] = fleet.plan(base.draws, level, costs, van_type="van-300")
-        h = plans[level].horizon.set_index("station")
-        rows.append(h["vans_service"].rename(f"vans @{level:.0%}"))
-    fleet_table = pd.concat(rows, axis=1)
-    fleet_table["vans (cost-optimal)"] = plans[0.95].horizon.set_index("station")["vans_cost"]
-    _print_table("Vans to buy per station for the 16 months (kept over the horizon):",
+    plans = {level: fleet.plan(base.draws, level, costs, van_type="van-300")
+             for level in (0.90, 0.95, 0.99)}  # fmt: skip
+    fleet_table = pd.concat(
+        {f"vans @{level:.0%} of peak days": p.horizon.set_index("station")["vans_at_service_level"]
+         for level, p in plans.items()}, axis=1)  # fmt: skip
+    chosen = plans[0.95].horizon.set_index("station")
+    fleet_table["vans cost-optimal"] = chosen["vans_cost_optimal"]
+    _print_table("Vans to buy per station for the 16 months (kept over the horizon), by rule: "
+                 "the service level covers a peak day (one of a month's busiest 5% of days), "
+                 "not every day; the cost-optimal fleet rents on busy days:",
                  fleet_table)  # fmt: skip
+    _print_table("The 95% plan per station (fleet.csv; the legend follows):",
+                 chosen[["vans_to_buy", "rule", "sizing_month", "vans_cost_optimal",
+                         "p_cover_peak_day", "p_cover_every_day", "shortage_van_days",
+                         "expected_cost"]])  # fmt: skip
+    _print_legend("fleet.csv columns (fleet_legend.csv):", plans[0.95].legend("horizon"))
+    _print_legend("plan.csv columns, one row per station and month (plan_legend.csv):",
+                  plans[0.95].legend("table"))  # fmt: skip
     margin = fleet.margin_table(base.draws, 0.95)
     _print_table("Over-budget margin at 95% (extra vans above the point forecast, and the "
                  "probability each is needed):", margin.head(12))  # fmt: skip
 
-    bought = plans[0.95].horizon.set_index("station")["vans_service"]
-    shock_start = pd.Timestamp(months[2] + "-01")
+    bought = chosen["vans_to_buy"]
+    shock_start = months[2]
     shock = Scenario("+40% from month 3", (VolumeShock(DEMO_SHOCK, shock_start),))
     shocked = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed,
                        scenario=fleet_van + shock)  # fmt: skip
@@ -194,14 +205,17 @@ def run_demo(
                  "5% risk):", ev)  # fmt: skip
 
     out.mkdir(parents=True, exist_ok=True)
-    _write_csv(plans[0.95].table, out / "plan.csv")
-    _write_csv(plans[0.95].horizon, out / "fleet.csv")
-    _write_csv(summary, out / "forecast_summary.csv")
-    fan = fan_chart(base.draws, plans[0.95], out / "fan_chart.png")
-    short = shortfall_chart(plans[0.95].table, out / "shortfall.png", service_level=0.95)
+    write_csv(plans[0.95].table, out / "plan.csv")
+    write_csv(plans[0.95].legend("table"), out / "plan_legend.csv")
+    write_csv(plans[0.95].horizon, out / "fleet.csv")
+    write_csv(plans[0.95].legend("horizon"), out / "fleet_legend.csv")
+    write_csv(summary, out / "forecast_summary.csv")
+    fan = fan_chart(base.draws, plans[0.95], out / "fan_chart.png", history=history,
+                    scenario=base.scenario.name)  # fmt: skip
+    short = shortfall_chart(plans[0.95], out / "shortfall.png", scenario=base.scenario.name)
     report = write_report(model, out / "report.html", history=history, holdout=future,
-                          extra_figures={"Routes per station, 16 months, with the 95% fleet": fan,
+                          extra_figures={"Routes per day by month, with the 95% fleet": fan,
                                          "Shortfall probability by month": short})  # fmt: skip
-    print(f"\nwrote {out}/plan.csv, fleet.csv, forecast_summary.csv, {fan.name}, {short.name} "
-          f"and {report.name}")  # fmt: skip
+    print(f"\nwrote {out}/plan.csv, plan_legend.csv, fleet.csv, fleet_legend.csv, "
+          f"forecast_summary.csv, {fan.name}, {short.name} and {report.name}")  # fmt: skip
     return 0

@@ -12,7 +12,9 @@ Decisions (see ``docs/fleet.md``):
   fleet v with P(routes on a peak day ≤ v) ≥ α; peak days are each draw's busiest
   ``peak_share`` of the month's days) or the **cost-optimal newsvendor** rule (the smallest v
   with F(v) ≥ 1 − c_o / c_s over all days of the month), with expected cost and its
-  breakdown; plus the fleet for the whole horizon (vans bought are kept).
+  breakdown; plus the fleet for the whole horizon (vans bought are kept). The recommended
+  columns are ``vans_needed`` (per month) and ``vans_to_buy`` (horizon); ``rule`` says which
+  rule filled them.
 * :func:`margin_table`: the vans above the point forecast and, for each extra van, the
   probability it is needed.
 * :func:`van_mix`: per station, the van type of least expected cost (a larger van lowers
@@ -25,6 +27,9 @@ Decisions (see ``docs/fleet.md``):
 
 The settings (:class:`VanType`, :class:`FleetCosts`, :class:`EVConfig`) live in
 :mod:`bayesspr.fleet_config` and are re-exported here.
+
+Every column of the tables these functions return is explained, with its unit, in
+:data:`COLUMN_LEGEND` and :meth:`FleetPlan.legend` (a table to print or write beside a CSV).
 
 Units: routes and vans are counts per day; costs are in one currency of the user's choice;
 distances in km; energy in kWh; power in kW.
@@ -64,6 +69,258 @@ RULES = ("service", "cost")
 Rule = Literal["service", "cost"]
 Forecast = xr.Dataset | xr.DataArray
 
+# Column → (unit, meaning) per table. ``{alpha}``, ``{risk}`` (1 − α), ``{peak}`` and
+# ``{fractile}`` are filled by legend_frame with a plan's service level, peak share and
+# critical fractile.
+_PEAK_DAY = "a peak day is one of the draw's busiest {peak} of the month's days"
+_LEGEND_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "table": {
+        "station": ("–", "delivery station"),
+        "month": ("month start", "calendar month (CSV: YYYY-MM)"),
+        "van_type": ("–", "van type the routes were forecast for"),
+        "days": ("days", "forecast days in the month"),
+        "vans_needed": (
+            "vans",
+            "recommended fleet for the month; the rule column says which rule filled it",
+        ),
+        "rule": (
+            "–",
+            "'service': vans_needed = vans_at_service_level; 'cost': vans_needed = "
+            "vans_cost_optimal",
+        ),
+        "vans_at_service_level": (
+            "vans",
+            "smallest fleet covering a peak day with probability ≥ {alpha} (" + _PEAK_DAY + "; "
+            "not every day)",
+        ),
+        "service_level": ("probability", "target α of vans_at_service_level: {alpha}"),
+        "vans_cost_optimal": (
+            "vans",
+            "newsvendor: least expected van + shortage cost, weighing every day of the month "
+            "(smallest v with P(routes on a day ≤ v) ≥ critical_fractile)",
+        ),
+        "critical_fractile": (
+            "probability",
+            "1 − (van cost per day) / (shortage cost per van-day), at least 0{fractile}",
+        ),
+        "mean_routes_per_day": ("routes per day", "mean over draws and days of the month"),
+        "mean_peak_day_routes": ("routes per day", "mean routes on peak days (" + _PEAK_DAY + ")"),
+        "vans_point_forecast": (
+            "vans",
+            "fleet the point forecast would buy: the service rule on the mean of each day's routes",
+        ),
+        "margin_vans": ("vans", "vans_needed − vans_point_forecast: vans bought for uncertainty"),
+        "p_short_peak_day": (
+            "probability",
+            "P(routes on a peak day > vans_needed); at most {risk} under the service rule",
+        ),
+        "p_short_any_day": (
+            "probability",
+            "P(at least one day of the month needs more than vans_needed)",
+        ),
+        "shortage_van_days": (
+            "van-days",
+            "expected Σ over the month's days of max(routes − vans_needed, 0)",
+        ),
+        "fleet_cost": ("currency", "van cost per day × days × vans_needed"),
+        "shortage_cost": ("currency", "shortage cost per van-day × shortage_van_days"),
+        "expected_cost": ("currency", "fleet_cost + shortage_cost"),
+    },
+    "horizon": {
+        "station": ("–", "delivery station"),
+        "van_type": ("–", "van type the routes were forecast for"),
+        "vans_to_buy": (
+            "vans",
+            "recommended fleet to buy and keep for every day of the forecast; the rule "
+            "column says which rule filled it",
+        ),
+        "rule": (
+            "–",
+            "'service': vans_to_buy = vans_at_service_level; 'cost': vans_to_buy = "
+            "vans_cost_optimal",
+        ),
+        "vans_at_service_level": (
+            "vans",
+            "largest monthly fleet covering a peak day with probability ≥ {alpha} (the "
+            "month is sizing_month; " + _PEAK_DAY + "; not every day)",
+        ),
+        "service_level": ("probability", "target α of vans_at_service_level: {alpha}"),
+        "sizing_month": (
+            "month start",
+            "month with the largest vans_at_service_level (the first if tied), as its first day",
+        ),
+        "vans_cost_optimal": (
+            "vans",
+            "newsvendor: least expected van + shortage cost of one fleet kept over all days",
+        ),
+        "critical_fractile": (
+            "probability",
+            "1 − (van cost per day) / (shortage cost per van-day), at least 0{fractile}",
+        ),
+        "p_cover_peak_day": (
+            "probability",
+            "P(routes on a peak day ≤ vans_to_buy), pooled over every month's peak days",
+        ),
+        "p_cover_every_day": (
+            "probability",
+            "P(vans_to_buy covers every day of the forecast); never above p_cover_peak_day",
+        ),
+        "shortage_van_days": (
+            "van-days",
+            "expected Σ over the forecast's days of max(routes − vans_to_buy, 0)",
+        ),
+        "short_days": ("days", "expected number of days with routes > vans_to_buy"),
+        "mean_routes_per_day": ("routes per day", "mean over draws and days of the forecast"),
+        "fleet_cost": ("currency", "van cost per day × forecast days × vans_to_buy"),
+        "shortage_cost": ("currency", "shortage cost per van-day × shortage_van_days"),
+        "expected_cost": ("currency", "fleet_cost + shortage_cost, over the forecast"),
+    },
+    "absorb": {
+        "station": ("–", "delivery station of the scenario"),
+        "vans": ("vans", "fleet owned (0 for a station not listed, e.g. a launch)"),
+        "p_cover_peak_day": (
+            "probability",
+            "P(routes on a peak day ≤ vans), pooled over every month's peak days ("
+            + _PEAK_DAY
+            + ")",
+        ),
+        "p_cover_every_day": ("probability", "P(the fleet covers every day of the forecast)"),
+        "shortage_van_days": ("van-days", "expected Σ over days of max(routes − vans, 0)"),
+        "short_days": ("days", "expected number of days with routes > vans"),
+    },
+    "evaluate": {
+        "station": ("–", "delivery station"),
+        "month": ("month start", "calendar month (CSV: YYYY-MM)"),
+        "van_type": ("–", "van type (a name in FleetCosts)"),
+        "vans": ("vans", "the fleet evaluated"),
+        "p_cover_peak_day": (
+            "probability",
+            "P(routes on a peak day ≤ vans): the service level reached (" + _PEAK_DAY + ")",
+        ),
+        "p_short_peak_day": ("probability", "1 − p_cover_peak_day"),
+        "p_short_any_day": ("probability", "P(at least one day of the month needs more vans)"),
+        "shortage_van_days": (
+            "van-days",
+            "expected Σ over the month's days of max(routes − vans, 0)",
+        ),
+        "short_days": ("days", "expected number of days of the month with routes > vans"),
+        "fleet_cost": ("currency", "van cost per day × days × vans"),
+        "shortage_cost": ("currency", "shortage cost per van-day × shortage_van_days"),
+        "expected_cost": ("currency", "fleet_cost + shortage_cost"),
+    },
+    "margin": {
+        "station": ("–", "delivery station"),
+        "month": ("month start", "calendar month (CSV: YYYY-MM)"),
+        "vans_point_forecast": ("vans", "fleet the point forecast would buy (service rule)"),
+        "extra": ("vans", "j: the j-th van above vans_point_forecast"),
+        "fleet": ("vans", "vans_point_forecast + j"),
+        "p_needed": (
+            "probability",
+            "P(routes on a peak day > fleet − 1): how often the j-th extra van is used",
+        ),
+        "bought": ("–", "whether vans_at_service_level includes the j-th extra van"),
+        "vans_at_service_level": ("vans", "the service-level fleet of the month at {alpha}"),
+    },
+    "van_mix": {
+        "station": ("–", "delivery station"),
+        "van_type": ("–", "van type (a name in FleetCosts)"),
+        "vans_to_buy": ("vans", "horizon fleet of this type by the rule"),
+        "mean_routes_per_day": ("routes per day", "mean routes of this van type"),
+        "p_cover_peak_day": ("probability", "P(routes on a peak day ≤ vans_to_buy)"),
+        "shortage_van_days": ("van-days", "expected Σ over days of max(routes − vans_to_buy, 0)"),
+        "fleet_cost": ("currency", "van cost per day × forecast days × vans_to_buy"),
+        "shortage_cost": ("currency", "shortage cost per van-day × shortage_van_days"),
+        "expected_cost": ("currency", "fleet_cost + shortage_cost, over the forecast"),
+        "extra_cost": ("currency", "expected_cost above the station's cheapest van type"),
+        "chosen": ("–", "the station's van type of least expected cost"),
+    },
+}
+
+
+def _fill(template: str, alpha: str, risk: str, peak: str, fractile: str) -> str:
+    """A legend line with the plan's settings written in."""
+    return template.format(alpha=alpha, risk=risk, peak=peak, fractile=fractile)
+
+
+def _percent(p: float) -> str:
+    """A probability as a percentage, e.g. 0.95 → '95 %'."""
+    return f"{100 * p:.4g} %"
+
+
+#: Unit and one-line meaning of every column of the fleet tables, by table: ``"table"``
+#: (:attr:`FleetPlan.table`), ``"horizon"`` (:attr:`FleetPlan.horizon`), ``"absorb"``,
+#: ``"evaluate"`` (:func:`evaluate_fleet`), ``"margin"`` (:func:`margin_table`) and
+#: ``"van_mix"``. Values are ``(unit, meaning)``; :meth:`FleetPlan.legend` gives the same
+#: with the plan's service level, peak share and critical fractile written in.
+#:
+#: :meta hide-value:
+COLUMN_LEGEND: dict[str, dict[str, tuple[str, str]]] = {
+    kind: {
+        col: (unit, _fill(text, "α (service_level)", "1 − α", "peak_share", ""))
+        for col, (unit, text) in cols.items()
+    }
+    for kind, cols in _LEGEND_TEMPLATES.items()
+}
+
+
+def legend_frame(
+    kind: str,
+    *,
+    service_level: float | None = None,
+    peak_share: float = DEFAULT_PEAK_SHARE,
+    critical_fractile: float | None = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """The legend of a fleet table as a table: column, unit, meaning.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`COLUMN_LEGEND` (``"table"``, ``"horizon"``, ``"absorb"``,
+        ``"evaluate"``, ``"margin"``, ``"van_mix"``).
+    service_level : float, optional
+        α written into the meanings (probability); default: the symbol α.
+    peak_share : float
+        Share of a month's days that are peak days, written into the meanings.
+    critical_fractile : float, optional
+        Newsvendor quantile written into the meanings (probability; NaN: no costs).
+    columns : list of str, optional
+        The columns to list, in this order (default: all of ``kind``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``column``, ``unit`` and ``meaning`` (one line each), one row per column.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown or a column has no legend entry.
+    """
+    if kind not in _LEGEND_TEMPLATES:
+        raise ValueError(f"kind = {kind!r}: expected one of {sorted(_LEGEND_TEMPLATES)}")
+    templates = _LEGEND_TEMPLATES[kind]
+    columns = list(templates) if columns is None else list(columns)
+    unknown = [c for c in columns if c not in templates]
+    if unknown:
+        raise ValueError(f"column(s) {unknown} have no legend entry in {kind!r}")
+    if service_level is None:
+        alpha, risk = "α (service_level)", "1 − α"
+    else:
+        alpha, risk = _percent(service_level), _percent(1.0 - service_level)
+    if critical_fractile is None:
+        fractile = ""
+    elif math.isfinite(critical_fractile):
+        fractile = f" (here {critical_fractile:.3f})"
+    else:
+        fractile = " (empty: no costs given)"
+    rows = [
+        (c, unit, _fill(text, alpha, risk, _percent(peak_share), fractile))
+        for c in columns
+        for unit, text in (templates[c],)
+    ]
+    return pd.DataFrame(rows, columns=["column", "unit", "meaning"])
+
 
 @dataclass(frozen=True)
 class FleetPlan:
@@ -72,19 +329,23 @@ class FleetPlan:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per station, month and van type (see :func:`plan`).
+        One row per station, month and van type (see :func:`plan`); ``vans_needed`` is the
+        recommended monthly fleet, filled by the rule named in ``rule``.
     horizon : pandas.DataFrame
-        One row per station and van type: the fleet to buy for the whole horizon.
+        One row per station and van type: ``vans_to_buy``, the fleet to buy and keep for the
+        whole horizon, filled by the rule named in ``rule``.
     draws : xarray.Dataset
         ``routes`` (routes per day), ``vans`` (vans per month) and ``shortfall`` (vans short
         per day) with dims ``van_type``, ``sample``, ``date``/``month``, ``station``.
     service_level : float
         Probability, in (0, 1), that the fleet covers a peak day: the setting the plan was
-        made with.
+        made with. It is per peak day of each month, not for every day.
     peak_share : float
         Share of the busiest days, in (0, 1), that counted as peak days.
     rule : str
-        ``"service"`` or ``"cost"``: which rule filled the ``vans`` columns.
+        ``"service"`` or ``"cost"``: which rule filled ``vans_needed`` and ``vans_to_buy``.
+    scenario : str, optional
+        Name of the forecast's scenario (its ``scenario`` attribute), if it had one.
     """
 
     table: pd.DataFrame
@@ -93,6 +354,37 @@ class FleetPlan:
     service_level: float
     peak_share: float
     rule: str = field(default="service")
+    scenario: str | None = field(default=None)
+
+    def legend(self, which: Literal["table", "horizon"] = "horizon") -> pd.DataFrame:
+        """Unit and one-line meaning of each column of :attr:`table` or :attr:`horizon`.
+
+        Parameters
+        ----------
+        which : {"table", "horizon"}
+            The table to explain.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``column``, ``unit``, ``meaning``, one row per column of that table in
+            its order, with this plan's service level, peak share and critical fractile
+            written in. Write it next to the table's CSV (:func:`bayesspr.io.write_csv`).
+        """
+        if which not in ("table", "horizon"):
+            raise ValueError(f"which = {which!r}: expected 'table' or 'horizon'")
+        frame = self.table if which == "table" else self.horizon
+        fractiles = frame["critical_fractile"].dropna().unique()
+        fractile = None  # several van types, several fractiles: the column holds them
+        if len(fractiles) <= 1:
+            fractile = float(fractiles[0]) if len(fractiles) else math.nan
+        return legend_frame(
+            which,
+            service_level=self.service_level,
+            peak_share=self.peak_share,
+            critical_fractile=fractile,
+            columns=list(frame.columns),
+        )
 
 
 # --- input -----------------------------------------------------------------------------------
@@ -222,6 +514,18 @@ def as_routes(forecast: Forecast) -> xr.DataArray:
     return routes
 
 
+def _scenario_name(forecast: object) -> str | None:
+    """The scenario name a forecast carries (``attrs["scenario"]``, or a Forecast's), if any."""
+    draws = getattr(forecast, "draws", None)
+    for obj in (draws, forecast):
+        name = getattr(obj, "attrs", {}).get("scenario") if obj is not None else None
+        if name:
+            return str(name)
+    scenario = getattr(forecast, "scenario", None)
+    name = getattr(scenario, "name", None)
+    return str(name) if name else None
+
+
 def _sample_labels(da: xr.DataArray) -> np.ndarray:
     """Labels of the ``sample`` dim: kept if plain, 0..S-1 if a (chain, draw) MultiIndex."""
     index = da.indexes.get("sample")
@@ -254,13 +558,18 @@ def _fleet_quantile(sample: np.ndarray, prob: float) -> np.ndarray:
     return np.ceil(kth - 1e-9).astype(np.int64)
 
 
+def _peak_count(n_days: int, peak_share: float) -> int:
+    """Peak days of a month of ``n_days`` days: ⌈peak_share · days⌉, at least 1."""
+    return min(max(math.ceil(peak_share * n_days - 1e-9), 1), n_days)
+
+
 def _peak_days(block: np.ndarray, peak_share: float) -> np.ndarray:
     """Routes on each draw's busiest days of a month: (sample·k, station).
 
     ``block`` is (sample, days, station); k = ⌈peak_share · days⌉ (at least 1).
     """
     n_days = block.shape[1]
-    k = min(max(math.ceil(peak_share * n_days - 1e-9), 1), n_days)
+    k = _peak_count(n_days, peak_share)
     top = np.sort(block, axis=1)[:, n_days - k :, :]
     return top.reshape(-1, block.shape[2])
 
@@ -379,14 +688,17 @@ def _plan_one(
         "days": np.repeat(days, n_st),
     }
     cols = {
-        "vans": vans,
-        "vans_service": vans_service,
-        "vans_cost": vans_cost,
-        "mean_routes": mean_routes,
-        "peak_routes": peak_routes,
-        "mean_fleet": mean_fleet,
-        "margin": vans - mean_fleet,
-        "p_shortfall": risk["p_shortfall"],
+        "vans_needed": vans,
+        "rule": np.full((n_m, n_st), rule),
+        "vans_at_service_level": vans_service,
+        "service_level": np.full((n_m, n_st), service_level),
+        "vans_cost_optimal": vans_cost,
+        "critical_fractile": np.full((n_m, n_st), fractile),
+        "mean_routes_per_day": mean_routes,
+        "mean_peak_day_routes": peak_routes,
+        "vans_point_forecast": mean_fleet,
+        "margin_vans": vans - mean_fleet,
+        "p_short_peak_day": risk["p_shortfall"],
         "p_short_any_day": risk["p_short_any_day"],
         "shortage_van_days": risk["shortage_van_days"],
         "fleet_cost": fleet_cost,
@@ -395,8 +707,7 @@ def _plan_one(
     }
     table = pd.DataFrame({**grid, **{k: np.asarray(v).reshape(-1) for k, v in cols.items()}})
     if costs is None:
-        table["vans_cost"] = pd.array([pd.NA] * len(table), dtype="Int64")
-    table["critical_fractile"] = fractile
+        table["vans_cost_optimal"] = pd.array([pd.NA] * len(table), dtype="Int64")
 
     # the horizon: vans bought are kept, so one fleet serves every month
     h_service = vans_service.max(axis=0)
@@ -407,16 +718,20 @@ def _plan_one(
     )
     h_vans = h_cost if rule == "cost" else h_service
     horizon = _horizon_table(values, slices, stations, h_vans, peak_share)
+    horizon = horizon.rename(columns={"vans": "vans_to_buy"})
     horizon.insert(1, "van_type", van_name)
-    horizon.insert(3, "vans_service", h_service)
-    horizon.insert(4, "vans_cost", h_cost)
+    horizon.insert(3, "rule", rule)
+    horizon.insert(4, "vans_at_service_level", h_service)
+    horizon.insert(5, "service_level", service_level)
+    horizon.insert(6, "sizing_month", month_starts[np.argmax(vans_service, axis=0)])
+    horizon.insert(7, "vans_cost_optimal", h_cost)
+    horizon.insert(8, "critical_fractile", fractile)
     if costs is None:
-        horizon["vans_cost"] = pd.array([pd.NA] * len(horizon), dtype="Int64")
-    horizon["mean_routes"] = values.mean(axis=(0, 1))
+        horizon["vans_cost_optimal"] = pd.array([pd.NA] * len(horizon), dtype="Int64")
+    horizon["mean_routes_per_day"] = values.mean(axis=(0, 1))
     horizon["fleet_cost"] = co_day * n_days * h_vans
     horizon["shortage_cost"] = cs * horizon["shortage_van_days"]
     horizon["expected_cost"] = horizon["fleet_cost"] + horizon["shortage_cost"]
-    horizon["critical_fractile"] = fractile
 
     month_of_date = np.repeat(np.arange(n_m), days)
     vans_by_date = vans[month_of_date]
@@ -455,8 +770,8 @@ def _horizon_table(
         {
             "station": stations,
             "vans": vans.astype(np.int64),
-            "p_cover_all_days": (values.max(axis=1) <= vans[None, :]).mean(axis=0),
-            "p_cover_peak": (peaks <= vans[None, :]).mean(axis=0),
+            "p_cover_peak_day": (peaks <= vans[None, :]).mean(axis=0),
+            "p_cover_every_day": (values.max(axis=1) <= vans[None, :]).mean(axis=0),
             "shortage_van_days": np.maximum(values - v, 0.0).sum(axis=1).mean(axis=0),
             "short_days": (values > v).sum(axis=1).mean(axis=0),
         }
@@ -486,8 +801,10 @@ def plan(
         Van and shortage costs; without them the cost columns are NaN and only the service
         rule is available.
     rule : {"service", "cost"}
-        Which rule fills ``vans``: the service level, or the cost-optimal newsvendor.
-        Both are always reported (``vans_service``, ``vans_cost``).
+        Which rule fills the recommended columns ``vans_needed`` (per month) and
+        ``vans_to_buy`` (horizon): the service level, or the cost-optimal newsvendor. Both
+        are always reported (``vans_at_service_level``, ``vans_cost_optimal``), and the
+        ``rule`` column names the one used.
     van_type : str, optional
         Name of the van type in ``costs`` the forecast was made for; needed when ``costs``
         lists several types and ``forecast_draws`` is a single forecast.
@@ -498,22 +815,30 @@ def plan(
     Returns
     -------
     FleetPlan
-        ``table``: one row per station, month (month start) and van type with ``days``;
-        ``vans`` (by ``rule``), ``vans_service`` (smallest v with P(routes on a peak day ≤ v)
-        ≥ α), ``vans_cost`` (smallest v with P(routes on a day of the month ≤ v) ≥ 1 − c_o/c_s,
-        c_o the van cost per day, c_s the shortage cost per van-day); ``mean_routes`` (mean
-        routes per day), ``peak_routes`` (mean routes on peak days), ``mean_fleet`` (the
-        service rule applied to the point forecast, the mean of each day's routes),
-        ``margin`` = vans − mean_fleet; ``p_shortfall`` (P(routes on a peak day > vans)),
-        ``p_short_any_day`` (P(some day of the month needs more than vans)),
-        ``shortage_van_days`` (E[Σ days max(routes − vans, 0)], van-days), ``fleet_cost``
-        (c_o · days · vans), ``shortage_cost`` (c_s · shortage_van_days), ``expected_cost``
-        (their sum; currency), ``critical_fractile`` (max(0, 1 − c_o/c_s); 0: no van
-        pays for itself, renting is cheaper).
-        ``horizon``: per station and van type, one fleet kept over every day: ``vans_service``
-        (the largest monthly service-level fleet), ``vans_cost`` (newsvendor over all days),
-        ``vans`` (by ``rule``), ``p_cover_all_days``, ``p_cover_peak``,
-        ``shortage_van_days``, ``short_days`` (expected days with a shortage), costs.
+        ``table``: one row per station, month (month-start Timestamp) and van type with
+        ``days``; ``vans_needed`` (the recommended fleet of the month, by ``rule``), ``rule``,
+        ``vans_at_service_level`` (smallest v with P(routes on a peak day ≤ v) ≥ α: a
+        service level per peak day, not for every day), ``service_level`` (α),
+        ``vans_cost_optimal`` (smallest v with P(routes on a day of the month ≤ v) ≥ 1 −
+        c_o/c_s, c_o the van cost per day, c_s the shortage cost per van-day),
+        ``critical_fractile`` (max(0, 1 − c_o/c_s); 0: no van pays for itself, renting is
+        cheaper); ``mean_routes_per_day``, ``mean_peak_day_routes`` (mean routes on peak
+        days; routes per day), ``vans_point_forecast`` (the service rule applied to the
+        point forecast, the mean of each day's routes), ``margin_vans`` = vans_needed −
+        vans_point_forecast; ``p_short_peak_day`` (P(routes on a peak day > vans_needed)),
+        ``p_short_any_day`` (P(some day of the month needs more than vans_needed)),
+        ``shortage_van_days`` (E[Σ days max(routes − vans_needed, 0)], van-days),
+        ``fleet_cost`` (c_o · days · vans_needed), ``shortage_cost`` (c_s ·
+        shortage_van_days), ``expected_cost`` (their sum; currency).
+        ``horizon``: per station and van type, one fleet kept over every day:
+        ``vans_to_buy`` (the recommended fleet, by ``rule``), ``rule``,
+        ``vans_at_service_level`` (the largest monthly service-level fleet),
+        ``service_level``, ``sizing_month`` (the month that sets it), ``vans_cost_optimal``
+        (newsvendor over all days), ``critical_fractile``, ``p_cover_peak_day`` (P(routes
+        on a peak day ≤ vans_to_buy), over every month's peak days), ``p_cover_every_day``
+        (P(vans_to_buy covers every day of the forecast)), ``shortage_van_days``,
+        ``short_days`` (expected days with a shortage), ``mean_routes_per_day``, costs.
+        :meth:`FleetPlan.legend` explains every column in one line with its unit.
         ``draws``: the draws behind the tables.
 
     Raises
@@ -531,8 +856,9 @@ def plan(
         raise ValueError("rule = 'cost' needs costs: expected a FleetCosts, got None")
     if costs is not None and not isinstance(costs, FleetCosts):
         raise ValueError(f"costs = {costs!r}: expected a bayesspr.fleet.FleetCosts")
-    tables, horizons, draws = [], [], []
+    tables, horizons, draws, scenarios = [], [], [], []
     for name, (fc, van) in _resolve_types(forecast_draws, costs, van_type).items():
+        scenarios.append(_scenario_name(fc))
         t, h, d = _plan_one(as_routes(fc), van, name, costs, service_level, peak_share, rule)
         tables.append(t)
         horizons.append(h)
@@ -544,6 +870,7 @@ def plan(
         service_level=service_level,
         peak_share=peak_share,
         rule=rule,
+        scenario=" / ".join(dict.fromkeys(n for n in scenarios if n)) or None,
     )
 
 
@@ -564,7 +891,8 @@ def evaluate_fleet(
     vans : int, pandas.Series or pandas.DataFrame
         The fleet (vans): one number for every station and month; a Series indexed by
         station (kept every month; stations not listed have 0); or a DataFrame with columns
-        ``station``, ``month`` (month start) and ``vans`` (missing pairs have 0).
+        ``station``, ``month`` (month start) and ``vans`` or ``vans_needed`` (a
+        :attr:`FleetPlan.table`; missing pairs have 0).
     costs : FleetCosts, optional
         Costs; without them the cost columns are NaN.
     van_type : str, optional
@@ -575,10 +903,11 @@ def evaluate_fleet(
     Returns
     -------
     pandas.DataFrame
-        One row per station and month: ``vans``, ``service_level`` (P(routes on a peak day ≤
-        vans)), ``p_shortfall`` (1 − service_level), ``p_short_any_day``,
-        ``shortage_van_days`` (van-days), ``short_days`` (days), ``fleet_cost``,
-        ``shortage_cost``, ``expected_cost`` (currency).
+        One row per station and month: ``vans``, ``p_cover_peak_day`` (P(routes on a peak
+        day ≤ vans): the service level reached), ``p_short_peak_day`` (1 −
+        p_cover_peak_day), ``p_short_any_day``, ``shortage_van_days`` (van-days),
+        ``short_days`` (days), ``fleet_cost``, ``shortage_cost``, ``expected_cost``
+        (currency); see ``COLUMN_LEGEND["evaluate"]``.
     """
     peak_share = _check_peak_share(peak_share)
     if _is_mapping(forecast):
@@ -590,8 +919,9 @@ def evaluate_fleet(
     month_starts, slices = _months(routes["date"].to_numpy())
     n_m, n_st = len(slices), len(stations)
     if isinstance(vans, pd.DataFrame):
+        column = "vans" if "vans" in vans.columns else "vans_needed"
         wide = vans.assign(month=pd.to_datetime(vans["month"])).pivot_table(
-            index="month", columns="station", values="vans", aggfunc="max"
+            index="month", columns="station", values=column, aggfunc="max"
         )
         grid = wide.reindex(index=month_starts, columns=stations).fillna(0).to_numpy()
     elif isinstance(vans, pd.Series):
@@ -614,8 +944,8 @@ def evaluate_fleet(
             "month": np.repeat(month_starts.to_numpy(), n_st),
             "van_type": name,
             "vans": grid.reshape(-1),
-            "service_level": 1.0 - risk["p_shortfall"].reshape(-1),
-            "p_shortfall": risk["p_shortfall"].reshape(-1),
+            "p_cover_peak_day": 1.0 - risk["p_shortfall"].reshape(-1),
+            "p_short_peak_day": risk["p_shortfall"].reshape(-1),
             "p_short_any_day": risk["p_short_any_day"].reshape(-1),
             "shortage_van_days": risk["shortage_van_days"].reshape(-1),
             "short_days": risk["short_days"].reshape(-1),
@@ -639,9 +969,9 @@ def margin_table(
 ) -> pd.DataFrame:
     """The vans above the point forecast, and the probability each extra van is needed.
 
-    The point-forecast fleet ``mean_fleet`` is what a planner would buy from the mean of each
-    day's routes (the service rule on the point forecast). The j-th van above it is needed
-    on a peak day when routes exceed ``mean_fleet + j − 1``.
+    The point-forecast fleet ``vans_point_forecast`` is what a planner would buy from the
+    mean of each day's routes (the service rule on the point forecast). The j-th van above it
+    is needed on a peak day when routes exceed ``vans_point_forecast + j − 1``.
 
     Parameters
     ----------
@@ -658,10 +988,11 @@ def margin_table(
     Returns
     -------
     pandas.DataFrame
-        One row per station, month and extra van: ``mean_fleet`` (vans), ``extra`` (j, 1,
-        2, ...), ``fleet`` (mean_fleet + j, vans), ``p_needed`` (P(routes on a peak day >
-        mean_fleet + j − 1)), ``bought`` (whether the service-level fleet includes it),
-        ``vans_service`` (the service-level fleet).
+        One row per station, month and extra van: ``vans_point_forecast`` (vans), ``extra``
+        (j, 1, 2, ...), ``fleet`` (vans_point_forecast + j, vans), ``p_needed`` (P(routes on
+        a peak day > vans_point_forecast + j − 1)), ``bought`` (whether the service-level
+        fleet includes it), ``vans_at_service_level`` (the service-level fleet); see
+        ``COLUMN_LEGEND["margin"]``.
     """
     service_level = _check_probability("service_level", service_level)
     peak_share = _check_peak_share(peak_share)
@@ -691,12 +1022,12 @@ def margin_table(
                 {
                     "station": stations[s_idx],
                     "month": month_starts[m],
-                    "mean_fleet": base[s_idx],
+                    "vans_point_forecast": base[s_idx],
                     "extra": extra[e_idx],
                     "fleet": base[s_idx] + extra[e_idx],
                     "p_needed": above[e_idx, s_idx],
                     "bought": base[s_idx] + extra[e_idx] <= bought[s_idx],
-                    "vans_service": bought[s_idx],
+                    "vans_at_service_level": bought[s_idx],
                 }
             )
         )
@@ -738,9 +1069,10 @@ def van_mix(
     Returns
     -------
     pandas.DataFrame
-        One row per station and van type: ``vans``, ``mean_routes`` (routes per day),
-        ``fleet_cost``, ``shortage_cost``, ``expected_cost`` (currency over the forecast),
-        ``extra_cost`` (above the station's cheapest type) and ``chosen`` (the cheapest).
+        One row per station and van type: ``vans_to_buy``, ``mean_routes_per_day``,
+        ``p_cover_peak_day``, ``shortage_van_days``, ``fleet_cost``, ``shortage_cost``,
+        ``expected_cost`` (currency over the forecast), ``extra_cost`` (above the station's
+        cheapest type) and ``chosen`` (the cheapest); see ``COLUMN_LEGEND["van_mix"]``.
     """
     if not isinstance(costs, FleetCosts):
         raise ValueError(f"costs = {costs!r}: expected a bayesspr.fleet.FleetCosts")
@@ -750,9 +1082,9 @@ def van_mix(
     cols = [
         "station",
         "van_type",
-        "vans",
-        "mean_routes",
-        "p_cover_peak",
+        "vans_to_buy",
+        "mean_routes_per_day",
+        "p_cover_peak_day",
         "shortage_van_days",
         "fleet_cost",
         "shortage_cost",
@@ -791,10 +1123,11 @@ def absorb(
     Returns
     -------
     pandas.DataFrame
-        One row per station of the scenario: ``vans``; ``p_cover_all_days`` (P(the fleet
-        covers every day of the forecast)); ``p_cover_peak`` (P(routes on a peak day ≤
-        vans), over draws and every month's peak days); ``shortage_van_days`` (E[Σ days
-        max(routes − vans, 0)], van-days); ``short_days`` (expected days with a shortage).
+        One row per station of the scenario: ``vans``; ``p_cover_peak_day`` (P(routes on a
+        peak day ≤ vans), over draws and every month's peak days); ``p_cover_every_day``
+        (P(the fleet covers every day of the forecast)); ``shortage_van_days`` (E[Σ days
+        max(routes − vans, 0)], van-days); ``short_days`` (expected days with a shortage);
+        see ``COLUMN_LEGEND["absorb"]``.
     """
     peak_share = _check_peak_share(peak_share)
     routes = as_routes(shocked_forecast)
