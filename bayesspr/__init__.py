@@ -48,18 +48,19 @@ except PackageNotFoundError:  # pragma: no cover - imported from a checkout, not
     __version__ = "0+unknown"
 
 
-def report(model: SPRModel, path: str | Path, **kwargs: Any) -> Path:
+def report(model: SPRModel | VolumeModel, path: str | Path, **kwargs: Any) -> Path:
     """Write the self-contained HTML diagnostic report of a fit.
 
     Parameters
     ----------
-    model : SPRModel
-        A fitted (or loaded) model.
+    model : SPRModel or VolumeModel
+        A fitted (or loaded) model: the SPR report, or the volume model's report (sampler
+        health, rank plots, priors, daily stops per station against the history).
     path : str or pathlib.Path
         HTML file to write (atomically).
     **kwargs
-        ``history``, ``holdout``, ``extra_figures``, ``title``, ``random_seed``: see
-        :func:`bayesspr.reporting.write_report`.
+        ``history``, ``holdout`` (SPR fits only), ``extra_figures``, ``title``,
+        ``random_seed``: see :func:`bayesspr.reporting.write_report`.
 
     Returns
     -------

@@ -1,14 +1,25 @@
 """One self-contained HTML report that a reviewer reads to decide whether to trust a fit.
 
-Sections (in order, see :data:`SECTIONS` and ``docs/report.md``): sampler health against
-fixed thresholds with advice, trace and rank plots of the hyper-parameters, the energy plot,
-a pair plot of the physics constants with divergences marked, forest plots of the city and
-station effects, posterior predictive checks of SPR by city, PSIS-LOO with Pareto-k,
-calibration (randomised PIT) on held-out data, and attached forecast / fleet charts.
+:func:`write_report` takes a fitted :class:`~bayesspr.SPRModel` or
+:class:`~bayesspr.VolumeModel`. The SPR report's sections (in order, see :data:`SECTIONS`
+and ``docs/report.md``): sampler health against fixed thresholds with advice, trace plots of
+the hyper-parameters and rank plots of the parameters that miss a threshold (or the worst
+ones), the energy plot, a pair plot of the physics constants with divergences marked, forest
+plots of the city and station effects, posterior predictive checks of SPR by city, PSIS-LOO
+with Pareto-k, calibration (randomised PIT) on held-out data, and attached forecast / fleet
+charts. The volume report (:data:`VOLUME_SECTIONS`): the same sampler health and rank plots,
+the energy plot, its priors against their posteriors, and observed vs posterior-predictive
+daily stops per station over the history.
+
+Which parameters miss an R-hat or ESS threshold is decided once, by
+:func:`parameter_diagnostics` (ArviZ, the thresholds of :mod:`bayesspr.diagnostics`); the
+sampler-health table, the verdict banner, the worst-parameters table and the rank plots all
+read that one table, so they cannot disagree.
 
 Statistics come from ``arviz_stats`` and plots from ``arviz_plots`` (matplotlib backend);
-nothing is re-implemented here. Images are embedded as base64 PNG ``data:`` URIs, there is
-no external CSS or JavaScript, so the file opens offline.
+nothing is re-implemented here. Every axis is labelled with its quantity and unit. Images are
+embedded as base64 PNG ``data:`` URIs, there is no external CSS or JavaScript, so the file
+opens offline.
 """
 
 from __future__ import annotations
@@ -19,13 +30,15 @@ import html
 import io
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import Any
 
+import arviz as az
 import arviz_plots as azp
 import arviz_stats as azs
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -37,19 +50,38 @@ from bayesspr.diagnostics import EBFMI_MIN, ESS_MIN, RHAT_MAX, convergence
 from bayesspr.evaluate import pit_coverage, randomized_pit
 from bayesspr.io import atomic_write
 from bayesspr.model import DEFAULT_INTERVAL, NotFittedError, SPRModel
+from bayesspr.summaries import central_bounds
+from bayesspr.volume import VolumeModel, zip_day_volume
 
-__all__ = ["PHYSICS_CONSTANTS", "SECTIONS", "sampler_health", "write_report"]
+__all__ = [
+    "PHYSICS_CONSTANTS",
+    "SECTIONS",
+    "VOLUME_SECTIONS",
+    "parameter_diagnostics",
+    "sampler_health",
+    "write_report",
+]
 
-#: (anchor id, heading) of every section, in the order they appear in the report.
+#: (anchor id, heading) of every section of the SPR report, in the order they appear.
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("health", "Sampler health"),
-    ("trace", "Trace and rank plots of the hyper-parameters"),
+    ("trace", "Trace and rank plots"),
     ("energy", "Energy"),
     ("pair", "Pair plot of the physics constants"),
     ("forest", "City and station effects"),
     ("ppc", "Posterior predictive check: SPR by city"),
     ("loo", "PSIS-LOO and Pareto k"),
     ("pit", "Calibration on held-out data (PIT)"),
+    ("charts", "Forecasts and fleet plans"),
+)
+
+#: (anchor id, heading) of every section of the volume-model report, in order.
+VOLUME_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("health", "Sampler health"),
+    ("rank", "Rank plots of the worst parameters"),
+    ("energy", "Energy"),
+    ("priors", "Priors and posteriors"),
+    ("ppc", "Posterior predictive check: daily stops by station"),
     ("charts", "Forecasts and fleet plans"),
 )
 
@@ -63,18 +95,94 @@ PHYSICS_CONSTANTS: tuple[str, ...] = (
     "overhead_hours_pop",
 )
 
-#: Group effects shown as forest plots: (posterior name, title with unit).
+#: Group effects shown as forest plots: (posterior name, title with unit, axis label).
 _FOREST = (
-    ("service_min_city", "Service time per stop by city (min)"),
-    ("speed_kmh_city", "Speed between stops by city (km/h)"),
-    ("overhead_hours_station", "Dispatch overhead by station (h per route)"),
+    ("service_min_city", "Service time per stop by city (min)", "service time per stop (min)"),
+    ("speed_kmh_city", "Speed between stops by city (km/h)", "speed between stops (km/h)"),
+    (
+        "overhead_hours_station",
+        "Dispatch overhead by station (h per route)",
+        "dispatch overhead (h per route)",
+    ),
+)
+
+#: Unit of each posterior variable of the two models, for axis labels ("–": dimensionless).
+#: Names not listed fall back on their pattern (``log_*``, ``*_z``), see :func:`_unit`.
+_UNITS: dict[str, str] = {
+    # SPRModel
+    "tour_constant": "–",
+    "stem_speed_kmh": "km/h",
+    "fill": "share of capacity, –",
+    "service_min_pop": "min per stop",
+    "service_min_city": "min per stop",
+    "speed_kmh_pop": "km/h",
+    "speed_kmh_city": "km/h",
+    "overhead_hours_pop": "h per route",
+    "overhead_hours_station": "h per route",
+    "overhead_hours_sd": "log scale, –",
+    "zip_effect_sd": "log scale, –",
+    "zip_effect": "log time efficiency, –",
+    "sigma_route": "log route need, –",
+    "sigma_km": "log route km, –",
+    # VolumeModel
+    "level_city": "log stops per day",
+    "level_station": "log stops per day",
+    "level_zip": "log stops per day",
+    "level_sd_station": "log scale, –",
+    "level_sd_zip": "log scale, –",
+    "growth_city": "log per year",
+    "growth_zip": "log per year",
+    "growth_sd_zip": "log per year",
+    "weekday_city": "log offset, –",
+    "yearly": "log offset, –",
+    "regressor_effect": "log offset per regressor unit",
+    "stops_cv": "–",
+    "extra_log_mean": "log extra packages per stop",
+    "extra_log_station": "log extra packages per stop",
+    "extra_log_zip": "log extra packages per stop",
+    "extra_sd_station": "log scale, –",
+    "extra_sd_zip": "log scale, –",
+    "extra_cv": "–",
+}
+
+#: The volume model's priors: (prior option(s), posterior variable it governs, distribution).
+#: The level of each city is Normal(log of the city's median daily stops, 1) in the model.
+_VOLUME_PRIORS: tuple[tuple[str, str, str], ...] = (
+    ("level_sd_station", "level_sd_station", "HalfNormal(σ = {level_sd_station})"),
+    ("level_sd_zip", "level_sd_zip", "HalfNormal(σ = {level_sd_zip})"),
+    (
+        "growth_mean, growth_mean_sd",
+        "growth_city",
+        "Normal(μ = {growth_mean}, σ = {growth_mean_sd})",
+    ),
+    ("growth_sd_zip", "growth_sd_zip", "HalfNormal(σ = {growth_sd_zip})"),
+    ("weekday_sd", "weekday_city", "ZeroSumNormal(σ = {weekday_sd}) over weekdays"),
+    ("yearly_sd", "yearly", "Normal(μ = 0, σ = {yearly_sd}) per Fourier coefficient"),
+    ("regressor_sd", "regressor_effect", "Normal(μ = 0, σ = {regressor_sd})"),
+    ("stops_cv", "stops_cv", "HalfNormal(σ = {stops_cv})"),
+    ("extra_log_mean_sd", "extra_log_mean", "Normal(μ = log 0.5, σ = {extra_log_mean_sd})"),
+    ("extra_sd_station", "extra_sd_station", "HalfNormal(σ = {extra_sd_station})"),
+    ("extra_sd_zip", "extra_sd_zip", "HalfNormal(σ = {extra_sd_zip})"),
+    ("extra_cv", "extra_cv", "HalfNormal(σ = {extra_cv})"),
 )
 
 #: Central interval masses whose coverage is read off the held-out PIT.
 _COVERAGE_LEVELS = (0.5, 0.8, 0.9)
 
+#: At most this many parameters that miss a threshold get a rank plot (the worst first); when
+#: none misses one, the rank plots show this many of the worst for reference.
+_RANK_MAX = 12
+_RANK_REFERENCE = 4
+
+#: At most this many station panels in the volume predictive check (the table has all).
+_PPC_STATIONS_MAX = 12
+
+#: Display name of each per-parameter check of :func:`parameter_diagnostics`.
+_CHECK_NAMES = {"fails_r_hat": "R-hat", "fails_ess_bulk": "bulk ESS", "fails_ess_tail": "tail ESS"}
+
 _DPI = 80
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_FAIL_COLOR = "#b00000"
 
 _ADVICE = {
     "rhat": (
@@ -136,18 +244,87 @@ nav ol { columns: 2; }
 
 
 # --------------------------------------------------------------------------- sampler health
-def sampler_health(idata: xr.DataTree) -> pd.DataFrame:
+def parameter_diagnostics(idata: xr.DataTree) -> pd.DataFrame:
+    """R-hat and bulk / tail ESS of every posterior parameter, and the thresholds it misses.
+
+    The one place the report decides which parameters fail: the sampler-health rows, the
+    verdict, the worst-parameters table and the rank plots all read this table. The values
+    are ArviZ's (``arviz.rhat``, ``arviz.ess``), computed as
+    :func:`bayesspr.diagnostics.convergence` computes them and judged against its thresholds
+    (:data:`~bayesspr.diagnostics.RHAT_MAX`, :data:`~bayesspr.diagnostics.ESS_MIN`), so the
+    table's extremes are ``convergence``'s ``rhat_max``, ``ess_bulk_min`` and
+    ``ess_tail_min``. A value ArviZ cannot compute (NaN, e.g. a constant) misses nothing, as
+    there.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit with a ``posterior`` group (dims ``chain`` and ``draw``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scalar parameter (each element of a vector variable), indexed by its
+        label (``"overhead_hours_sd"``, ``"service_min_city[Boston]"``), worst first (most
+        missed thresholds, then smallest ESS). Columns: ``variable`` (posterior name),
+        ``position`` (tuple of int: its position along the variable's other dims),
+        ``r_hat`` (–), ``ess_bulk`` and ``ess_tail`` (effective draws), ``fails_r_hat``,
+        ``fails_ess_bulk``, ``fails_ess_tail`` (bool: misses that threshold), ``misses``
+        (text: the thresholds it misses, ``""`` when none) and ``failing`` (bool: misses
+        any).
+    """
+    post = idata["posterior"].to_dataset()
+    rhat = az.rhat(post)
+    ess_bulk = az.ess(post, method="bulk")
+    ess_tail = az.ess(post, method="tail")
+    rows = []
+    for name in post.data_vars:
+        dims = rhat[name].dims
+        values = [np.asarray(ds[name].transpose(*dims)) for ds in (rhat, ess_bulk, ess_tail)]
+        labels = [
+            np.asarray(rhat[name][dim]) if dim in rhat[name].coords else np.arange(size)
+            for dim, size in zip(dims, values[0].shape, strict=True)
+        ]
+        for position in np.ndindex(values[0].shape):
+            at = [str(lab[i]) for lab, i in zip(labels, position, strict=True)]
+            label = f"{name}[{', '.join(at)}]" if dims else name
+            r, bulk, tail = (float(v[position]) for v in values)
+            rows.append((label, name, tuple(int(i) for i in position), r, bulk, tail))
+    table = pd.DataFrame(
+        rows, columns=["parameter", "variable", "position", "r_hat", "ess_bulk", "ess_tail"]
+    ).set_index("parameter")
+    missed = pd.DataFrame(
+        {
+            "fails_r_hat": table["r_hat"] > RHAT_MAX,
+            "fails_ess_bulk": table["ess_bulk"] < ESS_MIN,
+            "fails_ess_tail": table["ess_tail"] < ESS_MIN,
+        }
+    )
+    table = table.join(missed)
+    names = np.array([_CHECK_NAMES[c] for c in missed.columns])
+    table["misses"] = [", ".join(names[row]) for row in missed.to_numpy()]
+    table["failing"] = missed.any(axis=1)
+    order = pd.DataFrame(
+        {"n": missed.sum(axis=1), "ess": table[["ess_bulk", "ess_tail"]].min(axis=1)}
+    ).sort_values(["n", "ess"], ascending=[False, True], kind="stable")
+    return table.loc[order.index]
+
+
+def sampler_health(idata: xr.DataTree, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Sampler health of a fit, one row per check, judged against the usual thresholds.
 
-    R-hat, bulk and tail ESS, divergences and E-BFMI come from
-    :func:`bayesspr.diagnostics.convergence` (ArviZ), so the verdict matches
-    ``SPRModel.diagnostics``; the share of draws whose tree hit the maximum depth is added as
-    an efficiency warning.
+    R-hat and bulk / tail ESS are judged per parameter by :func:`parameter_diagnostics`
+    (the rows name the worst parameter and every parameter that misses the threshold);
+    divergences and E-BFMI come from :func:`bayesspr.diagnostics.convergence`. The checks
+    and thresholds are ``convergence``'s, so the verdict matches the fit's ``diagnostics``.
+    The share of draws whose tree hit the maximum depth is added as an efficiency warning.
 
     Parameters
     ----------
     idata : xarray.DataTree
         A fit with ``posterior`` and, for MCMC, ``sample_stats`` groups.
+    table : pandas.DataFrame, optional
+        The fit's :func:`parameter_diagnostics`, when already computed.
 
     Returns
     -------
@@ -184,6 +361,7 @@ def sampler_health(idata: xr.DataTree) -> pd.DataFrame:
                 "advice": _ADVICE["none"],
             }
         )
+    table = parameter_diagnostics(idata) if table is None else table
     conv = convergence(idata)
     stats = idata["sample_stats"].to_dataset()
     ebfmi = np.atleast_1d(np.asarray(azs.bfmi(idata)["energy"], dtype=float))
@@ -194,17 +372,9 @@ def sampler_health(idata: xr.DataTree) -> pd.DataFrame:
     deepest = f"; deepest tree {int(stats[depth_name].max())}" if depth_name else ""
 
     rows = [
-        ("rhat", f"{conv['rhat_max']:.3f} ({conv['rhat_worst']})", conv["rhat_max"] <= RHAT_MAX),
-        (
-            "ess_bulk",
-            f"{conv['ess_bulk_min']:.0f} ({conv['ess_bulk_worst']})",
-            conv["ess_bulk_min"] >= ESS_MIN,
-        ),
-        (
-            "ess_tail",
-            f"{conv['ess_tail_min']:.0f} ({conv['ess_tail_worst']})",
-            conv["ess_tail_min"] >= ESS_MIN,
-        ),
+        _parameter_check(table, "r_hat", largest=True),
+        _parameter_check(table, "ess_bulk", largest=False),
+        _parameter_check(table, "ess_tail", largest=False),
         ("divergences", f"{conv['divergences']} of {n_draws} draws", conv["divergences"] == 0),
         (
             "ebfmi",
@@ -233,45 +403,57 @@ def sampler_health(idata: xr.DataTree) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["check", "value", "threshold", "status", "advice"])
 
 
-def _worst_parameters(idata: xr.DataTree, n: int = 12) -> pd.DataFrame:
-    """R-hat and ESS of the ``n`` worst posterior parameters (ArviZ summary)."""
-    summary = azs.summary(idata, kind="diagnostics", round_to="none")
-    table = pd.DataFrame(summary)[["r_hat", "ess_bulk", "ess_tail"]].astype(float)
-    fails = (
-        (table["r_hat"] > RHAT_MAX).astype(int)
-        + (table["ess_bulk"] < ESS_MIN).astype(int)
-        + (table["ess_tail"] < ESS_MIN).astype(int)
-    )
-    order = pd.DataFrame({"fails": fails, "ess": table[["ess_bulk", "ess_tail"]].min(axis=1)})
-    order = order.sort_values(["fails", "ess"], ascending=[False, True])
-    worst = table.loc[order.index[:n]]
-    problems = [
-        ", ".join(
-            label
-            for label, bad in (
-                ("R-hat", r > RHAT_MAX),
-                ("bulk ESS", b < ESS_MIN),
-                ("tail ESS", t < ESS_MIN),
-            )
-            if bad
-        )
-        or "–"
-        for r, b, t in worst[["r_hat", "ess_bulk", "ess_tail"]].itertuples(index=False)
-    ]
+def _parameter_check(table: pd.DataFrame, column: str, *, largest: bool) -> tuple[str, str, bool]:
+    """(advice key, value text, passed) of one per-parameter check, read off ``table``."""
+    key = {"r_hat": "rhat"}.get(column, column)
+    values = table[column].dropna()
+    if values.empty:
+        return key, "not computable (NaN for every parameter)", True
+    worst = values.idxmax() if largest else values.idxmin()
+    fmt = ".3f" if largest else ".0f"
+    failing = table.index[table[f"fails_{column}"]].tolist()
+    text = f"{values[worst]:{fmt}} ({worst})"
+    if len(failing) == 1:
+        text += "; 1 parameter misses it"
+    elif failing:
+        text += f"; {len(failing)} parameters miss it: {_name_list(failing)}"
+    return key, text, not failing
+
+
+def _name_list(names: Sequence[str], most: int = 8) -> str:
+    """``a, b, c`` or ``a, b, … and 7 more``."""
+    names = list(names)
+    if len(names) <= most:
+        return ", ".join(names)
+    return ", ".join(names[:most]) + f" and {len(names) - most} more"
+
+
+def _worst_parameters(table: pd.DataFrame, n: int = 12) -> pd.DataFrame:
+    """Every parameter that misses a threshold (at most 30), or the ``n`` worst when none do."""
+    failing = table[table["failing"]]
+    worst = failing.head(30) if len(failing) else table.head(n)
     return pd.DataFrame(
         {
             "parameter": worst.index,
             "R-hat": [f"{v:.3f}" for v in worst["r_hat"]],
             "bulk ESS": [f"{v:.0f}" for v in worst["ess_bulk"]],
             "tail ESS": [f"{v:.0f}" for v in worst["ess_tail"]],
-            "misses threshold": problems,
+            "misses threshold": [m or "–" for m in worst["misses"]],
         }
     )
 
 
+def _rank_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """The parameters with a rank plot: those that miss a threshold, else the worst few."""
+    failing = table[table["failing"]]
+    if len(failing):
+        return failing.head(_RANK_MAX), True
+    return table.head(_RANK_REFERENCE), False
+
+
 # --------------------------------------------------------------------------- the report
 def write_report(
-    model: SPRModel,
+    model: SPRModel | VolumeModel,
     path: str | os.PathLike[str],
     *,
     history: pd.DataFrame | None = None,
@@ -288,17 +470,21 @@ def write_report(
 
     Parameters
     ----------
-    model : SPRModel
-        A fitted model, or one read with :meth:`SPRModel.load`.
+    model : SPRModel or VolumeModel
+        A fitted model, or one read with ``load``. An :class:`SPRModel` gets the sections of
+        :data:`SECTIONS`, a :class:`VolumeModel` those of :data:`VOLUME_SECTIONS`.
     path : str or os.PathLike
         Destination ``.html`` file; its folder is created if needed.
     history : pandas.DataFrame, optional
-        The table the model was fitted on (canonical columns, with ``routes``). Needed for the
-        posterior predictive check of SPR (packages per route) by city; checked against the
-        fit's observed routes. Without it, that section says so.
+        The table the model was fitted on (canonical columns). For an SPR fit (needs
+        ``routes``): the posterior predictive check of SPR (packages per route) by city,
+        checked against the fit's observed routes. For a volume fit: observed vs
+        posterior-predictive daily stops per station, checked against the fit's observed
+        stops. Without it, that section says so.
     holdout : pandas.DataFrame, optional
-        Held-out rows with observed ``routes``: the randomised PIT of the routes and the
-        coverage of central 50 / 80 / 90 % intervals. Without it, that section says so.
+        SPR fits only: held-out rows with observed ``routes``, for the randomised PIT of the
+        routes and the coverage of central 50 / 80 / 90 % intervals. Without it, that section
+        says so.
     extra_figures : mapping of str to matplotlib Figure or PNG path, optional
         Charts to attach (forecast fan charts, fleet plans), each under its own heading (the
         key). Figures are rendered to PNG but not closed (they belong to the caller).
@@ -316,68 +502,157 @@ def write_report(
     ------
     bayesspr.model.NotFittedError
         If the model has no fit.
+    TypeError
+        If ``model`` is neither an :class:`SPRModel` nor a :class:`VolumeModel`.
     ValueError
-        If ``history`` is not the table the model was fitted on, or an extra figure is neither
-        a matplotlib figure nor a PNG file.
+        If ``history`` is not the table the model was fitted on, ``holdout`` is given with a
+        volume fit, or an extra figure is neither a matplotlib figure nor a PNG file.
     bayesspr.data.DataError
-        If ``history`` or ``holdout`` fails validation (``holdout`` needs ``routes``).
+        If an SPR fit's ``history`` or ``holdout`` fails validation (``holdout`` needs
+        ``routes``).
+    bayesspr.volume.VolumeDataError
+        If a volume fit's ``history`` lacks a column or has invalid counts.
     FileNotFoundError
         If an extra figure's path does not exist.
     """
+    if not isinstance(model, (SPRModel, VolumeModel)):
+        raise TypeError(
+            f"write_report takes an SPRModel or a VolumeModel, not a {type(model).__name__}"
+        )
     idata = model.idata
     if idata is None:
-        raise NotFittedError("SPRModel has no fit: call model.fit(df) or SPRModel.load(path)")
+        kind = type(model).__name__
+        raise NotFittedError(f"{kind} has no fit: call model.fit(df) or {kind}.load(path)")
+    if isinstance(model, VolumeModel) and holdout is not None:
+        raise ValueError(
+            "holdout is checked for SPRModel reports only; a VolumeModel report checks the "
+            "history it was fitted on (history=...)"
+        )
     # Read the inputs first, so a bad argument fails before any plotting.
     charts = {str(name): _png_of(name, fig) for name, fig in (extra_figures or {}).items()}
-    if history is not None:
-        history = _check_history(history, idata)
-    if holdout is not None:
-        holdout = data_mod.validate(holdout, require_routes=True)
-
-    body = [
-        _header(model, idata, title),
-        _section("health", _health_html(idata)),
-        _section("trace", _trace_html(idata)),
-        _section("energy", _energy_html(idata)),
-        _section("pair", _pair_html(idata)),
-        _section("forest", _forest_html(idata)),
-        _section("ppc", _ppc_html(model, history, random_seed)),
-        _section("loo", _loo_html(idata, history)),
-        _section("pit", _pit_html(model, holdout, random_seed)),
-        _section("charts", _charts_html(charts)),
-    ]
+    if isinstance(model, VolumeModel):
+        volume = None if history is None else _check_volume_history(history, idata)
+        body = _volume_body(model, idata, volume, charts, title, random_seed)
+        sections = VOLUME_SECTIONS
+    else:
+        if history is not None:
+            history = _check_history(history, idata)
+        if holdout is not None:
+            holdout = data_mod.validate(holdout, require_routes=True)
+        body = _spr_body(model, idata, history, holdout, charts, title, random_seed)
+        sections = SECTIONS
+    parts = [body[0]] + [_section(sections, sid, content) for sid, content in body[1:]]
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
+        + "\n".join(parts)
         + "\n</body>\n</html>\n"
     )
     return atomic_write(lambda tmp: Path(tmp).write_text(page, encoding="utf-8"), path)
 
 
+def _spr_body(
+    model: SPRModel,
+    idata: xr.DataTree,
+    history: pd.DataFrame | None,
+    holdout: pd.DataFrame | None,
+    charts: dict[str, bytes],
+    title: str,
+    seed: int,
+) -> list[Any]:
+    """The header and (section id, content) of every section of the SPR report."""
+    table = _try_table(idata)
+    n_rows = idata["observed_data"].sizes.get("row", "?") if "observed_data" in idata else "?"
+    facts = [
+        *_sampler_facts(model, idata),
+        ("training rows (zip-days × van types)", str(n_rows)),
+        ("model spec id", idata.attrs.get("bayesspr_spec_id", "–")),
+        ("fitted with bayesspr", idata.attrs.get("bayesspr_version", "–")),
+        *_written_facts(idata),
+    ]
+    return [
+        _header(title, facts, SECTIONS),
+        ("health", _health_html(idata, table)),
+        ("trace", _trace_html(idata) + "\n" + _rank_html(idata, table)),
+        ("energy", _energy_html(idata)),
+        ("pair", _pair_html(idata)),
+        ("forest", _forest_html(idata)),
+        ("ppc", _ppc_html(model, history, seed)),
+        ("loo", _loo_html(idata, history)),
+        ("pit", _pit_html(model, holdout, seed)),
+        ("charts", _charts_html(charts)),
+    ]
+
+
+def _volume_body(
+    model: VolumeModel,
+    idata: xr.DataTree,
+    volume: pd.DataFrame | None,
+    charts: dict[str, bytes],
+    title: str,
+    seed: int,
+) -> list[Any]:
+    """The header and (section id, content) of every section of the volume report."""
+    table = _try_table(idata)
+    zips = model.zips
+    first = f"{zips['first_date'].min():%Y-%m-%d}" if len(zips) else "–"
+    last = "–" if model.last_date is None else f"{model.last_date:%Y-%m-%d}"
+    regressors = "none" if model.regressors is None else ", ".join(model.regressors.columns)
+    n_rows = "?"
+    if "observed_data" in idata.children and "stops" in idata["observed_data"]:
+        n_rows = str(idata["observed_data"]["stops"].size)
+    facts = [
+        ("model", "VolumeModel: daily stops and packages per zip (negative binomial)"),
+        *_sampler_facts(model, idata),
+        ("training zip-days", n_rows),
+        (
+            "zips / stations / cities",
+            f"{len(zips)} / {zips['station'].nunique() if len(zips) else 0} / "
+            f"{zips['city'].nunique() if len(zips) else 0}",
+        ),
+        ("history", f"{first} to {last}"),
+        ("yearly Fourier pairs", str(model.harmonics)),
+        ("known regressors", regressors),
+        *_written_facts(idata),
+    ]
+    return [
+        _header(title, facts, VOLUME_SECTIONS),
+        ("health", _health_html(idata, table)),
+        ("rank", _rank_html(idata, table)),
+        ("energy", _energy_html(idata)),
+        ("priors", _volume_priors_html(model, idata)),
+        ("ppc", _volume_ppc_html(model, volume, seed)),
+        ("charts", _charts_html(charts)),
+    ]
+
+
 # --------------------------------------------------------------------------- sections
-def _header(model: SPRModel, idata: xr.DataTree, title: str) -> str:
+def _sampler_facts(model: SPRModel | VolumeModel, idata: xr.DataTree) -> list[tuple[str, str]]:
     post = idata["posterior"]
     attrs = post.attrs
     sampler = attrs.get("inference_library", "unknown sampler")
     if model.diagnostics.get("method") == "advi":
         sampler = "ADVI (approximate)"
-    n_rows = idata["observed_data"].sizes.get("row", "?") if "observed_data" in idata else "?"
-    facts = [
-        ("sampler", sampler),
+    return [
+        ("sampler", str(sampler)),
         ("chains × draws", f"{post.sizes.get('chain', 1)} × {post.sizes.get('draw', 0)}"),
         ("tuning steps", str(attrs.get("tuning_steps", "–"))),
         ("sampling time", _seconds(attrs.get("sampling_time"))),
-        ("training rows (zip-days × van types)", str(n_rows)),
-        ("model spec id", idata.attrs.get("bayesspr_spec_id", "–")),
-        ("fitted with bayesspr", idata.attrs.get("bayesspr_version", "–")),
-        ("fitted at", attrs.get("created_at", "–")),
+    ]
+
+
+def _written_facts(idata: xr.DataTree) -> list[tuple[str, str]]:
+    return [
+        ("fitted at", str(idata["posterior"].attrs.get("created_at", "–"))),
         (
             "report written",
             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by bayesspr {_pkg_version('bayesspr')}",
         ),
     ]
-    toc = "".join(f'<li><a href="#{sid}">{_esc(head)}</a></li>' for sid, head in SECTIONS)
+
+
+def _header(title: str, facts: list[tuple[str, str]], sections: Sequence[tuple[str, str]]) -> str:
+    toc = "".join(f'<li><a href="#{sid}">{_esc(head)}</a></li>' for sid, head in sections)
     return (
         f"<h1>{_esc(title)}</h1>\n"
         + _table(pd.DataFrame(facts, columns=["", ""]), header=False)
@@ -385,37 +660,61 @@ def _header(model: SPRModel, idata: xr.DataTree, title: str) -> str:
     )
 
 
-def _section(section_id: str, content: str) -> str:
-    heading = dict(SECTIONS)[section_id]
+def _section(sections: Sequence[tuple[str, str]], section_id: str, content: str) -> str:
+    heading = dict(sections)[section_id]
     return f'<section id="{section_id}">\n<h2>{_esc(heading)}</h2>\n{content}\n</section>'
 
 
-def _health_html(idata: xr.DataTree) -> str:
-    health = sampler_health(idata)
+def _try_table(idata: xr.DataTree) -> pd.DataFrame | None:
+    """The fit's :func:`parameter_diagnostics`, or None for a fit without sampler statistics."""
+    if "sample_stats" not in idata.children:
+        return None
+    return parameter_diagnostics(idata)
+
+
+def _health_html(idata: xr.DataTree, table: pd.DataFrame | None) -> str:
+    health = sampler_health(idata, table)
     failed = health.loc[health["status"] == "FAIL", "check"].tolist()
     warned = health.loc[health["status"] == "WARN", "check"].tolist()
     if (health["status"] == "N/A").all():
         verdict = ("NA", "NOT CHECKED: this is not an MCMC fit; its intervals are approximate.")
     elif failed:
+        failing = [] if table is None else table.index[table["failing"]].tolist()
+        named = (
+            f" Parameters that miss an R-hat or ESS threshold: {_name_list(failing)}."
+            if failing
+            else ""
+        )
         verdict = (
             "FAIL",
-            f"FAIL: {len(failed)} check(s) failed ({', '.join(failed)}). Do not "
+            f"FAIL: {len(failed)} check(s) failed ({', '.join(failed)}).{named} Do not "
             "use this fit for decisions until they pass; see the advice below.",
         )
     else:
-        verdict = ("PASS", "PASS: every sampler check is met.")
+        n = 0 if table is None else len(table)
+        verdict = (
+            "PASS",
+            f"PASS: every sampler check is met (R-hat and ESS of all {n} parameters, "
+            "divergences, E-BFMI).",
+        )
     if warned and not failed:
         verdict = (verdict[0], verdict[1] + f" Efficiency warning: {', '.join(warned)}.")
     parts = [
         f'<p class="verdict {verdict[0]}">{_esc(verdict[1])}</p>',
         _table(health, status_col="status"),
         "<p>Thresholds: R-hat and ESS after Vehtari et al. (2021), E-BFMI after Betancourt "
-        "(2016). R-hat and ESS are taken over every parameter of the posterior, worst value "
-        "shown with its parameter.</p>",
+        "(2016). R-hat and ESS are judged for every parameter of the posterior (each element "
+        "of a vector), worst value shown with its parameter; the same per-parameter table "
+        "decides the verdict, the table below and which parameters get rank plots.</p>",
     ]
-    if "sample_stats" in idata.children:
-        parts.append("<h3>Worst parameters (R-hat, bulk and tail ESS; ArviZ summary)</h3>")
-        parts.append(_try(lambda: _table(_worst_parameters(idata))))
+    if table is not None:
+        heading = (
+            "Parameters that miss a threshold"
+            if table["failing"].any()
+            else "Worst parameters (all within the thresholds)"
+        )
+        parts.append(f"<h3>{_esc(heading)} (R-hat, bulk and tail ESS; ArviZ)</h3>")
+        parts.append(_table(_worst_parameters(table)))
     return "\n".join(parts)
 
 
@@ -429,27 +728,43 @@ def _trace_html(idata: xr.DataTree) -> str:
     names = _hyper_parameters(idata["posterior"].to_dataset())
     if not names:
         return _note("The posterior has no scalar hyper-parameters to plot.")
-    size = (13.0, 2.6 * -(-len(names) // 4))  # arviz_plots wraps 4 panels a row
-    return "\n".join(
-        [
-            _plot(
-                lambda: azp.plot_trace_dist(idata, var_names=names, backend="matplotlib"),
-                "Trace plots of the hyper-parameters",
-                "Left: marginal density per chain; right: draws in order, one line per chain. "
-                "Chains should overlap and look like stationary noise, with no trend, stuck "
-                "stretch or chain apart from the others; divergences appear as ticks.",
-            ),
-            _plot(
-                lambda: azp.plot_rank(
-                    idata, var_names=names, backend="matplotlib", figure_kwargs={"figsize": size}
-                ),
-                "Rank plots of the hyper-parameters",
-                "Each chain's fractional-rank ECDF minus the uniform CDF, with ArviZ's test of "
-                "uniform ranks (p-value and α shown). Curves far from zero, one per chain "
-                "pulling apart from the others, mean the chains sample different regions.",
-                tight=True,
-            ),
-        ]
+    return _plot(
+        lambda: _trace_figure(idata, names),
+        "Trace plots of the hyper-parameters",
+        "Every scalar parameter of the posterior. Left: marginal density per chain; right: "
+        "draws in order, one line per chain. Chains should overlap and look like stationary "
+        "noise, with no trend, stuck stretch or chain apart from the others; divergences "
+        "appear as ticks.",
+    )
+
+
+def _rank_html(idata: xr.DataTree, table: pd.DataFrame | None) -> str:
+    if table is None:
+        return _note("No sampler statistics: not an MCMC fit, so no rank plots.")
+    rows, failing = _rank_rows(table)
+    n_failing = int(table["failing"].sum())
+    if failing:
+        shown = (
+            f"all {n_failing}"
+            if n_failing <= _RANK_MAX
+            else f"the {_RANK_MAX} worst of {n_failing}"
+        )
+        lead = (
+            f"Rank plots of {shown} parameters that miss an R-hat or ESS threshold (titles in "
+            f"red, FAIL): {_name_list(rows.index)}."
+        )
+    else:
+        lead = (
+            f"No parameter misses a threshold; the {len(rows)} with the smallest ESS are shown "
+            "for reference."
+        )
+    return _plot(
+        lambda: _rank_figure(idata, rows),
+        "Rank plots of the worst parameters",
+        lead + " Each chain's fractional-rank ECDF minus the uniform CDF, one line per chain; "
+        "a chain whose curve pulls away from zero samples a different region than the others "
+        "(the picture behind a high R-hat). Which parameters are flagged is decided by the "
+        "R-hat and ESS thresholds above, not by the plot.",
     )
 
 
@@ -457,11 +772,12 @@ def _energy_html(idata: xr.DataTree) -> str:
     if "sample_stats" not in idata.children or "energy" not in idata["sample_stats"]:
         return _note("No energy statistics: this fit was not made with Hamiltonian Monte Carlo.")
     return _plot(
-        lambda: azp.plot_energy(idata, backend="matplotlib"),
+        lambda: _energy_figure(idata),
         "Energy plot",
-        "Marginal energy and energy transition distributions, with E-BFMI per chain. The two "
-        "should be of similar width; a transition distribution much narrower than the marginal "
-        f"one (E-BFMI < {EBFMI_MIN}) means the sampler cannot explore the tails.",
+        "Left: E-BFMI per chain (dashed line: the threshold). Right: marginal energy and energy "
+        "transition distributions. The two should be of similar width; a transition "
+        f"distribution much narrower than the marginal one (E-BFMI < {EBFMI_MIN}) means the "
+        "sampler cannot explore the tails.",
     )
 
 
@@ -480,35 +796,24 @@ def _pair_html(idata: xr.DataTree) -> str:
         else "The fit has no divergent transitions, so none are marked."
     )
     return _plot(
-        lambda: azp.plot_pair(
-            idata, var_names=names, visuals={"divergence": {"color": "red"}}, backend="matplotlib"
-        ),
+        lambda: _pair_figure(idata, names),
         "Pair plot of the physics constants",
-        "Joint posterior of the global and population physics constants. Strong correlations "
-        "show what the data cannot tell apart (docs/model.md, identifiability). " + mark,
+        "Joint posterior of the global and population physics constants; the diagonal shows "
+        "each one's marginal density. Strong correlations show what the data cannot tell "
+        "apart (docs/model.md, identifiability). " + mark,
     )
 
 
 def _forest_html(idata: xr.DataTree) -> str:
     post = idata["posterior"]
-    n_samples = post.sizes.get("chain", 1) * post.sizes.get("draw", 1)
     parts = [
         _plot(
-            lambda name=name: azp.plot_forest(
-                idata,
-                var_names=[name],
-                combined=True,
-                point_estimate="median",
-                ci_kind="eti",
-                ci_probs=(0.5, DEFAULT_INTERVAL),
-                backend="matplotlib",
-                figure_kwargs={"figsize": (10.0, 1.0 + 0.5 * post[name].size / n_samples)},
-            ),
+            lambda name=name, label=label: _forest_figure(idata, name, label),
             title,
             f"Posterior median with central 50 % (thick) and {100 * DEFAULT_INTERVAL:.0f} % (thin) "
             "credible intervals, chains combined.",
         )
-        for name, title in _FOREST
+        for name, title, label in _FOREST
         if name in post
     ]
     return "\n".join(parts) or _note("No city or station effects in the posterior.")
@@ -568,7 +873,7 @@ def _ppc_html(model: SPRModel, history: pd.DataFrame | None, seed: int) -> str:
     return "\n".join(
         [
             _plot(
-                lambda: azp.plot_ppc_dist(tree, kind="kde", num_samples=50, backend="matplotlib"),
+                lambda: _ppc_figure(tree),
                 "Observed and replicated SPR by city",
                 "Distribution of SPR (packages per route) over the training rows: observed "
                 "(black) and 50 datasets replicated from the posterior (blue), one panel per "
@@ -631,7 +936,7 @@ def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
     for name, loo in results.items():
         parts.append(
             _plot(
-                lambda loo=loo: azp.plot_khat(loo, backend="matplotlib"),
+                lambda loo=loo: _khat_figure(loo),
                 f"Pareto k per row: {name}",
                 f"Pareto k of each training row for the {name} likelihood.",
             )
@@ -694,9 +999,7 @@ def _pit_html(model: SPRModel, holdout: pd.DataFrame | None, seed: int) -> str:
             "Coverage of the central intervals should be close to 0.50 / 0.80 / 0.90.</p>",
             _table(table),
             _plot(
-                lambda: azp.plot_ecdf_pit(
-                    tree, group="pit", sample_dims=["row"], backend="matplotlib"
-                ),
+                lambda: _pit_figure(tree),
                 "PIT ECDF difference of the held-out routes",
                 "ECDF of the randomised PIT values minus the uniform CDF, with ArviZ's test of "
                 "uniformity (p-value and α shown); a calibrated forecast stays near zero. Too "
@@ -717,6 +1020,362 @@ def _charts_html(charts: dict[str, bytes]) -> str:
     return "\n".join(
         f"<h3>{_esc(name)}</h3>\n{_figure(png, name, '')}" for name, png in charts.items()
     )
+
+
+# --------------------------------------------------------------------------- volume sections
+def _volume_priors_html(model: VolumeModel, idata: xr.DataTree) -> str:
+    post = idata["posterior"].to_dataset()
+    rows = []
+    for options, variable, dist in _VOLUME_PRIORS:
+        if variable not in post:
+            continue
+        draws = post[variable]
+        stacked = draws.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+        flat = stacked.reshape(stacked.shape[0], -1)
+        medians = np.median(flat, axis=0)
+        lo, hi = np.quantile(flat, central_bounds(DEFAULT_INTERVAL), axis=0)
+        if flat.shape[1] == 1:
+            posterior = f"{medians[0]:.3g} ({lo[0]:.3g} – {hi[0]:.3g})"
+        else:
+            posterior = (
+                f"{flat.shape[1]} elements; medians {medians.min():.3g} – {medians.max():.3g}, "
+                f"intervals within {lo.min():.3g} – {hi.max():.3g}"
+            )
+        rows.append((variable, _unit(variable), options, dist.format(**model.priors), posterior))
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "parameter",
+            "unit",
+            "prior option",
+            "prior",
+            f"posterior median ({100 * DEFAULT_INTERVAL:.0f} % interval)",
+        ],
+    )
+    return "\n".join(
+        [
+            "<p>Each prior of the volume model (<code>VolumeModel(priors=...)</code>, defaults "
+            "in <code>bayesspr.volume.VOLUME_PRIORS</code>) next to the posterior of the "
+            "parameter it governs. The level of each city is Normal(log of the city's median "
+            "daily stops, 1) and is not set by a prior option. A posterior that fills its "
+            "prior (a spread near the prior's scale) says the data add little about that "
+            "parameter; a posterior against zero, or at the prior's edge, may call for "
+            "another prior.</p>",
+            _table(table),
+        ]
+    )
+
+
+def _volume_ppc_html(model: VolumeModel, volume: pd.DataFrame | None, seed: int) -> str:
+    if volume is None:
+        return _note(
+            "No training table was given (pass history=... to write_report), so the observed "
+            "and replicated daily stops cannot be compared."
+        )
+    days = _volume_replicates(model, volume, seed)
+    pit = randomized_pit(days["draws"], days["observed"], np.random.default_rng(seed))
+    frame = days["frame"].assign(pit=pit)
+    groups = [("all", np.ones(len(frame), bool))] + [
+        (station, (frame["station"] == station).to_numpy())
+        for station in sorted(frame["station"].unique())
+    ]
+    rows = []
+    for label, mask in groups:
+        per_draw = days["draws"][:, mask].mean(axis=1)
+        lo, hi = np.quantile(per_draw, central_bounds(DEFAULT_INTERVAL))
+        rows.append(
+            (
+                label,
+                int(mask.sum()),
+                f"{frame['observed'][mask].mean():.1f}",
+                f"{np.median(per_draw):.1f} ({lo:.1f} – {hi:.1f})",
+                *(f"{pit_coverage(pit[mask], lv):.3f}" for lv in (0.5, DEFAULT_INTERVAL)),
+            )
+        )
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "station",
+            "station-days",
+            "observed stops per day (mean)",
+            f"replicated stops per day, mean ({100 * DEFAULT_INTERVAL:.0f} % interval)",
+            "coverage 50 %",
+            f"coverage {100 * DEFAULT_INTERVAL:.0f} %",
+        ],
+    )
+    stations = sorted(frame["station"].unique())
+    shown = stations[:_PPC_STATIONS_MAX]
+    more = (
+        f" The first {len(shown)} of {len(stations)} stations are drawn; the table has all."
+        if len(shown) < len(stations)
+        else ""
+    )
+    n_samples = days["draws"].shape[0]
+    return "\n".join(
+        [
+            f"<p>Daily stops per station (the zip-days of the history summed by the station "
+            f"that served them) against {n_samples} datasets replicated from the posterior: "
+            "<code>VolumeModel.volume_draws</code> on the history's own days and zips, the "
+            "draws its forecast makes. Coverage is read off the randomised PIT "
+            "(<code>bayesspr.evaluate</code>), as for routes; it should be close to 0.50 / "
+            f"{DEFAULT_INTERVAL:.2f}. Low coverage with the observed days outside the band on "
+            "one side means the level or trend is off; outside on both sides, too little "
+            "day-to-day spread (stops_cv).</p>",
+            _table(table),
+            _plot(
+                lambda: _volume_ppc_figure(frame, shown),
+                "Observed and replicated daily stops by station",
+                "Observed daily stops per station (black dots) with the median (line) and "
+                f"central 50 % and {100 * DEFAULT_INTERVAL:.0f} % intervals (bands) of the "
+                "replicated ones." + more,
+            ),
+        ]
+    )
+
+
+def _volume_replicates(model: VolumeModel, volume: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """Posterior-predictive daily stops of every station-day of the history.
+
+    The draws are :meth:`VolumeModel.volume_draws` on the history's days and zips (chunked
+    over zips), summed over the zips each station served that day.
+    """
+    post = model.posterior_samples(300, random_seed=seed)
+    n_samples = post.sizes["sample"]
+    dates = pd.DatetimeIndex(np.sort(volume["date"].unique()))
+    zips = np.asarray(sorted(volume["zip"].unique()))
+    day_idx = dates.get_indexer(volume["date"])
+    zip_idx = pd.Index(zips).get_indexer(volume["zip"])
+    keys = volume.groupby(["station", "date"], sort=True).ngroup().to_numpy()
+    station_days = volume.groupby(["station", "date"], sort=True)["stops"].sum()
+    totals = np.zeros((n_samples, len(station_days)))
+    chunk = max(1, int(2e7 // (n_samples * len(dates))))
+    for k, start in enumerate(range(0, len(zips), chunk)):
+        block = zips[start : start + chunk]
+        stops, _ = model.volume_draws(post, dates, block, np.random.SeedSequence([seed, 7, k]))
+        rows = np.flatnonzero((zip_idx >= start) & (zip_idx < start + len(block)))
+        np.add.at(totals, (slice(None), keys[rows]), stops[:, day_idx[rows], zip_idx[rows] - start])
+    frame = station_days.rename("observed").reset_index()
+    quantiles = np.quantile(totals, [*central_bounds(DEFAULT_INTERVAL), 0.25, 0.5, 0.75], axis=0)
+    for name, values in zip(("lo", "hi", "q25", "median", "q75"), quantiles, strict=True):
+        frame[name] = values
+    return {"frame": frame, "draws": totals, "observed": frame["observed"].to_numpy(float)}
+
+
+def _check_volume_history(history: pd.DataFrame, idata: xr.DataTree) -> pd.DataFrame:
+    """Daily volume per zip of ``history``, checked to be what the volume fit was made on."""
+    volume = zip_day_volume(history)
+    if "observed_data" not in idata.children or "stops" not in idata["observed_data"]:
+        return volume
+    fitted = idata["observed_data"]["stops"].to_numpy()
+    if len(fitted) != len(volume):
+        raise ValueError(
+            f"history has {len(volume)} zip-days but the volume fit was made on {len(fitted)}: "
+            "pass the table the model was fitted on"
+        )
+    if not np.array_equal(fitted, volume["stops"].to_numpy()):
+        bad = int(np.sum(fitted != volume["stops"].to_numpy()))
+        raise ValueError(
+            f"history's daily stops differ from the fit's observed stops on {bad} zip-days: "
+            "pass the table the model was fitted on"
+        )
+    return volume
+
+
+# --------------------------------------------------------------------------- figures
+#: ``gid`` of axes that are deliberately free of axis labels: a column of names (a forest
+#: plot's groups, headed by their dim), which labels the y-axis of the axes it shares y with.
+LABEL_FREE = "label-free"
+
+
+def _unit(name: str) -> str:
+    """Unit of a posterior variable (or of one of its elements, ``name[...]``) for labels."""
+    base = name.split("[", 1)[0]
+    if base in _UNITS:
+        return _UNITS[base]
+    if base.endswith("_z"):
+        return "standardised offset, –"
+    if base.startswith("log_"):
+        return "log of " + _unit(base.removeprefix("log_"))
+    return "model units"
+
+
+def _quantity(name: str, *, wrap: bool = False) -> str:
+    """Axis label of a parameter: its name and unit, on two lines when ``wrap``."""
+    return f"{name}{chr(10) if wrap else ' '}({_unit(name)})"
+
+
+def _trace_figure(idata: xr.DataTree, names: list[str]) -> Figure:
+    pc = azp.plot_trace_dist(
+        idata,
+        var_names=names,
+        backend="matplotlib",
+        figure_kwargs={"figsize": (12.0, 2.1 * len(names) + 0.4)},
+    )
+    plots = pc.viz["plot"]
+    for name in names:
+        dist_ax = plots[name].sel(column="dist").item()
+        trace_ax = plots[name].sel(column="trace").item()
+        dist_ax.set_xlabel(_quantity(name))
+        dist_ax.set_ylabel("density")
+        trace_ax.set_xlabel("draw (per chain)")
+        trace_ax.set_ylabel(_quantity(name, wrap=True))
+    return pc.get_viz("figure")
+
+
+def _rank_figure(idata: xr.DataTree, rows: pd.DataFrame) -> Figure:
+    """Rank plots of the parameters in ``rows`` (a slice of :func:`parameter_diagnostics`)."""
+    post = idata["posterior"].to_dataset()
+    data = {}
+    for i, row in enumerate(rows.itertuples()):
+        draws = post[row.variable]
+        other = [d for d in draws.dims if d not in ("chain", "draw")]
+        draws = draws.isel(dict(zip(other, row.position, strict=True)))
+        data[f"p{i}"] = draws.reset_coords(drop=True).transpose("chain", "draw")
+    tree = xr.DataTree.from_dict({"posterior": xr.Dataset(data)})
+    n_cols = min(4, len(data))
+    n_rows = -(-len(data) // 4)
+    pc = azp.plot_rank(
+        tree,
+        backend="matplotlib",
+        visuals={"remove_axis": False},
+        figure_kwargs={"figsize": (3.5 * n_cols + 0.4, 3.0 * n_rows + 0.2)},
+    )
+    for i, row in enumerate(rows.itertuples()):
+        ax = pc.viz["plot"][f"p{i}"].item()
+        # ArviZ's own uniformity flags (points, p-value) are another criterion: the report's
+        # flags are the R-hat / ESS thresholds of the health table, shown in the title.
+        for artist in [*ax.texts, *ax.collections]:
+            artist.remove()
+        ax.set_xlabel("fractional rank (–)")
+        ax.set_ylabel("ECDF − uniform CDF (–)")
+        stats = f"R-hat {row.r_hat:.3f}, ESS {row.ess_bulk:.0f} bulk, {row.ess_tail:.0f} tail"
+        lines = [str(row.Index), stats] + ([f"FAILS: {row.misses}"] if row.failing else [])
+        ax.set_title("\n".join(lines), fontsize=9, color=_FAIL_COLOR if row.failing else "black")
+    return pc.get_viz("figure")
+
+
+def _energy_figure(idata: xr.DataTree) -> Figure:
+    pc = azp.plot_energy(idata, backend="matplotlib", figure_kwargs={"figsize": (11.0, 3.2)})
+    plots = pc.viz["plot"]
+    bfmi_ax = plots.sel(column="bfmi").item()
+    energy_ax = plots.sel(column="energy").item()
+    n_chains = idata["sample_stats"].sizes.get("chain", 1)
+    bfmi_ax.set_yticks(range(n_chains))
+    bfmi_ax.set_xlabel("E-BFMI (–)")
+    bfmi_ax.set_ylabel("chain")
+    energy_ax.set_xlabel("energy minus its mean; change between draws (nats)")
+    energy_ax.set_ylabel("density")
+    fig = pc.get_viz("figure")
+    for legend in list(fig.legends):  # ArviZ's figure legend overhangs the energy panel
+        handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+        energy_ax.legend(handles, labels, loc="upper left", frameon=False)
+    return fig
+
+
+def _pair_figure(idata: xr.DataTree, names: list[str]) -> Figure:
+    n = len(names)
+    pm = azp.plot_pair(
+        idata,
+        var_names=names,
+        visuals={"divergence": {"color": "red"}},
+        backend="matplotlib",
+        figure_kwargs={"figsize": (2.4 * n, 2.2 * n)},
+    )
+    plots = pm.viz["plot"]
+    x_names = [str(v) for v in plots["var_name_x"].to_numpy()]
+    y_names = [str(v) for v in plots["var_name_y"].to_numpy()]
+    for i in range(n):
+        scatter = [plots.isel(row_index=i, col_index=j).item() for j in range(i)]
+        for ax in scatter[1:]:  # one y-axis per row of scatter panels, labelled on the left
+            ax.sharey(scatter[0])
+            ax.tick_params(labelleft=False)
+        for j in range(n):
+            ax = plots.isel(row_index=i, col_index=j).item()
+            if not ax.axison:
+                continue
+            ax.set_xlabel(_quantity(x_names[j], wrap=True) if i == n - 1 else "")
+            if i == j:  # a marginal density: its scale says nothing, its shape does
+                ax.set_yticks([])
+                ax.set_ylabel("density")
+            else:
+                ax.set_ylabel(_quantity(y_names[i], wrap=True) if j == 0 else "")
+    return pm.get_viz("figure")
+
+
+def _forest_figure(idata: xr.DataTree, name: str, label: str) -> Figure:
+    draws = idata["posterior"][name]
+    dims = [d for d in draws.dims if d not in ("chain", "draw")]
+    n_labels = int(np.prod([draws.sizes[d] for d in dims]))
+    pc = azp.plot_forest(
+        idata,
+        var_names=[name],
+        combined=True,
+        point_estimate="median",
+        ci_kind="eti",
+        ci_probs=(0.5, DEFAULT_INTERVAL),
+        labels=dims,
+        backend="matplotlib",
+        figure_kwargs={"figsize": (9.0, 1.3 + 0.45 * n_labels)},
+    )
+    plots = pc.viz["plot"]
+    # The column of group names (headed by their dim) labels the forest's y-axis.
+    plots.sel(column="labels").item().set_gid(LABEL_FREE)
+    plots.sel(column="forest").item().set_xlabel(label)
+    return pc.get_viz("figure")
+
+
+def _ppc_figure(tree: xr.DataTree) -> Figure:
+    pc = azp.plot_ppc_dist(tree, kind="kde", num_samples=50, backend="matplotlib")
+    fig = pc.get_viz("figure")
+    for ax in fig.axes:
+        if ax.axison:
+            ax.set_xlabel("SPR (packages per route)")
+            ax.set_ylabel("density")
+    return fig
+
+
+def _khat_figure(loo: Any) -> Figure:
+    fig = azp.plot_khat(loo, backend="matplotlib").get_viz("figure")
+    for ax in fig.axes:
+        ax.set_xlabel("training row (index)")
+        ax.set_ylabel("Pareto k (–)")
+    return fig
+
+
+def _pit_figure(tree: xr.DataTree) -> Figure:
+    pc = azp.plot_ecdf_pit(tree, group="pit", sample_dims=["row"], backend="matplotlib")
+    fig = pc.get_viz("figure")
+    for ax in fig.axes:
+        ax.set_xlabel("randomised PIT (–)")
+        ax.set_ylabel("ECDF − uniform CDF (–)")
+    return fig
+
+
+def _volume_ppc_figure(frame: pd.DataFrame, stations: list[str]) -> Figure:
+    n = len(stations)
+    fig, axes = plt.subplots(
+        n, 1, figsize=(11.0, 1.9 * n + 0.9), sharex=True, squeeze=False, layout="constrained"
+    )
+    for ax, station in zip(axes[:, 0], stations, strict=True):
+        part = frame[frame["station"] == station]
+        days = part["date"].to_numpy()
+        ax.fill_between(days, part["lo"], part["hi"], color="C0", alpha=0.2, lw=0,
+                        label=f"replicated, central {100 * DEFAULT_INTERVAL:.0f} %")  # fmt: skip
+        ax.fill_between(days, part["q25"], part["q75"], color="C0", alpha=0.4, lw=0,
+                        label="replicated, central 50 %")  # fmt: skip
+        ax.plot(days, part["median"], color="C0", lw=1.0, label="replicated, median")
+        ax.plot(days, part["observed"], "o", color="black", ms=2.5, label="observed")
+        ax.set_ylabel("stops per day")
+        ax.set_title(f"station {station}", loc="left", fontsize=10)
+    bottom = axes[-1, 0]
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    bottom.set_xlabel("date")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=4, frameon=False)
+    return fig
 
 
 # --------------------------------------------------------------------------- helpers
@@ -767,17 +1426,20 @@ def _fig_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _plot(make: Callable[[], Any], alt: str, caption: str, *, tight: bool = False) -> str:
-    """Run an arviz_plots function, embed its matplotlib figure as PNG, close what it opened.
+def _plot(make: Callable[[], Figure], alt: str, caption: str) -> str:
+    """Build one of the report's figures, embed it as PNG, close every figure it opened.
 
-    A plot that fails is reported in the page (and as a ``RuntimeWarning``) instead of
-    aborting the whole report.
+    Figures without a layout engine of their own are laid out with ``tight_layout`` so
+    labels, ticks and titles of neighbouring panels do not overlap. A plot that fails is
+    reported in the page (and as a ``RuntimeWarning``) instead of aborting the whole report.
     """
     before = set(plt.get_fignums())
     try:
-        fig = make().get_viz("figure")  # PlotCollection / PlotMatrix: the matplotlib Figure
-        if tight:
-            fig.tight_layout()
+        fig = make()
+        if fig.get_layout_engine() is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "not compatible with tight_layout"
+                fig.tight_layout()
         return _figure(_fig_png(fig), alt, caption)
     except Exception as exc:  # one failed plot must not lose the report
         warnings.warn(f"report: {alt} could not be drawn: {exc!r}", RuntimeWarning, stacklevel=2)
