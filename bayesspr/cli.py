@@ -1,31 +1,181 @@
 """The ``bayesspr`` command line.
 
-Sub-commands: demo, simulate, fit, fit-volume, predict, plan, backtest, report.
+Sub-commands: demo, simulate, fit, fit-volume, predict, plan, absorb, backtest, report.
 ``bayesspr COMMAND --help`` explains each.
+
+Exit status: 0 done; 2 bad input or options (stderr says what, where, and what to do); 3 a
+fit that fails its convergence checks, refused under ``--strict``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import math
+import re
+import shlex
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from bayesspr import data, fleet
 from bayesspr.compose import forecast
 from bayesspr.demo import run_demo
-from bayesspr.io import atomic_write
+from bayesspr.diagnostics import EBFMI_MIN, ESS_MIN, RHAT_MAX
+from bayesspr.io import (
+    atomic_folder,
+    atomic_write,
+    check_output_path,
+    exit_on_sigterm,
+    file_kind,
+    saved_fit_kind,
+    sha256_of,
+    write_csv,
+)
 from bayesspr.model import SPRModel
 from bayesspr.network import Network
 from bayesspr.scenario import Scenario, ScenarioError, VanChange, VolumeShock
 from bayesspr.simulate import simulate_world
 from bayesspr.volume import VolumeModel
 
+#: Longest forecast horizon the command accepts, per unit (60 months ≈ 260 weeks ≈ 1826 days).
+MAX_HORIZON = {"M": 60, "W": 260, "D": 1826}
+#: Most days ``simulate --days`` writes (about 10 years).
+MAX_SIMULATED_DAYS = 3660
+#: Most yearly Fourier pairs ``fit-volume --harmonics`` fits.
+MAX_HARMONICS = 10
+#: Most joint forecast draws ``--samples`` asks for.
+MAX_SAMPLES = 10_000
+#: Most sampler chains ``--chains`` runs.
+MAX_CHAINS = 64
+#: Exit status of a fit refused by ``--strict``.
+EXIT_UNCONVERGED = 3
+#: Files ``plan`` writes into its folder (with ``manifest.json``).
+PLAN_FILES = ("plan.csv", "fleet.csv", "forecast_summary.csv", "fan_chart.png", "shortfall.png")
+#: Columns of a planned-volume table (``plan --volume table.csv``).
+PLANNED_VOLUME_COLUMNS = ("date", "zip", "stops", "packages")
+#: Columns of a fleet table that may hold the vans per station (``absorb --fleet``), by priority.
+VANS_COLUMNS = ("vans_to_buy", "vans")
+
+
+class UnconvergedFitError(Exception):
+    """A fit failed its convergence checks (or is approximate) and ``--strict`` refuses it."""
+
+
+def _version() -> str:
+    """The installed bayesspr version, or a note that it is not installed."""
+    try:
+        return metadata.version("bayesspr")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown (not installed; run 'pip install -e .')"
+
+
+# --- convergence ----------------------------------------------------------------------------
+
+
+def _number(value: Any, spec: str) -> str:
+    try:
+        return format(float(value), spec)
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def convergence_summary(diagnostics: Mapping[str, Any]) -> str:
+    """Describe a fit's convergence diagnostics in a few readable lines.
+
+    Parameters
+    ----------
+    diagnostics : mapping
+        ``model.diagnostics`` of an SPR or volume fit (see
+        :func:`bayesspr.diagnostics.convergence`).
+
+    Returns
+    -------
+    str
+        R-hat max (–), min bulk and tail ESS (draws) with the worst parameter of each,
+        divergences (count), E-BFMI min (–), and the verdict.
+    """
+    if diagnostics.get("approximate"):
+        problems = "; ".join(diagnostics.get("problems") or ["approximate fit"])
+        return (
+            f"convergence: not checked ({problems})\n  verdict: APPROXIMATE — intervals are "
+            "typically too narrow; re-fit with --method nuts before making decisions"
+        )
+    if "rhat_max" not in diagnostics:
+        return "convergence: no diagnostics stored with this fit\n  verdict: UNKNOWN"
+    d = diagnostics
+    lines = [
+        f"convergence (thresholds: R-hat <= {RHAT_MAX}, bulk and tail ESS >= {ESS_MIN}, "
+        f"no divergences, E-BFMI >= {EBFMI_MIN}):",
+        f"  R-hat max      {_number(d.get('rhat_max'), '.3f'):>8}  ({d.get('rhat_worst', '?')})",
+        f"  bulk ESS min   {_number(d.get('ess_bulk_min'), '.0f'):>8}  "
+        f"({d.get('ess_bulk_worst', '?')})",
+        f"  tail ESS min   {_number(d.get('ess_tail_min'), '.0f'):>8}  "
+        f"({d.get('ess_tail_worst', '?')})",
+        f"  divergences    {_number(d.get('divergences'), '.0f'):>8}",
+        f"  E-BFMI min     {_number(d.get('ebfmi_min'), '.2f'):>8}",
+    ]
+    if d.get("ok") is True:
+        lines.append("  verdict: converged (every threshold met)")
+    else:
+        problems = "; ".join(d.get("problems") or ["a threshold was missed"])
+        lines.append(f"  verdict: NOT CONVERGED — {problems}; re-fit with more --tune/--draws "
+                     "or a higher --target-accept before trusting it")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _fit_problems(diagnostics: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a fit's stored diagnostics (empty when it converged)."""
+    if diagnostics.get("approximate"):
+        return list(diagnostics.get("problems") or ["approximate fit (not MCMC)"])
+    if diagnostics.get("ok") is True:
+        return []
+    if not diagnostics:
+        return ["the file stores no convergence diagnostics"]
+    return list(diagnostics.get("problems") or ["it did not pass its convergence checks"])
+
+
+def _check_loaded(model: SPRModel | VolumeModel, path: str, option: str, args: Any) -> None:
+    """Warn on stderr (or refuse, under ``--strict``) when a loaded fit is not trustworthy."""
+    problems = _fit_problems(model.diagnostics)
+    if not problems:
+        return
+    state = ("is approximate" if model.diagnostics.get("approximate")
+             else "did not pass its convergence checks")  # fmt: skip
+    text = f"the fit {option} {path} {state}: {'; '.join(problems)}"
+    if args.strict:
+        raise UnconvergedFitError(f"{text}; --strict refuses such fits: re-fit it (more "
+                                  "--tune/--draws, --method nuts) and run again")  # fmt: skip
+    print(f"bayesspr {args.command}: warning: {text}; results from it may be wrong (re-fit with "
+          "more --tune/--draws; --strict refuses such fits)", file=sys.stderr)  # fmt: skip
+
+
+def _finish_fit(model: SPRModel | VolumeModel, args: Any, what: str) -> int:
+    """Print the convergence summary; save the fit unless ``--strict`` refuses it."""
+    print(convergence_summary(model.diagnostics))
+    if args.strict and model.diagnostics.get("ok") is not True:
+        problems = "; ".join(_fit_problems(model.diagnostics))
+        raise UnconvergedFitError(
+            f"the {what} does not meet the convergence thresholds ({problems}); --strict: "
+            f"nothing written to {args.out} (an earlier file there is untouched); re-fit with "
+            "more --tune/--draws or a higher --target-accept"
+        )
+    model.save(args.out)
+    print(f"saved {what} to {args.out}")
+    return 0
+
+
+# --- sub-commands ---------------------------------------------------------------------------
+
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    check_output_path(args.out, "table")
     world = simulate_world(args.seed, n_days=args.days)
     data.write_table(world.table, args.out)
     print(f"wrote {len(world.table)} rows to {args.out}")
@@ -33,18 +183,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    check_output_path(args.out, "netcdf", {"--data": args.data, "--spec": args.spec})
     table = data.read_table(args.data)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         model = SPRModel(args.spec).fit(table, random_seed=args.seed, method=args.method,
-                                        draws=args.draws, tune=args.tune)  # fmt: skip
-    model.save(args.out)
-    print(f"saved fit to {args.out}; diagnostics: {model.diagnostics}")
-    return 0
+                                        draws=args.draws, tune=args.tune, chains=args.chains,
+                                        target_accept=args.target_accept)  # fmt: skip
+    return _finish_fit(model, args, "fit")
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    check_output_path(args.out, "table", {"--model": args.model, "--data": args.data})
     model = SPRModel.load(args.model)
+    _check_loaded(model, args.model, "--model", args)
     plan = data.read_table(args.data, require_routes=False)
     forecast = model.predict(plan, interval=args.interval, random_seed=args.seed)
     out = pd.concat([plan, forecast], axis=1)
@@ -54,16 +206,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit_volume(args: argparse.Namespace) -> int:
+    check_output_path(args.out, "netcdf", {"--data": args.data})
     table = data.read_raw_table(args.data)
     canonical = [c for c in data.REQUIRED_COLUMNS if c != "routes"]
     if set(canonical) <= set(table.columns):  # an observation table: every rule applies
         table = data.validate(table, require_routes=False)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        model = VolumeModel(harmonics=args.harmonics).fit(table, random_seed=args.seed)
-    model.save(args.out)
-    print(f"saved volume fit to {args.out}; diagnostics: {model.diagnostics}")
-    return 0
+        model = VolumeModel(harmonics=args.harmonics).fit(
+            table, random_seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains,
+            target_accept=args.target_accept)  # fmt: skip
+    return _finish_fit(model, args, "volume fit")
 
 
 def _parse_at(text: str, what: str) -> tuple[float, str]:
@@ -77,29 +230,177 @@ def _parse_at(text: str, what: str) -> tuple[float, str]:
         raise ScenarioError(f"{what} {text!r}: {value!r} is not a number") from None
 
 
-def _cmd_plan(args: argparse.Namespace) -> int:
-    model = SPRModel.load(args.model)
+def _planned_problem(problem: data.Problem) -> data.Problem:
+    """Word a problem of the canonical rules for a planned-volume table."""
+    rule, value = problem.rule, problem.value
+    if "(date, zip, van_capacity)" in rule:  # van_capacity is a stand-in here
+        rule = rule.replace("(date, zip, van_capacity)", "(date, zip): one row per zip and day")
+        value = tuple(value)[:2] if isinstance(value, tuple) else value
+    if problem.column == "stops" and value == 0:
+        rule += ", or stops = packages = 0 for a zip-day without deliveries"
+    return data.Problem(problem.row, problem.column, value, rule)
+
+
+def validate_planned_volume(table: pd.DataFrame, where: str = "volume table") -> pd.DataFrame:
+    """Check a planned-volume table (``date``, ``zip``, ``stops``, ``packages`` per zip-day).
+
+    The rules are the observation table's (:func:`bayesspr.data.validate`): ISO dates,
+    non-empty zips, whole ``stops`` >= 1 and ``packages`` >= ``stops``, one row per zip and
+    day; a zip-day without deliveries may give ``stops = packages = 0``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table as read (other columns are ignored).
+    where : str
+        Where the table came from, for messages (e.g. ``"--volume plan.csv"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``date`` (datetime64), ``zip`` (str), ``stops`` and ``packages`` (int64: stops and
+        packages per zip-day), same rows and index.
+
+    Raises
+    ------
+    ValueError
+        Listing every problem: missing columns, no rows, and each bad cell by row, column,
+        value and the rule it breaks.
+    """
+    missing = [c for c in PLANNED_VOLUME_COLUMNS if c not in table.columns]
+    if missing or table.empty:
+        lack = f"lacks column(s) {missing}" if missing else "has no rows"
+        raise ValueError(f"{where}: the planned-volume table {lack}; expected columns date, "
+                         "zip, stops, packages with one row per zip and forecast day")  # fmt: skip
+    frame = table[list(PLANNED_VOLUME_COLUMNS)].copy()
+    numbers = {c: pd.to_numeric(frame[c], errors="coerce") for c in ("stops", "packages")}
+    quiet = numbers["stops"].eq(0) & numbers["packages"].eq(0)  # a zip-day without deliveries
+    frame.loc[quiet, ["stops", "packages"]] = 1  # checked as one stop; set back below
+    stand_ins = {"city": "-", "station": "-", "van_capacity": 1.0, "area_km2": 1.0,
+                 "stem_km": 0.0}  # fmt: skip
+    try:
+        clean = data.validate(frame.assign(**stand_ins), require_routes=False)
+    except data.DataError as exc:
+        problems = [_planned_problem(p) for p in exc.problems]
+        shown = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        raise ValueError(
+            f"{where}: the planned-volume table has {len(problems)} problem(s) (row: 0-based "
+            f"data row; in a CSV, file line row + 2):\n{shown}{more}\nfix these rows and run "
+            "again"
+        ) from None
+    clean = clean[list(PLANNED_VOLUME_COLUMNS)].copy()
+    clean.loc[quiet, ["stops", "packages"]] = 0
+    return clean
+
+
+def _volume_source(args: argparse.Namespace) -> tuple[Any, Network | None, pd.Timestamp | None]:
+    """The volume (a fit, or a validated planned-volume table), its network and first day.
+
+    A table is validated here; a fit is loaded later (:func:`_load_volume`), after the cheap
+    checks.
+    """
     source = Path(args.volume)
     network = None if args.history is None else Network.from_table(
         data.read_table(args.history, require_routes=False))  # fmt: skip
-    changes = [VolumeShock(*_parse_at(t, "--shock")) for t in args.shock]
-    changes += [VanChange(*_parse_at(t, "--van")) for t in args.van]
-    if source.suffix == ".nc":
-        volume = VolumeModel.load(source)
-        first_day = volume.last_date + pd.Timedelta(days=1)
-        network = volume.network if network is None else network
-    else:
-        if network is None:
-            raise ValueError(
-                f"--volume {source} is a table: give --history, the canonical table that "
-                "describes the network (zips, stations, stem km, vans)"
-            )
-        volume = pd.read_parquet(source) if source.suffix in (".parquet", ".pq") else (
-            pd.read_csv(source, dtype={"zip": str}))  # fmt: skip
-        first_day = pd.Timestamp(pd.to_datetime(volume["date"]).min()).normalize()
+    is_fit = source.suffix.lower() == ".nc" or (source.is_file() and file_kind(source) == "hdf5")
+    if is_fit:
+        return source, network, None
+    if network is None:
+        raise ValueError(
+            f"--volume {source} is a table: give --history, the canonical table that "
+            "describes the network (zips, stations, stem km, vans)"
+        )
+    table = validate_planned_volume(data.read_raw_table(source), f"--volume {source}")
+    return table, network, pd.Timestamp(table["date"].min()).normalize()
+
+
+def _load_volume(
+    args: argparse.Namespace, source: Any, network: Network | None, first_day: Any
+) -> tuple[Any, Network, pd.Timestamp]:
+    """Load a volume fit named by ``source`` (a table passes through)."""
+    if not isinstance(source, Path):
+        return source, network, first_day
+    volume = VolumeModel.load(source)
+    _check_loaded(volume, str(source), "--volume", args)
+    network = volume.network if network is None else network
+    if network is None:
+        raise ValueError(f"--volume {source}: the volume fit carries no network (it was fitted "
+                         "on a table without the canonical columns); give --history")  # fmt: skip
+    return volume, network, volume.last_date + pd.Timedelta(days=1)
+
+
+def _changes(args: argparse.Namespace) -> list[tuple[Any, str]]:
+    """The scenario changes of --shock and --van, each with a short label for its name."""
+    out: list[tuple[Any, str]] = []
+    for text in args.shock:
+        shock = VolumeShock(*_parse_at(text, "--shock"))
+        out.append((shock, f"shock x{shock.factor:g} from {shock.start:%Y-%m-%d}"))
+    for text in args.van:
+        van = VanChange(*_parse_at(text, "--van"))
+        out.append((van, f"{van.capacity:g}-package vans from {van.start:%Y-%m-%d}"))
+    return out
+
+
+def _scenario(args: argparse.Namespace, changes: list[tuple[Any, str]], first_day: Any) -> Scenario:
+    """The scenario: --van-capacity from the first day, then the changes; named for them."""
     if args.van_capacity is not None:  # every station runs this van from the first day
-        changes.insert(0, VanChange(args.van_capacity, first_day))
-    scenario = Scenario(args.scenario, tuple(changes))
+        changes = [(VanChange(args.van_capacity, first_day), f"{args.van_capacity:g}-package "
+                    "vans"), *changes]  # fmt: skip
+    name = args.scenario or " + ".join(label for _, label in changes) or "baseline"
+    return Scenario(name, tuple(change for change, _ in changes))
+
+
+def _with_scenario(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The table with a first column ``scenario`` (kept if it is there already)."""
+    if "scenario" in table.columns:
+        return table
+    return table.assign(scenario=name)[["scenario", *table.columns]]
+
+
+def _rounded(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its float columns rounded for printing (3 decimals)."""
+    floats = table.select_dtypes("float").columns
+    return table.assign(**{c: table[c].round(3) for c in floats})
+
+
+def _inputs_record(inputs: Mapping[str, str | None]) -> dict[str, dict[str, str]]:
+    """Every input file's absolute path and SHA-256, by option."""
+    return {option: {"path": str(Path(path).resolve()), "sha256": sha256_of(path)}
+            for option, path in inputs.items() if path is not None}  # fmt: skip
+
+
+def _manifest(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    inputs: dict[str, dict[str, str]],
+    spec_id: str | None,
+    folder: Path,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """What an output folder holds and how it was made."""
+    return {
+        "bayesspr_version": _version(),
+        "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command_line": shlex.join(["bayesspr", *getattr(args, "argv", [])]),
+        "scenario": {"name": scenario.name, "changes": [c.describe() for c in scenario.changes]},
+        "inputs": inputs,
+        "model_spec_id": spec_id,
+        "settings": settings,
+        "files": {p.name: sha256_of(p) for p in sorted(folder.iterdir()) if p.is_file()},
+    }
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    inputs = {"--model": args.model, "--volume": args.volume, "--history": args.history}
+    out = check_output_path(args.out, "folder", inputs, folder_files=PLAN_FILES)
+    changes = _changes(args)
+    source, network, first_day = _volume_source(args)
+    model = SPRModel.load(args.model)
+    _check_loaded(model, args.model, "--model", args)
+    volume, network, first_day = _load_volume(args, source, network, first_day)
+    scenario = _scenario(args, changes, first_day)
+    record = _inputs_record(inputs)
     result = forecast(model, volume, args.horizon, scenario=scenario, network=network,
                       n_samples=args.samples, random_seed=args.seed)  # fmt: skip
     costs = None
@@ -111,18 +412,85 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         costs = fleet.FleetCosts((van,), shortage_cost_per_van_day=args.shortage_cost)
     fleet_plan = fleet.plan(result.draws, args.service_level, costs,
                             van_type=None if costs is None else "van")  # fmt: skip
-    out = Path(args.out)
-    for name, table in (("plan.csv", fleet_plan.table), ("fleet.csv", fleet_plan.horizon),
-                        ("forecast_summary.csv", result.summary)):  # fmt: skip
-        atomic_write(lambda tmp, t=table: t.to_csv(tmp, index=False), out / name)
-    from bayesspr.fleet_charts import fan_chart, shortfall_chart
+    from bayesspr import fleet_charts
 
-    fan_chart(result.draws, fleet_plan, out / "fan_chart.png")
-    shortfall_chart(fleet_plan.table, out / "shortfall.png", service_level=args.service_level)
+    settings = {"horizon": args.horizon, "service_level": args.service_level,
+                "samples": args.samples, "seed": args.seed, "van_capacity": args.van_capacity,
+                "van_cost": args.van_cost, "shortage_cost": args.shortage_cost}  # fmt: skip
+    tables = {"plan.csv": fleet_plan.table, "fleet.csv": fleet_plan.horizon,
+              "forecast_summary.csv": result.summary}  # fmt: skip
+    with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
+        for name, table in tables.items():
+            write_csv(_with_scenario(table, scenario.name), tmp / name)
+        fleet_charts.fan_chart(result.draws, fleet_plan, tmp / "fan_chart.png")
+        fleet_charts.shortfall_chart(fleet_plan.table, tmp / "shortfall.png",
+                                     service_level=args.service_level)  # fmt: skip
+        spec_id = model.idata.attrs.get("bayesspr_spec_id")
+        manifest = _manifest(args, scenario, record, spec_id, tmp, settings)
+        text = json.dumps(manifest, indent=2) + "\n"
+        atomic_write(lambda p: Path(p).write_text(text, encoding="utf-8"), tmp / "manifest.json")
     print(f"scenario: {scenario.describe()}")
-    print(fleet_plan.horizon.round(3).to_string(index=False))
-    print(f"wrote plan.csv, fleet.csv, forecast_summary.csv, fan_chart.png, shortfall.png "
-          f"to {out}")  # fmt: skip
+    print(_rounded(fleet_plan.horizon).to_string(index=False))
+    print(f"wrote {', '.join(PLAN_FILES)} and manifest.json to {out}")
+    return 0
+
+
+def _read_fleet(path: str) -> pd.Series:
+    """Vans per station from a fleet table, e.g. the fleet.csv of ``bayesspr plan``.
+
+    The table needs ``station`` and the vans owned: ``vans_to_buy`` (plan's fleet.csv) or
+    ``vans``.
+    """
+    table = data.read_raw_table(path)
+    column = next((c for c in VANS_COLUMNS if c in table.columns), None)
+    if column is None or "station" not in table.columns or table.empty:
+        lack = "has no rows"
+        if column is None or "station" not in table.columns:
+            lack = f"has columns {list(table.columns)}"
+        raise ValueError(f"--fleet {path} {lack}: expected a table with a station column and "
+                         f"the vans per station in {' or '.join(VANS_COLUMNS)} (the fleet.csv "
+                         "'bayesspr plan' writes); or give --vans N")  # fmt: skip
+    vans = pd.to_numeric(table[column], errors="coerce")
+    ok = vans.notna() & (vans >= 0) & (vans == vans.round()) & vans.lt(1e9)
+    station = table["station"].astype(str).str.strip()
+    ok &= table["station"].notna() & station.ne("")
+    if not ok.all():
+        i = int(ok.to_numpy().argmin())
+        raise ValueError(f"--fleet {path}: row {i}, station {table['station'].iloc[i]!r}, "
+                         f"column {column!r}, value {table[column].iloc[i]!r}: expected a "
+                         "station name and a whole number of vans >= 0; fix the row")  # fmt: skip
+    repeated = station[station.duplicated()].unique()
+    if len(repeated):
+        raise ValueError(f"--fleet {path}: station {repeated[0]!r} appears in more than one row "
+                         "(several van types?): expected one row per station; keep the rows "
+                         "of one van type")  # fmt: skip
+    return pd.Series(vans.to_numpy(dtype="int64"), index=station.to_numpy(), name="vans")
+
+
+def _cmd_absorb(args: argparse.Namespace) -> int:
+    inputs = {"--model": args.model, "--volume": args.volume, "--history": args.history,
+              "--fleet": args.fleet}  # fmt: skip
+    if args.out is not None:
+        check_output_path(args.out, "csv", inputs)
+    changes = _changes(args)
+    bought = None if args.fleet is None else _read_fleet(args.fleet)
+    source, network, first_day = _volume_source(args)
+    model = SPRModel.load(args.model)
+    _check_loaded(model, args.model, "--model", args)
+    volume, network, first_day = _load_volume(args, source, network, first_day)
+    stations = network.stations.index.astype(str)
+    if bought is None:
+        bought = pd.Series(args.vans, index=stations, name="vans")
+    fleet.vans_by_station(bought, stations.to_numpy())  # a station typo fails before any work
+    scenario = _scenario(args, changes, first_day)
+    result = forecast(model, volume, args.horizon, scenario=scenario, network=network,
+                      n_samples=args.samples, random_seed=args.seed, keep_zips=False)  # fmt: skip
+    table = _with_scenario(fleet.absorb(bought, result.draws), scenario.name)
+    print(f"scenario: {scenario.describe()}")
+    print(_rounded(table).to_string(index=False))
+    if args.out is not None:
+        write_csv(table, args.out)
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -139,19 +507,40 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from bayesspr.reporting import write_report
 
-    model = SPRModel.load(args.model)
-    history = None if args.history is None else data.read_table(args.history)
-    holdout = None if args.holdout is None else data.read_table(args.holdout)
     charts = {}
     for item in args.chart:
         name, sep, path = item.partition("=")
         if not sep:
-            raise ValueError(f"--chart {item!r}: expected NAME=PNG")
+            raise ValueError(f"--chart {item!r}: expected NAME=PNG, e.g. Fleet=fan_chart.png")
         charts[name] = Path(path)
-    path = write_report(model, args.out, history=history, holdout=holdout,
-                        extra_figures=charts or None)  # fmt: skip
+    inputs = {"--model": args.model, "--history": args.history, "--holdout": args.holdout}
+    inputs.update({f"--chart {name}": str(path) for name, path in charts.items()})
+    check_output_path(args.out, "html", inputs)
+    kind = saved_fit_kind(args.model)
+    model: SPRModel | VolumeModel
+    if kind == "spr":
+        model = SPRModel.load(args.model)
+        history = None if args.history is None else data.read_table(args.history)
+        holdout = None if args.holdout is None else data.read_table(args.holdout)
+    else:
+        model = VolumeModel.load(args.model)
+        history = None if args.history is None else data.read_raw_table(args.history)
+        holdout = None if args.holdout is None else data.read_raw_table(args.holdout)
+    _check_loaded(model, args.model, "--model", args)
+    try:
+        path = write_report(model, args.out, history=history, holdout=holdout,
+                            extra_figures=charts or None)  # fmt: skip
+    except (AttributeError, TypeError) as exc:
+        if kind != "volume":
+            raise
+        raise ValueError(f"--model {args.model} is a volume fit, and this bayesspr's report "
+                         f"does not handle volume fits yet ({type(exc).__name__}: {exc}); "
+                         "give an SPR fit ('bayesspr fit')") from None  # fmt: skip
     print(f"wrote {path}")
     return 0
+
+
+# --- the parser -----------------------------------------------------------------------------
 
 
 class _DefaultsShown(argparse.HelpFormatter):
@@ -167,15 +556,77 @@ class _DefaultsShown(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def _positive_int(text: str) -> int:
-    """Argparse type: a whole number >= 1."""
+def _whole(low: int, high: int | None = None, unit: str = "") -> Any:
+    """Argparse type: a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= {low}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected a whole number <= {high:,}{unit}; give a smaller value"
+            )
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+_positive_int = _whole(1)
+
+
+def _fraction(text: str) -> float:
+    """Argparse type: a number strictly between 0 and 1."""
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number between 0 and 1, e.g. 0.9")
     return value
+
+
+def _positive(text: str) -> float:
+    """Argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number > 0")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    """Argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number >= 0")
+    return value
+
+
+def _horizon(text: str) -> str:
+    """Argparse type: a horizon such as 16M, 8W or 28D (a bare number is days), bounded."""
+    match = re.fullmatch(r"\s*(\d+)\s*([MWDmwd]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected months, weeks or days such as "
+                                         "16M, 8W or 28D")  # fmt: skip
+    n, unit = int(match.group(1)), (match.group(2) or "D").upper()
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected at least 1{unit}")
+    if n > MAX_HORIZON[unit]:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected at most {MAX_HORIZON[unit]}{unit} (the longest horizon is "
+            "60 months = 260 weeks = 1826 days); give a shorter horizon"
+        )
+    return f"{n}{unit}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,13 +635,15 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     argparse.ArgumentParser
-        Parser with sub-commands ``demo``, ``simulate``, ``fit``, ``fit-volume``,
-        ``predict``, ``plan``, ``backtest`` and ``report``.
+        Parser with ``--version`` and sub-commands ``demo``, ``simulate``, ``fit``,
+        ``fit-volume``, ``predict``, ``plan``, ``absorb``, ``backtest`` and ``report``.
     """
     parser = argparse.ArgumentParser(
         prog="bayesspr",
         description="Physics-informed Bayesian forecasts of shipments per route (SPR).",
+        epilog="Exit status: 0 done; 2 bad input or options; 3 a fit refused by --strict.",
     )
+    parser.add_argument("--version", action="version", version=f"bayesspr {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser = sub.add_parser
 
@@ -199,6 +652,16 @@ def build_parser() -> argparse.ArgumentParser:
                           formatter_class=_DefaultsShown)  # fmt: skip
 
     sub.add_parser = described  # type: ignore[method-assign]
+
+    def strict(p: argparse.ArgumentParser, loaded: bool) -> None:
+        text = ("refuse (exit 3) a loaded fit whose stored diagnostics fail the convergence "
+                "checks or that is approximate; without it such a fit is used with a warning"
+                if loaded else "exit 3 without writing --out when the fit fails the "
+                "convergence checks (R-hat, ESS, divergences, E-BFMI)")  # fmt: skip
+        p.add_argument("--strict", action="store_true", help=text)
+
+    samples = _whole(1, MAX_SAMPLES, " joint draws")
+    chains = _whole(1, MAX_CHAINS, " chains")
 
     p = sub.add_parser("demo", help="fit the embedded demo world and print forecasts")
     p.add_argument("--seed", type=int, default=7, help="world and sampler seed")
@@ -210,7 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="write a simulated observation table")
     p.add_argument("--out", required=True, help="CSV or Parquet file to write")
     p.add_argument("--seed", type=int, default=7, help="world seed")
-    p.add_argument("--days", type=_positive_int, default=120, help="days of history")
+    p.add_argument("--days", type=_whole(1, MAX_SIMULATED_DAYS, " days (about 10 years)"),
+                   default=120, help=f"days of history, 1 to {MAX_SIMULATED_DAYS}")  # fmt: skip
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("fit", help="fit the SPR model to an observation table")
@@ -224,56 +688,114 @@ def build_parser() -> argparse.ArgumentParser:
                    help="posterior draws per chain (default: the spec's)")  # fmt: skip
     p.add_argument("--tune", type=_positive_int, default=None,
                    help="tuning steps per chain (default: the spec's)")  # fmt: skip
+    p.add_argument("--chains", type=chains, default=None,
+                   help=f"sampler chains, 1 to {MAX_CHAINS} (default: the spec's)")  # fmt: skip
+    p.add_argument("--target-accept", type=_fraction, default=None,
+                   help="NUTS target acceptance in (0, 1); higher (0.95, 0.99) takes smaller "
+                   "steps and removes divergences (default: the spec's)")  # fmt: skip
+    strict(p, loaded=False)
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("predict", help="forecast SPR and routes for planned rows")
     p.add_argument("--model", required=True, help="fit written by 'bayesspr fit'")
     p.add_argument("--data", required=True, help="planned rows (canonical table, no routes)")
-    p.add_argument("--out", required=True, help="CSV file for the forecast")
-    p.add_argument("--interval", type=float, default=0.9, help="credible interval mass")
+    p.add_argument("--out", required=True, help="CSV (or Parquet) file for the forecast")
+    p.add_argument("--interval", type=_fraction, default=0.9, help="credible interval mass")
     p.add_argument("--seed", type=int, default=0, help="seed of the predictive draws")
+    strict(p, loaded=True)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("fit-volume", help="fit the volume model to a daily volume history")
     p.add_argument("--data", required=True, help="table with date, city, station, zip, stops, "
                    "packages (the canonical table qualifies)")  # fmt: skip
     p.add_argument("--out", required=True, help="netCDF file for the fit")
-    p.add_argument("--harmonics", type=int, default=2, help="yearly Fourier pairs")
+    p.add_argument(
+        "--harmonics",
+        type=_whole(0, MAX_HARMONICS, " Fourier pairs"),
+        default=2,
+        help=f"yearly Fourier pairs, 0 (no yearly cycle) to {MAX_HARMONICS}",
+    )
     p.add_argument("--seed", type=int, default=1, help="sampler seed")
+    p.add_argument("--draws", type=_positive_int, default=None,
+                   help="posterior draws per chain (default: the volume model's)")  # fmt: skip
+    p.add_argument("--tune", type=_positive_int, default=None,
+                   help="tuning steps per chain (default: the volume model's)")  # fmt: skip
+    p.add_argument(
+        "--chains",
+        type=chains,
+        default=None,
+        help=f"sampler chains, 1 to {MAX_CHAINS} (default: the model's)",
+    )
+    p.add_argument(
+        "--target-accept",
+        type=_fraction,
+        default=None,
+        help="NUTS target acceptance in (0, 1) (default: the model's)",
+    )
+    strict(p, loaded=False)
     p.set_defaults(func=_cmd_fit_volume)
 
+    def forecast_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", required=True, help="SPR fit written by 'bayesspr fit'")
+        p.add_argument("--volume", required=True,
+                       help="volume fit (.nc, 'bayesspr fit-volume') or a planned-volume "
+                       "table (date, zip, stops, packages per zip-day)")  # fmt: skip
+        p.add_argument("--history", default=None,
+                       help="canonical table giving the network (zips, stations, stem km, "
+                       "vans, shifts); default: the volume fit's")  # fmt: skip
+        p.add_argument("--horizon", type=_horizon, default="16M",
+                       help="e.g. 16M, 8W, 28D; at most 60M (260W, 1826D); ignored for a "
+                       "planned-volume table (its days are used)")  # fmt: skip
+        p.add_argument(
+            "--van",
+            action="append",
+            default=[],
+            metavar="CAPACITY@DATE",
+            help="all stations switch to this van from the date (repeatable)",
+        )
+        p.add_argument("--scenario", default=None, help="scenario name for the outputs "
+                       "(default: named for the changes, e.g. 'shock x1.4 from 2026-03-01'; "
+                       "'baseline' without changes)")  # fmt: skip
+        p.add_argument("--van-capacity", type=_positive, default=None,
+                       help="packages per van: every station runs this van from the first "
+                       "forecast day (default: each station's usual van)")  # fmt: skip
+        p.add_argument("--samples", type=samples, default=400,
+                       help=f"joint forecast draws, 1 to {MAX_SAMPLES:,}")  # fmt: skip
+        p.add_argument("--seed", type=int, default=0, help="seed of the forecast draws")
+        strict(p, loaded=True)
+
     p = sub.add_parser("plan", help="forecast routes and plan the fleet per station")
-    p.add_argument("--model", required=True, help="SPR fit written by 'bayesspr fit'")
-    p.add_argument("--volume", required=True, help="volume fit (.nc, 'bayesspr fit-volume') or "
-                   "a planned-volume table (date, zip, stops, packages per zip-day)")  # fmt: skip
-    p.add_argument("--history", default=None, help="canonical table giving the network (zips, "
-                   "stations, stem km, vans, shifts); default: the volume fit's")  # fmt: skip
-    p.add_argument("--horizon", default="16M", help="e.g. 16M, 8W, 28D")
-    p.add_argument("--service-level", type=float, default=0.95, help="alpha in (0, 1)")
+    forecast_options(p)
+    p.add_argument("--service-level", type=_fraction, default=0.95, help="alpha in (0, 1)")
     p.add_argument("--shock", action="append", default=[], metavar="FACTOR@DATE",
                    help="volume shock, e.g. 1.4@2026-03-01 (repeatable)")  # fmt: skip
-    p.add_argument("--van", action="append", default=[], metavar="CAPACITY@DATE",
-                   help="all stations switch to this van from the date (repeatable)")  # fmt: skip
-    p.add_argument("--scenario", default="baseline", help="scenario name for the outputs")
-    p.add_argument("--van-capacity", type=float, default=None,
-                   help="packages per van: every station runs this van from the first forecast "
-                   "day (default: each station's usual van)")  # fmt: skip
-    p.add_argument("--van-cost", type=float, default=None,
+    p.add_argument("--van-cost", type=_non_negative, default=None,
                    help="cost of one van over the forecast horizon (currency); with it the plan "
                    "reports expected costs")  # fmt: skip
-    p.add_argument("--shortage-cost", type=float, default=450.0,
+    p.add_argument("--shortage-cost", type=_non_negative, default=450.0,
                    help="cost of one van-day the fleet cannot cover (currency)")  # fmt: skip
-    p.add_argument("--samples", type=_positive_int, default=400, help="joint forecast draws")
-    p.add_argument("--seed", type=int, default=0, help="seed of the forecast draws")
-    p.add_argument("--out", required=True, help="folder for the plan CSVs and charts")
+    p.add_argument("--out", required=True, help="folder for the plan CSVs, charts and "
+                   "manifest.json; replaced whole (a new folder or an earlier plan)")  # fmt: skip
     p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser("absorb", help="whether a fleet already bought absorbs volume shocks")
+    forecast_options(p)
+    owned = p.add_mutually_exclusive_group(required=True)
+    owned.add_argument("--fleet", default=None, help="table of vans per station (columns "
+                       "station, vans), e.g. the fleet.csv 'bayesspr plan' wrote")  # fmt: skip
+    owned.add_argument("--vans", type=_whole(0), default=None, metavar="N",
+                       help="vans at every station")  # fmt: skip
+    p.add_argument("--shock", action="append", required=True, metavar="FACTOR@DATE",
+                   help="volume shock, e.g. 1.4@2026-03-01 (required, repeatable)")  # fmt: skip
+    p.add_argument("--out", default=None, help="CSV file for the table (default: print only)")
+    p.set_defaults(func=_cmd_absorb)
 
     p = sub.add_parser("backtest", help="rolling-origin monthly re-fit backtest with baselines")
     p.add_argument("--world", default="demo", help="'demo' or an observation table")
     p.add_argument("--out", default="backtest_out", help="folder for scores CSVs and plots")
     p.add_argument("--origins", type=_positive_int, default=3, help="monthly forecast origins")
-    p.add_argument("--horizon", type=_positive_int, default=3,
-                   help="whole months ahead per origin (e.g. 3)")  # fmt: skip
+    p.add_argument("--horizon", type=_whole(1, MAX_HORIZON["M"], " months"), default=3,
+                   help=f"whole months ahead per origin, 1 to {MAX_HORIZON['M']}")  # fmt: skip
     p.add_argument("--variants", default=None,
                    help="comma list of full,no_pooling,complete_pooling,physics,gbm")  # fmt: skip
     p.add_argument("--draws", type=_positive_int, default=300, help="draws per chain per fit")
@@ -284,12 +806,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_backtest)
 
     p = sub.add_parser("report", help="write the HTML diagnostic report of a fit")
-    p.add_argument("--model", required=True, help="SPR fit written by 'bayesspr fit'")
+    p.add_argument("--model", required=True, help="SPR fit ('bayesspr fit') or volume fit "
+                   "('bayesspr fit-volume'); the kind is read from the file")  # fmt: skip
     p.add_argument("--out", required=True, help="HTML file to write")
     p.add_argument("--history", default=None, help="the table the fit was made on (PPC, LOO)")
     p.add_argument("--holdout", default=None, help="held-out rows with routes (calibration)")
     p.add_argument("--chart", action="append", default=[], metavar="NAME=PNG",
                    help="attach a PNG chart (repeatable)")  # fmt: skip
+    strict(p, loaded=True)
     p.set_defaults(func=_cmd_report)
     return parser
 
@@ -305,14 +829,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status.
+        Exit status: 0 done, 2 bad input, 3 a fit refused by ``--strict``. SIGTERM ends the
+        command through ``SystemExit(143)``, so files being written are cleaned up.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (data.DataError, OSError, ValueError) as exc:  # OSError: missing or unreadable file
-        print(f"bayesspr {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    args.argv = argv
+    with exit_on_sigterm():
+        try:
+            return int(args.func(args))
+        except UnconvergedFitError as exc:
+            print(f"bayesspr {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_UNCONVERGED
+        except (data.DataError, OSError, ValueError) as exc:  # OSError: missing/unreadable file
+            print(f"bayesspr {args.command}: error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
