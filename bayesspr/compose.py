@@ -60,6 +60,10 @@ class Forecast:
     scenario: Scenario
 
 
+#: Longest forecast horizon: 60 months, or as many weeks (261) or days (1,827 = 261 × 7).
+MAX_HORIZON = {"M": 60, "W": 261, "D": 1_827}
+
+
 def horizon_days(start: pd.Timestamp, horizon: str | int) -> pd.DatetimeIndex:
     """Forecast days from ``start`` for a horizon such as ``"16M"``, ``"8W"``, ``"28D"`` or 28.
 
@@ -68,23 +72,38 @@ def horizon_days(start: pd.Timestamp, horizon: str | int) -> pd.DatetimeIndex:
     start : pandas.Timestamp
         First forecast day.
     horizon : str or int
-        Months (``M``), weeks (``W``) or days (``D`` or a bare int).
+        Months (``M``), weeks (``W``) or days (``D`` or a bare int); at most 60 months,
+        261 weeks or 1,827 days (:data:`MAX_HORIZON`): route physics and volume trends are
+        not meant to be pushed further.
 
     Returns
     -------
     pandas.DatetimeIndex
         Daily dates.
+
+    Raises
+    ------
+    ValueError
+        If the horizon is not of that form, is under one day or over the cap.
     """
+    expected = "expected e.g. '16M', '8W', '28D' or 28 (days)"
+    if isinstance(horizon, bool):
+        raise ValueError(f"horizon = {horizon!r}; {expected}")
     if isinstance(horizon, int | np.integer):
         n = int(horizon)
         unit = "D"
     else:
         match = re.fullmatch(r"\s*(\d+)\s*([MWD])\s*", str(horizon).upper())
         if not match:
-            raise ValueError(f"horizon = {horizon!r}; expected e.g. '16M', '8W', '28D' or 28")
+            raise ValueError(f"horizon = {horizon!r}; {expected}")
         n, unit = int(match.group(1)), match.group(2)
     if n < 1:
         raise ValueError(f"horizon = {horizon!r}; expected at least one day")
+    if n > MAX_HORIZON[unit]:
+        raise ValueError(
+            f"horizon = {horizon!r}; expected at most 60 months ('60M', '261W' or "
+            f"{MAX_HORIZON['D']} days): forecast a shorter horizon"
+        )
     offset = {"M": pd.DateOffset(months=n), "W": pd.DateOffset(weeks=n),
               "D": pd.DateOffset(days=n)}[unit]  # fmt: skip
     return pd.date_range(start, start + offset - pd.Timedelta(days=1), freq="D")
@@ -312,9 +331,10 @@ def forecast(
         Known per zip-day decisions overriding the network: ``date``, ``zip`` and any of
         ``van_capacity`` (packages), ``shift_hours`` (h), ``station``, ``stem_km`` (km).
     n_samples : int
-        Joint draws (volume draw *i* with SPR draw *i*).
+        Joint draws (volume draw *i* with SPR draw *i*), a whole number >= 1; fewer when a
+        posterior holds fewer draws.
     random_seed : int
-        Seed of the posterior subsets and all noise.
+        Seed of the posterior subsets and all noise, a whole number >= 0.
     keep_zips : bool
         Keep zip-day draws (needed for EV range checks); turn off for very many zips.
     interval : float
@@ -324,7 +344,21 @@ def forecast(
     -------
     Forecast
         Draws (xarray) and the station-month summary (pandas), named by the scenario.
+
+    Raises
+    ------
+    ValueError
+        If ``n_samples`` is not a whole number >= 1, ``random_seed`` not a whole number >= 0,
+        the horizon is malformed or over 60 months (see :func:`horizon_days`), or
+        ``interval`` is not in (0, 1).
     """
+    for name, value, low in (("n_samples", n_samples, 1), ("random_seed", random_seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(
+                f"forecast({name}={value!r}): expected a whole number >= {low}"
+                + (" (joint draws)" if name == "n_samples" else " (a seed)")
+            )
+    n_samples, random_seed = int(n_samples), int(random_seed)
     central_bounds(interval)  # refuse a bad level before any work
     scenario = BASELINE if scenario is None else scenario
     if not isinstance(scenario, Scenario):
@@ -449,14 +483,16 @@ def summarise(draws: xr.Dataset, interval: float = 0.9) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``scenario``, ``station``, ``month`` (``YYYY-MM``), ``days``, and the mean,
-        lower and upper of ``routes_per_day`` (mean daily routes), ``peak_routes`` (the
-        month's busiest day), ``packages_per_day`` and ``spr`` (packages per route).
+        Columns ``scenario``, ``station``, ``month`` (month-start ``Timestamp``, as in
+        :attr:`bayesspr.fleet.FleetPlan.table`; :func:`bayesspr.io.write_csv` writes it
+        ``YYYY-MM``), ``days``, and the mean, lower and upper of ``routes_per_day`` (mean
+        daily routes), ``peak_routes`` (the month's busiest day), ``packages_per_day`` and
+        ``spr`` (packages per route).
     """
     lo, hi = central_bounds(interval)
     routes = draws["routes"].transpose("sample", "date", "station")
     packages = draws["packages"].transpose("sample", "date", "station")
-    month = pd.DatetimeIndex(draws["date"].to_numpy()).strftime("%Y-%m")
+    month = pd.DatetimeIndex(draws["date"].to_numpy()).to_period("M").to_timestamp()
     by_month = (
         xr.Dataset({"routes": routes, "packages": packages})
         .assign_coords(month=("date", month))

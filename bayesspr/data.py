@@ -92,18 +92,28 @@ class _Spec(NamedTuple):
     lower: float | None = None  # lower bound of a numeric column
     inclusive: bool = True  # whether the lower bound itself is allowed
     upper: float | None = None  # inclusive upper bound of a numeric column, if any
+    why: str = ""  # unit and reason of the bounds, shown after an out-of-range value
 
     @property
     def expect(self) -> str:
-        """Describe a valid value, e.g. ``"an integer >= 1"``."""
+        """Describe a valid value, e.g. ``"an integer >= 1 and <= 10000000"``."""
         if self.kind == "date":
             return "a date (ISO 8601 text such as '2024-03-15', or a date value)"
         if self.kind == "text":
             return "a non-empty string"
         noun = "an integer" if self.kind == "int" else "a finite number"
-        rule = f"{noun} {'>=' if self.inclusive else '>'} {self.lower:g}"
-        return rule if self.upper is None else f"{rule} and <= {self.upper:g}"
+        rule = f"{noun} {'>=' if self.inclusive else '>'} {_bound(self.lower)}"
+        return rule if self.upper is None else f"{rule} and <= {_bound(self.upper)}"
 
+
+def _bound(value: float | None) -> str:
+    """Print a bound as people write it: ``10000000``, ``0.5``, not ``1e+07``."""
+    v = float(value)  # type: ignore[arg-type]
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:g}"
+
+
+# Largest count of routes, packages or stops in one row (a zip-day of one van type).
+_MAX_COUNT = 10_000_000
 
 _SPECS: Mapping[str, _Spec] = MappingProxyType(
     {
@@ -111,16 +121,44 @@ _SPECS: Mapping[str, _Spec] = MappingProxyType(
         "city": _Spec("text"),
         "station": _Spec("text"),
         "zip": _Spec("text"),
-        "van_capacity": _Spec("float", 0.0, inclusive=False),
-        "routes": _Spec("int", 1.0),
-        "packages": _Spec("int", 0.0),
-        "stops": _Spec("int", 1.0),
-        "area_km2": _Spec("float", 0.0, inclusive=False),
-        "stem_km": _Spec("float", 0.0),
-        "shift_hours": _Spec("float", 0.0, inclusive=False, upper=24.0),
-        "route_km": _Spec("float", 0.0, inclusive=False),
+        "van_capacity": _Spec(
+            "float", 1.0, upper=100_000.0,
+            why="(packages per van): a van carries at least one package, and no van 100,000",
+        ),
+        "routes": _Spec(
+            "int", 1.0, upper=_MAX_COUNT,
+            why="(routes): a row has at least one route; more than 10 million is not one zip-day",
+        ),
+        "packages": _Spec(
+            "int", 0.0, upper=_MAX_COUNT,
+            why="(packages): a count is not negative; more than 10 million is not one zip-day",
+        ),
+        "stops": _Spec(
+            "int", 1.0, upper=_MAX_COUNT,
+            why="(stops): a row has at least one stop; more than 10 million is not one zip-day",
+        ),
+        "area_km2": _Spec(
+            "float", 0.0, inclusive=False, upper=100_000.0,
+            why="(km²): a last-mile zip is not larger than 100,000 km²; check the unit is "
+                "km², not m²",
+        ),
+        "stem_km": _Spec(
+            "float", 0.0, upper=500.0,
+            why="(km): a last-mile station is not more than 500 km from its zips; check the "
+                "unit is km, not m",
+        ),
+        "shift_hours": _Spec(
+            "float", 0.5, upper=24.0,
+            why="(h): a route takes at least half an hour and at most a day; check the unit "
+                "is hours, not minutes",
+        ),
+        "route_km": _Spec(
+            "float", 0.0, inclusive=False, upper=3_000.0,
+            why="(km): a one-day route is not longer than 3,000 km (24 h at 125 km/h); check "
+                "the unit is km, not m",
+        ),
     }
-)
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -216,7 +254,10 @@ def validate(df: pd.DataFrame, *, require_routes: bool = True) -> pd.DataFrame:
     DataError
         Listing every problem found: not a DataFrame, no rows, missing or
         duplicated columns, duplicated index labels, missing, unparseable,
-        non-integral or out-of-range values, ``packages < stops``,
+        non-integral or out-of-range values (each numeric column has physical
+        bounds, e.g. ``1 <= van_capacity <= 100000`` packages, ``stem_km <= 500``
+        km, ``0.5 <= shift_hours <= 24`` h; see ``docs/data.md``), names with
+        leading or trailing whitespace (``'BOS1 '``), ``packages < stops``,
         ``packages > routes * van_capacity``, duplicated
         (date, zip, van_capacity) keys, zips that belong to two cities, and a zip served by
         two stations on one day.
@@ -409,7 +450,9 @@ def _check_column(
     if spec.kind == "text":
         if not is_text:
             bad_type = ~missing & ~s.map(lambda v: isinstance(v, str)).to_numpy(bool)
-        parsed = s.astype(object).where(~(missing | bad_type), "").astype(_STR_DTYPE)
+        text = s.astype(object).where(~(missing | bad_type), "")
+        bad_value = text.map(lambda v: v != v.strip()).to_numpy(bool)
+        parsed = text.astype(_STR_DTYPE)
     elif spec.kind == "date":
         parsed, bad_type = _parse_dates(s, missing)
         lo, hi = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
@@ -422,12 +465,17 @@ def _check_column(
         values, bad_type = _parse_numbers(s, missing)
         with np.errstate(invalid="ignore"):
             above = values >= spec.lower if spec.inclusive else values > spec.lower
-            ok = np.isfinite(values) & above
+            in_range = np.isfinite(values) & above
             if spec.upper is not None:
-                ok &= values <= spec.upper
-            if spec.kind == "int":
-                ok &= (values == np.floor(values)) & (np.abs(values) < 2.0**53)
-        bad_value = ~missing & ~bad_type & ~ok
+                in_range &= values <= spec.upper
+            whole = (values == np.floor(values)) if spec.kind == "int" else in_range
+        ok = in_range & whole
+        # out of range: the rule with its unit and reason; a fraction in an integer column:
+        # the plain rule (the bounds' reason is beside the point)
+        bad_value = ~missing & ~bad_type & ~in_range
+        bad_type |= ~missing & in_range & ~whole
+        if spec.why:
+            value_rule += f" {spec.why}"
         if spec.kind == "int":
             if pd.api.types.is_integer_dtype(s.dtype) and ok.all():
                 values = s.to_numpy(dtype="int64")  # exact, no trip through float
@@ -443,9 +491,13 @@ def _check_column(
         (bad_value, value_rule),
     ):
         for pos in np.flatnonzero(mask):
-            problems.append(
-                (int(pos), Problem(_plain(s.index[pos]), s.name, _plain(raw[pos]), rule))
-            )
+            value = _plain(raw[pos])
+            if spec.kind == "text" and mask is bad_value:  # a name padded with whitespace
+                rule = (
+                    "expected no leading or trailing whitespace (it would make a new "
+                    f"{s.name}): did you mean {value.strip()!r}?"
+                )
+            problems.append((int(pos), Problem(_plain(s.index[pos]), s.name, value, rule)))
     problems.sort(key=lambda t: t[0])
     return parsed, ~(missing | bad_type | bad_value), problems
 

@@ -108,25 +108,40 @@ def ev_feasibility(
     Raises
     ------
     ValueError
-        If the van type is not electric, ``risk`` is not in (0, 1), or the forecast lacks
-        the zip-level variables.
+        If the van type is not electric, ``risk`` is not in (0, 1), the forecast is not a
+        Dataset or lacks the zip-level variables (or has them on other dims), or
+        ``fleet_by_station`` is not a valid count of vans per station. Every message names
+        the argument, the value and what was expected.
     """
     risk = _check_probability("risk", risk)
     if not isinstance(van_type, VanType):
         raise ValueError(f"van_type = {van_type!r}: expected a bayesspr.fleet.VanType")
     if not van_type.electric:
         raise ValueError(
-            f"van type {van_type.name!r} has no range_km: expected an electric van type with "
-            "range_km (km) and kwh_per_km (kWh per km)"
+            f"van_type: van type {van_type.name!r} has no range_km: expected an electric van "
+            "type with range_km (km) and kwh_per_km (kWh per km)"
         )
     if not isinstance(ev_config, EVConfig):
         raise ValueError(f"ev_config = {ev_config!r}: expected a bayesspr.fleet.EVConfig")
+    if not isinstance(forecast, xr.Dataset):
+        raise ValueError(
+            f"forecast is a {type(forecast).__name__}: expected the xarray.Dataset of draws "
+            "of bayesspr.forecast(..., keep_zips=True) (its .draws)"
+        )
     need = [v for v in ("routes_zip", "route_km_zip", "station_of") if v not in forecast]
     if need:
         raise ValueError(
             f"forecast lacks {need}: expected routes_zip, route_km_zip (sample, date, zip) "
-            "and station_of (date, zip)"
+            "and station_of (date, zip); forecast with keep_zips=True"
         )
+    for name, dims in (("routes_zip", {"sample", "date", "zip"}),
+                       ("route_km_zip", {"sample", "date", "zip"}),
+                       ("station_of", {"date", "zip"})):  # fmt: skip
+        if set(forecast[name].dims) != dims:
+            raise ValueError(
+                f"forecast[{name!r}] has dims {forecast[name].dims}: expected the dims "
+                f"{tuple(sorted(dims))} in any order"
+            )
     routes = forecast["routes_zip"].transpose("sample", "date", "zip")
     km = forecast["route_km_zip"].transpose("sample", "date", "zip")
     station_of = forecast["station_of"].transpose("date", "zip").to_numpy().astype(str)

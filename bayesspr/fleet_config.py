@@ -19,6 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+#: Bounds of the typed settings, with units: a van carries 1 to 100,000 packages; a battery
+#: lasts at most 2,000 km; a van uses at most 10 kWh per km; a cost horizon is at most
+#: 3,660 days (ten years).
+MAX_CAPACITY_PACKAGES = 100_000.0
+MAX_RANGE_KM = 2_000.0
+MAX_KWH_PER_KM = 10.0
+MAX_HORIZON_DAYS = 3_660
+
 
 def _check_number(
     owner: str,
@@ -80,9 +88,9 @@ class VanType:
     Parameters
     ----------
     name : str
-        Label used everywhere (e.g. ``"L"``).
+        Label used everywhere (e.g. ``"L"``), without leading or trailing whitespace.
     capacity_packages : float
-        Load capacity (packages per van), > 0. The fleet rules count the routes of the
+        Load capacity (packages per van), in [1, 100,000]. The fleet rules count the routes of the
         forecast they are given, so forecast with this van (a
         :class:`~bayesspr.scenario.VanChange` from the first day, or ``bayesspr plan
         --van-capacity``); :func:`bayesspr.fleet.van_mix` compares van types that way, one
@@ -91,10 +99,10 @@ class VanType:
         Cost of one van over the planning horizon (currency per van), ≥ 0: lease or
         depreciation, insurance, maintenance, driver base pay, whether the van is used or not.
     range_km : float, optional
-        Battery range on a full charge in mild weather on flat roads (km), > 0; None for a
-        combustion van.
+        Battery range on a full charge in mild weather on flat roads (km), in (0, 2,000];
+        None for a combustion van.
     kwh_per_km : float, optional
-        Energy use (kWh per km), > 0; required with ``range_km``.
+        Energy use (kWh per km), in (0, 10]; required with ``range_km``.
     """
 
     name: str
@@ -106,10 +114,17 @@ class VanType:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"VanType.name = {self.name!r}: expected a non-empty string")
+        if self.name != self.name.strip():
+            raise ValueError(
+                f"VanType.name = {self.name!r}: expected no leading or trailing whitespace: "
+                f"did you mean {self.name.strip()!r}?"
+            )
         owner = f"VanType({self.name!r})"
         _check_number(
-            owner, "capacity_packages", self.capacity_packages, "packages per van", lower_open=True
-        )
+            owner, "capacity_packages", self.capacity_packages,
+            "packages per van: a van carries at least one package",
+            lower=1.0, upper=MAX_CAPACITY_PACKAGES,
+        )  # fmt: skip
         _check_number(
             owner, "cost_per_van", self.cost_per_van, "currency per van over the planning horizon"
         )
@@ -119,8 +134,14 @@ class VanType:
                 "expected both (an electric van) or neither (a combustion van)"
             )
         if self.range_km is not None:
-            _check_number(owner, "range_km", self.range_km, "km", lower_open=True)
-            _check_number(owner, "kwh_per_km", self.kwh_per_km, "kWh per km", lower_open=True)
+            _check_number(
+                owner, "range_km", self.range_km, "km on a full charge",
+                lower_open=True, upper=MAX_RANGE_KM,
+            )  # fmt: skip
+            _check_number(
+                owner, "kwh_per_km", self.kwh_per_km, "kWh per km",
+                lower_open=True, upper=MAX_KWH_PER_KM,
+            )  # fmt: skip
 
     @property
     def electric(self) -> bool:
@@ -141,7 +162,8 @@ class FleetCosts:
         a van, overtime, the value of missed deliveries. A short van-day costs this *instead
         of* nothing; an owned van costs ``cost_per_van`` whether used or not.
     horizon_days : int, optional
-        Days over which ``cost_per_van`` is paid (days), > 0; None: the forecast's days.
+        Days over which ``cost_per_van`` is paid (days), in [1, 3,660]; None: the forecast's
+        days.
 
     Notes
     -----
@@ -183,11 +205,11 @@ class FleetCosts:
         if self.horizon_days is not None and (
             isinstance(self.horizon_days, bool)
             or not isinstance(self.horizon_days, int | np.integer)
-            or self.horizon_days <= 0
+            or not 1 <= self.horizon_days <= MAX_HORIZON_DAYS
         ):
             raise ValueError(
-                f"FleetCosts.horizon_days = {self.horizon_days!r}: expected a positive whole "
-                "number of days, or None for the forecast's days"
+                f"FleetCosts.horizon_days = {self.horizon_days!r}: expected a whole number of "
+                f"days from 1 to {MAX_HORIZON_DAYS} (ten years), or None for the forecast's days"
             )
 
     def van(self, name: str) -> VanType:
@@ -309,11 +331,14 @@ def vans_by_station(fleet_by_station: object, stations: np.ndarray) -> np.ndarra
     ------
     ValueError
         If it is not a Series, names a station the forecast does not have (a typo would
-        otherwise leave the real station with no vans), or holds a negative or non-finite
-        number.
+        otherwise leave the real station with no vans), lists a station twice, or holds a
+        value that is not a finite number >= 0 (a missing value included).
     """
     if not isinstance(fleet_by_station, pd.Series):
-        raise ValueError("fleet_by_station: expected a pandas Series of vans indexed by station")
+        raise ValueError(
+            f"fleet_by_station is a {type(fleet_by_station).__name__}: expected a pandas Series "
+            "of vans (count) indexed by station name"
+        )
     names = [str(s) for s in stations]
     unknown = [str(s) for s in fleet_by_station.index if str(s) not in names]
     if unknown:
@@ -323,8 +348,25 @@ def vans_by_station(fleet_by_station: object, stations: np.ndarray) -> np.ndarra
         )
     series = fleet_by_station.copy()
     series.index = series.index.astype(str)
-    vans = series.reindex(names).fillna(0).to_numpy(float)
-    bad = [f"{n}={v:g}" for n, v in zip(names, vans, strict=True) if not (v >= 0 and v < np.inf)]
+    repeated = sorted(set(series.index[series.index.duplicated()]))
+    if repeated:
+        raise ValueError(
+            f"fleet_by_station lists station(s) {repeated} more than once: expected one count "
+            "of vans per station"
+        )
+    numbers = pd.to_numeric(series, errors="coerce")
+    text = [f"{n}={v!r}" for n, v in series[numbers.isna() & series.notna()].items()]
+    if text or pd.api.types.is_bool_dtype(series.dtype):
+        raise ValueError(
+            f"fleet_by_station has values that are not numbers {text or list(series)}: "
+            "expected a count of vans (>= 0) per station"
+        )
+    given = numbers.to_numpy(float)
+    bad = [f"{n}={v:g}" for n, v in zip(numbers.index, given, strict=True)
+           if not (v >= 0 and v < np.inf)]  # fmt: skip
     if bad:
-        raise ValueError(f"fleet_by_station has negative or non-finite vans {bad}: expected >= 0")
-    return vans
+        raise ValueError(
+            f"fleet_by_station has negative or non-finite vans {bad}: expected a finite count "
+            ">= 0 per station"
+        )
+    return numbers.reindex(names).fillna(0).to_numpy(float)

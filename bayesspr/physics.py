@@ -20,6 +20,12 @@ The model
 * Capacity bound n_C = fill·C / p (stops per route).
 * n* = min(n_T, n_C); routes R = ⌈N / n*⌉ (exact); SPR = p·N / R.
 
+Sanity check
+------------
+:func:`short_time_bound` flags rows whose shift leaves room for fewer than one stop per route
+(a stem so long that the drive alone eats the shift): the formulas still return a number
+there, but it is not a route plan, so callers should warn.
+
 Exact and smooth forms
 ----------------------
 ``smooth=False`` (default) is the exact form: a hard minimum and whole routes. It is the form
@@ -190,6 +196,76 @@ def time_bound_stops(
     delivery_hours = xp.maximum(shift_hours - overhead_hours - stem_hours, MIN_DELIVERY_HOURS)
     hours_per_stop = service_min / 60.0 + tour_constant * circuity / (speed_kmh * xp.sqrt(density))
     return time_efficiency * delivery_hours / hours_per_stop
+
+
+def short_time_bound(
+    stops: Array,
+    area_km2: Array,
+    stem_km: Array,
+    shift_hours: Array = 8.0,
+    service_min: Array = 2.5,
+    speed_kmh: Array = 25.0,
+    stem_speed_kmh: Array = 50.0,
+    circuity: Array = 1.3,
+    tour_constant: Array = BHH_TOUR_CONSTANT,
+    overhead_hours: Array = 0.0,
+    time_efficiency: Array = 1.0,
+    *,
+    min_stops: float = 1.0,
+) -> np.ndarray:
+    """Flag rows whose shift leaves room for fewer than ``min_stops`` stops per route.
+
+    A row is flagged when the exact time bound n_T of :func:`time_bound_stops` is below
+    ``min_stops`` (stops per route), or when the stem drive and the overhead leave less than
+    :data:`MIN_DELIVERY_HOURS` of the shift for deliveries (there n_T is computed from that
+    floor, not from the shift, and means nothing). Such a row gives absurd routes (close to one
+    route per stop) without any error; callers warn about it. Pure numpy; no pytensor.
+
+    Parameters
+    ----------
+    stops, area_km2, stem_km, shift_hours, service_min, speed_kmh, stem_speed_kmh, \
+circuity, tour_constant, overhead_hours, time_efficiency : array_like
+        As in :func:`time_bound_stops`: stops N (stops), area A (km²), stem r (km), shift T
+        (h), service time s (min per stop), speeds v and v_s (km/h), circuity c and tour
+        constant k (dimensionless), overhead (h per route), time efficiency (dimensionless).
+        Numpy arrays or scalars that broadcast together (posterior draws × rows, say).
+    min_stops : float
+        Fewest stops per route a sane row allows (stops per route), > 0; default 1.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where the row's time bound is below ``min_stops`` (or is not a number) or its
+        stem (with the overhead) fills the shift; the broadcast shape of the inputs.
+
+    Raises
+    ------
+    TypeError
+        If an input is a pytensor tensor (this is a check on numbers, not a model term).
+    ValueError
+        If ``min_stops`` is not a finite number > 0.
+    """
+    values = (stops, area_km2, stem_km, shift_hours, service_min, speed_kmh, stem_speed_kmh,
+              circuity, tour_constant, overhead_hours, time_efficiency)  # fmt: skip
+    if backend(*values) is not np:
+        raise TypeError(
+            "short_time_bound: got a pytensor tensor; expected numpy arrays or numbers (it "
+            "checks predictions, it is not a model term)"
+        )
+    if isinstance(min_stops, bool) or not (
+        isinstance(min_stops, int | float | np.integer | np.floating)
+        and np.isfinite(min_stops)
+        and min_stops > 0
+    ):
+        raise ValueError(f"min_stops = {min_stops!r}: expected a finite number > 0 (stops)")
+    arrays = [np.asarray(v, dtype=float) for v in values]
+    n, area, stem, shift, service, speed, stem_speed, circ, tour, overhead, eff = arrays
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        stem_hours = 2.0 * rms_stem_km(stem, area) * circ / stem_speed
+        no_time = shift - overhead - stem_hours < MIN_DELIVERY_HOURS
+        n_time = time_bound_stops(n, area, stem, shift, service, speed, stem_speed, circ, tour,
+                                  overhead, eff)  # fmt: skip
+        return np.asarray(no_time | ~(n_time >= min_stops))
 
 
 def capacity_bound_stops(packages_per_stop: Array, capacity: Array, fill: Array = 1.0) -> Array:

@@ -13,10 +13,14 @@ two scenarios; the name of the combination joins both names.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
+import numpy as np
 import pandas as pd
 
 
@@ -28,28 +32,78 @@ class ScenarioError(ValueError):
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+#: Bounds of scenario numbers, as in the observation table (``docs/data.md``): a volume
+#: factor in (0, 100]; a van of 1 to 100,000 packages; a stem of 0 to 500 km; a shift of
+#: 0.5 to 24 h.
+MAX_FACTOR = 100.0
+CAPACITY_RANGE = (1.0, 100_000.0)
+STEM_KM_RANGE = (0.0, 500.0)
+SHIFT_HOURS_RANGE = (0.5, 24.0)
+
+
 def _day(value: object, what: str) -> pd.Timestamp:
     expected = "expected an ISO date such as '2026-03-01', a datetime or a pandas.Timestamp"
     if isinstance(value, str) and not _ISO_DAY.fullmatch(value.strip()):
         # pandas would read "June" as 0001-06-01 and "06/01/2025" as a US date
         raise ScenarioError(f"{what} = {value!r}; {expected}")
+    if not isinstance(value, str | dt.date | np.datetime64):
+        # pandas would read a number as nanoseconds since 1970
+        raise ScenarioError(f"{what} = {value!r}; {expected}")
     try:
         day = pd.Timestamp(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ScenarioError(f"{what} = {value!r}; {expected}") from None
     if pd.isna(day):
         raise ScenarioError(f"{what} = {value!r}; {expected}")
     return day.normalize()
 
 
-def _positive(value: float, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{what} = {value!r}; expected a positive number") from None
-    if not number > 0 or number == float("inf"):
-        raise ScenarioError(f"{what} = {value!r}; expected a positive finite number")
+def _number(
+    value: object,
+    what: str,
+    low: float,
+    high: float,
+    unit: str,
+    *,
+    low_open: bool = False,
+) -> float:
+    """Return ``value`` as a float in its range, or raise ScenarioError naming it."""
+    span = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
+    expected = f"expected a finite number {span} ({unit})"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ScenarioError(f"{what} = {value!r}; {expected}")
+    number = float(value)
+    ok = math.isfinite(number) and (number > low if low_open else number >= low)
+    if not (ok and number <= high):
+        raise ScenarioError(f"{what} = {value!r}; {expected}")
     return number
+
+
+def _positive(value: float, what: str) -> float:
+    """A volume factor, (0, MAX_FACTOR]."""
+    return _number(value, what, 0.0, MAX_FACTOR, "volume multiplier, e.g. 1.4 for +40 %",
+                   low_open=True)  # fmt: skip
+
+
+def _capacity(value: float, what: str) -> float:
+    return _number(value, what, *CAPACITY_RANGE, "packages per van")
+
+
+def _stem(value: float, what: str) -> float:
+    return _number(value, what, *STEM_KM_RANGE, "km from the station to the zip's centroid")
+
+
+def _name(value: object, what: str) -> str:
+    """A station, city or zip name: non-empty text without surrounding whitespace."""
+    name = str(value)
+    if not name.strip():
+        raise ScenarioError(f"{what} = {value!r}; expected a non-empty name")
+    if name != name.strip():
+        raise ScenarioError(
+            f"{what} = {value!r}; expected no leading or trailing whitespace: did you mean "
+            f"{name.strip()!r}?"
+        )
+    return name
 
 
 def _names(values: object, what: str) -> tuple[str, ...] | None:
@@ -57,7 +111,7 @@ def _names(values: object, what: str) -> tuple[str, ...] | None:
         return None
     if isinstance(values, str):
         values = (values,)
-    names = tuple(str(v) for v in values)  # type: ignore[union-attr]
+    names = tuple(_name(v, f"{what}[{i}]") for i, v in enumerate(values))  # type: ignore[arg-type]
     if not names:
         raise ScenarioError(f"{what} is empty; give at least one, or None for all")
     return names
@@ -70,7 +124,7 @@ class VolumeShock:
     Parameters
     ----------
     factor : float
-        Volume multiplier (–), e.g. 1.4 for +40 %.
+        Volume multiplier (–), e.g. 1.4 for +40 %; finite, in (0, 100].
     start : date-like
         First day of the shock.
     end : date-like, optional
@@ -118,7 +172,8 @@ class ZipMove:
     start : date-like
         First day at the new station.
     stem_km : float, optional
-        Stem distance from the new station (km); needed unless the pair is in the history.
+        Stem distance from the new station (km), in [0, 500]; needed unless the pair is in
+        the history.
     """
 
     zip: str
@@ -127,11 +182,11 @@ class ZipMove:
     stem_km: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "zip", str(self.zip))
-        object.__setattr__(self, "station", str(self.station))
+        object.__setattr__(self, "zip", _name(self.zip, "ZipMove.zip"))
+        object.__setattr__(self, "station", _name(self.station, "ZipMove.station"))
         object.__setattr__(self, "start", _day(self.start, "ZipMove.start"))
         if self.stem_km is not None:
-            object.__setattr__(self, "stem_km", _positive(self.stem_km, "ZipMove.stem_km"))
+            object.__setattr__(self, "stem_km", _stem(self.stem_km, "ZipMove.stem_km"))
 
     def describe(self) -> str:
         """One line naming the change."""
@@ -149,11 +204,11 @@ class StationLaunch:
     start : date-like
         Opening day.
     stem_km : dict of str to float
-        Stem distance (km) from the new station to each zip it takes over.
+        Stem distance (km), in [0, 500], from the new station to each zip it takes over.
     shift_hours : float
-        Shift length of its routes (h).
+        Shift length of its routes (h), in [0.5, 24].
     van_capacity : float
-        Its van (packages).
+        Its van (packages), in [1, 100,000].
     """
 
     station: str
@@ -164,21 +219,23 @@ class StationLaunch:
     van_capacity: float = 300.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "station", str(self.station))
-        object.__setattr__(self, "city", str(self.city))
+        object.__setattr__(self, "station", _name(self.station, "StationLaunch.station"))
+        object.__setattr__(self, "city", _name(self.city, "StationLaunch.city"))
         object.__setattr__(self, "start", _day(self.start, "StationLaunch.start"))
         if not self.stem_km:
             raise ScenarioError("StationLaunch.stem_km is empty; give the km to each zip it "
                                 "takes over, e.g. {'10001': 4.5}")  # fmt: skip
-        stems = {str(z): _positive(km, f"StationLaunch.stem_km[{z!r}]")
+        if not isinstance(self.stem_km, Mapping):
+            raise ScenarioError(f"StationLaunch.stem_km = {self.stem_km!r}; expected a dict "
+                                "of zip -> km, e.g. {'10001': 4.5}")  # fmt: skip
+        stems = {_name(z, "StationLaunch.stem_km key"): _stem(km, f"StationLaunch.stem_km[{z!r}]")
                  for z, km in self.stem_km.items()}  # fmt: skip
         object.__setattr__(self, "stem_km", stems)
-        shift = _positive(self.shift_hours, "StationLaunch.shift_hours")
-        if shift > 24:
-            raise ScenarioError(f"StationLaunch.shift_hours = {shift!r}; expected at most 24")
+        shift = _number(self.shift_hours, "StationLaunch.shift_hours", *SHIFT_HOURS_RANGE,
+                        "h on the road per route")  # fmt: skip
         object.__setattr__(self, "shift_hours", shift)
         object.__setattr__(self, "van_capacity",
-                           _positive(self.van_capacity, "StationLaunch.van_capacity"))  # fmt: skip
+                           _capacity(self.van_capacity, "StationLaunch.van_capacity"))  # fmt: skip
 
     @property
     def zips(self) -> tuple[str, ...]:
@@ -198,7 +255,7 @@ class VanChange:
     Parameters
     ----------
     capacity : float
-        Van capacity (packages).
+        Van capacity (packages), in [1, 100,000].
     start : date-like
         First day with the new van.
     stations : sequence of str, optional
@@ -210,7 +267,7 @@ class VanChange:
     stations: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "capacity", _positive(self.capacity, "VanChange.capacity"))
+        object.__setattr__(self, "capacity", _capacity(self.capacity, "VanChange.capacity"))
         object.__setattr__(self, "start", _day(self.start, "VanChange.start"))
         object.__setattr__(self, "stations", _names(self.stations, "VanChange.stations"))
 

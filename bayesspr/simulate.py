@@ -12,6 +12,7 @@ The embedded demo world is ``simulate_world()`` with its defaults.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -144,6 +145,109 @@ DEFAULT_TRUTH = {
 }
 
 
+#: Ranges of :func:`simulate_world`'s arguments: (low, high) inclusive.
+LIMITS: dict[str, tuple[float, float]] = {
+    "n_cities": (1, len(CITY_NAMES)),
+    "stations_per_city": (1, 50),
+    "zips_per_station": (1, 99),  # zip codes are 5 digits: 100 zips would reach the next
+    "n_days": (1, 3_660),
+    "horizon_days": (0, 3_660),
+    "zip_days": (1, 5_000_000),  # zips × (n_days + horizon_days): rows are built one by one
+    "van_capacity": (1.0, 100_000.0),
+    "annual_growth": (-1.0, 1.0),
+    "yearly_amplitude": (0.0, 2.0),
+    "holiday_peak": (-1.0, 10.0),  # low end excluded: volume must stay > 0
+}
+
+
+def _check_arguments(**args: object) -> None:
+    """Raise ValueError naming the first argument of :func:`simulate_world` out of range."""
+
+    def whole(name: str, value: object, low: float, high: float) -> None:
+        is_int = isinstance(value, int | np.integer) and not isinstance(value, bool)
+        if not (is_int and low <= value <= high):  # type: ignore[operator]
+            raise ValueError(
+                f"simulate_world({name}={value!r}): expected a whole number from {low:g} to "
+                f"{high:g}"
+            )
+
+    def real(name: str, value: object, low: float, high: float, unit: str,
+             low_open: bool = False) -> None:  # fmt: skip
+        ok = (
+            not isinstance(value, bool)
+            and isinstance(value, int | float | np.integer | np.floating)
+            and np.isfinite(value)
+            and (value > low if low_open else value >= low)
+            and value <= high
+        )
+        if not ok:
+            span = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
+            raise ValueError(f"simulate_world({name}={value!r}): expected a finite number "
+                             f"{span} ({unit})")  # fmt: skip
+
+    seed = args["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"simulate_world(seed={seed!r}): expected a whole number >= 0")
+    for name in ("n_cities", "stations_per_city", "zips_per_station", "n_days", "horizon_days"):
+        whole(name, args[name], *LIMITS[name])
+    n_zips = args["n_cities"] * args["stations_per_city"] * args["zips_per_station"] + 1
+    zip_days = n_zips * (args["n_days"] + args["horizon_days"])
+    if zip_days > LIMITS["zip_days"][1]:
+        raise ValueError(
+            f"simulate_world: {n_zips} zips × {args['n_days'] + args['horizon_days']} days = "
+            f"{zip_days:,} zip-days; expected at most {LIMITS['zip_days'][1]:,}: simulate "
+            "fewer zips or days"
+        )
+    start = args["start"]
+    if not isinstance(start, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", start.strip()):
+        raise ValueError(f"simulate_world(start={start!r}): expected an ISO date 'YYYY-MM-DD'")
+    total = args["n_days"] + args["horizon_days"]
+    try:
+        first = pd.Timestamp(start)
+    except (ValueError, OverflowError):
+        first = None
+    # the observation table holds datetime64[ns] days: 1677-09-22 to 2262-04-11
+    if first is None or not (
+        pd.Timestamp("1677-09-22") <= first
+        and first + pd.Timedelta(days=total) <= pd.Timestamp("2262-04-11")
+    ):
+        raise ValueError(
+            f"simulate_world(start={start!r}): expected a real calendar day from which "
+            f"{total} days fit between 1677-09-22 and 2262-04-11"
+        )
+    capacities = args["van_capacities"]
+    if isinstance(capacities, str) or not hasattr(capacities, "__len__") or not capacities:
+        raise ValueError(
+            f"simulate_world(van_capacities={capacities!r}): expected a non-empty tuple of "
+            "van sizes (packages)"
+        )
+    for i, cap in enumerate(capacities):  # type: ignore[arg-type]
+        real(f"van_capacities[{i}]", cap, *LIMITS["van_capacity"], "packages per van")
+    if args["large_van"] is not None:
+        real("large_van", args["large_van"], *LIMITS["van_capacity"], "packages per van")
+    if args["large_van_from_day"] is not None:
+        whole("large_van_from_day", args["large_van_from_day"], 0,
+              args["n_days"] + args["horizon_days"])  # fmt: skip
+    real("annual_growth", args["annual_growth"], *LIMITS["annual_growth"], "log per year")
+    real("yearly_amplitude", args["yearly_amplitude"], *LIMITS["yearly_amplitude"], "log scale")
+    real("holiday_peak", args["holiday_peak"], *LIMITS["holiday_peak"], "extra share of volume",
+         low_open=True)  # fmt: skip
+    truth = args["truth"]
+    if truth is None:
+        return
+    if not isinstance(truth, dict):
+        raise ValueError(f"simulate_world(truth={truth!r}): expected a dict of parameter values")
+    unknown = sorted(set(truth) - set(DEFAULT_TRUTH))
+    if unknown:
+        raise ValueError(
+            f"simulate_world(truth=...) names unknown parameter(s) {unknown}: expected some of "
+            f"{sorted(DEFAULT_TRUTH)}"
+        )
+    for name, value in truth.items():
+        high = 1.0 if name == "fill" else np.inf
+        real(f"truth[{name!r}]", value, 0.0, high, "as in DEFAULT_TRUTH", low_open=True)
+
+
 def simulate_world(
     seed: int = 7,
     *,
@@ -207,7 +311,24 @@ def simulate_world(
     -------
     World
         The observation table, the truth and the event log.
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of its range (see :data:`LIMITS`): sizes from 1 to
+        6 cities, 50 stations per city, 99 zips per station; 1 to 3,660 days of history and
+        0 to 3,660 of horizon, at most 5 million zip-days in all; vans of 1 to 100,000
+        packages; growth in [-1, 1] per year; amplitude in [0, 2]; holiday peak in (-1, 10];
+        ``truth`` with known names and values in range. The message names the argument,
+        its value and the range.
     """
+    _check_arguments(
+        seed=seed, n_cities=n_cities, stations_per_city=stations_per_city,
+        zips_per_station=zips_per_station, n_days=n_days, start=start,
+        van_capacities=van_capacities, large_van=large_van,
+        large_van_from_day=large_van_from_day, annual_growth=annual_growth, truth=truth,
+        horizon_days=horizon_days, yearly_amplitude=yearly_amplitude, holiday_peak=holiday_peak,
+    )  # fmt: skip
     rng = np.random.default_rng(seed)
     params = {**DEFAULT_TRUTH, **(truth or {})}
     circuity = 1.3

@@ -40,8 +40,43 @@ ALLOWED_DISTS = {
 }  # fmt: skip
 
 
+#: Keyword parameters each distribution may take: "real" (finite) or "positive" (finite, > 0).
+DIST_PARAMETERS: dict[str, dict[str, str]] = {
+    "Normal": {"mu": "real", "sigma": "positive"},
+    "LogNormal": {"mu": "real", "median": "positive", "sigma": "positive"},
+    "HalfNormal": {"sigma": "positive"},
+    "Beta": {"alpha": "positive", "beta": "positive"},
+    "Gamma": {"alpha": "positive", "beta": "positive", "mu": "positive", "sigma": "positive"},
+    "Exponential": {"lam": "positive", "scale": "positive"},
+    "TruncatedNormal": {"mu": "real", "sigma": "positive", "lower": "real", "upper": "real"},
+}
+
+#: Natural range of each SPR parameter: (low, high, whether low itself is excluded, unit);
+#: high itself is allowed.
+PARAMETER_RANGES: dict[str, tuple[float, float, bool, str]] = {
+    "tour_constant": (0.0, math.inf, True, "dimensionless"),
+    "stem_speed_kmh": (0.0, math.inf, True, "km/h"),
+    "fill": (0.0, 1.0, True, "share of van capacity"),
+    "service_min_pop": (0.0, math.inf, True, "min per stop"),
+    "speed_kmh_pop": (0.0, math.inf, True, "km/h"),
+    "overhead_hours_pop": (0.0, math.inf, True, "h per route"),
+    "service_min_sd": (0.0, math.inf, True, "log scale"),
+    "speed_kmh_sd": (0.0, math.inf, True, "log scale"),
+    "overhead_hours_sd": (0.0, math.inf, True, "log scale"),
+    "zip_effect_sd": (0.0, math.inf, True, "log scale"),
+    "sigma_route": (0.0, math.inf, True, "log routes"),
+    "sigma_km": (0.0, math.inf, True, "log km"),
+}
+
+#: Population priors: pooled on the log scale, so they must be LogNormal.
+POPULATION_PRIORS = ("service_min_pop", "speed_kmh_pop", "overhead_hours_pop")
+
+#: Road km per straight-line km that ``[constants] circuity`` may take (dimensionless).
+CIRCUITY_RANGE = (1.0, 3.0)
+
+
 class SpecError(ValueError):
-    """A model spec is missing, malformed, or names an unknown prior."""
+    """A model spec is missing, malformed, names an unknown prior, or a value out of range."""
 
 
 def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:
@@ -56,12 +91,18 @@ def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:
     Returns
     -------
     dict
-        The spec, checked: every required prior present with a known distribution.
+        The spec, checked: every required prior present with a known distribution whose
+        parameters are finite and in their support (``sigma``, ``alpha``, ``beta``,
+        ``median``, ``lam``, ``scale`` > 0) and whose values lie in the parameter's natural
+        range (:data:`PARAMETER_RANGES`: ``fill`` in (0, 1], speeds, times and spreads > 0);
+        fixed values finite and in that range; ``circuity`` in [1, 3]; sampler settings and
+        hierarchy choices valid.
 
     Raises
     ------
     SpecError
-        If the file is missing, or a prior is absent or malformed.
+        If the file is missing, or a table, prior, constant or setting is absent, malformed
+        or out of range; the message names the entry, its value and what was expected.
     """
     if isinstance(spec, dict):
         data = copy.deepcopy(spec)
@@ -81,22 +122,144 @@ def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:
     for table in ("model", "constants", "priors"):
         if table not in data:
             raise SpecError(f"model spec {origin}: table [{table}] is missing")
+    for table in ("model", "constants", "priors", "sampler", "hierarchy"):
+        if table in data and not isinstance(data[table], dict):
+            raise SpecError(
+                f"model spec {origin}: [{table}] = {data[table]!r}; expected a table of "
+                "name = value entries"
+            )
     missing = [name for name in REQUIRED_PRIORS if name not in data["priors"]]
     if missing:
         raise SpecError(f"model spec {origin}: [priors] lacks {missing}")
     for name, prior in data["priors"].items():
-        if isinstance(prior, int | float) and not isinstance(prior, bool):
-            continue  # a fixed value, not learned
-        dist = prior.get("dist") if isinstance(prior, dict) else None
-        if dist not in ALLOWED_DISTS:
-            raise SpecError(
-                f"model spec {origin}: prior {name!r} has dist {dist!r}; expected one of "
-                f"{sorted(ALLOWED_DISTS)}"
-            )
+        _check_prior(origin, name, prior)
     if "circuity" not in data["constants"]:
         raise SpecError(f"model spec {origin}: [constants] lacks 'circuity' (road km per km)")
+    low, high = CIRCUITY_RANGE
+    circuity = data["constants"]["circuity"]
+    if not _is_number(circuity) or not low <= circuity <= high:
+        raise SpecError(
+            f"model spec {origin}: [constants] circuity = {circuity!r}; expected a finite "
+            f"number from {low:g} to {high:g} (road km per straight-line km: a road is never "
+            "shorter than the straight line)"
+        )
+    _check_sampler(origin, data.get("sampler", {}))
+    _check_hierarchy(origin, data.get("hierarchy", {}))
     data.setdefault("sampler", {})
     return data
+
+
+def _is_number(value: object) -> bool:
+    """Whether ``value`` is a finite real number (not a bool)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def _check_prior(origin: str, name: str, prior: object) -> None:
+    """Raise SpecError unless a ``[priors]`` entry is a valid fixed value or distribution.
+
+    A fixed value must be a finite number in the parameter's natural range
+    (:data:`PARAMETER_RANGES`); a distribution must be known, take only its own parameters,
+    each finite (and > 0 where the distribution needs it), and have its support inside the
+    parameter's range (a Normal prior on a speed could draw a negative speed).
+    """
+    where = f"model spec {origin}: [priors] {name}"
+    low, high, low_open, unit = PARAMETER_RANGES.get(name, (-math.inf, math.inf, False, ""))
+    span = (
+        f"{'>' if low_open else '>='} {low:g}" if math.isinf(high)
+        else f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+    )  # fmt: skip
+    natural = f"{span} ({unit})" if unit else span
+    if not isinstance(prior, dict):
+        if not _is_number(prior):
+            raise SpecError(
+                f"{where} = {prior!r}; expected a finite number (a fixed value) or a table "
+                'such as {{ dist = "LogNormal", median = 0.8, sigma = 0.1 }}'
+            )
+        if not ((prior > low if low_open else prior >= low) and prior <= high):
+            raise SpecError(f"{where} = {prior!r}; expected a fixed value {natural}")
+        if name in POPULATION_PRIORS:
+            raise SpecError(
+                f"{where} = {prior!r}; expected a LogNormal prior (a population median is "
+                "pooled on the log scale): fix its spread instead, e.g. "
+                f"{name.replace('_pop', '_sd')} = 1e-3"
+            )
+        return
+    dist = prior.get("dist")
+    if dist not in ALLOWED_DISTS:
+        raise SpecError(f"{where} has dist {dist!r}; expected one of {sorted(ALLOWED_DISTS)}")
+    if name in POPULATION_PRIORS and dist != "LogNormal":
+        raise SpecError(
+            f"{where} has dist {dist!r}; expected 'LogNormal' (a population median is pooled "
+            "on the log scale)"
+        )
+    allowed = DIST_PARAMETERS[dist]
+    params = {k: v for k, v in prior.items() if k != "dist"}
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise SpecError(
+            f"{where}: {dist} takes no parameter(s) {unknown}; expected some of {sorted(allowed)}"
+        )
+    for key, value in params.items():
+        if not _is_number(value) or (allowed[key] == "positive" and not value > 0):
+            need = "a finite number > 0" if allowed[key] == "positive" else "a finite number"
+            raise SpecError(f"{where}: {dist} {key} = {value!r}; expected {need}")
+    groups = {
+        "LogNormal": [(), ("mu",), ("median",)],
+        "Gamma": [("alpha", "beta"), ("mu", "sigma")],
+        "Exponential": [("lam",), ("scale",)],
+        "Beta": [("alpha", "beta")],
+    }.get(dist)
+    if groups is not None:
+        given = {k for k in params if dist != "LogNormal" or k in ("mu", "median")}
+        if not any(given == set(g) for g in groups):
+            shown = " or ".join(", ".join(g) or "neither mu nor median" for g in groups)
+            raise SpecError(f"{where}: {dist} with {sorted(given)}; expected {shown}")
+    lower, upper = {
+        "Normal": (-math.inf, math.inf),
+        "TruncatedNormal": (params.get("lower", -math.inf), params.get("upper", math.inf)),
+        "Beta": (0.0, 1.0),
+    }.get(dist, (0.0, math.inf))
+    if lower >= upper:
+        raise SpecError(
+            f"{where}: TruncatedNormal lower = {lower!r} and upper = {upper!r}; expected "
+            "lower < upper"
+        )
+    if lower < low or upper > high:
+        raise SpecError(
+            f"{where}: {dist} draws values from {lower:g} to {upper:g}; expected a "
+            f"distribution whose values are all {natural}: use LogNormal, HalfNormal, Gamma "
+            "or Exponential for a positive quantity, Beta for a share"
+        )
+
+
+def _check_sampler(origin: str, sampler: dict[str, Any]) -> None:
+    """Raise SpecError unless the ``[sampler]`` settings are in their ranges."""
+    counts = {"draws": 1, "tune": 0, "chains": 1}
+    for key, value in sampler.items():
+        where = f"model spec {origin}: [sampler] {key} = {value!r}"
+        if key in counts:
+            if isinstance(value, bool) or not isinstance(value, int) or value < counts[key]:
+                raise SpecError(f"{where}; expected a whole number >= {counts[key]}")
+        elif key == "target_accept":
+            if not _is_number(value) or not 0 < value < 1:
+                raise SpecError(f"{where}; expected a number strictly between 0 and 1")
+        elif key == "low_rank_mass_matrix" and not isinstance(value, bool):
+            raise SpecError(f"{where}; expected true or false")
+
+
+def _check_hierarchy(origin: str, hierarchy: dict[str, Any]) -> None:
+    """Raise SpecError unless the ``[hierarchy]`` choices are known."""
+    for key, value in hierarchy.items():
+        where = f"model spec {origin}: [hierarchy] {key} = {value!r}"
+        if key == "centred_min_rows":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SpecError(f"{where}; expected a whole number of rows >= 0")
+        elif value not in ("auto", "centred", "non-centred"):
+            raise SpecError(f"{where}; expected 'auto', 'centred' or 'non-centred'")
 
 
 def spec_id(spec: dict[str, Any]) -> str:

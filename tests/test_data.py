@@ -142,7 +142,7 @@ def test_integral_floats_accepted_non_integral_rejected():
     assert validate(df)["stops"].tolist() == [150, 200, 80, 40]
     (p,) = problems_of(set_cell(df, 13, "stops", 2.5))
     assert (p.row, p.column, p.value) == (13, "stops", 2.5)
-    assert p.rule == "expected an integer >= 1"
+    assert p.rule == "expected an integer >= 1 and <= 10000000"
 
 
 def test_numeric_text_is_parsed_other_text_is_not():
@@ -174,7 +174,7 @@ def test_nullable_dtypes_are_accepted():
         ("stops", 0, "integer >= 1"),
         ("routes", 0, "integer >= 1"),
         ("packages", -1, "integer >= 0"),
-        ("van_capacity", 0, "> 0"),
+        ("van_capacity", 0, ">= 1"),
         ("area_km2", -2.0, "> 0"),
         ("area_km2", np.inf, "> 0"),
         ("stem_km", -0.1, ">= 0"),
@@ -214,7 +214,7 @@ def test_shift_hours_out_of_range():
     p, q = problems_of(df)
     assert (p.row, p.column, p.value) == (11, "shift_hours", 0.0)
     assert (q.row, q.column, q.value) == (13, "shift_hours", 30.0)
-    assert q.rule == "expected a finite number > 0 and <= 24"
+    assert q.rule.startswith("expected a finite number >= 0.5 and <= 24 (h): ")
 
 
 def test_packages_below_stops():
@@ -396,7 +396,7 @@ def test_csv_round_trip_keeps_floats_exact(tmp_path):
     rng = np.random.default_rng(20240105)
     df = small_frame()
     df["area_km2"] = rng.uniform(0.01, 100.0, size=4)
-    df["stem_km"] = [0.1 + 0.2, 1 / 3, 1e-9, 12345.678901234567]
+    df["stem_km"] = [0.1 + 0.2, 1 / 3, 1e-9, 456.78901234567891]
     path = tmp_path / "obs.csv"
     write_table(df, path)
     back = read_table(path)
@@ -517,16 +517,16 @@ def valid_frames(draw) -> pd.DataFrame:
 
 INVALID = {
     "date": [np.nan, None, "", "not a date", "2023-02-30", 7],
-    "city": [np.nan, None, "", " ", 3],
-    "station": [np.nan, None, "", 3.5],
-    "zip": [np.nan, None, "", 2134],
-    "van_capacity": [np.nan, -1.0, 0.0, "abc", np.inf, -np.inf],
+    "city": [np.nan, None, "", " ", 3, "Boston "],
+    "station": [np.nan, None, "", 3.5, " S1"],
+    "zip": [np.nan, None, "", 2134, "02134\n"],
+    "van_capacity": [np.nan, -1.0, 0.0, "abc", np.inf, -np.inf, 1e-300, 1e6],
     "routes": [np.nan, -1, 0, "abc", np.inf, 1.5],
     "packages": [np.nan, -1, "abc", np.inf, -np.inf, 0.5],
     "stops": [np.nan, -3, 0, "abc", np.inf, 2.5],
     "area_km2": [np.nan, -0.5, 0.0, "abc", np.inf],
-    "stem_km": [np.nan, -0.5, "abc", np.inf],
-    "shift_hours": [np.nan, -8.0, 0.0, "abc", np.inf],
+    "stem_km": [np.nan, -0.5, "abc", np.inf, 1e7],
+    "shift_hours": [np.nan, -8.0, 0.0, "abc", np.inf, 0.01, 25.0],
     "route_km": [np.nan, -1.0, 0.0, "abc", np.inf],
 }
 
@@ -569,3 +569,88 @@ def test_a_zip_served_by_two_stations_on_one_day_is_named():
                                                               (14, "station", "S3")]  # fmt: skip
     assert "expected one station per zip and day; date 2024-01-06 zip '02134'" in problems[0].rule
     assert "'S2', 'S3'" in problems[0].rule
+
+
+# --- physical bounds and padded names ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("col", "value", "rule_part"),
+    [
+        ("van_capacity", 1e-300, ">= 1 and <= 100000 (packages per van)"),
+        ("van_capacity", 0.5, ">= 1"),
+        ("van_capacity", 2e5, "<= 100000"),
+        ("stem_km", 1e7, "<= 500 (km): a last-mile station"),
+        ("shift_hours", 0.01, ">= 0.5 and <= 24 (h)"),
+        ("area_km2", 1e6, "<= 100000 (km²)"),
+        ("stops", 10**8, "<= 10000000 (stops)"),
+        ("routes", 10**8, "<= 10000000 (routes)"),
+        ("packages", 10**8, "<= 10000000 (packages)"),
+        ("route_km", 1e5, "<= 3000 (km)"),
+    ],
+)
+def test_values_outside_physical_bounds_are_refused(col, value, rule_part):
+    df = small_frame()
+    df["shift_hours"] = 8.0
+    df = set_cell(df, 12, col, value)
+    problems = problems_of(df)
+    mine = [p for p in problems if (p.row, p.column) == (12, col)]
+    assert len(mine) == 1, problems
+    assert mine[0].value == value
+    assert rule_part in mine[0].rule, mine[0].rule
+
+
+def test_tiny_van_capacity_no_longer_overflows_routes():
+    """1e-300 packages per van used to pass and make routes overflow to -2**63."""
+    df = set_cell(small_frame(), 10, "van_capacity", 1e-300)
+    (p,) = [p for p in problems_of(df) if p.column == "van_capacity"]
+    assert p.row == 10 and "expected a finite number >= 1" in p.rule
+
+
+def test_bounds_themselves_are_allowed_and_just_beyond_is_not():
+    df = small_frame()
+    df["shift_hours"] = [0.5, 24.0, 8.0, 8.0]
+    df["stem_km"] = [500.0, 0.0, 6.0, 3.0]
+    df["van_capacity"] = [150.0, 150.0, 150.0, 100_000.0]
+    validate(df)
+    df["shift_hours"] = [0.49, 24.0, 8.0, 8.0]
+    df["stem_km"] = [500.5, 0.0, 6.0, 3.0]
+    assert where(problems_of(df)) == {(10, "shift_hours"), (10, "stem_km")}
+
+
+@pytest.mark.parametrize(
+    ("col", "value", "meant"),
+    [("station", "S1 ", "S1"), ("zip", " 02135", "02135"), ("city", "Boston\t", "Boston")],
+)
+def test_names_with_leading_or_trailing_whitespace_are_refused(col, value, meant):
+    df = small_frame()
+    df.loc[11, col] = value
+    problems = problems_of(df)
+    assert [(p.row, p.column, p.value) for p in problems] == [(11, col, value)]
+    assert problems[0].rule == (
+        f"expected no leading or trailing whitespace (it would make a new {col}): "
+        f"did you mean {meant!r}?"
+    )
+    assert f"row 11, column {col!r}, value {value!r}" in str(DataError(problems))
+
+
+def test_padded_names_in_a_string_dtype_column_and_from_csv(tmp_path):
+    df = small_frame()
+    df["station"] = df["station"].astype("string")
+    df.loc[13, "station"] = "S2 "
+    (p,) = problems_of(df)
+    assert (p.row, p.column, p.value) == (13, "station", "S2 ")
+    path = tmp_path / "obs.csv"
+    path.write_text(
+        "date,city,station,zip,van_capacity,routes,packages,stops,area_km2,stem_km\n"
+        "2024-01-05,Boston,BOS1 ,02134,150,2,200,150,3.5,5.0\n"
+    )
+    with pytest.raises(DataError, match=r"value 'BOS1 '.*did you mean 'BOS1'\?"):
+        read_table(path)
+
+
+def test_padded_names_are_listed_with_every_other_problem():
+    df = set_cell(small_frame(), 10, "stops", 0)
+    df.loc[12, "zip"] = "02134 "
+    problems = problems_of(df)
+    assert where(problems) == {(10, "stops"), (12, "zip")}

@@ -28,6 +28,7 @@ from bayesspr.physics import (
     expected_routes,
     expected_spr,
     max_stops_per_route,
+    short_time_bound,
     smooth_route_count,
     soft_minimum,
     time_bound_stops,
@@ -461,3 +462,36 @@ def test_broadcasting_gives_outer_shape():
 
 def _rest(kw: dict[str, float]) -> dict[str, float]:
     return {key: value for key, value in kw.items() if key != "packages_per_stop"}
+
+
+def test_short_time_bound_flags_stems_that_leave_no_stop_per_route():
+    stops = np.array([300.0, 300.0, 300.0, 300.0, 300.0])
+    stem = np.array([10.0, 150.0, 160.0, 400.0, 10.0])
+    shift = np.array([8.0, 8.0, 8.0, 0.5, 8.0])
+    overhead = np.array([0.5, 0.5, 0.5, 0.0, 7.99])
+    n_t = time_bound_stops(stops, 6.0, stem, shift, overhead_hours=overhead)
+    flags = short_time_bound(stops, 6.0, stem, shift, overhead_hours=overhead)
+    assert flags.dtype == bool and flags.shape == (5,)
+    # 10 km: ~150 stops; 150 km: 2·150·1.3/50 = 7.8 h of stem + 0.5 h overhead > 8 h shift
+    assert n_t[0] > 100 and not flags[0]
+    assert flags[1] and flags[2]
+    # 400 km on a half-hour shift: the floor MIN_DELIVERY_HOURS gives n_T >= 1, still flagged
+    assert n_t[3] >= 1.0 and flags[3]
+    assert flags[4]  # the overhead alone eats the shift
+    # the threshold is a parameter (stops per route)
+    loose = short_time_bound(stops[:1], 6.0, stem[:1], 8.0, overhead_hours=0.5, min_stops=1e3)
+    assert loose.tolist() == [True]
+
+
+def test_short_time_bound_broadcasts_over_draws_and_refuses_tensors_and_bad_thresholds():
+    speeds = np.array([[10.0], [25.0], [60.0]])  # (draw, 1) × (row,)
+    flags = short_time_bound(np.array([50.0, 300.0]), 6.0, np.array([90.0, 5.0]), 8.0,
+                             stem_speed_kmh=speeds)  # fmt: skip
+    assert flags.shape == (3, 2)
+    assert flags[:, 1].tolist() == [False, False, False]
+    assert flags[0, 0]  # 2·90·1.3/10 = 23 h of stem at 10 km/h
+    with pytest.raises(TypeError, match="pytensor"):
+        short_time_bound(pt.vector("stops"), 6.0, 10.0)
+    for bad in (0.0, -1.0, np.nan, True):
+        with pytest.raises(ValueError, match=r"min_stops = .*expected a finite number > 0"):
+            short_time_bound(300.0, 6.0, 10.0, min_stops=bad)

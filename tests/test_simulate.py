@@ -1,6 +1,7 @@
 """Simulated worlds: seeded, valid, and containing the events the docs promise."""
 
 import pandas as pd
+import pytest
 
 from bayesspr import simulate_world, validate
 
@@ -44,3 +45,42 @@ def test_volume_grows_and_shifts_vary_within_a_station():
     daily = world.table.groupby("date")["stops"].sum()
     assert daily.iloc[-28:].mean() > daily.iloc[:28].mean()
     assert (world.table.groupby("station")["shift_hours"].nunique() > 1).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"n_days": 10**9},
+            r"simulate_world\(n_days=1000000000\): expected a whole number from 1 to 3660",
+        ),
+        ({"n_days": 0}, r"n_days=0\): expected a whole number from 1"),
+        ({"n_days": 30.5}, r"n_days=30.5\): expected a whole number"),
+        (
+            {"horizon_days": 10**6},
+            r"horizon_days=1000000\): expected a whole number from 0 to 3660",
+        ),
+        ({"n_cities": 7}, r"n_cities=7\): expected a whole number from 1 to 6"),
+        ({"stations_per_city": 10**4}, r"stations_per_city=10000\): expected .* 1 to 50"),
+        ({"zips_per_station": 100}, r"zips_per_station=100\): expected .* 1 to 99"),
+        ({"zips_per_station": -1}, r"zips_per_station=-1\)"),
+        (
+            {"n_days": 3660, "stations_per_city": 50, "zips_per_station": 99},
+            r"9901 zips × 3660 days = 36,237,660 zip-days; expected at most 5,000,000",
+        ),
+        ({"van_capacities": (1e-300,)}, r"van_capacities\[0\]=1e-300\): expected .* >= 1"),
+        ({"van_capacities": ()}, r"van_capacities=\(\)\): expected a non-empty tuple"),
+        ({"large_van": 1e9}, r"large_van=1000000000.0\): expected .* <= 100000"),
+        ({"annual_growth": float("inf")}, r"annual_growth=inf\): expected a finite number"),
+        ({"holiday_peak": -1.0}, r"holiday_peak=-1.0\): expected a finite number > -1"),
+        ({"start": "06/01/2025"}, r"start='06/01/2025'\): expected an ISO date"),
+        ({"start": "2262-03-01"}, r"start='2262-03-01'\): expected a real calendar day"),
+        ({"seed": -1}, r"seed=-1\): expected a whole number >= 0"),
+        ({"truth": {"fil": 0.9}}, r"unknown parameter\(s\) \['fil'\]"),
+        ({"truth": {"fill": 1.5}}, r"truth\['fill'\]=1.5\): expected a finite number > 0 and <= 1"),
+        ({"truth": {"sigma_route": -0.1}}, r"truth\['sigma_route'\]=-0.1\)"),
+    ],
+)
+def test_arguments_out_of_range_are_refused_by_name_and_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_world(**kwargs)

@@ -86,3 +86,122 @@ def test_a_built_wheel_carries_the_default_spec(tmp_path):
     )  # fmt: skip
     assert probe.returncode == 0, probe.stderr[-3000:]
     assert Path(probe.stdout.strip()) == unpacked / "bayesspr" / "models"
+
+
+def tampered(edit) -> dict:
+    spec = copy.deepcopy(load_spec())
+    edit(spec)
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda s: s["constants"].update(circuity=-1.3),
+            r"\[constants\] circuity = -1.3; expected a finite number from 1 to 3",
+        ),
+        (lambda s: s["constants"].update(circuity=0.9), r"circuity = 0.9; expected"),
+        (lambda s: s["constants"].update(circuity=float("nan")), r"circuity = nan; expected"),
+        (lambda s: s["constants"].update(circuity="1.3"), r"circuity = '1.3'; expected"),
+        (
+            lambda s: s["priors"]["tour_constant"].update(sigma=-0.12),
+            r"\[priors\] tour_constant: LogNormal sigma = -0.12; expected a finite number > 0",
+        ),
+        (
+            lambda s: s["priors"]["tour_constant"].update(median=0.0),
+            r"tour_constant: LogNormal median = 0.0; expected a finite number > 0",
+        ),
+        (
+            lambda s: s["priors"]["fill"].update(alpha=float("inf")),
+            r"fill: Beta alpha = inf; expected a finite number > 0",
+        ),
+        (lambda s: s["priors"]["fill"].update(beta=0), r"fill: Beta beta = 0; expected"),
+        (
+            lambda s: s["priors"]["sigma_route"].update(sigma=0.0),
+            r"sigma_route: HalfNormal sigma = 0.0; expected a finite number > 0",
+        ),
+        (
+            lambda s: s["priors"]["tour_constant"].update(mu=0.0),
+            r"tour_constant: LogNormal with \['median', 'mu'\]; expected",
+        ),
+        (
+            lambda s: s["priors"]["fill"].update(mean=0.9),
+            r"fill: Beta takes no parameter\(s\) \['mean'\]",
+        ),
+        (
+            lambda s: s["priors"].update(fill=1.5),
+            r"\[priors\] fill = 1.5; expected a fixed value in \(0, 1\]",
+        ),
+        (lambda s: s["priors"].update(fill=0.0), r"fill = 0.0; expected a fixed value in \(0, 1\]"),
+        (
+            lambda s: s["priors"].update(service_min_sd=-0.1),
+            r"service_min_sd = -0.1; expected a fixed value > 0",
+        ),
+        (lambda s: s["priors"].update(tour_constant=float("nan")), r"tour_constant = nan"),
+        (lambda s: s["priors"].update(tour_constant=True), r"tour_constant = True"),
+        (
+            lambda s: s["priors"].update(stem_speed_kmh={"dist": "Normal", "mu": 45, "sigma": 5}),
+            r"stem_speed_kmh: Normal draws values from -inf to inf; expected .* > 0 \(km/h\)",
+        ),
+        (
+            lambda s: s["priors"].update(fill={"dist": "HalfNormal", "sigma": 1.0}),
+            r"fill: HalfNormal draws values from 0 to inf; expected .* in \(0, 1\]",
+        ),
+        (
+            lambda s: s["priors"].update(
+                fill={"dist": "TruncatedNormal", "mu": 0.9, "sigma": 0.1, "lower": 1, "upper": 0}
+            ),
+            r"lower = 1 and upper = 0; expected lower < upper",
+        ),
+        (
+            lambda s: s["priors"].update(speed_kmh_pop={"dist": "Gamma", "alpha": 2, "beta": 1}),
+            r"speed_kmh_pop has dist 'Gamma'; expected 'LogNormal'",
+        ),
+        (
+            lambda s: s["priors"].update(speed_kmh_pop=25.0),
+            r"speed_kmh_pop = 25.0; expected a LogN",
+        ),
+        (
+            lambda s: s["sampler"].update(draws=0),
+            r"\[sampler\] draws = 0; expected a whole number >= 1",
+        ),
+        (lambda s: s["sampler"].update(chains=2.5), r"\[sampler\] chains = 2.5; expected"),
+        (
+            lambda s: s["sampler"].update(target_accept=1.2),
+            r"target_accept = 1.2; expected a number strictly between 0 and 1",
+        ),
+        (
+            lambda s: s["hierarchy"].update(zip_effect="centered"),
+            r"\[hierarchy\] zip_effect = 'centered'; expected 'auto', 'centred' or 'non-centred'",
+        ),
+        (lambda s: s.update(priors=[1, 2]), r"\[priors\] = \[1, 2\]; expected a table"),
+    ],
+)
+def test_values_outside_their_support_are_refused_by_entry_value_and_rule(edit, message):
+    with pytest.raises(SpecError, match=message):
+        load_spec(tampered(edit))
+
+
+def test_a_tampered_spec_file_names_the_file_and_entry(tmp_path):
+    text = (SPEC_DIR / "default.toml").read_text().replace("circuity = 1.3", "circuity = -1.3")
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=rf"{path}: \[constants\] circuity = -1.3"):
+        load_spec(path)
+
+
+def test_valid_variants_load_and_a_share_above_one_does_not():
+    spec = tampered(
+        lambda s: s["priors"].update(
+            fill={"dist": "TruncatedNormal", "mu": 0.9, "sigma": 0.05, "lower": 0.5, "upper": 1.0},
+            tour_constant={"dist": "Gamma", "mu": 0.8, "sigma": 0.1},
+            stem_speed_kmh={"dist": "LogNormal", "mu": 3.8, "sigma": 0.2},
+            sigma_route={"dist": "Exponential", "lam": 10.0},
+            service_min_sd=1e-3,
+        )
+    )
+    assert load_spec(spec) == spec
+    spec["priors"]["fill"]["upper"] = 1.5
+    with pytest.raises(SpecError, match=r"fill: TruncatedNormal draws values from 0.5 to 1.5"):
+        load_spec(spec)
