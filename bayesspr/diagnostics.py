@@ -6,12 +6,16 @@ from typing import Any
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 #: Thresholds a fit must meet to be trusted (Vehtari et al. 2021; Betancourt 2017).
 RHAT_MAX = 1.01
 ESS_MIN = 400
 EBFMI_MIN = 0.3
+
+
+_CHECK_NAMES = {"fails_r_hat": "R-hat", "fails_ess_bulk": "bulk ESS", "fails_ess_tail": "tail ESS"}
 
 
 class ConvergenceWarning(UserWarning):
@@ -34,20 +38,19 @@ def convergence(idata: xr.DataTree) -> dict[str, Any]:
         (``rhat_worst``, ``ess_bulk_worst``, ``ess_tail_worst``), ``problems`` (list of str,
         empty when every threshold is met) and ``ok`` (bool).
     """
-    post = idata["posterior"].to_dataset()
     stats = idata["sample_stats"].to_dataset()
-    rhat = az.rhat(post)
-    ess_bulk = az.ess(post, method="bulk")
-    ess_tail = az.ess(post, method="tail")
+    table = parameter_diagnostics(idata)
 
-    def worst(ds: xr.Dataset, largest: bool) -> tuple[float, str]:
-        values = {name: float(ds[name].max() if largest else ds[name].min()) for name in ds}
-        name = (max if largest else min)(values, key=lambda k: values[k])
-        return values[name], name
+    def worst(column: str, largest: bool) -> tuple[float, str]:
+        values = table[column].dropna()
+        if values.empty:
+            return float("nan"), ""
+        label = values.idxmax() if largest else values.idxmin()
+        return float(values[label]), str(table.loc[label, "variable"])
 
-    rhat_max, rhat_name = worst(rhat, largest=True)
-    bulk_min, bulk_name = worst(ess_bulk, largest=False)
-    tail_min, tail_name = worst(ess_tail, largest=False)
+    rhat_max, rhat_name = worst("r_hat", largest=True)
+    bulk_min, bulk_name = worst("ess_bulk", largest=False)
+    tail_min, tail_name = worst("ess_tail", largest=False)
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     bfmi = np.asarray(az.bfmi(idata)["energy"]) if "energy" in stats else np.array([np.nan])
     depth_hits = int(stats["maxdepth_reached"].sum()) if "maxdepth_reached" in stats else 0
@@ -72,3 +75,66 @@ def convergence(idata: xr.DataTree) -> dict[str, Any]:
     report["problems"] = problems
     report["ok"] = not problems
     return report
+
+
+def parameter_diagnostics(idata: xr.DataTree) -> pd.DataFrame:
+    """R-hat and bulk / tail ESS of every posterior parameter, and the thresholds it misses.
+
+    The one place that decides which parameters fail: :func:`convergence` takes its extremes
+    from this table, and the report's sampler-health rows, verdict, worst-parameters table
+    and rank plots all read it. The values are ArviZ's (``arviz.rhat``, ``arviz.ess``),
+    judged against :data:`RHAT_MAX` and :data:`ESS_MIN`. A value ArviZ cannot compute (NaN,
+    e.g. a constant) misses nothing.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit with a ``posterior`` group (dims ``chain`` and ``draw``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scalar parameter (each element of a vector variable), indexed by its
+        label (``"overhead_hours_sd"``, ``"service_min_city[Boston]"``), worst first (most
+        missed thresholds, then smallest ESS). Columns: ``variable`` (posterior name),
+        ``position`` (tuple of int: its position along the variable's other dims),
+        ``r_hat`` (–), ``ess_bulk`` and ``ess_tail`` (effective draws), ``fails_r_hat``,
+        ``fails_ess_bulk``, ``fails_ess_tail`` (bool: misses that threshold), ``misses``
+        (text: the thresholds it misses, ``""`` when none) and ``failing`` (bool: misses
+        any).
+    """
+    post = idata["posterior"].to_dataset()
+    rhat = az.rhat(post)
+    ess_bulk = az.ess(post, method="bulk")
+    ess_tail = az.ess(post, method="tail")
+    rows = []
+    for name in post.data_vars:
+        dims = rhat[name].dims
+        values = [np.asarray(ds[name].transpose(*dims)) for ds in (rhat, ess_bulk, ess_tail)]
+        labels = [
+            np.asarray(rhat[name][dim]) if dim in rhat[name].coords else np.arange(size)
+            for dim, size in zip(dims, values[0].shape, strict=True)
+        ]
+        for position in np.ndindex(values[0].shape):
+            at = [str(lab[i]) for lab, i in zip(labels, position, strict=True)]
+            label = f"{name}[{', '.join(at)}]" if dims else name
+            r, bulk, tail = (float(v[position]) for v in values)
+            rows.append((label, name, tuple(int(i) for i in position), r, bulk, tail))
+    table = pd.DataFrame(
+        rows, columns=["parameter", "variable", "position", "r_hat", "ess_bulk", "ess_tail"]
+    ).set_index("parameter")
+    missed = pd.DataFrame(
+        {
+            "fails_r_hat": table["r_hat"] > RHAT_MAX,
+            "fails_ess_bulk": table["ess_bulk"] < ESS_MIN,
+            "fails_ess_tail": table["ess_tail"] < ESS_MIN,
+        }
+    )
+    table = table.join(missed)
+    names = np.array([_CHECK_NAMES[c] for c in missed.columns])
+    table["misses"] = [", ".join(names[row]) for row in missed.to_numpy()]
+    table["failing"] = missed.any(axis=1)
+    order = pd.DataFrame(
+        {"n": missed.sum(axis=1), "ess": table[["ess_bulk", "ess_tail"]].min(axis=1)}
+    ).sort_values(["n", "ess"], ascending=[False, True], kind="stable")
+    return table.loc[order.index]

@@ -35,9 +35,10 @@ import xarray as xr
 from bayesspr import data as data_mod
 from bayesspr import physics
 from bayesspr.diagnostics import ConvergenceWarning, convergence
-from bayesspr.io import atomic_write, read_saved_tree
+from bayesspr.fit_files import Keep, SavedFitError, check_posterior, required_attr, write_fit
+from bayesspr.io import read_saved_tree
 from bayesspr.likelihood import draw_route_counts, route_count_logp
-from bayesspr.spec import load_spec, log_normal_location, prior_rv, spec_id
+from bayesspr.spec import SpecError, load_spec, log_normal_location, prior_rv, spec_id
 from bayesspr.summaries import central_bounds
 
 #: Default credible-interval mass for summaries.
@@ -55,6 +56,19 @@ GROUP_EFFECTS = (
     ("speed_kmh_city", "log_speed_kmh_pop", "speed_kmh_sd", "city"),
     ("overhead_hours_station", "log_overhead_hours_pop", "overhead_hours_sd", "station"),
 )
+
+
+#: Posterior variables that are positive in every fit (a saved fit with draws <= 0 is refused).
+POSITIVE_PARAMETERS = (
+    "tour_constant", "stem_speed_kmh", "fill", "sigma_route", "sigma_km",
+    "service_min_pop", "speed_kmh_pop", "overhead_hours_pop",
+    "service_min_city", "speed_kmh_city", "overhead_hours_station",
+    "service_min_sd", "speed_kmh_sd", "overhead_hours_sd", "zip_effect_sd",
+)  # fmt: skip
+
+
+class PhysicsWarning(UserWarning):
+    """Planned rows for which the route physics gives no meaningful forecast."""
 
 
 class ModelVersionError(ValueError):
@@ -517,7 +531,9 @@ class SPRModel:
         codes = {level: pd.factorize(clean[level], sort=True) for level in LEVELS}
         params = self.parameter_draws(post, {k: v[1].to_numpy() for k, v in codes.items()}, rng)
         rows = row_inputs(clean)
-        routes, km = self.route_draws(params, rows, {k: v[0] for k, v in codes.items()}, rng)
+        index = {k: v[0] for k, v in codes.items()}
+        self._warn_short_time_bound(clean, params, rows, index)
+        routes, km = self.route_draws(params, rows, index, rng)
         spr = rows["packages"][None, :] / routes
         dims = ("sample", "row")
         coords = {"sample": np.arange(post.sizes["sample"]), "row": clean.index.to_numpy()}
@@ -530,6 +546,40 @@ class SPRModel:
             coords=coords,
             attrs={"bayesspr_spec_id": spec_id(self.spec)},
         )
+
+    def _warn_short_time_bound(
+        self,
+        clean: pd.DataFrame,
+        params: dict[str, np.ndarray],
+        rows: dict[str, np.ndarray],
+        index: dict[str, np.ndarray],
+    ) -> None:
+        """Warn about planned rows whose shift leaves room for less than one stop per route.
+
+        Judged at the posterior median of each constant (see
+        :func:`bayesspr.physics.short_time_bound`): a stem too long for the shift makes the
+        physics give about one route per stop, which is a forecast of nothing real.
+        """
+        med = {name: np.median(value, axis=0) for name, value in params.items()}
+        flagged = physics.short_time_bound(
+            rows["stops"], rows["area_km2"], rows["stem_km"], rows["shift_hours"],
+            service_min=med["service_min_city"][index["city"]],
+            speed_kmh=med["speed_kmh_city"][index["city"]],
+            stem_speed_kmh=med["stem_speed_kmh"], tour_constant=med["tour_constant"],
+            circuity=float(self.spec["constants"]["circuity"]),
+            overhead_hours=med["overhead_hours_station"][index["station"]],
+            time_efficiency=np.exp(med["zip_effect"][index["zip"]]),
+        )  # fmt: skip
+        if flagged.any():
+            first = clean.index[np.flatnonzero(flagged)[:5]].tolist()
+            row = clean.loc[first[0]]
+            warnings.warn(
+                f"{int(flagged.sum())} planned row(s) leave less than one stop per route in the "
+                f"shift (rows {first}; e.g. stem {row['stem_km']:g} km with a "
+                f"{row['shift_hours']:g} h shift): their routes are about one per stop and mean "
+                "nothing; check stem_km and shift_hours",
+                PhysicsWarning, stacklevel=3,
+            )  # fmt: skip
 
     @staticmethod
     def _group_draws(
@@ -571,52 +621,90 @@ class SPRModel:
         Returns
         -------
         pandas.DataFrame
-            Same index as ``future_df``; columns ``spr_mean``, ``spr_median``, ``spr_lower``,
-            ``spr_upper`` (packages per route) and ``routes_mean``, ``routes_lower``,
-            ``routes_upper`` (routes).
+            Same index as ``future_df``. With ``P`` the interval mass in percent (``90`` for
+            0.9): ``spr_mean``, ``spr_median``, ``spr_lower_P``, ``spr_upper_P`` (packages
+            per route); ``routes_mean``, ``routes_median``, ``routes_lower_P``,
+            ``routes_upper_P`` (routes); ``unseen`` (text: which of ``zip``, ``station``,
+            ``city`` the fit never saw — their effects come from the population, so their
+            intervals are wider; empty when all were seen).
+
+        Notes
+        -----
+        Routes are whole numbers, so SPR = packages / routes takes few values on a zip-day.
+        The interval ends and medians are draws (inverted-CDF quantiles), so they are always
+        values that can happen, but a *mean* of a discrete variable can lie outside its own
+        central interval: if 96 % of draws say 3 routes and 4 % say 4, the 90 % interval is
+        [3, 3] and the mean is 3.04. Read the median as the point forecast of a zip-day and
+        the mean for sums (a station's routes over a month).
         """
         lo, hi = central_bounds(interval)
+        mass = f"{100 * interval:g}"
         draws = self.predict_draws(future_df, random_seed=random_seed, max_samples=max_samples)
         spr = draws["spr"].to_numpy()
         routes = draws["routes"].to_numpy()
+
+        def quantile(values: np.ndarray, q: float) -> np.ndarray:
+            return np.quantile(values, q, axis=0, method="inverted_cdf")
+
         out = pd.DataFrame(
             {
                 "spr_mean": spr.mean(axis=0),
-                "spr_median": np.median(spr, axis=0),
-                "spr_lower": np.quantile(spr, lo, axis=0, method="inverted_cdf"),
-                "spr_upper": np.quantile(spr, hi, axis=0, method="inverted_cdf"),
+                "spr_median": quantile(spr, 0.5),
+                f"spr_lower_{mass}": quantile(spr, lo),
+                f"spr_upper_{mass}": quantile(spr, hi),
                 "routes_mean": routes.mean(axis=0),
-                "routes_lower": np.quantile(routes, lo, axis=0, method="inverted_cdf"),
-                "routes_upper": np.quantile(routes, hi, axis=0, method="inverted_cdf"),
+                "routes_median": quantile(routes, 0.5),
+                f"routes_lower_{mass}": quantile(routes, lo),
+                f"routes_upper_{mass}": quantile(routes, hi),
+                "unseen": self.unseen_levels(future_df),
             },
             index=future_df.index,
         )
         return out
 
+    def unseen_levels(self, df: pd.DataFrame) -> np.ndarray:
+        """Which levels of each row the fit never saw, as text (``"zip+station"``, ``""``).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Rows with ``zip``, ``station`` and ``city`` columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            One string per row: the unseen levels joined by ``+``, empty when all were seen.
+        """
+        post = self._require_fit()["posterior"]
+        flags = [
+            np.where(df[level].isin(post[level].to_numpy()).to_numpy(), "", level)
+            for level in ("zip", "station", "city")
+        ]
+        return np.array(["+".join(f for f in parts if f) for parts in zip(*flags, strict=True)])
+
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fit to a netCDF file atomically (no pickle).
+    def save(self, path: str | Path, *, keep: Keep = "report") -> Path:
+        """Write the fit to a compressed netCDF file atomically (no pickle).
 
         Parameters
         ----------
         path : str or pathlib.Path
             Destination file (``.nc``).
+        keep : {"report", "posterior", "all"}
+            ``"report"`` (default): posterior, sampler statistics, observed data and the
+            pointwise log-likelihood as float32 — everything :func:`bayesspr.report` uses
+            (PSIS-LOO needs the log-likelihood). ``"posterior"``: without the
+            log-likelihood, enough to predict, forecast and plan (over 10× smaller; the
+            report then skips LOO and says so). ``"all"``: every group at full precision.
 
         Returns
         -------
         pathlib.Path
             The path written.
         """
-        idata = self._require_fit().copy()
-        for group in idata.children:
-            ds = idata[group].to_dataset()
-            drop = [v for v in ds.data_vars if ds[v].dtype == object]
-            if drop:
-                idata[group] = xr.DataTree(ds.drop_vars(drop))
+        idata = self._require_fit()
         idata.attrs.update(self._attrs())
-        path = Path(path)
-        atomic_write(lambda tmp: idata.to_netcdf(tmp, engine="h5netcdf"), path)
-        return path
+        return write_fit(idata, path, keep)
 
     @classmethod
     def load(cls, path: str | Path) -> SPRModel:
@@ -635,19 +723,33 @@ class SPRModel:
         Raises
         ------
         ModelVersionError
-            If the file was not written by this save format.
+            If the file was not written by this save format, or is a volume fit.
+        SavedFitError
+            If the file lacks its spec, its spec is invalid, or its posterior has values no
+            fit can have (NaN, or a positive constant ≤ 0): a damaged or edited file.
         FileNotFoundError
             If ``path`` does not exist.
         """
         path = Path(path)
         idata = read_saved_tree(path, "SPRModel")
         found = idata.attrs.get("bayesspr_save_format")
+        if found is None and "bayesspr_volume_save_format" in idata.attrs:
+            raise ModelVersionError(
+                f"{path} is a VolumeModel fit, not an SPRModel fit: load it with "
+                "bayesspr.VolumeModel.load"
+            )
         if found != str(SAVE_FORMAT):
             raise ModelVersionError(
                 f"{path} has bayesspr save format {found!r}; this bayesspr reads format "
                 f"{SAVE_FORMAT!r} (written by bayesspr {_pkg_version('bayesspr')})"
             )
-        model = cls(json.loads(idata.attrs["bayesspr_spec"]))
+        spec_text = required_attr(idata, "bayesspr_spec", path, "SPRModel")
+        try:
+            spec = load_spec(json.loads(spec_text))
+        except (json.JSONDecodeError, SpecError) as exc:
+            raise SavedFitError(f"{path}: its stored model spec is unusable: {exc}") from None
+        check_posterior(idata, path, "SPRModel", positive=POSITIVE_PARAMETERS)
+        model = cls(spec)
         model.idata = idata
         model.diagnostics = json.loads(idata.attrs.get("bayesspr_diagnostics", "{}"))
         return model

@@ -35,7 +35,6 @@ from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import Any
 
-import arviz as az
 import arviz_plots as azp
 import arviz_stats as azs
 import matplotlib.dates as mdates
@@ -46,7 +45,13 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from bayesspr import data as data_mod
-from bayesspr.diagnostics import EBFMI_MIN, ESS_MIN, RHAT_MAX, convergence
+from bayesspr.diagnostics import (
+    EBFMI_MIN,
+    ESS_MIN,
+    RHAT_MAX,
+    convergence,
+    parameter_diagnostics,
+)
 from bayesspr.evaluate import pit_coverage, randomized_pit
 from bayesspr.io import atomic_write
 from bayesspr.model import DEFAULT_INTERVAL, NotFittedError, SPRModel
@@ -178,8 +183,6 @@ _RANK_REFERENCE = 4
 _PPC_STATIONS_MAX = 12
 
 #: Display name of each per-parameter check of :func:`parameter_diagnostics`.
-_CHECK_NAMES = {"fails_r_hat": "R-hat", "fails_ess_bulk": "bulk ESS", "fails_ess_tail": "tail ESS"}
-
 _DPI = 80
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _FAIL_COLOR = "#b00000"
@@ -244,72 +247,6 @@ nav ol { columns: 2; }
 
 
 # --------------------------------------------------------------------------- sampler health
-def parameter_diagnostics(idata: xr.DataTree) -> pd.DataFrame:
-    """R-hat and bulk / tail ESS of every posterior parameter, and the thresholds it misses.
-
-    The one place the report decides which parameters fail: the sampler-health rows, the
-    verdict, the worst-parameters table and the rank plots all read this table. The values
-    are ArviZ's (``arviz.rhat``, ``arviz.ess``), computed as
-    :func:`bayesspr.diagnostics.convergence` computes them and judged against its thresholds
-    (:data:`~bayesspr.diagnostics.RHAT_MAX`, :data:`~bayesspr.diagnostics.ESS_MIN`), so the
-    table's extremes are ``convergence``'s ``rhat_max``, ``ess_bulk_min`` and
-    ``ess_tail_min``. A value ArviZ cannot compute (NaN, e.g. a constant) misses nothing, as
-    there.
-
-    Parameters
-    ----------
-    idata : xarray.DataTree
-        A fit with a ``posterior`` group (dims ``chain`` and ``draw``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per scalar parameter (each element of a vector variable), indexed by its
-        label (``"overhead_hours_sd"``, ``"service_min_city[Boston]"``), worst first (most
-        missed thresholds, then smallest ESS). Columns: ``variable`` (posterior name),
-        ``position`` (tuple of int: its position along the variable's other dims),
-        ``r_hat`` (–), ``ess_bulk`` and ``ess_tail`` (effective draws), ``fails_r_hat``,
-        ``fails_ess_bulk``, ``fails_ess_tail`` (bool: misses that threshold), ``misses``
-        (text: the thresholds it misses, ``""`` when none) and ``failing`` (bool: misses
-        any).
-    """
-    post = idata["posterior"].to_dataset()
-    rhat = az.rhat(post)
-    ess_bulk = az.ess(post, method="bulk")
-    ess_tail = az.ess(post, method="tail")
-    rows = []
-    for name in post.data_vars:
-        dims = rhat[name].dims
-        values = [np.asarray(ds[name].transpose(*dims)) for ds in (rhat, ess_bulk, ess_tail)]
-        labels = [
-            np.asarray(rhat[name][dim]) if dim in rhat[name].coords else np.arange(size)
-            for dim, size in zip(dims, values[0].shape, strict=True)
-        ]
-        for position in np.ndindex(values[0].shape):
-            at = [str(lab[i]) for lab, i in zip(labels, position, strict=True)]
-            label = f"{name}[{', '.join(at)}]" if dims else name
-            r, bulk, tail = (float(v[position]) for v in values)
-            rows.append((label, name, tuple(int(i) for i in position), r, bulk, tail))
-    table = pd.DataFrame(
-        rows, columns=["parameter", "variable", "position", "r_hat", "ess_bulk", "ess_tail"]
-    ).set_index("parameter")
-    missed = pd.DataFrame(
-        {
-            "fails_r_hat": table["r_hat"] > RHAT_MAX,
-            "fails_ess_bulk": table["ess_bulk"] < ESS_MIN,
-            "fails_ess_tail": table["ess_tail"] < ESS_MIN,
-        }
-    )
-    table = table.join(missed)
-    names = np.array([_CHECK_NAMES[c] for c in missed.columns])
-    table["misses"] = [", ".join(names[row]) for row in missed.to_numpy()]
-    table["failing"] = missed.any(axis=1)
-    order = pd.DataFrame(
-        {"n": missed.sum(axis=1), "ess": table[["ess_bulk", "ess_tail"]].min(axis=1)}
-    ).sort_values(["n", "ess"], ascending=[False, True], kind="stable")
-    return table.loc[order.index]
-
-
 def sampler_health(idata: xr.DataTree, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Sampler health of a fit, one row per check, judged against the usual thresholds.
 

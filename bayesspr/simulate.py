@@ -13,6 +13,7 @@ The embedded demo world is ``simulate_world()`` with its defaults.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -517,3 +518,43 @@ def demo_world() -> World:
         1,650 zip-days (100 days) of two cities, five stations and 17 zips.
     """
     return simulate_world()
+
+
+#: Shapes of the small worlds the convergence check cycles through:
+#: (cities, stations per city, zips per station, days).
+CONVERGENCE_SHAPES = (
+    (1, 2, 2, 30),
+    (2, 1, 3, 40),
+    (1, 3, 3, 40),
+    (2, 2, 2, 30),
+    (3, 1, 2, 30),
+    (1, 1, 4, 40),
+)
+
+
+def convergence_worlds(n_worlds: int, first: int = 0) -> Iterator[tuple[str, World]]:
+    """Small seeded worlds of different shapes, for checking that default fits converge.
+
+    Parameters
+    ----------
+    n_worlds : int
+        How many worlds (≥ 1).
+    first : int
+        Index of the first world (≥ 0); world ``i`` has seed ``100 + i`` and the shape
+        ``CONVERGENCE_SHAPES[i % 6]``.
+
+    Yields
+    ------
+    tuple of (str, World)
+        A label ``"seed S: Cc×Ss×Zz×Dd"`` (cities, stations per city, zips per station,
+        days) and the world.
+    """
+    if n_worlds < 1 or first < 0:
+        raise ValueError(f"n_worlds = {n_worlds!r}, first = {first!r}: expected >= 1 and >= 0")
+    for i in range(first, first + n_worlds):
+        cities, stations, zips, days = CONVERGENCE_SHAPES[i % len(CONVERGENCE_SHAPES)]
+        world = simulate_world(
+            100 + i, n_cities=cities, stations_per_city=stations, zips_per_station=zips,
+            n_days=days,
+        )  # fmt: skip
+        yield f"seed {100 + i}: {cities}c×{stations}s×{zips}z×{days}d", world

@@ -32,7 +32,8 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayesspr.diagnostics import ConvergenceWarning, convergence
-from bayesspr.io import atomic_write, read_saved_tree
+from bayesspr.fit_files import Keep, check_posterior, required_attr, write_fit
+from bayesspr.io import read_saved_tree
 from bayesspr.model import NotFittedError, pooled_offsets, stacked_samples
 from bayesspr.network import Network, NetworkError
 
@@ -165,10 +166,20 @@ class VolumeModel:
                              f"{sorted(VOLUME_PRIORS)}")  # fmt: skip
         self.priors = {**VOLUME_PRIORS, **(priors or {})}
         for name, value in self.priors.items():
-            if name != "growth_mean" and not float(value) > 0:
-                raise ValueError(f"volume prior {name!r} = {value!r}; expected > 0")
-        if int(harmonics) < 0:
-            raise ValueError(f"harmonics = {harmonics!r}; expected a whole number >= 0")
+            need = "a finite number" if name == "growth_mean" else "a finite number > 0"
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise ValueError(f"volume prior {name!r} = {value!r}; expected {need}")
+            if not np.isfinite(value) or (name != "growth_mean" and not value > 0):
+                raise ValueError(f"volume prior {name!r} = {value!r}; expected {need}")
+        max_harmonics = 10  # Fourier pairs: more fits noise and slows the sampler
+        whole = isinstance(harmonics, int | np.integer) or (
+            isinstance(harmonics, float) and harmonics.is_integer()
+        )
+        if isinstance(harmonics, bool) or not whole or not 0 <= harmonics <= max_harmonics:
+            raise ValueError(
+                f"VolumeModel(harmonics={harmonics!r}): expected a whole number from 0 to "
+                f"{max_harmonics} (Fourier pairs of the yearly cycle; 2 to 4 are usual)"
+            )
         self.harmonics = int(harmonics)
         self.regressors = None if regressors is None else _clean_regressors(regressors)
         self.idata: xr.DataTree | None = None
@@ -502,22 +513,25 @@ class VolumeModel:
             "bayesspr_diagnostics": json.dumps(self.diagnostics, default=str),
         }
 
-    def save(self, path: str | Path) -> Path:
-        """Write the fit to a netCDF file atomically (no pickle).
+    def save(self, path: str | Path, *, keep: Keep = "report") -> Path:
+        """Write the fit to a compressed netCDF file atomically (no pickle).
 
         Parameters
         ----------
         path : str or pathlib.Path
             Destination (``.nc``).
+        keep : {"report", "posterior", "all"}
+            Which groups to keep, as in :meth:`bayesspr.SPRModel.save` (the volume fit has
+            no log-likelihood group, so ``"report"`` and ``"posterior"`` are the same here).
 
         Returns
         -------
         pathlib.Path
             The path written.
         """
-        idata = self._require_fit().copy()
+        idata = self._require_fit()
         idata.attrs.update(self._attrs())
-        return atomic_write(lambda tmp: idata.to_netcdf(tmp, engine="h5netcdf"), path)
+        return write_fit(idata, path, keep)
 
     @classmethod
     def load(cls, path: str | Path) -> VolumeModel:
@@ -543,12 +557,18 @@ class VolumeModel:
         path = Path(path)
         idata = read_saved_tree(path, "VolumeModel")
         found = idata.attrs.get("bayesspr_volume_save_format")
+        if found is None and "bayesspr_save_format" in idata.attrs:
+            raise ValueError(
+                f"{path} is an SPRModel fit, not a VolumeModel fit: load it with "
+                "bayesspr.SPRModel.load"
+            )
         if found != str(VOLUME_SAVE_FORMAT):
             raise ValueError(
                 f"{path} has bayesspr volume save format {found!r}; this bayesspr reads format "
                 f"{VOLUME_SAVE_FORMAT!r} (bayesspr {_pkg_version('bayesspr')})"
             )
-        meta = json.loads(idata.attrs["bayesspr_volume_meta"])
+        meta = json.loads(required_attr(idata, "bayesspr_volume_meta", path, "VolumeModel"))
+        check_posterior(idata, path, "VolumeModel")
         regressors = None
         if meta["regressors"] is not None:
             days = pd.DatetimeIndex(meta["regressors"]["dates"])

@@ -46,7 +46,7 @@ def main() -> None:
     for level in (0.5, 0.8, 0.9):
         print(f"coverage of central {level:.0%} (randomised PIT, routes): "
               f"{pit_coverage(pit, level):.3f}")  # fmt: skip
-    inside = (spr >= forecast["spr_lower"]) & (spr <= forecast["spr_upper"])
+    inside = (spr >= forecast["spr_lower_90"]) & (spr <= forecast["spr_upper_90"])
     print(f"inclusive 90% SPR interval coverage (over-covers for whole routes): "
           f"{inside.mean():.3f}")  # fmt: skip
     model_mae = np.mean(np.abs(forecast["spr_median"].to_numpy() - spr))

@@ -1,6 +1,7 @@
 """SPRModel on the demo world: convergence, the predict API, scenarios, save and load."""
 
 import json
+import warnings
 
 import arviz as az
 import numpy as np
@@ -11,11 +12,12 @@ import xarray as xr
 from bayesspr import DataError, SPRModel
 from bayesspr.data import validate
 from bayesspr.evaluate import pit_coverage, randomized_pit
-from bayesspr.model import ModelVersionError, NotFittedError, warm_start_values
+from bayesspr.fit_files import SavedFitError
+from bayesspr.model import ModelVersionError, NotFittedError, PhysicsWarning, warm_start_values
 
 PREDICT_COLUMNS = [
-    "spr_mean", "spr_median", "spr_lower", "spr_upper",
-    "routes_mean", "routes_lower", "routes_upper",
+    "spr_mean", "spr_median", "spr_lower_90", "spr_upper_90",
+    "routes_mean", "routes_median", "routes_lower_90", "routes_upper_90", "unseen",
 ]  # fmt: skip
 
 
@@ -47,11 +49,15 @@ def test_predict_returns_one_row_per_input_with_ordered_intervals(demo_fit, demo
     fc = demo_fit.predict(plan, interval=0.9)
     assert list(fc.columns) == PREDICT_COLUMNS
     assert fc.index.equals(plan.index)
-    assert (fc["spr_lower"] <= fc["spr_median"]).all()
-    assert (fc["spr_median"] <= fc["spr_upper"]).all()
-    assert (fc["routes_lower"] <= fc["routes_upper"]).all()
+    assert (fc["spr_lower_90"] <= fc["spr_median"]).all()
+    assert (fc["spr_median"] <= fc["spr_upper_90"]).all()
+    assert (fc["routes_lower_90"] <= fc["routes_median"]).all()
+    assert (fc["routes_median"] <= fc["routes_upper_90"]).all()
+    assert (fc["routes_median"] == fc["routes_median"].round()).all()  # a count that can happen
+    assert (fc["unseen"] == "").all()
     # whole routes never carry more than the van holds
-    assert (fc["spr_upper"] <= plan["van_capacity"] + 1e-9).all()
+    assert (fc["spr_upper_90"] <= plan["van_capacity"] + 1e-9).all()
+    assert "spr_lower_80" in demo_fit.predict(plan.iloc[:3], interval=0.8)
 
 
 def test_predict_draws_are_labelled(demo_fit, demo_split):
@@ -71,7 +77,8 @@ def test_next_month_interval_coverage_is_near_nominal(demo_fit, demo_split):
     # parameters, so allow a little more
     assert 0.85 <= pit_coverage(pit, 0.9) <= 0.95, pit_coverage(pit, 0.9)
     fc = demo_fit.predict(plan_of(future), interval=0.9)
-    inside = (future["routes"] >= fc["routes_lower"]) & (future["routes"] <= fc["routes_upper"])
+    routes = future["routes"]
+    inside = (routes >= fc["routes_lower_90"]) & (routes <= fc["routes_upper_90"])
     assert inside.mean() >= 0.85  # inclusive whole-route intervals cover at least nominal
 
 
@@ -95,8 +102,10 @@ def test_unseen_zip_station_and_city_get_wider_intervals(demo_fit, demo_split):
     seen = plan_of(future[future["zip"] == future["zip"].iloc[0]])
     unseen = seen.assign(zip="99999", station="NEW1", city="Nowhere")
     a, b = demo_fit.predict(seen), demo_fit.predict(unseen)
-    width = lambda fc: (fc["spr_upper"] - fc["spr_lower"]).mean()  # noqa: E731
-    assert np.isfinite(b.to_numpy()).all()
+    width = lambda fc: (fc["spr_upper_90"] - fc["spr_lower_90"]).mean()  # noqa: E731
+    assert np.isfinite(b.drop(columns="unseen").to_numpy(float)).all()
+    assert (a["unseen"] == "").all() and (b["unseen"] == "zip+station+city").all()
+    assert (demo_fit.predict(seen.assign(zip="99999"))["unseen"] == "zip").all()
     assert width(b) > 1.2 * width(a)
 
 
@@ -161,7 +170,7 @@ def test_advi_is_fast_and_labelled_approximate():
     assert model.diagnostics["approximate"] is True
     assert model.idata.attrs["bayesspr_diagnostics"].count("approximate") >= 1
     fc = model.predict(table.drop(columns=["routes", "route_km"]).iloc[:10])
-    assert np.isfinite(fc.to_numpy()).all()
+    assert np.isfinite(fc.drop(columns="unseen").to_numpy(float)).all()
 
 
 def test_unknown_method_is_refused(demo_split):
@@ -184,3 +193,84 @@ def test_warm_start_takes_the_shared_parameters_of_an_earlier_fit(demo_fit, demo
     zip_level = {n for n in same if "zip" in post[n].dims}
     assert zip_level and not zip_level & set(fewer)
     assert set(scalars) <= set(fewer)
+
+
+def test_save_keep_posterior_is_over_ten_times_smaller_and_predicts_the_same(
+    demo_fit, demo_split, tmp_path
+):
+    _, future = demo_split
+    plan = plan_of(future.iloc[:30])
+    full = demo_fit.save(tmp_path / "all.nc", keep="all")
+    small = demo_fit.save(tmp_path / "posterior.nc", keep="posterior")
+    default = demo_fit.save(tmp_path / "default.nc")
+    before = tmp_path / "uncompressed.nc"  # what save wrote before keep= and compression
+    demo_fit.idata.to_netcdf(before, engine="h5netcdf")
+    assert before.stat().st_size > 10 * small.stat().st_size
+    assert small.stat().st_size < default.stat().st_size <= full.stat().st_size
+    light = SPRModel.load(small)
+    assert "log_likelihood" not in light.idata.children
+    assert light.idata.attrs["bayesspr_keep"] == "posterior"
+    # the default keeps what the report needs: the pointwise log-likelihood for PSIS-LOO
+    assert "log_likelihood" in SPRModel.load(default).idata.children
+    pd.testing.assert_frame_equal(
+        light.predict(plan, random_seed=3), demo_fit.predict(plan, random_seed=3)
+    )
+
+
+def test_save_refuses_an_unknown_keep(demo_fit, tmp_path):
+    with pytest.raises(ValueError, match="keep"):
+        demo_fit.save(tmp_path / "fit.nc", keep="everything")
+    assert not list(tmp_path.iterdir())
+
+
+def _edited_fit(demo_fit, tmp_path, edit):
+    tree = xr.open_datatree(demo_fit.save(tmp_path / "fit.nc", keep="posterior")).load()
+    edit(tree)
+    path = tmp_path / "edited.nc"
+    tree.to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+def test_load_refuses_a_fit_without_its_spec(demo_fit, tmp_path):
+    path = _edited_fit(demo_fit, tmp_path, lambda t: t.attrs.pop("bayesspr_spec"))
+    with pytest.raises(SavedFitError, match="bayesspr_spec"):
+        SPRModel.load(path)
+
+
+def test_load_refuses_a_nan_posterior(demo_fit, tmp_path):
+    def poison(tree):
+        post = tree["posterior"].to_dataset()
+        values = post["tour_constant"].values.copy()
+        values[0, 5] = np.nan
+        tree["posterior"] = xr.DataTree(post.assign(tour_constant=(post["tour_constant"].dims,
+                                                                   values)))  # fmt: skip
+
+    with pytest.raises(SavedFitError, match=r"tour_constant.*non-finite"):
+        SPRModel.load(_edited_fit(demo_fit, tmp_path, poison))
+
+
+def test_load_refuses_a_negative_circuity(demo_fit, tmp_path):
+    def tamper(tree):
+        spec = json.loads(tree.attrs["bayesspr_spec"])
+        spec["constants"]["circuity"] = -1.3
+        tree.attrs["bayesspr_spec"] = json.dumps(spec)
+
+    with pytest.raises(SavedFitError, match="circuity"):
+        SPRModel.load(_edited_fit(demo_fit, tmp_path, tamper))
+
+
+def test_a_volume_fit_given_to_spr_load_says_so_by_name(demo_volume_fit, tmp_path):
+    path = demo_volume_fit.save(tmp_path / "volume.nc")
+    with pytest.raises(ModelVersionError, match="VolumeModel fit"):
+        SPRModel.load(path)
+
+
+def test_predict_warns_about_rows_whose_shift_cannot_hold_a_stop(demo_fit, demo_split):
+    _, future = demo_split
+    plan = plan_of(future.iloc[:6])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PhysicsWarning)
+        demo_fit.predict(plan)  # the demo's own rows are fine
+    absurd = plan.assign(stem_km=450.0, shift_hours=1.0)
+    with pytest.warns(PhysicsWarning, match="less than one stop per route"):
+        demo_fit.predict(absurd)
