@@ -19,7 +19,7 @@ from bayesspr import data, fleet
 from bayesspr.compose import forecast
 from bayesspr.evaluate import pit_coverage, station_day_pit
 from bayesspr.fleet_charts import fan_chart, shortfall_chart
-from bayesspr.io import write_csv
+from bayesspr.io import atomic_folder, check_output_path, write_csv
 from bayesspr.model import SPRModel
 from bayesspr.scenario import Scenario, VanChange, VolumeShock
 from bayesspr.simulate import simulate_world
@@ -46,6 +46,12 @@ DEMO_SHORTAGE_COST = 450.0
 
 #: The shock replayed on the bought fleet: +40 % volume from the third forecast month.
 DEMO_SHOCK = 1.4
+
+#: What the demo writes into its output folder (replaced whole on each run).
+DEMO_FILES = (
+    "plan.csv", "plan_legend.csv", "fleet.csv", "fleet_legend.csv", "forecast_summary.csv",
+    "fan_chart.png", "shortfall.png", "report.html",
+)  # fmt: skip
 
 
 def _print_table(title: str, table: pd.DataFrame) -> None:
@@ -100,7 +106,7 @@ def run_demo(
     """
     from bayesspr.reporting import write_report  # matplotlib/arviz_plots only when needed
 
-    out = Path(out)
+    out = check_output_path(out, "folder", folder_files=DEMO_FILES)  # before any work
     world = simulate_world(seed)
     table = data.validate(world.table)
     cutoff = table["date"].max() - pd.Timedelta(days=DEMO_HORIZON_DAYS - 1)
@@ -204,18 +210,18 @@ def run_demo(
     _print_table("Electric vans per station (110 km range, 40% winter derate, 150 kW chargers, "
                  "5% risk):", ev)  # fmt: skip
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(plans[0.95].table, out / "plan.csv")
-    write_csv(plans[0.95].legend("table"), out / "plan_legend.csv")
-    write_csv(plans[0.95].horizon, out / "fleet.csv")
-    write_csv(plans[0.95].legend("horizon"), out / "fleet_legend.csv")
-    write_csv(summary, out / "forecast_summary.csv")
-    fan = fan_chart(base.draws, plans[0.95], out / "fan_chart.png", history=history,
-                    scenario=base.scenario.name)  # fmt: skip
-    short = shortfall_chart(plans[0.95], out / "shortfall.png", scenario=base.scenario.name)
-    report = write_report(model, out / "report.html", history=history, holdout=future,
-                          extra_figures={"Routes per day by month, with the 95% fleet": fan,
-                                         "Shortfall probability by month": short})  # fmt: skip
+    with atomic_folder(out) as tmp:  # the whole folder, or the earlier one untouched
+        write_csv(plans[0.95].table, tmp / "plan.csv")
+        write_csv(plans[0.95].legend("table"), tmp / "plan_legend.csv")
+        write_csv(plans[0.95].horizon, tmp / "fleet.csv")
+        write_csv(plans[0.95].legend("horizon"), tmp / "fleet_legend.csv")
+        write_csv(summary, tmp / "forecast_summary.csv")
+        fan = fan_chart(base.draws, plans[0.95], tmp / "fan_chart.png", history=history,
+                        scenario=base.scenario.name)  # fmt: skip
+        short = shortfall_chart(plans[0.95], tmp / "shortfall.png", scenario=base.scenario.name)
+        report = write_report(model, tmp / "report.html", history=history, holdout=future,
+                              extra_figures={"Routes per day by month, with the 95% fleet": fan,
+                                             "Shortfall probability by month": short})  # fmt: skip
     print(f"\nwrote {out}/plan.csv, plan_legend.csv, fleet.csv, fleet_legend.csv, "
           f"forecast_summary.csv, {fan.name}, {short.name} and {report.name}")  # fmt: skip
     return 0

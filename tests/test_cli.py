@@ -460,9 +460,26 @@ def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, caps
     for heading in ("16-month forecast", "Vans to buy per station", "Over-budget margin",
                     "absorb +40% volume", "Electric vans per station"):  # fmt: skip
         assert heading in text
-    for name in ("plan.csv", "fleet.csv", "forecast_summary.csv", "fan_chart.png",
-                 "shortfall.png", "report.html"):  # fmt: skip
+    from bayesspr.demo import DEMO_FILES
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DEMO_FILES)  # nothing else
+    for name in DEMO_FILES:
         assert (tmp_path / name).stat().st_size > 0
+    assert set(pd.read_csv(tmp_path / "fleet_legend.csv")["column"]) >= {"vans_to_buy"}
     # the plan buys 300-package vans, so the routes it sizes are those of that van
     summary = pd.read_csv(tmp_path / "forecast_summary.csv")
     assert summary["scenario"].eq("300-package vans").all()
+
+
+def test_demo_output_folder_is_checked_before_any_work_and_written_whole(tmp_path, monkeypatch):
+    from bayesspr import demo
+    from bayesspr.io import OutputPathError
+
+    mine = tmp_path / "out"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("not the demo's")
+    monkeypatch.setattr(demo, "simulate_world", lambda *a, **k: pytest.fail("work started"))
+    with pytest.raises(OutputPathError, match=r"thesis\.docx"):
+        demo.run_demo(out=mine)
+    assert (mine / "thesis.docx").read_text() == "not the demo's"
+    assert "plan_legend.csv" in demo.DEMO_FILES and "report.html" in demo.DEMO_FILES
