@@ -39,7 +39,7 @@ from scipy import sparse, stats
 from bayesspr import data as data_mod
 from bayesspr import physics
 from bayesspr.evaluate import baseline_design, pit_coverage, randomized_pit
-from bayesspr.io import atomic_write
+from bayesspr.io import atomic_folder, atomic_write, check_output_path, write_csv
 from bayesspr.model import LEVELS, SPRModel, row_inputs
 from bayesspr.simulate import World, simulate_world
 from bayesspr.spec import load_spec, prior_kwargs
@@ -61,6 +61,12 @@ HARD_CASES = ("new_van", "volume_beyond", "new_zip", "moved_zip", "new_station",
 
 #: Group spreads (log scale) that the pooling variants fix.
 POOLING_SPREADS = ("service_min_sd", "speed_kmh_sd", "overhead_hours_sd", "zip_effect_sd")
+
+#: What ``bayesspr backtest`` writes into its output folder (replaced whole on each run).
+BACKTEST_FILES = (
+    "backtest_scores.csv", "backtest_by_horizon.csv", "backtest_fits.csv", "backtest_pit.png",
+    "backtest_coverage.png",
+)  # fmt: skip
 
 #: Sampler settings for backtest fits: shorter than a production fit, diagnostics still kept.
 BACKTEST_SAMPLER = {"draws": 300, "tune": 400, "chains": 4}
@@ -944,7 +950,8 @@ def backtest_cli(
     int
         Exit status: 0.
     """
-    out = Path(out)
+    inputs = None if world == "demo" else {"--world": world}
+    out = check_output_path(out, "folder", inputs, folder_files=BACKTEST_FILES)  # before work
     if world == "demo":
         bw = demo_backtest_world(seed, n_origins=n_origins, horizon_months=horizon_months)
     else:
@@ -964,11 +971,13 @@ def backtest_cli(
     with pd.option_context("display.width", 160, "display.max_rows", 500):
         print(table.to_string(index=False))
     by_horizon = result.scores(("case", "level", "horizon", "variant"))
-    for name, frame in (("backtest_scores.csv", table), ("backtest_by_horizon.csv", by_horizon),
-                        ("backtest_fits.csv", result.fits)):  # fmt: skip
-        atomic_write(lambda tmp, f=frame: f.to_csv(tmp, index=False), out / name)
-    plot_pit(result, out / "backtest_pit.png")
-    plot_coverage(result, out / "backtest_coverage.png")
+    with atomic_folder(out) as tmp:  # the whole folder, or the earlier one untouched
+        for name, frame in (("backtest_scores.csv", table),
+                            ("backtest_by_horizon.csv", by_horizon),
+                            ("backtest_fits.csv", result.fits)):  # fmt: skip
+            write_csv(frame, tmp / name)
+        plot_pit(result, tmp / "backtest_pit.png")
+        plot_coverage(result, tmp / "backtest_coverage.png")
     n_bad = int(result.fits["ok"].eq(False).sum()) if "ok" in result.fits else 0
     if n_bad:
         print(f"{n_bad} fit(s) did not converge (listed above and in backtest_fits.csv)")

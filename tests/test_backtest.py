@@ -175,3 +175,16 @@ def test_full_model_beats_gradient_boosting_on_a_van_never_seen(demo_fit, demo_s
     crps_full = bt.score_draws(full["routes"].to_numpy(), observed)["crps"].iloc[0]
     crps_gbm = bt.score_draws(gbm, observed)["crps"].iloc[0]
     assert crps_full < crps_gbm, (crps_full, crps_gbm)
+
+
+def test_backtest_output_folder_is_checked_before_any_work(tmp_path, monkeypatch):
+    from bayesspr import backtest
+    from bayesspr.io import OutputPathError
+
+    out = tmp_path / "bt"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    monkeypatch.setattr(backtest, "demo_backtest_world", lambda *a, **k: pytest.fail("work"))
+    with pytest.raises(OutputPathError, match="notes"):
+        backtest.backtest_cli("demo", out)
+    assert (out / "notes.txt").read_text() == "mine"
