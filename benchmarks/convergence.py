@@ -1,20 +1,27 @@
 """Benchmark: does the default SPR model converge on many worlds, not only on the demo.
 
-Fits the default spec (or ``--spec``) with its default sampler settings on seeded simulated
-worlds of different sizes and prints, per world: rows, wall time, max R-hat, min bulk and
-tail ESS (with the worst variable), divergences, E-BFMI, and whether every threshold of
-``bayesspr.diagnostics`` is met. Ends with the count of converged fits.
+Fits the default spec (or ``--spec``) with its default sampler settings (seed 1, as
+``tests/test_convergence.py``) and prints, per world: rows, wall time, max R-hat, min bulk
+and tail ESS (with the worst variable), divergences, E-BFMI, and whether every threshold of
+``bayesspr.diagnostics`` is met. Worlds: the small seeded worlds of
+``bayesspr.simulate.convergence_worlds`` (the test fits the first 10) and the three fits a
+tester reported unconverged with the earlier prior — the README snippet's table, the table of
+``bayesspr simulate --days 120`` that ``bayesspr fit`` gets, and the demo history.
+``--baseline`` also fits each world with the earlier ``HalfNormal(0.2)`` prior on the
+station-overhead spread and prints the two side by side with the ESS ratio.
 
-    python benchmarks/convergence.py                 # 12 worlds (the test's 10 first), + demo
-    python benchmarks/convergence.py --worlds 30     # more seeds
-    python benchmarks/convergence.py --spec old.toml # compare a variant
+    python benchmarks/convergence.py                       # 12 small worlds + the 3 reported
+    python benchmarks/convergence.py --worlds 0 --baseline # the table in docs/model.md
+    python benchmarks/convergence.py --worlds 30 --no-reported   # more seeds
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 import warnings
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -22,6 +29,7 @@ from bayesspr import SPRModel, simulate_world
 from bayesspr.data import validate
 from bayesspr.demo import DEMO_HORIZON_DAYS
 from bayesspr.simulate import convergence_worlds
+from bayesspr.spec import load_spec
 
 
 def demo_history() -> pd.DataFrame:
@@ -31,7 +39,23 @@ def demo_history() -> pd.DataFrame:
     return table[table["date"] < cutoff]
 
 
-def fit_row(label: str, table: pd.DataFrame, spec: str, seed: int) -> dict:
+#: The fits a tester reported unconverged with the earlier prior (issue 13).
+REPORTED: dict[str, Callable[[], pd.DataFrame]] = {
+    "README snippet: simulate_world().table": lambda: simulate_world().table,
+    "bayesspr fit on simulate --days 120": lambda: simulate_world(7, n_days=120).table,
+    "demo history (test fixture)": demo_history,
+}
+
+
+def halfnormal_spec(base: str) -> dict:
+    """The spec as it was before: HalfNormal(0.2) on the station-overhead spread."""
+    spec = copy.deepcopy(load_spec(base))
+    spec["priors"]["overhead_hours_sd"] = {"dist": "HalfNormal", "sigma": 0.2}
+    spec["model"]["name"] = "halfnormal-overhead-spread"
+    return spec
+
+
+def fit_row(label: str, table: pd.DataFrame, spec: str | dict, seed: int = 1) -> dict:
     """Fit once with default settings and return the diagnostics as a table row."""
     started = time.perf_counter()
     with warnings.catch_warnings():
@@ -48,21 +72,36 @@ def fit_row(label: str, table: pd.DataFrame, spec: str, seed: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worlds", type=int, default=12, help="number of small worlds")
-    parser.add_argument("--first", type=int, default=0, help="first world index")
+    parser.add_argument("--worlds", type=int, default=12, help="number of small worlds (0: none)")
+    parser.add_argument("--first", type=int, default=0, help="first small world index")
     parser.add_argument("--spec", default="default", help="spec name or TOML path")
-    parser.add_argument("--no-demo", action="store_true", help="skip the demo history")
+    parser.add_argument("--no-reported", action="store_true", help="skip the 3 reported fits")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also fit with the earlier HalfNormal(0.2) spread prior")  # fmt: skip
     args = parser.parse_args()
+    jobs = []
+    if args.worlds > 0:
+        jobs += [(label, w.table) for label, w in convergence_worlds(args.worlds, args.first)]
+    if not args.no_reported:
+        jobs += [(label, make()) for label, make in REPORTED.items()]
+    variants = {"current": args.spec}
+    if args.baseline:
+        variants["halfnormal"] = halfnormal_spec(args.spec)
     rows = []
-    jobs = [(label, w.table) for label, w in convergence_worlds(args.worlds, args.first)]
-    if not args.no_demo:
-        jobs.append(("demo history (seed 7)", demo_history()))
-    for i, (label, table) in enumerate(jobs):
-        rows.append(fit_row(label, table, args.spec, seed=1))  # as tests/test_convergence.py
-        print(pd.DataFrame(rows[-1:]).to_string(index=False, header=i == 0), flush=True)
+    for label, table in jobs:
+        for name, spec in variants.items():
+            rows.append({"prior": name, **fit_row(label, table, spec)})
+            print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1),
+                  flush=True)  # fmt: skip
     frame = pd.DataFrame(rows)
-    print(f"\n{int(frame['ok'].sum())} of {len(frame)} fits meet every threshold "
-          f"(R-hat ≤ 1.01, bulk and tail ESS ≥ 400, no divergence, E-BFMI ≥ 0.3); "
+    print("\n" + frame.to_string(index=False))
+    if args.baseline:
+        wide = frame.pivot(index="world", columns="prior", values="ess_tail_min")
+        ratio = (wide["current"] / wide["halfnormal"]).round(2).rename("tail ESS ratio")
+        print("\ntail ESS, current / earlier prior:\n" + ratio.to_string())
+    current = frame[frame["prior"] == "current"]
+    print(f"\n{int(current['ok'].sum())} of {len(current)} fits with the current spec meet every "
+          "threshold (R-hat ≤ 1.01, bulk and tail ESS ≥ 400, no divergence, E-BFMI ≥ 0.3); "
           f"total {frame['wall_s'].sum():.0f} s")  # fmt: skip
 
 
