@@ -103,7 +103,9 @@ def test_monthly_station_volume_intervals_cover_16_months_of_truth():
     holidays = pd.DataFrame({"holiday": holiday_days(days).astype(float)}, index=days)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = VolumeModel(regressors=holidays).fit(world.table, random_seed=1)
+        # 2,000 draws per chain: with 1,000 the max R-hat of this fit varied between runs of
+        # the same seed on one machine (1.005 and 1.012), straddling the 1.01 threshold
+        model = VolumeModel(regressors=holidays).fit(world.table, random_seed=1, draws=2000)
     d = model.diagnostics
     assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
     growth = model.idata["posterior"]["growth_city"]
