@@ -1,11 +1,12 @@
 """bayesspr: physics-informed hierarchical Bayesian forecasts of shipments per route (SPR).
 
-The pipeline runs one way: :mod:`bayesspr.data` (the observation table) →
-:mod:`bayesspr.physics` (route physics) → :mod:`bayesspr.model` (:class:`SPRModel`) and
-:mod:`bayesspr.volume` (:class:`VolumeModel`) → :mod:`bayesspr.compose` (:func:`forecast`,
-with :mod:`bayesspr.scenario` and :mod:`bayesspr.network`) → :mod:`bayesspr.fleet`
-(decisions), :mod:`bayesspr.evaluate` (calibration) and :mod:`bayesspr.reporting`
-(:func:`report`). :mod:`bayesspr.simulate` makes worlds with known truth.
+The package is split into rooms, one job each, and the pipeline runs one way:
+:mod:`bayesspr.data` (the observation table and network) → :mod:`bayesspr.spr` (route
+physics and :class:`SPRModel`) and :mod:`bayesspr.volume` (:class:`VolumeModel`) →
+:mod:`bayesspr.forecasting` (:func:`forecast` under scenarios) → :mod:`bayesspr.fleet`
+(decisions), :mod:`bayesspr.evaluation` (calibration, backtests, diagnostics) and
+:mod:`bayesspr.reporting` (:func:`report`). :mod:`bayesspr.simulate` makes worlds with known
+truth, :mod:`bayesspr.io` writes every file and :mod:`bayesspr.cli` is the command line.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bayesspr.compose import Forecast, forecast
-from bayesspr.data import DataError, read_table, validate, write_table
-from bayesspr.diagnostics import ConvergenceWarning
-from bayesspr.fleet import (
+from bayesspr.data.network import Network, NetworkError
+from bayesspr.data.table import DataError, read_table, validate, write_table
+from bayesspr.evaluation.diagnostics import ConvergenceWarning
+from bayesspr.fleet.decisions import (
     EVConfig,
     FleetCosts,
     FleetPlan,
@@ -28,9 +29,8 @@ from bayesspr.fleet import (
     plan,
     van_mix,
 )
-from bayesspr.model import ModelVersionError, NotFittedError, SPRModel
-from bayesspr.network import Network, NetworkError
-from bayesspr.scenario import (
+from bayesspr.forecasting.compose import Forecast, forecast
+from bayesspr.forecasting.scenario import (
     Scenario,
     ScenarioError,
     StationLaunch,
@@ -38,9 +38,10 @@ from bayesspr.scenario import (
     VolumeShock,
     ZipMove,
 )
-from bayesspr.simulate import demo_world, simulate_world
-from bayesspr.spec import SpecError
-from bayesspr.volume import VolumeDataError, VolumeModel
+from bayesspr.simulate.worlds import demo_world, simulate_world
+from bayesspr.spr.model import ModelVersionError, NotFittedError, SPRModel
+from bayesspr.spr.spec import SpecError
+from bayesspr.volume.model import VolumeDataError, VolumeModel
 
 try:
     __version__ = version("bayesspr")
@@ -60,14 +61,14 @@ def report(model: SPRModel | VolumeModel, path: str | Path, **kwargs: Any) -> Pa
         HTML file to write (atomically).
     **kwargs
         ``history``, ``holdout`` (SPR fits only), ``extra_figures``, ``title``,
-        ``random_seed``: see :func:`bayesspr.reporting.write_report`.
+        ``random_seed``: see :func:`bayesspr.reporting.html.write_report`.
 
     Returns
     -------
     pathlib.Path
         The file written.
     """
-    from bayesspr.reporting import write_report  # plotting stack loads only when used
+    from bayesspr.reporting.html import write_report  # plotting stack loads only when used
 
     return write_report(model, path, **kwargs)
 

@@ -1,6 +1,7 @@
 """Rolling-origin backtest of every variant on the demo backtest world: the table in the docs.
 
-Runs :func:`bayesspr.backtest.backtest_cli` (what ``bayesspr backtest --world demo`` runs):
+Runs :func:`bayesspr.evaluation.backtest.backtest_cli` (what ``bayesspr backtest --world demo``
+runs):
 monthly origins from 1 March 2025, each variant re-fitted on the history before the origin,
 routes of the next months forecast given their realised volume, scored per case, level and
 horizon. Prints every fit's diagnostics and the scores table; writes CSVs and PNGs to --out.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bayesspr.backtest import BACKTEST_SAMPLER, VARIANTS, backtest_cli
+from bayesspr.evaluation.backtest import BACKTEST_SAMPLER, VARIANTS, backtest_cli
 
 
 def main() -> None:

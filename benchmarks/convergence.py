@@ -3,8 +3,8 @@
 Fits the default spec (or ``--spec``) with its default sampler settings (seed 1, as
 ``tests/test_convergence.py``) and prints, per world: rows, wall time, max R-hat, min bulk
 and tail ESS (with the worst variable), divergences, E-BFMI, and whether every threshold of
-``bayesspr.diagnostics`` is met. Worlds: the small seeded worlds of
-``bayesspr.simulate.convergence_worlds`` (the test fits the first 10) and the three fits a
+``bayesspr.evaluation.diagnostics`` is met. Worlds: the small seeded worlds of
+``bayesspr.simulate.worlds.convergence_worlds`` (the test fits the first 10) and the three fits a
 tester reported unconverged with the earlier prior — the README snippet's table, the table of
 ``bayesspr simulate --days 120`` that ``bayesspr fit`` gets, and the demo history.
 ``--baseline`` also fits each world with the earlier ``HalfNormal(0.2)`` prior on the
@@ -26,10 +26,10 @@ from collections.abc import Callable
 import pandas as pd
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr.data import validate
-from bayesspr.demo import DEMO_HORIZON_DAYS
-from bayesspr.simulate import convergence_worlds
-from bayesspr.spec import load_spec
+from bayesspr.cli.demo import DEMO_HORIZON_DAYS
+from bayesspr.data.table import validate
+from bayesspr.simulate.worlds import convergence_worlds
+from bayesspr.spr.spec import load_spec
 
 
 def demo_history() -> pd.DataFrame:

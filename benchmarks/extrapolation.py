@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr.data import validate
-from bayesspr.evaluate import (
+from bayesspr.data.table import validate
+from bayesspr.evaluation.scores import (
     extrapolation_split,
     gradient_boosting_spr,
     pit_coverage,

@@ -17,9 +17,9 @@ import warnings
 import pandas as pd
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr.data import validate
-from bayesspr.demo import DEMO_HORIZON_DAYS
-from bayesspr.spec import load_spec
+from bayesspr.cli.demo import DEMO_HORIZON_DAYS
+from bayesspr.data.table import validate
+from bayesspr.spr.spec import load_spec
 
 
 def reference_spec() -> dict:

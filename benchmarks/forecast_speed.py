@@ -2,7 +2,8 @@
 
 Runs, side by side on the demo world's fits:
 
-1. ``bayesspr.compose.forecast`` for every zip of the demo world, 16 months, 400 joint draws;
+1. ``bayesspr.forecasting.compose.forecast`` for every zip of the demo world, 16 months, 400
+   joint draws;
 2. a baseline: the same draws made zip by zip in a Python loop (what a hand-rolled notebook
    does), for the same zips — the ratio is printed;
 3. the vectorised forecast for 10,000 zips (the demo posterior's zip effects replicated
@@ -25,11 +26,11 @@ import pandas as pd
 import xarray as xr
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr.compose import forecast, horizon_days
-from bayesspr.data import validate
-from bayesspr.demo import DEMO_HORIZON_DAYS
-from bayesspr.network import Network
-from bayesspr.volume import VolumeModel
+from bayesspr.cli.demo import DEMO_HORIZON_DAYS
+from bayesspr.data.network import Network
+from bayesspr.data.table import validate
+from bayesspr.forecasting.compose import forecast, horizon_days
+from bayesspr.volume.model import VolumeModel
 
 
 def fits(cache: str | None = None) -> tuple[SPRModel, VolumeModel]:

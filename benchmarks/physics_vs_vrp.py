@@ -5,7 +5,7 @@ uniformly over a square zone, put the depot (station) at distance r from the zon
 give every stop its packages (1 + Poisson(0.6), mean 1.6) and service time, every van its
 capacity and an 8 h shift, and a large fixed cost per route so that PyVRP minimises the number
 of routes first and distance second. Then compare PyVRP's route count with
-``bayesspr.physics.expected_routes`` evaluated with the very same constants:
+``bayesspr.spr.physics.expected_routes`` evaluated with the very same constants:
 
 * one speed for all driving (PyVRP has one duration matrix), so ``stem_speed_kmh = speed_kmh``;
 * circuity 1.0, because PyVRP is given straight-line (Euclidean) distances;
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayesspr.physics import (
+from bayesspr.spr.physics import (
     BHH_TOUR_CONSTANT,
     capacity_bound_stops,
     expected_routes,
@@ -307,7 +307,7 @@ def save_figure(cells: list[Cell], k: float, path: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bayesspr.io import atomic_write
+    from bayesspr.io.files import atomic_write
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), constrained_layout=True)
     panels = (

@@ -1,6 +1,6 @@
 """Simulation-based calibration of the small SPR model: the large run.
 
-Runs SBC (``bayesspr.sbc.run_sbc``) for the SPR model's own likelihood ("good") and for a
+Runs SBC (``bayesspr.evaluation.sbc.run_sbc``) for the SPR model's own likelihood ("good") and for a
 mis-specified continuous log-normal likelihood ("bad") on the same simulated data sets, and
 prints per-quantity chi-square p-values, divergences, the thinning check and the wall time;
 writes rank histograms (one row per variant) to a PNG. ``tests/test_sbc.py`` asserts the same
@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from bayesspr.sbc import LOG_LIKELIHOOD, SBC_PARAMETERS, VARIANTS, run_sbc
+from bayesspr.evaluation.sbc import LOG_LIKELIHOOD, SBC_PARAMETERS, VARIANTS, run_sbc
 
 QUANTITIES = (*SBC_PARAMETERS, LOG_LIKELIHOOD)
 

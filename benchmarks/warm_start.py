@@ -21,7 +21,7 @@ import warnings
 import pandas as pd
 
 from bayesspr import SPRModel
-from bayesspr.backtest import BACKTEST_SAMPLER, demo_backtest_world
+from bayesspr.evaluation.backtest import BACKTEST_SAMPLER, demo_backtest_world
 
 
 def fit(train: pd.DataFrame, args: argparse.Namespace, warm: SPRModel | None) -> tuple:

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr.data import validate
-from bayesspr.demo import DEMO_HORIZON_DAYS
-from bayesspr.spec import spec_id
+from bayesspr.cli.demo import DEMO_HORIZON_DAYS
+from bayesspr.data.table import validate
+from bayesspr.spr.spec import spec_id
 
 
 def _cached(model_cls, name, fit):
@@ -56,7 +56,7 @@ def demo_fit(demo_split):
 @pytest.fixture(scope="session")
 def demo_volume_fit(demo_split):
     """The volume model fitted to the demo history with default settings."""
-    from bayesspr.volume import VolumeModel
+    from bayesspr.volume.model import VolumeModel
 
     history, _ = demo_split
 

@@ -1,4 +1,4 @@
-"""Backtest scores, baselines and hard cases (bayesspr.backtest)."""
+"""Backtest scores, baselines and hard cases (bayesspr.evaluation.backtest)."""
 
 import numpy as np
 import pandas as pd
@@ -9,9 +9,9 @@ from scipy import stats
 from sklearn.metrics import mean_pinball_loss
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr import backtest as bt
-from bayesspr.data import validate
-from bayesspr.evaluate import extrapolation_split
+from bayesspr.data.table import validate
+from bayesspr.evaluation import backtest as bt
+from bayesspr.evaluation.scores import extrapolation_split
 
 
 def _binomial_band(n: int, level: float, mass: float = 0.99) -> tuple[float, float]:
@@ -178,8 +178,8 @@ def test_full_model_beats_gradient_boosting_on_a_van_never_seen(demo_fit, demo_s
 
 
 def test_backtest_output_folder_is_checked_before_any_work(tmp_path, monkeypatch):
-    from bayesspr import backtest
-    from bayesspr.io import OutputPathError
+    from bayesspr.evaluation import backtest
+    from bayesspr.io.files import OutputPathError
 
     out = tmp_path / "bt"
     out.mkdir()

@@ -9,8 +9,8 @@ from importlib import metadata
 import pandas as pd
 import pytest
 
-from bayesspr import cli
-from bayesspr.cli import build_parser, main
+from bayesspr.cli import main as cli
+from bayesspr.cli.main import build_parser, main
 
 SUBCOMMANDS = ["demo", "simulate", "fit", "fit-volume", "predict", "plan", "absorb", "backtest",
                "report"]  # fmt: skip
@@ -100,7 +100,7 @@ def test_huge_options_are_refused_by_the_parser(argv, message, tmp_path, monkeyp
     def no_work(*args, **kwargs):
         raise AssertionError("the command ran: the parser let the option through")
 
-    from bayesspr import backtest
+    from bayesspr.evaluation import backtest
 
     monkeypatch.setattr(cli, "simulate_world", no_work)
     monkeypatch.setattr(backtest, "backtest_cli", no_work)
@@ -111,7 +111,7 @@ def test_huge_options_are_refused_by_the_parser(argv, message, tmp_path, monkeyp
 
 
 def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
-    from bayesspr import backtest
+    from bayesspr.evaluation import backtest
 
     table = _world(tmp_path, days=10)
     seen = {}
@@ -357,7 +357,7 @@ def test_plan_writes_one_folder_that_records_what_it_holds(saved_fits, tmp_path,
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scenario"] == {"name": name, "changes": ["volume x1.4 from 2025-05-01"]}
     assert set(manifest["inputs"]) == {"--model", "--volume"}
-    from bayesspr.io import sha256_of
+    from bayesspr.io.files import sha256_of
 
     assert manifest["inputs"]["--model"]["sha256"] == sha256_of(spr)
     assert manifest["bayesspr_version"] == metadata.version("bayesspr")
@@ -370,7 +370,7 @@ def test_plan_writes_one_folder_that_records_what_it_holds(saved_fits, tmp_path,
 def test_a_plan_killed_midway_leaves_the_earlier_plan_intact(
     saved_fits, tmp_path, monkeypatch, capsys
 ):
-    from bayesspr import fleet_charts
+    from bayesspr.fleet import charts as fleet_charts
 
     spr, volume = saved_fits
     out = tmp_path / "plan"
@@ -453,14 +453,14 @@ def test_report_reads_the_kind_of_fit_from_the_file(saved_fits, tmp_path):
 
 
 def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, capsys):
-    from bayesspr.demo import run_demo
+    from bayesspr.cli.demo import run_demo
 
     assert run_demo(out=tmp_path, n_samples=80, spr=demo_fit, volume=demo_volume_fit) == 0
     text = capsys.readouterr().out
     for heading in ("16-month forecast", "Vans to buy per station", "Over-budget margin",
                     "absorb +40% volume", "Electric vans per station"):  # fmt: skip
         assert heading in text
-    from bayesspr.demo import DEMO_FILES
+    from bayesspr.cli.demo import DEMO_FILES
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DEMO_FILES)  # nothing else
     for name in DEMO_FILES:
@@ -472,8 +472,8 @@ def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, caps
 
 
 def test_demo_output_folder_is_checked_before_any_work_and_written_whole(tmp_path, monkeypatch):
-    from bayesspr import demo
-    from bayesspr.io import OutputPathError
+    from bayesspr.cli import demo
+    from bayesspr.io.files import OutputPathError
 
     mine = tmp_path / "out"
     mine.mkdir()

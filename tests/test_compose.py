@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayesspr.compose import forecast, horizon_days
-from bayesspr.evaluate import pit_coverage, station_day_pit
-from bayesspr.network import Network
-from bayesspr.scenario import (
+from bayesspr.data.network import Network
+from bayesspr.evaluation.scores import pit_coverage, station_day_pit
+from bayesspr.forecasting.compose import forecast, horizon_days
+from bayesspr.forecasting.scenario import (
     Scenario,
     ScenarioError,
     StationLaunch,

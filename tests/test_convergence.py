@@ -2,7 +2,7 @@
 
 Ten seeded small worlds of different shapes (cities × stations × zips × days), each fitted
 once with ``SPRModel().fit(table)``: every one must meet the thresholds of
-:mod:`bayesspr.diagnostics` (R-hat ≤ 1.01, bulk and tail ESS ≥ 400, no divergence,
+:mod:`bayesspr.evaluation.diagnostics` (R-hat ≤ 1.01, bulk and tail ESS ≥ 400, no divergence,
 E-BFMI ≥ 0.3). ``benchmarks/convergence.py`` runs the same worlds (and more seeds) and prints
 the figures.
 """
@@ -13,7 +13,7 @@ import arviz as az
 import pytest
 
 from bayesspr import SPRModel
-from bayesspr.simulate import convergence_worlds
+from bayesspr.simulate.worlds import convergence_worlds
 
 N_WORLDS = 10
 

@@ -1,4 +1,4 @@
-"""Tests for bayesspr.data: the observation table and its validation."""
+"""Tests for bayesspr.data.table: the observation table and its validation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bayesspr.data import (
+from bayesspr.data.table import (
     COLUMNS,
     DEFAULT_SHIFT_HOURS,
     KEY_COLUMNS,

@@ -15,10 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_PACKAGES = ("sphinx", "myst_nb", "pydata_sphinx_theme", "ipykernel")
 API_NAMES = (
-    "bayesspr.model.SPRModel",
-    "bayesspr.volume.VolumeModel",
-    "bayesspr.compose.forecast",
-    "bayesspr.fleet.plan",
+    "bayesspr.spr.model.SPRModel",
+    "bayesspr.volume.model.VolumeModel",
+    "bayesspr.forecasting.compose.forecast",
+    "bayesspr.fleet.decisions.plan",
     "bayesspr.report",
 )
 EXECUTED_PAGES = ("quickstart.html", "notebooks/scenarios.html", "notebooks/fleet_plan.html")

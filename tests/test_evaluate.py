@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bayesspr.evaluate import pit_coverage, randomized_pit
+from bayesspr.evaluation.scores import pit_coverage, randomized_pit
 
 
 def test_randomized_pit_is_calibrated_for_the_true_discrete_distribution():

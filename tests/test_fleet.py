@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from bayesspr import fleet, physics
-from bayesspr.compose import summarise
-from bayesspr.fleet import EVConfig, FleetCosts, VanType
+from bayesspr.fleet import decisions as fleet
+from bayesspr.fleet.decisions import EVConfig, FleetCosts, VanType
+from bayesspr.forecasting.compose import summarise
+from bayesspr.spr import physics
 
 
 def forecast(values, start="2026-01-01", stations=None):
@@ -388,7 +389,7 @@ def test_unknown_van_type_and_bad_forecasts_are_refused():
 
 
 def test_a_composed_forecast_object_is_accepted_as_it_is():
-    class Composed:  # what bayesspr.compose.forecast returns: draws in .draws
+    class Composed:  # what bayesspr.forecasting.compose.forecast returns: draws in .draws
         draws = forecast(np.arange(30.0).reshape(3, 10, 1))
 
     assert fleet.plan(Composed(), 0.9).table.equals(fleet.plan(Composed.draws, 0.9).table)

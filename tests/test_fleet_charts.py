@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from bayesspr import fleet
-from bayesspr.fleet_charts import fan_chart, fan_figure, shortfall_chart, shortfall_figure
+from bayesspr.fleet import decisions as fleet
+from bayesspr.fleet.charts import fan_chart, fan_figure, shortfall_chart, shortfall_figure
 
 STATIONS = ["NORTH", "SOUTH", "EAST", "WEST", "HILL"]
 

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from bayesspr.io import (
+from bayesspr.io.files import (
     OutputPathError,
     atomic_folder,
     atomic_write,
@@ -48,7 +48,7 @@ def test_atomic_write_cleans_up_when_the_process_gets_sigterm(tmp_path):
     target.write_text("earlier\n")
     script = textwrap.dedent(f"""
         import os, signal, time
-        from bayesspr.io import atomic_write
+        from bayesspr.io.files import atomic_write
 
         def write(tmp):
             open(tmp, "w").write("half")

@@ -5,7 +5,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from bayesspr.likelihood import draw_route_counts, route_count_logp
+from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
 
 
 def _logp_fn():

@@ -10,10 +10,10 @@ import pytest
 import xarray as xr
 
 from bayesspr import DataError, SPRModel
-from bayesspr.data import validate
-from bayesspr.evaluate import pit_coverage, randomized_pit
-from bayesspr.fit_files import SavedFitError
-from bayesspr.model import ModelVersionError, NotFittedError, PhysicsWarning, warm_start_values
+from bayesspr.data.table import validate
+from bayesspr.evaluation.scores import pit_coverage, randomized_pit
+from bayesspr.io.fit_files import SavedFitError
+from bayesspr.spr.model import ModelVersionError, NotFittedError, PhysicsWarning, warm_start_values
 
 PREDICT_COLUMNS = [
     "spr_mean", "spr_median", "spr_lower_90", "spr_upper_90",

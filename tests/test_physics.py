@@ -1,4 +1,4 @@
-"""Tests for bayesspr.physics: the continuous-approximation route physics.
+"""Tests for bayesspr.spr.physics: the continuous-approximation route physics.
 
 Every property is checked on the exact form (hard minimum, whole routes) and, where the spec
 asks for it, on the smooth form that NUTS sees. The numpy and pytensor paths run the same
@@ -18,7 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from bayesspr.physics import (
+from bayesspr.spr.physics import (
     BHH_TOUR_CONSTANT,
     MIN_DELIVERY_HOURS,
     SOFTMIN_SHARPNESS,

@@ -16,10 +16,10 @@ from matplotlib.text import Text
 from PIL import Image
 
 import bayesspr
-from bayesspr import SPRModel, VolumeModel, reporting
-from bayesspr.diagnostics import ESS_MIN, RHAT_MAX, convergence
-from bayesspr.model import NotFittedError
-from bayesspr.reporting import (
+from bayesspr import SPRModel, VolumeModel
+from bayesspr.evaluation.diagnostics import ESS_MIN, RHAT_MAX, convergence
+from bayesspr.reporting import html as reporting
+from bayesspr.reporting.html import (
     LABEL_FREE,
     SECTIONS,
     VOLUME_SECTIONS,
@@ -27,6 +27,7 @@ from bayesspr.reporting import (
     sampler_health,
     write_report,
 )
+from bayesspr.spr.model import NotFittedError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMG = re.compile(r"<img\b[^>]*>")

@@ -1,4 +1,4 @@
-"""Simulation-based calibration of the small SPR model (bayesspr.sbc).
+"""Simulation-based calibration of the small SPR model (bayesspr.evaluation.sbc).
 
 Seeded and small: 100 simulated data sets per variant, each fitted with 2 chains and 200
 kept (thinned) draws. The larger run is ``benchmarks/sbc.py``.
@@ -7,7 +7,7 @@ kept (thinned) draws. The larger run is ``benchmarks/sbc.py``.
 import numpy as np
 import pytest
 
-from bayesspr.sbc import LOG_LIKELIHOOD, SBC_PARAMETERS, rank_uniformity_pvalue, run_sbc
+from bayesspr.evaluation.sbc import LOG_LIKELIHOOD, SBC_PARAMETERS, rank_uniformity_pvalue, run_sbc
 
 N_SIMULATIONS = 100
 SEED = 1

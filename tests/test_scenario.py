@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from bayesspr import simulate_world
-from bayesspr.network import Network
-from bayesspr.scenario import (
+from bayesspr.data.network import Network
+from bayesspr.forecasting.scenario import (
     Scenario,
     ScenarioError,
     StationLaunch,

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr.spec import REQUIRED_PRIORS, SPEC_DIR, SpecError, load_spec, spec_id
+from bayesspr.spr.spec import REQUIRED_PRIORS, SPEC_DIR, SpecError, load_spec, spec_id
 
 
 def test_default_spec_has_every_prior_with_units_documented():
@@ -79,7 +79,7 @@ def test_a_built_wheel_carries_the_default_spec(tmp_path):
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     probe = subprocess.run(
-        [sys.executable, "-c", "import bayesspr.spec as s; s.load_spec('default'); "
+        [sys.executable, "-c", "import bayesspr.spr.spec as s; s.load_spec('default'); "
          "print(s.SPEC_DIR)"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
         env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"},

@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from bayesspr import SPRModel, simulate_world
-from bayesspr.data import validate
-from bayesspr.evaluate import (
+from bayesspr.data.table import validate
+from bayesspr.evaluation.scores import (
     extrapolation_split,
     gradient_boosting_spr,
     pit_coverage,

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayesspr import fleet
-from bayesspr.compose import MAX_HORIZON, forecast, horizon_days
-from bayesspr.fleet_config import EVConfig, FleetCosts, VanType, vans_by_station
-from bayesspr.volume import VolumeModel
+from bayesspr.fleet import decisions as fleet
+from bayesspr.fleet.config import EVConfig, FleetCosts, VanType, vans_by_station
+from bayesspr.forecasting.compose import MAX_HORIZON, forecast, horizon_days
+from bayesspr.volume.model import VolumeModel
 
 START = pd.Timestamp("2026-01-15")
 

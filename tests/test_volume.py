@@ -8,9 +8,9 @@ import pytest
 from scipy import stats
 
 from bayesspr import simulate_world
-from bayesspr.model import NotFittedError
-from bayesspr.simulate import holiday_days
-from bayesspr.volume import VolumeDataError, VolumeModel, zip_day_volume
+from bayesspr.simulate.worlds import holiday_days
+from bayesspr.spr.model import NotFittedError
+from bayesspr.volume.model import VolumeDataError, VolumeModel, zip_day_volume
 
 
 def _rows():

@@ -1,7 +1,7 @@
 """The delivery network a forecast runs on: zips, stations, stem distances, shifts, vans.
 
 A :class:`Network` is read from the latest history (who serves which zip, how far, with which
-van and shift) and is what scenarios change (see :mod:`bayesspr.scenario`).
+van and shift) and is what scenarios change (see :mod:`bayesspr.forecasting.scenario`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Network:
         Parameters
         ----------
         df : pandas.DataFrame
-            Canonical table (see :mod:`bayesspr.data`); ``routes`` not needed.
+            Canonical table (see :mod:`bayesspr.data.table`); ``routes`` not needed.
         recent_days : int
             The last days that set each station's usual van (most used capacity, the larger
             on a tie) and shift (median) (days).

@@ -1,8 +1,8 @@
 """PNG charts of fleet decisions: routes against the fleet, and shortfall risk by month.
 
-One job: draw what :mod:`bayesspr.fleet` decided, as a planner would show it in a review.
+One job: draw what :mod:`bayesspr.fleet.decisions` decided, as a planner would show it in a review.
 Figures are built with matplotlib's object API on the Agg canvas (no pyplot, no global
-backend state) and written atomically through :func:`bayesspr.io.atomic_write`.
+backend state) and written atomically through :func:`bayesspr.io.files.atomic_write`.
 
 * :func:`fan_chart` (:func:`fan_figure`): one panel per station, by month: the routes of a
   mean day and of a peak day (median, 50 % and 90 % intervals over the joint draws), the
@@ -27,7 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from bayesspr.fleet import (
+from bayesspr.fleet.config import _check_peak_share
+from bayesspr.fleet.decisions import (
     DEFAULT_PEAK_SHARE,
     FleetPlan,
     _months,
@@ -36,8 +37,7 @@ from bayesspr.fleet import (
     _scenario_name,
     as_routes,
 )
-from bayesspr.fleet_config import _check_peak_share
-from bayesspr.io import atomic_write
+from bayesspr.io.files import atomic_write
 
 #: Central interval masses of the fan chart's bands, widest first.
 FAN_BANDS = (0.9, 0.5)
@@ -61,7 +61,7 @@ def _monthly_draws(
     """Per month: its centre date, and per draw the mean day and the peak day (routes/day).
 
     ``values`` is (sample, date) for one station. The peak day of a month on a draw is the
-    mean of that draw's ⌈peak_share · days⌉ busiest days, as :func:`bayesspr.fleet.plan`
+    mean of that draw's ⌈peak_share · days⌉ busiest days, as :func:`bayesspr.fleet.decisions.plan`
     counts them. Returns the month starts, the centres (mean date of the month's days),
     and arrays (sample, month) of mean-day and peak-day routes.
     """
@@ -87,7 +87,7 @@ def observed_monthly(history: pd.DataFrame, peak_share: float = DEFAULT_PEAK_SHA
     ----------
     history : pandas.DataFrame
         The canonical observation table (one row per zip-day, columns ``date``, ``station``
-        and ``routes``, routes per zip-day; see :mod:`bayesspr.data`).
+        and ``routes``, routes per zip-day; see :mod:`bayesspr.data.table`).
     peak_share : float
         Share of a month's observed days that are peak days, in (0, 1].
 
@@ -365,7 +365,7 @@ def fan_chart(
         Forecast with ``routes`` (sample, date, station), routes per station-day; its
         ``scenario`` attribute names the scenario in the title.
     fleet : FleetPlan, pandas.DataFrame, pandas.Series or None
-        The fleet (vans): a :func:`bayesspr.fleet.plan` result (the monthly
+        The fleet (vans): a :func:`bayesspr.fleet.decisions.plan` result (the monthly
         ``vans_needed`` as steps, labelled with the service level, and the horizon's
         ``vans_to_buy`` as a dotted line), its ``table`` (monthly steps), a Series of vans
         by station (a constant line), or None.
@@ -382,7 +382,7 @@ def fan_chart(
         Van type of the fleet table to draw when it holds several.
     peak_share : float, optional
         Share of a month's days that are peak days, in (0, 1] (default: the plan's, else
-        :data:`bayesspr.fleet.DEFAULT_PEAK_SHARE`).
+        :data:`bayesspr.fleet.decisions.DEFAULT_PEAK_SHARE`).
     ncols : int
         Panels per row.
     dpi : int
@@ -460,7 +460,7 @@ def shortfall_chart(
     Parameters
     ----------
     plan_df : FleetPlan or pandas.DataFrame
-        A :func:`bayesspr.fleet.plan` result or its ``table`` (columns ``station``,
+        A :func:`bayesspr.fleet.decisions.plan` result or its ``table`` (columns ``station``,
         ``month``, ``p_short_peak_day`` and optionally ``van_type``); the probability is
         that of the month's ``vans_needed``.
     path : str or os.PathLike

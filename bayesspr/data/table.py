@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from bayesspr.io import atomic_write
+from bayesspr.io.files import atomic_write
 
 __all__ = [
     "COLUMNS",

@@ -2,8 +2,8 @@
 
 One job: hold what a planner types in (prices, capacities, ranges, charger power) with units,
 and refuse a bad value with an error that names the field, the value and what was expected.
-:mod:`bayesspr.fleet` and :mod:`bayesspr.electric` consume these objects; they are also
-available as ``bayesspr.fleet.VanType``, ``bayesspr.fleet.FleetCosts`` and
+:mod:`bayesspr.fleet.decisions` and :mod:`bayesspr.fleet.electric` consume these objects; they
+are also available as ``bayesspr.fleet.VanType``, ``bayesspr.fleet.FleetCosts`` and
 ``bayesspr.fleet.EVConfig``.
 
 Units: costs in one currency of the user's choice; capacities in packages; distances in km;
@@ -92,8 +92,8 @@ class VanType:
     capacity_packages : float
         Load capacity (packages per van), in [1, 100,000]. The fleet rules count the routes of the
         forecast they are given, so forecast with this van (a
-        :class:`~bayesspr.scenario.VanChange` from the first day, or ``bayesspr plan
-        --van-capacity``); :func:`bayesspr.fleet.van_mix` compares van types that way, one
+        :class:`~bayesspr.forecasting.scenario.VanChange` from the first day, or ``bayesspr plan
+        --van-capacity``); :func:`bayesspr.fleet.decisions.van_mix` compares van types that way, one
         forecast per type.
     cost_per_van : float
         Cost of one van over the planning horizon (currency per van), ≥ 0: lease or

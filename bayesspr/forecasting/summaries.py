@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesspr import physics
+from bayesspr.spr import physics
 
 
 def central_bounds(level: float) -> tuple[float, float]:
@@ -38,9 +38,9 @@ def physics_spr(df: pd.DataFrame, **constants: float) -> pd.Series:
     Parameters
     ----------
     df : pandas.DataFrame
-        Validated canonical table (see :mod:`bayesspr.data`).
+        Validated canonical table (see :mod:`bayesspr.data.table`).
     **constants : float
-        Physics constants passed to :func:`bayesspr.physics.expected_spr` (textbook defaults
+        Physics constants passed to :func:`bayesspr.spr.physics.expected_spr` (textbook defaults
         when omitted: 2.5 min per stop, 25 km/h, 50 km/h stem, circuity 1.3, k = 0.7124).
 
     Returns

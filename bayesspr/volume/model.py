@@ -31,11 +31,11 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayesspr.diagnostics import ConvergenceWarning, convergence
-from bayesspr.fit_files import Keep, check_posterior, required_attr, write_fit
-from bayesspr.io import read_saved_tree
-from bayesspr.model import NotFittedError, pooled_offsets, stacked_samples
-from bayesspr.network import Network, NetworkError
+from bayesspr.data.network import Network, NetworkError
+from bayesspr.evaluation.diagnostics import ConvergenceWarning, convergence
+from bayesspr.io.files import read_saved_tree
+from bayesspr.io.fit_files import Keep, check_posterior, required_attr, write_fit
+from bayesspr.spr.model import NotFittedError, pooled_offsets, stacked_samples
 
 #: Version of the saved volume-fit layout.
 VOLUME_SAVE_FORMAT = 1
@@ -146,10 +146,10 @@ class VolumeModel:
     idata : xarray.DataTree
         The posterior after :meth:`fit` or :meth:`load`.
     diagnostics : dict
-        Convergence summary (see :func:`bayesspr.diagnostics.convergence`).
+        Convergence summary (see :func:`bayesspr.evaluation.diagnostics.convergence`).
     zips : pandas.DataFrame
         Per zip: ``city``, ``station`` (latest) and ``first_date`` of its history.
-    network : bayesspr.network.Network or None
+    network : bayesspr.data.network.Network or None
         The network of the history when it was a canonical table (forecasts default to it).
     """
 

@@ -6,7 +6,7 @@ the following months' zip-days *given their realised packages and stops* (the SP
 the forecast; the volume forecast is not scored here). Draws are summed per day to stations
 and cities, and scored per variant, horizon month, level and hard case with ``scoringrules``
 (CRPS, fair estimator; the M5 nine-quantile pinball loss), coverage read off the randomised
-PIT (:mod:`bayesspr.evaluate`), and the MAPE and bias of the forecast mean.
+PIT (:mod:`bayesspr.evaluation.scores`), and the MAPE and bias of the forecast mean.
 
 Variants, all through the same code path (:func:`forecast_draws`):
 
@@ -36,13 +36,13 @@ import scoringrules as sr
 from matplotlib.figure import Figure
 from scipy import sparse, stats
 
-from bayesspr import data as data_mod
-from bayesspr import physics
-from bayesspr.evaluate import baseline_design, pit_coverage, randomized_pit
-from bayesspr.io import atomic_folder, atomic_write, check_output_path, write_csv
-from bayesspr.model import LEVELS, SPRModel, row_inputs
-from bayesspr.simulate import World, simulate_world
-from bayesspr.spec import load_spec, prior_kwargs
+from bayesspr.data import table as data_mod
+from bayesspr.evaluation.scores import baseline_design, pit_coverage, randomized_pit
+from bayesspr.io.files import atomic_folder, atomic_write, check_output_path, write_csv
+from bayesspr.simulate.worlds import World, simulate_world
+from bayesspr.spr import physics
+from bayesspr.spr.model import LEVELS, SPRModel, row_inputs
+from bayesspr.spr.spec import load_spec, prior_kwargs
 
 #: Model variants compared in a backtest, in table order.
 VARIANTS = ("full", "no_pooling", "complete_pooling", "physics", "gbm")
@@ -86,7 +86,7 @@ def variant_spec(variant: str, base: str | Path | dict[str, Any] = "default") ->
         group never seen is nearly unknown. ``physics``: the base spec (its priors give the
         textbook constants).
     base : str, pathlib.Path or dict
-        The spec to derive from (see :func:`bayesspr.spec.load_spec`).
+        The spec to derive from (see :func:`bayesspr.spr.spec.load_spec`).
 
     Returns
     -------
@@ -189,7 +189,7 @@ def gbm_route_draws(
 
     One :class:`sklearn.ensemble.HistGradientBoostingRegressor` with quantile loss per level
     of :data:`GBM_QUANTILES`, trained on SPR (packages per route) as
-    :func:`bayesspr.evaluate.gradient_boosting_spr` is; each row's quantiles are sorted
+    :func:`bayesspr.evaluation.scores.gradient_boosting_spr` is; each row's quantiles are sorted
     (no crossing) and turned into routes, ``max(1, round(packages / SPR))``.
 
     Parameters
@@ -501,7 +501,7 @@ def with_demand_shock(
 
     Parameters
     ----------
-    world : bayesspr.simulate.World
+    world : bayesspr.simulate.worlds.World
         A world with ``future`` rows (``horizon_days`` > 0) or not.
     start : str or pandas.Timestamp
         First shocked day.
@@ -928,7 +928,7 @@ def backtest_cli(
     ----------
     world : str
         ``"demo"`` (:func:`demo_backtest_world`) or the path of an observation table (CSV or
-        Parquet, see :func:`bayesspr.data.read_table`), backtested at its last monthly
+        Parquet, see :func:`bayesspr.data.table.read_table`), backtested at its last monthly
         origins without a demand shock.
     out : str or pathlib.Path
         Folder for ``backtest_scores.csv`` (by case, level, variant), ``backtest_by_horizon.csv``

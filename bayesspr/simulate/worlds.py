@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bayesspr import physics
+from bayesspr.spr import physics
 
 #: Weekday volume factors, Monday first (dimensionless).
 WEEKDAY_FACTORS = (1.10, 1.05, 1.00, 1.00, 1.05, 0.85, 0.55)
@@ -110,7 +110,7 @@ class World:
     Attributes
     ----------
     table : pandas.DataFrame
-        Canonical observation table (see :mod:`bayesspr.data`), one row per day × zip × van.
+        Canonical observation table (see :mod:`bayesspr.data.table`), one row per day × zip × van.
     truth : Truth
         The parameters that generated ``table``.
     zips : pandas.DataFrame

@@ -1,10 +1,10 @@
 """Electrification: how many of a station's routes can go electric, from forecast draws.
 
 One job: compare each forecast route's length (``route_km_zip``, from the model's learned
-constants through :func:`bayesspr.physics.expected_route_km`) with an electric van's usable
-range (derated for cold and hills by :class:`bayesspr.fleet_config.EVConfig`), and the energy
+constants through :func:`bayesspr.spr.physics.expected_route_km`) with an electric van's usable
+range (derated for cold and hills by :class:`bayesspr.fleet.config.EVConfig`), and the energy
 the routes need with the charger power of the station. Computed on all draws at once; no loop
-per draw. Also available as ``bayesspr.fleet.ev_feasibility``.
+per draw. Also available as ``bayesspr.fleet.decisions.ev_feasibility``.
 
 Units: distances in km, energy in kWh, power in kW, routes and vans per day.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesspr.fleet_config import EVConfig, VanType, _check_probability, vans_by_station
+from bayesspr.fleet.config import EVConfig, VanType, _check_probability, vans_by_station
 
 #: Largest number of sample × date × zip cells processed at once (bounds temporary memory).
 _CHUNK_CELLS = 20_000_000

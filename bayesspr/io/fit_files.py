@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from bayesspr.io import atomic_write
+from bayesspr.io.files import atomic_write
 
 #: What a saved fit keeps (the ``keep`` argument of ``save``):
 #: ``"posterior"`` — the posterior draws, sampler statistics and observed data: enough to

@@ -22,7 +22,7 @@ import pytensor.tensor as pt
 
 #: Folder holding the shipped specs: ``models/`` at the project root in a checkout (and an
 #: editable install); ``bayesspr/models/`` inside an installed wheel.
-_HERE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent.parent  # the bayesspr package folder
 SPEC_DIR = next(
     (d for d in (_HERE.parent / "models", _HERE / "models") if (d / "default.toml").is_file()),
     _HERE.parent / "models",

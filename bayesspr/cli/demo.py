@@ -15,16 +15,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayesspr import data, fleet
-from bayesspr.compose import forecast
-from bayesspr.evaluate import pit_coverage, station_day_pit
-from bayesspr.fleet_charts import fan_chart, shortfall_chart
-from bayesspr.io import atomic_folder, check_output_path, write_csv
-from bayesspr.model import SPRModel
-from bayesspr.scenario import Scenario, VanChange, VolumeShock
-from bayesspr.simulate import simulate_world
-from bayesspr.summaries import observed_vs_physics, station_forecast
-from bayesspr.volume import VolumeModel
+from bayesspr.data import table as data
+from bayesspr.evaluation.scores import pit_coverage, station_day_pit
+from bayesspr.fleet import decisions as fleet
+from bayesspr.fleet.charts import fan_chart, shortfall_chart
+from bayesspr.forecasting.compose import forecast
+from bayesspr.forecasting.scenario import Scenario, VanChange, VolumeShock
+from bayesspr.forecasting.summaries import observed_vs_physics, station_forecast
+from bayesspr.io.files import atomic_folder, check_output_path, write_csv
+from bayesspr.simulate.worlds import simulate_world
+from bayesspr.spr.model import SPRModel
+from bayesspr.volume.model import VolumeModel
 
 #: Days of the demo world held out as "next month".
 DEMO_HORIZON_DAYS = 28
@@ -104,7 +105,7 @@ def run_demo(
     int
         Exit status (0).
     """
-    from bayesspr.reporting import write_report  # matplotlib/arviz_plots only when needed
+    from bayesspr.reporting.html import write_report  # matplotlib/arviz_plots only when needed
 
     out = check_output_path(out, "folder", folder_files=DEMO_FILES)  # before any work
     world = simulate_world(seed)

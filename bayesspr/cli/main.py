@@ -24,11 +24,14 @@ from typing import Any
 
 import pandas as pd
 
-from bayesspr import data, fleet
-from bayesspr.compose import forecast
-from bayesspr.demo import run_demo
-from bayesspr.diagnostics import EBFMI_MIN, ESS_MIN, RHAT_MAX
-from bayesspr.io import (
+from bayesspr.cli.demo import run_demo
+from bayesspr.data import table as data
+from bayesspr.data.network import Network
+from bayesspr.evaluation.diagnostics import EBFMI_MIN, ESS_MIN, RHAT_MAX
+from bayesspr.fleet import decisions as fleet
+from bayesspr.forecasting.compose import forecast
+from bayesspr.forecasting.scenario import Scenario, ScenarioError, VanChange, VolumeShock
+from bayesspr.io.files import (
     atomic_folder,
     atomic_write,
     check_output_path,
@@ -38,11 +41,9 @@ from bayesspr.io import (
     sha256_of,
     write_csv,
 )
-from bayesspr.model import SPRModel
-from bayesspr.network import Network
-from bayesspr.scenario import Scenario, ScenarioError, VanChange, VolumeShock
-from bayesspr.simulate import simulate_world
-from bayesspr.volume import VolumeModel
+from bayesspr.simulate.worlds import simulate_world
+from bayesspr.spr.model import SPRModel
+from bayesspr.volume.model import VolumeModel
 
 #: Longest forecast horizon the command accepts, per unit (60 months ≈ 260 weeks ≈ 1826 days).
 MAX_HORIZON = {"M": 60, "W": 260, "D": 1826}
@@ -93,7 +94,7 @@ def convergence_summary(diagnostics: Mapping[str, Any]) -> str:
     ----------
     diagnostics : mapping
         ``model.diagnostics`` of an SPR or volume fit (see
-        :func:`bayesspr.diagnostics.convergence`).
+        :func:`bayesspr.evaluation.diagnostics.convergence`).
 
     Returns
     -------
@@ -244,7 +245,7 @@ def _planned_problem(problem: data.Problem) -> data.Problem:
 def validate_planned_volume(table: pd.DataFrame, where: str = "volume table") -> pd.DataFrame:
     """Check a planned-volume table (``date``, ``zip``, ``stops``, ``packages`` per zip-day).
 
-    The rules are the observation table's (:func:`bayesspr.data.validate`): ISO dates,
+    The rules are the observation table's (:func:`bayesspr.data.table.validate`): ISO dates,
     non-empty zips, whole ``stops`` >= 1 and ``packages`` >= ``stops``, one row per zip and
     day; a zip-day without deliveries may give ``stops = packages = 0``.
 
@@ -412,7 +413,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         costs = fleet.FleetCosts((van,), shortage_cost_per_van_day=args.shortage_cost)
     fleet_plan = fleet.plan(result.draws, args.service_level, costs,
                             van_type=None if costs is None else "van")  # fmt: skip
-    from bayesspr import fleet_charts
+    from bayesspr.fleet import charts as fleet_charts
 
     settings = {"horizon": args.horizon, "service_level": args.service_level,
                 "samples": args.samples, "seed": args.seed, "van_capacity": args.van_capacity,
@@ -495,7 +496,7 @@ def _cmd_absorb(args: argparse.Namespace) -> int:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from bayesspr.backtest import VARIANTS, backtest_cli
+    from bayesspr.evaluation.backtest import VARIANTS, backtest_cli
 
     variants = VARIANTS if args.variants is None else tuple(args.variants.split(","))
     return backtest_cli(args.world, args.out, args.seed, n_origins=args.origins,
@@ -505,7 +506,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from bayesspr.reporting import write_report
+    from bayesspr.reporting.html import write_report
 
     charts = {}
     for item in args.chart:

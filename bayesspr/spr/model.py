@@ -1,6 +1,6 @@
 """The hierarchical physics-informed SPR model: fit, predict, save and load.
 
-Mean function: the route physics of :mod:`bayesspr.physics` with learned constants.
+Mean function: the route physics of :mod:`bayesspr.spr.physics` with learned constants.
 
 * global: tour constant k (–), stem speed v_s (km/h), usable capacity share ``fill`` (–);
 * city: service time per stop s (min) and speed between stops v (km/h), log-normal around
@@ -14,7 +14,7 @@ Mean function: the route physics of :mod:`bayesspr.physics` with learned constan
 
 Each quantity lives on one level only, so no sum of free offsets is pinned only by its total.
 Circuity is fixed (only c/v is identifiable). Observation model: whole routes from an
-interval-censored log-normal route need (:mod:`bayesspr.likelihood`); with ``route_km``
+interval-censored log-normal route need (:mod:`bayesspr.spr.likelihood`); with ``route_km``
 present, a log-normal likelihood of the route length informs the tour constant.
 """
 
@@ -32,14 +32,14 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayesspr import data as data_mod
-from bayesspr import physics
-from bayesspr.diagnostics import ConvergenceWarning, convergence
-from bayesspr.fit_files import Keep, SavedFitError, check_posterior, required_attr, write_fit
-from bayesspr.io import read_saved_tree
-from bayesspr.likelihood import draw_route_counts, route_count_logp
-from bayesspr.spec import SpecError, load_spec, log_normal_location, prior_rv, spec_id
-from bayesspr.summaries import central_bounds
+from bayesspr.data import table as data_mod
+from bayesspr.evaluation.diagnostics import ConvergenceWarning, convergence
+from bayesspr.forecasting.summaries import central_bounds
+from bayesspr.io.files import read_saved_tree
+from bayesspr.io.fit_files import Keep, SavedFitError, check_posterior, required_attr, write_fit
+from bayesspr.spr import physics
+from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
+from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_rv, spec_id
 
 #: Default credible-interval mass for summaries.
 DEFAULT_INTERVAL = 0.9
@@ -160,7 +160,8 @@ class SPRModel:
     idata : xarray.DataTree or None
         The fit: posterior, sample_stats, observed_data, log_likelihood.
     diagnostics : dict
-        Convergence summary of the last fit (see :func:`bayesspr.diagnostics.convergence`).
+        Convergence summary of the last fit (see
+        :func:`bayesspr.evaluation.diagnostics.convergence`).
 
     Examples
     --------
@@ -184,7 +185,7 @@ class SPRModel:
         Parameters
         ----------
         df : pandas.DataFrame
-            Canonical table with ``routes`` (see :mod:`bayesspr.data`).
+            Canonical table with ``routes`` (see :mod:`bayesspr.data.table`).
 
         Returns
         -------
@@ -295,7 +296,7 @@ class SPRModel:
         ----------
         df : pandas.DataFrame
             Canonical observation table with ``routes``; refused (``DataError``) if it fails
-            :func:`bayesspr.data.validate`.
+            :func:`bayesspr.data.table.validate`.
         random_seed : int, optional
             Seed for the sampler.
         method : {"nuts", "advi"}
@@ -557,7 +558,7 @@ class SPRModel:
         """Warn about planned rows whose shift leaves room for less than one stop per route.
 
         Judged at the posterior median of each constant (see
-        :func:`bayesspr.physics.short_time_bound`): a stem too long for the shift makes the
+        :func:`bayesspr.spr.physics.short_time_bound`): a stem too long for the shift makes the
         physics give about one route per stop, which is a forecast of nothing real.
         """
         med = {name: np.median(value, axis=0) for name, value in params.items()}

@@ -9,8 +9,8 @@ ranks), so the ranks of a *data-dependent* test quantity are checked too (Modrá
 2023): the log-likelihood f(θ, y') = Σ log p(y'_i | θ) of the simulated data at each
 posterior draw against its value at the true θ'.
 
-The small model keeps the SPR model's mean function (:func:`bayesspr.model.log_route_need`)
-and its observation model (:func:`bayesspr.likelihood.route_count_logp`), with six learned
+The small model keeps the SPR model's mean function (:func:`bayesspr.spr.model.log_route_need`)
+and its observation model (:func:`bayesspr.spr.likelihood.route_count_logp`), with six learned
 parameters (tour constant, fill, one city's service time and speed, one station's overhead,
 σ of the route need) on a fixed design of zip-days with varied stops, packages, shifts and
 vans. Priors come from the default spec. The ``"bad"`` variant simulates with whole routes
@@ -36,10 +36,10 @@ import pytensor.tensor as pt
 import xarray as xr
 from scipy import stats
 
-from bayesspr import physics
-from bayesspr.likelihood import draw_route_counts, route_count_logp
-from bayesspr.model import log_route_need
-from bayesspr.spec import load_spec, prior_rv
+from bayesspr.spr import physics
+from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
+from bayesspr.spr.model import log_route_need
+from bayesspr.spr.spec import load_spec, prior_rv
 
 #: Learned parameters of the small model, with the default spec's prior each one takes.
 SBC_PARAMETERS = {

@@ -19,9 +19,8 @@ import pandas as pd
 import xarray as xr
 from scipy import sparse
 
-from bayesspr.model import SPRModel
-from bayesspr.network import Network, NetworkError
-from bayesspr.scenario import (
+from bayesspr.data.network import Network, NetworkError
+from bayesspr.forecasting.scenario import (
     BASELINE,
     Scenario,
     ScenarioError,
@@ -30,8 +29,9 @@ from bayesspr.scenario import (
     VolumeShock,
     ZipMove,
 )
-from bayesspr.summaries import central_bounds
-from bayesspr.volume import VolumeModel
+from bayesspr.forecasting.summaries import central_bounds
+from bayesspr.spr.model import SPRModel
+from bayesspr.volume.model import VolumeModel
 
 #: Largest draws × days × zips block computed at once (elements); bounds peak memory.
 CHUNK_ELEMENTS = 4_000_000
@@ -314,7 +314,7 @@ def forecast(
     spr_model : SPRModel
         A fitted SPR model.
     volume : VolumeModel, pandas.DataFrame or xarray.Dataset
-        A fitted :class:`bayesspr.volume.VolumeModel`; or your own volume forecast: a table
+        A fitted :class:`bayesspr.volume.model.VolumeModel`; or your own volume forecast: a table
         with ``date``, ``zip``, ``stops``, ``packages`` (per zip-day, every zip every day),
         or draws ``stops``/``packages`` with dims (``sample``, ``date``, ``zip``).
     horizon : str or int
@@ -484,9 +484,10 @@ def summarise(draws: xr.Dataset, interval: float = 0.9) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``scenario``, ``station``, ``month`` (month-start ``Timestamp``, as in
-        :attr:`bayesspr.fleet.FleetPlan.table`; :func:`bayesspr.io.write_csv` writes it
-        ``YYYY-MM``), ``days``, and the mean, lower and upper of ``routes_per_day`` (mean
-        daily routes), ``peak_routes`` (the month's busiest day), ``packages_per_day`` and
+        :attr:`bayesspr.fleet.decisions.FleetPlan.table`;
+        :func:`bayesspr.io.files.write_csv` writes it ``YYYY-MM``), ``days``, and the mean,
+        lower and upper of ``routes_per_day`` (mean daily routes), ``peak_routes`` (the
+        month's busiest day), ``packages_per_day`` and
         ``spr`` (packages per route).
     """
     lo, hi = central_bounds(interval)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesspr.summaries import central_bounds
+from bayesspr.forecasting.summaries import central_bounds
 
 
 def randomized_pit(draws: np.ndarray, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -134,7 +134,7 @@ def station_day_pit(
     ----------
     draws : xarray.Dataset
         Forecast draws with ``routes`` (``sample``, ``date``, ``station``), e.g.
-        ``bayesspr.compose.forecast(...).draws``.
+        ``bayesspr.forecasting.compose.forecast(...).draws``.
     observed : pandas.DataFrame
         Canonical rows with observed ``routes`` on forecast days (summed per station-day).
     rng : numpy.random.Generator

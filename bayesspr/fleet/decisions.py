@@ -1,7 +1,7 @@
 """Fleet decisions from joint posterior predictive draws of routes per station-day.
 
 One job: turn a forecast (draws of routes per station-day, from
-:func:`bayesspr.compose.forecast` or :func:`routes_from_rows` on
+:func:`bayesspr.forecasting.compose.forecast` or :func:`routes_from_rows` on
 :meth:`bayesspr.SPRModel.predict_draws`) into the vans to buy,
 and the risks that go with them. Every decision is a pure function of the draws, computed on
 all draws at once, so the dependence between a station's zips and between its days is kept.
@@ -21,12 +21,12 @@ Decisions (see ``docs/fleet.md``):
   routes only where the capacity bound binds).
 * :func:`absorb`: whether a fleet already bought absorbs a scenario (demand shock, moved zip,
   new station), and the expected shortfall in van-days.
-* :func:`ev_feasibility` (in :mod:`bayesspr.electric`, re-exported here): how many of a
+* :func:`ev_feasibility` (in :mod:`bayesspr.fleet.electric`, re-exported here): how many of a
   station's routes can go electric given battery range (derated for cold and hills), the
   route lengths of the forecast and the charger power.
 
 The settings (:class:`VanType`, :class:`FleetCosts`, :class:`EVConfig`) live in
-:mod:`bayesspr.fleet_config` and are re-exported here.
+:mod:`bayesspr.fleet.config` and are re-exported here.
 
 Every column of the tables these functions return is explained, with its unit, in
 :data:`COLUMN_LEGEND` and :meth:`FleetPlan.legend` (a table to print or write beside a CSV).
@@ -46,16 +46,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-# re-exported: the fleet decisions' settings and the EV check are part of this API
-from bayesspr.electric import ev_feasibility as ev_feasibility
-from bayesspr.fleet_config import EVConfig as EVConfig
-from bayesspr.fleet_config import (
+from bayesspr.fleet.config import EVConfig as EVConfig
+from bayesspr.fleet.config import (
     FleetCosts,
     VanType,
     _check_peak_share,
     _check_probability,
     vans_by_station,
 )
+
+# re-exported: the fleet decisions' settings and the EV check are part of this API
+from bayesspr.fleet.electric import ev_feasibility as ev_feasibility
 
 #: Default service level α: P(routes on a peak day ≤ vans) ≥ α.
 DEFAULT_SERVICE_LEVEL = 0.95
@@ -369,7 +370,7 @@ class FleetPlan:
         pandas.DataFrame
             Columns ``column``, ``unit``, ``meaning``, one row per column of that table in
             its order, with this plan's service level, peak share and critical fractile
-            written in. Write it next to the table's CSV (:func:`bayesspr.io.write_csv`).
+            written in. Write it next to the table's CSV (:func:`bayesspr.io.files.write_csv`).
         """
         if which not in ("table", "horizon"):
             raise ValueError(f"which = {which!r}: expected 'table' or 'horizon'")
@@ -463,7 +464,7 @@ def as_routes(forecast: Forecast) -> xr.DataArray:
 
     Parameters
     ----------
-    forecast : bayesspr.compose.Forecast, xarray.Dataset or xarray.DataArray
+    forecast : bayesspr.forecasting.compose.Forecast, xarray.Dataset or xarray.DataArray
         A forecast with ``routes`` (routes per station-day, daily dates), or that array.
 
     Returns
@@ -479,7 +480,7 @@ def as_routes(forecast: Forecast) -> xr.DataArray:
         value is negative, NaN or infinite.
     """
     if isinstance(getattr(forecast, "draws", None), xr.Dataset):
-        forecast = forecast.draws  # a bayesspr.compose.Forecast
+        forecast = forecast.draws  # a bayesspr.forecasting.compose.Forecast
     routes = forecast["routes"] if isinstance(forecast, xr.Dataset) else forecast
     if not isinstance(routes, xr.DataArray):
         raise ValueError(

@@ -12,7 +12,7 @@ the energy plot, its priors against their posteriors, and observed vs posterior-
 daily stops per station over the history.
 
 Which parameters miss an R-hat or ESS threshold is decided once, by
-:func:`parameter_diagnostics` (ArviZ, the thresholds of :mod:`bayesspr.diagnostics`); the
+:func:`parameter_diagnostics` (ArviZ, the thresholds of :mod:`bayesspr.evaluation.diagnostics`); the
 sampler-health table, the verdict banner, the worst-parameters table and the rank plots all
 read that one table, so they cannot disagree.
 
@@ -44,19 +44,19 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
-from bayesspr import data as data_mod
-from bayesspr.diagnostics import (
+from bayesspr.data import table as data_mod
+from bayesspr.evaluation.diagnostics import (
     EBFMI_MIN,
     ESS_MIN,
     RHAT_MAX,
     convergence,
     parameter_diagnostics,
 )
-from bayesspr.evaluate import pit_coverage, randomized_pit
-from bayesspr.io import atomic_write
-from bayesspr.model import DEFAULT_INTERVAL, NotFittedError, SPRModel
-from bayesspr.summaries import central_bounds
-from bayesspr.volume import VolumeModel, zip_day_volume
+from bayesspr.evaluation.scores import pit_coverage, randomized_pit
+from bayesspr.forecasting.summaries import central_bounds
+from bayesspr.io.files import atomic_write
+from bayesspr.spr.model import DEFAULT_INTERVAL, NotFittedError, SPRModel
+from bayesspr.volume.model import VolumeModel, zip_day_volume
 
 __all__ = [
     "PHYSICS_CONSTANTS",
@@ -252,7 +252,7 @@ def sampler_health(idata: xr.DataTree, table: pd.DataFrame | None = None) -> pd.
 
     R-hat and bulk / tail ESS are judged per parameter by :func:`parameter_diagnostics`
     (the rows name the worst parameter and every parameter that misses the threshold);
-    divergences and E-BFMI come from :func:`bayesspr.diagnostics.convergence`. The checks
+    divergences and E-BFMI come from :func:`bayesspr.evaluation.diagnostics.convergence`. The checks
     and thresholds are ``convergence``'s, so the verdict matches the fit's ``diagnostics``.
     The share of draws whose tree hit the maximum depth is added as an efficiency warning.
 
@@ -437,17 +437,17 @@ def write_report(
 
     Raises
     ------
-    bayesspr.model.NotFittedError
+    bayesspr.spr.model.NotFittedError
         If the model has no fit.
     TypeError
         If ``model`` is neither an :class:`SPRModel` nor a :class:`VolumeModel`.
     ValueError
         If ``history`` is not the table the model was fitted on, ``holdout`` is given with a
         volume fit, or an extra figure is neither a matplotlib figure nor a PNG file.
-    bayesspr.data.DataError
+    bayesspr.data.table.DataError
         If an SPR fit's ``history`` or ``holdout`` fails validation (``holdout`` needs
         ``routes``).
-    bayesspr.volume.VolumeDataError
+    bayesspr.volume.model.VolumeDataError
         If a volume fit's ``history`` lacks a column or has invalid counts.
     FileNotFoundError
         If an extra figure's path does not exist.
@@ -932,7 +932,7 @@ def _pit_html(model: SPRModel, holdout: pd.DataFrame | None, seed: int) -> str:
         [
             f"<p>{len(holdout)} held-out rows ({_esc(span)}), forecast from the fit. Routes "
             "are whole numbers, so calibration is read off the randomised PIT, which is "
-            "uniform on [0, 1] under a calibrated forecast (<code>bayesspr.evaluate</code>). "
+            "uniform on [0, 1] under a calibrated forecast (<code>bayesspr.evaluation</code>). "
             "Coverage of the central intervals should be close to 0.50 / 0.80 / 0.90.</p>",
             _table(table),
             _plot(
@@ -1054,7 +1054,7 @@ def _volume_ppc_html(model: VolumeModel, volume: pd.DataFrame | None, seed: int)
             f"that served them) against {n_samples} datasets replicated from the posterior: "
             "<code>VolumeModel.volume_draws</code> on the history's own days and zips, the "
             "draws its forecast makes. Coverage is read off the randomised PIT "
-            "(<code>bayesspr.evaluate</code>), as for routes; it should be close to 0.50 / "
+            "(<code>bayesspr.evaluation</code>), as for routes; it should be close to 0.50 / "
             f"{DEFAULT_INTERVAL:.2f}. Low coverage with the observed days outside the band on "
             "one side means the level or trend is off; outside on both sides, too little "
             "day-to-day spread (stops_cv).</p>",

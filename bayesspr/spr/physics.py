@@ -70,7 +70,7 @@ def backend(*values: Array) -> ModuleType:
     -------
     module
         ``pytensor.tensor`` or ``numpy``; the one rule by which every formula here (and
-        :func:`bayesspr.model.log_route_need`) runs in a PyMC model or on posterior draws.
+        :func:`bayesspr.spr.model.log_route_need`) runs in a PyMC model or on posterior draws.
     """
     if any(isinstance(v, Variable) for v in values):
         return pt
