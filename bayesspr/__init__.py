@@ -15,8 +15,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bayesspr.data.network import Network, NetworkError
-from bayesspr.data.table import DataError, read_table, validate, write_table
+from bayesspr.data.network import Network
+from bayesspr.data.table import read_table, validate, write_table
+from bayesspr.errors import (
+    BayessprError,
+    DataError,
+    FleetConfigError,
+    ModelVersionError,
+    NetworkError,
+    NotFittedError,
+    ScenarioError,
+    SpecError,
+    VolumeDataError,
+)
 from bayesspr.evaluation.diagnostics import ConvergenceWarning
 from bayesspr.fleet.decisions import (
     EVConfig,
@@ -32,16 +43,14 @@ from bayesspr.fleet.decisions import (
 from bayesspr.forecasting.compose import Forecast, forecast
 from bayesspr.forecasting.scenario import (
     Scenario,
-    ScenarioError,
     StationLaunch,
     VanChange,
     VolumeShock,
     ZipMove,
 )
 from bayesspr.simulate.worlds import demo_world, simulate_world
-from bayesspr.spr.model import ModelVersionError, NotFittedError, SPRModel
-from bayesspr.spr.spec import SpecError
-from bayesspr.volume.model import VolumeDataError, VolumeModel
+from bayesspr.spr.model import SPRModel
+from bayesspr.volume.model import VolumeModel
 
 try:
     __version__ = version("bayesspr")
@@ -74,9 +83,11 @@ def report(model: SPRModel | VolumeModel, path: str | Path, **kwargs: Any) -> Pa
 
 
 __all__ = [
+    "BayessprError",
     "ConvergenceWarning",
     "DataError",
     "EVConfig",
+    "FleetConfigError",
     "FleetCosts",
     "FleetPlan",
     "Forecast",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bayesspr.data import table as data
+from bayesspr.defaults import COVERAGE_LEVELS
 from bayesspr.evaluation.scores import pit_coverage, station_day_pit
 from bayesspr.fleet import decisions as fleet
 from bayesspr.fleet.charts import fan_chart, shortfall_chart
@@ -149,7 +150,7 @@ def run_demo(
     print(
         f"\nnext month from forecast volume (dispatch plan known), {pit.size} station-days: "
         + ", ".join(
-            f"{pit_coverage(pit, lvl):.0%} inside the {lvl:.0%} interval" for lvl in (0.5, 0.8, 0.9)
+            f"{pit_coverage(pit, lvl):.0%} inside the {lvl:.0%} interval" for lvl in COVERAGE_LEVELS
         )
         + " (randomised PIT)"
     )

@@ -27,7 +27,7 @@ import pandas as pd
 from bayesspr.cli.demo import run_demo
 from bayesspr.data import table as data
 from bayesspr.data.network import Network
-from bayesspr.evaluation.diagnostics import EBFMI_MIN, ESS_MIN, RHAT_MAX
+from bayesspr.defaults import DEFAULT_INTERVAL, EBFMI_MIN, ESS_MIN, RHAT_MAX
 from bayesspr.fleet import decisions as fleet
 from bayesspr.forecasting.compose import forecast
 from bayesspr.forecasting.scenario import Scenario, ScenarioError, VanChange, VolumeShock
@@ -701,7 +701,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="fit written by 'bayesspr fit'")
     p.add_argument("--data", required=True, help="planned rows (canonical table, no routes)")
     p.add_argument("--out", required=True, help="CSV (or Parquet) file for the forecast")
-    p.add_argument("--interval", type=_fraction, default=0.9, help="credible interval mass")
+    p.add_argument(
+        "--interval", type=_fraction, default=DEFAULT_INTERVAL, help="credible interval mass"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the predictive draws")
     strict(p, loaded=True)
     p.set_defaults(func=_cmd_predict)

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bayesspr.errors import NetworkError
+
 #: Days at the end of the history that set each station's usual van and shift.
 RECENT_DAYS = 28
-
-
-class NetworkError(ValueError):
-    """A zip, station or distance the forecast needs is unknown."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import datetime as dt
 import numbers
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -24,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from bayesspr.errors import DataError, Problem
 from bayesspr.io.files import atomic_write
 
 __all__ = [
@@ -81,7 +81,6 @@ KEY_COLUMNS: tuple[str, ...] = ("date", "zip", "van_capacity")
 DEFAULT_SHIFT_HOURS: float = 8.0
 """On-road hours a route may take (h) when the table has no ``shift_hours`` column."""
 
-_MAX_LINES = 50  # problems printed in a DataError message
 _STR_DTYPE = "str"  # pandas' default string dtype (object in pandas 2)
 
 
@@ -159,70 +158,6 @@ _SPECS: Mapping[str, _Spec] = MappingProxyType(
         ),
     }
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with an observation table.
-
-    Attributes
-    ----------
-    row : Any
-        Index label of the offending row, or None for a problem with the
-        whole frame (a missing column, an empty frame, ...).
-    column : str or None
-        Column of the offending value, or None when no single column is to blame.
-    value : Any
-        The offending value as found in the input, or None.
-    rule : str
-        What was expected, e.g. ``"expected an integer >= 1"``.
-    """
-
-    row: Any
-    column: str | None
-    value: Any
-    rule: str
-
-    def __str__(self) -> str:
-        parts = []
-        if self.row is not None:
-            parts.append(f"row {self.row}")
-        if self.column is not None:
-            parts.append(f"column {self.column!r}")
-        if self.value is not None:
-            shown = repr(self.value) if isinstance(self.value, str | tuple) else str(self.value)
-            parts.append(f"value {shown}")
-        where = ", ".join(parts)
-        return f"{where}: {self.rule}" if where else self.rule
-
-
-class DataError(ValueError):
-    """An observation table broke one or more rules.
-
-    Parameters
-    ----------
-    problems : iterable of Problem
-        Everything found wrong; all of it is kept in :attr:`problems`, while
-        the message prints at most 50 of them.
-
-    Attributes
-    ----------
-    problems : list of Problem
-        Every problem found, frame-level problems first, then by row.
-    """
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        n = len(self.problems)
-        lines = [f"observation table has {n} problem{'s' if n != 1 else ''}:"]
-        lines += [f"  {p}" for p in self.problems[:_MAX_LINES]]
-        if n > _MAX_LINES:
-            lines.append(f"  ... and {n - _MAX_LINES} more")
-        super().__init__("\n".join(lines))
-
-    def __reduce__(self) -> tuple[type[DataError], tuple[list[Problem]]]:
-        # keep .problems when pickled (e.g. raised in a worker process)
-        return (type(self), (self.problems,))
 
 
 def validate(df: pd.DataFrame, *, require_routes: bool = True) -> pd.DataFrame:

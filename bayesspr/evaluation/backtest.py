@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 from scipy import sparse, stats
 
 from bayesspr.data import table as data_mod
+from bayesspr.defaults import BACKTEST_COVERAGE_LEVELS
 from bayesspr.evaluation.scores import baseline_design, pit_coverage, randomized_pit
 from bayesspr.io.files import atomic_folder, atomic_write, check_output_path, write_csv
 from bayesspr.simulate.worlds import World, simulate_world
@@ -47,8 +48,8 @@ from bayesspr.spr.spec import load_spec, prior_kwargs
 #: Model variants compared in a backtest, in table order.
 VARIANTS = ("full", "no_pooling", "complete_pooling", "physics", "gbm")
 
-#: Central interval masses whose coverage is reported.
-COVERAGE_LEVELS = (0.5, 0.8, 0.9, 0.95)
+#: Central interval masses whose coverage is reported (:mod:`bayesspr.defaults`).
+COVERAGE_LEVELS = BACKTEST_COVERAGE_LEVELS
 
 #: Quantile levels of the M5 uncertainty track's pinball loss.
 M5_QUANTILES = (0.005, 0.025, 0.165, 0.25, 0.5, 0.75, 0.835, 0.975, 0.995)

@@ -9,11 +9,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-#: Thresholds a fit must meet to be trusted (Vehtari et al. 2021; Betancourt 2017).
-RHAT_MAX = 1.01
-ESS_MIN = 400
-EBFMI_MIN = 0.3
-
+# Thresholds a fit must meet to be trusted (Vehtari et al. 2021; Betancourt 2017).
+from bayesspr.defaults import EBFMI_MIN, ESS_MIN, RHAT_MAX
 
 _CHECK_NAMES = {"fails_r_hat": "R-hat", "fails_ess_bulk": "bulk ESS", "fails_ess_tail": "tail ESS"}
 

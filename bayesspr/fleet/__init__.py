@@ -20,6 +20,7 @@ _EXPORTS = {
     "shortfall_chart": "charts",
     "shortfall_figure": "charts",
     "EVConfig": "config",
+    "FleetConfigError": "config",
     "FleetCosts": "config",
     "MAX_CAPACITY_PACKAGES": "config",
     "MAX_HORIZON_DAYS": "config",

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from bayesspr.errors import FleetConfigError
 from bayesspr.fleet.config import _check_peak_share
 from bayesspr.fleet.decisions import (
     DEFAULT_PEAK_SHARE,
@@ -108,7 +109,7 @@ def observed_monthly(history: pd.DataFrame, peak_share: float = DEFAULT_PEAK_SHA
     peak_share = _check_peak_share(peak_share)
     missing = [c for c in ("date", "station", "routes") if c not in history.columns]
     if missing:
-        raise ValueError(
+        raise FleetConfigError(
             f"history lacks column(s) {missing}: expected the canonical observation table "
             "(date, station, routes per zip-day)"
         )
@@ -161,14 +162,16 @@ def _fleet_lines(
     if "van_type" in table.columns:
         kinds = table["van_type"].unique()
         if van_type is None and len(kinds) > 1:
-            raise ValueError(
+            raise FleetConfigError(
                 f"the fleet table holds van types {sorted(kinds)}: expected van_type to pick one"
             )
         van_type = van_type or kinds[0]
         table = table[table["van_type"] == van_type]
     column = "vans_needed" if "vans_needed" in table.columns else "vans"
     if column not in table.columns:
-        raise ValueError("the fleet table has no vans_needed column: expected a fleet.plan table")
+        raise FleetConfigError(
+            "the fleet table has no vans_needed column: expected a fleet.plan table"
+        )
     monthly = {}
     for station, rows in table.groupby("station"):
         per_month = rows.set_index(pd.to_datetime(rows["month"]))[column]
@@ -227,7 +230,9 @@ def fan_figure(
     chosen = list(all_stations if stations is None else stations)
     unknown = sorted(set(chosen) - set(all_stations))
     if unknown:
-        raise ValueError(f"stations {unknown} are not in the forecast: expected {all_stations}")
+        raise FleetConfigError(
+            f"stations {unknown} are not in the forecast: expected {all_stations}"
+        )
     if peak_share is None:
         peak_share = fleet.peak_share if isinstance(fleet, FleetPlan) else DEFAULT_PEAK_SHARE
     peak_share = _check_peak_share(peak_share)
@@ -415,7 +420,7 @@ def shortfall_figure(
     scenario = _resolve_scenario(scenario, plan)
     need = [c for c in ("station", "month", "p_short_peak_day") if c not in plan_df.columns]
     if need:
-        raise ValueError(f"plan_df lacks column(s) {need}: expected a fleet.plan table")
+        raise FleetConfigError(f"plan_df lacks column(s) {need}: expected a fleet.plan table")
     keys = ["station", "van_type"] if "van_type" in plan_df.columns else ["station"]
     several = "van_type" in plan_df.columns and plan_df["van_type"].nunique() > 1
     fig = Figure(figsize=(8.0, 4.2), layout="constrained")

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bayesspr.errors import FleetConfigError
+
 #: Bounds of the typed settings, with units: a van carries 1 to 100,000 packages; a battery
 #: lasts at most 2,000 km; a van uses at most 10 kWh per km; a cost horizon is at most
 #: 3,660 days (ten years).
@@ -39,23 +41,23 @@ def _check_number(
     upper: float | None = None,
     upper_open: bool = False,
 ) -> float:
-    """Return ``value`` as float, or raise ValueError naming field, value and expectation."""
+    """Return ``value`` as float, or raise FleetConfigError naming field, value and expectation."""
     lo = f"> {lower:g}" if lower_open else f">= {lower:g}"
     rule = lo if upper is None else f"{lo} and {'<' if upper_open else '<='} {upper:g}"
     expected = f"expected a finite number {rule} ({unit})"
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{owner}.{name} = {value!r}: {expected}")
+        raise FleetConfigError(f"{owner}.{name} = {value!r}: {expected}")
     v = float(value)
     ok = math.isfinite(v) and (v > lower if lower_open else v >= lower)
     if upper is not None:
         ok = ok and (v < upper if upper_open else v <= upper)
     if not ok:
-        raise ValueError(f"{owner}.{name} = {value!r}: {expected}")
+        raise FleetConfigError(f"{owner}.{name} = {value!r}: {expected}")
     return v
 
 
 def _check_probability(name: str, value: object) -> float:
-    """Return a probability strictly inside (0, 1), or raise ValueError."""
+    """Return a probability strictly inside (0, 1), or raise FleetConfigError."""
     return _check_number(
         "fleet",
         name,
@@ -69,7 +71,7 @@ def _check_probability(name: str, value: object) -> float:
 
 
 def _check_peak_share(value: object) -> float:
-    """Return a share of days in (0, 1], or raise ValueError."""
+    """Return a share of days in (0, 1], or raise FleetConfigError."""
     return _check_number(
         "fleet",
         "peak_share",
@@ -113,9 +115,9 @@ class VanType:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"VanType.name = {self.name!r}: expected a non-empty string")
+            raise FleetConfigError(f"VanType.name = {self.name!r}: expected a non-empty string")
         if self.name != self.name.strip():
-            raise ValueError(
+            raise FleetConfigError(
                 f"VanType.name = {self.name!r}: expected no leading or trailing whitespace: "
                 f"did you mean {self.name.strip()!r}?"
             )
@@ -129,7 +131,7 @@ class VanType:
             owner, "cost_per_van", self.cost_per_van, "currency per van over the planning horizon"
         )
         if (self.range_km is None) != (self.kwh_per_km is None):
-            raise ValueError(
+            raise FleetConfigError(
                 f"{owner}: range_km = {self.range_km!r} and kwh_per_km = {self.kwh_per_km!r}: "
                 "expected both (an electric van) or neither (a combustion van)"
             )
@@ -183,16 +185,16 @@ class FleetCosts:
             types = (types,)
         types = tuple(types)
         if not types:
-            raise ValueError("FleetCosts.van_types = (): expected at least one VanType")
+            raise FleetConfigError("FleetCosts.van_types = (): expected at least one VanType")
         for i, vt in enumerate(types):
             if not isinstance(vt, VanType):
-                raise ValueError(
+                raise FleetConfigError(
                     f"FleetCosts.van_types[{i}] = {vt!r}: expected a bayesspr.fleet.VanType"
                 )
         names = [vt.name for vt in types]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(
+            raise FleetConfigError(
                 f"FleetCosts.van_types: names {dup} repeat: expected unique van type names"
             )
         object.__setattr__(self, "van_types", types)
@@ -207,7 +209,7 @@ class FleetCosts:
             or not isinstance(self.horizon_days, int | np.integer)
             or not 1 <= self.horizon_days <= MAX_HORIZON_DAYS
         ):
-            raise ValueError(
+            raise FleetConfigError(
                 f"FleetCosts.horizon_days = {self.horizon_days!r}: expected a whole number of "
                 f"days from 1 to {MAX_HORIZON_DAYS} (ten years), or None for the forecast's days"
             )
@@ -234,7 +236,7 @@ class FleetCosts:
             if vt.name == name:
                 return vt
         known = ", ".join(repr(vt.name) for vt in self.van_types)
-        raise ValueError(
+        raise FleetConfigError(
             f"van_type = {name!r} is not in FleetCosts.van_types: expected one of {known}"
         )
 
@@ -299,7 +301,7 @@ class EVConfig:
         if not isinstance(value, Mapping):
             return float(value)
         if station not in value:
-            raise ValueError(
+            raise FleetConfigError(
                 f"EVConfig.charger_kw_per_station has no entry for station {station!r}: "
                 f"expected a power (kW) for every station; given for {sorted(value)}"
             )
@@ -335,14 +337,14 @@ def vans_by_station(fleet_by_station: object, stations: np.ndarray) -> np.ndarra
         value that is not a finite number >= 0 (a missing value included).
     """
     if not isinstance(fleet_by_station, pd.Series):
-        raise ValueError(
+        raise FleetConfigError(
             f"fleet_by_station is a {type(fleet_by_station).__name__}: expected a pandas Series "
             "of vans (count) indexed by station name"
         )
     names = [str(s) for s in stations]
     unknown = [str(s) for s in fleet_by_station.index if str(s) not in names]
     if unknown:
-        raise ValueError(
+        raise FleetConfigError(
             f"fleet_by_station names station(s) {unknown} that the forecast does not have: "
             f"expected some of {names}"
         )
@@ -350,14 +352,14 @@ def vans_by_station(fleet_by_station: object, stations: np.ndarray) -> np.ndarra
     series.index = series.index.astype(str)
     repeated = sorted(set(series.index[series.index.duplicated()]))
     if repeated:
-        raise ValueError(
+        raise FleetConfigError(
             f"fleet_by_station lists station(s) {repeated} more than once: expected one count "
             "of vans per station"
         )
     numbers = pd.to_numeric(series, errors="coerce")
     text = [f"{n}={v!r}" for n, v in series[numbers.isna() & series.notna()].items()]
     if text or pd.api.types.is_bool_dtype(series.dtype):
-        raise ValueError(
+        raise FleetConfigError(
             f"fleet_by_station has values that are not numbers {text or list(series)}: "
             "expected a count of vans (>= 0) per station"
         )
@@ -365,7 +367,7 @@ def vans_by_station(fleet_by_station: object, stations: np.ndarray) -> np.ndarra
     bad = [f"{n}={v:g}" for n, v in zip(numbers.index, given, strict=True)
            if not (v >= 0 and v < np.inf)]  # fmt: skip
     if bad:
-        raise ValueError(
+        raise FleetConfigError(
             f"fleet_by_station has negative or non-finite vans {bad}: expected a finite count "
             ">= 0 per station"
         )

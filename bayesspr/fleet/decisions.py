@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesspr.errors import FleetConfigError
 from bayesspr.fleet.config import EVConfig as EVConfig
 from bayesspr.fleet.config import (
     FleetCosts,
@@ -299,12 +300,12 @@ def legend_frame(
         If ``kind`` is unknown or a column has no legend entry.
     """
     if kind not in _LEGEND_TEMPLATES:
-        raise ValueError(f"kind = {kind!r}: expected one of {sorted(_LEGEND_TEMPLATES)}")
+        raise FleetConfigError(f"kind = {kind!r}: expected one of {sorted(_LEGEND_TEMPLATES)}")
     templates = _LEGEND_TEMPLATES[kind]
     columns = list(templates) if columns is None else list(columns)
     unknown = [c for c in columns if c not in templates]
     if unknown:
-        raise ValueError(f"column(s) {unknown} have no legend entry in {kind!r}")
+        raise FleetConfigError(f"column(s) {unknown} have no legend entry in {kind!r}")
     if service_level is None:
         alpha, risk = "α (service_level)", "1 − α"
     else:
@@ -373,7 +374,7 @@ class FleetPlan:
             written in. Write it next to the table's CSV (:func:`bayesspr.io.files.write_csv`).
         """
         if which not in ("table", "horizon"):
-            raise ValueError(f"which = {which!r}: expected 'table' or 'horizon'")
+            raise FleetConfigError(f"which = {which!r}: expected 'table' or 'horizon'")
         frame = self.table if which == "table" else self.horizon
         fractiles = frame["critical_fractile"].dropna().unique()
         fractile = None  # several van types, several fractiles: the column holds them
@@ -420,13 +421,13 @@ def routes_from_rows(rows_df: pd.DataFrame, draws: xr.Dataset | xr.DataArray) ->
     routes = draws["routes"] if isinstance(draws, xr.Dataset) else draws
     missing = [c for c in ("date", "station", "zip") if c not in rows_df.columns]
     if missing:
-        raise ValueError(f"rows_df lacks column(s) {missing}: expected date, station and zip")
+        raise FleetConfigError(f"rows_df lacks column(s) {missing}: expected date, station and zip")
     if set(routes.dims) != {"sample", "row"}:
-        raise ValueError(f"draws routes has dims {routes.dims}: expected ('sample', 'row')")
+        raise FleetConfigError(f"draws routes has dims {routes.dims}: expected ('sample', 'row')")
     labels = pd.Index(routes["row"].to_numpy())
     absent = labels.difference(rows_df.index)
     if len(absent):
-        raise ValueError(
+        raise FleetConfigError(
             f"{len(absent)} draw row(s) are not in rows_df's index (first: {list(absent[:5])}): "
             "expected the table the draws were made for"
         )
@@ -435,7 +436,7 @@ def routes_from_rows(rows_df: pd.DataFrame, draws: xr.Dataset | xr.DataArray) ->
     dup = pd.DataFrame({"date": dates, "zip": rows["zip"]}).duplicated(keep=False)
     if dup.any():
         first = rows[dup.to_numpy()].iloc[0]
-        raise ValueError(
+        raise FleetConfigError(
             f"{int(dup.sum())} rows share a (date, zip), e.g. ({first['date']}, {first['zip']!r}): "
             "expected one row per zip-day (plan one van type at a time)"
         )
@@ -483,32 +484,32 @@ def as_routes(forecast: Forecast) -> xr.DataArray:
         forecast = forecast.draws  # a bayesspr.forecasting.compose.Forecast
     routes = forecast["routes"] if isinstance(forecast, xr.Dataset) else forecast
     if not isinstance(routes, xr.DataArray):
-        raise ValueError(
+        raise FleetConfigError(
             f"forecast is a {type(forecast).__name__}: expected a bayesspr Forecast or an "
             "xarray Dataset with routes (sample, date, station)"
         )
     if set(routes.dims) != {"sample", "date", "station"}:
-        raise ValueError(
+        raise FleetConfigError(
             f"forecast routes has dims {routes.dims}: expected ('sample', 'date', 'station')"
         )
     if not np.issubdtype(routes["date"].dtype, np.datetime64):
-        raise ValueError(
+        raise FleetConfigError(
             f"forecast date coordinate has dtype {routes['date'].dtype}: expected datetime64"
         )
     routes = routes.transpose("sample", "date", "station").sortby("date").astype(float)
     values = routes.to_numpy()
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
-        raise ValueError(
+        raise FleetConfigError(
             f"forecast routes has {int(bad.sum())} value(s) that are negative, NaN or infinite: "
             "expected routes >= 0 per station-day on every draw"
         )
     days = pd.DatetimeIndex(routes["date"].to_numpy())
     if days.has_duplicates:
-        raise ValueError("forecast date coordinate repeats dates: expected one entry per day")
+        raise FleetConfigError("forecast date coordinate repeats dates: expected one entry per day")
     gaps = np.diff(days.to_numpy()) / np.timedelta64(1, "D")
     if len(gaps) and np.median(gaps) > 1:
-        raise ValueError(
+        raise FleetConfigError(
             f"forecast dates are {np.median(gaps):g} days apart (median): expected daily "
             "routes per station-day (days without deliveries may be missing)"
         )
@@ -596,18 +597,20 @@ def _resolve_types(
     """Map van type name → (forecast, VanType or None), checking names against ``costs``."""
     if _is_mapping(forecast_draws):
         if van_type is not None:
-            raise ValueError(
+            raise FleetConfigError(
                 "van_type is given with a mapping of forecasts: expected the mapping's keys to "
                 "name the van types"
             )
         if not forecast_draws:
-            raise ValueError("forecast_draws is an empty mapping: expected one forecast per van")
+            raise FleetConfigError(
+                "forecast_draws is an empty mapping: expected one forecast per van"
+            )
         items = dict(forecast_draws)
     else:
         if van_type is None:
             if costs is not None and len(costs.van_types) > 1:
                 known = ", ".join(repr(v.name) for v in costs.van_types)
-                raise ValueError(
+                raise FleetConfigError(
                     f"van_type = None with {len(costs.van_types)} van types in costs: expected "
                     f"one of {known}"
                 )
@@ -852,11 +855,11 @@ def plan(
     service_level = _check_probability("service_level", service_level)
     peak_share = _check_peak_share(peak_share)
     if rule not in RULES:
-        raise ValueError(f"rule = {rule!r}: expected one of {RULES}")
+        raise FleetConfigError(f"rule = {rule!r}: expected one of {RULES}")
     if rule == "cost" and costs is None:
-        raise ValueError("rule = 'cost' needs costs: expected a FleetCosts, got None")
+        raise FleetConfigError("rule = 'cost' needs costs: expected a FleetCosts, got None")
     if costs is not None and not isinstance(costs, FleetCosts):
-        raise ValueError(f"costs = {costs!r}: expected a bayesspr.fleet.FleetCosts")
+        raise FleetConfigError(f"costs = {costs!r}: expected a bayesspr.fleet.FleetCosts")
     tables, horizons, draws, scenarios = [], [], [], []
     for name, (fc, van) in _resolve_types(forecast_draws, costs, van_type).items():
         scenarios.append(_scenario_name(fc))
@@ -912,7 +915,9 @@ def evaluate_fleet(
     """
     peak_share = _check_peak_share(peak_share)
     if _is_mapping(forecast):
-        raise ValueError("forecast is a mapping: expected one forecast (evaluate one van type)")
+        raise FleetConfigError(
+            "forecast is a mapping: expected one forecast (evaluate one van type)"
+        )
     ((name, (fc, van)),) = _resolve_types(forecast, costs, van_type).items()
     routes = as_routes(fc)
     values = routes.to_numpy()
@@ -930,7 +935,7 @@ def evaluate_fleet(
     else:
         grid = np.full((n_m, n_st), float(vans))
     if (grid < 0).any() or not np.isfinite(grid).all():
-        raise ValueError("vans has negative or non-finite values: expected vans >= 0")
+        raise FleetConfigError("vans has negative or non-finite values: expected vans >= 0")
     grid = np.ceil(grid - 1e-9).astype(np.int64)
     risk = _evaluate(values, slices, grid, peak_share)
     days = np.array([sl.stop - sl.start for sl in slices])
@@ -998,7 +1003,7 @@ def margin_table(
     service_level = _check_probability("service_level", service_level)
     peak_share = _check_peak_share(peak_share)
     if max_extra is not None and (not isinstance(max_extra, int) or max_extra < 1):
-        raise ValueError(f"max_extra = {max_extra!r}: expected a whole number >= 1 or None")
+        raise FleetConfigError(f"max_extra = {max_extra!r}: expected a whole number >= 1 or None")
     routes = as_routes(forecast)
     values = routes.to_numpy()
     stations = routes["station"].to_numpy().astype(str)
@@ -1076,9 +1081,9 @@ def van_mix(
         cheapest type) and ``chosen`` (the cheapest); see ``COLUMN_LEGEND["van_mix"]``.
     """
     if not isinstance(costs, FleetCosts):
-        raise ValueError(f"costs = {costs!r}: expected a bayesspr.fleet.FleetCosts")
+        raise FleetConfigError(f"costs = {costs!r}: expected a bayesspr.fleet.FleetCosts")
     if not _is_mapping(forecasts):
-        raise ValueError("forecasts: expected a mapping of van type name to forecast")
+        raise FleetConfigError("forecasts: expected a mapping of van type name to forecast")
     result = plan(forecasts, service_level, costs, rule=rule, peak_share=peak_share)
     cols = [
         "station",

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesspr.errors import FleetConfigError
 from bayesspr.fleet.config import EVConfig, VanType, _check_probability, vans_by_station
 
 #: Largest number of sample × date × zip cells processed at once (bounds temporary memory).
@@ -115,22 +116,22 @@ def ev_feasibility(
     """
     risk = _check_probability("risk", risk)
     if not isinstance(van_type, VanType):
-        raise ValueError(f"van_type = {van_type!r}: expected a bayesspr.fleet.VanType")
+        raise FleetConfigError(f"van_type = {van_type!r}: expected a bayesspr.fleet.VanType")
     if not van_type.electric:
-        raise ValueError(
+        raise FleetConfigError(
             f"van_type: van type {van_type.name!r} has no range_km: expected an electric van "
             "type with range_km (km) and kwh_per_km (kWh per km)"
         )
     if not isinstance(ev_config, EVConfig):
-        raise ValueError(f"ev_config = {ev_config!r}: expected a bayesspr.fleet.EVConfig")
+        raise FleetConfigError(f"ev_config = {ev_config!r}: expected a bayesspr.fleet.EVConfig")
     if not isinstance(forecast, xr.Dataset):
-        raise ValueError(
+        raise FleetConfigError(
             f"forecast is a {type(forecast).__name__}: expected the xarray.Dataset of draws "
             "of bayesspr.forecast(..., keep_zips=True) (its .draws)"
         )
     need = [v for v in ("routes_zip", "route_km_zip", "station_of") if v not in forecast]
     if need:
-        raise ValueError(
+        raise FleetConfigError(
             f"forecast lacks {need}: expected routes_zip, route_km_zip (sample, date, zip) "
             "and station_of (date, zip); forecast with keep_zips=True"
         )
@@ -138,7 +139,7 @@ def ev_feasibility(
                        ("route_km_zip", {"sample", "date", "zip"}),
                        ("station_of", {"date", "zip"})):  # fmt: skip
         if set(forecast[name].dims) != dims:
-            raise ValueError(
+            raise FleetConfigError(
                 f"forecast[{name!r}] has dims {forecast[name].dims}: expected the dims "
                 f"{tuple(sorted(dims))} in any order"
             )
@@ -147,7 +148,7 @@ def ev_feasibility(
     station_of = forecast["station_of"].transpose("date", "zip").to_numpy().astype(str)
     stations = np.array(sorted(set(np.unique(station_of)) - {""}), dtype=str)
     if not len(stations):
-        raise ValueError("forecast station_of names no station: expected active zips")
+        raise FleetConfigError("forecast station_of names no station: expected active zips")
 
     factor = np.array([ev_config.range_factor(s) for s in stations.tolist()])
     usable = float(van_type.range_km) * factor  # (station,)

@@ -20,6 +20,7 @@ import xarray as xr
 from scipy import sparse
 
 from bayesspr.data.network import Network, NetworkError
+from bayesspr.defaults import DEFAULT_INTERVAL
 from bayesspr.forecasting.scenario import (
     BASELINE,
     Scenario,
@@ -305,7 +306,7 @@ def forecast(
     n_samples: int = 400,
     random_seed: int = 0,
     keep_zips: bool = True,
-    interval: float = 0.9,
+    interval: float = DEFAULT_INTERVAL,
 ) -> Forecast:
     """Forecast routes per zip-day and station-day from volume draws and the SPR posterior.
 
@@ -470,7 +471,7 @@ def forecast(
     return Forecast(draws=draws, summary=summarise(draws, interval=interval), scenario=scenario)
 
 
-def summarise(draws: xr.Dataset, interval: float = 0.9) -> pd.DataFrame:
+def summarise(draws: xr.Dataset, interval: float = DEFAULT_INTERVAL) -> pd.DataFrame:
     """Station-month summary of station-day draws.
 
     Parameters

@@ -23,10 +23,7 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
-
-class ScenarioError(ValueError):
-    """A scenario change is invalid or does not fit the network."""
-
+from bayesspr.errors import ScenarioError
 
 #: Dates given as text must be ISO calendar days, like the observation table's.
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")

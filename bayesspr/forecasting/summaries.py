@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesspr.defaults import DEFAULT_INTERVAL
 from bayesspr.spr import physics
 
 
@@ -86,7 +87,9 @@ def observed_vs_physics(df: pd.DataFrame, **constants: float) -> pd.DataFrame:
     return out
 
 
-def station_forecast(df: pd.DataFrame, draws: xr.Dataset, interval: float = 0.9) -> pd.DataFrame:
+def station_forecast(
+    df: pd.DataFrame, draws: xr.Dataset, interval: float = DEFAULT_INTERVAL
+) -> pd.DataFrame:
     """Station-level SPR and daily routes over a period, summarised from joint draws.
 
     SPR of a station is its total packages over its total routes, computed per draw, so the

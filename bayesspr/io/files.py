@@ -24,6 +24,8 @@ from types import FrameType
 import pandas as pd
 import xarray as xr
 
+from bayesspr.errors import OutputPathError
+
 __all__ = [
     "CSV_DECIMALS",
     "OUTPUT_KINDS",
@@ -86,10 +88,6 @@ _SUFFIXES = {  # suffixes that name a kind; an existing file named for another k
     "png": {".png"},
     "json": {".json"},
 }
-
-
-class OutputPathError(ValueError):
-    """A destination cannot be written safely: the message says why and what to do."""
 
 
 # --- signals --------------------------------------------------------------------------------

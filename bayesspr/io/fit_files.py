@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
+from bayesspr.errors import SavedFitError
 from bayesspr.io.files import atomic_write
 
 #: What a saved fit keeps (the ``keep`` argument of ``save``):
@@ -29,10 +30,6 @@ KEEP_GROUPS: dict[str, tuple[str, ...] | None] = {
 
 #: gzip level of every variable in a saved fit (with HDF5's byte shuffle).
 COMPRESSION_LEVEL = 4
-
-
-class SavedFitError(ValueError):
-    """A saved fit is incomplete or holds values no fit can have (a damaged or edited file)."""
 
 
 def write_fit(idata: xr.DataTree, path: str | os.PathLike[str], keep: str) -> Path:

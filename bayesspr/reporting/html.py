@@ -45,17 +45,15 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from bayesspr.data import table as data_mod
+from bayesspr.defaults import COVERAGE_LEVELS, DEFAULT_INTERVAL, EBFMI_MIN, ESS_MIN, RHAT_MAX
 from bayesspr.evaluation.diagnostics import (
-    EBFMI_MIN,
-    ESS_MIN,
-    RHAT_MAX,
     convergence,
     parameter_diagnostics,
 )
 from bayesspr.evaluation.scores import pit_coverage, randomized_pit
 from bayesspr.forecasting.summaries import central_bounds
 from bayesspr.io.files import atomic_write
-from bayesspr.spr.model import DEFAULT_INTERVAL, NotFittedError, SPRModel
+from bayesspr.spr.model import NotFittedError, SPRModel
 from bayesspr.volume.model import VolumeModel, zip_day_volume
 
 __all__ = [
@@ -170,9 +168,6 @@ _VOLUME_PRIORS: tuple[tuple[str, str, str], ...] = (
     ("extra_sd_zip", "extra_sd_zip", "HalfNormal(σ = {extra_sd_zip})"),
     ("extra_cv", "extra_cv", "HalfNormal(σ = {extra_cv})"),
 )
-
-#: Central interval masses whose coverage is read off the held-out PIT.
-_COVERAGE_LEVELS = (0.5, 0.8, 0.9)
 
 #: At most this many parameters that miss a threshold get a rank plot (the worst first); when
 #: none misses one, the rank plots show this many of the worst for reference.
@@ -920,11 +915,11 @@ def _pit_html(model: SPRModel, holdout: pd.DataFrame | None, seed: int) -> str:
         (city, (holdout["city"] == city).to_numpy()) for city in sorted(holdout["city"].unique())
     ]
     rows = [
-        (label, int(mask.sum()), *(f"{pit_coverage(pit[mask], lv):.3f}" for lv in _COVERAGE_LEVELS))
+        (label, int(mask.sum()), *(f"{pit_coverage(pit[mask], lv):.3f}" for lv in COVERAGE_LEVELS))
         for label, mask in groups
     ]
     table = pd.DataFrame(
-        rows, columns=["held-out rows", "rows", *(f"coverage {lv:.0%}" for lv in _COVERAGE_LEVELS)]
+        rows, columns=["held-out rows", "rows", *(f"coverage {lv:.0%}" for lv in COVERAGE_LEVELS)]
     )
     span = f"{holdout['date'].min():%Y-%m-%d} to {holdout['date'].max():%Y-%m-%d}"
     tree = xr.DataTree.from_dict({"pit": xr.Dataset({"routes (held out)": ("row", pit)})})

@@ -33,6 +33,8 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayesspr.data import table as data_mod
+from bayesspr.defaults import DEFAULT_INTERVAL
+from bayesspr.errors import ModelVersionError, NotFittedError
 from bayesspr.evaluation.diagnostics import ConvergenceWarning, convergence
 from bayesspr.forecasting.summaries import central_bounds
 from bayesspr.io.files import read_saved_tree
@@ -40,9 +42,6 @@ from bayesspr.io.fit_files import Keep, SavedFitError, check_posterior, required
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
 from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_rv, spec_id
-
-#: Default credible-interval mass for summaries.
-DEFAULT_INTERVAL = 0.9
 
 #: Version of the saved-fit layout; files of another layout are refused on load.
 SAVE_FORMAT = 1
@@ -69,14 +68,6 @@ POSITIVE_PARAMETERS = (
 
 class PhysicsWarning(UserWarning):
     """Planned rows for which the route physics gives no meaningful forecast."""
-
-
-class ModelVersionError(ValueError):
-    """A saved fit was written by another bayesspr save format."""
-
-
-class NotFittedError(RuntimeError):
-    """The model has no posterior yet: call ``fit`` or ``load`` first (SPR or volume model)."""
 
 
 def row_inputs(df: pd.DataFrame) -> dict[str, np.ndarray]:

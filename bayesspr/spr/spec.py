@@ -20,6 +20,8 @@ from typing import Any
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayesspr.errors import SpecError
+
 #: Folder holding the shipped specs: ``models/`` at the project root in a checkout (and an
 #: editable install); ``bayesspr/models/`` inside an installed wheel.
 _HERE = Path(__file__).resolve().parent.parent  # the bayesspr package folder
@@ -73,10 +75,6 @@ POPULATION_PRIORS = ("service_min_pop", "speed_kmh_pop", "overhead_hours_pop")
 
 #: Road km per straight-line km that ``[constants] circuity`` may take (dimensionless).
 CIRCUITY_RANGE = (1.0, 3.0)
-
-
-class SpecError(ValueError):
-    """A model spec is missing, malformed, names an unknown prior, or a value out of range."""
 
 
 def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:

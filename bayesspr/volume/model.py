@@ -32,6 +32,8 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayesspr.data.network import Network, NetworkError
+from bayesspr.defaults import VOLUME_SAMPLER
+from bayesspr.errors import VolumeDataError
 from bayesspr.evaluation.diagnostics import ConvergenceWarning, convergence
 from bayesspr.io.files import read_saved_tree
 from bayesspr.io.fit_files import Keep, check_posterior, required_attr, write_fit
@@ -58,14 +60,8 @@ VOLUME_PRIORS: dict[str, float] = {
     "extra_cv": 0.15,
 }
 
-#: Sampler defaults.
-VOLUME_SAMPLER: dict[str, Any] = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.95}
 
 _DAYS_PER_YEAR = 365.25
-
-
-class VolumeDataError(ValueError):
-    """The volume history or a forecast request cannot be used as given."""
 
 
 def zip_day_volume(df: pd.DataFrame) -> pd.DataFrame:
