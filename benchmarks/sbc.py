@@ -3,8 +3,8 @@
 Runs SBC (``bayesspr.evaluation.sbc.run_sbc``) for the SPR model's own likelihood ("good") and for a
 mis-specified continuous log-normal likelihood ("bad") on the same simulated data sets, and
 prints per-quantity chi-square p-values, divergences, the thinning check and the wall time;
-writes rank histograms (one row per variant) to a PNG. ``tests/test_sbc.py`` asserts the same
-on 100 simulations.
+writes rank histograms (one row per variant) to a PNG. ``tests/evaluation/test_sbc.py``
+asserts the same on 100 simulations.
 
     python benchmarks/sbc.py [--simulations 500] [--seed 2] [--out sbc_ranks.png]
 """

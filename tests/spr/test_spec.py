@@ -66,7 +66,7 @@ def test_a_built_wheel_carries_the_default_spec(tmp_path):
 
     if importlib.util.find_spec("setuptools") is None:
         pytest.skip("setuptools is not installed: cannot build a wheel without the network")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation",
          "-q", "-w", str(tmp_path)],
