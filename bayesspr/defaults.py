@@ -1,13 +1,12 @@
 """The package's shared defaults: one definition of each number used in several modules.
 
 Interval mass and coverage levels of the summaries, reports and backtests; the convergence
-thresholds every fit is judged by; the volume model's sampler settings. Modules import them
+thresholds every fit is judged by (each model's sampler settings live in its spec file in
+``models/``). Modules import them
 from here (and keep their old names, e.g. ``bayesspr.spr.model.DEFAULT_INTERVAL``).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 __all__ = [
     "BACKTEST_COVERAGE_LEVELS",
@@ -16,7 +15,6 @@ __all__ = [
     "EBFMI_MIN",
     "ESS_MIN",
     "RHAT_MAX",
-    "VOLUME_SAMPLER",
 ]
 
 #: Central credible-interval mass of forecasts, summaries and report bands (–).
@@ -34,6 +32,3 @@ RHAT_MAX = 1.01
 ESS_MIN = 400
 #: ... no divergent transition, and every chain's E-BFMI at least this (–).
 EBFMI_MIN = 0.3
-
-#: NUTS settings of :meth:`bayesspr.volume.model.VolumeModel.fit` unless given.
-VOLUME_SAMPLER: dict[str, Any] = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.95}

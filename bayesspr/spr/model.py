@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +33,12 @@ import xarray as xr
 
 from bayesspr.data import table as data_mod
 from bayesspr.defaults import DEFAULT_INTERVAL
-from bayesspr.errors import ModelVersionError, NotFittedError
-from bayesspr.evaluation.diagnostics import ConvergenceWarning, convergence
+from bayesspr.errors import ModelVersionError as ModelVersionError  # re-exported
+from bayesspr.errors import NotFittedError as NotFittedError  # re-exported
+from bayesspr.fitted_model import FittedModel, run_nuts, sampler_settings
+from bayesspr.fitted_model import stacked_samples as stacked_samples  # re-exported
 from bayesspr.forecasting.summaries import central_bounds
-from bayesspr.io.files import read_saved_tree
-from bayesspr.io.fit_files import Keep, SavedFitError, check_posterior, required_attr, write_fit
+from bayesspr.io.fit_files import Keep, SavedFitError, check_posterior, required_attr
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
 from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_rv, spec_id
@@ -136,7 +136,7 @@ def log_route_need(
     return xp.log(stops) - xp.log(n_star)
 
 
-class SPRModel:
+class SPRModel(FittedModel):
     """Hierarchical physics-informed model of shipments per route.
 
     Parameters
@@ -161,6 +161,10 @@ class SPRModel:
     >>> model = SPRModel().fit(world.table, random_seed=1)  # doctest: +SKIP
     >>> model.predict(world.table.drop(columns="routes"))  # doctest: +SKIP
     """
+
+    model_name = "SPRModel"
+    format_attr = "bayesspr_save_format"
+    save_format = SAVE_FORMAT
 
     def __init__(self, spec: str | Path | dict[str, Any] = "default") -> None:
         self.spec = load_spec(spec)
@@ -319,10 +323,11 @@ class SPRModel:
             If R-hat > 1.01, bulk or tail ESS < 400, any divergence, or E-BFMI < 0.3.
         """
         clean = data_mod.validate(df, require_routes=True)
-        sampler = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.9}
-        sampler.update(self.spec.get("sampler", {}))
-        overrides = {"draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept}
-        sampler.update({k: v for k, v in overrides.items() if v is not None})
+        base = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.9}
+        base.update(self.spec.get("sampler", {}))
+        sampler = sampler_settings(base, {
+            "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
+        })  # fmt: skip
         model = self.build_model(clean)
         with model:
             if method == "nuts":
@@ -332,10 +337,8 @@ class SPRModel:
                     extra["nuts"] = {"adaptation": "low_rank"}
                 if warm_start is not None:
                     extra["initvals"] = warm_start_values(model, warm_start._require_fit())
-                idata = pm.sample(
-                    draws=int(sampler["draws"]), tune=int(sampler["tune"]),
-                    chains=int(sampler["chains"]), target_accept=float(sampler["target_accept"]),
-                    random_seed=random_seed, progressbar=progressbar,
+                idata = run_nuts(
+                    model, sampler, random_seed=random_seed, progressbar=progressbar,
                     nuts_sampler=nuts_sampler, **extra,
                 )  # fmt: skip
             elif method == "advi":
@@ -348,14 +351,7 @@ class SPRModel:
         self.pymc_model = model
         self.idata = idata
         if method == "nuts":
-            self.diagnostics = convergence(idata)
-            self.diagnostics["method"] = "nuts"
-            if not self.diagnostics["ok"]:
-                warnings.warn(
-                    "fit did not converge: " + "; ".join(self.diagnostics["problems"])
-                    + " — see model.diagnostics; try more tune/draws or a higher target_accept",
-                    ConvergenceWarning, stacklevel=2,
-                )  # fmt: skip
+            self._judge(idata, "try more tune/draws or a higher target_accept")
         else:
             self.diagnostics = {
                 "method": "advi", "approximate": True, "ok": None,
@@ -368,25 +364,12 @@ class SPRModel:
 
     def _attrs(self) -> dict[str, str]:
         return {
-            "bayesspr_version": _pkg_version("bayesspr"),
-            "bayesspr_save_format": str(SAVE_FORMAT),
+            **super()._attrs(),
             "bayesspr_spec": json.dumps(self.spec),
             "bayesspr_spec_id": spec_id(self.spec),
-            "bayesspr_diagnostics": json.dumps(self.diagnostics, default=str),
         }
 
     # ------------------------------------------------------------------ predicting
-    def _require_fit(self) -> xr.DataTree:
-        if self.idata is None:
-            raise NotFittedError("SPRModel has no fit: call model.fit(df) or SPRModel.load(path)")
-        return self.idata
-
-    def posterior_samples(
-        self, max_samples: int | None = 1000, *, random_seed: int | None = None
-    ) -> xr.Dataset:
-        """Posterior draws over one ``sample`` dimension (see :func:`stacked_samples`)."""
-        return stacked_samples(self._require_fit(), max_samples, random_seed=random_seed)
-
     def parameter_draws(
         self,
         post: xr.Dataset,
@@ -694,9 +677,7 @@ class SPRModel:
         pathlib.Path
             The path written.
         """
-        idata = self._require_fit()
-        idata.attrs.update(self._attrs())
-        return write_fit(idata, path, keep)
+        return self._save(path, keep)
 
     @classmethod
     def load(cls, path: str | Path) -> SPRModel:
@@ -723,18 +704,7 @@ class SPRModel:
             If ``path`` does not exist.
         """
         path = Path(path)
-        idata = read_saved_tree(path, "SPRModel")
-        found = idata.attrs.get("bayesspr_save_format")
-        if found is None and "bayesspr_volume_save_format" in idata.attrs:
-            raise ModelVersionError(
-                f"{path} is a VolumeModel fit, not an SPRModel fit: load it with "
-                "bayesspr.VolumeModel.load"
-            )
-        if found != str(SAVE_FORMAT):
-            raise ModelVersionError(
-                f"{path} has bayesspr save format {found!r}; this bayesspr reads format "
-                f"{SAVE_FORMAT!r} (written by bayesspr {_pkg_version('bayesspr')})"
-            )
+        idata = cls._read_fit(path)
         spec_text = required_attr(idata, "bayesspr_spec", path, "SPRModel")
         try:
             spec = load_spec(json.loads(spec_text))
@@ -742,40 +712,8 @@ class SPRModel:
             raise SavedFitError(f"{path}: its stored model spec is unusable: {exc}") from None
         check_posterior(idata, path, "SPRModel", positive=POSITIVE_PARAMETERS)
         model = cls(spec)
-        model.idata = idata
-        model.diagnostics = json.loads(idata.attrs.get("bayesspr_diagnostics", "{}"))
+        model._restore(idata)
         return model
-
-
-def stacked_samples(
-    idata: xr.DataTree, max_samples: int | None = 1000, *, random_seed: int | None = None
-) -> xr.Dataset:
-    """Posterior draws stacked over chains into one ``sample`` dimension.
-
-    Parameters
-    ----------
-    idata : xarray.DataTree
-        A fit with a ``posterior`` group.
-    max_samples : int, optional
-        Keep at most this many samples (None: all): evenly spaced, or a random subset when
-        ``random_seed`` is given (so two independent posteriors can be paired draw by draw
-        without aligning their chains).
-    random_seed : int, optional
-        Seed of the random subset.
-
-    Returns
-    -------
-    xarray.Dataset
-        Posterior variables with a ``sample`` dimension.
-    """
-    post = idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
-    n_total = post.sizes["sample"]
-    n_keep = n_total if max_samples is None else min(max_samples, n_total)
-    if random_seed is not None:
-        keep = np.random.default_rng(random_seed).permutation(n_total)[:n_keep]
-    else:
-        keep = np.linspace(0, n_total - 1, n_keep).round().astype(int)
-    return post.isel(sample=keep)
 
 
 def warm_start_values(model: pm.Model, previous: xr.DataTree) -> dict[str, np.ndarray]:

@@ -77,6 +77,31 @@ POPULATION_PRIORS = ("service_min_pop", "speed_kmh_pop", "overhead_hours_pop")
 CIRCUITY_RANGE = (1.0, 3.0)
 
 
+def read_spec_file(path: Path) -> dict[str, Any]:
+    """Read a spec file (TOML) as it is, unchecked.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A ``.toml`` file, e.g. ``SPEC_DIR / "volume.toml"``.
+
+    Returns
+    -------
+    dict
+        Its tables.
+
+    Raises
+    ------
+    SpecError
+        If the file is not valid TOML (the message names the file and the parser's reason).
+    """
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"model spec {path} is not valid TOML: {exc}") from None
+
+
 def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:
     """Load and check a model spec.
 
@@ -114,8 +139,7 @@ def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:
             raise SpecError(
                 f"model spec {str(spec)!r} not found at {path}; shipped specs: {shipped}"
             )
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = read_spec_file(path)
         origin = str(path)
     for table in ("model", "constants", "priors"):
         if table not in data:

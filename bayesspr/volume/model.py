@@ -20,8 +20,6 @@ packages per stop p_z pooled zip → station. τ is years since the last history
 from __future__ import annotations
 
 import json
-import warnings
-from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import Any
 
@@ -32,33 +30,25 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayesspr.data.network import Network, NetworkError
-from bayesspr.defaults import VOLUME_SAMPLER
 from bayesspr.errors import VolumeDataError
-from bayesspr.evaluation.diagnostics import ConvergenceWarning, convergence
-from bayesspr.io.files import read_saved_tree
-from bayesspr.io.fit_files import Keep, check_posterior, required_attr, write_fit
-from bayesspr.spr.model import NotFittedError, pooled_offsets, stacked_samples
+from bayesspr.fitted_model import FittedModel, run_nuts, sampler_settings
+from bayesspr.io.fit_files import Keep, check_posterior, required_attr
+from bayesspr.spr.model import pooled_offsets
+from bayesspr.spr.spec import SPEC_DIR, read_spec_file, spec_id
 
 #: Version of the saved volume-fit layout.
 VOLUME_SAVE_FORMAT = 1
 
-#: Default priors (log scale unless noted): half-normal scales of the pooling spreads,
-#: normal location/scale of the mean growth, normal scales of the seasonal terms.
-VOLUME_PRIORS: dict[str, float] = {
-    "level_sd_station": 0.5,
-    "level_sd_zip": 0.5,
-    "growth_mean": 0.10,
-    "growth_mean_sd": 0.15,
-    "growth_sd_zip": 0.05,
-    "weekday_sd": 0.5,
-    "yearly_sd": 0.1,
-    "regressor_sd": 0.3,
-    "stops_cv": 0.15,
-    "extra_log_mean_sd": 1.0,
-    "extra_sd_station": 0.3,
-    "extra_sd_zip": 0.3,
-    "extra_cv": 0.15,
-}
+#: The volume model's spec as shipped: ``models/volume.toml``.
+VOLUME_SPEC: dict[str, Any] = read_spec_file(SPEC_DIR / "volume.toml")
+
+#: Default priors (log scale unless noted; see ``models/volume.toml``): half-normal scales of
+#: the pooling spreads, normal location/scale of the mean growth, normal scales of the
+#: seasonal terms.
+VOLUME_PRIORS: dict[str, float] = dict(VOLUME_SPEC["priors"])
+
+#: NUTS settings of :meth:`VolumeModel.fit` unless given (``[sampler]`` of the spec).
+VOLUME_SAMPLER: dict[str, Any] = dict(VOLUME_SPEC["sampler"])
 
 
 _DAYS_PER_YEAR = 365.25
@@ -124,7 +114,7 @@ def fourier_terms(dates: pd.DatetimeIndex, harmonics: int) -> np.ndarray:
     return np.concatenate([np.cos(angle), np.sin(angle)], axis=1)
 
 
-class VolumeModel:
+class VolumeModel(FittedModel):
     """Hierarchical negative-binomial model of daily stops and packages per zip.
 
     Parameters
@@ -148,6 +138,11 @@ class VolumeModel:
     network : bayesspr.data.network.Network or None
         The network of the history when it was a canonical table (forecasts default to it).
     """
+
+    model_name = "VolumeModel"
+    format_attr = "bayesspr_volume_save_format"
+    save_format = VOLUME_SAVE_FORMAT
+    default_samples = 500
 
     def __init__(
         self,
@@ -339,37 +334,18 @@ class VolumeModel:
             self.network = Network.from_table(df)
         except NetworkError:
             self.network = None
-        sampler = dict(VOLUME_SAMPLER)
-        overrides = {"draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept}
-        sampler.update({k: v for k, v in overrides.items() if v is not None})
+        sampler = sampler_settings(VOLUME_SAMPLER, {
+            "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
+        })  # fmt: skip
         model = self.build_model(volume)
-        with model:
-            idata = pm.sample(
-                draws=int(sampler["draws"]), tune=int(sampler["tune"]),
-                chains=int(sampler["chains"]), target_accept=float(sampler["target_accept"]),
-                random_seed=random_seed, progressbar=progressbar, **_low_rank(),
-            )  # fmt: skip
+        idata = run_nuts(model, sampler, random_seed=random_seed, progressbar=progressbar,
+                         **_low_rank())  # fmt: skip
         self.idata = idata
-        self.diagnostics = convergence(idata)
-        if not self.diagnostics["ok"]:
-            warnings.warn("volume fit did not converge: " + "; ".join(self.diagnostics["problems"]),
-                          ConvergenceWarning, stacklevel=2)  # fmt: skip
+        self._judge(idata, "try more tune/draws or a higher target_accept")
         self.idata.attrs.update(self._attrs())
         return self
 
     # ------------------------------------------------------------------ forecasting
-    def _require_fit(self) -> xr.DataTree:
-        if self.idata is None:
-            raise NotFittedError(
-                "VolumeModel has no fit: call volume.fit(df) or VolumeModel.load(path)"
-            )
-        return self.idata
-
-    def posterior_samples(
-        self, max_samples: int | None = 500, *, random_seed: int | None = None
-    ) -> xr.Dataset:
-        """Posterior draws over one ``sample`` dimension (see ``model.stacked_samples``)."""
-        return stacked_samples(self._require_fit(), max_samples, random_seed=random_seed)
 
     def volume_draws(
         self,
@@ -504,10 +480,22 @@ class VolumeModel:
             },
         }  # fmt: skip
         return {
-            "bayesspr_volume_save_format": str(VOLUME_SAVE_FORMAT),
+            **super()._attrs(),
             "bayesspr_volume_meta": json.dumps(meta),
-            "bayesspr_diagnostics": json.dumps(self.diagnostics, default=str),
+            "bayesspr_spec_id": self.spec_id(),
         }
+
+    def spec_id(self) -> str:
+        """Short stable hash (hex) of the spec in use: priors, harmonics, regressor names.
+
+        Returns
+        -------
+        str
+            12 hex digits; stored with every saved fit as ``bayesspr_spec_id``.
+        """
+        regressors = [] if self.regressors is None else list(self.regressors.columns)
+        return spec_id({"name": VOLUME_SPEC["name"], "priors": self.priors,
+                        "harmonics": self.harmonics, "regressors": regressors})  # fmt: skip
 
     def save(self, path: str | Path, *, keep: Keep = "report") -> Path:
         """Write the fit to a compressed netCDF file atomically (no pickle).
@@ -525,9 +513,7 @@ class VolumeModel:
         pathlib.Path
             The path written.
         """
-        idata = self._require_fit()
-        idata.attrs.update(self._attrs())
-        return write_fit(idata, path, keep)
+        return self._save(path, keep)
 
     @classmethod
     def load(cls, path: str | Path) -> VolumeModel:
@@ -547,22 +533,13 @@ class VolumeModel:
         ------
         FileNotFoundError
             If ``path`` does not exist.
-        ValueError
-            If the file is not a bayesspr volume fit of this format.
+        ModelVersionError
+            If the file is not a bayesspr volume fit of this format (an SPR fit says so).
+        SavedFitError
+            If the file lacks its metadata or its posterior has values no fit can have.
         """
         path = Path(path)
-        idata = read_saved_tree(path, "VolumeModel")
-        found = idata.attrs.get("bayesspr_volume_save_format")
-        if found is None and "bayesspr_save_format" in idata.attrs:
-            raise ValueError(
-                f"{path} is an SPRModel fit, not a VolumeModel fit: load it with "
-                "bayesspr.SPRModel.load"
-            )
-        if found != str(VOLUME_SAVE_FORMAT):
-            raise ValueError(
-                f"{path} has bayesspr volume save format {found!r}; this bayesspr reads format "
-                f"{VOLUME_SAVE_FORMAT!r} (bayesspr {_pkg_version('bayesspr')})"
-            )
+        idata = cls._read_fit(path)
         meta = json.loads(required_attr(idata, "bayesspr_volume_meta", path, "VolumeModel"))
         check_posterior(idata, path, "VolumeModel")
         regressors = None
@@ -570,8 +547,7 @@ class VolumeModel:
             days = pd.DatetimeIndex(meta["regressors"]["dates"])
             regressors = pd.DataFrame(meta["regressors"]["columns"], index=days)
         model = cls(meta["priors"], harmonics=meta["harmonics"], regressors=regressors)
-        model.idata = idata
-        model.diagnostics = json.loads(idata.attrs.get("bayesspr_diagnostics", "{}"))
+        model._restore(idata)
         model.last_date = pd.Timestamp(meta["last_date"])
         model.time_origin = pd.Timestamp(meta["time_origin"])
         model.fourier_center = np.asarray(meta["fourier_center"], dtype=float)

@@ -274,3 +274,21 @@ def test_predict_warns_about_rows_whose_shift_cannot_hold_a_stop(demo_fit, demo_
     absurd = plan.assign(stem_km=450.0, shift_hours=1.0)
     with pytest.warns(PhysicsWarning, match="less than one stop per route"):
         demo_fit.predict(absurd)
+
+
+def test_an_spr_fit_given_to_volume_load_says_so_by_name(demo_fit, tmp_path):
+    from bayesspr.volume.model import VolumeModel
+
+    path = demo_fit.save(tmp_path / "spr.nc", keep="posterior")
+    with pytest.raises(ModelVersionError, match=r"SPRModel fit.*bayesspr\.SPRModel\.load"):
+        VolumeModel.load(path)
+
+
+def test_both_models_share_one_base_for_fit_files_and_not_fitted_checks():
+    from bayesspr.fitted_model import FittedModel
+    from bayesspr.volume.model import VolumeModel
+
+    for cls in (SPRModel, VolumeModel):
+        assert issubclass(cls, FittedModel)
+        with pytest.raises(NotFittedError, match=f"{cls.__name__} has no fit"):
+            cls().posterior_samples()

@@ -76,6 +76,22 @@ def test_saved_fit_forecasts_the_same_draws(demo_volume_fit, tmp_path):
         again.forecast(days, zips=["99999"])
 
 
+def test_the_volume_spec_is_a_file_and_its_id_travels_with_the_fit(demo_volume_fit, tmp_path):
+    import tomllib
+
+    from bayesspr.spr.spec import SPEC_DIR
+    from bayesspr.volume.model import VOLUME_PRIORS, VOLUME_SAMPLER
+
+    with (SPEC_DIR / "volume.toml").open("rb") as fh:
+        shipped = tomllib.load(fh)
+    assert VOLUME_PRIORS == shipped["priors"] and VOLUME_SAMPLER == shipped["sampler"]
+    path = demo_volume_fit.save(tmp_path / "volume.nc")
+    again = VolumeModel.load(path)
+    assert again.idata.attrs["bayesspr_spec_id"] == demo_volume_fit.spec_id() == again.spec_id()
+    assert VolumeModel(priors={"yearly_sd": 0.2}).spec_id() != VolumeModel().spec_id()
+    assert VolumeModel(harmonics=3).spec_id() != VolumeModel().spec_id()
+
+
 def test_demo_volume_fit_converges(demo_volume_fit):
     d = demo_volume_fit.diagnostics
     assert d["divergences"] == 0 and d["rhat_max"] <= 1.01
