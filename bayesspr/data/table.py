@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bayesspr.errors import DataError, Problem
-from bayesspr.io.files import atomic_write
+from bayesspr.io.files import atomic_write, table_format
 
 __all__ = [
     "COLUMNS",
@@ -318,15 +318,13 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 
 def _kind(path: str | os.PathLike[str]) -> str:
     """Return ``"csv"`` or ``"parquet"`` from a file suffix, or raise ValueError."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise ValueError(
-        f"cannot tell the format of {os.fspath(path)!r} from suffix {suffix!r}: "
-        "expected .csv, .parquet or .pq"
-    )
+    found = table_format(path)
+    if found is None:
+        raise ValueError(
+            f"cannot tell the format of {os.fspath(path)!r} from suffix "
+            f"{Path(path).suffix.lower()!r}: expected .csv, .parquet or .pq"
+        )
+    return found
 
 
 def _plain(value: Any) -> Any:
@@ -373,51 +371,81 @@ def _check_column(
     problems : list of (int, Problem)
         Row position and problem for each bad cell (at most one per cell).
     """
-    is_text = isinstance(s.dtype, pd.StringDtype)  # every present value is a str
+    missing = _missing_cells(s)
+    parse = {"text": _parse_text, "date": _parse_date_column}.get(spec.kind, _parse_numeric)
+    # bad_type: not a number / date / string at all; bad_value: the right type, out of range
+    parsed, bad_type, bad_value, value_rule = parse(s, spec, missing)
+    problems = _cell_problems(s, spec, missing, bad_type, bad_value, value_rule)
+    return parsed, ~(missing | bad_type | bad_value), problems
+
+
+def _missing_cells(s: pd.Series) -> np.ndarray:
+    """Which cells are missing: NA, or text that is empty or only whitespace."""
     missing = s.isna().to_numpy(copy=True)
-    if is_text:
+    if isinstance(s.dtype, pd.StringDtype):  # every present value is a str
         missing |= s.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
     elif not _is_typed(s):
         missing |= s.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(bool)
-    bad_type = np.zeros(len(s), dtype=bool)  # not a number / date / string at all
-    bad_value = np.zeros(len(s), dtype=bool)  # the right type, but out of range
-    value_rule = f"expected {spec.expect}"
-    if spec.kind == "text":
-        if not is_text:
-            bad_type = ~missing & ~s.map(lambda v: isinstance(v, str)).to_numpy(bool)
-        text = s.astype(object).where(~(missing | bad_type), "")
-        bad_value = text.map(lambda v: v != v.strip()).to_numpy(bool)
-        parsed = text.astype(_STR_DTYPE)
-    elif spec.kind == "date":
-        parsed, bad_type = _parse_dates(s, missing)
-        lo, hi = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
-        in_range = ((parsed >= lo) & (parsed <= hi)).to_numpy(dtype=bool, na_value=False)
-        bad_type |= ~missing & parsed.isna().to_numpy()  # text that is not a date
-        bad_value = ~missing & ~bad_type & ~in_range
-        value_rule = f"expected a date between {lo.date()} and {hi.date()}"
-        parsed = parsed.where(in_range).dt.normalize().astype("datetime64[ns]")
-    else:
-        values, bad_type = _parse_numbers(s, missing)
-        with np.errstate(invalid="ignore"):
-            above = values >= spec.lower if spec.inclusive else values > spec.lower
-            in_range = np.isfinite(values) & above
-            if spec.upper is not None:
-                in_range &= values <= spec.upper
-            whole = (values == np.floor(values)) if spec.kind == "int" else in_range
-        ok = in_range & whole
-        # out of range: the rule with its unit and reason; a fraction in an integer column:
-        # the plain rule (the bounds' reason is beside the point)
-        bad_value = ~missing & ~bad_type & ~in_range
-        bad_type |= ~missing & in_range & ~whole
-        if spec.why:
-            value_rule += f" {spec.why}"
-        if spec.kind == "int":
-            if pd.api.types.is_integer_dtype(s.dtype) and ok.all():
-                values = s.to_numpy(dtype="int64")  # exact, no trip through float
-            else:
-                values = np.where(ok, values, 0).astype("int64")
-        parsed = pd.Series(values, index=s.index, dtype=values.dtype)
+    return missing
 
+
+_Parsed = tuple[pd.Series, np.ndarray, np.ndarray, str]  # parsed, bad type, bad value, rule
+
+
+def _parse_text(s: pd.Series, spec: _Spec, missing: np.ndarray) -> _Parsed:
+    """Parse a text column; a value padded with whitespace is a bad value."""
+    bad_type = np.zeros(len(s), dtype=bool)
+    if not isinstance(s.dtype, pd.StringDtype):
+        bad_type = ~missing & ~s.map(lambda v: isinstance(v, str)).to_numpy(bool)
+    text = s.astype(object).where(~(missing | bad_type), "")
+    bad_value = text.map(lambda v: v != v.strip()).to_numpy(bool)
+    return text.astype(_STR_DTYPE), bad_type, bad_value, f"expected {spec.expect}"
+
+
+def _parse_date_column(s: pd.Series, spec: _Spec, missing: np.ndarray) -> _Parsed:
+    """Parse a date column; a date pandas cannot hold (before 1677, after 2262) is bad."""
+    parsed, bad_type = _parse_dates(s, missing)
+    lo, hi = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+    in_range = ((parsed >= lo) & (parsed <= hi)).to_numpy(dtype=bool, na_value=False)
+    bad_type |= ~missing & parsed.isna().to_numpy()  # text that is not a date
+    bad_value = ~missing & ~bad_type & ~in_range
+    value_rule = f"expected a date between {lo.date()} and {hi.date()}"
+    parsed = parsed.where(in_range).dt.normalize().astype("datetime64[ns]")
+    return parsed, bad_type, bad_value, value_rule
+
+
+def _parse_numeric(s: pd.Series, spec: _Spec, missing: np.ndarray) -> _Parsed:
+    """Parse an integer or float column and check it against the spec's bounds."""
+    values, bad_type = _parse_numbers(s, missing)
+    with np.errstate(invalid="ignore"):
+        above = values >= spec.lower if spec.inclusive else values > spec.lower
+        in_range = np.isfinite(values) & above
+        if spec.upper is not None:
+            in_range &= values <= spec.upper
+        whole = (values == np.floor(values)) if spec.kind == "int" else in_range
+    ok = in_range & whole
+    # out of range: the rule with its unit and reason; a fraction in an integer column:
+    # the plain rule (the bounds' reason is beside the point)
+    bad_value = ~missing & ~bad_type & ~in_range
+    bad_type |= ~missing & in_range & ~whole
+    value_rule = f"expected {spec.expect}" + (f" {spec.why}" if spec.why else "")
+    if spec.kind == "int":
+        if pd.api.types.is_integer_dtype(s.dtype) and ok.all():
+            values = s.to_numpy(dtype="int64")  # exact, no trip through float
+        else:
+            values = np.where(ok, values, 0).astype("int64")
+    return pd.Series(values, index=s.index, dtype=values.dtype), bad_type, bad_value, value_rule
+
+
+def _cell_problems(
+    s: pd.Series,
+    spec: _Spec,
+    missing: np.ndarray,
+    bad_type: np.ndarray,
+    bad_value: np.ndarray,
+    value_rule: str,
+) -> list[tuple[int, Problem]]:
+    """One problem per bad cell (missing, wrong type, bad value), by row position."""
     problems = []
     raw = s.to_numpy(dtype=object) if (missing | bad_type | bad_value).any() else None
     for mask, rule in (
@@ -434,7 +462,7 @@ def _check_column(
                 )
             problems.append((int(pos), Problem(_plain(s.index[pos]), s.name, value, rule)))
     problems.sort(key=lambda t: t[0])
-    return parsed, ~(missing | bad_type | bad_value), problems
+    return problems
 
 
 def _parse_dates(s: pd.Series, missing: np.ndarray) -> tuple[pd.Series, np.ndarray]:
@@ -484,87 +512,122 @@ def _parse_numbers(s: pd.Series, missing: np.ndarray) -> tuple[np.ndarray, np.nd
     return values, bad_type
 
 
+#: The one-parent-per-child rules: (child key columns, parent column, rule). A zip lies in
+#: one city, and one station serves a zip on a given day (a zip may move to another station
+#: from one day to the next; a station may serve zips of two cities).
+_ONE_PARENT = ((("zip",), "city", "one city per zip"),
+               (("date", "zip"), "station", "one station per zip and day"))  # fmt: skip
+
+_Columns = Mapping[str, np.ndarray]
+
+
 def _row_problems(
     index: pd.Index, parsed: Mapping[str, pd.Series], valid: Mapping[str, np.ndarray]
 ) -> list[tuple[int, Problem]]:
     """Rules across columns and rows, checked only where the cells involved are valid."""
-    out: list[tuple[int, Problem]] = []
     col = {c: s.to_numpy() for c, s in parsed.items()}
-
-    def rows(mask: np.ndarray) -> Iterable[tuple[int, Any]]:
-        return ((int(p), _plain(index[p])) for p in np.flatnonzero(mask))
 
     def usable(*cols: str) -> np.ndarray | None:
         if not all(c in parsed for c in cols):
             return None
         return np.logical_and.reduce([valid[c] for c in cols])
 
-    ok = usable("packages", "stops")
-    if ok is not None:
-        pk, st = col["packages"], col["stops"]
-        for pos, row in rows(ok & (pk < st)):
-            rule = (
-                f"expected packages >= stops = {st[pos]} (every stop receives at least one package)"
-            )
-            out.append((pos, Problem(row, "packages", int(pk[pos]), rule)))
-
-    ok = usable("packages", "routes", "van_capacity")
-    if ok is not None:
-        pk, rt, cap = col["packages"], col["routes"], col["van_capacity"]
-        with np.errstate(invalid="ignore", over="ignore"):
-            over = ok & (pk > rt * cap * (1 + 1e-12))
-        for pos, row in rows(over):
-            rule = (
-                f"expected packages <= routes * van_capacity = {rt[pos]} * {cap[pos]:g} "
-                f"= {rt[pos] * cap[pos]:g} (the vans could not have carried more)"
-            )
-            out.append((pos, Problem(row, "packages", int(pk[pos]), rule)))
-
-    ok = usable(*KEY_COLUMNS)
-    if ok is not None:
-        keys = pd.DataFrame({c: col[c] for c in KEY_COLUMNS})
-        dup = ok & keys.duplicated(keep=False).to_numpy()
-        group = keys.groupby(list(KEY_COLUMNS), sort=False).ngroup().to_numpy()
-        dup_pos = np.flatnonzero(dup)
-        members = pd.Series(dup_pos).groupby(group[dup_pos]).agg(list).to_dict()
-        days = pd.DatetimeIndex(col["date"][dup_pos]).strftime("%Y-%m-%d")
-        for i, (pos, row) in enumerate(rows(dup)):
-            same = members[group[pos]]
-            others = [str(_plain(index[p])) for p in same[:6] if p != pos][:5]
-            shown = ", ".join(others) + (", ..." if len(same) > 6 else "")
-            key = (days[i], col["zip"][pos], float(col["van_capacity"][pos]))
-            rule = f"expected a unique (date, zip, van_capacity); also in row(s) {shown}"
-            out.append((pos, Problem(row, None, key, rule)))
-
-    # one parent per child: a zip lies in one city, and one station serves a zip on a given
-    # day (a zip may move to another station from one day to the next; a station may serve
-    # zips of two cities)
-    rules = ((("zip",), "city", "one city per zip"),
-             (("date", "zip"), "station", "one station per zip and day"))  # fmt: skip
-    for keys, parent, noun in rules:
+    checks = [
+        (usable("packages", "stops"), _packages_below_stops),
+        (usable("packages", "routes", "van_capacity"), _packages_over_capacity),
+        (usable(*KEY_COLUMNS), _duplicate_keys),
+    ]
+    out: list[tuple[int, Problem]] = []
+    for ok, check in checks:
+        if ok is not None:
+            out += check(index, col, ok)
+    for keys, parent, noun in _ONE_PARENT:
         ok = usable(*keys, parent)
-        if ok is None:
-            continue
-        frame = pd.DataFrame({c: col[c] for c in (*keys, parent)})[ok]
-        n_parents = frame.groupby(list(keys), sort=False)[parent].nunique()
-        torn = n_parents.index[n_parents > 1]
-        if not len(torn):
-            continue
-        parents = (
-            frame.set_index(list(keys))
-            .loc[torn]
-            .groupby(level=list(range(len(keys))))[parent]
-            .unique()
+        if ok is not None:
+            out += _two_parents(index, col, ok, keys, parent, noun)
+    return out
+
+
+def _rows(index: pd.Index, mask: np.ndarray) -> Iterable[tuple[int, Any]]:
+    """(row position, row label) of every row where ``mask`` holds."""
+    return ((int(p), _plain(index[p])) for p in np.flatnonzero(mask))
+
+
+def _packages_below_stops(
+    index: pd.Index, col: _Columns, ok: np.ndarray
+) -> list[tuple[int, Problem]]:
+    """Rows with fewer packages than stops (every stop receives at least one package)."""
+    pk, st = col["packages"], col["stops"]
+    out = []
+    for pos, row in _rows(index, ok & (pk < st)):
+        rule = f"expected packages >= stops = {st[pos]} (every stop receives at least one package)"
+        out.append((pos, Problem(row, "packages", int(pk[pos]), rule)))
+    return out
+
+
+def _packages_over_capacity(
+    index: pd.Index, col: _Columns, ok: np.ndarray
+) -> list[tuple[int, Problem]]:
+    """Rows with more packages than their routes' vans could carry."""
+    pk, rt, cap = col["packages"], col["routes"], col["van_capacity"]
+    with np.errstate(invalid="ignore", over="ignore"):
+        over = ok & (pk > rt * cap * (1 + 1e-12))
+    out = []
+    for pos, row in _rows(index, over):
+        rule = (
+            f"expected packages <= routes * van_capacity = {rt[pos]} * {cap[pos]:g} "
+            f"= {rt[pos] * cap[pos]:g} (the vans could not have carried more)"
         )
-        key_of = pd.MultiIndex.from_arrays([col[k] for k in keys]) if len(keys) > 1 else (
-            pd.Index(col[keys[0]]))  # fmt: skip
-        for pos, row in rows(ok & key_of.isin(torn)):
-            key = key_of[pos]
-            shown = ", ".join(repr(_plain(v)) for v in sorted(parents[key]))
-            label = " ".join(
-                f"{k} {pd.Timestamp(v):%Y-%m-%d}" if k == "date" else f"{k} {v!r}"
-                for k, v in zip(keys, key if len(keys) > 1 else (key,), strict=True)
-            )
-            rule = f"expected {noun}; {label} appears with {parent} {shown}"
-            out.append((pos, Problem(row, parent, col[parent][pos], rule)))
+        out.append((pos, Problem(row, "packages", int(pk[pos]), rule)))
+    return out
+
+
+def _duplicate_keys(index: pd.Index, col: _Columns, ok: np.ndarray) -> list[tuple[int, Problem]]:
+    """Rows that share their (date, zip, van_capacity) with another row, naming the others."""
+    keys = pd.DataFrame({c: col[c] for c in KEY_COLUMNS})
+    dup = ok & keys.duplicated(keep=False).to_numpy()
+    group = keys.groupby(list(KEY_COLUMNS), sort=False).ngroup().to_numpy()
+    dup_pos = np.flatnonzero(dup)
+    members = pd.Series(dup_pos).groupby(group[dup_pos]).agg(list).to_dict()
+    days = pd.DatetimeIndex(col["date"][dup_pos]).strftime("%Y-%m-%d")
+    out = []
+    for i, (pos, row) in enumerate(_rows(index, dup)):
+        same = members[group[pos]]
+        others = [str(_plain(index[p])) for p in same[:6] if p != pos][:5]
+        shown = ", ".join(others) + (", ..." if len(same) > 6 else "")
+        key = (days[i], col["zip"][pos], float(col["van_capacity"][pos]))
+        rule = f"expected a unique (date, zip, van_capacity); also in row(s) {shown}"
+        out.append((pos, Problem(row, None, key, rule)))
+    return out
+
+
+def _two_parents(
+    index: pd.Index,
+    col: _Columns,
+    ok: np.ndarray,
+    keys: tuple[str, ...],
+    parent: str,
+    noun: str,
+) -> list[tuple[int, Problem]]:
+    """Rows whose key (a zip, a zip-day) appears with more than one ``parent``."""
+    frame = pd.DataFrame({c: col[c] for c in (*keys, parent)})[ok]
+    n_parents = frame.groupby(list(keys), sort=False)[parent].nunique()
+    torn = n_parents.index[n_parents > 1]
+    if not len(torn):
+        return []
+    parents = (
+        frame.set_index(list(keys)).loc[torn].groupby(level=list(range(len(keys))))[parent].unique()
+    )
+    key_of = pd.MultiIndex.from_arrays([col[k] for k in keys]) if len(keys) > 1 else (
+        pd.Index(col[keys[0]]))  # fmt: skip
+    out = []
+    for pos, row in _rows(index, ok & key_of.isin(torn)):
+        key = key_of[pos]
+        shown = ", ".join(repr(_plain(v)) for v in sorted(parents[key]))
+        label = " ".join(
+            f"{k} {pd.Timestamp(v):%Y-%m-%d}" if k == "date" else f"{k} {v!r}"
+            for k, v in zip(keys, key if len(keys) > 1 else (key,), strict=True)
+        )
+        rule = f"expected {noun}; {label} appears with {parent} {shown}"
+        out.append((pos, Problem(row, parent, col[parent][pos], rule)))
     return out

@@ -29,6 +29,7 @@ from bayesspr.errors import OutputPathError
 __all__ = [
     "CSV_DECIMALS",
     "OUTPUT_KINDS",
+    "TABLE_SUFFIXES",
     "OutputPathError",
     "atomic_folder",
     "atomic_write",
@@ -39,6 +40,7 @@ __all__ = [
     "remove_stale_temps",
     "saved_fit_kind",
     "sha256_of",
+    "table_format",
     "write_csv",
 ]
 
@@ -375,20 +377,39 @@ def file_kind(path: str | os.PathLike[str]) -> str:
     return "text"
 
 
+#: Suffix of a table file -> its format (the only suffixes tables are read and written with).
+TABLE_SUFFIXES: Mapping[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def table_format(path: str | os.PathLike[str]) -> str | None:
+    """Tell a table file's format from its suffix (case-insensitive).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A table file name (it need not exist).
+
+    Returns
+    -------
+    str or None
+        ``"csv"`` (``.csv``), ``"parquet"`` (``.parquet``, ``.pq``), or None for any other
+        suffix (:data:`TABLE_SUFFIXES`).
+    """
+    return TABLE_SUFFIXES.get(Path(path).suffix.lower())
+
+
 def _resolve_kind(path: Path, kind: str, option: str) -> str:
     if kind not in OUTPUT_KINDS:
         raise ValueError(f"kind = {kind!r}: expected one of {sorted(OUTPUT_KINDS)}")
     if kind != "table":
         return kind
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise OutputPathError(
-        f"{option} {path}: cannot tell the table format from suffix {suffix!r}; expected a "
-        "name ending in .csv, .parquet or .pq"
-    )
+    found = table_format(path)
+    if found is None:
+        raise OutputPathError(
+            f"{option} {path}: cannot tell the table format from suffix "
+            f"{path.suffix.lower()!r}; expected a name ending in .csv, .parquet or .pq"
+        )
+    return found
 
 
 def _is_inside(child: Path, folder: Path) -> bool:
@@ -443,7 +464,26 @@ def check_output_path(
     target = Path(path)
     kind = _resolve_kind(target, kind, option)
     where = f"{option} {os.fspath(path)}"
-    for name, given in (inputs or {}).items():
+    _refuse_inputs(target, kind, inputs or {}, where, option)
+    _refuse_link_or_unwritable_folder(target, where, option)
+    if not os.path.lexists(target):
+        return target
+    if kind == "folder":
+        _check_existing_folder(target, folder_files, where, option)
+    else:
+        _check_existing_file(target, kind, where, option)
+    return target
+
+
+def _refuse_inputs(
+    target: Path,
+    kind: str,
+    inputs: Mapping[str, str | os.PathLike[str] | None],
+    where: str,
+    option: str,
+) -> None:
+    """Refuse a destination that is one of the inputs or, for a folder, holds one."""
+    for name, given in inputs.items():
         if given is None or not os.path.exists(given):
             continue
         same = os.path.lexists(target) and os.path.exists(target) and os.path.samefile(
@@ -459,6 +499,10 @@ def check_output_path(
                 f"replaced whole; expected an output folder without inputs in it; move the "
                 f"input or choose another {option}"
             )
+
+
+def _refuse_link_or_unwritable_folder(target: Path, where: str, option: str) -> None:
+    """Refuse a symbolic link, and a path whose nearest existing folder is not writable."""
     if target.is_symlink():
         raise OutputPathError(
             f"{where} is a symbolic link (to {os.readlink(target)}): bayesspr does not write "
@@ -479,41 +523,54 @@ def check_output_path(
             f"{where}: folder {above} is not writable; expected a folder you may write in; "
             f"change its permissions or choose another {option}"
         )
-    if not os.path.lexists(target):
-        return target
-    info = target.lstat()
-    if kind == "folder":
-        if not stat.S_ISDIR(info.st_mode):
-            raise OutputPathError(
-                f"{where} exists and is not a folder; expected a folder (new or an earlier "
-                f"output of this command); choose another {option}"
-            )
-        allowed = {*folder_files, "manifest.json"}
-        foreign = sorted(p.name for p in target.iterdir() if p.name not in allowed)
-        if foreign:
-            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-            raise OutputPathError(
-                f"{where} holds files this command did not write ({shown}), and the folder "
-                f"is replaced whole; expected a new folder or an earlier output of this "
-                f"command; choose another {option}"
-            )
-        return target
-    if stat.S_ISDIR(info.st_mode):
+
+
+def _check_existing_folder(
+    target: Path, folder_files: tuple[str, ...], where: str, option: str
+) -> None:
+    """Refuse an existing output folder that is not a folder or holds files not ours."""
+    if not stat.S_ISDIR(target.lstat().st_mode):
+        raise OutputPathError(
+            f"{where} exists and is not a folder; expected a folder (new or an earlier "
+            f"output of this command); choose another {option}"
+        )
+    allowed = {*folder_files, "manifest.json"}
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in allowed)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise OutputPathError(
+            f"{where} holds files this command did not write ({shown}), and the folder "
+            f"is replaced whole; expected a new folder or an earlier output of this "
+            f"command; choose another {option}"
+        )
+
+
+def _special_file(mode: int) -> str:
+    """Name what a non-regular, non-folder file is: a FIFO, a socket, a device, ..."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def _check_existing_file(target: Path, kind: str, where: str, option: str) -> None:
+    """Refuse an existing file that is a folder, special, read-only or of another kind."""
+    mode = target.lstat().st_mode
+    if stat.S_ISDIR(mode):
         raise OutputPathError(
             f"{where} is a folder; expected a file name ({OUTPUT_KINDS[kind]}); give a file "
             f"path such as {os.fspath(target / ('out' + sorted(_SUFFIXES[kind])[0]))}, or choose "
             f"another {option}"
         )
-    if not stat.S_ISREG(info.st_mode):
-        what = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
-                "a socket" if stat.S_ISSOCK(info.st_mode) else
-                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
-                "a special file")  # fmt: skip
+    if not stat.S_ISREG(mode):
         raise OutputPathError(
-            f"{where} is {what}, not a regular file; expected a regular file or a new path; "
-            f"choose another {option}"
+            f"{where} is {_special_file(mode)}, not a regular file; expected a regular file or "
+            f"a new path; choose another {option}"
         )
-    writable = info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    writable = mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
     if not writable or not os.access(target, os.W_OK):
         raise OutputPathError(
             f"{where} is read-only; it is not replaced; expected a writable file or a new "
@@ -530,7 +587,6 @@ def check_output_path(
             f"would replace it; expected a new path or a file of the same kind; choose "
             f"another {option} (or delete the file first if it may go)"
         )
-    return target
 
 
 # --- reading --------------------------------------------------------------------------------
