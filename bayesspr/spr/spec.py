@@ -124,23 +124,67 @@ def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:
     Raises
     ------
     SpecError
-        If the file is missing, or a table, prior, constant or setting is absent, malformed
-        or out of range; the message names the entry, its value and what was expected.
+        If the file is missing (the message lists the SPR spec names in :data:`SPEC_DIR`),
+        is the volume model's spec (``"volume"``), or a table, prior, constant or setting is
+        absent, malformed or out of range; the message names the entry, its value and what
+        was expected.
     """
     if isinstance(spec, dict):
-        data = copy.deepcopy(spec)
-        origin = "the given dict"
+        data, origin = copy.deepcopy(spec), "the given dict"
     else:
-        path = Path(spec)
-        if path.suffix != ".toml":
-            path = SPEC_DIR / f"{spec}.toml"
-        if not path.is_file():
-            shipped = sorted(p.stem for p in SPEC_DIR.glob("*.toml"))
-            raise SpecError(
-                f"model spec {str(spec)!r} not found at {path}; shipped specs: {shipped}"
-            )
-        data = read_spec_file(path)
-        origin = str(path)
+        data, origin = _read_spec(spec)
+    _check_tables(origin, data)
+    for name, prior in data["priors"].items():
+        _check_prior(origin, name, prior)
+    _check_circuity(origin, data["constants"])
+    _check_sampler(origin, data.get("sampler", {}))
+    _check_hierarchy(origin, data.get("hierarchy", {}))
+    data.setdefault("sampler", {})
+    return data
+
+
+def _spr_spec_names() -> list[str]:
+    """Names of the SPR model specs shipped in :data:`SPEC_DIR` (those with a ``[model]`` table).
+
+    Returns
+    -------
+    list of str
+        File stems, sorted (``["default"]`` as shipped); ``volume.toml``, the volume model's
+        spec, is not one of them.
+    """
+    names = []
+    for path in sorted(SPEC_DIR.glob("*.toml")):
+        try:
+            is_spr = "model" in read_spec_file(path)
+        except SpecError:
+            is_spr = False
+        if is_spr:
+            names.append(path.stem)
+    return names
+
+
+def _read_spec(spec: str | Path) -> tuple[dict[str, Any], str]:
+    """Read a spec given by name (a file in :data:`SPEC_DIR`) or path; return it and its origin."""
+    path = Path(spec)
+    if path.suffix != ".toml":
+        path = SPEC_DIR / f"{spec}.toml"
+    if not path.is_file():
+        raise SpecError(
+            f"model spec {str(spec)!r} not found at {path}; expected the name of an SPR spec "
+            f"in {SPEC_DIR} (shipped specs: {_spr_spec_names()}) or a path to a .toml file"
+        )
+    return read_spec_file(path), str(path)
+
+
+def _check_tables(origin: str, data: dict[str, Any]) -> None:
+    """Raise SpecError unless the spec has its tables, each a table, and every required prior."""
+    if "model" not in data and data.get("name") == "volume":
+        raise SpecError(
+            f"model spec {origin} is the volume model's spec (bayesspr.VolumeModel reads it "
+            f"itself), not an SPR spec; expected an SPR spec: a name in {SPEC_DIR} "
+            f"({_spr_spec_names()}) or a path to a .toml file with [model], [constants] and "
+            "[priors] tables"
+        )
     for table in ("model", "constants", "priors"):
         if table not in data:
             raise SpecError(f"model spec {origin}: table [{table}] is missing")
@@ -153,22 +197,20 @@ def load_spec(spec: str | Path | dict[str, Any] = "default") -> dict[str, Any]:
     missing = [name for name in REQUIRED_PRIORS if name not in data["priors"]]
     if missing:
         raise SpecError(f"model spec {origin}: [priors] lacks {missing}")
-    for name, prior in data["priors"].items():
-        _check_prior(origin, name, prior)
-    if "circuity" not in data["constants"]:
+
+
+def _check_circuity(origin: str, constants: dict[str, Any]) -> None:
+    """Raise SpecError unless ``[constants] circuity`` is given and in :data:`CIRCUITY_RANGE`."""
+    if "circuity" not in constants:
         raise SpecError(f"model spec {origin}: [constants] lacks 'circuity' (road km per km)")
     low, high = CIRCUITY_RANGE
-    circuity = data["constants"]["circuity"]
+    circuity = constants["circuity"]
     if not _is_number(circuity) or not low <= circuity <= high:
         raise SpecError(
             f"model spec {origin}: [constants] circuity = {circuity!r}; expected a finite "
             f"number from {low:g} to {high:g} (road km per straight-line km: a road is never "
             "shorter than the straight line)"
         )
-    _check_sampler(origin, data.get("sampler", {}))
-    _check_hierarchy(origin, data.get("hierarchy", {}))
-    data.setdefault("sampler", {})
-    return data
 
 
 def _is_number(value: object) -> bool:
@@ -180,6 +222,26 @@ def _is_number(value: object) -> bool:
     )
 
 
+#: Which parameters of a distribution go together: a prior gives exactly one of these sets
+#: (for LogNormal, of its location parameters ``mu`` and ``median``).
+_PARAMETER_GROUPS: dict[str, list[tuple[str, ...]]] = {
+    "LogNormal": [(), ("mu",), ("median",)],
+    "Gamma": [("alpha", "beta"), ("mu", "sigma")],
+    "Exponential": [("lam",), ("scale",)],
+    "Beta": [("alpha", "beta")],
+}
+
+
+def _natural_range(name: str) -> tuple[float, float, bool, str]:
+    """A parameter's range (low, high, whether low is excluded) and its description."""
+    low, high, low_open, unit = PARAMETER_RANGES.get(name, (-math.inf, math.inf, False, ""))
+    span = (
+        f"{'>' if low_open else '>='} {low:g}" if math.isinf(high)
+        else f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+    )  # fmt: skip
+    return low, high, low_open, f"{span} ({unit})" if unit else span
+
+
 def _check_prior(origin: str, name: str, prior: object) -> None:
     """Raise SpecError unless a ``[priors]`` entry is a valid fixed value or distribution.
 
@@ -189,26 +251,8 @@ def _check_prior(origin: str, name: str, prior: object) -> None:
     parameter's range (a Normal prior on a speed could draw a negative speed).
     """
     where = f"model spec {origin}: [priors] {name}"
-    low, high, low_open, unit = PARAMETER_RANGES.get(name, (-math.inf, math.inf, False, ""))
-    span = (
-        f"{'>' if low_open else '>='} {low:g}" if math.isinf(high)
-        else f"in {'(' if low_open else '['}{low:g}, {high:g}]"
-    )  # fmt: skip
-    natural = f"{span} ({unit})" if unit else span
     if not isinstance(prior, dict):
-        if not _is_number(prior):
-            raise SpecError(
-                f"{where} = {prior!r}; expected a finite number (a fixed value) or a table "
-                'such as {{ dist = "LogNormal", median = 0.8, sigma = 0.1 }}'
-            )
-        if not ((prior > low if low_open else prior >= low) and prior <= high):
-            raise SpecError(f"{where} = {prior!r}; expected a fixed value {natural}")
-        if name in POPULATION_PRIORS:
-            raise SpecError(
-                f"{where} = {prior!r}; expected a LogNormal prior (a population median is "
-                "pooled on the log scale): fix its spread instead, e.g. "
-                f"{name.replace('_pop', '_sd')} = 1e-3"
-            )
+        _check_fixed_value(where, name, prior)
         return
     dist = prior.get("dist")
     if dist not in ALLOWED_DISTS:
@@ -218,8 +262,32 @@ def _check_prior(origin: str, name: str, prior: object) -> None:
             f"{where} has dist {dist!r}; expected 'LogNormal' (a population median is pooled "
             "on the log scale)"
         )
-    allowed = DIST_PARAMETERS[dist]
     params = {k: v for k, v in prior.items() if k != "dist"}
+    _check_dist_parameters(where, dist, params)
+    _check_support(where, name, dist, params)
+
+
+def _check_fixed_value(where: str, name: str, prior: object) -> None:
+    """Raise SpecError unless a fixed value is a finite number in the parameter's range."""
+    low, high, low_open, natural = _natural_range(name)
+    if not _is_number(prior):
+        raise SpecError(
+            f"{where} = {prior!r}; expected a finite number (a fixed value) or a table "
+            'such as {{ dist = "LogNormal", median = 0.8, sigma = 0.1 }}'
+        )
+    if not ((prior > low if low_open else prior >= low) and prior <= high):
+        raise SpecError(f"{where} = {prior!r}; expected a fixed value {natural}")
+    if name in POPULATION_PRIORS:
+        raise SpecError(
+            f"{where} = {prior!r}; expected a LogNormal prior (a population median is "
+            "pooled on the log scale): fix its spread instead, e.g. "
+            f"{name.replace('_pop', '_sd')} = 1e-3"
+        )
+
+
+def _check_dist_parameters(where: str, dist: str, params: dict[str, Any]) -> None:
+    """Raise SpecError unless a distribution gets only its own, finite, valid parameters."""
+    allowed = DIST_PARAMETERS[dist]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise SpecError(
@@ -229,17 +297,17 @@ def _check_prior(origin: str, name: str, prior: object) -> None:
         if not _is_number(value) or (allowed[key] == "positive" and not value > 0):
             need = "a finite number > 0" if allowed[key] == "positive" else "a finite number"
             raise SpecError(f"{where}: {dist} {key} = {value!r}; expected {need}")
-    groups = {
-        "LogNormal": [(), ("mu",), ("median",)],
-        "Gamma": [("alpha", "beta"), ("mu", "sigma")],
-        "Exponential": [("lam",), ("scale",)],
-        "Beta": [("alpha", "beta")],
-    }.get(dist)
+    groups = _PARAMETER_GROUPS.get(dist)
     if groups is not None:
         given = {k for k in params if dist != "LogNormal" or k in ("mu", "median")}
         if not any(given == set(g) for g in groups):
             shown = " or ".join(", ".join(g) or "neither mu nor median" for g in groups)
             raise SpecError(f"{where}: {dist} with {sorted(given)}; expected {shown}")
+
+
+def _check_support(where: str, name: str, dist: str, params: dict[str, Any]) -> None:
+    """Raise SpecError unless the distribution draws only values in the parameter's range."""
+    low, high, _, natural = _natural_range(name)
     lower, upper = {
         "Normal": (-math.inf, math.inf),
         "TruncatedNormal": (params.get("lower", -math.inf), params.get("upper", math.inf)),

@@ -30,9 +30,33 @@ def test_unknown_distribution_is_refused():
         load_spec(spec)
 
 
-def test_unknown_spec_name_lists_shipped_specs():
-    with pytest.raises(SpecError, match="default"):
+def test_unknown_spec_name_lists_shipped_specs_and_where_they_live():
+    with pytest.raises(SpecError, match="default") as info:
         load_spec("no_such_spec")
+    message = str(info.value)
+    assert "'no_such_spec' not found" in message
+    assert str(SPEC_DIR) in message
+    assert "'volume'" not in message  # the volume spec is not an SPR spec
+
+
+@pytest.mark.parametrize("given", ["volume", SPEC_DIR / "volume.toml"])
+def test_the_volume_spec_given_for_an_spr_model_says_so(given):
+    with pytest.raises(SpecError, match="volume model's spec") as info:
+        SPRModel(given)
+    message = str(info.value)
+    assert "not an SPR spec" in message
+    assert "['default']" in message and str(SPEC_DIR) in message
+
+
+def test_an_invalid_toml_spec_file_is_a_spec_error_naming_the_file(tmp_path):
+    from bayesspr.spr.spec import read_spec_file
+
+    path = tmp_path / "broken.toml"
+    path.write_text('[model]\nname = "broken\n[priors]\n')  # unterminated string
+    with pytest.raises(SpecError, match=rf"model spec {path} is not valid TOML: "):
+        read_spec_file(path)
+    with pytest.raises(SpecError, match="is not valid TOML"):
+        load_spec(path)
 
 
 def test_user_variant_file_changes_the_model(tmp_path):
