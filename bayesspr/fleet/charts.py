@@ -227,12 +227,7 @@ def fan_figure(
     """
     routes = as_routes(forecast)
     all_stations = [str(s) for s in routes["station"].to_numpy()]
-    chosen = list(all_stations if stations is None else stations)
-    unknown = sorted(set(chosen) - set(all_stations))
-    if unknown:
-        raise FleetConfigError(
-            f"stations {unknown} are not in the forecast: expected {all_stations}"
-        )
+    chosen = _chosen_stations(all_stations, stations)
     if peak_share is None:
         peak_share = fleet.peak_share if isinstance(fleet, FleetPlan) else DEFAULT_PEAK_SHARE
     peak_share = _check_peak_share(peak_share)
@@ -254,58 +249,99 @@ def fan_figure(
     for i, (ax, station) in enumerate(zip(axes, chosen, strict=False)):
         _, _, mean, peak = _monthly_draws(values[:, :, all_stations.index(station)], dates,
                                           peak_share)  # fmt: skip
-        for key, draws_, what in (
-            ("mean", mean, "mean day"),
-            ("peak", peak, "peak day"),
-        ):
-            parts = []
-            for mass, alpha in zip(FAN_BANDS, (0.18, 0.35), strict=True):
-                lo, hi = np.quantile(draws_, [(1 - mass) / 2, (1 + mass) / 2], axis=0)
-                parts.append(ax.fill_between(centres, lo, hi, color=_COLOURS[key], alpha=alpha,
-                                             lw=0))  # fmt: skip
-            (line,) = ax.plot(centres, np.median(draws_, axis=0), color=_COLOURS[key], lw=1.8,
-                              gid=f"forecast_{key}")  # fmt: skip
-            bands = ", ".join(_percent(m) for m in FAN_BANDS[::-1])
-            handles[f"forecast {what} (median; {bands})"] = (*parts, line)
+        _draw_forecast(ax, centres, mean, peak, handles)
         if observed is not None:
-            mine = observed[observed["station"] == station]
-            for key, column, what in (
-                ("mean", "mean_routes_per_day", "mean day"),
-                ("peak", "mean_peak_day_routes", "peak day"),
-            ):
-                if len(mine):
-                    (line,) = ax.plot(mine["centre"], mine[column], color=_COLOURS[key], lw=1.2,
-                                      ls="--", marker="o", ms=4, mfc="white",
-                                      gid=f"history_{key}")  # fmt: skip
-                    handles[f"observed {what}"] = line
+            _draw_history(ax, observed[observed["station"] == station], handles)
         if station in monthly:
             (line,) = ax.step(edges, np.r_[monthly[station], monthly[station][-1]], where="post",
                               color=_FLEET_COLOUR, lw=1.5, gid="fleet_monthly")  # fmt: skip
             handles[monthly_label] = line
         if station in flat:
-            (line,) = ax.plot([edges[0], edges[-1]], [flat[station]] * 2, color="darkred", lw=1.6,
-                              ls=":", gid="fleet_horizon")  # fmt: skip
-            handles[flat_label] = line
-            ax.annotate(f"buy {flat[station]:.0f}", (edges[0], flat[station]), xytext=(3, 2),
-                        textcoords="offset points", ha="left", va="bottom", fontsize=9.5,
-                        color="darkred")  # fmt: skip
+            handles[flat_label] = _draw_bought(ax, edges, flat[station])
         origin = ax.axvline(dates[0], color="0.3", lw=1, ls="-.", gid="forecast_origin")
         handles[f"forecast origin, {dates[0]:%Y-%m-%d}"] = origin
-        ax.set_title(station, fontsize=12, fontweight="bold")
-        ax.set_ylabel("routes per day", fontsize=10.5)
-        ax.tick_params(labelsize=10)
-        ax.set_ylim(0, ax.get_ylim()[1] * 1.08)  # room for the "buy" label
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(axis="y", color="0.9", lw=0.8)
-        ax.set_axisbelow(True)
-        _month_axis(ax)
-        if i + ncols >= n:  # nothing drawn below this panel: label its month axis
-            ax.tick_params(axis="x", labelbottom=True)
-            ax.set_xlabel("month", fontsize=10.5)
+        _style_panel(ax, station, label_months=i + ncols >= n)
     for ax in axes[n:]:
         ax.set_axis_off()
-    entries = list(handles.items())
-    labels, artists = [k for k, _ in entries], [v for _, v in entries]
+    _fan_legend(fig, axes[-1] if spare else None, handles, peak_share, values.shape[0])
+    title = "Routes per day by month, forecast" + (" and history" if observed is not None else "")
+    if scenario:
+        title += f" — scenario: {scenario}"
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    return fig
+
+
+def _chosen_stations(all_stations: list[str], stations: Sequence[str] | None) -> list[str]:
+    """The stations to draw (default: all), refusing any the forecast does not have."""
+    chosen = list(all_stations if stations is None else stations)
+    unknown = sorted(set(chosen) - set(all_stations))
+    if unknown:
+        raise FleetConfigError(
+            f"stations {unknown} are not in the forecast: expected {all_stations}"
+        )
+    return chosen
+
+
+def _draw_forecast(
+    ax: Axes, centres: pd.DatetimeIndex, mean: np.ndarray, peak: np.ndarray, handles: dict
+) -> None:
+    """The mean-day and peak-day fans of one panel: median line and central bands."""
+    for key, draws_, what in (("mean", mean, "mean day"), ("peak", peak, "peak day")):
+        parts = []
+        for mass, alpha in zip(FAN_BANDS, (0.18, 0.35), strict=True):
+            lo, hi = np.quantile(draws_, [(1 - mass) / 2, (1 + mass) / 2], axis=0)
+            parts.append(ax.fill_between(centres, lo, hi, color=_COLOURS[key], alpha=alpha,
+                                         lw=0))  # fmt: skip
+        (line,) = ax.plot(centres, np.median(draws_, axis=0), color=_COLOURS[key], lw=1.8,
+                          gid=f"forecast_{key}")  # fmt: skip
+        bands = ", ".join(_percent(m) for m in FAN_BANDS[::-1])
+        handles[f"forecast {what} (median; {bands})"] = (*parts, line)
+
+
+def _draw_history(ax: Axes, mine: pd.DataFrame, handles: dict) -> None:
+    """The observed mean-day and peak-day months of one station (rows of observed_monthly)."""
+    if not len(mine):
+        return
+    for key, column, what in (
+        ("mean", "mean_routes_per_day", "mean day"),
+        ("peak", "mean_peak_day_routes", "peak day"),
+    ):
+        (line,) = ax.plot(mine["centre"], mine[column], color=_COLOURS[key], lw=1.2,
+                          ls="--", marker="o", ms=4, mfc="white",
+                          gid=f"history_{key}")  # fmt: skip
+        handles[f"observed {what}"] = line
+
+
+def _draw_bought(ax: Axes, edges: pd.DatetimeIndex, vans: float) -> object:
+    """The vans bought for the whole horizon: a dotted line labelled "buy N"; returns it."""
+    (line,) = ax.plot([edges[0], edges[-1]], [vans] * 2, color="darkred", lw=1.6,
+                      ls=":", gid="fleet_horizon")  # fmt: skip
+    ax.annotate(f"buy {vans:.0f}", (edges[0], vans), xytext=(3, 2),
+                textcoords="offset points", ha="left", va="bottom", fontsize=9.5,
+                color="darkred")  # fmt: skip
+    return line
+
+
+def _style_panel(ax: Axes, station: str, *, label_months: bool) -> None:
+    """Title, axes and grid of one station's panel; ``label_months`` for the bottom row."""
+    ax.set_title(station, fontsize=12, fontweight="bold")
+    ax.set_ylabel("routes per day", fontsize=10.5)
+    ax.tick_params(labelsize=10)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.08)  # room for the "buy" label
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(axis="y", color="0.9", lw=0.8)
+    ax.set_axisbelow(True)
+    _month_axis(ax)
+    if label_months:  # nothing drawn below this panel: label its month axis
+        ax.tick_params(axis="x", labelbottom=True)
+        ax.set_xlabel("month", fontsize=10.5)
+
+
+def _fan_legend(
+    fig: Figure, spare: Axes | None, handles: dict, peak_share: float, n_draws: int
+) -> None:
+    """The legend, in the spare panel if there is one, else in a band below the panels."""
+    labels, artists = list(handles), list(handles.values())
     options = {
         "fontsize": 10,
         "title_fontsize": 10,
@@ -313,17 +349,12 @@ def fan_figure(
         "alignment": "left",
         "handler_map": {tuple: _tuple_handler()},
         "title": f"peak day: mean of a month's busiest {_percent(peak_share)} of days\n"
-        f"intervals: central, over {values.shape[0]} joint draws",
+        f"intervals: central, over {n_draws} joint draws",
     }
-    if spare:
-        axes[-1].legend(artists, labels, loc="center", **options)
+    if spare is not None:
+        spare.legend(artists, labels, loc="center", **options)
     else:
         fig.legend(artists, labels, loc="outside lower center", ncols=2, **options)
-    title = "Routes per day by month, forecast" + (" and history" if observed is not None else "")
-    if scenario:
-        title += f" — scenario: {scenario}"
-    fig.suptitle(title, fontsize=13, fontweight="bold")
-    return fig
 
 
 def _month_axis(ax: Axes) -> None:

@@ -115,6 +115,38 @@ def ev_feasibility(
         the argument, the value and what was expected.
     """
     risk = _check_probability("risk", risk)
+    _check_ev_inputs(forecast, van_type, ev_config)
+    routes = forecast["routes_zip"].transpose("sample", "date", "zip")
+    km = forecast["route_km_zip"].transpose("sample", "date", "zip")
+    station_of = forecast["station_of"].transpose("date", "zip").to_numpy().astype(str)
+    stations = np.array(sorted(set(np.unique(station_of)) - {""}), dtype=str)
+    if not len(stations):
+        raise FleetConfigError("forecast station_of names no station: expected active zips")
+
+    factor = np.array([ev_config.range_factor(s) for s in stations.tolist()])
+    usable = float(van_type.range_km) * factor  # (station,)
+    code = np.searchsorted(stations, station_of)  # index of each zip-day's station
+    active_zip = station_of != ""
+    range_dz = np.where(active_zip, usable[np.minimum(code, len(stations) - 1)], np.nan)
+    total, ok, ok_km = _station_sums(routes, km, range_dz, station_of, stations)
+
+    owned = None if fleet_by_station is None else vans_by_station(fleet_by_station, stations)
+    active = (station_of[:, :, None] == stations[None, None, :]).any(axis=1)  # (d, st)
+    rows = []
+    for i, station in enumerate(stations.tolist()):
+        days = active[:, i]
+        vans = None if owned is None else owned[i]
+        row = {"station": station, "range_km": usable[i]}
+        row |= _range_columns(total[:, days, i], ok[:, days, i], vans, risk)
+        row |= _charger_columns(station, ok[:, days, i], ok_km[:, days, i], van_type, ev_config)
+        row["ev_vans"] = min(row["range_cap"], row["charger_cap"])
+        row["binding"] = "charger" if row["charger_cap"] < row["range_cap"] else "range"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _check_ev_inputs(forecast: xr.Dataset, van_type: VanType, ev_config: EVConfig) -> None:
+    """Raise FleetConfigError unless the van is electric and the forecast has zip routes."""
     if not isinstance(van_type, VanType):
         raise FleetConfigError(f"van_type = {van_type!r}: expected a bayesspr.fleet.VanType")
     if not van_type.electric:
@@ -143,52 +175,38 @@ def ev_feasibility(
                 f"forecast[{name!r}] has dims {forecast[name].dims}: expected the dims "
                 f"{tuple(sorted(dims))} in any order"
             )
-    routes = forecast["routes_zip"].transpose("sample", "date", "zip")
-    km = forecast["route_km_zip"].transpose("sample", "date", "zip")
-    station_of = forecast["station_of"].transpose("date", "zip").to_numpy().astype(str)
-    stations = np.array(sorted(set(np.unique(station_of)) - {""}), dtype=str)
-    if not len(stations):
-        raise FleetConfigError("forecast station_of names no station: expected active zips")
 
-    factor = np.array([ev_config.range_factor(s) for s in stations.tolist()])
-    usable = float(van_type.range_km) * factor  # (station,)
-    code = np.searchsorted(stations, station_of)  # index of each zip-day's station
-    active_zip = station_of != ""
-    range_dz = np.where(active_zip, usable[np.minimum(code, len(stations) - 1)], np.nan)
-    total, ok, ok_km = _station_sums(routes, km, range_dz, station_of, stations)
 
-    if fleet_by_station is not None:
-        owned = vans_by_station(fleet_by_station, stations)
-    active = (station_of[:, :, None] == stations[None, None, :]).any(axis=1)  # (d, st)
-    rows = []
-    for i, station in enumerate(stations.tolist()):
-        days = active[:, i]
-        tot = total[:, days, i].sum()
-        p_exceed = 1.0 - ok[:, days, i].sum() / tot if tot > 0 else math.nan
-        working = total[:, days, i] > 0  # (sample, day): the station runs routes
-        n_range = _low_count(ok[:, days, i][working], risk)
-        if fleet_by_station is None:
-            range_cap = n_range
-        else:
-            spare = owned[i] - (total[:, days, i] - ok[:, days, i])  # vans − out-of-range
-            range_cap = min(max(_low_count(spare.reshape(-1), risk), 0), int(owned[i]))
-        eligible = ok[:, days, i].sum()
-        mean_km = ok_km[:, days, i].sum() / eligible if eligible > 0 else math.nan
-        kwh = ev_config.charger_kw(station) * float(ev_config.charging_hours)
-        per_van = float(van_type.kwh_per_km) * mean_km
-        cap = math.floor(kwh / per_van + 1e-9) if eligible > 0 else 0
-        rows.append(
-            {
-                "station": station,
-                "range_km": usable[i],
-                "p_exceed": p_exceed,
-                "routes_in_range": n_range,
-                "range_cap": range_cap,
-                "mean_route_km": mean_km,
-                "charger_kwh": kwh,
-                "charger_cap": cap,
-                "ev_vans": min(range_cap, cap),
-                "binding": "charger" if cap < range_cap else "range",
-            }
-        )
-    return pd.DataFrame(rows)
+def _range_columns(
+    total: np.ndarray, ok: np.ndarray, owned: float | None, risk: float
+) -> dict[str, float | int]:
+    """``p_exceed``, ``routes_in_range`` and ``range_cap`` of one station.
+
+    ``total`` and ``ok`` are (sample, day) routes and routes within range on the station's
+    days; ``owned`` the vans it owns (None: each electric van needs a route within range).
+    """
+    tot = total.sum()
+    p_exceed = 1.0 - ok.sum() / tot if tot > 0 else math.nan
+    working = total > 0  # (sample, day): the station runs routes
+    n_range = _low_count(ok[working], risk)
+    if owned is None:
+        range_cap = n_range
+    else:
+        spare = owned - (total - ok)  # vans − out-of-range
+        range_cap = min(max(_low_count(spare.reshape(-1), risk), 0), int(owned))
+    return {"p_exceed": p_exceed, "routes_in_range": n_range, "range_cap": range_cap}
+
+
+def _charger_columns(
+    station: str, ok: np.ndarray, ok_km: np.ndarray, van_type: VanType, ev_config: EVConfig
+) -> dict[str, float | int]:
+    """``mean_route_km``, ``charger_kwh`` and ``charger_cap`` of one station.
+
+    ``ok`` and ``ok_km`` are (sample, day) routes within range and their km on its days.
+    """
+    eligible = ok.sum()
+    mean_km = ok_km.sum() / eligible if eligible > 0 else math.nan
+    kwh = ev_config.charger_kw(station) * float(ev_config.charging_hours)
+    per_van = float(van_type.kwh_per_km) * mean_km
+    cap = math.floor(kwh / per_van + 1e-9) if eligible > 0 else 0
+    return {"mean_route_km": mean_km, "charger_kwh": kwh, "charger_cap": cap}
