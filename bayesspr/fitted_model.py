@@ -192,7 +192,34 @@ class FittedModel:
             "bayesspr_diagnostics": json.dumps(self.diagnostics, default=str),
         }
 
-    def _save(self, path: str | Path, keep: Keep) -> Path:
+    def save(self, path: str | Path, *, keep: Keep = "report") -> Path:
+        """Write the fit to a compressed netCDF file atomically (no pickle).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            Destination file (``.nc``); its folder is created if missing.
+        keep : {"report", "posterior", "all"}
+            ``"report"`` (default): posterior, sampler statistics, observed data and the
+            pointwise log-likelihood as float32 — everything :func:`bayesspr.report` uses
+            (PSIS-LOO needs the log-likelihood). ``"posterior"``: without the
+            log-likelihood, enough to predict, forecast and plan (over 10× smaller for an
+            SPR fit; the report then skips LOO and says so). ``"all"``: every group at full
+            precision. A volume fit has no log-likelihood group, so ``"report"`` and
+            ``"posterior"`` are the same there.
+
+        Returns
+        -------
+        pathlib.Path
+            The saved file; :meth:`load` of the same class reads it back.
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no fit.
+        ValueError
+            If ``keep`` is not one of the three choices.
+        """
         idata = self._require_fit()
         idata.attrs.update(self._attrs())
         return write_fit(idata, path, keep)

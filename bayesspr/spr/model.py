@@ -38,7 +38,7 @@ from bayesspr.errors import NotFittedError as NotFittedError  # re-exported
 from bayesspr.fitted_model import FittedModel, run_nuts, sampler_settings
 from bayesspr.fitted_model import stacked_samples as stacked_samples  # re-exported
 from bayesspr.forecasting.summaries import central_bounds
-from bayesspr.io.fit_files import Keep, SavedFitError, check_posterior, required_attr
+from bayesspr.io.fit_files import SavedFitError, check_posterior, required_attr
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
 from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_rv, spec_id
@@ -658,27 +658,6 @@ class SPRModel(FittedModel):
         return np.array(["+".join(f for f in parts if f) for parts in zip(*flags, strict=True)])
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path, *, keep: Keep = "report") -> Path:
-        """Write the fit to a compressed netCDF file atomically (no pickle).
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            Destination file (``.nc``).
-        keep : {"report", "posterior", "all"}
-            ``"report"`` (default): posterior, sampler statistics, observed data and the
-            pointwise log-likelihood as float32 — everything :func:`bayesspr.report` uses
-            (PSIS-LOO needs the log-likelihood). ``"posterior"``: without the
-            log-likelihood, enough to predict, forecast and plan (over 10× smaller; the
-            report then skips LOO and says so). ``"all"``: every group at full precision.
-
-        Returns
-        -------
-        pathlib.Path
-            The path written.
-        """
-        return self._save(path, keep)
-
     @classmethod
     def load(cls, path: str | Path) -> SPRModel:
         """Read a fit written by :meth:`save`.

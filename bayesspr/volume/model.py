@@ -32,7 +32,7 @@ import xarray as xr
 from bayesspr.data.network import Network, NetworkError
 from bayesspr.errors import VolumeDataError
 from bayesspr.fitted_model import FittedModel, run_nuts, sampler_settings
-from bayesspr.io.fit_files import Keep, check_posterior, required_attr
+from bayesspr.io.fit_files import check_posterior, required_attr
 from bayesspr.spr.model import pooled_offsets
 from bayesspr.spr.spec import SPEC_DIR, read_spec_file, spec_id
 
@@ -496,24 +496,6 @@ class VolumeModel(FittedModel):
         regressors = [] if self.regressors is None else list(self.regressors.columns)
         return spec_id({"name": VOLUME_SPEC["name"], "priors": self.priors,
                         "harmonics": self.harmonics, "regressors": regressors})  # fmt: skip
-
-    def save(self, path: str | Path, *, keep: Keep = "report") -> Path:
-        """Write the fit to a compressed netCDF file atomically (no pickle).
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            Destination (``.nc``).
-        keep : {"report", "posterior", "all"}
-            Which groups to keep, as in :meth:`bayesspr.SPRModel.save` (the volume fit has
-            no log-likelihood group, so ``"report"`` and ``"posterior"`` are the same here).
-
-        Returns
-        -------
-        pathlib.Path
-            The path written.
-        """
-        return self._save(path, keep)
 
     @classmethod
     def load(cls, path: str | Path) -> VolumeModel:
