@@ -640,6 +640,92 @@ def _evaluate(
     return out
 
 
+@dataclass(frozen=True)
+class _Months:
+    """One van type's routes (sample, date, station) cut into calendar months."""
+
+    values: np.ndarray
+    dates: np.ndarray
+    stations: np.ndarray
+    starts: pd.DatetimeIndex
+    slices: list[slice]
+
+    @classmethod
+    def of(cls, routes: xr.DataArray) -> _Months:
+        dates = routes["date"].to_numpy()
+        starts, slices = _months(dates)
+        stations = routes["station"].to_numpy().astype(str)
+        return cls(routes.to_numpy(), dates, stations, starts, slices)
+
+    @property
+    def days(self) -> np.ndarray:
+        """Days in each month of the forecast (days)."""
+        return np.array([sl.stop - sl.start for sl in self.slices])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(months, stations)."""
+        return len(self.slices), len(self.stations)
+
+
+@dataclass(frozen=True)
+class _Sizing:
+    """How one van type's fleet is sized: the rule, its levels and the daily costs."""
+
+    van_name: str
+    rule: str
+    service_level: float
+    peak_share: float
+    has_costs: bool
+    co_day: float  # cost of owning one van for one day (currency), NaN without costs
+    cs: float  # cost of one van-day short (currency), NaN without costs
+    fractile: float  # the newsvendor critical fractile, NaN without costs
+
+    @classmethod
+    def of(
+        cls,
+        van_name: str,
+        rule: str,
+        service_level: float,
+        peak_share: float,
+        costs: FleetCosts | None,
+        van: VanType | None,
+        n_days: int,
+    ) -> _Sizing:
+        if costs is not None and van is not None:
+            horizon_days = costs.horizon_days or n_days
+            co_day = van.cost_per_van / horizon_days
+            cs = float(costs.shortage_cost_per_van_day)
+        else:
+            co_day = cs = math.nan
+        fractile = _critical_fractile(co_day, cs) if costs is not None else math.nan
+        has_costs = costs is not None
+        return cls(van_name, rule, service_level, peak_share, has_costs, co_day, cs, fractile)
+
+    def vans(self, fleets: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The fleet this rule buys, of the service-level and cost-optimal ones."""
+        return fleets["cost"] if self.rule == "cost" else fleets["service"]
+
+
+def _monthly_fleets(grid: _Months, sizing: _Sizing) -> dict[str, np.ndarray]:
+    """Per (month, station): the fleets of each rule, of the point forecast, and the routes."""
+    values, service_level, peak_share = grid.values, sizing.service_level, sizing.peak_share
+    n_m, n_st = grid.shape
+    out = {k: np.zeros((n_m, n_st), dtype=np.int64) for k in ("service", "cost", "point")}
+    out |= {k: np.zeros((n_m, n_st)) for k in ("mean_routes", "peak_routes")}
+    point = values.mean(axis=0, keepdims=True)  # the point forecast: mean routes per day
+    for m, sl in enumerate(grid.slices):
+        block = values[:, sl, :]
+        peak = _peak_days(block, peak_share)
+        out["service"][m] = _fleet_quantile(peak, service_level)
+        out["point"][m] = _fleet_quantile(_peak_days(point[:, sl, :], peak_share), service_level)
+        if sizing.has_costs:
+            out["cost"][m] = _fleet_quantile(block.reshape(-1, n_st), sizing.fractile)
+        out["mean_routes"][m] = block.mean(axis=(0, 1))
+        out["peak_routes"][m] = peak.mean(axis=0)
+    return out
+
+
 def _plan_one(
     routes: xr.DataArray,
     van: VanType | None,
@@ -650,58 +736,39 @@ def _plan_one(
     rule: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, xr.Dataset]:
     """Monthly table, horizon table and draws for one van type."""
-    values = routes.to_numpy()
-    dates = routes["date"].to_numpy()
-    stations = routes["station"].to_numpy().astype(str)
-    month_starts, slices = _months(dates)
-    n_days = values.shape[1]
-    n_m, n_st = len(slices), len(stations)
-    if costs is not None and van is not None:
-        horizon_days = costs.horizon_days or n_days
-        co_day = van.cost_per_van / horizon_days
-        cs = float(costs.shortage_cost_per_van_day)
-    else:
-        co_day = cs = math.nan
-    fractile = _critical_fractile(co_day, cs) if costs is not None else math.nan
+    grid = _Months.of(routes)
+    sizing = _Sizing.of(van_name, rule, service_level, peak_share, costs, van,
+                        grid.values.shape[1])  # fmt: skip
+    fleets = _monthly_fleets(grid, sizing)
+    table = _month_table(grid, fleets, sizing)
+    horizon = _horizon_plan(grid, fleets["service"], sizing)
+    return table, horizon, _plan_draws(routes, grid, sizing.vans(fleets), rule)
 
-    point = values.mean(axis=0, keepdims=True)  # the point forecast: mean routes per day
-    vans_service = np.zeros((n_m, n_st), dtype=np.int64)
-    vans_cost = np.zeros((n_m, n_st), dtype=np.int64)
-    mean_fleet = np.zeros((n_m, n_st), dtype=np.int64)
-    mean_routes = np.zeros((n_m, n_st))
-    peak_routes = np.zeros((n_m, n_st))
-    days = np.array([sl.stop - sl.start for sl in slices])
-    for m, sl in enumerate(slices):
-        block = values[:, sl, :]
-        peak = _peak_days(block, peak_share)
-        vans_service[m] = _fleet_quantile(peak, service_level)
-        mean_fleet[m] = _fleet_quantile(_peak_days(point[:, sl, :], peak_share), service_level)
-        if costs is not None:
-            vans_cost[m] = _fleet_quantile(block.reshape(-1, n_st), fractile)
-        mean_routes[m] = block.mean(axis=(0, 1))
-        peak_routes[m] = peak.mean(axis=0)
-    vans = vans_cost if rule == "cost" else vans_service
-    risk = _evaluate(values, slices, vans, peak_share)
-    fleet_cost = co_day * days[:, None] * vans
-    shortage_cost = cs * risk["shortage_van_days"]
 
-    grid = {
-        "station": np.tile(stations, n_m),
-        "month": np.repeat(month_starts.to_numpy(), n_st),
-        "van_type": van_name,
-        "days": np.repeat(days, n_st),
+def _month_table(grid: _Months, fleets: dict[str, np.ndarray], sizing: _Sizing) -> pd.DataFrame:
+    """The monthly plan: one row per station and month (see ``COLUMN_LEGEND``)."""
+    n_m, n_st = grid.shape
+    vans = sizing.vans(fleets)
+    risk = _evaluate(grid.values, grid.slices, vans, sizing.peak_share)
+    fleet_cost = sizing.co_day * grid.days[:, None] * vans
+    shortage_cost = sizing.cs * risk["shortage_van_days"]
+    keys = {
+        "station": np.tile(grid.stations, n_m),
+        "month": np.repeat(grid.starts.to_numpy(), n_st),
+        "van_type": sizing.van_name,
+        "days": np.repeat(grid.days, n_st),
     }
     cols = {
         "vans_needed": vans,
-        "rule": np.full((n_m, n_st), rule),
-        "vans_at_service_level": vans_service,
-        "service_level": np.full((n_m, n_st), service_level),
-        "vans_cost_optimal": vans_cost,
-        "critical_fractile": np.full((n_m, n_st), fractile),
-        "mean_routes_per_day": mean_routes,
-        "mean_peak_day_routes": peak_routes,
-        "vans_point_forecast": mean_fleet,
-        "margin_vans": vans - mean_fleet,
+        "rule": np.full((n_m, n_st), sizing.rule),
+        "vans_at_service_level": fleets["service"],
+        "service_level": np.full((n_m, n_st), sizing.service_level),
+        "vans_cost_optimal": fleets["cost"],
+        "critical_fractile": np.full((n_m, n_st), sizing.fractile),
+        "mean_routes_per_day": fleets["mean_routes"],
+        "mean_peak_day_routes": fleets["peak_routes"],
+        "vans_point_forecast": fleets["point"],
+        "margin_vans": vans - fleets["point"],
         "p_short_peak_day": risk["p_shortfall"],
         "p_short_any_day": risk["p_short_any_day"],
         "shortage_van_days": risk["shortage_van_days"],
@@ -709,37 +776,46 @@ def _plan_one(
         "shortage_cost": shortage_cost,
         "expected_cost": fleet_cost + shortage_cost,
     }
-    table = pd.DataFrame({**grid, **{k: np.asarray(v).reshape(-1) for k, v in cols.items()}})
-    if costs is None:
+    table = pd.DataFrame({**keys, **{k: np.asarray(v).reshape(-1) for k, v in cols.items()}})
+    if not sizing.has_costs:
         table["vans_cost_optimal"] = pd.array([pd.NA] * len(table), dtype="Int64")
+    return table
 
-    # the horizon: vans bought are kept, so one fleet serves every month
+
+def _horizon_plan(grid: _Months, vans_service: np.ndarray, sizing: _Sizing) -> pd.DataFrame:
+    """The horizon plan: vans bought are kept, so one fleet per station serves every month."""
+    values, n_st = grid.values, grid.shape[1]
     h_service = vans_service.max(axis=0)
     h_cost = (
-        _fleet_quantile(values.reshape(-1, n_st), fractile)
-        if costs is not None
+        _fleet_quantile(values.reshape(-1, n_st), sizing.fractile)
+        if sizing.has_costs
         else np.zeros(n_st, dtype=np.int64)
     )
-    h_vans = h_cost if rule == "cost" else h_service
-    horizon = _horizon_table(values, slices, stations, h_vans, peak_share)
+    h_vans = sizing.vans({"cost": h_cost, "service": h_service})
+    horizon = _horizon_table(values, grid.slices, grid.stations, h_vans, sizing.peak_share)
     horizon = horizon.rename(columns={"vans": "vans_to_buy"})
-    horizon.insert(1, "van_type", van_name)
-    horizon.insert(3, "rule", rule)
+    horizon.insert(1, "van_type", sizing.van_name)
+    horizon.insert(3, "rule", sizing.rule)
     horizon.insert(4, "vans_at_service_level", h_service)
-    horizon.insert(5, "service_level", service_level)
-    horizon.insert(6, "sizing_month", month_starts[np.argmax(vans_service, axis=0)])
+    horizon.insert(5, "service_level", sizing.service_level)
+    horizon.insert(6, "sizing_month", grid.starts[np.argmax(vans_service, axis=0)])
     horizon.insert(7, "vans_cost_optimal", h_cost)
-    horizon.insert(8, "critical_fractile", fractile)
-    if costs is None:
+    horizon.insert(8, "critical_fractile", sizing.fractile)
+    if not sizing.has_costs:
         horizon["vans_cost_optimal"] = pd.array([pd.NA] * len(horizon), dtype="Int64")
     horizon["mean_routes_per_day"] = values.mean(axis=(0, 1))
-    horizon["fleet_cost"] = co_day * n_days * h_vans
-    horizon["shortage_cost"] = cs * horizon["shortage_van_days"]
+    horizon["fleet_cost"] = sizing.co_day * values.shape[1] * h_vans
+    horizon["shortage_cost"] = sizing.cs * horizon["shortage_van_days"]
     horizon["expected_cost"] = horizon["fleet_cost"] + horizon["shortage_cost"]
+    return horizon
 
-    month_of_date = np.repeat(np.arange(n_m), days)
+
+def _plan_draws(routes: xr.DataArray, grid: _Months, vans: np.ndarray, rule: str) -> xr.Dataset:
+    """Routes, the monthly fleet and the shortfall of every draw and day."""
+    values = grid.values
+    month_of_date = np.repeat(np.arange(grid.shape[0]), grid.days)
     vans_by_date = vans[month_of_date]
-    draws = xr.Dataset(
+    return xr.Dataset(
         {
             "routes": (("sample", "date", "station"), values, {"units": "routes per day"}),
             "vans": (("month", "station"), vans, {"units": "vans", "rule": rule}),
@@ -751,13 +827,12 @@ def _plan_one(
         },
         coords={
             "sample": _sample_labels(routes),
-            "date": dates,
-            "station": stations,
-            "month": month_starts.to_numpy(),
-            "month_of_date": ("date", month_starts.to_numpy()[month_of_date]),
+            "date": grid.dates,
+            "station": grid.stations,
+            "month": grid.starts.to_numpy(),
+            "month_of_date": ("date", grid.starts.to_numpy()[month_of_date]),
         },
     )
-    return table, horizon, draws
 
 
 def _horizon_table(
