@@ -20,7 +20,7 @@ from bayesspr.defaults import COVERAGE_LEVELS
 from bayesspr.evaluation.scores import pit_coverage, station_day_pit
 from bayesspr.fleet import decisions as fleet
 from bayesspr.fleet.charts import fan_chart, shortfall_chart
-from bayesspr.forecasting.compose import forecast
+from bayesspr.forecasting.compose import Forecast, forecast
 from bayesspr.forecasting.scenario import Scenario, VanChange, VolumeShock
 from bayesspr.forecasting.summaries import observed_vs_physics, station_forecast
 from bayesspr.io.files import atomic_folder, check_output_path, write_csv
@@ -109,8 +109,71 @@ def run_demo(
     from bayesspr.reporting.html import write_report  # matplotlib/arviz_plots only when needed
 
     out = check_output_path(out, "folder", folder_files=DEMO_FILES)  # before any work
-    world = simulate_world(seed)
-    table = data.validate(world.table)
+    history, future = _demo_world(seed)
+
+    started = time.perf_counter()
+    model = spr or SPRModel().fit(history, random_seed=seed, draws=draws, tune=tune)
+    print("\n" + _fit_line("SPR", time.perf_counter() - started, model.diagnostics))
+    _print_next_month(model, future, seed)
+
+    started = time.perf_counter()
+    if volume is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            volume = VolumeModel().fit(history, random_seed=seed)
+    print("\n" + _fit_line("volume", time.perf_counter() - started, volume.diagnostics))
+
+    started = time.perf_counter()
+    _print_next_month_calibration(model, volume, future, n_samples, seed)
+    # the plan buys one van type: forecast the routes of that van at every station (the
+    # history mixes 200- and 300-package vans; a VanChange from the first day sets it)
+    first_day = volume.last_date + pd.Timedelta(days=1)
+    fleet_van = Scenario(f"{DEMO_FLEET_VAN:.0f}-package vans",
+                         (VanChange(DEMO_FLEET_VAN, first_day),))  # fmt: skip
+    base = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed,
+                    scenario=fleet_van)  # fmt: skip
+    print(f"16-month forecast: {base.draws.sizes['sample']} joint draws x "
+          f"{base.draws.sizes['date']} days x {base.draws.sizes['zip']} zips in "
+          f"{time.perf_counter() - started:.1f} s (both forecasts)")  # fmt: skip
+    months = pd.DatetimeIndex(sorted(base.summary["month"].unique()))  # month starts
+    _print_monthly_routes(base.summary, months)
+
+    costs = fleet.FleetCosts(DEMO_VANS, shortage_cost_per_van_day=DEMO_SHORTAGE_COST)
+    plan = _plan_and_print_fleet(base, costs)
+    bought = plan.horizon.set_index("station")["vans_to_buy"]
+    shock_start = months[2]
+    shock = Scenario("+40% from month 3", (VolumeShock(DEMO_SHOCK, shock_start),))
+    shocked = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed,
+                       scenario=fleet_van + shock)  # fmt: skip
+    _print_table(f"Does the fleet bought at 95% absorb +{DEMO_SHOCK - 1:.0%} volume from "
+                 f"{shock_start:%Y-%m-%d}?", fleet.absorb(bought, shocked.draws))  # fmt: skip
+
+    ev = fleet.ev_feasibility(base.draws, costs.van("e-van-300"),
+                              fleet.EVConfig(charger_kw_per_station=150.0, cold_derate=0.4),
+                              risk=0.05, fleet_by_station=bought)  # fmt: skip
+    _print_table("Electric vans per station (110 km range, 40% winter derate, 150 kW chargers, "
+                 "5% risk):", ev)  # fmt: skip
+
+    with atomic_folder(out) as tmp:  # the whole folder, or the earlier one untouched
+        write_csv(plan.table, tmp / "plan.csv")
+        write_csv(plan.legend("table"), tmp / "plan_legend.csv")
+        write_csv(plan.horizon, tmp / "fleet.csv")
+        write_csv(plan.legend("horizon"), tmp / "fleet_legend.csv")
+        write_csv(base.summary, tmp / "forecast_summary.csv")
+        fan = fan_chart(base.draws, plan, tmp / "fan_chart.png", history=history,
+                        scenario=base.scenario.name)  # fmt: skip
+        short = shortfall_chart(plan, tmp / "shortfall.png", scenario=base.scenario.name)
+        report = write_report(model, tmp / "report.html", history=history, holdout=future,
+                              extra_figures={"Routes per day by month, with the 95% fleet": fan,
+                                             "Shortfall probability by month": short})  # fmt: skip
+    print(f"\nwrote {out}/plan.csv, plan_legend.csv, fleet.csv, fleet_legend.csv, "
+          f"forecast_summary.csv, {fan.name}, {short.name} and {report.name}")  # fmt: skip
+    return 0
+
+
+def _demo_world(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demo world split into history and its last month; prints what it holds."""
+    table = data.validate(simulate_world(seed).table)
     cutoff = table["date"].max() - pd.Timedelta(days=DEMO_HORIZON_DAYS - 1)
     history, future = table[table["date"] < cutoff], table[table["date"] >= cutoff]
     print(f"demo world: {len(table)} zip-days, {table['zip'].nunique()} zips, "
@@ -119,11 +182,11 @@ def run_demo(
           f"next month from {cutoff:%Y-%m-%d}")  # fmt: skip
     _print_table("Observed SPR vs textbook physics (packages per route):",
                  observed_vs_physics(history))  # fmt: skip
+    return history, future
 
-    started = time.perf_counter()
-    model = spr or SPRModel().fit(history, random_seed=seed, draws=draws, tune=tune)
-    print("\n" + _fit_line("SPR", time.perf_counter() - started, model.diagnostics))
 
+def _print_next_month(model: SPRModel, future: pd.DataFrame, seed: int) -> None:
+    """SPR per station next month with its actual volume and vans, and with larger vans."""
     plan_rows = future.drop(columns=["routes", "route_km"], errors="ignore")
     current = station_forecast(plan_rows, model.predict_draws(plan_rows, random_seed=seed))
     current["observed_spr"] = (future.groupby("station")["packages"].sum()
@@ -135,14 +198,11 @@ def run_demo(
     _print_table(f"Next month if every van carried {DEMO_LARGER_VAN:.0f} packages:",
                  station_forecast(bigger, bigger_draws))  # fmt: skip
 
-    started = time.perf_counter()
-    if volume is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            volume = VolumeModel().fit(history, random_seed=seed)
-    print("\n" + _fit_line("volume", time.perf_counter() - started, volume.diagnostics))
 
-    started = time.perf_counter()
+def _print_next_month_calibration(
+    model: SPRModel, volume: VolumeModel, future: pd.DataFrame, n_samples: int, seed: int
+) -> None:
+    """Coverage of the held-out month's station-days, forecast with its dispatch plan known."""
     known_plan = future[["date", "zip", "van_capacity", "shift_hours", "station", "stem_km"]]
     check = forecast(model, volume, f"{DEMO_HORIZON_DAYS}D", plan=known_plan,
                      n_samples=n_samples, random_seed=seed)  # fmt: skip
@@ -155,18 +215,9 @@ def run_demo(
         + " (randomised PIT)"
     )
 
-    # the plan buys one van type: forecast the routes of that van at every station (the
-    # history mixes 200- and 300-package vans; a VanChange from the first day sets it)
-    first_day = volume.last_date + pd.Timedelta(days=1)
-    fleet_van = Scenario(f"{DEMO_FLEET_VAN:.0f}-package vans",
-                         (VanChange(DEMO_FLEET_VAN, first_day),))  # fmt: skip
-    base = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed,
-                    scenario=fleet_van)  # fmt: skip
-    print(f"16-month forecast: {base.draws.sizes['sample']} joint draws x "
-          f"{base.draws.sizes['date']} days x {base.draws.sizes['zip']} zips in "
-          f"{time.perf_counter() - started:.1f} s (both forecasts)")  # fmt: skip
-    summary = base.summary
-    months = pd.DatetimeIndex(sorted(summary["month"].unique()))  # month starts
+
+def _print_monthly_routes(summary: pd.DataFrame, months: pd.DatetimeIndex) -> None:
+    """Routes per day by station in the first, a middle and the last full forecast month."""
     show = summary[summary["month"].isin([months[0], months[len(months) // 2], months[-2]])]
     _print_table(f"Routes per day by station and month with {DEMO_FLEET_VAN:.0f}-package vans "
                  "(mean and 90% interval):",
@@ -175,7 +226,9 @@ def run_demo(
                      ["routes_per_day_mean", "routes_per_day_lower", "routes_per_day_upper",
                       "peak_routes_upper", "spr_mean"]])  # fmt: skip
 
-    costs = fleet.FleetCosts(DEMO_VANS, shortage_cost_per_van_day=DEMO_SHORTAGE_COST)
+
+def _plan_and_print_fleet(base: Forecast, costs: fleet.FleetCosts) -> fleet.FleetPlan:
+    """Plan the fleet at three service levels, print them and the margin; return the 95 % plan."""
     plans = {level: fleet.plan(base.draws, level, costs, van_type="van-300")
              for level in (0.90, 0.95, 0.99)}  # fmt: skip
     fleet_table = pd.concat(
@@ -197,33 +250,4 @@ def run_demo(
     margin = fleet.margin_table(base.draws, 0.95)
     _print_table("Over-budget margin at 95% (extra vans above the point forecast, and the "
                  "probability each is needed):", margin.head(12))  # fmt: skip
-
-    bought = chosen["vans_to_buy"]
-    shock_start = months[2]
-    shock = Scenario("+40% from month 3", (VolumeShock(DEMO_SHOCK, shock_start),))
-    shocked = forecast(model, volume, "16M", n_samples=n_samples, random_seed=seed,
-                       scenario=fleet_van + shock)  # fmt: skip
-    _print_table(f"Does the fleet bought at 95% absorb +{DEMO_SHOCK - 1:.0%} volume from "
-                 f"{shock_start:%Y-%m-%d}?", fleet.absorb(bought, shocked.draws))  # fmt: skip
-
-    ev = fleet.ev_feasibility(base.draws, costs.van("e-van-300"),
-                              fleet.EVConfig(charger_kw_per_station=150.0, cold_derate=0.4),
-                              risk=0.05, fleet_by_station=bought)  # fmt: skip
-    _print_table("Electric vans per station (110 km range, 40% winter derate, 150 kW chargers, "
-                 "5% risk):", ev)  # fmt: skip
-
-    with atomic_folder(out) as tmp:  # the whole folder, or the earlier one untouched
-        write_csv(plans[0.95].table, tmp / "plan.csv")
-        write_csv(plans[0.95].legend("table"), tmp / "plan_legend.csv")
-        write_csv(plans[0.95].horizon, tmp / "fleet.csv")
-        write_csv(plans[0.95].legend("horizon"), tmp / "fleet_legend.csv")
-        write_csv(summary, tmp / "forecast_summary.csv")
-        fan = fan_chart(base.draws, plans[0.95], tmp / "fan_chart.png", history=history,
-                        scenario=base.scenario.name)  # fmt: skip
-        short = shortfall_chart(plans[0.95], tmp / "shortfall.png", scenario=base.scenario.name)
-        report = write_report(model, tmp / "report.html", history=history, holdout=future,
-                              extra_figures={"Routes per day by month, with the 95% fleet": fan,
-                                             "Shortfall probability by month": short})  # fmt: skip
-    print(f"\nwrote {out}/plan.csv, plan_legend.csv, fleet.csv, fleet_legend.csv, "
-          f"forecast_summary.csv, {fan.name}, {short.name} and {report.name}")  # fmt: skip
-    return 0
+    return plans[0.95]

@@ -17,7 +17,7 @@ import re
 import shlex
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -580,37 +580,25 @@ def _whole(low: int, high: int | None = None, unit: str = "") -> Any:
 _positive_int = _whole(1)
 
 
-def _fraction(text: str) -> float:
-    """Argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number between 0 and 1, e.g. 0.9")
-    return value
+def _number_type(accepts: Callable[[float], bool], expected: str) -> Any:
+    """Argparse type: a number for which ``accepts`` holds, else ``expected`` in the error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+        return value
+
+    return parse
 
 
-def _positive(text: str) -> float:
-    """Argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number > 0")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    """Argparse type: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number >= 0")
-    return value
+#: Argparse types: a number strictly between 0 and 1; a finite number > 0; one >= 0.
+_fraction = _number_type(lambda v: 0 < v < 1, "a number between 0 and 1, e.g. 0.9")
+_positive = _number_type(lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+_non_negative = _number_type(lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 
 
 def _horizon(text: str) -> str:
@@ -646,39 +634,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bayesspr {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_parser = sub.add_parser
+    for add in (_add_demo, _add_simulate, _add_fit, _add_predict, _add_fit_volume, _add_plan,
+                _add_absorb, _add_backtest, _add_report):  # fmt: skip
+        add(sub)
+    return parser
 
-    def described(name: str, help: str) -> argparse.ArgumentParser:
-        return add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
+
+_Subparsers = Any  # argparse's _SubParsersAction, which argparse does not export
+
+
+def _command(sub: _Subparsers, name: str, help: str) -> argparse.ArgumentParser:
+    """A sub-command whose description is its help as a sentence, with defaults shown."""
+    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
                           formatter_class=_DefaultsShown)  # fmt: skip
 
-    sub.add_parser = described  # type: ignore[method-assign]
 
-    def strict(p: argparse.ArgumentParser, loaded: bool) -> None:
-        text = ("refuse (exit 3) a loaded fit whose stored diagnostics fail the convergence "
-                "checks or that is approximate; without it such a fit is used with a warning"
-                if loaded else "exit 3 without writing --out when the fit fails the "
-                "convergence checks (R-hat, ESS, divergences, E-BFMI)")  # fmt: skip
-        p.add_argument("--strict", action="store_true", help=text)
+def _strict(p: argparse.ArgumentParser, loaded: bool) -> None:
+    """``--strict``: for a command that fits (``loaded=False``) or reads a fit."""
+    text = ("refuse (exit 3) a loaded fit whose stored diagnostics fail the convergence "
+            "checks or that is approximate; without it such a fit is used with a warning"
+            if loaded else "exit 3 without writing --out when the fit fails the "
+            "convergence checks (R-hat, ESS, divergences, E-BFMI)")  # fmt: skip
+    p.add_argument("--strict", action="store_true", help=text)
 
-    samples = _whole(1, MAX_SAMPLES, " joint draws")
-    chains = _whole(1, MAX_CHAINS, " chains")
 
-    p = sub.add_parser("demo", help="fit the embedded demo world and print forecasts")
+_samples = _whole(1, MAX_SAMPLES, " joint draws")
+_chains = _whole(1, MAX_CHAINS, " chains")
+
+
+def _add_demo(sub: _Subparsers) -> None:
+    p = _command(sub, "demo", "fit the embedded demo world and print forecasts")
     p.add_argument("--seed", type=int, default=7, help="world and sampler seed")
     p.add_argument("--draws", type=_positive_int, default=None, help="posterior draws per chain")
     p.add_argument("--tune", type=_positive_int, default=None, help="tuning steps per chain")
     p.add_argument("--out", default="demo_output", help="folder for plan, charts and report")
     p.set_defaults(func=lambda a: run_demo(a.seed, a.draws, a.tune, out=a.out))
 
-    p = sub.add_parser("simulate", help="write a simulated observation table")
+
+def _add_simulate(sub: _Subparsers) -> None:
+    p = _command(sub, "simulate", "write a simulated observation table")
     p.add_argument("--out", required=True, help="CSV or Parquet file to write")
     p.add_argument("--seed", type=int, default=7, help="world seed")
     p.add_argument("--days", type=_whole(1, MAX_SIMULATED_DAYS, " days (about 10 years)"),
                    default=120, help=f"days of history, 1 to {MAX_SIMULATED_DAYS}")  # fmt: skip
     p.set_defaults(func=_cmd_simulate)
 
-    p = sub.add_parser("fit", help="fit the SPR model to an observation table")
+
+def _add_fit(sub: _Subparsers) -> None:
+    p = _command(sub, "fit", "fit the SPR model to an observation table")
     p.add_argument("--data", required=True, help="observation table (CSV or Parquet)")
     p.add_argument("--out", required=True, help="netCDF file for the fit")
     p.add_argument("--spec", default="default", help="model spec name in models/ or a path")
@@ -689,15 +692,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="posterior draws per chain (default: the spec's)")  # fmt: skip
     p.add_argument("--tune", type=_positive_int, default=None,
                    help="tuning steps per chain (default: the spec's)")  # fmt: skip
-    p.add_argument("--chains", type=chains, default=None,
+    p.add_argument("--chains", type=_chains, default=None,
                    help=f"sampler chains, 1 to {MAX_CHAINS} (default: the spec's)")  # fmt: skip
     p.add_argument("--target-accept", type=_fraction, default=None,
                    help="NUTS target acceptance in (0, 1); higher (0.95, 0.99) takes smaller "
                    "steps and removes divergences (default: the spec's)")  # fmt: skip
-    strict(p, loaded=False)
+    _strict(p, loaded=False)
     p.set_defaults(func=_cmd_fit)
 
-    p = sub.add_parser("predict", help="forecast SPR and routes for planned rows")
+
+def _add_predict(sub: _Subparsers) -> None:
+    p = _command(sub, "predict", "forecast SPR and routes for planned rows")
     p.add_argument("--model", required=True, help="fit written by 'bayesspr fit'")
     p.add_argument("--data", required=True, help="planned rows (canonical table, no routes)")
     p.add_argument("--out", required=True, help="CSV (or Parquet) file for the forecast")
@@ -705,10 +710,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=_fraction, default=DEFAULT_INTERVAL, help="credible interval mass"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the predictive draws")
-    strict(p, loaded=True)
+    _strict(p, loaded=True)
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("fit-volume", help="fit the volume model to a daily volume history")
+
+def _add_fit_volume(sub: _Subparsers) -> None:
+    p = _command(sub, "fit-volume", "fit the volume model to a daily volume history")
     p.add_argument("--data", required=True, help="table with date, city, station, zip, stops, "
                    "packages (the canonical table qualifies)")  # fmt: skip
     p.add_argument("--out", required=True, help="netCDF file for the fit")
@@ -725,7 +732,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tuning steps per chain (default: the volume model's)")  # fmt: skip
     p.add_argument(
         "--chains",
-        type=chains,
+        type=_chains,
         default=None,
         help=f"sampler chains, 1 to {MAX_CHAINS} (default: the model's)",
     )
@@ -735,40 +742,44 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="NUTS target acceptance in (0, 1) (default: the model's)",
     )
-    strict(p, loaded=False)
+    _strict(p, loaded=False)
     p.set_defaults(func=_cmd_fit_volume)
 
-    def forecast_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", required=True, help="SPR fit written by 'bayesspr fit'")
-        p.add_argument("--volume", required=True,
-                       help="volume fit (.nc, 'bayesspr fit-volume') or a planned-volume "
-                       "table (date, zip, stops, packages per zip-day)")  # fmt: skip
-        p.add_argument("--history", default=None,
-                       help="canonical table giving the network (zips, stations, stem km, "
-                       "vans, shifts); default: the volume fit's")  # fmt: skip
-        p.add_argument("--horizon", type=_horizon, default="16M",
-                       help="e.g. 16M, 8W, 28D; at most 60M (260W, 1826D); ignored for a "
-                       "planned-volume table (its days are used)")  # fmt: skip
-        p.add_argument(
-            "--van",
-            action="append",
-            default=[],
-            metavar="CAPACITY@DATE",
-            help="all stations switch to this van from the date (repeatable)",
-        )
-        p.add_argument("--scenario", default=None, help="scenario name for the outputs "
-                       "(default: named for the changes, e.g. 'shock x1.4 from 2026-03-01'; "
-                       "'baseline' without changes)")  # fmt: skip
-        p.add_argument("--van-capacity", type=_positive, default=None,
-                       help="packages per van: every station runs this van from the first "
-                       "forecast day (default: each station's usual van)")  # fmt: skip
-        p.add_argument("--samples", type=samples, default=400,
-                       help=f"joint forecast draws, 1 to {MAX_SAMPLES:,}")  # fmt: skip
-        p.add_argument("--seed", type=int, default=0, help="seed of the forecast draws")
-        strict(p, loaded=True)
 
-    p = sub.add_parser("plan", help="forecast routes and plan the fleet per station")
-    forecast_options(p)
+def _forecast_options(p: argparse.ArgumentParser) -> None:
+    """The options ``plan`` and ``absorb`` share: the fits, the network, horizon and draws."""
+    p.add_argument("--model", required=True, help="SPR fit written by 'bayesspr fit'")
+    p.add_argument("--volume", required=True,
+                   help="volume fit (.nc, 'bayesspr fit-volume') or a planned-volume "
+                   "table (date, zip, stops, packages per zip-day)")  # fmt: skip
+    p.add_argument("--history", default=None,
+                   help="canonical table giving the network (zips, stations, stem km, "
+                   "vans, shifts); default: the volume fit's")  # fmt: skip
+    p.add_argument("--horizon", type=_horizon, default="16M",
+                   help="e.g. 16M, 8W, 28D; at most 60M (260W, 1826D); ignored for a "
+                   "planned-volume table (its days are used)")  # fmt: skip
+    p.add_argument(
+        "--van",
+        action="append",
+        default=[],
+        metavar="CAPACITY@DATE",
+        help="all stations switch to this van from the date (repeatable)",
+    )
+    p.add_argument("--scenario", default=None, help="scenario name for the outputs "
+                   "(default: named for the changes, e.g. 'shock x1.4 from 2026-03-01'; "
+                   "'baseline' without changes)")  # fmt: skip
+    p.add_argument("--van-capacity", type=_positive, default=None,
+                   help="packages per van: every station runs this van from the first "
+                   "forecast day (default: each station's usual van)")  # fmt: skip
+    p.add_argument("--samples", type=_samples, default=400,
+                   help=f"joint forecast draws, 1 to {MAX_SAMPLES:,}")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the forecast draws")
+    _strict(p, loaded=True)
+
+
+def _add_plan(sub: _Subparsers) -> None:
+    p = _command(sub, "plan", "forecast routes and plan the fleet per station")
+    _forecast_options(p)
     p.add_argument("--service-level", type=_fraction, default=0.95, help="alpha in (0, 1)")
     p.add_argument("--shock", action="append", default=[], metavar="FACTOR@DATE",
                    help="volume shock, e.g. 1.4@2026-03-01 (repeatable)")  # fmt: skip
@@ -781,8 +792,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "manifest.json; replaced whole (a new folder or an earlier plan)")  # fmt: skip
     p.set_defaults(func=_cmd_plan)
 
-    p = sub.add_parser("absorb", help="whether a fleet already bought absorbs volume shocks")
-    forecast_options(p)
+
+def _add_absorb(sub: _Subparsers) -> None:
+    p = _command(sub, "absorb", "whether a fleet already bought absorbs volume shocks")
+    _forecast_options(p)
     owned = p.add_mutually_exclusive_group(required=True)
     owned.add_argument("--fleet", default=None, help="table of vans per station (columns "
                        "station, vans), e.g. the fleet.csv 'bayesspr plan' wrote")  # fmt: skip
@@ -793,7 +806,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="CSV file for the table (default: print only)")
     p.set_defaults(func=_cmd_absorb)
 
-    p = sub.add_parser("backtest", help="rolling-origin monthly re-fit backtest with baselines")
+
+def _add_backtest(sub: _Subparsers) -> None:
+    p = _command(sub, "backtest", "rolling-origin monthly re-fit backtest with baselines")
     p.add_argument("--world", default="demo", help="'demo' or an observation table")
     p.add_argument("--out", default="backtest_out", help="folder for scores CSVs and plots")
     p.add_argument("--origins", type=_positive_int, default=3, help="monthly forecast origins")
@@ -808,7 +823,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start each re-fit at the previous origin's posterior means")  # fmt: skip
     p.set_defaults(func=_cmd_backtest)
 
-    p = sub.add_parser("report", help="write the HTML diagnostic report of a fit")
+
+def _add_report(sub: _Subparsers) -> None:
+    p = _command(sub, "report", "write the HTML diagnostic report of a fit")
     p.add_argument("--model", required=True, help="SPR fit ('bayesspr fit') or volume fit "
                    "('bayesspr fit-volume'); the kind is read from the file")  # fmt: skip
     p.add_argument("--out", required=True, help="HTML file to write")
@@ -816,9 +833,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", default=None, help="held-out rows with routes (calibration)")
     p.add_argument("--chart", action="append", default=[], metavar="NAME=PNG",
                    help="attach a PNG chart (repeatable)")  # fmt: skip
-    strict(p, loaded=True)
+    _strict(p, loaded=True)
     p.set_defaults(func=_cmd_report)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
