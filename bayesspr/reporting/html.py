@@ -19,18 +19,23 @@ read that one table, so they cannot disagree.
 Statistics come from ``arviz_stats`` and plots from ``arviz_plots`` (matplotlib backend);
 nothing is re-implemented here. Every axis is labelled with its quantity and unit. Images are
 embedded as base64 PNG ``data:`` URIs, there is no external CSS or JavaScript, so the file
-opens offline.
+opens offline. The page's layout and style are package data beside this module, not code:
+``templates/report.html`` (the page), ``templates/section.html`` (one section) and
+``templates/report.css`` (embedded in the page), filled with :class:`string.Template`.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import html
 import io
 import os
+import string
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import Any
@@ -218,27 +223,20 @@ _ADVICE = {
     "none": "Not an MCMC fit: refit with NUTS before using the intervals for decisions.",
 }
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto;
-       max-width: 1200px; padding: 1em 2em; color: #1a1a1a; line-height: 1.45; }
-h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
-h2 { border-bottom: 1px solid #bbb; margin-top: 2em; }
-table { border-collapse: collapse; margin: .6em 0 1em 0; font-size: .92em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.PASS { background: #d9f2d9; font-weight: bold; }
-.FAIL { background: #f8d0d0; font-weight: bold; }
-.WARN { background: #fbefc8; font-weight: bold; }
-.NA { background: #eeeeee; }
-.verdict { font-size: 1.1em; padding: .5em .8em; border-radius: 4px; display: inline-block; }
-figure { margin: 1em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
-figcaption { font-size: .9em; color: #444; }
-.note { color: #444; font-style: italic; }
-.error { color: #a00000; }
-nav ol { columns: 2; }
-"""
+#: The report's page, section and style sheet, shipped as package data beside this module.
+_TEMPLATES = resources.files("bayesspr.reporting") / "templates"
+
+
+@functools.cache
+def _template(name: str) -> string.Template:
+    """A template of ``templates/`` (``$name`` placeholders, :class:`string.Template`)."""
+    return string.Template((_TEMPLATES / name).read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _style_sheet() -> str:
+    """The report's CSS (``templates/report.css``), embedded in every page."""
+    return (_TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- sampler health
@@ -464,23 +462,40 @@ def write_report(
     charts = {str(name): _png_of(name, fig) for name, fig in (extra_figures or {}).items()}
     if isinstance(model, VolumeModel):
         volume = None if history is None else _check_volume_history(history, idata)
-        body = _volume_body(model, idata, volume, charts, title, random_seed)
+        body = _volume_body(model, idata, volume, charts, random_seed)
         sections = VOLUME_SECTIONS
     else:
         if history is not None:
             history = _check_history(history, idata)
         if holdout is not None:
             holdout = data_mod.validate(holdout, require_routes=True)
-        body = _spr_body(model, idata, history, holdout, charts, title, random_seed)
+        body = _spr_body(model, idata, history, holdout, charts, random_seed)
         sections = SECTIONS
-    parts = [body[0]] + [_section(sections, sid, content) for sid, content in body[1:]]
-    page = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(parts)
-        + "\n</body>\n</html>\n"
-    )
+    page = _page(title, body[0], sections, body[1:])
     return atomic_write(lambda tmp: Path(tmp).write_text(page, encoding="utf-8"), path)
+
+
+def _page(
+    title: str,
+    facts: list[tuple[str, str]],
+    sections: Sequence[tuple[str, str]],
+    contents: Sequence[tuple[str, str]],
+) -> str:
+    """The whole HTML page (``templates/report.html``): title, facts, contents, sections."""
+    toc = "".join(f'<li><a href="#{sid}">{_esc(head)}</a></li>' for sid, head in sections)
+    headings = dict(sections)
+    return _template("report.html").substitute(
+        title=_esc(title),
+        css=_style_sheet(),
+        facts=_table(pd.DataFrame(facts, columns=["", ""]), header=False),
+        toc=toc,
+        sections="".join(
+            _template("section.html").substitute(
+                section_id=sid, heading=_esc(headings[sid]), content=content
+            )
+            for sid, content in contents
+        ),
+    )
 
 
 def _spr_body(
@@ -489,10 +504,9 @@ def _spr_body(
     history: pd.DataFrame | None,
     holdout: pd.DataFrame | None,
     charts: dict[str, bytes],
-    title: str,
     seed: int,
 ) -> list[Any]:
-    """The header and (section id, content) of every section of the SPR report."""
+    """The facts of the header, then (section id, content) of every SPR report section."""
     table = _try_table(idata)
     n_rows = idata["observed_data"].sizes.get("row", "?") if "observed_data" in idata else "?"
     facts = [
@@ -503,7 +517,7 @@ def _spr_body(
         *_written_facts(idata),
     ]
     return [
-        _header(title, facts, SECTIONS),
+        facts,
         ("health", _health_html(idata, table)),
         ("trace", _trace_html(idata) + "\n" + _rank_html(idata, table)),
         ("energy", _energy_html(idata)),
@@ -521,10 +535,9 @@ def _volume_body(
     idata: xr.DataTree,
     volume: pd.DataFrame | None,
     charts: dict[str, bytes],
-    title: str,
     seed: int,
 ) -> list[Any]:
-    """The header and (section id, content) of every section of the volume report."""
+    """The facts of the header, then (section id, content) of every volume report section."""
     table = _try_table(idata)
     zips = model.zips
     first = f"{zips['first_date'].min():%Y-%m-%d}" if len(zips) else "–"
@@ -548,7 +561,7 @@ def _volume_body(
         *_written_facts(idata),
     ]
     return [
-        _header(title, facts, VOLUME_SECTIONS),
+        facts,
         ("health", _health_html(idata, table)),
         ("rank", _rank_html(idata, table)),
         ("energy", _energy_html(idata)),
@@ -581,20 +594,6 @@ def _written_facts(idata: xr.DataTree) -> list[tuple[str, str]]:
             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by bayesspr {_pkg_version('bayesspr')}",
         ),
     ]
-
-
-def _header(title: str, facts: list[tuple[str, str]], sections: Sequence[tuple[str, str]]) -> str:
-    toc = "".join(f'<li><a href="#{sid}">{_esc(head)}</a></li>' for sid, head in sections)
-    return (
-        f"<h1>{_esc(title)}</h1>\n"
-        + _table(pd.DataFrame(facts, columns=["", ""]), header=False)
-        + f"\n<nav><ol>{toc}</ol></nav>"
-    )
-
-
-def _section(sections: Sequence[tuple[str, str]], section_id: str, content: str) -> str:
-    heading = dict(sections)[section_id]
-    return f'<section id="{section_id}">\n<h2>{_esc(heading)}</h2>\n{content}\n</section>'
 
 
 def _try_table(idata: xr.DataTree) -> pd.DataFrame | None:
@@ -1096,21 +1095,32 @@ def _volume_replicates(model: VolumeModel, volume: pd.DataFrame, seed: int) -> d
 def _check_volume_history(history: pd.DataFrame, idata: xr.DataTree) -> pd.DataFrame:
     """Daily volume per zip of ``history``, checked to be what the volume fit was made on."""
     volume = zip_day_volume(history)
-    if "observed_data" not in idata.children or "stops" not in idata["observed_data"]:
-        return volume
-    fitted = idata["observed_data"]["stops"].to_numpy()
-    if len(fitted) != len(volume):
-        raise ValueError(
-            f"history has {len(volume)} zip-days but the volume fit was made on {len(fitted)}: "
-            "pass the table the model was fitted on"
-        )
-    if not np.array_equal(fitted, volume["stops"].to_numpy()):
-        bad = int(np.sum(fitted != volume["stops"].to_numpy()))
-        raise ValueError(
-            f"history's daily stops differ from the fit's observed stops on {bad} zip-days: "
-            "pass the table the model was fitted on"
-        )
+    _check_fitted_on(
+        idata, "stops", volume["stops"].to_numpy(),
+        "history has {given} zip-days but the volume fit was made on {fitted}: pass the table "
+        "the model was fitted on",
+        "history's daily stops differ from the fit's observed stops on {bad} zip-days: pass "
+        "the table the model was fitted on",
+    )  # fmt: skip
     return volume
+
+
+def _check_fitted_on(
+    idata: xr.DataTree, variable: str, given: np.ndarray, other_size: str, other_values: str
+) -> None:
+    """Raise ValueError unless ``given`` are the fit's observed ``variable``, in order.
+
+    A fit saved without its observed data cannot be checked and passes. ``other_size`` is
+    the message when the counts differ (``{given}``, ``{fitted}``: their lengths),
+    ``other_values`` when values do (``{bad}``: how many).
+    """
+    if "observed_data" not in idata.children or variable not in idata["observed_data"]:
+        return
+    fitted = idata["observed_data"][variable].to_numpy()
+    if len(fitted) != len(given):
+        raise ValueError(other_size.format(given=len(given), fitted=len(fitted)))
+    if not np.array_equal(fitted, given):
+        raise ValueError(other_values.format(bad=int(np.sum(fitted != given))))
 
 
 # --------------------------------------------------------------------------- figures
@@ -1413,8 +1423,14 @@ def _png_of(name: Any, figure: Figure | str | os.PathLike[str]) -> bytes:
 def _check_history(history: pd.DataFrame, idata: xr.DataTree) -> pd.DataFrame:
     """Validate ``history`` and check that it is the table the fit's routes came from."""
     clean = data_mod.validate(history, require_routes=True)
-    if "observed_data" not in idata.children or "routes" not in idata["observed_data"]:
-        return clean
+    _check_fitted_on(
+        idata, "routes", clean["routes"].to_numpy(float),
+        "history has {given} rows but the fit was made on {fitted}: pass the table the model "
+        "was fitted on",
+        "history's routes differ from the fit's observed routes in {bad} rows: pass the table "
+        "the model was fitted on, in the same order",
+    )  # fmt: skip
+    return clean
     fitted = idata["observed_data"]["routes"].to_numpy()
     if len(fitted) != len(clean):
         raise ValueError(

@@ -269,6 +269,33 @@ def test_report_is_one_complete_html_file(demo_report):
     assert sorted(p.name for p in path.parent.iterdir()) == ["fleet.png", "report.html"]
 
 
+def test_the_page_is_the_shipped_template_with_its_style_sheet_embedded(demo_report):
+    """Layout and style are package data (templates/), filled in without a placeholder left."""
+    from importlib import resources
+
+    _, text, _ = demo_report
+    templates = resources.files("bayesspr.reporting") / "templates"
+    css = (templates / "report.css").read_text(encoding="utf-8")
+    assert f"<style>\n{css}</style>" in text
+    page = (templates / "report.html").read_text(encoding="utf-8")
+    assert "${sections}" in page and "${css}" in page
+    head = page.split("${title}")[0]
+    assert text.startswith(head)
+    assert "${" not in text.replace(css, "")
+
+
+def test_page_fills_template_placeholders_and_keeps_dollar_signs_in_content():
+    facts = [("model", "cost $5 <b>")]
+    sections = (("a", "First & one"), ("b", "Second"))
+    page = reporting._page("T $x", facts, sections, [("a", "<p>$HOME</p>"), ("b", "<p>2</p>")])
+    assert "<title>T $x</title>" in page and "<h1>T $x</h1>" in page
+    assert "cost $5 &lt;b&gt;" in page
+    assert '<section id="a">\n<h2>First &amp; one</h2>\n<p>$HOME</p>\n</section>\n' in page
+    assert page.index('<section id="a">') < page.index('<section id="b">')
+    assert page.endswith("</section>\n</body>\n</html>\n")
+    assert '<li><a href="#b">Second</a></li>' in page
+
+
 def test_every_section_is_present_in_order(demo_report):
     _, text, _ = demo_report
     positions = []

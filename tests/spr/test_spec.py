@@ -100,6 +100,8 @@ def test_a_built_wheel_carries_the_default_spec(tmp_path):
     (wheel,) = tmp_path.glob("bayesspr-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "bayesspr/models/default.toml" in names
+    for template in ("report.html", "section.html", "report.css"):  # the report's layout
+        assert f"bayesspr/reporting/templates/{template}" in names
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     probe = subprocess.run(
