@@ -40,9 +40,8 @@ from bayesspr.data import table as data_mod
 from bayesspr.defaults import BACKTEST_COVERAGE_LEVELS
 from bayesspr.evaluation.scores import baseline_design, pit_coverage, randomized_pit
 from bayesspr.io.files import atomic_folder, atomic_write, check_output_path, write_csv
-from bayesspr.simulate.worlds import World, simulate_world
-from bayesspr.spr import physics
-from bayesspr.spr.model import LEVELS, SPRModel, row_inputs
+from bayesspr.simulate.worlds import World, draw_routes, simulate_world
+from bayesspr.spr.model import LEVELS, ParameterDraws, SPRModel, row_inputs
 from bayesspr.spr.spec import load_spec, prior_kwargs
 
 #: Model variants compared in a backtest, in table order.
@@ -148,7 +147,7 @@ def prior_median(prior: dict[str, Any] | float) -> float:
     return float(frozen[dist]().median())
 
 
-def physics_parameters(spec: dict[str, Any], n_samples: int) -> dict[str, np.ndarray]:
+def physics_parameters(spec: dict[str, Any], n_samples: int) -> ParameterDraws:
     """Textbook constants: every physics parameter at its prior median, for every group.
 
     Parameters
@@ -160,7 +159,7 @@ def physics_parameters(spec: dict[str, Any], n_samples: int) -> dict[str, np.nda
 
     Returns
     -------
-    dict of numpy.ndarray
+    bayesspr.spr.model.ParameterDraws
         The layout of :meth:`bayesspr.SPRModel.parameter_draws` with one column per effect
         (every group shares it): scalars as (S, 1); ``service_min_city`` (min),
         ``speed_kmh_city`` (km/h), ``overhead_hours_station`` (h) at the population medians,
@@ -171,16 +170,16 @@ def physics_parameters(spec: dict[str, Any], n_samples: int) -> dict[str, np.nda
     def full(value: float) -> np.ndarray:
         return np.full((n_samples, 1), value)
 
-    return {
-        "stem_speed_kmh": full(prior_median(priors["stem_speed_kmh"])),
-        "tour_constant": full(prior_median(priors["tour_constant"])),
-        "fill": full(prior_median(priors["fill"])),
-        "sigma_route": full(prior_median(priors["sigma_route"])),
-        "service_min_city": full(prior_median(priors["service_min_pop"])),
-        "speed_kmh_city": full(prior_median(priors["speed_kmh_pop"])),
-        "overhead_hours_station": full(prior_median(priors["overhead_hours_pop"])),
-        "zip_effect": full(0.0),
-    }
+    return ParameterDraws(
+        stem_speed_kmh=full(prior_median(priors["stem_speed_kmh"])),
+        tour_constant=full(prior_median(priors["tour_constant"])),
+        fill=full(prior_median(priors["fill"])),
+        sigma_route=full(prior_median(priors["sigma_route"])),
+        service_min_city=full(prior_median(priors["service_min_pop"])),
+        speed_kmh_city=full(prior_median(priors["speed_kmh_pop"])),
+        overhead_hours_station=full(prior_median(priors["overhead_hours_pop"])),
+        zip_effect=full(0.0),
+    )
 
 
 def gbm_route_draws(
@@ -497,8 +496,9 @@ def with_demand_shock(
     """History and future of a simulated world with a sudden, lasting demand shock.
 
     From ``start`` on, every zip's stops and packages are multiplied by ``factor`` and its
-    routes re-drawn from the world's own truth (the simulator's generative story: route
-    physics, log-normal day noise, whole routes above the capacity floor).
+    routes re-drawn from the world's own truth by the simulator's
+    :func:`bayesspr.simulate.worlds.draw_routes` (route physics, log-normal day noise, whole
+    routes above the capacity floor).
 
     Parameters
     ----------
@@ -522,35 +522,13 @@ def with_demand_shock(
     if not hit.any():
         return table
     rng = np.random.default_rng([seed, 17])
-    t = world.truth
     sub = table.loc[hit].copy()
     sub["stops"] = np.maximum(np.rint(sub["stops"] * factor), 1).astype(np.int64)
     sub["packages"] = np.maximum(np.rint(sub["packages"] * factor), sub["stops"]).astype(np.int64)
-    n_star = physics.max_stops_per_route(
-        sub["stops"].to_numpy(float), (sub["packages"] / sub["stops"]).to_numpy(),
-        sub["van_capacity"].to_numpy(float), sub["area_km2"].to_numpy(),
-        sub["stem_km"].to_numpy(), sub["shift_hours"].to_numpy(),
-        service_min=t.groups["service_min_city"][sub["city"]].to_numpy(),
-        speed_kmh=t.groups["speed_kmh_city"][sub["city"]].to_numpy(),
-        stem_speed_kmh=t.scalars["stem_speed_kmh"], circuity=t.circuity,
-        tour_constant=t.scalars["tour_constant"],
-        overhead_hours=t.groups["overhead_hours_station"][sub["station"]].to_numpy(),
-        fill=t.scalars["fill"], time_efficiency=np.exp(t.groups["zip_effect"][sub["zip"]]
-                                                       .to_numpy()),
-        smooth=True,
-    )  # fmt: skip
-    need = sub["stops"].to_numpy() / n_star
-    floor = physics.capacity_floor_routes(sub["packages"].to_numpy(float),
-                                          sub["van_capacity"].to_numpy())  # fmt: skip
-    noise = rng.normal(0.0, t.scalars["sigma_route"], len(sub))
-    sub["routes"] = np.maximum(np.ceil(need * np.exp(noise)), floor).astype(np.int64)
-    if "route_km" in sub:
-        km = physics.expected_route_km(
-            sub["stops"].to_numpy(float), None, None, sub["area_km2"].to_numpy(),
-            sub["stem_km"].to_numpy(), circuity=t.circuity,
-            tour_constant=t.scalars["tour_constant"], routes=sub["routes"].to_numpy(float),
-        )  # fmt: skip
-        sub["route_km"] = km * np.exp(rng.normal(0.0, t.scalars["sigma_km"], len(sub)))
+    routes, km = draw_routes(sub, world.truth, rng, with_route_km="route_km" in sub)
+    sub["routes"] = routes
+    if km is not None:
+        sub["route_km"] = km
     table.loc[hit, sub.columns] = sub
     return table.astype({c: np.int64 for c in ("routes", "packages", "stops")})
 

@@ -32,6 +32,7 @@ from bayesspr.forecasting.scenario import (
 )
 from bayesspr.forecasting.summaries import central_bounds
 from bayesspr.spr.model import SPRModel
+from bayesspr.spr.physics import ZoneDay
 from bayesspr.volume.model import VolumeModel
 
 #: Largest draws × days × zips block computed at once (elements); bounds peak memory.
@@ -420,14 +421,14 @@ def forecast(
         stops = stops.reshape(n_s, n_d * n_c).astype(float)
         packages = packages.reshape(n_s, n_d * n_c).astype(float)
         empty = stops < 1  # a zip-day with no stops needs no route
-        rows = {
-            "stops": np.where(empty, 1.0, stops),
-            "packages": np.where(empty, 1.0, packages),
-            "capacity": layout.capacity[:, cols].ravel(),
-            "area_km2": np.tile(layout.area_km2[cols], n_d),
-            "stem_km": layout.stem_km[:, cols].ravel(),
-            "shift_hours": layout.shift_hours[:, cols].ravel(),
-        }
+        rows = ZoneDay(
+            stops=np.where(empty, 1.0, stops),
+            packages=np.where(empty, 1.0, packages),
+            capacity=layout.capacity[:, cols].ravel(),
+            area_km2=np.tile(layout.area_km2[cols], n_d),
+            stem_km=layout.stem_km[:, cols].ravel(),
+            shift_hours=layout.shift_hours[:, cols].ravel(),
+        )
         codes = layout.station_code[:, cols].ravel()
         index = {"city": np.tile(layout.zip_city[cols], n_d), "station": codes,
                  "zip": np.tile(np.arange(cols.start, cols.stop), n_d)}  # fmt: skip

@@ -96,8 +96,8 @@ def test_physics_baseline_runs_without_fitting(demo_split, monkeypatch):
     assert "diagnostics" not in info
     # textbook constants: close to, but not at, the simulated truth
     params = bt.physics_parameters(SPRModel().spec, 1)
-    assert params["service_min_city"][0, 0] == pytest.approx(2.5)
-    assert params["fill"][0, 0] == pytest.approx(stats.beta(18, 2).median())
+    assert params.service_min_city[0, 0] == pytest.approx(2.5)
+    assert params.fill[0, 0] == pytest.approx(stats.beta(18, 2).median())
 
 
 def test_hard_case_flags_find_the_world_events():
@@ -188,3 +188,13 @@ def test_backtest_output_folder_is_checked_before_any_work(tmp_path, monkeypatch
     with pytest.raises(OutputPathError, match="notes"):
         backtest.backtest_cli("demo", out)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_shocked_worlds_are_bit_identical_to_the_pinned_ones():
+    # hashes from before the shock reused the simulator's draw_routes (commit 4ab1b7c)
+    def frame_hash(frame):
+        return int(pd.util.hash_pandas_object(frame, index=True).sum())
+
+    assert frame_hash(bt.demo_backtest_world(7).table) == 11530458101892042
+    shocked = bt.with_demand_shock(simulate_world(3, horizon_days=40), "2025-03-20", 1.3, seed=4)
+    assert frame_hash(shocked) == 15260413507342409877
