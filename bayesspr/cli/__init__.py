@@ -13,6 +13,9 @@ from __future__ import annotations
 from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
+    "BACKTEST_FILES": "backtest",
+    "backtest_cli": "backtest",
+    "fit_line": "backtest",
     "DEMO_FILES": "demo",
     "DEMO_FLEET_VAN": "demo",
     "DEMO_HORIZON_DAYS": "demo",
