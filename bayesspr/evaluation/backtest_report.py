@@ -45,21 +45,25 @@ def scores_table(backtest: Backtest) -> pd.DataFrame:
 def plot_pit(backtest: Backtest, path: str | Path, *, level: str = "zip", bins: int = 10) -> Path:
     """PIT histogram per variant (all origins and horizons) as a PNG, written atomically.
 
+    A calibrated variant's histogram is flat at density 1 (the red line); a U shape means
+    intervals too narrow, a hump too wide.
+
     Parameters
     ----------
     backtest : Backtest
-        Result of :func:`rolling_backtest`.
+        Result of :func:`bayesspr.evaluation.backtest.rolling_backtest`; its ``case == "all"``
+        units of ``level`` are shown.
     path : str or pathlib.Path
-        PNG to write.
-    level : str
-        Level whose units are shown.
+        The PNG file to write (replaced atomically).
+    level : {"zip", "station", "city"}
+        Level whose day units are shown.
     bins : int
-        Histogram bins.
+        Histogram bins over [0, 1].
 
     Returns
     -------
     pathlib.Path
-        The path written.
+        ``path``, written.
     """
     units = backtest.units[(backtest.units["case"] == "all") & (backtest.units["level"] == level)]
     variants = [v for v in VARIANTS if v in set(units["variant"])]
@@ -72,24 +76,27 @@ def plot_pit(backtest: Backtest, path: str | Path, *, level: str = "zip", bins: 
         ax.set_title(variant, fontsize=9)
         ax.set_xlabel("randomised PIT")
     axes[0].set_ylabel(f"density ({level}-days)")
-    fig.tight_layout()
-    return atomic_write(lambda tmp: fig.savefig(tmp, format="png", dpi=110), path)
+    return _write_png(fig, path)
 
 
 def plot_coverage(backtest: Backtest, path: str | Path) -> Path:
     """Coverage against nominal per variant and level as a PNG, written atomically.
 
+    One panel per level (zip, station, city days); each variant's observed coverage of the
+    central intervals from 5 % to 95 %, read off the randomised PIT, against the diagonal.
+
     Parameters
     ----------
     backtest : Backtest
-        Result of :func:`rolling_backtest`.
+        Any result of :func:`bayesspr.evaluation.backtest.rolling_backtest` (its
+        ``case == "all"`` units are used).
     path : str or pathlib.Path
-        PNG to write.
+        Where the figure goes (a PNG, replaced atomically).
 
     Returns
     -------
     pathlib.Path
-        The path written.
+        The file written.
     """
     units = backtest.units[backtest.units["case"] == "all"]
     nominal = np.linspace(0.05, 0.95, 19)
@@ -105,5 +112,10 @@ def plot_coverage(backtest: Backtest, path: str | Path) -> Path:
         ax.set_xlabel("nominal central interval")
     axes[0].set_ylabel("observed coverage (randomised PIT)")
     axes[-1].legend(fontsize=7)
+    return _write_png(fig, path)
+
+
+def _write_png(fig: Figure, path: str | Path) -> Path:
+    """Lay the figure out and write it as a 110-dpi PNG, atomically."""
     fig.tight_layout()
     return atomic_write(lambda tmp: fig.savefig(tmp, format="png", dpi=110), path)
