@@ -429,15 +429,13 @@ def simulate_world(
     if large_van:
         events.update(large_van=large_van, large_van_date=days[large_from],
                       large_van_stations=sorted(large_stations))  # fmt: skip
-
     growth_city = dict(zip(cities, rng.normal(annual_growth, 0.05, n_cities), strict=True))
     share_small = dict(zip([s for _, s in stations], rng.uniform(0.2, 0.8, len(stations)),
                            strict=True))  # fmt: skip
     all_days = pd.date_range(start, periods=n_days + horizon_days, freq="D")
-    for z in zips.index:  # assignments continue into the future as they ended
-        station_of[z] = np.concatenate(
-            [station_of[z], np.full(horizon_days, station_of[z][-1], dtype=object)]
-        )
+    # assignments continue into the future as they ended
+    station_of = {z: np.concatenate([at, np.full(horizon_days, at[-1], dtype=object)])
+                  for z, at in station_of.items()}  # fmt: skip
     truth_obj = Truth(
         scalars={k: float(v) for k, v in params.items()}, groups=groups, circuity=1.3,
         growth_city=pd.Series(growth_city),

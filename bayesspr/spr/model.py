@@ -393,25 +393,17 @@ class SPRModel(FittedModel):
         sampler = sampler_settings(base, {
             "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
         })  # fmt: skip
+        if method not in ("nuts", "advi"):
+            raise ValueError(f"method must be 'nuts' or 'advi', got {method!r}")
         model = self.build_model(clean)
         with model:
             if method == "nuts":
-                nuts_sampler = nuts_sampler or _nuts_sampler()
-                extra = {}
-                if nuts_sampler == "nutpie" and sampler.get("low_rank_mass_matrix", False):
-                    extra["nuts"] = {"adaptation": "low_rank"}
-                if warm_start is not None:
-                    extra["initvals"] = warm_start_values(model, warm_start._require_fit())
-                idata = run_nuts(
-                    model, sampler, random_seed=random_seed, progressbar=progressbar,
-                    nuts_sampler=nuts_sampler, **extra,
-                )  # fmt: skip
-            elif method == "advi":
+                idata = self._sample_nuts(model, sampler, random_seed, nuts_sampler,
+                                          progressbar, warm_start)  # fmt: skip
+            else:
                 approx = pm.fit(n=advi_iterations, method="advi", random_seed=random_seed,
                                 progressbar=progressbar)  # fmt: skip
                 idata = approx.sample(int(sampler["draws"]), random_seed=random_seed)
-            else:
-                raise ValueError(f"method must be 'nuts' or 'advi', got {method!r}")
             pm.compute_log_likelihood(idata, model=model, progressbar=False)
         self.pymc_model = model
         self.idata = idata
@@ -426,6 +418,27 @@ class SPRModel(FittedModel):
                           "narrow; use NUTS for decisions", UserWarning, stacklevel=2)  # fmt: skip
         self.idata.attrs.update(self._attrs())
         return self
+
+    @staticmethod
+    def _sample_nuts(
+        model: pm.Model,
+        sampler: dict[str, Any],
+        random_seed: int | None,
+        nuts_sampler: str | None,
+        progressbar: bool,
+        warm_start: SPRModel | None,
+    ) -> xr.DataTree:
+        """NUTS on the model (nutpie by default; low-rank mass matrix and warm start if asked)."""
+        nuts_sampler = nuts_sampler or _nuts_sampler()
+        extra: dict[str, Any] = {}
+        if nuts_sampler == "nutpie" and sampler.get("low_rank_mass_matrix", False):
+            extra["nuts"] = {"adaptation": "low_rank"}
+        if warm_start is not None:
+            extra["initvals"] = warm_start_values(model, warm_start._require_fit())
+        return run_nuts(
+            model, sampler, random_seed=random_seed, progressbar=progressbar,
+            nuts_sampler=nuts_sampler, **extra,
+        )  # fmt: skip
 
     def _attrs(self) -> dict[str, str]:
         return {
