@@ -41,9 +41,10 @@ def backtest_cli(
     Parameters
     ----------
     world : str
-        ``"demo"`` (:func:`demo_backtest_world`) or the path of an observation table (CSV or
-        Parquet, see :func:`bayesspr.data.table.read_table`), backtested at its last monthly
-        origins without a demand shock.
+        ``"demo"`` (:func:`bayesspr.evaluation.backtest_worlds.demo_backtest_world`) or the
+        path of an observation table (CSV or Parquet, see
+        :func:`bayesspr.data.table.read_table`), backtested at its last monthly origins
+        without a demand shock.
     out : str or pathlib.Path
         Folder for ``backtest_scores.csv`` (by case, level, variant), ``backtest_by_horizon.csv``
         (also by horizon), ``backtest_fits.csv``, ``backtest_pit.png``,
@@ -53,11 +54,12 @@ def backtest_cli(
     n_origins, horizon_months : int
         Monthly origins and months forecast from each.
     variants : sequence of str
-        Variants to compare (:data:`VARIANTS`).
+        Variants to compare (:data:`bayesspr.evaluation.baselines.VARIANTS`).
     draws, tune, chains : int
         Sampler settings of each fit.
     warm_start : bool
-        Warm-start each re-fit from the previous origin's (see :func:`rolling_backtest`).
+        Warm-start each re-fit from the previous origin's (see
+        :func:`bayesspr.evaluation.backtest.rolling_backtest`).
 
     Returns
     -------

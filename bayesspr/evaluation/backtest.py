@@ -112,7 +112,8 @@ class Backtest:
         One row per variant × origin × scored unit: ``variant``, ``origin``, ``horizon``
         (month after the origin, 1 = the origin's month), ``level`` (zip, station, city),
         ``case`` ("all" or a hard case; hard cases are scored at the zip level), ``date``,
-        ``label``, and the unit scores of :func:`unit_scores` (routes per day).
+        ``label``, and the unit scores of :func:`bayesspr.evaluation.scores.unit_scores`
+        (routes per day).
     fits : pandas.DataFrame
         One row per variant × origin: training rows, seconds, and for fitted variants the
         convergence diagnostics (``ok``, ``rhat_max``, ``ess_bulk_min``, ``ess_tail_min``,
@@ -123,7 +124,9 @@ class Backtest:
     fits: pd.DataFrame
 
     def scores(self, by: Sequence[str] = ("case", "level", "variant")) -> pd.DataFrame:
-        """Scores aggregated over the other columns (see :func:`summarise_scores`).
+        """Scores aggregated over the other columns.
+
+        See :func:`bayesspr.evaluation.scores.summarise_scores` for the columns.
 
         Parameters
         ----------
@@ -167,11 +170,12 @@ def rolling_backtest(
     horizon_months : int
         Months forecast from each origin (1 … 16 or more).
     variants : sequence of str
-        Any of :data:`VARIANTS`.
+        Any of :data:`bayesspr.evaluation.baselines.VARIANTS`.
     shock_start : str or pandas.Timestamp, optional
         First day of a demand shock, flagged as the ``demand_shock`` hard case.
     sampler : dict, optional
-        ``draws``, ``tune``, ``chains`` of each fit (default :data:`BACKTEST_SAMPLER`).
+        ``draws``, ``tune``, ``chains`` of each fit (default
+        :data:`bayesspr.evaluation.baselines.BACKTEST_SAMPLER`).
     max_samples : int
         Predictive samples per forecast.
     seed : int

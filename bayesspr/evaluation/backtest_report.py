@@ -21,7 +21,7 @@ def scores_table(backtest: Backtest) -> pd.DataFrame:
     Parameters
     ----------
     backtest : Backtest
-        Result of :func:`rolling_backtest`.
+        Result of :func:`bayesspr.evaluation.backtest.rolling_backtest`.
 
     Returns
     -------

@@ -4,13 +4,20 @@ One implementation serves numpy arrays (broadcasting) and pytensor tensors (insi
 model): every function picks its math backend from its arguments, so the mean function the
 sampler sees is the very code that predictions and decisions use.
 
-Quantities and units (see ``docs/physics.md``):
+Quantities and units (see ``docs/physics.md``), in two frozen dataclasses every formula
+takes: :class:`ZoneDay`, what is routed —
 
 * ``stops`` N (stops), ``area_km2`` A (km²), stop density δ = N / A (stops/km²);
-* ``packages_per_stop`` p (packages), ``capacity`` C (packages per van);
-* ``shift_hours`` T (h), ``service_min`` s (min per stop), ``overhead_hours`` (h per route:
-  loading, dispatch), ``speed_kmh`` v between stops, ``stem_speed_kmh`` v_s station ↔ zone;
-* ``circuity`` c (road km per straight-line km), ``stem_km`` r (km), ``tour_constant`` k.
+* ``packages`` (packages; p = packages / N per stop), ``capacity`` C (packages per van);
+* ``stem_km`` r (km), ``shift_hours`` T (h);
+
+and :class:`RouteConstants`, the constants (textbook values in :data:`TEXTBOOK`, or
+posterior draws) —
+
+* ``service_min`` s (min per stop), ``overhead_hours`` (h per route: loading, dispatch),
+  ``speed_kmh`` v between stops, ``stem_speed_kmh`` v_s station ↔ zone;
+* ``circuity`` c (road km per straight-line km), ``tour_constant`` k, ``fill`` (usable share
+  of the van), ``time_efficiency`` (multiplier on the time bound).
 
 The model
 ---------
