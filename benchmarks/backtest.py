@@ -1,6 +1,6 @@
 """Rolling-origin backtest of every variant on the demo backtest world: the table in the docs.
 
-Runs :func:`bayesspr.evaluation.backtest.backtest_cli` (what ``bayesspr backtest --world demo``
+Runs :func:`bayesspr.cli.backtest.backtest_cli` (what ``bayesspr backtest --world demo``
 runs):
 monthly origins from 1 March 2025, each variant re-fitted on the history before the origin,
 routes of the next months forecast given their realised volume, scored per case, level and
@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from bayesspr.evaluation.backtest import BACKTEST_SAMPLER, VARIANTS, backtest_cli
+from bayesspr.cli.backtest import backtest_cli
+from bayesspr.evaluation.baselines import BACKTEST_SAMPLER, VARIANTS
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from bayesspr.cli.demo import DEMO_HORIZON_DAYS
 from bayesspr.data.network import Network
 from bayesspr.data.table import validate
 from bayesspr.forecasting.compose import forecast, horizon_days
+from bayesspr.spr.physics import ZoneDay
 from bayesspr.volume.model import VolumeModel
 
 
@@ -75,14 +76,14 @@ def per_zip_loop(spr: SPRModel, volume: VolumeModel, n_samples: int) -> float:
         stops, packages = volume.volume_draws(
             vpost, dates, np.array([z]), np.random.SeedSequence([0, zpos])
         )
-        rows = {
-            "stops": np.maximum(stops[:, :, 0], 1).astype(float),
-            "packages": np.maximum(packages[:, :, 0], 1).astype(float),
-            "capacity": np.full(n_d, net.stations.loc[station, "van_capacity"]),
-            "area_km2": np.full(n_d, net.zips.loc[z, "area_km2"]),
-            "stem_km": np.full(n_d, net.stem_km.loc[(z, station)]),
-            "shift_hours": np.full(n_d, net.stations.loc[station, "shift_hours"]),
-        }
+        rows = ZoneDay(
+            stops=np.maximum(stops[:, :, 0], 1).astype(float),
+            packages=np.maximum(packages[:, :, 0], 1).astype(float),
+            capacity=np.full(n_d, net.stations.loc[station, "van_capacity"]),
+            area_km2=np.full(n_d, net.zips.loc[z, "area_km2"]),
+            stem_km=np.full(n_d, net.stem_km.loc[(z, station)]),
+            shift_hours=np.full(n_d, net.stations.loc[station, "shift_hours"]),
+        )
         index = {
             "city": np.full(n_d, list(labels["city"]).index(net.zips.loc[z, "city"])),
             "station": np.full(n_d, list(labels["station"]).index(station)),

@@ -30,12 +30,14 @@ import math
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from bayesspr.spr.physics import (
     BHH_TOUR_CONSTANT,
+    RouteConstants,
+    ZoneDay,
     capacity_bound_stops,
     expected_routes,
     rms_stem_km,
@@ -99,15 +101,15 @@ class Cell:
         return self.spr_pred / self.spr_vrp - 1.0
 
 
-def physics_kwargs(args: argparse.Namespace) -> dict[str, float]:
-    """Return the constants the physics shares with the PyVRP instance."""
-    return {
-        "shift_hours": args.shift_hours,
-        "service_min": args.service_min,
-        "speed_kmh": args.speed,
-        "stem_speed_kmh": args.speed,  # one duration matrix: one speed for all driving
-        "circuity": 1.0,  # Euclidean distances
-    }
+def route_constants(args: argparse.Namespace, k: float) -> RouteConstants:
+    """Return the constants the physics shares with the PyVRP instance, tour constant ``k``."""
+    return RouteConstants(
+        service_min=args.service_min,
+        speed_kmh=args.speed,
+        stem_speed_kmh=args.speed,  # one duration matrix: one speed for all driving
+        circuity=1.0,  # Euclidean distances
+        tour_constant=k,
+    )
 
 
 def make_instance(
@@ -164,15 +166,15 @@ def solve_vrp(
 
 def predicted_routes(cells: list[Cell], args: argparse.Namespace, k: float) -> np.ndarray:
     """Physics route counts for every cell with tour constant ``k`` (vectorised)."""
-    return expected_routes(
-        np.array([c.stops for c in cells], dtype=float),
-        np.array([c.packages / c.stops for c in cells]),
-        np.array([c.capacity for c in cells], dtype=float),
-        np.array([c.area_km2 for c in cells]),
-        np.array([c.stem_km for c in cells]),
-        tour_constant=k,
-        **physics_kwargs(args),
+    zone = ZoneDay(
+        stops=np.array([c.stops for c in cells], dtype=float),
+        packages=np.array([c.packages for c in cells], dtype=float),
+        capacity=np.array([c.capacity for c in cells], dtype=float),
+        area_km2=np.array([c.area_km2 for c in cells]),
+        stem_km=np.array([c.stem_km for c in cells]),
+        shift_hours=args.shift_hours,
     )
+    return expected_routes(zone, route_constants(args, k))
 
 
 def agreement(pred: np.ndarray, solved: np.ndarray, packages: np.ndarray) -> dict[str, float]:
@@ -208,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     stems = QUICK_STEMS if args.quick else STEMS
     capacities = QUICK_CAPACITIES if args.quick else CAPACITIES
     stops = args.stops or (120 if args.quick else 300)
-    physics = physics_kwargs(args)
     k = args.tour_constant
+    constants = route_constants(args, k)
 
     print(
         f"physics vs PyVRP: {len(densities) * len(stems) * len(capacities)} cells, "
@@ -234,11 +236,12 @@ def main(argv: list[str] | None = None) -> int:
             coords, demand, area = make_instance(rng, stops, density, stem)
             packages = int(demand.sum())
             p = packages / stops
-            n_time = float(time_bound_stops(stops, area, stem, tour_constant=k, **physics))
+            zone = ZoneDay(stops=stops, packages=packages, area_km2=area, stem_km=stem,
+                           shift_hours=args.shift_hours)  # fmt: skip
+            n_time = float(time_bound_stops(zone, constants))
             for capacity in capacities:
                 n_cap = float(capacity_bound_stops(p, capacity))
-                r_pred = int(expected_routes(stops, p, capacity, area, stem, tour_constant=k,
-                                             **physics))  # fmt: skip
+                r_pred = int(expected_routes(replace(zone, capacity=capacity), constants))
                 r_vrp, feasible, km_vrp = solve_vrp(coords, demand, capacity, args)
                 # physics route length for the solver's route count (c = 1)
                 km_pred = 2.0 * float(rms_stem_km(stem, area)) + (stops / r_vrp) * k / math.sqrt(

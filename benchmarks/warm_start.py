@@ -21,7 +21,8 @@ import warnings
 import pandas as pd
 
 from bayesspr import SPRModel
-from bayesspr.evaluation.backtest import BACKTEST_SAMPLER, demo_backtest_world
+from bayesspr.evaluation.backtest_worlds import demo_backtest_world
+from bayesspr.evaluation.baselines import BACKTEST_SAMPLER
 
 
 def fit(train: pd.DataFrame, args: argparse.Namespace, warm: SPRModel | None) -> tuple:

@@ -1,7 +1,8 @@
 """The ``bayesspr`` command line: the commands and the demo.
 
 The argument parser and commands (:mod:`.main`, entry point ``bayesspr.cli.main:main``;
-``python -m bayesspr.cli`` runs it too) and the end-to-end demo (:mod:`.demo`). ``main`` is
+``python -m bayesspr.cli`` runs it too), the backtest command and its printing
+(:mod:`.backtest`) and the end-to-end demo (:mod:`.demo`). ``main`` is
 not re-exported here: it would shadow the :mod:`.main` module.
 
 The public names of the modules below are re-exported here and load on first use, so
@@ -13,6 +14,9 @@ from __future__ import annotations
 from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
+    "BACKTEST_FILES": "backtest",
+    "backtest_cli": "backtest",
+    "fit_line": "backtest",
     "DEMO_FILES": "demo",
     "DEMO_FLEET_VAN": "demo",
     "DEMO_HORIZON_DAYS": "demo",

@@ -496,7 +496,8 @@ def _cmd_absorb(args: argparse.Namespace) -> int:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from bayesspr.evaluation.backtest import VARIANTS, backtest_cli
+    from bayesspr.cli.backtest import backtest_cli
+    from bayesspr.evaluation.baselines import VARIANTS
 
     variants = VARIANTS if args.variants is None else tuple(args.variants.split(","))
     return backtest_cli(args.world, args.out, args.seed, n_origins=args.origins,

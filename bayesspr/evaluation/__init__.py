@@ -1,8 +1,9 @@
 """Judging forecasts and fits: scores, backtests, SBC and sampler diagnostics.
 
-Calibration scores and PIT (:mod:`.scores`), rolling-origin backtests
-(:mod:`.backtest`), simulation-based calibration (:mod:`.sbc`) and sampler health
-(:mod:`.diagnostics`).
+Calibration scores, PIT and unit scores (:mod:`.scores`), rolling-origin backtests (the
+engine :mod:`.backtest`, the variants it compares :mod:`.baselines`, the worlds it runs on
+:mod:`.backtest_worlds`, its table and plots :mod:`.backtest_report`), simulation-based
+calibration (:mod:`.sbc`) and sampler health (:mod:`.diagnostics`).
 
 The public names of the modules below are re-exported here and load on first use, so
 importing this package never imports its modules (no import cycles between rooms).
@@ -13,34 +14,27 @@ from __future__ import annotations
 from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
-    "BACKTEST_FILES": "backtest",
-    "BACKTEST_SAMPLER": "backtest",
     "Backtest": "backtest",
-    "BacktestWorld": "backtest",
-    "COVERAGE_LEVELS": "backtest",
-    "GBM_QUANTILES": "backtest",
     "HARD_CASES": "backtest",
-    "M5_QUANTILES": "backtest",
-    "POOLING_SPREADS": "backtest",
-    "VARIANTS": "backtest",
-    "backtest_cli": "backtest",
-    "demo_backtest_world": "backtest",
-    "forecast_draws": "backtest",
-    "gbm_route_draws": "backtest",
     "hard_case_flags": "backtest",
     "level_draws": "backtest",
-    "monthly_origins": "backtest",
-    "physics_parameters": "backtest",
-    "plot_coverage": "backtest",
-    "plot_pit": "backtest",
-    "prior_median": "backtest",
     "rolling_backtest": "backtest",
-    "score_draws": "backtest",
-    "scores_table": "backtest",
-    "summarise_scores": "backtest",
-    "unit_scores": "backtest",
-    "variant_spec": "backtest",
-    "with_demand_shock": "backtest",
+    "plot_coverage": "backtest_report",
+    "plot_pit": "backtest_report",
+    "scores_table": "backtest_report",
+    "BacktestWorld": "backtest_worlds",
+    "demo_backtest_world": "backtest_worlds",
+    "monthly_origins": "backtest_worlds",
+    "with_demand_shock": "backtest_worlds",
+    "BACKTEST_SAMPLER": "baselines",
+    "GBM_QUANTILES": "baselines",
+    "POOLING_SPREADS": "baselines",
+    "VARIANTS": "baselines",
+    "forecast_draws": "baselines",
+    "gbm_route_draws": "baselines",
+    "physics_parameters": "baselines",
+    "prior_median": "baselines",
+    "variant_spec": "baselines",
     "ConvergenceWarning": "diagnostics",
     "EBFMI_MIN": "diagnostics",
     "ESS_MIN": "diagnostics",
@@ -57,12 +51,17 @@ _EXPORTS = {
     "sbc_design": "sbc",
     "simulate_sbc_data": "sbc",
     "BASELINE_FEATURES": "scores",
+    "COVERAGE_LEVELS": "scores",
+    "M5_QUANTILES": "scores",
     "baseline_design": "scores",
     "extrapolation_split": "scores",
     "gradient_boosting_spr": "scores",
     "pit_coverage": "scores",
     "randomized_pit": "scores",
+    "score_draws": "scores",
     "station_day_pit": "scores",
+    "summarise_scores": "scores",
+    "unit_scores": "scores",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

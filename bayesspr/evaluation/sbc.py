@@ -39,6 +39,7 @@ from scipy import stats
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
 from bayesspr.spr.model import log_route_need
+from bayesspr.spr.physics import RouteConstants, ZoneDay
 from bayesspr.spr.spec import load_spec, prior_rv
 
 #: Learned parameters of the small model, with the default spec's prior each one takes.
@@ -60,7 +61,7 @@ STEM_SPEED_KMH = 45.0
 VARIANTS = ("good", "bad")
 
 
-def sbc_design(n_rows: int = 60, seed: int = 0) -> dict[str, np.ndarray]:
+def sbc_design(n_rows: int = 60, seed: int = 0) -> ZoneDay:
     """A fixed, seeded design of zip-days for the small model (one city, one station).
 
     Parameters
@@ -72,7 +73,7 @@ def sbc_design(n_rows: int = 60, seed: int = 0) -> dict[str, np.ndarray]:
 
     Returns
     -------
-    dict of numpy.ndarray
+    bayesspr.spr.physics.ZoneDay
         ``stops`` (stops, 60–900), ``packages`` (packages, 1.1–1.9 per stop), ``capacity``
         (packages per van: 200, 300 or 450), ``area_km2`` (km², 2–25), ``stem_km`` (km,
         2–20) and ``shift_hours`` (h: 6, 8 or 10); each of length ``n_rows``.
@@ -80,14 +81,14 @@ def sbc_design(n_rows: int = 60, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     stops = np.round(np.exp(rng.uniform(np.log(60), np.log(900), n_rows)))
     per_stop = rng.uniform(1.1, 1.9, n_rows)
-    return {
-        "stops": stops,
-        "packages": np.round(stops * per_stop),
-        "capacity": rng.choice([200.0, 300.0, 450.0], n_rows),
-        "area_km2": rng.uniform(2.0, 25.0, n_rows),
-        "stem_km": rng.uniform(2.0, 20.0, n_rows),
-        "shift_hours": rng.choice([6.0, 8.0, 10.0], n_rows),
-    }
+    return ZoneDay(
+        stops=stops,
+        packages=np.round(stops * per_stop),
+        capacity=rng.choice([200.0, 300.0, 450.0], n_rows),
+        area_km2=rng.uniform(2.0, 25.0, n_rows),
+        stem_km=rng.uniform(2.0, 20.0, n_rows),
+        shift_hours=rng.choice([6.0, 8.0, 10.0], n_rows),
+    )
 
 
 def _observation_logp(variant: str):
@@ -105,19 +106,18 @@ def _observation_logp(variant: str):
     raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
 
 
-def _log_need(design: dict[str, np.ndarray], params: dict[str, Any], circuity: float) -> Any:
+def _log_need(design: ZoneDay, params: dict[str, Any], circuity: float) -> Any:
     """μ = log route need of each row for the small model's parameters (log routes)."""
-    return log_route_need(
-        design,
+    constants = RouteConstants(
         service_min=params["service_min"], speed_kmh=params["speed_kmh"],
-        stem_speed_kmh=STEM_SPEED_KMH, tour_constant=params["tour_constant"],
-        overhead_hours=params["overhead_hours"], fill=params["fill"], zip_effect=0.0,
-        circuity=circuity,
+        stem_speed_kmh=STEM_SPEED_KMH, circuity=circuity, tour_constant=params["tour_constant"],
+        overhead_hours=params["overhead_hours"], fill=params["fill"],
     )  # fmt: skip
+    return log_route_need(design, constants)
 
 
 def build_sbc_model(
-    design: dict[str, np.ndarray],
+    design: ZoneDay,
     *,
     variant: str = "good",
     spec: str | dict[str, Any] = "default",
@@ -143,7 +143,7 @@ def build_sbc_model(
     logp = _observation_logp(variant)
     loaded = load_spec(spec)
     priors, circuity = loaded["priors"], float(loaded["constants"]["circuity"])
-    floor = physics.capacity_floor_routes(design["packages"], design["capacity"])
+    floor = physics.capacity_floor_routes(design.packages, design.capacity)
     with pm.Model(coords={"row": np.arange(len(floor))}) as model:
         params = {name: prior_rv(name, priors[key]) for name, key in SBC_PARAMETERS.items()}
         routes = pm.Data("routes_data", floor, dims="row")
@@ -154,21 +154,21 @@ def build_sbc_model(
     return model
 
 
-def _log_likelihood_fn(design: dict[str, np.ndarray], variant: str, spec: Any):
+def _log_likelihood_fn(design: ZoneDay, variant: str, spec: Any):
     """Compile Σ_rows log p(routes | θ) for a batch of S parameter draws → (S,) (nats)."""
     circuity = float(load_spec(spec)["constants"]["circuity"])
     inputs = {name: pt.vector(name) for name in SBC_PARAMETERS}
     routes = pt.vector("routes")
     params = {name: v[:, None] for name, v in inputs.items()}
     mu = _log_need(design, params, circuity)
-    floor = physics.capacity_floor_routes(design["packages"], design["capacity"])
+    floor = physics.capacity_floor_routes(design.packages, design.capacity)
     logp = _observation_logp(variant)(routes[None, :], mu, params["sigma_route"], floor[None, :])
     return pytensor.function([*inputs.values(), routes], logp.sum(axis=1))
 
 
 def simulate_sbc_data(
     model: pm.Model,
-    design: dict[str, np.ndarray],
+    design: ZoneDay,
     n_simulations: int,
     *,
     seed: int = 0,
@@ -202,7 +202,7 @@ def simulate_sbc_data(
     values = pm.draw([model[n] for n in names], draws=n_simulations, random_seed=rng)
     truth = {n: np.asarray(v, dtype=float) for n, v in zip(names, values, strict=True)}
     mu = _log_need(design, {n: v[:, None] for n, v in truth.items()}, circuity)
-    floor = physics.capacity_floor_routes(design["packages"], design["capacity"])
+    floor = physics.capacity_floor_routes(design.packages, design.capacity)
     routes = draw_route_counts(mu, truth["sigma_route"][:, None], floor[None, :], rng)
     return truth, routes
 

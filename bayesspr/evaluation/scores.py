@@ -8,10 +8,14 @@ uniform under a calibrated discrete forecast; coverage is read off it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
+import scoringrules as sr
 import xarray as xr
 
+from bayesspr.defaults import BACKTEST_COVERAGE_LEVELS
 from bayesspr.forecasting.summaries import central_bounds
 
 
@@ -162,3 +166,135 @@ def station_day_pit(
         raise ValueError(f"observed station-day {truth.index[i]} is not in the forecast")
     values = routes.transpose("sample", "date", "station").to_numpy()[:, d, k]
     return pd.Series(randomized_pit(values, truth.to_numpy(), rng), index=truth.index)
+
+
+#: Central interval masses whose coverage is reported (:mod:`bayesspr.defaults`).
+COVERAGE_LEVELS = BACKTEST_COVERAGE_LEVELS
+
+#: Quantile levels of the M5 uncertainty track's pinball loss.
+M5_QUANTILES = (0.005, 0.025, 0.165, 0.25, 0.5, 0.75, 0.835, 0.975, 0.995)
+
+
+def unit_scores(
+    draws: np.ndarray,
+    observed: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    fair: bool = True,
+) -> pd.DataFrame:
+    """Scores of each forecast unit (row) from its predictive draws.
+
+    Parameters
+    ----------
+    draws : numpy.ndarray
+        (sample, unit) predictive draws, in the unit of ``observed``.
+    observed : numpy.ndarray
+        (unit,) what happened.
+    rng : numpy.random.Generator
+        Source of the PIT randomisation.
+    fair : bool
+        Use the fair CRPS estimator of ``scoringrules.crps_ensemble`` (computed in its
+        identical probability-weighted-moment form, ``"pwm"``); else the plain ensemble CRPS
+        (``"qd"``, equal to the energy form).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit: ``observed``, ``mean`` (forecast mean), ``crps`` (CRPS, unit of
+        the data), ``pinball`` (mean quantile score over :data:`M5_QUANTILES`, unit of the
+        data, via ``scoringrules.quantile_score``), ``pit`` (randomised PIT, –).
+    """
+    draws = np.asarray(draws, dtype=float)
+    observed = np.asarray(observed, dtype=float)
+    if draws.ndim != 2 or draws.shape[1] != observed.shape[0]:
+        raise ValueError(
+            f"draws must be (sample, unit) with {observed.shape[0]} units, got {draws.shape}"
+        )
+    # "pwm" is the fair estimator in O(M log M) memory (scoringrules' "fair" builds an M × M
+    # array per unit); "qd" equals the plain energy form ("nrg") the same way.
+    estimator = "pwm" if fair else "qd"
+    crps = sr.crps_ensemble(observed, draws, m_axis=0, estimator=estimator, backend="numpy")
+    alphas = np.asarray(M5_QUANTILES)
+    quantiles = np.quantile(draws, alphas, axis=0)  # (alpha, unit)
+    pinball = sr.quantile_score(observed[None, :], quantiles, alphas[:, None], backend="numpy")
+    return pd.DataFrame(
+        {
+            "observed": observed,
+            "mean": draws.mean(axis=0),
+            "crps": np.asarray(crps),
+            "pinball": np.asarray(pinball).mean(axis=0),
+            "pit": randomized_pit(draws, observed, rng),
+        }
+    )
+
+
+def summarise_scores(units: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Aggregate unit scores (from :func:`unit_scores`) per group.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        Unit scores with the grouping columns ``by``.
+    by : sequence of str
+        Grouping columns (e.g. ``["variant", "level", "horizon"]``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``n`` (units), ``crps`` and ``pinball`` (means, unit of the data),
+        ``cov50`` … ``cov95`` (share of units inside the central interval, read off the
+        randomised PIT), ``mape`` (%, mean absolute error of the forecast mean over the
+        observed value), ``bias`` (%, Σ(mean − observed) / Σ observed).
+    """
+
+    def one(g: pd.DataFrame) -> pd.Series:
+        out = {"n": len(g), "crps": g["crps"].mean(), "pinball": g["pinball"].mean()}
+        for level in COVERAGE_LEVELS:
+            out[f"cov{round(100 * level)}"] = pit_coverage(g["pit"].to_numpy(), level)
+        err = g["mean"] - g["observed"]
+        out["mape"] = 100.0 * float(np.mean(np.abs(err) / g["observed"]))
+        out["bias"] = 100.0 * float(err.sum() / g["observed"].sum())
+        return pd.Series(out)
+
+    rows = [{**dict(zip(by, key, strict=True)), **one(g)} for key, g in units.groupby(
+        list(by), sort=False)]  # fmt: skip
+    return pd.DataFrame(rows).astype({"n": int})
+
+
+def score_draws(
+    draws: np.ndarray,
+    observed: np.ndarray,
+    groups: pd.DataFrame | None = None,
+    *,
+    rng: np.random.Generator | None = None,
+    fair: bool = True,
+) -> pd.DataFrame:
+    """Score predictive draws against observations, per group.
+
+    Parameters
+    ----------
+    draws : numpy.ndarray
+        (sample, row) predictive draws (e.g. routes).
+    observed : numpy.ndarray
+        (row,) observed values, same unit.
+    groups : pandas.DataFrame, optional
+        One row per observation with the grouping columns (e.g. ``horizon``, ``station``);
+        None scores all rows as one group.
+    rng : numpy.random.Generator, optional
+        PIT randomisation (default seeded with 0).
+    fair : bool
+        Fair CRPS estimator (see :func:`unit_scores`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`summarise_scores`.
+    """
+    units = unit_scores(draws, observed, rng or np.random.default_rng(0), fair=fair)
+    if groups is None:
+        units["all"] = "all"
+        by = ["all"]
+    else:
+        units = pd.concat([groups.reset_index(drop=True), units], axis=1)
+        by = list(groups.columns)
+    return summarise_scores(units, by)

@@ -32,6 +32,7 @@ from bayesspr.forecasting.scenario import (
 )
 from bayesspr.forecasting.summaries import central_bounds
 from bayesspr.spr.model import SPRModel
+from bayesspr.spr.physics import ZoneDay
 from bayesspr.volume.model import VolumeModel
 
 #: Largest draws × days × zips block computed at once (elements); bounds peak memory.
@@ -132,6 +133,38 @@ def _layout(
 ) -> _Layout:
     """Apply the scenario's changes (in order) and the plan's overrides to the network."""
     zips = pd.Index(sorted(network.zips.index), name="zip")
+    stations_tab, stems = _network_after(network, dates, scenario)
+    stations = pd.Index(sorted(stations_tab.index), name="station")
+    cities = pd.Index(sorted(set(stations_tab["city"]) | set(network.zips["city"])), name="city")
+    grid = _Grid(
+        dates=dates, zips=zips, stations=stations,
+        station_code=np.tile(stations.get_indexer(network.zips.loc[zips, "station"]),
+                             (len(dates), 1)),
+        capacity=np.tile(stations_tab.loc[stations, "van_capacity"].to_numpy(float),
+                         (len(dates), 1)),
+        factor=np.ones((len(dates), len(zips))),
+    )  # fmt: skip
+    for change in scenario.changes:
+        grid.apply(change)
+    rows = np.arange(len(dates))[:, None]
+    capacity = grid.capacity[rows, grid.station_code]
+    shift_dk = np.tile(stations_tab.loc[stations, "shift_hours"].to_numpy(float), (len(dates), 1))
+    shift = shift_dk[rows, grid.station_code]
+    stem = _stem_per_zip_day(zips, stations, grid.station_code, stems)
+    if plan is not None:
+        _apply_plan(plan, dates, zips, stations, grid.station_code, stem, capacity, shift)
+    return _Layout(
+        dates=dates, zips=zips, stations=stations, cities=cities,
+        station_code=grid.station_code, stem_km=stem, capacity=capacity, shift_hours=shift,
+        factor=grid.factor, zip_city=cities.get_indexer(network.zips.loc[zips, "city"]),
+        area_km2=network.zips.loc[zips, "area_km2"].to_numpy(float),
+    )  # fmt: skip
+
+
+def _network_after(
+    network: Network, dates: pd.DatetimeIndex, scenario: Scenario
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Stations and stem distances (km) once the scenario's launches and moves are added."""
     stations_tab = network.stations.copy()
     stems = network.stem_km.copy()
     for change in scenario.changes:
@@ -150,55 +183,73 @@ def _layout(
                 stems.loc[(z, change.station)] = km
         elif isinstance(change, ZipMove) and change.stem_km is not None:
             stems.loc[(change.zip, change.station)] = change.stem_km
-    stations = pd.Index(sorted(stations_tab.index), name="station")
-    cities = pd.Index(sorted(set(stations_tab["city"]) | set(network.zips["city"])), name="city")
-    n_d, n_z = len(dates), len(zips)
+    return stations_tab, stems
 
-    station_code = np.tile(stations.get_indexer(network.zips.loc[zips, "station"]), (n_d, 1))
-    cap_dk = np.tile(stations_tab.loc[stations, "van_capacity"].to_numpy(float), (n_d, 1))
-    shift_dk = np.tile(stations_tab.loc[stations, "shift_hours"].to_numpy(float), (n_d, 1))
-    factor = np.ones((n_d, n_z))
 
-    def known_zip(z: str, what: str) -> int:
-        pos = zips.get_indexer([z])[0]
+@dataclass
+class _Grid:
+    """Day × zip station codes, day × station capacities and day × zip volume factors."""
+
+    dates: pd.DatetimeIndex
+    zips: pd.Index
+    stations: pd.Index
+    station_code: np.ndarray  # (D, Z) int
+    capacity: np.ndarray  # (D, K) packages
+    factor: np.ndarray  # (D, Z)
+
+    def zip_position(self, z: str, what: str) -> int:
+        """Column of zip ``z``; ScenarioError naming the change if it is not in the network."""
+        pos = self.zips.get_indexer([z])[0]
         if pos < 0:
             raise ScenarioError(f"{what}: zip {z!r} is not in the network")
         return int(pos)
 
-    def known_station(s: str, what: str) -> int:
-        pos = stations.get_indexer([s])[0]
+    def station_position(self, s: str, what: str) -> int:
+        """Code of station ``s``; ScenarioError naming the change if it is not in the network."""
+        pos = self.stations.get_indexer([s])[0]
         if pos < 0:
             raise ScenarioError(f"{what}: station {s!r} is not in the network")
         return int(pos)
 
-    for change in scenario.changes:
-        from_day = dates >= change.start
-        if isinstance(change, StationLaunch):
-            k = known_station(change.station, "StationLaunch")
-            for z in change.zips:
-                station_code[from_day, known_zip(z, "StationLaunch")] = k
-        elif isinstance(change, ZipMove):
-            k = known_station(change.station, "ZipMove")
-            station_code[from_day, known_zip(change.zip, "ZipMove")] = k
-        elif isinstance(change, VanChange):
-            cols = (range(len(stations)) if change.stations is None
-                    else [known_station(s, "VanChange") for s in change.stations])  # fmt: skip
-            cap_dk[np.ix_(from_day, list(cols))] = change.capacity
-        elif isinstance(change, VolumeShock):
-            days = from_day if change.end is None else from_day & (dates <= change.end)
-            hit = np.ones((n_d, n_z), dtype=bool)
-            if change.zips is not None:
-                cols = [known_zip(z, "VolumeShock") for z in change.zips]
-                hit[:, [c for c in range(n_z) if c not in cols]] = False
-            if change.stations is not None:
-                ks = [known_station(s, "VolumeShock") for s in change.stations]
-                hit &= np.isin(station_code, ks)
-            factor[days[:, None] & hit] *= change.factor
+    def apply(self, change: object) -> None:
+        """Apply one scenario change from its start day on."""
+        handler = {
+            StationLaunch: self._launch, ZipMove: self._move, VanChange: self._vans,
+            VolumeShock: self._shock,
+        }[type(change)]  # fmt: skip
+        handler(change, self.dates >= change.start)
 
-    rows = np.arange(n_d)[:, None]
-    capacity = cap_dk[rows, station_code]
-    shift = shift_dk[rows, station_code]
-    # stem distance of each (zip, station) pair in use, looked up once per pair
+    def _launch(self, change: StationLaunch, from_day: np.ndarray) -> None:
+        k = self.station_position(change.station, "StationLaunch")
+        for z in change.zips:
+            self.station_code[from_day, self.zip_position(z, "StationLaunch")] = k
+
+    def _move(self, change: ZipMove, from_day: np.ndarray) -> None:
+        k = self.station_position(change.station, "ZipMove")
+        self.station_code[from_day, self.zip_position(change.zip, "ZipMove")] = k
+
+    def _vans(self, change: VanChange, from_day: np.ndarray) -> None:
+        cols = (range(len(self.stations)) if change.stations is None
+                else [self.station_position(s, "VanChange") for s in change.stations])  # fmt: skip
+        self.capacity[np.ix_(from_day, list(cols))] = change.capacity
+
+    def _shock(self, change: VolumeShock, from_day: np.ndarray) -> None:
+        days = from_day if change.end is None else from_day & (self.dates <= change.end)
+        hit = np.ones(self.factor.shape, dtype=bool)
+        if change.zips is not None:
+            cols = [self.zip_position(z, "VolumeShock") for z in change.zips]
+            hit[:, [c for c in range(len(self.zips)) if c not in cols]] = False
+        if change.stations is not None:
+            ks = [self.station_position(s, "VolumeShock") for s in change.stations]
+            hit &= np.isin(self.station_code, ks)
+        self.factor[days[:, None] & hit] *= change.factor
+
+
+def _stem_per_zip_day(
+    zips: pd.Index, stations: pd.Index, station_code: np.ndarray, stems: pd.Series
+) -> np.ndarray:
+    """Stem distance (km) of each zip-day's (zip, station) pair, looked up once per pair."""
+    n_d, n_z = station_code.shape
     pair = np.arange(n_z)[None, :] * len(stations) + station_code
     used, where = np.unique(pair, return_inverse=True)
     lookup = stems.to_dict()
@@ -209,15 +260,7 @@ def _layout(
             raise NetworkError(f"no stem distance from station {key[1]!r} to zip {key[0]!r}: "
                                "give stem_km in the scenario's ZipMove")  # fmt: skip
         km.append(lookup[key])
-    stem = np.asarray(km, dtype=float)[where.reshape(n_d, n_z)]
-    if plan is not None:
-        _apply_plan(plan, dates, zips, stations, station_code, stem, capacity, shift)
-    return _Layout(
-        dates=dates, zips=zips, stations=stations, cities=cities, station_code=station_code,
-        stem_km=stem, capacity=capacity, shift_hours=shift, factor=factor,
-        zip_city=cities.get_indexer(network.zips.loc[zips, "city"]),
-        area_km2=network.zips.loc[zips, "area_km2"].to_numpy(float),
-    )  # fmt: skip
+    return np.asarray(km, dtype=float)[where.reshape(n_d, n_z)]
 
 
 def _apply_plan(
@@ -353,32 +396,14 @@ def forecast(
         the horizon is malformed or over 60 months (see :func:`horizon_days`), or
         ``interval`` is not in (0, 1).
     """
-    for name, value, low in (("n_samples", n_samples, 1), ("random_seed", random_seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(
-                f"forecast({name}={value!r}): expected a whole number >= {low}"
-                + (" (joint draws)" if name == "n_samples" else " (a seed)")
-            )
-    n_samples, random_seed = int(n_samples), int(random_seed)
+    n_samples, random_seed = _whole_numbers(n_samples, random_seed)
     central_bounds(interval)  # refuse a bad level before any work
     scenario = BASELINE if scenario is None else scenario
     if not isinstance(scenario, Scenario):
         raise ScenarioError(f"scenario must be a Scenario, got {type(scenario).__name__}")
-    if network is None:
-        network = getattr(volume, "network", None)
-        if network is None:
-            raise NetworkError("give network= (a Network or the canonical history table)")
-    elif isinstance(network, pd.DataFrame):
-        network = Network.from_table(network)
+    network = _network_of(network, volume)
     source, n_s = _volume_source(volume, n_samples, random_seed)
-    if isinstance(source, tuple):
-        vmodel = source[0]
-        first = (
-            pd.Timestamp(start) if start is not None else vmodel.last_date + pd.Timedelta(days=1)
-        )
-        dates = horizon_days(first.normalize(), horizon)
-    else:
-        dates = pd.DatetimeIndex(source["date"].to_numpy())
+    dates = _forecast_dates(source, start, horizon)
     layout = _layout(network, dates, scenario, plan)
     if not isinstance(source, tuple):
         missing = sorted(set(layout.zips) - set(source["zip"].to_numpy().astype(str)))
@@ -391,84 +416,165 @@ def forecast(
               "zip": layout.zips.to_numpy()}  # fmt: skip
     params = spr_model.parameter_draws(spr_post.isel(sample=slice(0, n_s)), labels, rng)
 
-    n_d, n_z, n_k = len(dates), len(layout.zips), len(layout.stations)
-    station_routes = np.zeros((n_s, n_d * n_k))
-    station_packages = np.zeros((n_s, n_d * n_k))
-    station_stops = np.zeros((n_s, n_d * n_k))
-    keep = {}
-    if keep_zips:
-        keep = {name: np.zeros((n_s, n_d, n_z), dtype=dtype) for name, dtype in
-                (("routes_zip", np.int32), ("stops_zip", np.int32), ("packages_zip", np.int32),
-                 ("route_km_zip", np.float32))}  # fmt: skip
-    chunk = max(1, CHUNK_ELEMENTS // max(1, n_s * n_d))
-    for z0 in range(0, n_z, chunk):
-        cols = slice(z0, min(z0 + chunk, n_z))
-        n_c = cols.stop - cols.start
-        if isinstance(source, tuple):
-            vmodel, vpost = source
-            stops, packages = vmodel.volume_draws(
-                vpost.isel(sample=slice(0, n_s)), dates, layout.zips[cols].to_numpy(),
-                np.random.SeedSequence([random_seed, 2, cols.start]),
-                factor=layout.factor[:, cols],
-            )  # fmt: skip
-        else:
-            picked = source.sel(zip=layout.zips[cols].to_numpy(), date=dates)
-            take = np.arange(n_s) % picked.sizes["sample"]
-            factor = layout.factor[None, :, cols]
-            stops = np.round(picked["stops"].to_numpy()[take] * factor)
-            packages = np.maximum(np.round(picked["packages"].to_numpy()[take] * factor), stops)
-        stops = stops.reshape(n_s, n_d * n_c).astype(float)
-        packages = packages.reshape(n_s, n_d * n_c).astype(float)
+    totals = _Totals.zeros(n_s, layout, keep_zips)
+    chunk = max(1, CHUNK_ELEMENTS // max(1, n_s * len(dates)))
+    for z0 in range(0, len(layout.zips), chunk):
+        cols = slice(z0, min(z0 + chunk, len(layout.zips)))
+        stops, packages = _chunk_volume(source, layout, cols, n_s, random_seed)
+        zone, index = _chunk_rows(layout, cols, stops, packages)
+        routes, km = spr_model.route_draws(
+            params, zone, index, np.random.default_rng([random_seed, 4, cols.start])
+        )
         empty = stops < 1  # a zip-day with no stops needs no route
-        rows = {
-            "stops": np.where(empty, 1.0, stops),
-            "packages": np.where(empty, 1.0, packages),
-            "capacity": layout.capacity[:, cols].ravel(),
-            "area_km2": np.tile(layout.area_km2[cols], n_d),
-            "stem_km": layout.stem_km[:, cols].ravel(),
-            "shift_hours": layout.shift_hours[:, cols].ravel(),
-        }
-        codes = layout.station_code[:, cols].ravel()
-        index = {"city": np.tile(layout.zip_city[cols], n_d), "station": codes,
-                 "zip": np.tile(np.arange(cols.start, cols.stop), n_d)}  # fmt: skip
-        route_rng = np.random.default_rng([random_seed, 4, cols.start])
-        routes, km = spr_model.route_draws(params, rows, index, route_rng)
-        routes = np.where(empty, 0, routes)
-        km = np.where(empty, np.nan, km)
+        totals.add(cols, index["station"], stops, packages, np.where(empty, 0, routes),
+                   np.where(empty, np.nan, km))  # fmt: skip
+    draws = totals.dataset(layout, scenario)
+    return Forecast(draws=draws, summary=summarise(draws, interval=interval), scenario=scenario)
+
+
+def _whole_numbers(n_samples: object, random_seed: object) -> tuple[int, int]:
+    """``n_samples`` (>= 1) and ``random_seed`` (>= 0) as ints, or a ValueError naming one."""
+    for name, value, low in (("n_samples", n_samples, 1), ("random_seed", random_seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(
+                f"forecast({name}={value!r}): expected a whole number >= {low}"
+                + (" (joint draws)" if name == "n_samples" else " (a seed)")
+            )
+    return int(n_samples), int(random_seed)  # type: ignore[call-overload]
+
+
+def _network_of(network: Network | pd.DataFrame | None, volume: object) -> Network:
+    """The network given, read from a canonical table, or the volume model's own."""
+    if network is None:
+        network = getattr(volume, "network", None)
+        if network is None:
+            raise NetworkError("give network= (a Network or the canonical history table)")
+        return network
+    if isinstance(network, pd.DataFrame):
+        return Network.from_table(network)
+    return network
+
+
+def _forecast_dates(source: object, start: object, horizon: str | int) -> pd.DatetimeIndex:
+    """Forecast days: a model's from ``start`` (default: after its history), else the draws'."""
+    if not isinstance(source, tuple):
+        return pd.DatetimeIndex(source["date"].to_numpy())
+    vmodel = source[0]
+    first = pd.Timestamp(start) if start is not None else vmodel.last_date + pd.Timedelta(days=1)
+    return horizon_days(first.normalize(), horizon)
+
+
+def _chunk_volume(
+    source: object, layout: _Layout, cols: slice, n_s: int, random_seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stops and packages of a chunk of zips, (S, D·C) floats, from the model or the draws."""
+    n_d, n_c = len(layout.dates), cols.stop - cols.start
+    if isinstance(source, tuple):
+        vmodel, vpost = source
+        stops, packages = vmodel.volume_draws(
+            vpost.isel(sample=slice(0, n_s)), layout.dates, layout.zips[cols].to_numpy(),
+            np.random.SeedSequence([random_seed, 2, cols.start]),
+            factor=layout.factor[:, cols],
+        )  # fmt: skip
+    else:
+        picked = source.sel(zip=layout.zips[cols].to_numpy(), date=layout.dates)
+        take = np.arange(n_s) % picked.sizes["sample"]
+        factor = layout.factor[None, :, cols]
+        stops = np.round(picked["stops"].to_numpy()[take] * factor)
+        packages = np.maximum(np.round(picked["packages"].to_numpy()[take] * factor), stops)
+    stops = stops.reshape(n_s, n_d * n_c).astype(float)
+    packages = packages.reshape(n_s, n_d * n_c).astype(float)
+    return stops, packages
+
+
+def _chunk_rows(
+    layout: _Layout, cols: slice, stops: np.ndarray, packages: np.ndarray
+) -> tuple[ZoneDay, dict[str, np.ndarray]]:
+    """The zip-days of a chunk as physics inputs, and each one's city, station and zip."""
+    n_d = len(layout.dates)
+    empty = stops < 1  # routed as one stop, then given no route
+    zone = ZoneDay(
+        stops=np.where(empty, 1.0, stops),
+        packages=np.where(empty, 1.0, packages),
+        capacity=layout.capacity[:, cols].ravel(),
+        area_km2=np.tile(layout.area_km2[cols], n_d),
+        stem_km=layout.stem_km[:, cols].ravel(),
+        shift_hours=layout.shift_hours[:, cols].ravel(),
+    )
+    index = {"city": np.tile(layout.zip_city[cols], n_d),
+             "station": layout.station_code[:, cols].ravel(),
+             "zip": np.tile(np.arange(cols.start, cols.stop), n_d)}  # fmt: skip
+    return zone, index
+
+
+#: Zip-day draws kept with ``keep_zips``: dtype and unit.
+ZIP_DRAWS = {
+    "routes_zip": (np.int32, "routes"), "stops_zip": (np.int32, "stops"),
+    "packages_zip": (np.int32, "packages"), "route_km_zip": (np.float32, "km per route"),
+}  # fmt: skip
+
+
+@dataclass
+class _Totals:
+    """Station-day sums on the draws (S, D·K) and, optionally, the zip-day draws (S, D, Z)."""
+
+    routes: np.ndarray
+    packages: np.ndarray
+    stops: np.ndarray
+    zip_draws: dict[str, np.ndarray]
+
+    @classmethod
+    def zeros(cls, n_s: int, layout: _Layout, keep_zips: bool) -> _Totals:
+        n_d, n_z, n_k = len(layout.dates), len(layout.zips), len(layout.stations)
+        keep = {}
+        if keep_zips:
+            keep = {name: np.zeros((n_s, n_d, n_z), dtype=dtype)
+                    for name, (dtype, _) in ZIP_DRAWS.items()}  # fmt: skip
+        return cls(*(np.zeros((n_s, n_d * n_k)) for _ in range(3)), zip_draws=keep)
+
+    def add(
+        self, cols: slice, codes: np.ndarray, stops: np.ndarray, packages: np.ndarray,
+        routes: np.ndarray, km: np.ndarray,
+    ) -> None:  # fmt: skip
+        """Add a chunk's zip-days (S, D·C) to their stations' days, keep them if asked."""
+        n_s, n_c = self.routes.shape[0], cols.stop - cols.start
+        n_d = stops.shape[1] // n_c
+        n_k = self.routes.shape[1] // n_d
         to_station = sparse.csr_array(
             (np.ones(n_d * n_c), (np.arange(n_d * n_c), np.repeat(np.arange(n_d), n_c) * n_k
                                   + codes)), shape=(n_d * n_c, n_d * n_k),
         )  # fmt: skip
-        station_routes += (to_station.T @ routes.T).T
-        station_packages += (to_station.T @ packages.T).T
-        station_stops += (to_station.T @ stops.T).T
-        if keep_zips:
-            for name, values in (("routes_zip", routes), ("stops_zip", stops),
-                                 ("packages_zip", packages), ("route_km_zip", km)):  # fmt: skip
-                keep[name][:, :, cols] = values.reshape(n_s, n_d, n_c)
+        self.routes += (to_station.T @ routes.T).T
+        self.packages += (to_station.T @ packages.T).T
+        self.stops += (to_station.T @ stops.T).T
+        chunk = {"routes_zip": routes, "stops_zip": stops, "packages_zip": packages,
+                 "route_km_zip": km}  # fmt: skip
+        for name, values in self.zip_draws.items():
+            values[:, :, cols] = chunk[name].reshape(n_s, n_d, n_c)
 
-    shape = (n_s, n_d, n_k)
-    dims = ("sample", "date", "station")
-    data_vars = {
-        "routes": (dims, station_routes.reshape(shape).round().astype(np.int64),
-                   {"units": "routes per station-day"}),
-        "packages": (dims, station_packages.reshape(shape), {"units": "packages per day"}),
-        "stops": (dims, station_stops.reshape(shape), {"units": "stops per day"}),
-    }  # fmt: skip
-    units = {"routes_zip": "routes", "stops_zip": "stops", "packages_zip": "packages",
-             "route_km_zip": "km per route"}  # fmt: skip
-    for name, values in keep.items():
-        data_vars[name] = (("sample", "date", "zip"), values, {"units": units[name]})
-    coords = {"sample": np.arange(n_s), "date": dates, "station": layout.stations.to_numpy(),
-              "zip": layout.zips.to_numpy()}  # fmt: skip
-    if keep_zips:
-        coords["station_of"] = (("date", "zip"), layout.stations.to_numpy()[layout.station_code])
-    draws = xr.Dataset(
-        data_vars,
-        coords=coords,
-        attrs={"scenario": scenario.name, "scenario_changes": scenario.describe()},
-    )
-    return Forecast(draws=draws, summary=summarise(draws, interval=interval), scenario=scenario)
+    def dataset(self, layout: _Layout, scenario: Scenario) -> xr.Dataset:
+        """The forecast's draws: station-day sums, zip-day draws kept, named by scenario."""
+        n_s = self.routes.shape[0]
+        shape = (n_s, len(layout.dates), len(layout.stations))
+        dims = ("sample", "date", "station")
+        data_vars = {
+            "routes": (dims, self.routes.reshape(shape).round().astype(np.int64),
+                       {"units": "routes per station-day"}),
+            "packages": (dims, self.packages.reshape(shape), {"units": "packages per day"}),
+            "stops": (dims, self.stops.reshape(shape), {"units": "stops per day"}),
+        }  # fmt: skip
+        for name, values in self.zip_draws.items():
+            data_vars[name] = (("sample", "date", "zip"), values, {"units": ZIP_DRAWS[name][1]})
+        coords = {"sample": np.arange(n_s), "date": layout.dates,
+                  "station": layout.stations.to_numpy(), "zip": layout.zips.to_numpy()}  # fmt: skip
+        if self.zip_draws:
+            coords["station_of"] = (("date", "zip"),
+                                    layout.stations.to_numpy()[layout.station_code])  # fmt: skip
+        return xr.Dataset(
+            data_vars,
+            coords=coords,
+            attrs={"scenario": scenario.name, "scenario_changes": scenario.describe()},
+        )
 
 
 def summarise(draws: xr.Dataset, interval: float = DEFAULT_INTERVAL) -> pd.DataFrame:

@@ -41,20 +41,20 @@ def physics_spr(df: pd.DataFrame, **constants: float) -> pd.Series:
     df : pandas.DataFrame
         Validated canonical table (see :mod:`bayesspr.data.table`).
     **constants : float
-        Physics constants passed to :func:`bayesspr.spr.physics.expected_spr` (textbook defaults
-        when omitted: 2.5 min per stop, 25 km/h, 50 km/h stem, circuity 1.3, k = 0.7124).
+        Fields of :class:`bayesspr.spr.physics.RouteConstants` (textbook defaults when
+        omitted: 2.5 min per stop, 25 km/h, 50 km/h stem, circuity 1.3, k = 0.7124).
 
     Returns
     -------
     pandas.Series
         Predicted SPR per row, same index as ``df``.
     """
-    stops = df["stops"].to_numpy(float)
-    spr = physics.expected_spr(
-        stops, df["packages"].to_numpy(float) / stops, df["van_capacity"].to_numpy(float),
-        df["area_km2"].to_numpy(float), df["stem_km"].to_numpy(float),
-        df["shift_hours"].to_numpy(float), **constants,
+    zone = physics.ZoneDay(
+        stops=df["stops"].to_numpy(float), packages=df["packages"].to_numpy(float),
+        capacity=df["van_capacity"].to_numpy(float), area_km2=df["area_km2"].to_numpy(float),
+        stem_km=df["stem_km"].to_numpy(float), shift_hours=df["shift_hours"].to_numpy(float),
     )  # fmt: skip
+    spr = physics.expected_spr(zone, physics.RouteConstants(**constants))
     return pd.Series(spr, index=df.index, name="physics_spr")
 
 

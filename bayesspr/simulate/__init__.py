@@ -24,6 +24,7 @@ _EXPORTS = {
     "World": "worlds",
     "convergence_worlds": "worlds",
     "demo_world": "worlds",
+    "draw_routes": "worlds",
     "holiday_days": "worlds",
     "seasonal_factor": "worlds",
     "simulate_world": "worlds",

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bayesspr.spr import physics
+from bayesspr.spr.physics import RouteConstants, ZoneDay
 
 #: Weekday volume factors, Monday first (dimensionless).
 WEEKDAY_FACTORS = (1.10, 1.05, 1.00, 1.00, 1.05, 0.85, 0.55)
@@ -161,36 +162,39 @@ LIMITS: dict[str, tuple[float, float]] = {
 }
 
 
-def _check_arguments(**args: object) -> None:
-    """Raise ValueError naming the first argument of :func:`simulate_world` out of range."""
-
-    def whole(name: str, value: object, low: float, high: float) -> None:
-        is_int = isinstance(value, int | np.integer) and not isinstance(value, bool)
-        if not (is_int and low <= value <= high):  # type: ignore[operator]
-            raise ValueError(
-                f"simulate_world({name}={value!r}): expected a whole number from {low:g} to "
-                f"{high:g}"
-            )
-
-    def real(name: str, value: object, low: float, high: float, unit: str,
-             low_open: bool = False) -> None:  # fmt: skip
-        ok = (
-            not isinstance(value, bool)
-            and isinstance(value, int | float | np.integer | np.floating)
-            and np.isfinite(value)
-            and (value > low if low_open else value >= low)
-            and value <= high
+def _whole(name: str, value: object, low: float, high: float) -> None:
+    """Raise ValueError unless ``value`` is a whole number in [low, high]."""
+    is_int = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not (is_int and low <= value <= high):  # type: ignore[operator]
+        raise ValueError(
+            f"simulate_world({name}={value!r}): expected a whole number from {low:g} to {high:g}"
         )
-        if not ok:
-            span = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
-            raise ValueError(f"simulate_world({name}={value!r}): expected a finite number "
-                             f"{span} ({unit})")  # fmt: skip
 
+
+def _real(
+    name: str, value: object, low: float, high: float, unit: str, low_open: bool = False
+) -> None:
+    """Raise ValueError unless ``value`` is a finite number in [low, high] (or (low, high])."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, int | float | np.integer | np.floating)
+        and np.isfinite(value)
+        and (value > low if low_open else value >= low)
+        and value <= high
+    )
+    if not ok:
+        span = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
+        raise ValueError(f"simulate_world({name}={value!r}): expected a finite number "
+                         f"{span} ({unit})")  # fmt: skip
+
+
+def _check_sizes(args: dict[str, object]) -> None:
+    """The seed, the hierarchy's size and the zip-days in all."""
     seed = args["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"simulate_world(seed={seed!r}): expected a whole number >= 0")
     for name in ("n_cities", "stations_per_city", "zips_per_station", "n_days", "horizon_days"):
-        whole(name, args[name], *LIMITS[name])
+        _whole(name, args[name], *LIMITS[name])
     n_zips = args["n_cities"] * args["stations_per_city"] * args["zips_per_station"] + 1
     zip_days = n_zips * (args["n_days"] + args["horizon_days"])
     if zip_days > LIMITS["zip_days"][1]:
@@ -199,10 +203,12 @@ def _check_arguments(**args: object) -> None:
             f"{zip_days:,} zip-days; expected at most {LIMITS['zip_days'][1]:,}: simulate "
             "fewer zips or days"
         )
-    start = args["start"]
+
+
+def _check_start(start: object, total: int) -> None:
+    """An ISO day from which ``total`` days fit in the table's datetime64[ns] range."""
     if not isinstance(start, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", start.strip()):
         raise ValueError(f"simulate_world(start={start!r}): expected an ISO date 'YYYY-MM-DD'")
-    total = args["n_days"] + args["horizon_days"]
     try:
         first = pd.Timestamp(start)
     except (ValueError, OverflowError):
@@ -216,6 +222,10 @@ def _check_arguments(**args: object) -> None:
             f"simulate_world(start={start!r}): expected a real calendar day from which "
             f"{total} days fit between 1677-09-22 and 2262-04-11"
         )
+
+
+def _check_vans(args: dict[str, object]) -> None:
+    """Van sizes in use, the large van and the day it arrives."""
     capacities = args["van_capacities"]
     if isinstance(capacities, str) or not hasattr(capacities, "__len__") or not capacities:
         raise ValueError(
@@ -223,17 +233,16 @@ def _check_arguments(**args: object) -> None:
             "van sizes (packages)"
         )
     for i, cap in enumerate(capacities):  # type: ignore[arg-type]
-        real(f"van_capacities[{i}]", cap, *LIMITS["van_capacity"], "packages per van")
+        _real(f"van_capacities[{i}]", cap, *LIMITS["van_capacity"], "packages per van")
     if args["large_van"] is not None:
-        real("large_van", args["large_van"], *LIMITS["van_capacity"], "packages per van")
+        _real("large_van", args["large_van"], *LIMITS["van_capacity"], "packages per van")
     if args["large_van_from_day"] is not None:
-        whole("large_van_from_day", args["large_van_from_day"], 0,
-              args["n_days"] + args["horizon_days"])  # fmt: skip
-    real("annual_growth", args["annual_growth"], *LIMITS["annual_growth"], "log per year")
-    real("yearly_amplitude", args["yearly_amplitude"], *LIMITS["yearly_amplitude"], "log scale")
-    real("holiday_peak", args["holiday_peak"], *LIMITS["holiday_peak"], "extra share of volume",
-         low_open=True)  # fmt: skip
-    truth = args["truth"]
+        _whole("large_van_from_day", args["large_van_from_day"], 0,
+               args["n_days"] + args["horizon_days"])  # fmt: skip
+
+
+def _check_truth(truth: object) -> None:
+    """Known parameter names with values in range (None: the defaults)."""
     if truth is None:
         return
     if not isinstance(truth, dict):
@@ -246,7 +255,76 @@ def _check_arguments(**args: object) -> None:
         )
     for name, value in truth.items():
         high = 1.0 if name == "fill" else np.inf
-        real(f"truth[{name!r}]", value, 0.0, high, "as in DEFAULT_TRUTH", low_open=True)
+        _real(f"truth[{name!r}]", value, 0.0, high, "as in DEFAULT_TRUTH", low_open=True)
+
+
+def _check_arguments(**args: object) -> None:
+    """Raise ValueError naming the first argument of :func:`simulate_world` out of range."""
+    _check_sizes(args)
+    _check_start(args["start"], args["n_days"] + args["horizon_days"])
+    _check_vans(args)
+    _real("annual_growth", args["annual_growth"], *LIMITS["annual_growth"], "log per year")
+    _real("yearly_amplitude", args["yearly_amplitude"], *LIMITS["yearly_amplitude"], "log scale")
+    _real("holiday_peak", args["holiday_peak"], *LIMITS["holiday_peak"],
+          "extra share of volume", low_open=True)  # fmt: skip
+    _check_truth(args["truth"])
+
+
+def draw_routes(
+    table: pd.DataFrame, truth: Truth, rng: np.random.Generator, *, with_route_km: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Whole routes (and route length) of zip-days drawn from a world's truth.
+
+    The simulator's generative story: the smooth route physics with the row's city, station
+    and zip effects gives the route need, log-normal day noise (``sigma_route``) multiplies
+    it, and routes are the need rounded up, at least the capacity floor; the route length is
+    the physics length for those routes with log-normal noise (``sigma_km``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Zip-days with ``city``, ``station``, ``zip``, ``stops``, ``packages``,
+        ``van_capacity`` (packages), ``area_km2`` (km²), ``stem_km`` (km) and
+        ``shift_hours`` (h).
+    truth : Truth
+        The world's parameters; every row's city, station and zip must be in its groups.
+    rng : numpy.random.Generator
+        Source of the day noise: one normal per row for the routes, then one per row for
+        the route length.
+    with_route_km : bool
+        Whether to draw the route length too.
+
+    Returns
+    -------
+    routes : numpy.ndarray
+        Whole routes per row (routes), int64.
+    route_km : numpy.ndarray or None
+        Road km per route (km), or None without ``with_route_km``.
+    """
+    zone = ZoneDay(
+        stops=table["stops"].to_numpy(float), packages=table["packages"].to_numpy(float),
+        capacity=table["van_capacity"].to_numpy(float), area_km2=table["area_km2"].to_numpy(),
+        stem_km=table["stem_km"].to_numpy(), shift_hours=table["shift_hours"].to_numpy(),
+    )  # fmt: skip
+    groups, scalars = truth.groups, truth.scalars
+    constants = RouteConstants(
+        service_min=groups["service_min_city"][table["city"]].to_numpy(),
+        speed_kmh=groups["speed_kmh_city"][table["city"]].to_numpy(),
+        stem_speed_kmh=scalars["stem_speed_kmh"],
+        circuity=truth.circuity,
+        tour_constant=scalars["tour_constant"],
+        overhead_hours=groups["overhead_hours_station"][table["station"]].to_numpy(),
+        fill=scalars["fill"],
+        time_efficiency=np.exp(groups["zip_effect"][table["zip"]].to_numpy()),
+    )
+    need = zone.stops / physics.max_stops_per_route(zone, constants, smooth=True)
+    floor = physics.capacity_floor_routes(zone.packages, zone.capacity)
+    noise = rng.normal(0.0, scalars["sigma_route"], len(table))
+    routes = np.maximum(np.ceil(need * np.exp(noise)), floor).astype(np.int64)
+    if not with_route_km:
+        return routes, None
+    km = physics.expected_route_km(zone, constants, routes=routes)
+    return routes, km * np.exp(rng.normal(0.0, scalars["sigma_km"], len(table)))
 
 
 def simulate_world(
@@ -332,31 +410,105 @@ def simulate_world(
     )  # fmt: skip
     rng = np.random.default_rng(seed)
     params = {**DEFAULT_TRUTH, **(truth or {})}
-    circuity = 1.3
     cities = list(CITY_NAMES[:n_cities])
+    stations, launched = _stations(cities, stations_per_city, launch_station)
+    groups = _city_and_station_effects(params, cities, stations, rng)
+    zips = _zips(cities, stations, zips_per_station, launched, rng)
+    groups["zip_effect"] = pd.Series(
+        params["zip_effect_sd"] * rng.normal(size=len(zips)), index=zips.index
+    )
+    # straight-line stem distance of every zip from every station of its city (km)
+    stem = {(z, s): float(np.exp(rng.normal(np.log(12.0), 0.5))) for z in zips.index
+            for (city, s) in stations if city == zips.loc[z, "city"]}  # fmt: skip
+    days = pd.date_range(start, periods=n_days, freq="D")
+    station_of, first_day, events = _network_events(
+        zips, stations, launched, stem, days, cities[-1] if move_zip else None
+    )
+    large_from = int(n_days * 0.8) if large_van_from_day is None else large_van_from_day
+    large_stations = set([s for _, s in stations][::2]) if large_van else set()
+    if large_van:
+        events.update(large_van=large_van, large_van_date=days[large_from],
+                      large_van_stations=sorted(large_stations))  # fmt: skip
+    growth_city = dict(zip(cities, rng.normal(annual_growth, 0.05, n_cities), strict=True))
+    share_small = dict(zip([s for _, s in stations], rng.uniform(0.2, 0.8, len(stations)),
+                           strict=True))  # fmt: skip
+    all_days = pd.date_range(start, periods=n_days + horizon_days, freq="D")
+    # assignments continue into the future as they ended
+    station_of = {z: np.concatenate([at, np.full(horizon_days, at[-1], dtype=object)])
+                  for z, at in station_of.items()}  # fmt: skip
+    truth_obj = Truth(
+        scalars={k: float(v) for k, v in params.items()}, groups=groups, circuity=1.3,
+        growth_city=pd.Series(growth_city),
+    )  # fmt: skip
+    volume = _Volume(
+        zips=zips, days=all_days, season=seasonal_factor(all_days, yearly_amplitude, holiday_peak),
+        growth_city=growth_city, first_day=first_day, station_of=station_of, stem=stem,
+        van_capacities=tuple(van_capacities), share_small=share_small, large_van=large_van,
+        large_stations=large_stations, large_from=large_from,
+    )  # fmt: skip
 
-    # --- hierarchy and group effects drawn from their populations ----------------------
-    service_city = pd.Series(
-        params["service_min_pop"] * np.exp(params["service_min_sd"] * rng.normal(size=n_cities)),
-        index=cities,
-    )
-    speed_city = pd.Series(
-        params["speed_kmh_pop"] * np.exp(params["speed_kmh_sd"] * rng.normal(size=n_cities)),
-        index=cities,
-    )
-    stations: list[tuple[str, str]] = [
+    def history_or_future(day_range: range, gen: np.random.Generator) -> pd.DataFrame:
+        table = _with_shifts(volume.rows(day_range, gen), gen)
+        routes, km = draw_routes(table, truth_obj, gen, with_route_km=with_route_km)
+        table.insert(4, "routes", routes)
+        if km is not None:
+            table["route_km"] = km
+        return table
+
+    table = history_or_future(range(n_days), rng)
+    # the future comes from its own stream, so a longer horizon leaves the history unchanged
+    future = history_or_future(range(n_days, n_days + horizon_days),
+                               np.random.default_rng([seed, 1]))  # fmt: skip
+    return World(table=table, truth=truth_obj, zips=zips, events=events, future=future)
+
+
+def _stations(
+    cities: list[str], stations_per_city: int, launch_station: bool
+) -> tuple[list[tuple[str, str]], str | None]:
+    """(city, station) pairs, and the name of the station launched mid-history (or None)."""
+    stations = [
         (city, f"{city[:3].upper()}{j + 1}") for city in cities for j in range(stations_per_city)
     ]
     launched = f"{cities[0][:3].upper()}{stations_per_city + 1}" if launch_station else None
     if launched:
         stations.append((cities[0], launched))
-    station_names = [s for _, s in stations]
-    overhead_station = pd.Series(
-        params["overhead_hours_pop"]
-        * np.exp(params["overhead_hours_sd"] * rng.normal(size=len(stations))),
-        index=station_names,
-    )
+    return stations, launched
 
+
+def _city_and_station_effects(
+    params: dict[str, float],
+    cities: list[str],
+    stations: list[tuple[str, str]],
+    rng: np.random.Generator,
+) -> dict[str, pd.Series]:
+    """City service times (min) and speeds (km/h), station overheads (h), from populations."""
+    n_cities = len(cities)
+    return {
+        "service_min_city": pd.Series(
+            params["service_min_pop"]
+            * np.exp(params["service_min_sd"] * rng.normal(size=n_cities)),
+            index=cities,
+        ),
+        "speed_kmh_city": pd.Series(
+            params["speed_kmh_pop"] * np.exp(params["speed_kmh_sd"] * rng.normal(size=n_cities)),
+            index=cities,
+        ),
+        "overhead_hours_station": pd.Series(
+            params["overhead_hours_pop"]
+            * np.exp(params["overhead_hours_sd"] * rng.normal(size=len(stations))),
+            index=[s for _, s in stations],
+        ),
+    }
+
+
+def _zips(
+    cities: list[str],
+    stations: list[tuple[str, str]],
+    zips_per_station: int,
+    launched: str | None,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """One row per zip: city, home station, area (km²), packages per stop, base stops/day."""
     zip_rows = []
     for c_idx, (city, station) in enumerate(stations):
         if station == launched:
@@ -371,20 +523,28 @@ def simulate_world(
     zips["area_km2"] = np.exp(rng.normal(np.log(6.0), 0.5, n_zips))
     zips["packages_per_stop"] = rng.uniform(1.3, 2.2, n_zips)
     zips["base_stops"] = np.exp(rng.normal(np.log(350.0), 0.6, n_zips))
-    zip_effect = pd.Series(params["zip_effect_sd"] * rng.normal(size=n_zips), index=zips.index)
+    return zips
 
-    # straight-line stem distance of every zip from every station of its city (km)
-    stem = {(z, s): float(np.exp(rng.normal(np.log(12.0), 0.5))) for z in zips.index
-            for (city, s) in stations if city == zips.loc[z, "city"]}  # fmt: skip
 
-    # --- events ------------------------------------------------------------------------
-    days = pd.date_range(start, periods=n_days, freq="D")
-    t_mid = n_days // 2
+def _network_events(
+    zips: pd.DataFrame,
+    stations: list[tuple[str, str]],
+    launched: str | None,
+    stem: dict[tuple[str, str], float],
+    days: pd.DatetimeIndex,
+    move_city: str | None,
+) -> tuple[dict[str, np.ndarray], dict[str, int], dict[str, object]]:
+    """Each zip's station per day, its first day, and the launch and move (``stem`` grows).
+
+    A station ``launched`` mid-history takes two zips of the first station and a new zip; a
+    zip of ``move_city``'s first station moves to its last station (None: no move).
+    """
+    n_days = len(days)
     station_of = {z: np.full(n_days, zips.loc[z, "home_station"], dtype=object) for z in zips.index}
     first_day = dict.fromkeys(zips.index, 0)
     events: dict[str, object] = {}
     if launched:
-        launch_day = t_mid
+        launch_day = n_days // 2
         taken = [z for z in zips.index if zips.loc[z, "home_station"] == stations[0][1]][:2]
         new_zip = zips.index[-1]
         for z in taken:
@@ -393,120 +553,80 @@ def simulate_world(
         first_day[new_zip] = launch_day
         events.update(launched_station=launched, launch_date=days[launch_day],
                       launch_takes_zips=taken, new_zip=new_zip)  # fmt: skip
-    if move_zip and len(stations) > 1:
-        city = cities[-1]
-        city_stations = [s for c, s in stations if c == city]
+    if move_city is not None and len(stations) > 1:
+        city_stations = [s for c, s in stations if c == move_city]
         mover = [z for z in zips.index if zips.loc[z, "home_station"] == city_stations[0]][-1]
         move_day = int(n_days * 0.6)
         target = city_stations[-1] if len(city_stations) > 1 else city_stations[0]
         station_of[mover][move_day:] = target
         events.update(moved_zip=mover, move_date=days[move_day], moved_to=target)
+    return station_of, first_day, events
 
-    large_from = int(n_days * 0.8) if large_van_from_day is None else large_van_from_day
-    large_stations = set(station_names[::2]) if large_van else set()
-    if large_van:
-        events.update(large_van=large_van, large_van_date=days[large_from],
-                      large_van_stations=sorted(large_stations))  # fmt: skip
 
-    # --- daily volume and routes ------------------------------------------------------
-    growth_city = dict(zip(cities, rng.normal(annual_growth, 0.05, n_cities), strict=True))
-    share_small = dict(zip(station_names, rng.uniform(0.2, 0.8, len(stations)), strict=True))
-    all_days = pd.date_range(start, periods=n_days + horizon_days, freq="D")
-    season = seasonal_factor(all_days, yearly_amplitude, holiday_peak)
-    for z in zips.index:  # assignments continue into the future as they ended
-        station_of[z] = np.concatenate(
-            [station_of[z], np.full(horizon_days, station_of[z][-1], dtype=object)]
-        )
+@dataclass(frozen=True)
+class _Volume:
+    """What daily volume and van draws need: zips, calendar, assignments and van shares."""
 
-    def volume_rows(day_range: range, gen: np.random.Generator) -> pd.DataFrame:
+    zips: pd.DataFrame
+    days: pd.DatetimeIndex
+    season: np.ndarray
+    growth_city: dict[str, float]
+    first_day: dict[str, int]
+    station_of: dict[str, np.ndarray]
+    stem: dict[tuple[str, str], float]
+    van_capacities: tuple[float, ...]
+    share_small: dict[str, float]
+    large_van: float | None
+    large_stations: set[str]
+    large_from: int
+
+    def rows(self, day_range: range, gen: np.random.Generator) -> pd.DataFrame:
+        """Zip-days of ``day_range``: volume (growth, weekday, season, noise) and a van each."""
         t = np.arange(day_range.start, day_range.stop)
-        weekday = np.asarray(WEEKDAY_FACTORS)[all_days[t].day_of_week] * season[t]
+        weekday = np.asarray(WEEKDAY_FACTORS)[self.days[t].day_of_week] * self.season[t]
         rows = []
-        for z in zips.index:
-            city = zips.loc[z, "city"]
-            level = zips.loc[z, "base_stops"] * np.exp(growth_city[city] * t / 365.0) * weekday
+        for z in self.zips.index:
+            city = self.zips.loc[z, "city"]
+            level = (self.zips.loc[z, "base_stops"] * np.exp(self.growth_city[city] * t / 365.0)
+                     * weekday)  # fmt: skip
             stops = gen.poisson(level * np.exp(gen.normal(0.0, 0.08, len(t))))
             stops = np.maximum(stops, 1)
-            extra = gen.poisson(stops * (zips.loc[z, "packages_per_stop"] - 1.0))
+            extra = gen.poisson(stops * (self.zips.loc[z, "packages_per_stop"] - 1.0))
             packages = stops + extra
+            area = float(self.zips.loc[z, "area_km2"])
             for i, d in enumerate(t):
-                if d < first_day[z]:
+                if d < self.first_day[z]:
                     continue
-                st = station_of[z][d]
-                if large_van and st in large_stations and d >= large_from:
-                    cap = large_van if gen.uniform() < 0.7 else van_capacities[-1]
-                else:
-                    cap = (
-                        van_capacities[0] if gen.uniform() < share_small[st] else van_capacities[-1]
-                    )
-                area = float(zips.loc[z, "area_km2"])
-                rows.append((all_days[d], city, st, z, float(cap), int(packages[i]),
-                             int(stops[i]), area, stem[(z, st)]))  # fmt: skip
+                st = self.station_of[z][d]
+                van = float(self._van(st, d, gen))
+                rows.append((self.days[d], city, st, z, van, int(packages[i]), int(stops[i]),
+                             area, self.stem[(z, st)]))  # fmt: skip
         return pd.DataFrame(
             rows,
             columns=["date", "city", "station", "zip", "van_capacity", "packages", "stops",
                      "area_km2", "stem_km"],
         )  # fmt: skip
 
-    def add_routes(table: pd.DataFrame, gen: np.random.Generator) -> pd.DataFrame:
-        # flex shifts: each station-day runs 6, 8 or 10 h routes; a varying shift is what
-        # separates dispatch overhead from the time scale of the other constants (docs/model.md)
-        station_day = table["station"] + table["date"].astype(str)
-        shift_of = dict(zip(station_day.unique(),
-                            gen.choice(SHIFT_HOURS, size=station_day.nunique(), p=SHIFT_SHARES),
-                            strict=True))  # fmt: skip
-        table["shift_hours"] = station_day.map(shift_of).astype(float)
-        n_star = physics.max_stops_per_route(
-            table["stops"].to_numpy(float),
-            (table["packages"] / table["stops"]).to_numpy(),
-            table["van_capacity"].to_numpy(),
-            table["area_km2"].to_numpy(),
-            table["stem_km"].to_numpy(),
-            table["shift_hours"].to_numpy(),
-            service_min=service_city[table["city"]].to_numpy(),
-            speed_kmh=speed_city[table["city"]].to_numpy(),
-            stem_speed_kmh=params["stem_speed_kmh"],
-            circuity=circuity,
-            tour_constant=params["tour_constant"],
-            overhead_hours=overhead_station[table["station"]].to_numpy(),
-            fill=params["fill"],
-            time_efficiency=np.exp(zip_effect[table["zip"]].to_numpy()),
-            smooth=True,
-        )
-        need = table["stops"].to_numpy() / n_star
-        floor = physics.capacity_floor_routes(
-            table["packages"].to_numpy(float), table["van_capacity"].to_numpy()
-        )
-        noise = gen.normal(0.0, params["sigma_route"], len(table))
-        routes = np.maximum(np.ceil(need * np.exp(noise)), floor).astype(np.int64)
-        table.insert(4, "routes", routes)
-        if with_route_km:
-            km = physics.expected_route_km(
-                table["stops"].to_numpy(float), None, None, table["area_km2"].to_numpy(),
-                table["stem_km"].to_numpy(), circuity=circuity,
-                tour_constant=params["tour_constant"], routes=routes,
-            )  # fmt: skip
-            table["route_km"] = km * np.exp(gen.normal(0.0, params["sigma_km"], len(table)))
-        return table
+    def _van(self, station: str, day: int, gen: np.random.Generator) -> float:
+        """The van of a zip-day (packages): the large one at its stations once it arrived."""
+        if self.large_van and station in self.large_stations and day >= self.large_from:
+            return self.large_van if gen.uniform() < 0.7 else self.van_capacities[-1]
+        small = gen.uniform() < self.share_small[station]
+        return self.van_capacities[0] if small else self.van_capacities[-1]
 
-    table = add_routes(volume_rows(range(n_days), rng), rng)
-    # the future comes from its own stream, so a longer horizon leaves the history unchanged
-    future_rng = np.random.default_rng([seed, 1])
-    future = add_routes(volume_rows(range(n_days, n_days + horizon_days), future_rng),
-                        future_rng)  # fmt: skip
 
-    truth_obj = Truth(
-        scalars={k: float(v) for k, v in params.items()},
-        groups={
-            "service_min_city": service_city,
-            "speed_kmh_city": speed_city,
-            "overhead_hours_station": overhead_station,
-            "zip_effect": zip_effect,
-        },
-        circuity=circuity,
-        growth_city=pd.Series(growth_city),
-    )
-    return World(table=table, truth=truth_obj, zips=zips, events=events, future=future)
+def _with_shifts(table: pd.DataFrame, gen: np.random.Generator) -> pd.DataFrame:
+    """Add ``shift_hours``: each station-day runs 6, 8 or 10 h routes (flex shifts).
+
+    A varying shift is what separates dispatch overhead from the time scale of the other
+    constants (docs/model.md).
+    """
+    station_day = table["station"] + table["date"].astype(str)
+    shift_of = dict(zip(station_day.unique(),
+                        gen.choice(SHIFT_HOURS, size=station_day.nunique(), p=SHIFT_SHARES),
+                        strict=True))  # fmt: skip
+    table["shift_hours"] = station_day.map(shift_of).astype(float)
+    return table
 
 
 def demo_world() -> World:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from bayesspr.forecasting.summaries import central_bounds
 from bayesspr.io.fit_files import SavedFitError, check_posterior, required_attr
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
+from bayesspr.spr.physics import RouteConstants, ZoneDay
 from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_rv, spec_id
 
 #: Version of the saved-fit layout; files of another layout are refused on load.
@@ -70,7 +72,7 @@ class PhysicsWarning(UserWarning):
     """Planned rows for which the route physics gives no meaningful forecast."""
 
 
-def row_inputs(df: pd.DataFrame) -> dict[str, np.ndarray]:
+def row_inputs(df: pd.DataFrame) -> ZoneDay:
     """Covariates of each row as float arrays (units as in the canonical table).
 
     Parameters
@@ -80,60 +82,127 @@ def row_inputs(df: pd.DataFrame) -> dict[str, np.ndarray]:
 
     Returns
     -------
-    dict of numpy.ndarray
+    bayesspr.spr.physics.ZoneDay
         ``stops``, ``packages``, ``capacity`` (packages), ``area_km2`` (km²), ``stem_km``
-        (km), ``shift_hours`` (h).
+        (km), ``shift_hours`` (h), one value per row.
     """
-    return {
-        "stops": df["stops"].to_numpy(float),
-        "packages": df["packages"].to_numpy(float),
-        "capacity": df["van_capacity"].to_numpy(float),
-        "area_km2": df["area_km2"].to_numpy(float),
-        "stem_km": df["stem_km"].to_numpy(float),
-        "shift_hours": df["shift_hours"].to_numpy(float),
-    }
+    return ZoneDay(
+        stops=df["stops"].to_numpy(float),
+        packages=df["packages"].to_numpy(float),
+        capacity=df["van_capacity"].to_numpy(float),
+        area_km2=df["area_km2"].to_numpy(float),
+        stem_km=df["stem_km"].to_numpy(float),
+        shift_hours=df["shift_hours"].to_numpy(float),
+    )
 
 
-def log_route_need(
-    rows: dict[str, Any],
-    *,
-    service_min: Any,
-    speed_kmh: Any,
-    stem_speed_kmh: Any,
-    tour_constant: Any,
-    overhead_hours: Any,
-    fill: Any,
-    zip_effect: Any,
-    circuity: float,
-) -> Any:
+@dataclass(frozen=True, kw_only=True)
+class ParameterDraws:
+    """Draws of the SPR model's parameters, for the groups of a forecast.
+
+    Each field holds numpy arrays of S posterior samples (or pytensor tensors inside the
+    PyMC model): scalars as (S, 1), group effects as (S, n_groups) in the order of the
+    labels they were drawn for. :meth:`route_constants` picks each row's groups.
+
+    Attributes
+    ----------
+    stem_speed_kmh : array_like or tensor
+        Stem speed v_s (km/h).
+    tour_constant : array_like or tensor
+        Tour constant k (dimensionless).
+    fill : array_like or tensor
+        Usable share of van capacity (dimensionless).
+    sigma_route : array_like or tensor
+        Day noise of the route need (log routes).
+    service_min_city : array_like or tensor
+        Service time per stop s by city (min).
+    speed_kmh_city : array_like or tensor
+        Speed between stops v by city (km/h).
+    overhead_hours_station : array_like or tensor
+        Dispatch overhead per route by station (h).
+    zip_effect : array_like or tensor
+        Time efficiency by zip (log, dimensionless).
+    sigma_km : array_like or tensor, optional
+        Day noise of the route length (log km); None when the fit had no ``route_km``.
+    """
+
+    stem_speed_kmh: Any
+    tour_constant: Any
+    fill: Any
+    sigma_route: Any
+    service_min_city: Any
+    speed_kmh_city: Any
+    overhead_hours_station: Any
+    zip_effect: Any
+    sigma_km: Any = None
+
+    def route_constants(self, index: dict[str, Any], circuity: float) -> RouteConstants:
+        """The physics constants of each row: its city's, station's and zip's draws.
+
+        Parameters
+        ----------
+        index : dict
+            Integer position of each row's group in the labels of the draws:
+            ``{"city": (R,), "station": (R,), "zip": (R,)}``.
+        circuity : float
+            Road km per straight-line km (dimensionless), fixed by the spec.
+
+        Returns
+        -------
+        bayesspr.spr.physics.RouteConstants
+            Constants per sample and row (S, R), scalars (S, 1); the zip effect enters as
+            the time efficiency exp(zip_effect).
+        """
+        zip_effect = _pick(self.zip_effect, index["zip"])
+        return RouteConstants(
+            service_min=_pick(self.service_min_city, index["city"]),
+            speed_kmh=_pick(self.speed_kmh_city, index["city"]),
+            stem_speed_kmh=self.stem_speed_kmh,
+            circuity=circuity,
+            tour_constant=self.tour_constant,
+            overhead_hours=_pick(self.overhead_hours_station, index["station"]),
+            fill=self.fill,
+            time_efficiency=physics.backend(zip_effect).exp(zip_effect),
+        )
+
+    def median(self) -> ParameterDraws:
+        """Posterior median of every parameter (the sample axis dropped).
+
+        Returns
+        -------
+        ParameterDraws
+            Scalars as (1,), group effects as (n_groups,).
+        """
+        return replace(self, **{
+            f.name: np.median(getattr(self, f.name), axis=0)
+            for f in fields(self) if getattr(self, f.name) is not None
+        })  # fmt: skip
+
+
+def _pick(values: Any, index: Any) -> Any:
+    """Columns ``index`` of (S, n_groups) draws, or entries of (n_groups,) values."""
+    return values[:, index] if values.ndim == 2 else values[index]
+
+
+def log_route_need(zone: ZoneDay, constants: RouteConstants) -> Any:
     """Log of the physics route need μ = log(N / n*) (log routes), numpy or pytensor.
 
     Parameters
     ----------
-    rows : dict
-        Row covariates from the canonical table (stops, packages, capacity, area_km2,
-        stem_km, shift_hours).
-    service_min, speed_kmh, stem_speed_kmh, tour_constant, overhead_hours, fill, zip_effect
-        Physics constants, broadcast against the rows: min per stop, km/h, km/h, –, h per
-        route, –, log time efficiency.
-    circuity : float
-        Road km per straight-line km (–).
+    zone : bayesspr.spr.physics.ZoneDay
+        Row covariates from the canonical table (see :func:`row_inputs`).
+    constants : bayesspr.spr.physics.RouteConstants
+        Physics constants, broadcast against the rows (see
+        :meth:`ParameterDraws.route_constants`).
 
     Returns
     -------
     array_like or tensor
         μ per row (log routes), using the soft minimum of the two bounds.
     """
-    stops = rows["stops"]
-    xp = physics.backend(stops, service_min, speed_kmh, overhead_hours, fill, zip_effect)
-    n_star = physics.max_stops_per_route(
-        stops, rows["packages"] / stops, rows["capacity"], rows["area_km2"], rows["stem_km"],
-        rows["shift_hours"], service_min=service_min, speed_kmh=speed_kmh,
-        stem_speed_kmh=stem_speed_kmh, circuity=circuity, tour_constant=tour_constant,
-        overhead_hours=overhead_hours, fill=fill, time_efficiency=xp.exp(zip_effect),
-        smooth=True,
-    )  # fmt: skip
-    return xp.log(stops) - xp.log(n_star)
+    xp = physics.backend(zone.stops, *constants.values())
+    n_star = physics.max_stops_per_route(zone, constants, smooth=True)
+    return xp.log(zone.stops) - xp.log(n_star)
 
 
 class SPRModel(FittedModel):
@@ -225,25 +294,21 @@ class SPRModel(FittedModel):
             zip_effect = pooled_offsets("zip_effect", 0.0, zip_sd, "zip", centred["zip_effect"])
             sigma_route = prior_rv("sigma_route", priors["sigma_route"])
 
-            mu_need = log_route_need(
-                rows,
-                service_min=groups["service_min_city"][city_idx],
-                speed_kmh=groups["speed_kmh_city"][city_idx],
-                stem_speed_kmh=stem_speed, tour_constant=tour,
-                overhead_hours=groups["overhead_hours_station"][station_idx],
-                fill=fill, zip_effect=zip_effect[zip_idx], circuity=circuity,
+            draws = ParameterDraws(
+                stem_speed_kmh=stem_speed, tour_constant=tour, fill=fill,
+                sigma_route=sigma_route, zip_effect=zip_effect, **groups,
             )  # fmt: skip
-            floor = physics.capacity_floor_routes(rows["packages"], rows["capacity"])
+            index = {"city": city_idx, "station": station_idx, "zip": zip_idx}
+            constants = draws.route_constants(index, circuity)
+            mu_need = log_route_need(rows, constants)
+            floor = physics.capacity_floor_routes(rows.packages, rows.capacity)
             pm.CustomDist(
                 "routes", mu_need, sigma_route, floor,
                 logp=route_count_logp, observed=df["routes"].to_numpy(float), dims="row",
             )  # fmt: skip
             if "route_km" in df:
                 sigma_km = prior_rv("sigma_km", priors["sigma_km"])
-                km = physics.expected_route_km(
-                    rows["stops"], None, None, rows["area_km2"], rows["stem_km"],
-                    circuity=circuity, tour_constant=tour, routes=df["routes"].to_numpy(float),
-                )  # fmt: skip
+                km = physics.expected_route_km(rows, constants, routes=df["routes"].to_numpy(float))
                 pm.LogNormal(
                     "route_km", mu=pt.log(km), sigma=sigma_km,
                     observed=df["route_km"].to_numpy(float), dims="row",
@@ -328,25 +393,17 @@ class SPRModel(FittedModel):
         sampler = sampler_settings(base, {
             "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
         })  # fmt: skip
+        if method not in ("nuts", "advi"):
+            raise ValueError(f"method must be 'nuts' or 'advi', got {method!r}")
         model = self.build_model(clean)
         with model:
             if method == "nuts":
-                nuts_sampler = nuts_sampler or _nuts_sampler()
-                extra = {}
-                if nuts_sampler == "nutpie" and sampler.get("low_rank_mass_matrix", False):
-                    extra["nuts"] = {"adaptation": "low_rank"}
-                if warm_start is not None:
-                    extra["initvals"] = warm_start_values(model, warm_start._require_fit())
-                idata = run_nuts(
-                    model, sampler, random_seed=random_seed, progressbar=progressbar,
-                    nuts_sampler=nuts_sampler, **extra,
-                )  # fmt: skip
-            elif method == "advi":
+                idata = self._sample_nuts(model, sampler, random_seed, nuts_sampler,
+                                          progressbar, warm_start)  # fmt: skip
+            else:
                 approx = pm.fit(n=advi_iterations, method="advi", random_seed=random_seed,
                                 progressbar=progressbar)  # fmt: skip
                 idata = approx.sample(int(sampler["draws"]), random_seed=random_seed)
-            else:
-                raise ValueError(f"method must be 'nuts' or 'advi', got {method!r}")
             pm.compute_log_likelihood(idata, model=model, progressbar=False)
         self.pymc_model = model
         self.idata = idata
@@ -362,6 +419,27 @@ class SPRModel(FittedModel):
         self.idata.attrs.update(self._attrs())
         return self
 
+    @staticmethod
+    def _sample_nuts(
+        model: pm.Model,
+        sampler: dict[str, Any],
+        random_seed: int | None,
+        nuts_sampler: str | None,
+        progressbar: bool,
+        warm_start: SPRModel | None,
+    ) -> xr.DataTree:
+        """NUTS on the model (nutpie by default; low-rank mass matrix and warm start if asked)."""
+        nuts_sampler = nuts_sampler or _nuts_sampler()
+        extra: dict[str, Any] = {}
+        if nuts_sampler == "nutpie" and sampler.get("low_rank_mass_matrix", False):
+            extra["nuts"] = {"adaptation": "low_rank"}
+        if warm_start is not None:
+            extra["initvals"] = warm_start_values(model, warm_start._require_fit())
+        return run_nuts(
+            model, sampler, random_seed=random_seed, progressbar=progressbar,
+            nuts_sampler=nuts_sampler, **extra,
+        )  # fmt: skip
+
     def _attrs(self) -> dict[str, str]:
         return {
             **super()._attrs(),
@@ -375,7 +453,7 @@ class SPRModel(FittedModel):
         post: xr.Dataset,
         labels: dict[str, np.ndarray],
         rng: np.random.Generator,
-    ) -> dict[str, np.ndarray]:
+    ) -> ParameterDraws:
         """Draws of every physics constant for the given groups.
 
         Parameters
@@ -391,7 +469,7 @@ class SPRModel(FittedModel):
 
         Returns
         -------
-        dict of numpy.ndarray
+        ParameterDraws
             Scalars as (S, 1) arrays (``stem_speed_kmh``, ``tour_constant``, ``fill``,
             ``sigma_route``, ``sigma_km`` if learned); group effects as (S, n_labels) arrays
             in the order of ``labels`` (``service_min_city`` min, ``speed_kmh_city`` km/h,
@@ -421,12 +499,12 @@ class SPRModel(FittedModel):
             post["zip_effect"], np.asarray(labels["zip"]), "zip", zip_stream,
             new=lambda z: scalar("zip_effect_sd") * z,
         )  # fmt: skip
-        return params
+        return ParameterDraws(**params)
 
     def route_draws(
         self,
-        params: dict[str, np.ndarray],
-        rows: dict[str, np.ndarray],
+        params: ParameterDraws,
+        rows: ZoneDay,
         index: dict[str, np.ndarray],
         rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -434,9 +512,9 @@ class SPRModel(FittedModel):
 
         Parameters
         ----------
-        params : dict
+        params : ParameterDraws
             Output of :meth:`parameter_draws` (S samples).
-        rows : dict
+        rows : bayesspr.spr.physics.ZoneDay
             Covariates (see the canonical table): ``stops``, ``packages`` (per zip-day),
             ``capacity`` (packages), ``area_km2`` (km²), ``stem_km`` (km), ``shift_hours``
             (h); each (R,) or (S, R).
@@ -453,25 +531,14 @@ class SPRModel(FittedModel):
         route_km : numpy.ndarray
             (S, R) length of a route (km), with the fitted day noise when learned.
         """
-        circuity = float(self.spec["constants"]["circuity"])
-        mu = log_route_need(
-            rows,
-            service_min=params["service_min_city"][:, index["city"]],
-            speed_kmh=params["speed_kmh_city"][:, index["city"]],
-            stem_speed_kmh=params["stem_speed_kmh"], tour_constant=params["tour_constant"],
-            overhead_hours=params["overhead_hours_station"][:, index["station"]],
-            fill=params["fill"], zip_effect=params["zip_effect"][:, index["zip"]],
-            circuity=circuity,
-        )  # fmt: skip
-        floor = physics.capacity_floor_routes(rows["packages"], rows["capacity"])
-        routes = draw_route_counts(mu, params["sigma_route"], np.atleast_2d(floor), rng)
-        km = physics.expected_route_km(
-            rows["stops"], None, None, rows["area_km2"], rows["stem_km"], circuity=circuity,
-            tour_constant=params["tour_constant"], routes=routes,
-        )  # fmt: skip
+        constants = params.route_constants(index, float(self.spec["constants"]["circuity"]))
+        mu = log_route_need(rows, constants)
+        floor = physics.capacity_floor_routes(rows.packages, rows.capacity)
+        routes = draw_route_counts(mu, params.sigma_route, np.atleast_2d(floor), rng)
+        km = physics.expected_route_km(rows, constants, routes=routes)
         km = np.broadcast_to(km, routes.shape)
-        if "sigma_km" in params:
-            km = km * np.exp(params["sigma_km"] * rng.standard_normal(routes.shape))
+        if params.sigma_km is not None:
+            km = km * np.exp(params.sigma_km * rng.standard_normal(routes.shape))
         return routes, km
 
     def predict_draws(
@@ -509,7 +576,7 @@ class SPRModel(FittedModel):
         index = {k: v[0] for k, v in codes.items()}
         self._warn_short_time_bound(clean, params, rows, index)
         routes, km = self.route_draws(params, rows, index, rng)
-        spr = rows["packages"][None, :] / routes
+        spr = rows.packages[None, :] / routes
         dims = ("sample", "row")
         coords = {"sample": np.arange(post.sizes["sample"]), "row": clean.index.to_numpy()}
         return xr.Dataset(
@@ -525,8 +592,8 @@ class SPRModel(FittedModel):
     def _warn_short_time_bound(
         self,
         clean: pd.DataFrame,
-        params: dict[str, np.ndarray],
-        rows: dict[str, np.ndarray],
+        params: ParameterDraws,
+        rows: ZoneDay,
         index: dict[str, np.ndarray],
     ) -> None:
         """Warn about planned rows whose shift leaves room for less than one stop per route.
@@ -535,16 +602,8 @@ class SPRModel(FittedModel):
         :func:`bayesspr.spr.physics.short_time_bound`): a stem too long for the shift makes the
         physics give about one route per stop, which is a forecast of nothing real.
         """
-        med = {name: np.median(value, axis=0) for name, value in params.items()}
-        flagged = physics.short_time_bound(
-            rows["stops"], rows["area_km2"], rows["stem_km"], rows["shift_hours"],
-            service_min=med["service_min_city"][index["city"]],
-            speed_kmh=med["speed_kmh_city"][index["city"]],
-            stem_speed_kmh=med["stem_speed_kmh"], tour_constant=med["tour_constant"],
-            circuity=float(self.spec["constants"]["circuity"]),
-            overhead_hours=med["overhead_hours_station"][index["station"]],
-            time_efficiency=np.exp(med["zip_effect"][index["zip"]]),
-        )  # fmt: skip
+        circuity = float(self.spec["constants"]["circuity"])
+        flagged = physics.short_time_bound(rows, params.median().route_constants(index, circuity))
         if flagged.any():
             first = clean.index[np.flatnonzero(flagged)[:5]].tolist()
             row = clean.loc[first[0]]

@@ -4,13 +4,20 @@ One implementation serves numpy arrays (broadcasting) and pytensor tensors (insi
 model): every function picks its math backend from its arguments, so the mean function the
 sampler sees is the very code that predictions and decisions use.
 
-Quantities and units (see ``docs/physics.md``):
+Quantities and units (see ``docs/physics.md``), in two frozen dataclasses every formula
+takes: :class:`ZoneDay`, what is routed —
 
 * ``stops`` N (stops), ``area_km2`` A (km²), stop density δ = N / A (stops/km²);
-* ``packages_per_stop`` p (packages), ``capacity`` C (packages per van);
-* ``shift_hours`` T (h), ``service_min`` s (min per stop), ``overhead_hours`` (h per route:
-  loading, dispatch), ``speed_kmh`` v between stops, ``stem_speed_kmh`` v_s station ↔ zone;
-* ``circuity`` c (road km per straight-line km), ``stem_km`` r (km), ``tour_constant`` k.
+* ``packages`` (packages; p = packages / N per stop), ``capacity`` C (packages per van);
+* ``stem_km`` r (km), ``shift_hours`` T (h);
+
+and :class:`RouteConstants`, the constants (textbook values in :data:`TEXTBOOK`, or
+posterior draws) —
+
+* ``service_min`` s (min per stop), ``overhead_hours`` (h per route: loading, dispatch),
+  ``speed_kmh`` v between stops, ``stem_speed_kmh`` v_s station ↔ zone;
+* ``circuity`` c (road km per straight-line km), ``tour_constant`` k, ``fill`` (usable share
+  of the van), ``time_efficiency`` (multiplier on the time bound).
 
 The model
 ---------
@@ -38,6 +45,7 @@ two agree to within half a route plus 0.005 (tested).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
 from types import ModuleType
 from typing import Any
 
@@ -141,77 +149,132 @@ def rms_stem_km(stem_km: Array, area_km2: Array) -> Array:
     return xp.sqrt(stem_km**2 + area_km2 / 6.0)
 
 
-def time_bound_stops(
-    stops: Array,
-    area_km2: Array,
-    stem_km: Array,
-    shift_hours: Array = 8.0,
-    service_min: Array = 2.5,
-    speed_kmh: Array = 25.0,
-    stem_speed_kmh: Array = 50.0,
-    circuity: Array = 1.3,
-    tour_constant: Array = BHH_TOUR_CONSTANT,
-    overhead_hours: Array = 0.0,
-    time_efficiency: Array = 1.0,
-) -> Array:
-    """Stops one route can serve within its shift, n_T (stops per route).
+@dataclass(frozen=True, kw_only=True)
+class ZoneDay:
+    """What a route plan is for: one zone on one day, or arrays of them that broadcast.
 
-    Parameters
+    Every field is a number, a numpy array or a pytensor tensor; arrays broadcast together
+    (posterior draws × rows, say).
+
+    Attributes
     ----------
     stops : array_like or tensor
         Delivery stops N in the zone that day (stops).
     area_km2 : array_like or tensor
-        Zone area A (km²).
+        Zone area A (km²), modelled as a square.
     stem_km : array_like or tensor
-        Straight-line distance station → zone centroid (km).
+        Straight-line distance station → zone centroid r (km).
+    packages : array_like or tensor, optional
+        Packages to deliver (packages); packages per stop p = packages / N. Needed by the
+        capacity bound only.
+    capacity : array_like or tensor, optional
+        Van capacity C (packages per van). Needed by the capacity bound only.
     shift_hours : array_like or tensor
-        On-road hours T a route may take (h).
+        On-road hours T a route may take (h); default 8.
+    """
+
+    stops: Array
+    area_km2: Array
+    stem_km: Array
+    packages: Array = None
+    capacity: Array = None
+    shift_hours: Array = 8.0
+
+    @property
+    def packages_per_stop(self) -> Array:
+        """Packages per stop p = packages / N (packages)."""
+        return self.packages / self.stops
+
+    def values(self) -> tuple[Array, ...]:
+        """The fields that are set, in field order (for :func:`backend`)."""
+        return tuple(v for v in (getattr(self, f.name) for f in fields(self)) if v is not None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteConstants:
+    """The constants of the route physics: textbook values by default, or posterior draws.
+
+    Every field is a number, a numpy array or a pytensor tensor that broadcasts against the
+    :class:`ZoneDay` it is used with (one value per draw and row, say).
+
+    Attributes
+    ----------
     service_min : array_like or tensor
-        Service time per stop s (min).
+        Service time per stop s (min); default 2.5.
     speed_kmh : array_like or tensor
-        Road speed between stops v (km/h).
+        Road speed between stops v (km/h); default 25.
     stem_speed_kmh : array_like or tensor
-        Road speed on the stem v_s (km/h).
+        Road speed on the stem v_s, station ↔ zone (km/h); default 50.
     circuity : array_like or tensor
-        Road km per straight-line km c (dimensionless).
+        Road km per straight-line km c (dimensionless); default 1.3.
     tour_constant : array_like or tensor
-        Tour constant k (dimensionless).
+        Tour constant k (dimensionless); default :data:`BHH_TOUR_CONSTANT`.
     overhead_hours : array_like or tensor
-        Fixed time per route for loading and dispatch (h).
+        Fixed time per route for loading and dispatch (h); default 0.
+    fill : array_like or tensor
+        Usable share of the van capacity (dimensionless, 0 < fill ≤ 1); default 1.
     time_efficiency : array_like or tensor
-        Multiplier on the time bound (dimensionless, 1 = textbook physics); the model's
+        Multiplier on the time bound (dimensionless, 1 = textbook physics); the SPR model's
         zip effect, exp(zip_effect), enters here.
+    """
+
+    service_min: Array = 2.5
+    speed_kmh: Array = 25.0
+    stem_speed_kmh: Array = 50.0
+    circuity: Array = 1.3
+    tour_constant: Array = BHH_TOUR_CONSTANT
+    overhead_hours: Array = 0.0
+    fill: Array = 1.0
+    time_efficiency: Array = 1.0
+
+    def values(self) -> tuple[Array, ...]:
+        """Every field, in field order (for :func:`backend`)."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+#: The textbook constants (every :class:`RouteConstants` default).
+TEXTBOOK = RouteConstants()
+
+
+def _stem_hours(zone: ZoneDay, constants: RouteConstants) -> Array:
+    """Stem drive of a route, out and back, 2·r̄·c / v_s (h)."""
+    return (
+        2.0 * rms_stem_km(zone.stem_km, zone.area_km2) * constants.circuity
+        / constants.stem_speed_kmh
+    )  # fmt: skip
+
+
+def time_bound_stops(zone: ZoneDay, constants: RouteConstants = TEXTBOOK) -> Array:
+    """Stops one route can serve within its shift, n_T (stops per route).
+
+    Parameters
+    ----------
+    zone : ZoneDay
+        Stops N (stops), area A (km²), stem r (km) and shift T (h); packages and capacity
+        are not used.
+    constants : RouteConstants
+        Service time s (min per stop), speeds v and v_s (km/h), circuity c and tour
+        constant k (dimensionless), overhead (h per route), time efficiency (dimensionless).
 
     Returns
     -------
     array_like or tensor
         efficiency·(T − overhead − 2·r̄·c/v_s) / (s/60 + k·c/(v·√δ)) (stops per route).
     """
-    xp = backend(
-        stops, area_km2, stem_km, shift_hours, service_min, speed_kmh,
-        stem_speed_kmh, circuity, tour_constant, overhead_hours, time_efficiency,
-    )  # fmt: skip
-    density = stops / area_km2
-    stem_hours = 2.0 * rms_stem_km(stem_km, area_km2) * circuity / stem_speed_kmh
-    delivery_hours = xp.maximum(shift_hours - overhead_hours - stem_hours, MIN_DELIVERY_HOURS)
-    hours_per_stop = service_min / 60.0 + tour_constant * circuity / (speed_kmh * xp.sqrt(density))
-    return time_efficiency * delivery_hours / hours_per_stop
+    xp = backend(*zone.values(), *constants.values())
+    c = constants
+    density = zone.stops / zone.area_km2
+    delivery_hours = xp.maximum(
+        zone.shift_hours - c.overhead_hours - _stem_hours(zone, c), MIN_DELIVERY_HOURS
+    )
+    hours_per_stop = c.service_min / 60.0 + c.tour_constant * c.circuity / (
+        c.speed_kmh * xp.sqrt(density)
+    )
+    return c.time_efficiency * delivery_hours / hours_per_stop
 
 
 def short_time_bound(
-    stops: Array,
-    area_km2: Array,
-    stem_km: Array,
-    shift_hours: Array = 8.0,
-    service_min: Array = 2.5,
-    speed_kmh: Array = 25.0,
-    stem_speed_kmh: Array = 50.0,
-    circuity: Array = 1.3,
-    tour_constant: Array = BHH_TOUR_CONSTANT,
-    overhead_hours: Array = 0.0,
-    time_efficiency: Array = 1.0,
-    *,
-    min_stops: float = 1.0,
+    zone: ZoneDay, constants: RouteConstants = TEXTBOOK, *, min_stops: float = 1.0
 ) -> np.ndarray:
     """Flag rows whose shift leaves room for fewer than ``min_stops`` stops per route.
 
@@ -223,12 +286,11 @@ def short_time_bound(
 
     Parameters
     ----------
-    stops, area_km2, stem_km, shift_hours, service_min, speed_kmh, stem_speed_kmh, \
-circuity, tour_constant, overhead_hours, time_efficiency : array_like
+    zone : ZoneDay
         As in :func:`time_bound_stops`: stops N (stops), area A (km²), stem r (km), shift T
-        (h), service time s (min per stop), speeds v and v_s (km/h), circuity c and tour
-        constant k (dimensionless), overhead (h per route), time efficiency (dimensionless).
-        Numpy arrays or scalars that broadcast together (posterior draws × rows, say).
+        (h); numpy arrays or numbers that broadcast together (posterior draws × rows, say).
+    constants : RouteConstants
+        As in :func:`time_bound_stops`, numpy arrays or numbers.
     min_stops : float
         Fewest stops per route a sane row allows (stops per route), > 0; default 1.
 
@@ -245,9 +307,7 @@ circuity, tour_constant, overhead_hours, time_efficiency : array_like
     ValueError
         If ``min_stops`` is not a finite number > 0.
     """
-    values = (stops, area_km2, stem_km, shift_hours, service_min, speed_kmh, stem_speed_kmh,
-              circuity, tour_constant, overhead_hours, time_efficiency)  # fmt: skip
-    if backend(*values) is not np:
+    if backend(*zone.values(), *constants.values()) is not np:
         raise TypeError(
             "short_time_bound: got a pytensor tensor; expected numpy arrays or numbers (it "
             "checks predictions, it is not a model term)"
@@ -258,14 +318,23 @@ circuity, tour_constant, overhead_hours, time_efficiency : array_like
         and min_stops > 0
     ):
         raise ValueError(f"min_stops = {min_stops!r}: expected a finite number > 0 (stops)")
-    arrays = [np.asarray(v, dtype=float) for v in values]
-    n, area, stem, shift, service, speed, stem_speed, circ, tour, overhead, eff = arrays
+    zone = _as_float(zone)
+    constants = _as_float(constants)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        stem_hours = 2.0 * rms_stem_km(stem, area) * circ / stem_speed
-        no_time = shift - overhead - stem_hours < MIN_DELIVERY_HOURS
-        n_time = time_bound_stops(n, area, stem, shift, service, speed, stem_speed, circ, tour,
-                                  overhead, eff)  # fmt: skip
+        no_time = (
+            zone.shift_hours - constants.overhead_hours - _stem_hours(zone, constants)
+            < MIN_DELIVERY_HOURS
+        )
+        n_time = time_bound_stops(zone, constants)
         return np.asarray(no_time | ~(n_time >= min_stops))
+
+
+def _as_float(values: ZoneDay | RouteConstants) -> ZoneDay | RouteConstants:
+    """The same zone or constants with every set field a float numpy array."""
+    return replace(values, **{
+        f.name: np.asarray(getattr(values, f.name), dtype=float)
+        for f in fields(values) if getattr(values, f.name) is not None
+    })  # fmt: skip
 
 
 def capacity_bound_stops(packages_per_stop: Array, capacity: Array, fill: Array = 1.0) -> Array:
@@ -311,39 +380,18 @@ def capacity_floor_routes(packages: Array, capacity: Array) -> Array:
 
 
 def max_stops_per_route(
-    stops: Array,
-    packages_per_stop: Array,
-    capacity: Array,
-    area_km2: Array,
-    stem_km: Array,
-    shift_hours: Array = 8.0,
-    service_min: Array = 2.5,
-    speed_kmh: Array = 25.0,
-    stem_speed_kmh: Array = 50.0,
-    circuity: Array = 1.3,
-    tour_constant: Array = BHH_TOUR_CONSTANT,
-    *,
-    overhead_hours: Array = 0.0,
-    fill: Array = 1.0,
-    time_efficiency: Array = 1.0,
-    smooth: bool = False,
+    zone: ZoneDay, constants: RouteConstants = TEXTBOOK, *, smooth: bool = False
 ) -> Array:
     """Stops per route n* = min(time bound, capacity bound) (stops per route).
 
     Parameters
     ----------
-    stops, packages_per_stop, capacity, area_km2, stem_km : array_like or tensor
-        Stops N (stops), packages per stop p (packages), van capacity C (packages), zone area
-        A (km²), station → zone-centroid distance r (km).
-    shift_hours, service_min, speed_kmh, stem_speed_kmh, circuity, tour_constant
-        Shift T (h), service time per stop s (min), speeds v and v_s (km/h), circuity c and
-        tour constant k (dimensionless); see :func:`time_bound_stops`.
-    overhead_hours : array_like or tensor
-        Fixed time per route (h).
-    fill : array_like or tensor
-        Usable share of van capacity (dimensionless).
-    time_efficiency : array_like or tensor
-        Multiplier on the time bound (dimensionless); see :func:`time_bound_stops`.
+    zone : ZoneDay
+        Stops N (stops), packages (packages), van capacity C (packages), zone area A (km²),
+        station → zone-centroid distance r (km), shift T (h).
+    constants : RouteConstants
+        The physics constants (see :func:`time_bound_stops`); ``fill`` is the usable share
+        of van capacity (dimensionless).
     smooth : bool
         Use the differentiable soft minimum instead of ``min``.
 
@@ -352,33 +400,15 @@ def max_stops_per_route(
     array_like or tensor
         n* (stops per route).
     """
-    n_time = time_bound_stops(
-        stops, area_km2, stem_km, shift_hours, service_min, speed_kmh,
-        stem_speed_kmh, circuity, tour_constant, overhead_hours, time_efficiency,
-    )  # fmt: skip
-    n_capacity = capacity_bound_stops(packages_per_stop, capacity, fill)
+    n_time = time_bound_stops(zone, constants)
+    n_capacity = capacity_bound_stops(zone.packages_per_stop, zone.capacity, constants.fill)
     if smooth:
         return soft_minimum(n_time, n_capacity)
     return backend(n_time, n_capacity).minimum(n_time, n_capacity)
 
 
 def expected_routes(
-    stops: Array,
-    packages_per_stop: Array,
-    capacity: Array,
-    area_km2: Array,
-    stem_km: Array,
-    shift_hours: Array = 8.0,
-    service_min: Array = 2.5,
-    speed_kmh: Array = 25.0,
-    stem_speed_kmh: Array = 50.0,
-    circuity: Array = 1.3,
-    tour_constant: Array = BHH_TOUR_CONSTANT,
-    *,
-    overhead_hours: Array = 0.0,
-    fill: Array = 1.0,
-    time_efficiency: Array = 1.0,
-    smooth: bool = False,
+    zone: ZoneDay, constants: RouteConstants = TEXTBOOK, *, smooth: bool = False
 ) -> Array:
     """Routes needed to serve the zone, R = ⌈N / n*⌉ (routes).
 
@@ -391,37 +421,16 @@ def expected_routes(
     array_like or tensor
         Routes (routes).
     """
-    n_star = max_stops_per_route(
-        stops, packages_per_stop, capacity, area_km2, stem_km, shift_hours, service_min,
-        speed_kmh, stem_speed_kmh, circuity, tour_constant,
-        overhead_hours=overhead_hours, fill=fill, time_efficiency=time_efficiency,
-            smooth=smooth,
-    )  # fmt: skip
-    need = stops / n_star
+    need = zone.stops / max_stops_per_route(zone, constants, smooth=smooth)
     if smooth:
         return smooth_route_count(need)
     xp = backend(need)
-    floor = capacity_floor_routes(packages_per_stop * stops, capacity)
+    floor = capacity_floor_routes(zone.packages_per_stop * zone.stops, zone.capacity)
     return xp.maximum(xp.ceil(need - 1e-9), floor)
 
 
 def expected_spr(
-    stops: Array,
-    packages_per_stop: Array,
-    capacity: Array,
-    area_km2: Array,
-    stem_km: Array,
-    shift_hours: Array = 8.0,
-    service_min: Array = 2.5,
-    speed_kmh: Array = 25.0,
-    stem_speed_kmh: Array = 50.0,
-    circuity: Array = 1.3,
-    tour_constant: Array = BHH_TOUR_CONSTANT,
-    *,
-    overhead_hours: Array = 0.0,
-    fill: Array = 1.0,
-    time_efficiency: Array = 1.0,
-    smooth: bool = False,
+    zone: ZoneDay, constants: RouteConstants = TEXTBOOK, *, smooth: bool = False
 ) -> Array:
     """Shipments per route, SPR = p·N / R (packages per route).
 
@@ -432,31 +441,14 @@ def expected_spr(
     array_like or tensor
         Packages per route (packages); never above ``capacity`` in the exact form.
     """
-    routes = expected_routes(
-        stops, packages_per_stop, capacity, area_km2, stem_km, shift_hours, service_min,
-        speed_kmh, stem_speed_kmh, circuity, tour_constant,
-        overhead_hours=overhead_hours, fill=fill, time_efficiency=time_efficiency,
-            smooth=smooth,
-    )  # fmt: skip
-    return packages_per_stop * stops / routes
+    routes = expected_routes(zone, constants, smooth=smooth)
+    return zone.packages_per_stop * zone.stops / routes
 
 
 def expected_route_km(
-    stops: Array,
-    packages_per_stop: Array,
-    capacity: Array,
-    area_km2: Array,
-    stem_km: Array,
-    shift_hours: Array = 8.0,
-    service_min: Array = 2.5,
-    speed_kmh: Array = 25.0,
-    stem_speed_kmh: Array = 50.0,
-    circuity: Array = 1.3,
-    tour_constant: Array = BHH_TOUR_CONSTANT,
+    zone: ZoneDay,
+    constants: RouteConstants = TEXTBOOK,
     *,
-    overhead_hours: Array = 0.0,
-    fill: Array = 1.0,
-    time_efficiency: Array = 1.0,
     smooth: bool = False,
     routes: Array | None = None,
 ) -> Array:
@@ -464,10 +456,9 @@ def expected_route_km(
 
     Parameters
     ----------
-    stops, packages_per_stop, capacity, area_km2, stem_km, shift_hours, service_min, \
-speed_kmh, stem_speed_kmh, circuity, tour_constant, overhead_hours, fill, \
-time_efficiency, smooth
-        As in :func:`max_stops_per_route`.
+    zone, constants, smooth
+        As in :func:`max_stops_per_route`; with ``routes`` given, only stops, area and stem
+        of the zone and circuity and tour constant of the constants are used.
     routes : array_like or tensor, optional
         Routes actually run (routes); computed with :func:`expected_routes` when omitted.
 
@@ -477,13 +468,9 @@ time_efficiency, smooth
         Road kilometres per route (km), for EV range checks.
     """
     if routes is None:
-        routes = expected_routes(
-            stops, packages_per_stop, capacity, area_km2, stem_km, shift_hours, service_min,
-            speed_kmh, stem_speed_kmh, circuity, tour_constant,
-            overhead_hours=overhead_hours, fill=fill, time_efficiency=time_efficiency,
-            smooth=smooth,
-        )  # fmt: skip
-    xp = backend(stops, area_km2, routes, tour_constant, circuity)
-    density = stops / area_km2
-    stem_road_km = 2.0 * rms_stem_km(stem_km, area_km2) * circuity
-    return stem_road_km + (stops / routes) * tour_constant * circuity / xp.sqrt(density)
+        routes = expected_routes(zone, constants, smooth=smooth)
+    c = constants
+    xp = backend(zone.stops, zone.area_km2, routes, c.tour_constant, c.circuity)
+    density = zone.stops / zone.area_km2
+    stem_road_km = 2.0 * rms_stem_km(zone.stem_km, zone.area_km2) * c.circuity
+    return stem_road_km + (zone.stops / routes) * c.tour_constant * c.circuity / xp.sqrt(density)

@@ -100,7 +100,7 @@ def test_huge_options_are_refused_by_the_parser(argv, message, tmp_path, monkeyp
     def no_work(*args, **kwargs):
         raise AssertionError("the command ran: the parser let the option through")
 
-    from bayesspr.evaluation import backtest
+    from bayesspr.cli import backtest
 
     monkeypatch.setattr(cli, "simulate_world", no_work)
     monkeypatch.setattr(backtest, "backtest_cli", no_work)
@@ -111,7 +111,7 @@ def test_huge_options_are_refused_by_the_parser(argv, message, tmp_path, monkeyp
 
 
 def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
-    from bayesspr.evaluation import backtest
+    from bayesspr.cli import backtest
 
     table = _world(tmp_path, days=10)
     seen = {}

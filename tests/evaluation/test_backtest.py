@@ -1,4 +1,5 @@
-"""Backtest scores, baselines and hard cases (bayesspr.evaluation.backtest)."""
+"""Backtest scores, baselines, worlds and hard cases (bayesspr.evaluation: backtest, baselines,
+backtest_worlds, backtest_report, scores)."""
 
 import numpy as np
 import pandas as pd
@@ -9,8 +10,8 @@ from scipy import stats
 from sklearn.metrics import mean_pinball_loss
 
 from bayesspr import SPRModel, simulate_world
+from bayesspr import evaluation as bt
 from bayesspr.data.table import validate
-from bayesspr.evaluation import backtest as bt
 from bayesspr.evaluation.scores import extrapolation_split
 
 
@@ -96,8 +97,8 @@ def test_physics_baseline_runs_without_fitting(demo_split, monkeypatch):
     assert "diagnostics" not in info
     # textbook constants: close to, but not at, the simulated truth
     params = bt.physics_parameters(SPRModel().spec, 1)
-    assert params["service_min_city"][0, 0] == pytest.approx(2.5)
-    assert params["fill"][0, 0] == pytest.approx(stats.beta(18, 2).median())
+    assert params.service_min_city[0, 0] == pytest.approx(2.5)
+    assert params.fill[0, 0] == pytest.approx(stats.beta(18, 2).median())
 
 
 def test_hard_case_flags_find_the_world_events():
@@ -130,8 +131,10 @@ def test_demand_shock_scales_volume_and_redraws_routes_from_the_truth():
 
 def test_rolling_backtest_scores_every_level_case_and_horizon(tmp_path):
     world = simulate_world()  # the demo world: 2025-01-06 to 2025-04-15
+    seen = []
     result = bt.rolling_backtest(world.table, ["2025-02-01", "2025-03-01"], 2, ["physics"],
-                                 log=None)  # fmt: skip
+                                 on_fit=seen.append)  # fmt: skip
+    assert seen == result.fits.to_dict("records")
     units = result.units
     assert set(units["level"]) == {"zip", "station", "city"}
     assert set(units["horizon"]) == {1, 2}
@@ -178,7 +181,7 @@ def test_full_model_beats_gradient_boosting_on_a_van_never_seen(demo_fit, demo_s
 
 
 def test_backtest_output_folder_is_checked_before_any_work(tmp_path, monkeypatch):
-    from bayesspr.evaluation import backtest
+    from bayesspr.cli import backtest
     from bayesspr.io.files import OutputPathError
 
     out = tmp_path / "bt"
@@ -188,3 +191,13 @@ def test_backtest_output_folder_is_checked_before_any_work(tmp_path, monkeypatch
     with pytest.raises(OutputPathError, match="notes"):
         backtest.backtest_cli("demo", out)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_shocked_worlds_are_bit_identical_to_the_pinned_ones():
+    # hashes from before the shock reused the simulator's draw_routes (commit 4ab1b7c)
+    def frame_hash(frame):
+        return int(pd.util.hash_pandas_object(frame, index=True).sum())
+
+    assert frame_hash(bt.demo_backtest_world(7).table) == 11530458101892042
+    shocked = bt.with_demand_shock(simulate_world(3, horizon_days=40), "2025-03-20", 1.3, seed=4)
+    assert frame_hash(shocked) == 15260413507342409877

@@ -275,7 +275,9 @@ def test_van_mix_buys_the_larger_van_only_where_capacity_binds():
     for van in (small, large):
         per_station = []
         for zone in zones.values():
-            routes = physics.expected_routes(stops, 1.6, van.capacity_packages, **zone)
+            day = physics.ZoneDay(stops=stops, packages=1.6 * stops, capacity=van.capacity_packages,
+                                  **zone)  # fmt: skip
+            routes = physics.expected_routes(day)
             per_station.append(routes.sum(axis=2))
         out[van.name] = forecast(np.stack(per_station, axis=2), stations=["A", "B"])
     mean = {k: v["routes"].mean(("sample", "date")).to_series() for k, v in out.items()}

@@ -7,15 +7,8 @@ from scipy import stats
 
 from bayesspr.data.network import Network
 from bayesspr.evaluation.scores import pit_coverage, station_day_pit
+from bayesspr.forecasting import scenario as sc
 from bayesspr.forecasting.compose import forecast, horizon_days
-from bayesspr.forecasting.scenario import (
-    Scenario,
-    ScenarioError,
-    StationLaunch,
-    VanChange,
-    VolumeShock,
-    ZipMove,
-)
 
 SAMPLES = 200
 
@@ -62,7 +55,7 @@ def test_a_volume_shock_changes_only_the_days_after_it(demo_fit, demo_volume_fit
         "16M",
         n_samples=SAMPLES,
         random_seed=3,
-        scenario=Scenario("shock", (VolumeShock(1.4, start),)),
+        scenario=sc.Scenario("shock", (sc.VolumeShock(1.4, start),)),
     )
     before = slice(None, pd.Timestamp(start) - pd.Timedelta(days=1))
     after = slice(start, None)
@@ -93,12 +86,12 @@ def test_moved_zip_launched_station_and_bigger_van(demo_fit, demo_volume_fit, de
         for s in net.stations.index
         if net.stations.loc[s, "city"] == city and s != net.zips.loc[zip_a, "station"]
     )
-    scenario = Scenario(
+    scenario = sc.Scenario(
         "reshape",
         (
-            ZipMove(zip_a, other, first, stem_km=9.0),
-            StationLaunch("NEW1", city, first + pd.Timedelta(days=30), {zip_b: 3.0}),
-            VanChange(450, first),
+            sc.ZipMove(zip_a, other, first, stem_km=9.0),
+            sc.StationLaunch("NEW1", city, first + pd.Timedelta(days=30), {zip_b: 3.0}),
+            sc.VanChange(450, first),
         ),
     )
     result = forecast(
@@ -128,11 +121,11 @@ def test_moved_zip_launched_station_and_bigger_van(demo_fit, demo_volume_fit, de
 
 def test_scenario_that_does_not_fit_the_network_is_refused(demo_fit, demo_volume_fit):
     first = demo_volume_fit.last_date + pd.Timedelta(days=1)
-    bad = Scenario("bad", (ZipMove("99999", "BOS1", first),))
-    with pytest.raises(ScenarioError, match="zip '99999' is not in the network"):
+    bad = sc.Scenario("bad", (sc.ZipMove("99999", "BOS1", first),))
+    with pytest.raises(sc.ScenarioError, match="zip '99999' is not in the network"):
         forecast(demo_fit, demo_volume_fit, "1M", scenario=bad, n_samples=10)
-    late = Scenario("late", (VolumeShock(1.4, first + pd.Timedelta(days=60)),))
-    with pytest.raises(ScenarioError, match="starts after the forecast's last day"):
+    late = sc.Scenario("late", (sc.VolumeShock(1.4, first + pd.Timedelta(days=60)),))
+    with pytest.raises(sc.ScenarioError, match="starts after the forecast's last day"):
         forecast(demo_fit, demo_volume_fit, "1M", scenario=late, n_samples=10)
 
 

@@ -22,6 +22,8 @@ from bayesspr.spr.physics import (
     BHH_TOUR_CONSTANT,
     MIN_DELIVERY_HOURS,
     SOFTMIN_SHARPNESS,
+    RouteConstants,
+    ZoneDay,
     capacity_bound_stops,
     capacity_floor_routes,
     expected_route_km,
@@ -33,6 +35,33 @@ from bayesspr.spr.physics import (
     soft_minimum,
     time_bound_stops,
 )
+
+TIME_ORDER = (
+    "stops", "area_km2", "stem_km", "shift_hours", "service_min", "speed_kmh",
+    "stem_speed_kmh", "circuity", "tour_constant", "overhead_hours", "time_efficiency",
+)  # fmt: skip
+ROUTE_ORDER = (
+    "stops", "packages_per_stop", "capacity", "area_km2", "stem_km", "shift_hours",
+    "service_min", "speed_kmh", "stem_speed_kmh", "circuity", "tour_constant",
+)  # fmt: skip
+ZONE_FIELDS = ("stops", "area_km2", "stem_km", "capacity", "shift_hours")
+
+
+def call(func, *args, **kw):
+    """Call a physics function with the zone and its constants given as flat arguments.
+
+    Positional arguments follow the order in which PHYSICS.md lists them (``TIME_ORDER``
+    for the time bound, ``ROUTE_ORDER`` for the others); ``packages_per_stop`` p becomes
+    the zone's ``packages`` = p·N.
+    """
+    order = TIME_ORDER if func in (time_bound_stops, short_time_bound) else ROUTE_ORDER
+    kw = {**dict(zip(order, args, strict=False)), **kw}
+    options = {k: kw.pop(k) for k in ("smooth", "routes", "min_stops") if k in kw}
+    zone = {k: kw.pop(k) for k in ZONE_FIELDS if k in kw}
+    if "packages_per_stop" in kw:
+        zone["packages"] = kw.pop("packages_per_stop") * zone["stops"]
+    return func(ZoneDay(**zone), RouteConstants(**kw), **options)
+
 
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True)
 
@@ -122,25 +151,25 @@ def test_hand_computed_configuration():
     assert per_stop_hours == pytest.approx(0.0374933, abs=1e-7)
     assert n_time == pytest.approx(204.973, abs=1e-3)
 
-    got_time = time_bound_stops(400, 4.0, 6.0, 8.0, 2.0, 25.0, 50.0, 1.3, 0.8)
+    got_time = call(time_bound_stops, 400, 4.0, 6.0, 8.0, 2.0, 25.0, 50.0, 1.3, 0.8)
     assert got_time == pytest.approx(n_time, rel=1e-12)
 
     # small van: capacity binds, n_C = 250 / 1.5 = 166.67 stops, 400 / 166.67 = 2.4 → 3 routes
     n_cap = 250.0 / p
     assert capacity_bound_stops(p, 250.0) == pytest.approx(n_cap, rel=1e-12)
-    assert max_stops_per_route(capacity=250.0, **HAND) == pytest.approx(n_cap, rel=1e-12)
-    assert expected_routes(capacity=250.0, **HAND) == 3.0
-    assert expected_spr(capacity=250.0, **HAND) == pytest.approx(600.0 / 3.0, rel=1e-12)
+    assert call(max_stops_per_route, capacity=250.0, **HAND) == pytest.approx(n_cap, rel=1e-12)
+    assert call(expected_routes, capacity=250.0, **HAND) == 3.0
+    assert call(expected_spr, capacity=250.0, **HAND) == pytest.approx(600.0 / 3.0, rel=1e-12)
     km = 2.0 * r_bar * c + (n / 3.0) * k * c / math.sqrt(density)
     assert km == pytest.approx(29.6104, abs=1e-4)
-    assert expected_route_km(capacity=250.0, **HAND) == pytest.approx(km, rel=1e-12)
+    assert call(expected_route_km, capacity=250.0, **HAND) == pytest.approx(km, rel=1e-12)
 
     # big van: n_C = 400 > n_T = 204.97, time binds: 400 / 204.97 = 1.95 → 2 routes, SPR 300
-    assert max_stops_per_route(capacity=600.0, **HAND) == pytest.approx(n_time, rel=1e-12)
-    assert expected_routes(capacity=600.0, **HAND) == 2.0
-    assert expected_spr(capacity=600.0, **HAND) == pytest.approx(300.0, rel=1e-12)
+    assert call(max_stops_per_route, capacity=600.0, **HAND) == pytest.approx(n_time, rel=1e-12)
+    assert call(expected_routes, capacity=600.0, **HAND) == 2.0
+    assert call(expected_spr, capacity=600.0, **HAND) == pytest.approx(300.0, rel=1e-12)
     km = 2.0 * r_bar * c + (n / 2.0) * k * c / math.sqrt(density)
-    assert expected_route_km(capacity=600.0, **HAND) == pytest.approx(km, rel=1e-12)
+    assert call(expected_route_km, capacity=600.0, **HAND) == pytest.approx(km, rel=1e-12)
 
     # smooth form: soft minimum of the bounds, then E⌈x⌉ = x + ½ joined smoothly to 1
     n_soft = n_time * (1.0 + (n_time / 400.0) ** SOFTMIN_SHARPNESS) ** (-1 / SOFTMIN_SHARPNESS)
@@ -148,22 +177,24 @@ def test_hand_computed_configuration():
     u = n / n_soft - 0.5  # ½(x + 1 + √((x − 1)² + 0.1²)) with x = need + ½
     join = 0.5 * (math.sqrt(u**2 + 0.01) - u)
     assert join == pytest.approx(0.00172, abs=1e-5)
-    smooth = expected_routes(capacity=600.0, smooth=True, **HAND)
+    smooth = call(expected_routes, capacity=600.0, smooth=True, **HAND)
     assert smooth == pytest.approx(n / n_soft + 0.5 + join, rel=1e-12)
-    assert expected_spr(capacity=600.0, smooth=True, **HAND) == pytest.approx(600.0 / smooth)
+    assert call(expected_spr, capacity=600.0, smooth=True, **HAND) == pytest.approx(600.0 / smooth)
 
 
 def test_overhead_fill_and_efficiency_by_hand():
     kw = with_(HAND, capacity=600.0)
-    base = time_bound_stops(**time_kwargs(kw))
+    base = call(time_bound_stops, **time_kwargs(kw))
     per_stop_hours = 2.0 / 60.0 + 0.8 * 1.3 / (25.0 * 10.0)
     stem_hours = 2.0 * math.sqrt(36.0 + 4.0 / 6.0) * 1.3 / 50.0
-    with_overhead = time_bound_stops(**time_kwargs(kw), overhead_hours=0.5)
+    with_overhead = call(time_bound_stops, **time_kwargs(kw), overhead_hours=0.5)
     assert with_overhead == pytest.approx((8.0 - 0.5 - stem_hours) / per_stop_hours, rel=1e-12)
-    assert time_bound_stops(**time_kwargs(kw), time_efficiency=0.8) == pytest.approx(0.8 * base)
+    assert call(time_bound_stops, **time_kwargs(kw), time_efficiency=0.8) == pytest.approx(
+        0.8 * base
+    )
     assert capacity_bound_stops(2.0, 300.0, fill=0.9) == pytest.approx(135.0)
     # a stem longer than the shift leaves the guard's delivery hours, not a negative bound
-    far = time_bound_stops(**time_kwargs(with_(kw, stem_km=500.0)))
+    far = call(time_bound_stops, **time_kwargs(with_(kw, stem_km=500.0)))
     assert far == pytest.approx(MIN_DELIVERY_HOURS / per_stop_hours, rel=1e-12)
 
 
@@ -176,7 +207,7 @@ def test_overhead_fill_and_efficiency_by_hand():
 @given(zones(), fl(0.5, 1.5), EFFICIENCY)
 def test_spr_never_exceeds_capacity(z, fill, efficiency):
     # even a fill share above 1 (a data error) must not load a van beyond its capacity
-    spr = expected_spr(**z, fill=fill, time_efficiency=efficiency)
+    spr = call(expected_spr, **z, fill=fill, time_efficiency=efficiency)
     # ⌈x − 1e-9⌉ may round x = k + 1e-10 down to k: a relative 1e-9 overshoot at most
     assert spr <= z["capacity"] * (1.0 + 1e-9)
 
@@ -184,13 +215,13 @@ def test_spr_never_exceeds_capacity(z, fill, efficiency):
 @SETTINGS
 @given(zones(), FILL, EFFICIENCY)
 def test_routes_are_whole_and_cover_the_packages(z, fill, efficiency):
-    routes = expected_routes(**z, fill=fill, time_efficiency=efficiency)
+    routes = call(expected_routes, **z, fill=fill, time_efficiency=efficiency)
     assert routes >= 1.0
     assert routes == math.floor(routes)
     packages = z["packages_per_stop"] * z["stops"]
     assert routes >= math.ceil(packages / z["capacity"] - 1e-6)
     # never more routes than the rounded-up route need (nor than a one-stop-per-route fleet)
-    need = z["stops"] / max_stops_per_route(**z, fill=fill, time_efficiency=efficiency)
+    need = z["stops"] / call(max_stops_per_route, **z, fill=fill, time_efficiency=efficiency)
     assert routes <= max(math.ceil(need), math.ceil(packages / z["capacity"]), 1)
     assert capacity_floor_routes(packages, z["capacity"]) <= routes
 
@@ -199,38 +230,38 @@ def test_routes_are_whole_and_cover_the_packages(z, fill, efficiency):
 @given(zones(), fl(0.0, 3.0))
 def test_spr_non_decreasing_in_capacity(z, log_ratio):
     bigger = z["capacity"] * math.exp(log_ratio)
-    assert expected_spr(**z) <= expected_spr(**with_(z, capacity=bigger))
-    assert expected_routes(**z) >= expected_routes(**with_(z, capacity=bigger))
+    assert call(expected_spr, **z) <= call(expected_spr, **with_(z, capacity=bigger))
+    assert call(expected_routes, **z) >= call(expected_routes, **with_(z, capacity=bigger))
 
 
 @SETTINGS
 @given(zones(), fl(1e-3, 5.0), fl(0.0, 10.0))
 def test_spr_stops_rising_once_time_binds(z, margin, more):
-    n_time = time_bound_stops(**time_kwargs(z))
+    n_time = call(time_bound_stops, **time_kwargs(z))
     binding = z["packages_per_stop"] * n_time * (1.0 + margin)  # n_C just above n_T
-    spr = expected_spr(**with_(z, capacity=binding))
-    assert expected_spr(**with_(z, capacity=binding * (1.0 + more))) == spr
-    assert expected_spr(**with_(z, capacity=1e12)) == spr
-    assert max_stops_per_route(**with_(z, capacity=binding)) == n_time
+    spr = call(expected_spr, **with_(z, capacity=binding))
+    assert call(expected_spr, **with_(z, capacity=binding * (1.0 + more))) == spr
+    assert call(expected_spr, **with_(z, capacity=1e12)) == spr
+    assert call(max_stops_per_route, **with_(z, capacity=binding)) == n_time
 
 
 @SETTINGS
 @given(zones())
 def test_growth_with_volume_is_sub_linear(z):
     n2 = 2.0 * z["stops"]
-    n_time = time_bound_stops(**time_kwargs(z))
-    n_time2 = time_bound_stops(**time_kwargs(with_(z, stops=n2)))
+    n_time = call(time_bound_stops, **time_kwargs(z))
+    n_time2 = call(time_bound_stops, **time_kwargs(with_(z, stops=n2)))
     # denser zone: less driving per stop, so more stops per route ...
     assert n_time2 > n_time
     # ... but doubling the stops less than doubles them (at most √2: travel falls as 1/√δ)
     assert n_time2 < 2.0 * n_time
     assert n_time2 <= math.sqrt(2.0) * n_time * (1.0 + 1e-12)
     # whole routes never fall with volume, so SPR at most doubles
-    assert expected_routes(**with_(z, stops=n2)) >= expected_routes(**z)
-    assert expected_spr(**with_(z, stops=n2)) <= 2.0 * expected_spr(**z) * (1.0 + 1e-12)
+    assert call(expected_routes, **with_(z, stops=n2)) >= call(expected_routes, **z)
+    assert call(expected_spr, **with_(z, stops=n2)) <= 2.0 * call(expected_spr, **z) * (1.0 + 1e-12)
     # the smooth form rises strictly and strictly sub-linearly
-    smooth = expected_spr(**z, smooth=True)
-    smooth2 = expected_spr(**with_(z, stops=n2), smooth=True)
+    smooth = call(expected_spr, **z, smooth=True)
+    smooth2 = call(expected_spr, **with_(z, stops=n2), smooth=True)
     assert smooth < smooth2 < 2.0 * smooth
 
 
@@ -238,13 +269,17 @@ def test_growth_with_volume_is_sub_linear(z):
 @given(zones(), fl(0.1, 20.0))
 def test_longer_stem_lowers_and_longer_shift_raises_time_bound(z, extra):
     z = with_(z, stem_km=min(z["stem_km"], 5.0), shift_hours=max(z["shift_hours"], 6.0))
-    n_time = time_bound_stops(**time_kwargs(z))
-    farther = time_bound_stops(**time_kwargs(with_(z, stem_km=z["stem_km"] + extra)))
-    longer = time_bound_stops(**time_kwargs(with_(z, shift_hours=z["shift_hours"] + extra / 10)))
+    n_time = call(time_bound_stops, **time_kwargs(z))
+    farther = call(time_bound_stops, **time_kwargs(with_(z, stem_km=z["stem_km"] + extra)))
+    longer = call(
+        time_bound_stops, **time_kwargs(with_(z, shift_hours=z["shift_hours"] + extra / 10))
+    )
     assert farther < n_time
     assert longer > n_time
     # and the route count follows (weakly, through the rounding)
-    assert expected_routes(**with_(z, stem_km=z["stem_km"] + extra)) >= expected_routes(**z)
+    assert call(expected_routes, **with_(z, stem_km=z["stem_km"] + extra)) >= call(
+        expected_routes, **z
+    )
 
 
 @SETTINGS
@@ -252,10 +287,10 @@ def test_longer_stem_lowers_and_longer_shift_raises_time_bound(z, extra):
 def test_route_km_formula(z, routes):
     density = z["stops"] / z["area_km2"]
     r_bar = math.sqrt(z["stem_km"] ** 2 + z["area_km2"] / 6.0)
-    rr = expected_routes(**z) if routes is None else routes
+    rr = call(expected_routes, **z) if routes is None else routes
     c, k = z["circuity"], z["tour_constant"]
     want = 2.0 * r_bar * c + (z["stops"] / rr) * k * c / math.sqrt(density)
-    assert expected_route_km(**z, routes=routes) == pytest.approx(want, rel=1e-12)
+    assert call(expected_route_km, **z, routes=routes) == pytest.approx(want, rel=1e-12)
     # the in-zone part is k·c·√(n·a) for n = N/R stops on the route's share a = A/R
     in_zone = k * c * math.sqrt((z["stops"] / rr) * (z["area_km2"] / rr))
     assert want - 2.0 * r_bar * c == pytest.approx(in_zone, rel=1e-12)
@@ -304,26 +339,26 @@ def test_smooth_route_count_joins_one():
 @SETTINGS
 @given(zones())
 def test_smooth_and_exact_agree_away_from_rounding_steps(z):
-    n_time = time_bound_stops(**time_kwargs(z))
+    n_time = call(time_bound_stops, **time_kwargs(z))
     n_cap = capacity_bound_stops(z["packages_per_stop"], z["capacity"])
     need = z["stops"] / min(n_time, n_cap)
     assume(20.0 < need <= 200.0)
     assume(max(n_time, n_cap) > 1.3 * min(n_time, n_cap))
-    exact = expected_routes(**z)
-    smooth = expected_routes(**z, smooth=True)
+    exact = call(expected_routes, **z)
+    smooth = call(expected_routes, **z, smooth=True)
     # ½ route from E⌈x⌉ = x + ½, plus the join term (≤ 1.3e-4 here) and the soft minimum's
     # bias (≤ 1.3e-5 relative at a 30 % gap, so ≤ 0.003 routes at 200 routes): exactly at a
     # whole route need the gap is ½ + those terms, so ½ + 1e-9 does not hold there.
     assert abs(smooth - exact) <= 0.5 + 0.005
-    spr_exact, spr_smooth = expected_spr(**z), expected_spr(**z, smooth=True)
+    spr_exact, spr_smooth = call(expected_spr, **z), call(expected_spr, **z, smooth=True)
     assert abs(spr_smooth - spr_exact) / spr_exact < 0.03
 
 
 def test_smooth_and_exact_differ_by_slightly_more_than_half_at_whole_need():
     # capacity binds at 20 stops, need exactly 30 routes
     z = with_(HAND, stops=600.0, packages_per_stop=2.0, capacity=40.0)
-    assert expected_routes(**z) == 30.0
-    gap = expected_routes(**z, smooth=True) - 30.0
+    assert call(expected_routes, **z) == 30.0
+    gap = call(expected_routes, **z, smooth=True) - 30.0
     assert 0.5 < gap < 0.5 + 1e-3
 
 
@@ -338,15 +373,15 @@ FIXED = {"shift_hours": 8.0, "stem_speed_kmh": 40.0, "circuity": 1.3, "tour_cons
 def numpy_outputs(values: dict[str, np.ndarray]) -> list[np.ndarray]:
     kw = {**values, **FIXED}
     out = [
-        time_bound_stops(**time_kwargs(kw)),
+        call(time_bound_stops, **time_kwargs(kw)),
         capacity_bound_stops(kw["packages_per_stop"], kw["capacity"]),
     ]
     for smooth in (False, True):
         out += [
-            max_stops_per_route(**kw, smooth=smooth),
-            expected_routes(**kw, smooth=smooth),
-            expected_spr(**kw, smooth=smooth),
-            expected_route_km(**kw, smooth=smooth),
+            call(max_stops_per_route, **kw, smooth=smooth),
+            call(expected_routes, **kw, smooth=smooth),
+            call(expected_spr, **kw, smooth=smooth),
+            call(expected_route_km, **kw, smooth=smooth),
         ]
     return out
 
@@ -403,14 +438,15 @@ def test_pytensor_smooth_gradients_match_finite_differences(values):
         up = {**values, name: values[name] + h}
         down = {**values, name: values[name] - h}
         kw_up, kw_down = {**up, **FIXED}, {**down, **FIXED}
-        fd_spr = (expected_spr(**kw_up, smooth=True) - expected_spr(**kw_down, smooth=True)) / (
-            2 * h
-        )
-        fd_routes = (
-            expected_routes(**kw_up, smooth=True) - expected_routes(**kw_down, smooth=True)
+        fd_spr = (
+            call(expected_spr, **kw_up, smooth=True) - call(expected_spr, **kw_down, smooth=True)
         ) / (2 * h)
-        scale_spr = np.abs(expected_spr(**values, **FIXED, smooth=True)) / values[name]
-        scale_routes = np.abs(expected_routes(**values, **FIXED, smooth=True)) / values[name]
+        fd_routes = (
+            call(expected_routes, **kw_up, smooth=True)
+            - call(expected_routes, **kw_down, smooth=True)
+        ) / (2 * h)
+        scale_spr = np.abs(call(expected_spr, **values, **FIXED, smooth=True)) / values[name]
+        scale_routes = np.abs(call(expected_routes, **values, **FIXED, smooth=True)) / values[name]
         np.testing.assert_allclose(grads[i], fd_spr, rtol=1e-4, atol=1e-6 * scale_spr.max())
         np.testing.assert_allclose(
             grads[3 + i], fd_routes, rtol=1e-4, atol=1e-6 * scale_routes.max()
@@ -447,16 +483,16 @@ def test_broadcasting_gives_outer_shape():
     funcs = (max_stops_per_route, expected_routes, expected_spr, expected_route_km)
     for func in funcs:
         for smooth in (False, True):
-            grid = func(stops, kw["packages_per_stop"], capacity, **_rest(kw), smooth=smooth)
+            grid = call(func, stops, kw["packages_per_stop"], capacity, **_rest(kw), smooth=smooth)
             assert grid.shape == (3, 4)
             for i in range(3):
                 for j in range(4):
-                    one = func(
+                    one = call(func,
                         stops[i, 0], kw["packages_per_stop"], capacity[j], **_rest(kw),
                         smooth=smooth,
                     )  # fmt: skip
                     assert grid[i, j] == pytest.approx(one, rel=1e-12)
-    assert time_bound_stops(stops, np.array([1.0, 2.0, 4.0, 8.0]), 5.0).shape == (3, 4)
+    assert call(time_bound_stops, stops, np.array([1.0, 2.0, 4.0, 8.0]), 5.0).shape == (3, 4)
     assert capacity_floor_routes(stops * 1.6, capacity).shape == (3, 4)
 
 
@@ -469,8 +505,8 @@ def test_short_time_bound_flags_stems_that_leave_no_stop_per_route():
     stem = np.array([10.0, 150.0, 160.0, 400.0, 10.0])
     shift = np.array([8.0, 8.0, 8.0, 0.5, 8.0])
     overhead = np.array([0.5, 0.5, 0.5, 0.0, 7.99])
-    n_t = time_bound_stops(stops, 6.0, stem, shift, overhead_hours=overhead)
-    flags = short_time_bound(stops, 6.0, stem, shift, overhead_hours=overhead)
+    n_t = call(time_bound_stops, stops, 6.0, stem, shift, overhead_hours=overhead)
+    flags = call(short_time_bound, stops, 6.0, stem, shift, overhead_hours=overhead)
     assert flags.dtype == bool and flags.shape == (5,)
     # 10 km: ~150 stops; 150 km: 2·150·1.3/50 = 7.8 h of stem + 0.5 h overhead > 8 h shift
     assert n_t[0] > 100 and not flags[0]
@@ -479,19 +515,19 @@ def test_short_time_bound_flags_stems_that_leave_no_stop_per_route():
     assert n_t[3] >= 1.0 and flags[3]
     assert flags[4]  # the overhead alone eats the shift
     # the threshold is a parameter (stops per route)
-    loose = short_time_bound(stops[:1], 6.0, stem[:1], 8.0, overhead_hours=0.5, min_stops=1e3)
+    loose = call(short_time_bound, stops[:1], 6.0, stem[:1], 8.0, overhead_hours=0.5, min_stops=1e3)
     assert loose.tolist() == [True]
 
 
 def test_short_time_bound_broadcasts_over_draws_and_refuses_tensors_and_bad_thresholds():
     speeds = np.array([[10.0], [25.0], [60.0]])  # (draw, 1) × (row,)
-    flags = short_time_bound(np.array([50.0, 300.0]), 6.0, np.array([90.0, 5.0]), 8.0,
+    flags = call(short_time_bound, np.array([50.0, 300.0]), 6.0, np.array([90.0, 5.0]), 8.0,
                              stem_speed_kmh=speeds)  # fmt: skip
     assert flags.shape == (3, 2)
     assert flags[:, 1].tolist() == [False, False, False]
     assert flags[0, 0]  # 2·90·1.3/10 = 23 h of stem at 10 km/h
     with pytest.raises(TypeError, match="pytensor"):
-        short_time_bound(pt.vector("stops"), 6.0, 10.0)
+        call(short_time_bound, pt.vector("stops"), 6.0, 10.0)
     for bad in (0.0, -1.0, np.nan, True):
         with pytest.raises(ValueError, match=r"min_stops = .*expected a finite number > 0"):
-            short_time_bound(300.0, 6.0, 10.0, min_stops=bad)
+            call(short_time_bound, 300.0, 6.0, 10.0, min_stops=bad)
