@@ -67,9 +67,9 @@ def example_problem(
     cold = np.array([1.25 if (t % months_per_year) == 0 else 1.0 for t in range(n_t)])
     hill = np.where(np.arange(n_stations) == 0, 1.15, 1.0)  # station 0 is hilly
     vans = [
-        VanType("diesel", 250, 40_000.0),
-        VanType("ev_small", 200, 50_000.0, range_km=120.0, kwh_per_km=0.25),
-        VanType("ev_large", 250, 65_000.0, range_km=200.0, kwh_per_km=0.30),
+        VanType("diesel", 250, 20_000.0),
+        VanType("ev_small", 200, 24_000.0, range_km=120.0, kwh_per_km=0.25),
+        VanType("ev_large", 250, 28_000.0, range_km=200.0, kwh_per_km=0.30),
     ]
     evs = [v for v in vans if v.electric]
     in_range = np.zeros((n_samples, len(evs), n_stations, n_t))
@@ -104,11 +104,11 @@ def example_problem(
             coords=coords,
         ),
         "costs": DeployCosts(
-            holding_per_van_month={"diesel": 1_200.0, "ev_small": 700.0, "ev_large": 800.0},
+            holding_per_van_month={"diesel": 2_000.0, "ev_small": 800.0, "ev_large": 900.0},
             shortage_per_van_day=900.0,
             shortage_days_per_month=20.0,
             move_per_van=300.0,
-            emission_price_per_kg=0.1,
+            emission_price_per_kg=0.5,
             emission_kg_per_km=0.25,
             emission_days_per_month=22.0,
         ),

@@ -119,19 +119,10 @@ class DeployPlan:
     def cost(self) -> pd.Series:
         """Expected cost and its parts (currency): purchases, holding, moves, shortage, CO2."""
         prog, x = self.program, self.solution.x
-        parts = {}
-        for name in ("buy", "fleet", "move", "short"):
-            i = prog.index(name).ravel()
-            parts[name] = float(prog.c[i] @ x[i])  # type: ignore[index]
-        i = prog.index("ev").ravel()
-        parts["emissions"] = float(prog.c[i] @ x[i]) + prog.constant  # type: ignore[index]
         out = pd.Series(
             {
-                "purchases": parts["buy"],
-                "holding": parts["fleet"],
-                "moves": parts["move"],
-                "expected_shortage": parts["short"],
-                "expected_emissions": parts["emissions"],
+                k: float(prog.parts[k] @ x) + prog.constants[k]  # type: ignore[operator]
+                for k in prog.parts
             },
             name="currency",
         )
@@ -212,7 +203,7 @@ class DeployPlan:
         return (
             f"expected cost {c['total']:,.0f} (purchases {c['purchases']:,.0f}, holding "
             f"{c['holding']:,.0f}, moves {c['moves']:,.0f}, shortage "
-            f"{c['expected_shortage']:,.0f}, emissions {c['expected_emissions']:,.0f}); "
+            f"{c['shortage']:,.0f}, emissions {c['emissions']:,.0f}); "
             f"MIP gap {self.mip_gap:.2%}; solved in {self.seconds:.2f} s; "
             f"{int(self.buy.sum())} vans bought over {len(self.problem.periods)} periods"
         )
@@ -234,7 +225,6 @@ def _explain_infeasible(problem: DeployProblem, time_limit: float) -> Infeasible
         "power": problem.station_power_kw
         if problem.city_power_kw is None
         else problem.city_power_kw,
-        "initial_fleet": problem.initial_fleet,
     }
     helps = []
     for limit in LIMITS:

@@ -14,8 +14,9 @@ the routes each range reaches (nested: a longer range serves every route a short
 their overnight energy within the station's and the city's power × charging hours; combustion
 vans plus electric routes plus shortage cover the design day (no shortage if hard service).
 
-Objective (currency): purchases + holding + moves + mean over draws of shortage cost and of
-the emission cost of the routes not run electric.
+Objective (currency): purchases + holding of every owned van each month from its purchase
+(initial fleet included) + moves + mean over draws of shortage cost and of the emission cost
+of the routes not run electric.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from bayesspr.deploy.problem import DeployProblem
 __all__ = ["LIMITS", "Program", "build_program", "solve_program"]
 
 #: The limit groups that can be dropped to explain an infeasible program.
-LIMITS = ("budget", "ev_supply", "min_electric_share", "bays", "power", "initial_fleet")
+LIMITS = ("budget", "ev_supply", "min_electric_share", "bays", "power")
 
 
 @dataclass
@@ -60,6 +61,12 @@ class Program:
         Start and stop of each named row group.
     arrays : dict of str to numpy.ndarray
         The problem's arrays (:meth:`DeployProblem.arrays`).
+    parts : dict of str to numpy.ndarray
+        Objective coefficients of each cost part (``purchases``, ``holding`` of owned vans,
+        ``moves``, expected ``shortage``, expected ``emissions``); they sum to ``c``.
+    constants : dict of str to float
+        Constant of each part (holding of the initial fleet; emissions if nothing ran
+        electric); they sum to ``constant``.
     """
 
     c: np.ndarray
@@ -73,6 +80,8 @@ class Program:
     blocks: dict[str, tuple[int, tuple[int, ...]]]
     rows: dict[str, tuple[int, int]]
     arrays: dict[str, np.ndarray]
+    parts: dict[str, np.ndarray]
+    constants: dict[str, float]
 
     def index(self, block: str) -> np.ndarray:
         """Column indices of a variable block, shaped like the block."""
@@ -133,8 +142,6 @@ def build_program(
     Program
     """
     a = problem.arrays()
-    if "initial_fleet" in drop:
-        a["initial"] = np.full_like(a["initial"], 1e6)
     d, r, kwh, km = a["demand"], a["in_range"], a["kwh"], a["km"]
     n_w, n_s, n_t = d.shape
     n_e = r.shape[1]
@@ -181,19 +188,30 @@ def build_program(
             lb[idx(name).ravel()] = value
             ub[idx(name).ravel()] = value
 
-    c = np.zeros(n_x)
-    c[buy] = price[:, None, None]
-    c[fleet] = hold[:, None, None]
-    c[move] = float(cost.move_per_van)
-    c[short] = float(cost.shortage_per_van_day) * float(cost.shortage_days_per_month) / n_w
+    months_owned = (period_of[None, :] >= np.arange(n_p)[:, None]).sum(1)  # (p,) months
+    parts = {k: np.zeros(n_x) for k in ("purchases", "holding", "moves", "shortage", "emissions")}
+    parts["purchases"][buy] = price[:, None, None]
+    parts["holding"][buy] = hold[:, None, None] * months_owned[None, None, :]
+    parts["moves"][move] = float(cost.move_per_van)
+    parts["shortage"][short] = (
+        float(cost.shortage_per_van_day) * float(cost.shortage_days_per_month) / n_w
+    )
     emission = (
         float(cost.emission_price_per_kg)
         * float(cost.emission_kg_per_km)
         * float(cost.emission_days_per_month)
         / n_w
     )
-    c[ev] = -emission * km[:, None]  # each electric route saves its combustion km
-    constant = emission * float((km * d).sum())
+    parts["emissions"][ev] = -emission * km[:, None]  # each electric route saves its km
+    constants = {
+        "purchases": 0.0,
+        "holding": float(hold @ a["initial"].sum(1)) * n_t,
+        "moves": 0.0,
+        "shortage": 0.0,
+        "emissions": emission * float((km * d).sum()),  # if no route ran electric
+    }
+    c = sum(parts.values())
+    constant = sum(constants.values())
 
     rows = _Rows()
     big = np.inf
@@ -311,7 +329,7 @@ def build_program(
         A, lo, hi = A[keep], lo[keep], hi[keep]
     else:
         groups = rows.groups
-    return Program(c, constant, A, lo, hi, lb, ub, integrality, blocks, groups, a)
+    return Program(c, constant, A, lo, hi, lb, ub, integrality, blocks, groups, a, parts, constants)
 
 
 @dataclass(frozen=True)
