@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.stats import norm
 
 from bayesspr.deploy.problem import DeployCosts, DeployProblem
 from bayesspr.fleet.config import VanType
@@ -26,6 +27,7 @@ def example_problem(
     n_samples: int = 20,
     *,
     seed: int = 0,
+    draw_seed: int = 0,
     level: float = 12.0,
     **overrides: object,
 ) -> DeployProblem:
@@ -42,7 +44,10 @@ def example_problem(
     n_samples : int
         Joint draws.
     seed : int
-        Seed of the draws.
+        Seed of the world (station sizes, route lengths).
+    draw_seed : int
+        Seed of the draws within that world: another value gives fresh draws of the same
+        world (for out-of-sample evaluation).
     level : float
         Mean design-day routes of a station in the first month (routes).
     **overrides
@@ -53,17 +58,18 @@ def example_problem(
     -------
     DeployProblem
     """
-    rng = np.random.default_rng(seed)
+    world = np.random.default_rng(seed)
     stations = [f"S{i:03d}" for i in range(n_stations)]
     cities = [f"C{i % n_cities}" for i in range(n_stations)]
     months = [f"{2027 + y}-{m + 1:02d}" for y in range(n_years) for m in range(months_per_year)]
     years = [2027 + y for y in range(n_years) for _ in range(months_per_year)]
     n_t = len(months)
     growth = 1.0 + 0.02 * np.arange(n_t)
-    scale = rng.uniform(0.6, 1.4, n_stations)
+    scale = world.uniform(0.6, 1.4, n_stations)
+    km = world.uniform(60, 140, n_stations)  # median route km per station
+    rng = np.random.default_rng([seed, draw_seed])
     mean = level * scale[:, None] * growth[None, :]
     demand = rng.poisson(mean[None] * rng.gamma(50, 1 / 50, (n_samples, 1, 1)))
-    km = rng.uniform(60, 140, n_stations)  # median route km per station
     cold = np.array([1.25 if (t % months_per_year) == 0 else 1.0 for t in range(n_t)])
     hill = np.where(np.arange(n_stations) == 0, 1.15, 1.0)  # station 0 is hilly
     vans = [
@@ -78,8 +84,6 @@ def example_problem(
         factor = cold[None, :] * hill[:, None]  # energy multiplier (station, month)
         reach_km = v.range_km / factor  # km a full charge covers
         z = (np.log(reach_km[None]) - np.log(km[None, :, None])) / 0.3
-        from scipy.stats import norm
-
         share = norm.cdf(z)  # share of routes within reach
         in_range[:, e] = rng.binomial(demand, np.broadcast_to(share, demand.shape))
         kwh[:, e] = v.kwh_per_km * km[None, :, None] * factor[None] * 0.9
