@@ -12,6 +12,9 @@ from __future__ import annotations
 from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
+    "DesignDays": "demand",
+    "from_forecast": "demand",
+    "EnergyModel": "energy",
     "DeployInputError": "errors",
     "InfeasibleDeploymentError": "errors",
     "example_problem": "example",
