@@ -61,7 +61,11 @@ def example_problem(
     world = np.random.default_rng(seed)
     stations = [f"S{i:03d}" for i in range(n_stations)]
     cities = [f"C{i % n_cities}" for i in range(n_stations)]
-    months = [f"{2027 + y}-{m + 1:02d}" for y in range(n_years) for m in range(months_per_year)]
+    months = [
+        f"{2027 + y}-{1 + m * 12 // months_per_year:02d}"
+        for y in range(n_years)
+        for m in range(months_per_year)
+    ]
     years = [2027 + y for y in range(n_years) for _ in range(months_per_year)]
     n_t = len(months)
     growth = 1.0 + 0.02 * np.arange(n_t)
