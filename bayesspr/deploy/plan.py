@@ -226,13 +226,15 @@ def _explain_infeasible(problem: DeployProblem, time_limit: float) -> Infeasible
         if problem.city_power_kw is None
         else problem.city_power_kw,
     }
-    helps = []
+    helps, unknown = [], []
     for limit in LIMITS:
         if given[limit] is None:
             continue
         sol = solve_program(build_program(problem, drop=(limit,)), time_limit=time_limit)
         if sol.x is not None:
             helps.append(limit)
+        elif sol.status != 2:  # the time ran out before HiGHS could tell
+            unknown.append(limit)
     asks = []
     if problem.hard_service:
         asks.append("hard service (no shortage on any draw)")
@@ -244,6 +246,8 @@ def _explain_infeasible(problem: DeployProblem, time_limit: float) -> Infeasible
         tail = f"the binding limit: {', '.join(helps)} (dropping it alone makes a plan): {shown}"
     else:
         tail = "no single limit explains it: several bind together"
+    if unknown:
+        tail += f" (not decided within time_limit = {time_limit} s without: {', '.join(unknown)})"
     return InfeasibleDeploymentError(f"no plan meets {ask}; {tail}", helps)
 
 
