@@ -1,0 +1,37 @@
+"""Network deployment under uncertainty: which vans to buy, where, and how fast to electrify.
+
+A sample-average stochastic program over joint forecast draws (:mod:`.program`), with its
+validated inputs (:mod:`.problem`), the plan and its tables (:mod:`.plan`), the value of the
+stochastic solution (:mod:`.vss`), energy per route and the demand draws from a composed
+forecast (:mod:`.energy`, :mod:`.demand`) and a simulated network to try it on
+(:mod:`.example`). Names load on first use (no import cycles).
+"""
+
+from __future__ import annotations
+
+from bayesspr._exports import lazy_exports
+
+_EXPORTS = {
+    "DesignDays": "demand",
+    "from_forecast": "demand",
+    "EnergyModel": "energy",
+    "DeployInputError": "errors",
+    "InfeasibleDeploymentError": "errors",
+    "example_problem": "example",
+    "DeployPlan": "plan",
+    "check_plan": "plan",
+    "deploy": "plan",
+    "evaluate_plan": "plan",
+    "DeployCosts": "problem",
+    "DeployProblem": "problem",
+    "LIMITS": "program",
+    "Program": "program",
+    "Solution": "program",
+    "build_program": "program",
+    "solve_program": "program",
+    "mean_problem": "vss",
+    "per_draw_cost": "vss",
+    "value_of_stochastic_solution": "vss",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

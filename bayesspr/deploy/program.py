@@ -1,0 +1,399 @@
+"""The sample-average stochastic program of a deployment, built sparse and solved by HiGHS.
+
+First stage (the same on every draw): ``buy[v, c, p]`` vans of type v bought for city c at the
+start of period p (integer), ``fleet[v, s, t]`` vans of type v assigned to station s in month t
+(integer), ``place[v, s, t]`` new vans placed at s in a period's first month and
+``move[v, s, t]`` vans moved in (continuous, ≥ 0). Second stage per draw w: ``ev[w, e, s, t]``
+design-day routes run by electric type e and ``short[w, s, t]`` routes short (continuous).
+
+Constraints: the fleet of a city is what it owned plus what it bought so far; a van added to
+a station that is not a new one pays the move cost; purchases within each period's budget;
+electric purchases within each period's supply; the electric share target; a station's
+fleet fits its bays. On each draw: electric routes within the vans of their type and within
+the routes each range reaches (nested: a longer range serves every route a shorter one does);
+their overnight energy within the station's and the city's power × charging hours; combustion
+vans plus electric routes plus shortage cover the design day (no shortage if hard service).
+
+Objective (currency): purchases + holding of every owned van each month from its purchase
+(initial fleet included) + moves + mean over draws of shortage cost and of the emission cost
+of the routes not run electric.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from bayesspr.deploy.problem import DeployProblem
+
+__all__ = ["LIMITS", "Program", "build_program", "solve_program"]
+
+#: The limit groups that can be dropped to explain an infeasible program.
+LIMITS = ("budget", "ev_supply", "min_electric_share", "bays", "power")
+
+
+@dataclass
+class Program:
+    """A built program: its arrays, the offset of each variable block and the row groups.
+
+    Attributes
+    ----------
+    c : numpy.ndarray
+        Objective coefficients (currency per unit of each variable).
+    constant : float
+        Objective constant (currency): emission cost if no route ran electric.
+    A : scipy.sparse.csr_array
+        Constraint matrix; ``lo`` ≤ A x ≤ ``hi``.
+    lo, hi : numpy.ndarray
+        Row bounds.
+    lb, ub : numpy.ndarray
+        Variable bounds.
+    integrality : numpy.ndarray
+        1 for integer variables, 0 for continuous.
+    blocks : dict of str to (int, tuple)
+        Offset and shape of each variable block.
+    rows : dict of str to (int, int)
+        Start and stop of each named row group.
+    arrays : dict of str to numpy.ndarray
+        The problem's arrays (:meth:`DeployProblem.arrays`).
+    parts : dict of str to numpy.ndarray
+        Objective coefficients of each cost part (``purchases``, ``holding`` of owned vans,
+        ``moves``, expected ``shortage``, expected ``emissions``); they sum to ``c``.
+    constants : dict of str to float
+        Constant of each part (holding of the initial fleet; emissions if nothing ran
+        electric); they sum to ``constant``.
+    """
+
+    c: np.ndarray
+    constant: float
+    A: sparse.csr_array
+    lo: np.ndarray
+    hi: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    integrality: np.ndarray
+    blocks: dict[str, tuple[int, tuple[int, ...]]]
+    rows: dict[str, tuple[int, int]]
+    arrays: dict[str, np.ndarray]
+    parts: dict[str, np.ndarray]
+    constants: dict[str, float]
+
+    def index(self, block: str) -> np.ndarray:
+        """Column indices of a variable block, shaped like the block."""
+        start, shape = self.blocks[block]
+        return start + np.arange(math.prod(shape)).reshape(shape)
+
+    def values(self, x: np.ndarray, block: str) -> np.ndarray:
+        """A block's values from a solution vector, shaped like the block."""
+        start, shape = self.blocks[block]
+        return x[start : start + math.prod(shape)].reshape(shape)
+
+
+class _Rows:
+    """Collects sparse rows as (row, col, value) triplets with their bounds."""
+
+    def __init__(self) -> None:
+        self.r: list[np.ndarray] = []
+        self.c: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+        self.n = 0
+        self.groups: dict[str, tuple[int, int]] = {}
+
+    def add(self, name: str, n_rows: int, terms: list, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Add ``n_rows`` rows; ``terms`` are (row offsets, columns, coefficients) arrays."""
+        for rows, cols, coef in terms:
+            rows, cols = np.broadcast_arrays(np.asarray(rows), np.asarray(cols))
+            coef = np.broadcast_to(np.asarray(coef, float), rows.shape)
+            self.r.append(self.n + rows.ravel())
+            self.c.append(cols.ravel())
+            self.v.append(coef.ravel())
+        self.lo.append(np.broadcast_to(np.asarray(lo, float), (n_rows,)).ravel())
+        self.hi.append(np.broadcast_to(np.asarray(hi, float), (n_rows,)).ravel())
+        self.groups[name] = (self.n, self.n + n_rows)
+        self.n += n_rows
+
+
+def build_program(
+    problem: DeployProblem, *, drop: tuple[str, ...] = (), fixed: dict | None = None
+) -> Program:
+    """Build the sample-average program of ``problem`` as sparse arrays.
+
+    Parameters
+    ----------
+    problem : DeployProblem
+        The deployment to plan.
+    drop : tuple of str
+        Limit groups of :data:`LIMITS` to leave out (to explain an infeasible program).
+    fixed : dict, optional
+        First-stage values to fix (``buy``, ``fleet``, ``place``, ``move`` arrays, as in a
+        :class:`~bayesspr.deploy.plan.DeployPlan`): the program then only chooses the
+        recourse, as when a plan is evaluated on fresh draws. Hard service is not enforced
+        then (the shortage is what is measured).
+
+    Returns
+    -------
+    Program
+    """
+    a = problem.arrays()
+    d, r, kwh, km = a["demand"], a["in_range"], a["kwh"], a["km"]
+    n_w, n_s, n_t = d.shape
+    n_e = r.shape[1]
+    vans, evs = problem.vans, problem.electric
+    n_v, n_c, n_p = len(vans), len(problem.cities), len(problem.periods)
+    ev_of = np.array([vans.index(e) for e in evs], dtype=int)  # van index of each EV
+    conv = np.array([i for i, v in enumerate(problem.van_types) if not v.electric], dtype=int)
+    price = np.array([float(v.cost_per_van) for v in problem.van_types])
+    cost = problem.costs
+    hold = np.array([float(cost.holding_per_van_month[v]) for v in vans])
+    period_of, city_of = a["period_of"], a["city_of"]
+    first = np.r_[True, period_of[1:] != period_of[:-1]]  # first month of each period
+
+    shapes = {
+        "buy": (n_v, n_c, n_p),
+        "fleet": (n_v, n_s, n_t),
+        "place": (n_v, n_s, n_t),
+        "move": (n_v, n_s, n_t),
+        "ev": (n_w, n_e, n_s, n_t),
+        "short": (n_w, n_s, n_t),
+    }
+    blocks, start = {}, 0
+    for name, shape in shapes.items():
+        blocks[name] = (start, shape)
+        start += math.prod(shape)
+    n_x = start
+
+    def idx(name: str) -> np.ndarray:
+        s0, shape = blocks[name]
+        return s0 + np.arange(math.prod(shape)).reshape(shape)
+
+    buy, fleet, place, move, ev, short = (idx(k) for k in shapes)
+    lb, ub = np.zeros(n_x), np.full(n_x, np.inf)
+    integrality = np.zeros(n_x, dtype=np.uint8)
+    integrality[buy.ravel()] = 1
+    integrality[fleet.ravel()] = 1
+    ub[place[:, :, ~first].ravel()] = 0.0
+    ub[move[:, :, 0].ravel()] = 0.0  # the first month's assignment is free
+    if problem.hard_service and fixed is None:
+        ub[short.ravel()] = 0.0
+    if fixed is not None:
+        for name in ("buy", "fleet", "place", "move"):
+            value = np.asarray(fixed[name], float).ravel()
+            lb[idx(name).ravel()] = value
+            ub[idx(name).ravel()] = value
+
+    months_owned = (period_of[None, :] >= np.arange(n_p)[:, None]).sum(1)  # (p,) months
+    parts = {k: np.zeros(n_x) for k in ("purchases", "holding", "moves", "shortage", "emissions")}
+    parts["purchases"][buy] = price[:, None, None]
+    parts["holding"][buy] = hold[:, None, None] * months_owned[None, None, :]
+    parts["moves"][move] = float(cost.move_per_van)
+    parts["shortage"][short] = (
+        float(cost.shortage_per_van_day) * float(cost.shortage_days_per_month) / n_w
+    )
+    emission = (
+        float(cost.emission_price_per_kg)
+        * float(cost.emission_kg_per_km)
+        * float(cost.emission_days_per_month)
+        / n_w
+    )
+    parts["emissions"][ev] = -emission * km[:, None]  # each electric route saves its km
+    constants = {
+        "purchases": 0.0,
+        "holding": float(hold @ a["initial"].sum(1)) * n_t,
+        "moves": 0.0,
+        "shortage": 0.0,
+        "emissions": emission * float((km * d).sum()),  # if no route ran electric
+    }
+    c = sum(parts.values())
+    constant = sum(constants.values())
+
+    rows = _Rows()
+    big = np.inf
+    # owned: Σ_{s∈c} fleet[v,s,t] − Σ_{p'≤p(t)} buy[v,c,p'] ≤ initial[v,c]
+    n_own = n_v * n_c * n_t
+    own_row = np.arange(n_own).reshape(n_v, n_c, n_t)
+    cum = period_of[None, :] >= np.arange(n_p)[:, None]  # (p', t): bought by month t
+    pp, tt = np.nonzero(cum)
+    rows.add(
+        "fleet_owned",
+        n_own,
+        [
+            (own_row[:, city_of, :], fleet, 1.0),
+            (own_row[:, :, tt], buy[:, :, pp], -1.0),
+        ],
+        -big,
+        np.repeat(a["initial"][:, :, None], n_t, axis=2).ravel(),
+    )
+    # moves: fleet[t] − fleet[t−1] − place[t] − move[t] ≤ 0 for t ≥ 1
+    if n_t > 1:
+        n_mv = n_v * n_s * (n_t - 1)
+        mv_row = np.arange(n_mv).reshape(n_v, n_s, n_t - 1)
+        rows.add(
+            "moves",
+            n_mv,
+            [
+                (mv_row, fleet[:, :, 1:], 1.0),
+                (mv_row, fleet[:, :, :-1], -1.0),
+                (mv_row, place[:, :, 1:], -1.0),
+                (mv_row, move[:, :, 1:], -1.0),
+            ],
+            -big,
+            0.0,
+        )
+    # placement: Σ_{s∈c} place[v,s,t] − buy[v,c,p(t)] ≤ 0 in a period's first month
+    tf = np.nonzero(first)[0]
+    n_pl = n_v * n_c * len(tf)
+    pl_row = np.arange(n_pl).reshape(n_v, n_c, len(tf))
+    rows.add(
+        "placement",
+        n_pl,
+        [(pl_row[:, city_of, :], place[:, :, tf], 1.0), (pl_row, buy[:, :, period_of[tf]], -1.0)],
+        -big,
+        0.0,
+    )
+    if "budget" not in drop:
+        rows.add(
+            "budget",
+            n_p,
+            [(np.arange(n_p)[None, None, :], buy, price[:, None, None])],
+            -big,
+            a["budget"],
+        )
+    if n_e and "ev_supply" not in drop:
+        rows.add(
+            "ev_supply",
+            n_p,
+            [(np.arange(n_p)[None, None, :], buy[ev_of], 1.0)],
+            -big,
+            a["ev_supply"],
+        )
+    if n_e and "min_electric_share" not in drop and (a["share"] > 0).any():
+        # Σ_e fleet − share · Σ_v fleet ≥ 0, per month
+        share_t = a["share"][period_of]
+        t_row = np.arange(n_t)[None, None, :]
+        coef = np.broadcast_to(-share_t[None, None, :], fleet.shape).copy()
+        coef[ev_of] += 1.0
+        rows.add("min_electric_share", n_t, [(t_row, fleet, coef)], 0.0, big)
+    if "bays" not in drop:
+        st = np.arange(n_s * n_t).reshape(n_s, n_t)
+        rows.add("bays", n_s * n_t, [(st[None], fleet, 1.0)], -big, np.repeat(a["bays"], n_t))
+    # per draw -------------------------------------------------------------------------
+    wst = np.arange(n_w * n_s * n_t).reshape(n_w, n_s, n_t)
+    if n_e:
+        n_u = n_w * n_e * n_s * n_t
+        u_row = np.arange(n_u).reshape(n_w, n_e, n_s, n_t)
+        rows.add("ev_vans", n_u, [(u_row, ev, 1.0), (u_row, fleet[ev_of][None], -1.0)], -big, 0.0)
+        # nested ranges: Σ_{e' ≤ e} ev[w,e',s,t] ≤ in_range[w,e,s,t]
+        terms = [(u_row[:, e : e + 1], ev[:, : e + 1], 1.0) for e in range(n_e)]
+        rows.add("range", n_u, terms, -big, r.ravel())
+        if "power" not in drop:
+            hours = float(problem.charging_hours)
+            rows.add(
+                "station_power",
+                n_w * n_s * n_t,
+                [(wst[:, None], ev, kwh)],
+                -big,
+                np.broadcast_to(a["station_kw"][:, period_of] * hours, d.shape).ravel(),
+            )
+            wct = np.arange(n_w * n_c * n_t).reshape(n_w, n_c, n_t)
+            rows.add(
+                "city_power",
+                n_w * n_c * n_t,
+                [(wct[:, None][:, :, city_of], ev, kwh)],
+                -big,
+                np.broadcast_to(a["city_kw"][:, period_of] * hours, (n_w, n_c, n_t)).ravel(),
+            )
+    rows.add(
+        "cover",
+        n_w * n_s * n_t,
+        [(wst[:, None], fleet[conv][None], 1.0), (wst[:, None], ev, 1.0), (wst, short, 1.0)],
+        d.ravel(),
+        big,
+    )
+    A = sparse.csr_array(
+        (np.concatenate(rows.v), (np.concatenate(rows.r), np.concatenate(rows.c))),
+        shape=(rows.n, n_x),
+    )
+    A.sum_duplicates()
+    lo, hi = np.concatenate(rows.lo), np.concatenate(rows.hi)
+    keep = np.isfinite(lo) | np.isfinite(hi)  # rows with no finite bound constrain nothing
+    if not keep.all():
+        new = np.cumsum(np.r_[0, keep]).astype(int)
+        groups = {k: (int(new[s]), int(new[e])) for k, (s, e) in rows.groups.items()}
+        A, lo, hi = A[keep], lo[keep], hi[keep]
+    else:
+        groups = rows.groups
+    return Program(c, constant, A, lo, hi, lb, ub, integrality, blocks, groups, a, parts, constants)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """What HiGHS returned for a program.
+
+    Attributes
+    ----------
+    x : numpy.ndarray or None
+        The solution vector (None when none was found).
+    objective : float
+        Objective value with its constant (currency); NaN without a solution.
+    status : int
+        ``scipy.optimize.milp`` status (0 optimal, 1 time or iteration limit, 2 infeasible,
+        3 unbounded, 4 other).
+    message : str
+        HiGHS's message.
+    mip_gap : float
+        Relative MIP gap at the end (–); 0 for a proven optimum.
+    seconds : float
+        Wall time of the solve (s).
+    """
+
+    x: np.ndarray | None
+    objective: float
+    status: int
+    message: str
+    mip_gap: float
+    seconds: float
+
+
+def solve_program(
+    program: Program, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-4
+) -> Solution:
+    """Solve a built program with HiGHS through :func:`scipy.optimize.milp`.
+
+    Parameters
+    ----------
+    program : Program
+        From :func:`build_program`.
+    time_limit : float
+        Wall-time limit of the solve (s).
+    mip_rel_gap : float
+        Relative MIP gap at which HiGHS stops (–); 0 asks for a proven optimum.
+
+    Returns
+    -------
+    Solution
+    """
+    t0 = time.perf_counter()
+    res = milp(
+        program.c,
+        constraints=LinearConstraint(program.A, program.lo, program.hi),
+        integrality=program.integrality,
+        bounds=Bounds(program.lb, program.ub),
+        options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap)},
+    )
+    seconds = time.perf_counter() - t0
+    x = None if res.x is None else np.asarray(res.x)
+    if x is not None:  # integers come back as floats within tolerance
+        ints = program.integrality.astype(bool)
+        x = x.copy()
+        x[ints] = np.round(x[ints])
+    objective = math.nan if x is None else float(program.c @ x + program.constant)
+    gap = getattr(res, "mip_gap", None)
+    gap = 0.0 if gap is None and res.status == 0 else (math.nan if gap is None else float(gap))
+    return Solution(x, objective, int(res.status), str(res.message), gap, seconds)

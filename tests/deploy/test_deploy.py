@@ -1,0 +1,240 @@
+"""Known answers of the deployment program: enumeration, ceiling, feasibility, monotonicity."""
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayesspr.deploy.errors import DeployInputError, InfeasibleDeploymentError
+from bayesspr.deploy.example import example_problem
+from bayesspr.deploy.plan import DeployPlan, check_plan, deploy
+from bayesspr.deploy.problem import DeployCosts, DeployProblem
+from bayesspr.errors import BayessprError
+from bayesspr.fleet.config import VanType
+
+DIESEL = VanType("diesel", 250, 10.0)
+EV = VanType("ev", 250, 12.0, range_km=150.0, kwh_per_km=0.2)
+
+
+def _da(values, dims, **coords):
+    return xr.DataArray(np.asarray(values, float), dims=dims, coords=coords)
+
+
+def tiny(demand, in_range, kwh, power_kw, *, km=50.0, co2_price=1.0, **kw):
+    """One station, one month, one period: diesel and one electric type."""
+    n = len(demand)
+    c = {"sample": np.arange(n), "station": ["A"], "month": ["m1"]}
+    return DeployProblem(
+        van_types=[DIESEL, EV],
+        station_city=pd.Series(["X"], index=["A"]),
+        month_period=pd.Series([1], index=["m1"]),
+        demand=_da(np.reshape(demand, (n, 1, 1)), ("sample", "station", "month"), **c),
+        in_range=_da(
+            np.reshape(in_range, (n, 1, 1, 1)),
+            ("sample", "van", "station", "month"),
+            **c,
+            van=["ev"],
+        ),
+        kwh_per_route=_da(
+            np.reshape(kwh, (n, 1, 1, 1)), ("sample", "van", "station", "month"), **c, van=["ev"]
+        ),
+        route_km=_da(np.full((n, 1, 1), km), ("sample", "station", "month"), **c),
+        costs=DeployCosts(
+            {"diesel": 1.0, "ev": 0.5},
+            shortage_per_van_day=20.0,
+            emission_price_per_kg=co2_price,
+            emission_kg_per_km=0.1,
+            emission_days_per_month=1.0,
+        ),
+        station_power_kw=pd.DataFrame({1: [power_kw]}, index=["A"]),
+        charging_hours=8.0,
+        **kw,
+    )
+
+
+def enumerate_optimum(demand, in_range, kwh, power_kw, km=50.0, co2=1.0):
+    """Best cost over every whole fleet (0..10 of each), recourse in closed form."""
+    d, r, e = (np.asarray(v, float) for v in (demand, in_range, kwh))
+    best = math.inf
+    for xd, xe in itertools.product(range(11), range(11)):
+        u = np.minimum(np.minimum(xe, r), power_kw * 8.0 / e)  # routes run electric
+        y = np.maximum(0.0, d - xd - u)
+        cost = 11 * xd + 12.5 * xe + np.mean(20 * y + co2 * 0.1 * km * (d - u))
+        best = min(best, cost)
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_tiny_instance_equals_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    demand = rng.integers(2, 8, 4)
+    in_range = np.minimum(demand, rng.integers(0, 6, 4))
+    kwh = rng.uniform(8, 20, 4)
+    power = float(rng.uniform(5, 40))
+    plan = deploy(tiny(demand, in_range, kwh, power), mip_rel_gap=0.0)
+    assert plan.solution.status == 0
+    assert plan.cost["total"] == pytest.approx(
+        enumerate_optimum(demand, in_range, kwh, power), abs=1e-6
+    )
+    assert check_plan(plan) == []
+
+
+def test_one_draw_no_budget_is_the_deterministic_ceiling():
+    # one city per station, a period per month: owned vans follow the running max of ⌈routes⌉
+    demand = np.array([[3.4, 5.0, 4.2, 7.0], [1.0, 0.2, 6.6, 2.0]])  # (station, month)
+    months = ["m1", "m2", "m3", "m4"]
+    c = {"sample": [0], "station": ["A", "B"], "month": months}
+    problem = DeployProblem(
+        van_types=[DIESEL],
+        station_city=pd.Series(["X", "Y"], index=["A", "B"]),
+        month_period=pd.Series([1, 2, 3, 4], index=months),
+        demand=_da(demand[None], ("sample", "station", "month"), **c),
+        costs=DeployCosts({"diesel": 1.0}, shortage_per_van_day=50.0),
+    )
+    plan = deploy(problem, mip_rel_gap=0.0)
+    ceiling = np.ceil(demand)
+    owned = np.cumsum(plan.buy[0], axis=1)  # (city, period): X holds A, Y holds B
+    np.testing.assert_array_equal(owned, np.maximum.accumulate(ceiling, axis=1))
+    assert (plan.fleet_array[0] >= ceiling).all()
+    assert plan.cost["shortage"] == 0
+    assert check_plan(plan) == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_constraint_holds_on_every_draw(seed):
+    stations = ["S000", "S001", "S002", "S003"]
+    problem = example_problem(
+        n_samples=8,
+        seed=seed,
+        budget=pd.Series({2027: 600_000.0, 2028: 400_000.0}),
+        ev_supply=pd.Series({2027: 3, 2028: 4}),
+        station_power_kw=pd.DataFrame(
+            {2027: [20.0, 30, 25, 40], 2028: [40.0, 50, 45, 60]}, index=stations
+        ),
+        city_power_kw=pd.DataFrame({2027: [40.0, 50.0], 2028: [60.0, 80.0]}, index=["C0", "C1"]),
+        bays=pd.Series([14, 12, 11, 10], index=stations),
+    )
+    plan = deploy(problem, mip_rel_gap=0.0)
+    assert check_plan(plan) == []
+    assert plan.buy.sum() > 0
+
+
+def test_check_plan_catches_a_broken_plan():
+    problem = example_problem(
+        n_samples=4,
+        n_stations=2,
+        n_cities=1,
+        station_power_kw=pd.DataFrame(
+            {2027: [10.0, 10.0], 2028: [10.0, 10.0]}, index=["S000", "S001"]
+        ),
+    )
+    plan = deploy(problem)
+    x = plan.solution.x.copy()
+    i = plan.program.index("ev")
+    x[i.ravel()] += 5.0  # more electric routes than vans, range or power allow
+    j = plan.program.index("short")
+    x[j.ravel()] = 0.0
+    broken = DeployPlan(
+        problem, plan.program, plan.solution.__class__(x, math.nan, 0, "", 0.0, 0.0)
+    )
+    found = "\n".join(check_plan(broken))
+    assert "electric routes within electric vans" in found
+    assert "electric routes within range" in found
+    assert "station power" in found
+
+
+def _small(**kw):
+    return example_problem(
+        n_stations=2, n_cities=1, n_years=2, months_per_year=2, n_samples=5, seed=7, **kw
+    )
+
+
+def _cost(problem):
+    return deploy(problem, mip_rel_gap=0.0).cost["total"]
+
+
+def _longer(problem, factor):
+    """The same draws with ``factor`` × as many routes within range (nested, ≤ demand)."""
+    more = np.minimum(np.round(problem.in_range * factor), problem.demand)
+    return more.copy(data=np.maximum.accumulate(more.values, axis=1))
+
+
+POWER = pd.DataFrame({2027: [15.0, 20.0], 2028: [25.0, 30.0]}, index=["S000", "S001"])
+BUDGET = pd.Series({2027: 400_000.0, 2028: 200_000.0})
+
+
+def test_more_power_never_costs_more():
+    costs = [_cost(_small(station_power_kw=POWER * f)) for f in (1.0, 1.5, 3.0)]
+    assert costs[1] <= costs[0] + 1e-6
+    assert costs[2] <= costs[1] + 1e-6
+    assert costs[2] < costs[0] - 1.0  # power binds in the base case: the test can fail
+
+
+def test_more_budget_never_costs_more():
+    costs = [_cost(_small(budget=BUDGET * f)) for f in (1.0, 1.5, 3.0)]
+    assert costs[1] <= costs[0] + 1e-6
+    assert costs[2] <= costs[1] + 1e-6
+    assert costs[2] < costs[0] - 1.0
+
+
+def test_more_range_never_costs_more():
+    base = _small()
+    costs = [_cost(_small(in_range=_longer(base, f))) for f in (1.0, 1.5, 3.0)]
+    assert costs[1] <= costs[0] + 1e-6
+    assert costs[2] <= costs[1] + 1e-6
+    assert costs[2] < costs[0] - 1.0
+
+
+def test_infeasible_hard_service_names_the_budget():
+    problem = _small(hard_service=True, budget=pd.Series({2027: 100_000.0, 2028: 1e9}))
+    with pytest.raises(InfeasibleDeploymentError, match="budget") as info:
+        deploy(problem)
+    assert info.value.limits == ["budget"]
+    assert isinstance(info.value, BayessprError)
+
+
+def test_infeasible_electric_target_names_the_supply():
+    problem = _small(
+        min_electric_share=pd.Series({2027: 0.5, 2028: 0.8}),
+        ev_supply=pd.Series({2027: 1, 2028: 1}),
+        hard_service=True,
+    )
+    with pytest.raises(InfeasibleDeploymentError, match="ev_supply") as info:
+        deploy(problem)
+    assert "ev_supply" in info.value.limits
+
+
+def test_bad_inputs_are_named():
+    good = _small()
+    demand = good.demand.copy()
+    demand[0, 0, 0] = -1
+    with pytest.raises(DeployInputError, match=r"demand.*value -1.0.*expected finite numbers ≥ 0"):
+        _small(demand=demand)
+    with pytest.raises(DeployInputError, match=r"station_power_kw.*\['S001'\]"):
+        _small(station_power_kw=pd.DataFrame({2027: [1.0], 2028: [1.0]}, index=["S000"]))
+    with pytest.raises(DeployInputError, match=r"in_range.*expected ≤ demand"):
+        _small(in_range=good.in_range + 100)
+    with pytest.raises(DeployInputError, match=r"ev_supply row 'ev_supply', column '2028'.*-2"):
+        _small(ev_supply=pd.Series({2027: 1, 2028: -2}))
+    with pytest.raises(DeployInputError, match=r"holding_per_van_month.*ev_large"):
+        _small(costs=DeployCosts({"diesel": 1.0, "ev_small": 1.0}, shortage_per_van_day=1.0))
+
+
+def test_plan_tables():
+    plan = deploy(
+        _small(
+            station_power_kw=pd.DataFrame(
+                {2027: [5.0, 5.0], 2028: [5.0, 5.0]}, index=["S000", "S001"]
+            )
+        )
+    )
+    months = plan.station_months
+    assert len(months) == 2 * 4  # stations × months
+    assert months["p_shortfall"].between(0, 1).all()
+    assert set(plan.purchases.columns) == {"period", "city", "van", "vans", "spend"}
+    assert plan.fleet.dims == ("van", "station", "month")
+    assert plan.cost["total"] == pytest.approx(plan.solution.objective)
+    assert plan.electric_share.shape == (1, 4)

@@ -1,0 +1,117 @@
+"""Energy per route, P(run out of charge), and the design days taken from zip-day draws."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayesspr.deploy.demand import from_forecast
+from bayesspr.deploy.energy import EnergyModel
+from bayesspr.deploy.errors import DeployInputError
+from bayesspr.deploy.problem import DeployCosts, DeployProblem
+from bayesspr.fleet.config import VanType
+
+EV = VanType("ev", 250, 30_000.0, range_km=150.0, kwh_per_km=0.25)
+DIESEL = VanType("diesel", 250, 25_000.0)
+
+
+def test_cold_climb_and_payload_raise_consumption():
+    m = EnergyModel()
+    base = m.kwh_per_km(EV, 15.0, 0.0, 0.0)
+    assert base == pytest.approx(0.25)
+    assert m.kwh_per_km(EV, -5.0, 0.0, 0.0) == pytest.approx(0.25 * (1 + 0.015 * 20))
+    assert m.kwh_per_km(EV, 25.0, 0.0, 0.0) == pytest.approx(0.25)  # warmth is no bonus
+    lift = 2.5 * 1000 * 9.81 * 10 / 3.6e6 * 0.5 / 0.85  # 10 m climbed per km, empty
+    assert m.kwh_per_km(EV, 15.0, 10.0, 0.0) == pytest.approx(0.25 + lift)
+    assert m.kwh_per_km(EV, 15.0, 0.0, 1.0) == pytest.approx(0.25 * 1.08)
+
+
+def test_p_run_out_equals_risk_at_reach():
+    m = EnergyModel(risk=0.02)
+    assert m.p_run_out(EV, m.reach_kwh(EV)) == pytest.approx(0.02)
+    assert m.p_run_out(EV, 0.5 * m.reach_kwh(EV)) < 0.02 < m.p_run_out(EV, 1.2 * m.reach_kwh(EV))
+    with pytest.raises(DeployInputError, match=r"EnergyModel.*'risk'.*value 1.5"):
+        EnergyModel(risk=1.5)
+
+
+def _draws():
+    dates = pd.date_range("2027-01-01", periods=3).append(pd.date_range("2027-07-01", periods=2))
+    rng = np.random.default_rng(3)
+    routes = rng.integers(0, 6, (2, 5, 3)).astype(float)
+    km = rng.uniform(60, 160, (2, 5, 3))
+    station_of = np.array([["A", "A", "B"]] * 5)
+    station_of[4, 1] = ""  # zip z2 not served on the last day
+    return xr.Dataset(
+        {
+            "routes_zip": (("sample", "date", "zip"), routes),
+            "route_km_zip": (("sample", "date", "zip"), km),
+            "station_of": (("date", "zip"), station_of),
+        },
+        coords={"sample": [0, 1], "date": dates, "zip": ["z1", "z2", "z3"]},
+    )
+
+
+def test_design_days_match_a_loop():
+    ds = _draws()
+    city = pd.Series(["X", "X"], index=["A", "B"])
+    temp = pd.DataFrame({1: [-10.0], 7: [20.0]}, index=["X"])
+    climb = pd.Series({"z2": 30.0})
+    m = EnergyModel()
+    out = from_forecast(ds, city, [DIESEL, EV], temp, climb_m_per_km=climb, energy=m)
+    r, k = ds["routes_zip"].values, ds["route_km_zip"].values
+    st = ds["station_of"].values
+    months = {"2027-01": [0, 1, 2], "2027-07": [3, 4]}
+    for w in range(2):
+        for s in ("A", "B"):
+            for label, days in months.items():
+                per_day = [sum(r[w, d, z] for z in range(3) if st[d, z] == s) for d in days]
+                d = days[int(np.argmax(per_day))]
+                zs = [z for z in range(3) if st[d, z] == s]
+                assert out.demand.sel(sample=w, station=s, month=label) == sum(
+                    r[w, d, z] for z in zs
+                )
+                t = -10.0 if label == "2027-01" else 20.0
+                ok = [
+                    z
+                    for z in zs
+                    if k[w, d, z] * m.kwh_per_km(EV, t, climb.get(["z1", "z2", "z3"][z], 0.0), 0.5)
+                    <= m.reach_kwh(EV)
+                ]
+                n_ok = sum(r[w, d, z] for z in ok)
+                got = out.in_range.sel(sample=w, van="ev", station=s, month=label)
+                assert got == n_ok
+                if n_ok:
+                    assert out.p_run_out.sel(sample=w, van="ev", station=s, month=label) <= m.risk
+    assert list(out.month_period) == [2027, 2027]
+    # the draws fill a problem as they are
+    problem = DeployProblem(
+        van_types=[DIESEL, EV],
+        station_city=city,
+        costs=DeployCosts({"diesel": 1.0, "ev": 1.0}, 100.0),
+        **out.problem_fields(),
+    )
+    assert problem.n_samples == 2
+
+
+def test_cold_month_has_fewer_routes_in_range():
+    ds = _draws()
+    ds["route_km_zip"][:] = 95.0  # within reach in July (≈ 24.7 kWh), not in January
+    ds["routes_zip"][:] = 2.0
+    city = pd.Series(["X", "X"], index=["A", "B"])
+    temp = pd.DataFrame({1: [-15.0], 7: [20.0]}, index=["X"])
+    out = from_forecast(ds, city, [EV], temp)
+    jan = out.in_range.sel(month="2027-01").values
+    jul = out.in_range.sel(month="2027-07").values
+    assert (jan == 0).all() and (jul > 0).all()
+
+
+def test_bad_forecast_inputs_are_named():
+    ds = _draws()
+    city = pd.Series(["X"], index=["A"])
+    temp = pd.DataFrame({1: [0.0], 7: [0.0]}, index=["X"])
+    with pytest.raises(DeployInputError, match=r"station_city.*'B'"):
+        from_forecast(ds, city, [EV], temp)
+    with pytest.raises(DeployInputError, match=r"routes_zip"):
+        from_forecast(ds.drop_vars("routes_zip"), city, [EV], temp)
+    with pytest.raises(DeployInputError, match=r"temperature_c.*\[7\]"):
+        from_forecast(ds, pd.Series(["X", "X"], index=["A", "B"]), [EV], temp[[1]])
