@@ -74,7 +74,7 @@ def main() -> None:
             rows.append({"effect": effect, "month": h,
                          "day80": f"{r.day_cover:.2f} [{r.day_lo:.2f},{r.day_hi:.2f}]",
                          "month90": f"{r.month_cover:.2f} [{r.month_lo:.2f},{r.month_hi:.2f}]"
-                         f" n={r.month_n}",
+                         f" n={int(r.month_n)}",
                          "fit_s": round(wall), "rhat": round(d["rhat_max"], 3),
                          "ess": round(d["ess_bulk_min"]), "div": d["divergences"]})  # fmt: skip
         print(pd.DataFrame(rows[-len(table) :]).to_string(index=False), flush=True)
