@@ -11,7 +11,10 @@ Stops of zip z on day t are negative binomial around
 * yearly cycle: ``harmonics`` Fourier pairs shared by all zips (prior-only with under a year
   of history, which the intervals then show);
 * optional known regressors x_t (holiday peaks, promotions) with coefficients γ;
-* day-to-day over-dispersion: variance λ + (cv·λ)².
+* day-to-day over-dispersion: variance λ + (cv·λ)²;
+* with ``day_shocks="station"``, a log shock ε_sd per station-day shared by the zips the
+  station serves that day, ε_sd ~ Normal(0, σ_station-day) (non-centred, σ learned); forecast
+  days draw fresh shocks, so a station's days vary together as they do in the history.
 
 Packages are stops plus extra packages, negative binomial around stops·(p_z − 1), with
 packages per stop p_z pooled zip → station. τ is years since the last history day.
@@ -20,8 +23,9 @@ packages per stop p_z pooled zip → station. τ is years since the last history
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,6 +56,9 @@ VOLUME_SAMPLER: dict[str, Any] = dict(VOLUME_SPEC["sampler"])
 
 
 _DAYS_PER_YEAR = 365.25
+
+#: The shared day shocks :class:`VolumeModel` can model (``day_shocks=``).
+DAY_SHOCKS = ("none", "station")
 
 
 def zip_day_volume(df: pd.DataFrame) -> pd.DataFrame:
@@ -126,6 +133,11 @@ class VolumeModel(FittedModel):
     regressors : pandas.DataFrame, optional
         Known daily regressors (index: date; numeric columns, e.g. a 0/1 holiday-peak flag).
         They must cover every history day and every forecast day.
+    day_shocks : {"none", "station"}
+        ``"station"``: a latent log shock per station-day shared by that day's zips of the
+        station (scale ``station_day_sd`` learned), drawn afresh for forecast days, so sums
+        over a station's zips are as uncertain as the history shows. ``"none"``: zip-days are
+        independent given their mean (the model before 0.x; narrower station intervals).
 
     Attributes
     ----------
@@ -150,6 +162,7 @@ class VolumeModel(FittedModel):
         *,
         harmonics: int = 2,
         regressors: pd.DataFrame | None = None,
+        day_shocks: Literal["none", "station"] = "none",
     ) -> None:
         unknown = set(priors or {}) - set(VOLUME_PRIORS)
         if unknown:
@@ -172,6 +185,11 @@ class VolumeModel(FittedModel):
                 f"{max_harmonics} (Fourier pairs of the yearly cycle; 2 to 4 are usual)"
             )
         self.harmonics = int(harmonics)
+        if day_shocks not in DAY_SHOCKS:
+            raise ValueError(
+                f"VolumeModel(day_shocks={day_shocks!r}): expected one of {DAY_SHOCKS}"
+            )
+        self.day_shocks = day_shocks
         self.regressors = None if regressors is None else _clean_regressors(regressors)
         self.idata: xr.DataTree | None = None
         self.diagnostics: dict[str, Any] = {}
@@ -264,6 +282,8 @@ class VolumeModel(FittedModel):
             if x_reg.shape[1]:
                 gamma = pm.Normal("regressor_effect", 0.0, pri["regressor_sd"], dims="regressor")
                 log_mu = log_mu + pt.dot(x_reg, gamma)
+            if self.day_shocks == "station":
+                log_mu = log_mu + _station_day_shocks(volume, pri["station_day_sd"])
             cv = pm.HalfNormal("stops_cv", pri["stops_cv"])
             pm.NegativeBinomial("stops", mu=pt.exp(log_mu), alpha=1.0 / cv**2, observed=stops)
 
@@ -369,7 +389,10 @@ class VolumeModel(FittedModel):
         seed : numpy.random.SeedSequence
             Source of the day-to-day noise. Each day draws from its own child stream, so a
             scenario that changes volume from some day on leaves every earlier day's draws
-            exactly as they were (common random numbers for scenario comparisons).
+            exactly as they were (common random numbers for scenario comparisons). The
+            station-day shocks (``day_shocks="station"``) are a fixed function of the
+            posterior draw (chain, draw), the station and the date, not of ``seed``: zips of
+            one station drawn in separate calls (chunks) share them.
         factor : numpy.ndarray, optional
             Multiplicative volume shock per (day, zip), shape (D, Z) (–), e.g. 1.4 for +40 %.
 
@@ -403,6 +426,10 @@ class VolumeModel(FittedModel):
         if x_reg.shape[1]:
             gamma = post["regressor_effect"].transpose("sample", "regressor").to_numpy()
             log_mu = log_mu + (gamma @ x_reg.T)[:, :, None]
+        if self.day_shocks == "station":
+            stations = self.zips.loc[zips, "station"].to_numpy()
+            eps = keyed_normals(_draw_keys(post), _name_keys(stations), _day_keys(dates))
+            log_mu = log_mu + post["station_day_sd"].to_numpy()[:, None, None] * eps
         mu = np.exp(log_mu)
         if factor is not None:
             mu = mu * np.asarray(factor, dtype=float)[None, :, :]
@@ -467,7 +494,7 @@ class VolumeModel(FittedModel):
     # ------------------------------------------------------------------ persistence
     def _attrs(self) -> dict[str, str]:
         meta = {
-            "priors": self.priors, "harmonics": self.harmonics,
+            "priors": self.priors, "harmonics": self.harmonics, "day_shocks": self.day_shocks,
             "last_date": f"{self.last_date:%Y-%m-%d}",
             "time_origin": f"{self.time_origin:%Y-%m-%d}",
             "fourier_center": self.fourier_center.tolist(),
@@ -495,7 +522,8 @@ class VolumeModel(FittedModel):
         """
         regressors = [] if self.regressors is None else list(self.regressors.columns)
         return spec_id({"name": VOLUME_SPEC["name"], "priors": self.priors,
-                        "harmonics": self.harmonics, "regressors": regressors})  # fmt: skip
+                        "harmonics": self.harmonics, "regressors": regressors,
+                        "day_shocks": self.day_shocks})  # fmt: skip
 
     @classmethod
     def load(cls, path: str | Path) -> VolumeModel:
@@ -528,7 +556,8 @@ class VolumeModel(FittedModel):
         if meta["regressors"] is not None:
             days = pd.DatetimeIndex(meta["regressors"]["dates"])
             regressors = pd.DataFrame(meta["regressors"]["columns"], index=days)
-        model = cls(meta["priors"], harmonics=meta["harmonics"], regressors=regressors)
+        model = cls(meta["priors"], harmonics=meta["harmonics"], regressors=regressors,
+                    day_shocks=meta.get("day_shocks", "none"))  # fmt: skip
         model._restore(idata)
         model.last_date = pd.Timestamp(meta["last_date"])
         model.time_origin = pd.Timestamp(meta["time_origin"])
@@ -587,3 +616,69 @@ def _clean_regressors(regressors: pd.DataFrame) -> pd.DataFrame:
             )
         out[col] = values.astype(float)
     return out.sort_index()
+
+
+def _station_day_shocks(volume: pd.DataFrame, prior_sd: float) -> pt.TensorVariable:
+    """Latent log shock of each observed station-day, per zip-day row (non-centred)."""
+    keys = volume["station"].astype(str) + "|" + pd.DatetimeIndex(volume["date"]).strftime("%F")
+    codes, uniques = pd.factorize(keys, sort=True)
+    sd = pm.HalfNormal("station_day_sd", prior_sd)
+    z = pm.Normal("station_day_z", 0.0, 1.0, shape=len(uniques))
+    return sd * z[codes]
+
+
+def _draw_keys(post: xr.Dataset) -> np.ndarray:
+    """One 64-bit key per posterior sample from its (chain, draw), else from its position."""
+    if "chain" in post.coords and "draw" in post.coords:
+        chain = np.asarray(post["chain"].to_numpy(), dtype=np.uint64)
+        draw = np.asarray(post["draw"].to_numpy(), dtype=np.uint64)
+        return (chain << np.uint64(32)) | draw
+    return np.arange(post.sizes["sample"], dtype=np.uint64)
+
+
+def _name_keys(names: np.ndarray) -> np.ndarray:
+    """A stable 64-bit key per name (CRC-32 of its UTF-8 text)."""
+    return np.array([zlib.crc32(str(n).encode()) for n in names], dtype=np.uint64)
+
+
+def _day_keys(dates: pd.DatetimeIndex) -> np.ndarray:
+    """A 64-bit key per day: days since 1970-01-01."""
+    days = (pd.DatetimeIndex(dates).normalize() - pd.Timestamp("1970-01-01")).days
+    return np.asarray(days, dtype=np.int64).astype(np.uint64)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: a bijective scrambling of 64-bit integers."""
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def keyed_normals(
+    sample_keys: np.ndarray, group_keys: np.ndarray, day_keys: np.ndarray
+) -> np.ndarray:
+    """Standard normal draws that are a fixed function of (sample, day, group) keys (–).
+
+    Counter-based: the value for one (sample, day, group) does not depend on which other
+    samples, days or groups are asked for, so draws made in chunks agree.
+
+    Parameters
+    ----------
+    sample_keys, group_keys, day_keys : numpy.ndarray
+        64-bit unsigned keys, shapes (S,), (G,) and (D,).
+
+    Returns
+    -------
+    numpy.ndarray
+        (S, D, G) standard normal values.
+    """
+    with np.errstate(over="ignore"):
+        h = _mix(_mix(_mix(sample_keys)[:, None, None] ^ day_keys[None, :, None])
+                 ^ group_keys[None, None, :])  # fmt: skip
+        h2 = _mix(h ^ np.uint64(0xD1B54A32D192ED03))
+    scale = 2.0**-53
+    u1 = ((h >> np.uint64(11)).astype(np.float64) + 0.5) * scale
+    u2 = ((h2 >> np.uint64(11)).astype(np.float64) + 0.5) * scale
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
