@@ -262,6 +262,16 @@ class DeployProblem:
     def _check_draws(self, found: list[Problem]) -> None:
         if found:  # labels are needed to check the draws
             return
+        self._check_draw_arrays(found)
+        if found or not self.electric:
+            return
+        self._check_ev_samples(found)
+        if found:
+            return
+        self._check_nested_ranges(found)
+
+    def _check_draw_arrays(self, found: list[Problem]) -> None:
+        """Each draw array is present with the dims and labels of the problem."""
         want = {"sample": None, "station": self.stations, "month": self.months}
         self._check_array("demand", self.demand, want, found, integer=False)
         evs = self.electric
@@ -287,8 +297,9 @@ class DeployProblem:
             found.append(
                 Problem("route_km", None, None, "expected route km draws when emissions are priced")
             )
-        if found or not evs:
-            return
+
+    def _check_ev_samples(self, found: list[Problem]) -> None:
+        """The electric draws have as many samples as the demand."""
         n = self.n_samples
         for name in ("in_range", "kwh_per_route"):
             if getattr(self, name).sizes["sample"] != n:
@@ -300,8 +311,10 @@ class DeployProblem:
                         f"expected {n} samples, as in demand",
                     )
                 )
-        if found:
-            return
+
+    def _check_nested_ranges(self, found: list[Problem]) -> None:
+        """Routes in range are at most the demand and grow with the range (first offender)."""
+        evs = self.electric
         d = self.demand.transpose("sample", "station", "month").to_numpy()
         r = self.in_range.transpose("sample", "van", "station", "month").to_numpy()  # type: ignore[union-attr]
         over = np.argwhere(r > d[:, None] + 1e-9)
