@@ -21,8 +21,7 @@ import xarray as xr
 from scipy import sparse
 
 from bayesspr.deploy.energy import EnergyModel
-from bayesspr.deploy.errors import DeployInputError
-from bayesspr.errors import Problem
+from bayesspr.errors import DeployInputError, Problem
 from bayesspr.fleet.config import VanType
 
 __all__ = ["DesignDays", "from_forecast"]

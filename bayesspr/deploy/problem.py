@@ -2,7 +2,7 @@
 
 :class:`DeployProblem` holds everything the stochastic program needs, with units, and checks
 it on construction: every problem found is listed in one
-:class:`~bayesspr.deploy.errors.DeployInputError` (table, column, value, what was expected).
+:class:`~bayesspr.errors.DeployInputError` (table, column, value, what was expected).
 
 Draws are labelled arrays: ``demand`` (routes on a station-month's design day, usually its
 busiest day, dims ``sample``, ``station``, ``month``), ``in_range`` (of those routes, how many
@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesspr.deploy.errors import DeployInputError
-from bayesspr.errors import Problem
+from bayesspr.errors import DeployInputError, Problem
 from bayesspr.fleet.config import VanType
 
 __all__ = ["DeployCosts", "DeployProblem"]
