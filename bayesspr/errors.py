@@ -3,7 +3,8 @@
 Every error here is a :class:`ValueError` (the input given cannot be used), so
 ``except ValueError`` keeps catching them; :class:`NotFittedError` is also a
 :class:`RuntimeError`, as it always was. Each is importable from here, from ``bayesspr`` and
-from the module that raises it (``bayesspr.data.table.DataError`` and so on).
+from the module that raises it (``bayesspr.data.table.DataError`` and so on); the
+deployment errors from :mod:`bayesspr.deploy` rather than from ``bayesspr``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 __all__ = [
     "BayessprError",
     "DataError",
+    "DeployInputError",
     "FleetConfigError",
+    "InfeasibleDeploymentError",
     "ModelVersionError",
     "NetworkError",
     "NotFittedError",
@@ -27,7 +30,7 @@ __all__ = [
     "VolumeDataError",
 ]
 
-_MAX_LINES = 50  # problems printed in a DataError message
+_MAX_LINES = 50  # problems printed in a DataError or DeployInputError message
 
 
 class BayessprError(ValueError):
@@ -135,3 +138,46 @@ class OutputPathError(BayessprError):
 
 class FleetConfigError(BayessprError):
     """A fleet setting, cost, van type or fleet-decision input cannot be used as given."""
+
+
+class DeployInputError(BayessprError):
+    """A deployment input broke one or more rules; :attr:`problems` lists every one.
+
+    Parameters
+    ----------
+    problems : iterable of Problem
+        Each names the table (as ``row``), the column, the value and what was expected;
+        all are kept in :attr:`problems`, while the message prints at most 50 of them.
+    """
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        n = len(self.problems)
+        lines = [f"deployment inputs have {n} problem{'s' if n != 1 else ''}:"]
+        lines += [f"  {p}" for p in self.problems[:_MAX_LINES]]
+        if n > _MAX_LINES:
+            lines.append(f"  ... and {n - _MAX_LINES} more")
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[type[DeployInputError], tuple[list[Problem]]]:
+        return (type(self), (self.problems,))
+
+
+class InfeasibleDeploymentError(BayessprError):
+    """No plan meets the hard constraints; :attr:`limits` names those whose removal helps.
+
+    Parameters
+    ----------
+    message : str
+        What was asked and which limit stands in the way.
+    limits : list of str
+        The limit groups (``"budget"``, ``"ev_supply"``, ``"power"``, ``"space"``, ...) that,
+        dropped one at a time, make the program feasible; empty if none alone does.
+    """
+
+    def __init__(self, message: str, limits: list[str]) -> None:
+        self.limits = list(limits)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[InfeasibleDeploymentError], tuple[str, list[str]]]:
+        return (type(self), (str(self), self.limits))

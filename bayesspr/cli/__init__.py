@@ -2,7 +2,8 @@
 
 The argument parser and commands (:mod:`.main`, entry point ``bayesspr.cli.main:main``;
 ``python -m bayesspr.cli`` runs it too), the backtest command and its printing
-(:mod:`.backtest`) and the end-to-end demo (:mod:`.demo`). ``main`` is
+(:mod:`.backtest`), the deployment command and its input tables (:mod:`.deploy`) and the
+end-to-end demo (:mod:`.demo`). ``main`` is
 not re-exported here: it would shadow the :mod:`.main` module.
 
 The public names of the modules below are re-exported here and load on first use, so
@@ -25,6 +26,12 @@ _EXPORTS = {
     "DEMO_SHORTAGE_COST": "demo",
     "DEMO_VANS": "demo",
     "run_demo": "demo",
+    "DEPLOY_FILES": "deploy",
+    "LIMITS_COLUMNS": "deploy",
+    "STATIONS_COLUMNS": "deploy",
+    "deploy_cli": "deploy",
+    "read_limits": "deploy",
+    "read_stations": "deploy",
     "EXIT_UNCONVERGED": "main",
     "MAX_CHAINS": "main",
     "MAX_HARMONICS": "main",

@@ -506,6 +506,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
                         warm_start=args.warm_start)  # fmt: skip
 
 
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from bayesspr.cli.deploy import deploy_cli
+
+    return deploy_cli(args)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from bayesspr.reporting.html import write_report
 
@@ -626,7 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
     -------
     argparse.ArgumentParser
         Parser with ``--version`` and sub-commands ``demo``, ``simulate``, ``fit``,
-        ``fit-volume``, ``predict``, ``plan``, ``absorb``, ``backtest`` and ``report``.
+        ``fit-volume``, ``predict``, ``plan``, ``absorb``, ``backtest``, ``deploy`` and
+        ``report``.
     """
     parser = argparse.ArgumentParser(
         prog="bayesspr",
@@ -636,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bayesspr {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_demo, _add_simulate, _add_fit, _add_predict, _add_fit_volume, _add_plan,
-                _add_absorb, _add_backtest, _add_report):  # fmt: skip
+                _add_absorb, _add_backtest, _add_deploy, _add_report):  # fmt: skip
         add(sub)
     return parser
 
@@ -823,6 +830,39 @@ def _add_backtest(sub: _Subparsers) -> None:
     p.add_argument("--warm-start", action="store_true",
                    help="start each re-fit at the previous origin's posterior means")  # fmt: skip
     p.set_defaults(func=_cmd_backtest)
+
+
+def _add_deploy(sub: _Subparsers) -> None:
+    p = _command(sub, "deploy", "plan van purchases, station fleets and electrification")
+    p.add_argument("--example", action="store_true", required=True,
+                   help="plan the built-in worked example network (bayesspr.deploy."
+                   "example_problem); required: planning from saved forecast draws is "
+                   "not available yet")  # fmt: skip
+    p.add_argument("--stations", default=None, help="CSV with a row per station: station, "
+                   "bays (parking bays), power_kw (charging kW; blank: no limit)")  # fmt: skip
+    p.add_argument("--limits", default=None, help="CSV with a row per period: period, budget "
+                   "(currency; blank: no limit), ev_supply (electric vans), "
+                   "min_electric_share (0 to 1)")  # fmt: skip
+    p.add_argument("--samples", type=_whole(1, 1000, " draws"), default=20,
+                   help="joint draws of the example, 1 to 1,000")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the example world")
+    p.add_argument("--time-limit", type=_positive, default=60.0,
+                   help="wall-time limit of the solve (s)")  # fmt: skip
+    p.add_argument("--mip-gap", type=_non_negative, default=1e-4,
+                   help="relative MIP gap at which HiGHS stops; 0 asks for a proven "
+                   "optimum")  # fmt: skip
+    p.add_argument("--shortage-cost", type=_positive, default=None,
+                   help="cost of one route short on the design day (currency per van-day; "
+                   "default: the example's)")  # fmt: skip
+    p.add_argument("--charging-hours", type=_number_type(lambda v: 0 < v <= 24, "hours in "
+                   "(0, 24]"), default=None, help="hours a night the vans charge (h; default: "
+                   "the example's)")  # fmt: skip
+    p.add_argument("--hard-service", action="store_true",
+                   help="allow no shortage on any draw")  # fmt: skip
+    p.add_argument("--out", required=True, help="folder for purchases.csv, fleet.csv, "
+                   "electric_share.csv, cost.csv, station_months.csv and manifest.json; "
+                   "replaced whole")  # fmt: skip
+    p.set_defaults(func=_cmd_deploy)
 
 
 def _add_report(sub: _Subparsers) -> None:

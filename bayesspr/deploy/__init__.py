@@ -15,8 +15,8 @@ _EXPORTS = {
     "DesignDays": "demand",
     "from_forecast": "demand",
     "EnergyModel": "energy",
-    "DeployInputError": "errors",
-    "InfeasibleDeploymentError": "errors",
+    "DeployInputError": "problem",  # defined in bayesspr.errors
+    "InfeasibleDeploymentError": "plan",  # defined in bayesspr.errors
     "example_problem": "example",
     "DeployPlan": "plan",
     "check_plan": "plan",

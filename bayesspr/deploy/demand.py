@@ -21,8 +21,7 @@ import xarray as xr
 from scipy import sparse
 
 from bayesspr.deploy.energy import EnergyModel
-from bayesspr.deploy.errors import DeployInputError
-from bayesspr.errors import Problem
+from bayesspr.errors import DeployInputError, Problem
 from bayesspr.fleet.config import VanType
 
 __all__ = ["DesignDays", "from_forecast"]
@@ -69,6 +68,14 @@ class DesignDays:
 
 
 def _check(draws: object, station_city: pd.Series, temperature_c: pd.DataFrame) -> None:
+    _check_draws(draws)
+    found = _network_problems(draws, station_city, temperature_c)  # type: ignore[arg-type]
+    if found:
+        raise DeployInputError(found)
+
+
+def _check_draws(draws: object) -> None:
+    """Raise unless ``draws`` is a Dataset with the zip-level variables and their dims."""
     found = []
     if not isinstance(draws, xr.Dataset):
         raise DeployInputError(
@@ -92,6 +99,13 @@ def _check(draws: object, station_city: pd.Series, temperature_c: pd.DataFrame) 
             found.append(Problem("draws", name, str(draws[name].dims), f"expected dims {dims}"))
     if found:
         raise DeployInputError(found)
+
+
+def _network_problems(
+    draws: xr.Dataset, station_city: pd.Series, temperature_c: pd.DataFrame
+) -> list[Problem]:
+    """What the station → city map and the temperature table lack for these draws."""
+    found = []
     served = set(np.unique(draws["station_of"].values.astype(str))) - {""}
     missing = sorted(served - {str(s) for s in station_city.index})
     if missing:
@@ -119,8 +133,7 @@ def _check(draws: object, station_city: pd.Series, temperature_c: pd.DataFrame) 
                     "expected a column (°C) for each calendar month forecast",
                 )
             )
-    if found:
-        raise DeployInputError(found)
+    return found
 
 
 def from_forecast(

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-from bayesspr.deploy.errors import DeployInputError
-from bayesspr.errors import Problem
+from bayesspr.errors import DeployInputError, Problem
 from bayesspr.fleet.config import VanType
 
 __all__ = ["EnergyModel"]

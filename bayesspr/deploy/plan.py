@@ -2,7 +2,7 @@
 
 :func:`deploy` solves the sample-average program of a :class:`DeployProblem` and returns a
 :class:`DeployPlan`; an infeasible program raises
-:class:`~bayesspr.deploy.errors.InfeasibleDeploymentError` naming the limits that, dropped one
+:class:`~bayesspr.errors.InfeasibleDeploymentError` naming the limits that, dropped one
 at a time, would make it feasible (never a partial plan). :func:`check_plan` re-checks a plan
 against every constraint on every draw from the problem's own arrays (not from the matrix the
 solver saw); :func:`evaluate_plan` prices a plan's first stage on other draws.
@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesspr.deploy.errors import InfeasibleDeploymentError
 from bayesspr.deploy.problem import DeployProblem
 from bayesspr.deploy.program import LIMITS, Program, Solution, build_program, solve_program
+from bayesspr.errors import InfeasibleDeploymentError
 
 __all__ = ["DeployPlan", "check_plan", "deploy", "evaluate_plan"]
 

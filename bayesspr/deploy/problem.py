@@ -2,7 +2,7 @@
 
 :class:`DeployProblem` holds everything the stochastic program needs, with units, and checks
 it on construction: every problem found is listed in one
-:class:`~bayesspr.deploy.errors.DeployInputError` (table, column, value, what was expected).
+:class:`~bayesspr.errors.DeployInputError` (table, column, value, what was expected).
 
 Draws are labelled arrays: ``demand`` (routes on a station-month's design day, usually its
 busiest day, dims ``sample``, ``station``, ``month``), ``in_range`` (of those routes, how many
@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesspr.deploy.errors import DeployInputError
-from bayesspr.errors import Problem
+from bayesspr.errors import DeployInputError, Problem
 from bayesspr.fleet.config import VanType
 
 __all__ = ["DeployCosts", "DeployProblem"]
@@ -262,6 +261,16 @@ class DeployProblem:
     def _check_draws(self, found: list[Problem]) -> None:
         if found:  # labels are needed to check the draws
             return
+        self._check_draw_arrays(found)
+        if found or not self.electric:
+            return
+        self._check_ev_samples(found)
+        if found:
+            return
+        self._check_nested_ranges(found)
+
+    def _check_draw_arrays(self, found: list[Problem]) -> None:
+        """Each draw array is present with the dims and labels of the problem."""
         want = {"sample": None, "station": self.stations, "month": self.months}
         self._check_array("demand", self.demand, want, found, integer=False)
         evs = self.electric
@@ -287,8 +296,9 @@ class DeployProblem:
             found.append(
                 Problem("route_km", None, None, "expected route km draws when emissions are priced")
             )
-        if found or not evs:
-            return
+
+    def _check_ev_samples(self, found: list[Problem]) -> None:
+        """The electric draws have as many samples as the demand."""
         n = self.n_samples
         for name in ("in_range", "kwh_per_route"):
             if getattr(self, name).sizes["sample"] != n:
@@ -300,8 +310,10 @@ class DeployProblem:
                         f"expected {n} samples, as in demand",
                     )
                 )
-        if found:
-            return
+
+    def _check_nested_ranges(self, found: list[Problem]) -> None:
+        """Routes in range are at most the demand and grow with the range (first offender)."""
+        evs = self.electric
         d = self.demand.transpose("sample", "station", "month").to_numpy()
         r = self.in_range.transpose("sample", "van", "station", "month").to_numpy()  # type: ignore[union-attr]
         over = np.argwhere(r > d[:, None] + 1e-9)

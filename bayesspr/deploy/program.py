@@ -120,6 +120,316 @@ class _Rows:
         self.n += n_rows
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The problem's sizes and arrays, and the column indices of each variable block.
+
+    Built once by :func:`_layout` and read by each part of :func:`build_program`.
+    """
+
+    problem: DeployProblem
+    a: dict[str, np.ndarray]
+    n_w: int
+    n_e: int
+    n_s: int
+    n_t: int
+    n_v: int
+    n_c: int
+    n_p: int
+    ev_of: np.ndarray  # van index of each electric type
+    conv: np.ndarray  # van indices of the combustion types
+    price: np.ndarray  # purchase price per van type (currency)
+    hold: np.ndarray  # holding cost per van-month per type (currency)
+    period_of: np.ndarray  # period index of each month
+    city_of: np.ndarray  # city index of each station
+    first: np.ndarray  # True in the first month of each period
+    blocks: dict[str, tuple[int, tuple[int, ...]]]
+    n_x: int
+    buy: np.ndarray
+    fleet: np.ndarray
+    place: np.ndarray
+    move: np.ndarray
+    ev: np.ndarray
+    short: np.ndarray
+
+    def idx(self, name: str) -> np.ndarray:
+        """Column indices of a variable block, shaped like the block."""
+        s0, shape = self.blocks[name]
+        return s0 + np.arange(math.prod(shape)).reshape(shape)
+
+
+def _layout(problem: DeployProblem) -> _Layout:
+    """Sizes, per-type prices and the variable blocks (``buy`` … ``short``) in column order."""
+    a = problem.arrays()
+    d, r = a["demand"], a["in_range"]
+    n_w, n_s, n_t = d.shape
+    n_e = r.shape[1]
+    vans, evs = problem.vans, problem.electric
+    n_v, n_c, n_p = len(vans), len(problem.cities), len(problem.periods)
+    period_of = a["period_of"]
+    shapes = {
+        "buy": (n_v, n_c, n_p),
+        "fleet": (n_v, n_s, n_t),
+        "place": (n_v, n_s, n_t),
+        "move": (n_v, n_s, n_t),
+        "ev": (n_w, n_e, n_s, n_t),
+        "short": (n_w, n_s, n_t),
+    }
+    blocks, start = {}, 0
+    for name, shape in shapes.items():
+        blocks[name] = (start, shape)
+        start += math.prod(shape)
+    index = {
+        k: s0 + np.arange(math.prod(shape)).reshape(shape) for k, (s0, shape) in blocks.items()
+    }
+    cost = problem.costs
+    return _Layout(
+        problem=problem,
+        a=a,
+        n_w=n_w,
+        n_e=n_e,
+        n_s=n_s,
+        n_t=n_t,
+        n_v=n_v,
+        n_c=n_c,
+        n_p=n_p,
+        ev_of=np.array([vans.index(e) for e in evs], dtype=int),
+        conv=np.array([i for i, v in enumerate(problem.van_types) if not v.electric], dtype=int),
+        price=np.array([float(v.cost_per_van) for v in problem.van_types]),
+        hold=np.array([float(cost.holding_per_van_month[v]) for v in vans]),
+        period_of=period_of,
+        city_of=a["city_of"],
+        first=np.r_[True, period_of[1:] != period_of[:-1]],
+        blocks=blocks,
+        n_x=start,
+        **index,
+    )
+
+
+def _variable_bounds(lay: _Layout, fixed: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Variable bounds (vans or routes) and integrality.
+
+    Purchases and fleets are integer; new vans are placed only in a period's first month; the
+    first month's assignment pays no move; no shortage under hard service; the first stage is
+    pinned to ``fixed`` when given.
+
+    Returns
+    -------
+    lb, ub : numpy.ndarray
+        Lower and upper bound of each variable (vans or routes).
+    integrality : numpy.ndarray
+        1 for integer variables, 0 for continuous.
+    """
+    lb, ub = np.zeros(lay.n_x), np.full(lay.n_x, np.inf)
+    integrality = np.zeros(lay.n_x, dtype=np.uint8)
+    integrality[lay.buy.ravel()] = 1
+    integrality[lay.fleet.ravel()] = 1
+    ub[lay.place[:, :, ~lay.first].ravel()] = 0.0
+    ub[lay.move[:, :, 0].ravel()] = 0.0  # the first month's assignment is free
+    if lay.problem.hard_service and fixed is None:
+        ub[lay.short.ravel()] = 0.0
+    if fixed is not None:
+        for name in ("buy", "fleet", "place", "move"):
+            value = np.asarray(fixed[name], float).ravel()
+            lb[lay.idx(name).ravel()] = value
+            ub[lay.idx(name).ravel()] = value
+    return lb, ub, integrality
+
+
+def _objective(lay: _Layout) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The objective's cost parts: coefficients per variable and constants (currency).
+
+    Returns
+    -------
+    parts : dict of str to numpy.ndarray
+        ``purchases``, ``holding`` (each van bought held from its period on), ``moves``,
+        expected ``shortage`` and expected ``emissions`` (negative: each electric route
+        saves the emissions of its km).
+    constants : dict of str to float
+        Holding of the initial fleet; emissions if no route ran electric.
+    """
+    a, cost, n_w, n_t = lay.a, lay.problem.costs, lay.n_w, lay.n_t
+    months_owned = (lay.period_of[None, :] >= np.arange(lay.n_p)[:, None]).sum(1)  # (p,)
+    parts = {
+        k: np.zeros(lay.n_x) for k in ("purchases", "holding", "moves", "shortage", "emissions")
+    }
+    parts["purchases"][lay.buy] = lay.price[:, None, None]
+    parts["holding"][lay.buy] = lay.hold[:, None, None] * months_owned[None, None, :]
+    parts["moves"][lay.move] = float(cost.move_per_van)
+    parts["shortage"][lay.short] = (
+        float(cost.shortage_per_van_day) * float(cost.shortage_days_per_month) / n_w
+    )
+    emission = (
+        float(cost.emission_price_per_kg)
+        * float(cost.emission_kg_per_km)
+        * float(cost.emission_days_per_month)
+        / n_w
+    )
+    parts["emissions"][lay.ev] = -emission * a["km"][:, None]  # each electric route saves its km
+    constants = {
+        "purchases": 0.0,
+        "holding": float(lay.hold @ a["initial"].sum(1)) * n_t,
+        "moves": 0.0,
+        "shortage": 0.0,
+        "emissions": emission * float((a["km"] * a["demand"]).sum()),  # if none ran electric
+    }
+    return parts, constants
+
+
+def _first_stage_rows(rows: _Rows, lay: _Layout) -> None:
+    """Rows linking the fleet to what was owned and bought: owned, moves, placement."""
+    n_v, n_c, n_s, n_t, n_p = lay.n_v, lay.n_c, lay.n_s, lay.n_t, lay.n_p
+    buy, fleet, place, move = lay.buy, lay.fleet, lay.place, lay.move
+    period_of, city_of = lay.period_of, lay.city_of
+    # owned: Σ_{s∈c} fleet[v,s,t] − Σ_{p'≤p(t)} buy[v,c,p'] ≤ initial[v,c]
+    n_own = n_v * n_c * n_t
+    own_row = np.arange(n_own).reshape(n_v, n_c, n_t)
+    cum = period_of[None, :] >= np.arange(n_p)[:, None]  # (p', t): bought by month t
+    pp, tt = np.nonzero(cum)
+    rows.add(
+        "fleet_owned",
+        n_own,
+        [
+            (own_row[:, city_of, :], fleet, 1.0),
+            (own_row[:, :, tt], buy[:, :, pp], -1.0),
+        ],
+        -np.inf,
+        np.repeat(lay.a["initial"][:, :, None], n_t, axis=2).ravel(),
+    )
+    # moves: fleet[t] − fleet[t−1] − place[t] − move[t] ≤ 0 for t ≥ 1
+    if n_t > 1:
+        n_mv = n_v * n_s * (n_t - 1)
+        mv_row = np.arange(n_mv).reshape(n_v, n_s, n_t - 1)
+        rows.add(
+            "moves",
+            n_mv,
+            [
+                (mv_row, fleet[:, :, 1:], 1.0),
+                (mv_row, fleet[:, :, :-1], -1.0),
+                (mv_row, place[:, :, 1:], -1.0),
+                (mv_row, move[:, :, 1:], -1.0),
+            ],
+            -np.inf,
+            0.0,
+        )
+    # placement: Σ_{s∈c} place[v,s,t] − buy[v,c,p(t)] ≤ 0 in a period's first month
+    tf = np.nonzero(lay.first)[0]
+    n_pl = n_v * n_c * len(tf)
+    pl_row = np.arange(n_pl).reshape(n_v, n_c, len(tf))
+    rows.add(
+        "placement",
+        n_pl,
+        [(pl_row[:, city_of, :], place[:, :, tf], 1.0), (pl_row, buy[:, :, period_of[tf]], -1.0)],
+        -np.inf,
+        0.0,
+    )
+
+
+def _limit_rows(rows: _Rows, lay: _Layout, drop: tuple[str, ...]) -> None:
+    """First-stage limits not in ``drop``: budget, EV supply, electric share, bays."""
+    a, n_p, n_t, n_s = lay.a, lay.n_p, lay.n_t, lay.n_s
+    buy, fleet = lay.buy, lay.fleet
+    if "budget" not in drop:
+        rows.add(
+            "budget",
+            n_p,
+            [(np.arange(n_p)[None, None, :], buy, lay.price[:, None, None])],
+            -np.inf,
+            a["budget"],
+        )
+    if lay.n_e and "ev_supply" not in drop:
+        rows.add(
+            "ev_supply",
+            n_p,
+            [(np.arange(n_p)[None, None, :], buy[lay.ev_of], 1.0)],
+            -np.inf,
+            a["ev_supply"],
+        )
+    if lay.n_e and "min_electric_share" not in drop and (a["share"] > 0).any():
+        # Σ_e fleet − share · Σ_v fleet ≥ 0, per month
+        share_t = a["share"][lay.period_of]
+        t_row = np.arange(n_t)[None, None, :]
+        coef = np.broadcast_to(-share_t[None, None, :], fleet.shape).copy()
+        coef[lay.ev_of] += 1.0
+        rows.add("min_electric_share", n_t, [(t_row, fleet, coef)], 0.0, np.inf)
+    if "bays" not in drop:
+        st = np.arange(n_s * n_t).reshape(n_s, n_t)
+        rows.add("bays", n_s * n_t, [(st[None], fleet, 1.0)], -np.inf, np.repeat(a["bays"], n_t))
+
+
+def _draw_rows(rows: _Rows, lay: _Layout, drop: tuple[str, ...]) -> None:
+    """Rows of each draw: electric vans, nested ranges, power (unless dropped), cover."""
+    a, n_w, n_e, n_s, n_t, n_c = lay.a, lay.n_w, lay.n_e, lay.n_s, lay.n_t, lay.n_c
+    d, ev, fleet = a["demand"], lay.ev, lay.fleet
+    wst = np.arange(n_w * n_s * n_t).reshape(n_w, n_s, n_t)
+    if n_e:
+        n_u = n_w * n_e * n_s * n_t
+        u_row = np.arange(n_u).reshape(n_w, n_e, n_s, n_t)
+        rows.add(
+            "ev_vans", n_u, [(u_row, ev, 1.0), (u_row, fleet[lay.ev_of][None], -1.0)], -np.inf, 0.0
+        )
+        # nested ranges: Σ_{e' ≤ e} ev[w,e',s,t] ≤ in_range[w,e,s,t]
+        terms = [(u_row[:, e : e + 1], ev[:, : e + 1], 1.0) for e in range(n_e)]
+        rows.add("range", n_u, terms, -np.inf, a["in_range"].ravel())
+        if "power" not in drop:
+            hours = float(lay.problem.charging_hours)
+            kwh, period_of = a["kwh"], lay.period_of
+            rows.add(
+                "station_power",
+                n_w * n_s * n_t,
+                [(wst[:, None], ev, kwh)],
+                -np.inf,
+                np.broadcast_to(a["station_kw"][:, period_of] * hours, d.shape).ravel(),
+            )
+            wct = np.arange(n_w * n_c * n_t).reshape(n_w, n_c, n_t)
+            rows.add(
+                "city_power",
+                n_w * n_c * n_t,
+                [(wct[:, None][:, :, lay.city_of], ev, kwh)],
+                -np.inf,
+                np.broadcast_to(a["city_kw"][:, period_of] * hours, (n_w, n_c, n_t)).ravel(),
+            )
+    rows.add(
+        "cover",
+        n_w * n_s * n_t,
+        [
+            (wst[:, None], fleet[lay.conv][None], 1.0),
+            (wst[:, None], ev, 1.0),
+            (wst, lay.short, 1.0),
+        ],
+        d.ravel(),
+        np.inf,
+    )
+
+
+def _matrix(
+    rows: _Rows, n_x: int
+) -> tuple[sparse.csr_array, np.ndarray, np.ndarray, dict[str, tuple[int, int]]]:
+    """The collected rows as a sparse matrix, dropping rows with no finite bound.
+
+    Returns
+    -------
+    A : scipy.sparse.csr_array
+        Constraint matrix with ``n_x`` columns.
+    lo, hi : numpy.ndarray
+        Row bounds.
+    groups : dict of str to (int, int)
+        Start and stop of each named row group in ``A``.
+    """
+    A = sparse.csr_array(
+        (np.concatenate(rows.v), (np.concatenate(rows.r), np.concatenate(rows.c))),
+        shape=(rows.n, n_x),
+    )
+    A.sum_duplicates()
+    lo, hi = np.concatenate(rows.lo), np.concatenate(rows.hi)
+    keep = np.isfinite(lo) | np.isfinite(hi)  # rows with no finite bound constrain nothing
+    if keep.all():
+        return A, lo, hi, rows.groups
+    new = np.cumsum(np.r_[0, keep]).astype(int)
+    groups = {k: (int(new[s]), int(new[e])) for k, (s, e) in rows.groups.items()}
+    return A[keep], lo[keep], hi[keep], groups
+
+
 def build_program(
     problem: DeployProblem, *, drop: tuple[str, ...] = (), fixed: dict | None = None
 ) -> Program:
@@ -141,195 +451,19 @@ def build_program(
     -------
     Program
     """
-    a = problem.arrays()
-    d, r, kwh, km = a["demand"], a["in_range"], a["kwh"], a["km"]
-    n_w, n_s, n_t = d.shape
-    n_e = r.shape[1]
-    vans, evs = problem.vans, problem.electric
-    n_v, n_c, n_p = len(vans), len(problem.cities), len(problem.periods)
-    ev_of = np.array([vans.index(e) for e in evs], dtype=int)  # van index of each EV
-    conv = np.array([i for i, v in enumerate(problem.van_types) if not v.electric], dtype=int)
-    price = np.array([float(v.cost_per_van) for v in problem.van_types])
-    cost = problem.costs
-    hold = np.array([float(cost.holding_per_van_month[v]) for v in vans])
-    period_of, city_of = a["period_of"], a["city_of"]
-    first = np.r_[True, period_of[1:] != period_of[:-1]]  # first month of each period
-
-    shapes = {
-        "buy": (n_v, n_c, n_p),
-        "fleet": (n_v, n_s, n_t),
-        "place": (n_v, n_s, n_t),
-        "move": (n_v, n_s, n_t),
-        "ev": (n_w, n_e, n_s, n_t),
-        "short": (n_w, n_s, n_t),
-    }
-    blocks, start = {}, 0
-    for name, shape in shapes.items():
-        blocks[name] = (start, shape)
-        start += math.prod(shape)
-    n_x = start
-
-    def idx(name: str) -> np.ndarray:
-        s0, shape = blocks[name]
-        return s0 + np.arange(math.prod(shape)).reshape(shape)
-
-    buy, fleet, place, move, ev, short = (idx(k) for k in shapes)
-    lb, ub = np.zeros(n_x), np.full(n_x, np.inf)
-    integrality = np.zeros(n_x, dtype=np.uint8)
-    integrality[buy.ravel()] = 1
-    integrality[fleet.ravel()] = 1
-    ub[place[:, :, ~first].ravel()] = 0.0
-    ub[move[:, :, 0].ravel()] = 0.0  # the first month's assignment is free
-    if problem.hard_service and fixed is None:
-        ub[short.ravel()] = 0.0
-    if fixed is not None:
-        for name in ("buy", "fleet", "place", "move"):
-            value = np.asarray(fixed[name], float).ravel()
-            lb[idx(name).ravel()] = value
-            ub[idx(name).ravel()] = value
-
-    months_owned = (period_of[None, :] >= np.arange(n_p)[:, None]).sum(1)  # (p,) months
-    parts = {k: np.zeros(n_x) for k in ("purchases", "holding", "moves", "shortage", "emissions")}
-    parts["purchases"][buy] = price[:, None, None]
-    parts["holding"][buy] = hold[:, None, None] * months_owned[None, None, :]
-    parts["moves"][move] = float(cost.move_per_van)
-    parts["shortage"][short] = (
-        float(cost.shortage_per_van_day) * float(cost.shortage_days_per_month) / n_w
-    )
-    emission = (
-        float(cost.emission_price_per_kg)
-        * float(cost.emission_kg_per_km)
-        * float(cost.emission_days_per_month)
-        / n_w
-    )
-    parts["emissions"][ev] = -emission * km[:, None]  # each electric route saves its km
-    constants = {
-        "purchases": 0.0,
-        "holding": float(hold @ a["initial"].sum(1)) * n_t,
-        "moves": 0.0,
-        "shortage": 0.0,
-        "emissions": emission * float((km * d).sum()),  # if no route ran electric
-    }
+    lay = _layout(problem)
+    lb, ub, integrality = _variable_bounds(lay, fixed)
+    parts, constants = _objective(lay)
     c = sum(parts.values())
     constant = sum(constants.values())
-
     rows = _Rows()
-    big = np.inf
-    # owned: Σ_{s∈c} fleet[v,s,t] − Σ_{p'≤p(t)} buy[v,c,p'] ≤ initial[v,c]
-    n_own = n_v * n_c * n_t
-    own_row = np.arange(n_own).reshape(n_v, n_c, n_t)
-    cum = period_of[None, :] >= np.arange(n_p)[:, None]  # (p', t): bought by month t
-    pp, tt = np.nonzero(cum)
-    rows.add(
-        "fleet_owned",
-        n_own,
-        [
-            (own_row[:, city_of, :], fleet, 1.0),
-            (own_row[:, :, tt], buy[:, :, pp], -1.0),
-        ],
-        -big,
-        np.repeat(a["initial"][:, :, None], n_t, axis=2).ravel(),
+    _first_stage_rows(rows, lay)
+    _limit_rows(rows, lay, drop)
+    _draw_rows(rows, lay, drop)
+    A, lo, hi, groups = _matrix(rows, lay.n_x)
+    return Program(
+        c, constant, A, lo, hi, lb, ub, integrality, lay.blocks, groups, lay.a, parts, constants
     )
-    # moves: fleet[t] − fleet[t−1] − place[t] − move[t] ≤ 0 for t ≥ 1
-    if n_t > 1:
-        n_mv = n_v * n_s * (n_t - 1)
-        mv_row = np.arange(n_mv).reshape(n_v, n_s, n_t - 1)
-        rows.add(
-            "moves",
-            n_mv,
-            [
-                (mv_row, fleet[:, :, 1:], 1.0),
-                (mv_row, fleet[:, :, :-1], -1.0),
-                (mv_row, place[:, :, 1:], -1.0),
-                (mv_row, move[:, :, 1:], -1.0),
-            ],
-            -big,
-            0.0,
-        )
-    # placement: Σ_{s∈c} place[v,s,t] − buy[v,c,p(t)] ≤ 0 in a period's first month
-    tf = np.nonzero(first)[0]
-    n_pl = n_v * n_c * len(tf)
-    pl_row = np.arange(n_pl).reshape(n_v, n_c, len(tf))
-    rows.add(
-        "placement",
-        n_pl,
-        [(pl_row[:, city_of, :], place[:, :, tf], 1.0), (pl_row, buy[:, :, period_of[tf]], -1.0)],
-        -big,
-        0.0,
-    )
-    if "budget" not in drop:
-        rows.add(
-            "budget",
-            n_p,
-            [(np.arange(n_p)[None, None, :], buy, price[:, None, None])],
-            -big,
-            a["budget"],
-        )
-    if n_e and "ev_supply" not in drop:
-        rows.add(
-            "ev_supply",
-            n_p,
-            [(np.arange(n_p)[None, None, :], buy[ev_of], 1.0)],
-            -big,
-            a["ev_supply"],
-        )
-    if n_e and "min_electric_share" not in drop and (a["share"] > 0).any():
-        # Σ_e fleet − share · Σ_v fleet ≥ 0, per month
-        share_t = a["share"][period_of]
-        t_row = np.arange(n_t)[None, None, :]
-        coef = np.broadcast_to(-share_t[None, None, :], fleet.shape).copy()
-        coef[ev_of] += 1.0
-        rows.add("min_electric_share", n_t, [(t_row, fleet, coef)], 0.0, big)
-    if "bays" not in drop:
-        st = np.arange(n_s * n_t).reshape(n_s, n_t)
-        rows.add("bays", n_s * n_t, [(st[None], fleet, 1.0)], -big, np.repeat(a["bays"], n_t))
-    # per draw -------------------------------------------------------------------------
-    wst = np.arange(n_w * n_s * n_t).reshape(n_w, n_s, n_t)
-    if n_e:
-        n_u = n_w * n_e * n_s * n_t
-        u_row = np.arange(n_u).reshape(n_w, n_e, n_s, n_t)
-        rows.add("ev_vans", n_u, [(u_row, ev, 1.0), (u_row, fleet[ev_of][None], -1.0)], -big, 0.0)
-        # nested ranges: Σ_{e' ≤ e} ev[w,e',s,t] ≤ in_range[w,e,s,t]
-        terms = [(u_row[:, e : e + 1], ev[:, : e + 1], 1.0) for e in range(n_e)]
-        rows.add("range", n_u, terms, -big, r.ravel())
-        if "power" not in drop:
-            hours = float(problem.charging_hours)
-            rows.add(
-                "station_power",
-                n_w * n_s * n_t,
-                [(wst[:, None], ev, kwh)],
-                -big,
-                np.broadcast_to(a["station_kw"][:, period_of] * hours, d.shape).ravel(),
-            )
-            wct = np.arange(n_w * n_c * n_t).reshape(n_w, n_c, n_t)
-            rows.add(
-                "city_power",
-                n_w * n_c * n_t,
-                [(wct[:, None][:, :, city_of], ev, kwh)],
-                -big,
-                np.broadcast_to(a["city_kw"][:, period_of] * hours, (n_w, n_c, n_t)).ravel(),
-            )
-    rows.add(
-        "cover",
-        n_w * n_s * n_t,
-        [(wst[:, None], fleet[conv][None], 1.0), (wst[:, None], ev, 1.0), (wst, short, 1.0)],
-        d.ravel(),
-        big,
-    )
-    A = sparse.csr_array(
-        (np.concatenate(rows.v), (np.concatenate(rows.r), np.concatenate(rows.c))),
-        shape=(rows.n, n_x),
-    )
-    A.sum_duplicates()
-    lo, hi = np.concatenate(rows.lo), np.concatenate(rows.hi)
-    keep = np.isfinite(lo) | np.isfinite(hi)  # rows with no finite bound constrain nothing
-    if not keep.all():
-        new = np.cumsum(np.r_[0, keep]).astype(int)
-        groups = {k: (int(new[s]), int(new[e])) for k, (s, e) in rows.groups.items()}
-        A, lo, hi = A[keep], lo[keep], hi[keep]
-    else:
-        groups = rows.groups
-    return Program(c, constant, A, lo, hi, lb, ub, integrality, blocks, groups, a, parts, constants)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from bayesspr.cli import main as cli
 from bayesspr.cli.main import build_parser, main
 
 SUBCOMMANDS = ["demo", "simulate", "fit", "fit-volume", "predict", "plan", "absorb", "backtest",
-               "report"]  # fmt: skip
+               "deploy", "report"]  # fmt: skip
 HDF5 = b"\x89HDF\r\n\x1a\n" + bytes(64)  # the first bytes of a netCDF-4 file (a saved fit)
 NOT_CONVERGED = {
     "rhat_max": 1.2, "rhat_worst": "sigma_city", "ess_bulk_min": 35.0,

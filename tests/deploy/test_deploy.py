@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayesspr.deploy.errors import DeployInputError, InfeasibleDeploymentError
+from bayesspr.deploy import DeployInputError, InfeasibleDeploymentError
 from bayesspr.deploy.example import example_problem
 from bayesspr.deploy.plan import DeployPlan, check_plan, deploy
 from bayesspr.deploy.problem import DeployCosts, DeployProblem
@@ -238,3 +238,20 @@ def test_plan_tables():
     assert plan.fleet.dims == ("van", "station", "month")
     assert plan.cost["total"] == pytest.approx(plan.solution.objective)
     assert plan.electric_share.shape == (1, 4)
+
+
+def test_deploy_errors_live_in_the_errors_module_and_survive_pickling():
+    import pickle
+
+    import bayesspr.deploy
+    import bayesspr.errors
+    from bayesspr.errors import Problem
+
+    assert bayesspr.deploy.DeployInputError is bayesspr.errors.DeployInputError
+    assert bayesspr.deploy.InfeasibleDeploymentError is bayesspr.errors.InfeasibleDeploymentError
+    err = DeployInputError([Problem("stations", "bays", -1, "expected an integer ≥ 0")])
+    back = pickle.loads(pickle.dumps(err))
+    assert isinstance(back, BayessprError) and back.problems == err.problems
+    assert str(back) == str(err)
+    inf = pickle.loads(pickle.dumps(InfeasibleDeploymentError("no plan", ["budget"])))
+    assert inf.limits == ["budget"] and str(inf) == "no plan"

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from bayesspr.deploy import DeployInputError
 from bayesspr.deploy.demand import from_forecast
 from bayesspr.deploy.energy import EnergyModel
-from bayesspr.deploy.errors import DeployInputError
 from bayesspr.deploy.problem import DeployCosts, DeployProblem
 from bayesspr.fleet.config import VanType
 

@@ -1,0 +1,290 @@
+"""``bayesspr deploy``: plan purchases and station fleets, write the plan tables.
+
+The command plans on the built-in worked example (:func:`bayesspr.deploy.example_problem`),
+optionally with its stations' bays and charging power and its per-period limits replaced by
+CSV tables. Each table is validated whole: one :class:`~bayesspr.errors.DeployInputError`
+lists every row, column and value that cannot be used, with what was expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bayesspr.deploy.example import example_problem
+from bayesspr.deploy.plan import DeployPlan, check_plan, deploy
+from bayesspr.deploy.problem import DeployProblem
+from bayesspr.errors import DeployInputError, Problem
+from bayesspr.io.files import atomic_folder, atomic_write, check_output_path, sha256_of, write_csv
+
+__all__ = [
+    "DEPLOY_FILES",
+    "LIMITS_COLUMNS",
+    "STATIONS_COLUMNS",
+    "deploy_cli",
+    "read_limits",
+    "read_stations",
+]
+
+#: What ``bayesspr deploy`` writes into its output folder (with ``manifest.json``).
+DEPLOY_FILES = (
+    "purchases.csv", "fleet.csv", "electric_share.csv", "cost.csv", "station_months.csv",
+)  # fmt: skip
+#: Columns of a ``--stations`` table: the station, then what may be set for it.
+STATIONS_COLUMNS = ("station", "bays", "power_kw")
+#: Columns of a ``--limits`` table: the period, then its limits (blank: no limit).
+LIMITS_COLUMNS = ("period", "budget", "ev_supply", "min_electric_share")
+
+#: Per value column: a test of a number, what is expected, and what a blank means
+#: (None: a blank is not allowed).
+_Rule = tuple[Callable[[float], bool], str, float | None]
+_STATION_RULES: dict[str, _Rule] = {
+    "bays": (lambda v: v >= 0 and v == round(v), "a whole number of parking bays ≥ 0", None),
+    "power_kw": (
+        lambda v: v >= 0 and not math.isnan(v),
+        "a charging power ≥ 0 (kW), or blank for no limit",
+        math.inf,
+    ),
+}
+_LIMIT_RULES: dict[str, _Rule] = {
+    "budget": (
+        lambda v: v >= 0,
+        "a purchase budget ≥ 0 (currency), or blank for no limit",
+        math.inf,
+    ),
+    "ev_supply": (
+        lambda v: math.isfinite(v) and v >= 0 and v == round(v),
+        "a whole number of electric vans ≥ 0 (leave the column out for no limit)",
+        None,
+    ),
+    "min_electric_share": (
+        lambda v: 0 <= v <= 1,
+        "an electric share in [0, 1] (–), or blank for none",
+        0.0,
+    ),
+}
+
+
+def _read_table(
+    path: str, option: str, key: str, known: list[str], rules: Mapping[str, _Rule]
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Read a CSV table with one row per ``key`` and check its columns, rows and values.
+
+    Parameters
+    ----------
+    path : str
+        The CSV file.
+    option : str
+        The option that named it (for messages).
+    key : str
+        The column naming each row (``station`` or ``period``).
+    known : list of str
+        The keys the problem has; each must appear once.
+    rules : mapping of str to (check, expected, blank)
+        Per value column: a test of a number, what is expected if it fails, and the value
+        of a blank cell (None: a blank is a problem).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Indexed by ``key`` (as text) in the order of ``known``, the value columns as floats.
+    problems : list of Problem
+        Every problem found; rows are numbered from 1, the first row after the header.
+    """
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    where = f"{option} {path}"
+    allowed = (key, *rules)
+    found = [
+        Problem(where, c, None, f"expected only the columns {list(allowed)}")
+        for c in raw.columns
+        if c not in allowed
+    ]
+    if key not in raw.columns:
+        found.append(Problem(where, key, None, f"expected a {key!r} column"))
+    if found:
+        return pd.DataFrame(), found
+    keys = raw[key].str.strip()
+    values = pd.DataFrame(index=raw.index, columns=[c for c in rules if c in raw], dtype=float)
+    for i in raw.index:
+        row = f"{i + 1} of {where}"
+        if keys[i] not in known:
+            found.append(Problem(row, key, raw[key][i], f"expected one of {known}"))
+        elif (keys[:i] == keys[i]).any():
+            found.append(Problem(row, key, raw[key][i], f"expected each {key} once"))
+        for col in values.columns:
+            check, expected, blank = rules[col]
+            text = raw[col][i].strip()
+            try:
+                value = float(text) if text else blank
+            except ValueError:
+                value = None
+            if value is None or not check(value):
+                found.append(Problem(row, col, raw[col][i], f"expected {expected}"))
+            else:
+                values.loc[i, col] = value
+    lacking = [k for k in known if k not in set(keys)]
+    if lacking:
+        found.append(Problem(where, key, str(lacking), f"expected a row for every {key}"))
+    table = values.set_axis(keys.to_numpy())
+    return (table if found else table.loc[known]), found
+
+
+def read_stations(path: str, problem: DeployProblem) -> dict[str, Any]:
+    """The bays and charging power a ``--stations`` table sets, as problem fields.
+
+    Parameters
+    ----------
+    path : str
+        CSV with a row per station: ``station`` and any of ``bays`` (parking bays, vans) and
+        ``power_kw`` (charging power, kW, the same in every period; blank: no limit).
+    problem : DeployProblem
+        The problem whose stations the table names.
+
+    Returns
+    -------
+    dict
+        ``bays`` and/or ``station_power_kw`` for :func:`dataclasses.replace`.
+
+    Raises
+    ------
+    DeployInputError
+        Naming every row, column and value that cannot be used, and what was expected.
+    """
+    table, found = _read_table(path, "--stations", "station", problem.stations, _STATION_RULES)
+    if found:
+        raise DeployInputError(found)
+    fields: dict[str, Any] = {}
+    if "bays" in table:
+        fields["bays"] = table["bays"].astype("int64")
+    if "power_kw" in table:
+        kw = table["power_kw"].to_numpy()[:, None].repeat(len(problem.periods), axis=1)
+        fields["station_power_kw"] = pd.DataFrame(kw, index=table.index, columns=problem.periods)
+    return fields
+
+
+def read_limits(path: str, problem: DeployProblem) -> dict[str, Any]:
+    """The per-period limits a ``--limits`` table sets, as problem fields.
+
+    Parameters
+    ----------
+    path : str
+        CSV with a row per period: ``period`` and any of ``budget`` (currency; blank: no
+        limit), ``ev_supply`` (electric vans delivered) and ``min_electric_share`` (–, in
+        [0, 1]; blank: none).
+    problem : DeployProblem
+        The problem whose periods the table names.
+
+    Returns
+    -------
+    dict
+        ``budget``, ``ev_supply`` and/or ``min_electric_share`` for
+        :func:`dataclasses.replace`.
+
+    Raises
+    ------
+    DeployInputError
+        Naming every row, column and value that cannot be used, and what was expected.
+    """
+    periods = [str(p) for p in problem.periods]
+    table, found = _read_table(path, "--limits", "period", periods, _LIMIT_RULES)
+    if found:
+        raise DeployInputError(found)
+    table = table.set_axis(list(problem.periods))
+    if "ev_supply" in table:
+        table["ev_supply"] = table["ev_supply"].astype("int64")
+    return {col: table[col] for col in table.columns}
+
+
+def _tables(plan: DeployPlan) -> dict[str, pd.DataFrame]:
+    """The plan's tables as flat frames, by file name."""
+    fleet = plan.fleet.to_dataframe().reset_index()[["month", "station", "van", "fleet"]]
+    share = plan.electric_share.rename_axis(index="city", columns=None).reset_index()
+    cost = plan.cost.rename_axis("part").reset_index()
+    station_months = plan.station_months
+    return {
+        "purchases.csv": plan.purchases,
+        "fleet.csv": fleet.rename(columns={"fleet": "vans"}),
+        "electric_share.csv": share,
+        "cost.csv": cost,
+        "station_months.csv": station_months,
+    }
+
+
+def deploy_cli(args: argparse.Namespace) -> int:
+    """``bayesspr deploy``: plan the example network, write the plan tables and a manifest.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of ``bayesspr deploy``.
+
+    Returns
+    -------
+    int
+        0 when the plan was written.
+
+    Raises
+    ------
+    DeployInputError
+        A ``--stations`` or ``--limits`` table, or an option, cannot be used.
+    InfeasibleDeploymentError
+        No plan meets the hard limits; nothing is written.
+    """
+    inputs = {"--stations": args.stations, "--limits": args.limits}
+    out = check_output_path(args.out, "folder", inputs, folder_files=DEPLOY_FILES)
+    problem = example_problem(n_samples=args.samples, seed=args.seed)
+    fields: dict[str, Any] = {"hard_service": args.hard_service}
+    if args.stations is not None:
+        fields.update(read_stations(args.stations, problem))
+    if args.limits is not None:
+        fields.update(read_limits(args.limits, problem))
+    if args.shortage_cost is not None:
+        fields["costs"] = replace(problem.costs, shortage_per_van_day=args.shortage_cost)
+    if args.charging_hours is not None:
+        fields["charging_hours"] = args.charging_hours
+    problem = replace(problem, **fields)
+    plan = deploy(problem, time_limit=args.time_limit, mip_rel_gap=args.mip_gap)
+    broken = check_plan(plan)
+    if broken:  # never write a plan that breaks a constraint
+        raise RuntimeError("the solver's plan breaks constraints: " + "; ".join(broken))
+    record = {o: {"path": str(Path(p).resolve()), "sha256": sha256_of(p)}
+              for o, p in inputs.items() if p is not None}  # fmt: skip
+    settings = {"example": True, "samples": args.samples, "seed": args.seed,
+                "time_limit_s": args.time_limit, "mip_gap": args.mip_gap,
+                "shortage_cost": problem.costs.shortage_per_van_day,
+                "charging_hours": problem.charging_hours,
+                "hard_service": problem.hard_service}  # fmt: skip
+    with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
+        for name, table in _tables(plan).items():
+            write_csv(table, tmp / name)
+        manifest = {
+            "bayesspr_version": _version(),
+            "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command_line": shlex.join(["bayesspr", *getattr(args, "argv", [])]),
+            "inputs": record,
+            "settings": settings,
+            "mip_gap": None if math.isnan(plan.mip_gap) else plan.mip_gap,
+            "solve_seconds": plan.seconds,
+            "files": {p.name: sha256_of(p) for p in sorted(tmp.iterdir()) if p.is_file()},
+        }
+        text = json.dumps(manifest, indent=2) + "\n"
+        atomic_write(lambda p: Path(p).write_text(text, encoding="utf-8"), tmp / "manifest.json")
+    print(plan.summary())
+    print(plan.purchases.query("vans > 0").to_string(index=False))
+    print(f"wrote {', '.join(DEPLOY_FILES)} and manifest.json to {out}")
+    return 0
+
+
+def _version() -> str:
+    from bayesspr.cli.main import _version as version
+
+    return version()

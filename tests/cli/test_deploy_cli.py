@@ -1,0 +1,96 @@
+"""``bayesspr deploy``: the worked example end to end, its input tables and their errors."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from bayesspr.cli.deploy import DEPLOY_FILES
+from bayesspr.cli.main import main
+from bayesspr.deploy import check_plan, deploy, example_problem
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_deploy_example_writes_the_plan_it_solved_and_it_passes_check_plan(tmp_path, capsys):
+    out = tmp_path / "plan"
+    assert main(["deploy", "--example", "--samples", "12", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "expected cost" in printed and "wrote purchases.csv" in printed
+    assert sorted(p.name for p in out.iterdir()) == sorted([*DEPLOY_FILES, "manifest.json"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["files"]) == set(DEPLOY_FILES)
+    assert manifest["settings"]["samples"] == 12 and manifest["settings"]["example"] is True
+
+    plan = deploy(example_problem(n_samples=12))  # the same problem, solved to optimality
+    assert check_plan(plan) == []
+    purchases = pd.read_csv(out / "purchases.csv")
+    assert purchases["vans"].tolist() == plan.purchases["vans"].tolist()
+    fleet = pd.read_csv(out / "fleet.csv")
+    written = fleet.set_index(["van", "station", "month"])["vans"]
+    expected = plan.fleet.to_series().rename("vans")
+    assert written.sort_index().tolist() == expected.sort_index().tolist()
+    cost = pd.read_csv(out / "cost.csv").set_index("part")["currency"]
+    assert cost["total"] == pytest.approx(plan.cost["total"], rel=1e-9)
+    assert cost.drop("total").sum() == pytest.approx(cost["total"], rel=1e-9)
+    share = pd.read_csv(out / "electric_share.csv").set_index("city")
+    assert ((share >= 0) & (share <= 1)).all().all()
+    months = pd.read_csv(out / "station_months.csv")
+    assert len(months) == 4 * 4 and months["p_shortfall"].between(0, 1).all()
+
+
+def test_deploy_tables_set_bays_power_and_limits(tmp_path):
+    stations = _write(tmp_path / "stations.csv",
+                      "station,bays,power_kw\nS000,9,\nS001,9,500\nS002,9,\nS003,9,\n")  # fmt: skip
+    limits = _write(tmp_path / "limits.csv",
+                    "period,budget,ev_supply\n2027,500000,3\n2028,,0\n")  # fmt: skip
+    out = tmp_path / "plan"
+    argv = ["deploy", "--example", "--stations", stations, "--limits", limits, "--out", str(out)]
+    assert main(argv) == 0
+    fleet = pd.read_csv(out / "fleet.csv")
+    assert fleet.groupby(["station", "month"])["vans"].sum().max() <= 9
+    purchases = pd.read_csv(out / "purchases.csv")
+    assert purchases.query("period == 2027")["spend"].sum() <= 500_000
+    electric = purchases[purchases["van"].str.startswith("ev")].groupby("period")["vans"].sum()
+    assert electric[2027] <= 3 and electric[2028] == 0
+    record = json.loads((out / "manifest.json").read_text())["inputs"]
+    assert set(record) == {"--stations", "--limits"}
+
+
+def test_a_bad_limits_table_names_row_column_value_and_expected(tmp_path, capsys):
+    limits = _write(tmp_path / "limits.csv",
+                    "period,budget,ev_supply\n2027,100,2\n2028,-5,1.5\n")  # fmt: skip
+    out = tmp_path / "plan"
+    assert main(["deploy", "--example", "--limits", limits, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "bayesspr deploy: error: deployment inputs have 2 problems" in err
+    assert f"row 2 of --limits {limits}, column 'budget', value '-5': expected a purchase" in err
+    assert "column 'ev_supply', value '1.5': expected a whole number" in err
+    assert not out.exists()
+
+
+def test_a_bad_stations_table_names_unknown_columns_stations_and_missing_rows(tmp_path, capsys):
+    stations = _write(tmp_path / "stations.csv", "station,bays,colour\nS000,3,red\n")
+    assert main(["deploy", "--example", "--stations", stations, "--out", str(tmp_path / "o")]) == 2
+    assert "column 'colour': expected only the columns ['station', 'bays', 'power_kw']" in (
+        capsys.readouterr().err
+    )
+    stations = _write(tmp_path / "stations.csv", "station,bays\nS000,3\nS999,2\nS000,x\n")
+    assert main(["deploy", "--example", "--stations", stations, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "row 2 of --stations" in err and "value 'S999': expected one of ['S000'" in err
+    assert "row 3 of --stations" in err and "value 'S000': expected each station once" in err
+    assert "column 'bays', value 'x': expected a whole number of parking bays" in err
+    assert "value \"['S001', 'S002', 'S003']\": expected a row for every station" in err
+
+
+def test_an_infeasible_example_exits_2_naming_the_limit(tmp_path, capsys):
+    limits = _write(tmp_path / "limits.csv", "period,budget\n2027,0\n2028,0\n")
+    out = tmp_path / "plan"
+    argv = ["deploy", "--example", "--limits", limits, "--hard-service", "--out", str(out)]
+    assert main(argv) == 2
+    assert "budget" in capsys.readouterr().err
+    assert not out.exists()
