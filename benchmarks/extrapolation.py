@@ -20,7 +20,7 @@ from bayesspr.evaluation.scores import (
     extrapolation_split,
     gradient_boosting_spr,
     pit_coverage,
-    randomized_pit,
+    randomised_pit,
 )
 
 
@@ -36,7 +36,7 @@ def main() -> None:
     plan = test.drop(columns=["routes", "route_km"])
     forecast = model.predict(plan, interval=0.9)
     draws = model.predict_draws(plan)
-    pit = randomized_pit(draws["routes"].to_numpy(), test["routes"].to_numpy(),
+    pit = randomised_pit(draws["routes"].to_numpy(), test["routes"].to_numpy(),
                          np.random.default_rng(0))  # fmt: skip
     spr = (test["packages"] / test["routes"]).to_numpy()
     gbm = gradient_boosting_spr(train, test).to_numpy()

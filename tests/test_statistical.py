@@ -16,7 +16,7 @@ from bayesspr.evaluation.scores import (
     extrapolation_split,
     gradient_boosting_spr,
     pit_coverage,
-    randomized_pit,
+    randomised_pit,
 )
 
 RECOVERY_SEEDS = (101, 202, 303)
@@ -81,7 +81,7 @@ def extrapolation():
     model = _fit(train, 11)
     plan = test.drop(columns=["routes", "route_km"])
     forecast = model.predict(plan, interval=LEVEL)
-    pit = randomized_pit(
+    pit = randomised_pit(
         model.predict_draws(plan)["routes"].to_numpy(), test["routes"].to_numpy(),
         np.random.default_rng(0),
     )  # fmt: skip

@@ -57,7 +57,7 @@ _EXPORTS = {
     "extrapolation_split": "scores",
     "gradient_boosting_spr": "scores",
     "pit_coverage": "scores",
-    "randomized_pit": "scores",
+    "randomised_pit": "scores",
     "score_draws": "scores",
     "station_day_pit": "scores",
     "summarise_scores": "scores",

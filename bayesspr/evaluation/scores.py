@@ -19,7 +19,7 @@ from bayesspr.defaults import BACKTEST_COVERAGE_LEVELS
 from bayesspr.forecasting.summaries import central_bounds
 
 
-def randomized_pit(draws: np.ndarray, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def randomised_pit(draws: np.ndarray, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Randomised PIT of observations under predictive draws (dimensionless, in [0, 1]).
 
     Parameters
@@ -50,7 +50,7 @@ def pit_coverage(pit: np.ndarray, level: float) -> float:
     Parameters
     ----------
     pit : numpy.ndarray
-        Randomised PIT values (see :func:`randomized_pit`).
+        Randomised PIT values (see :func:`randomised_pit`).
     level : float
         Central interval mass, in (0, 1).
 
@@ -165,7 +165,7 @@ def station_day_pit(
         i = int(np.flatnonzero((d < 0) | (k < 0))[0])
         raise ValueError(f"observed station-day {truth.index[i]} is not in the forecast")
     values = routes.transpose("sample", "date", "station").to_numpy()[:, d, k]
-    return pd.Series(randomized_pit(values, truth.to_numpy(), rng), index=truth.index)
+    return pd.Series(randomised_pit(values, truth.to_numpy(), rng), index=truth.index)
 
 
 #: Central interval masses whose coverage is reported (:mod:`bayesspr.defaults`).
@@ -223,7 +223,7 @@ def unit_scores(
             "mean": draws.mean(axis=0),
             "crps": np.asarray(crps),
             "pinball": np.asarray(pinball).mean(axis=0),
-            "pit": randomized_pit(draws, observed, rng),
+            "pit": randomised_pit(draws, observed, rng),
         }
     )
 

@@ -55,7 +55,7 @@ from bayesspr.evaluation.diagnostics import (
     convergence,
     parameter_diagnostics,
 )
-from bayesspr.evaluation.scores import pit_coverage, randomized_pit
+from bayesspr.evaluation.scores import pit_coverage, randomised_pit
 from bayesspr.forecasting.summaries import central_bounds
 from bayesspr.io.files import atomic_write
 from bayesspr.spr.model import NotFittedError, SPRModel
@@ -185,7 +185,7 @@ _PPC_STATIONS_MAX = 12
 #: Display name of each per-parameter check of :func:`parameter_diagnostics`.
 _DPI = 80
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_FAIL_COLOR = "#b00000"
+_FAIL_COLOUR = "#b00000"
 
 _ADVICE = {
     "rhat": (
@@ -909,7 +909,7 @@ def _pit_html(model: SPRModel, holdout: pd.DataFrame | None, seed: int) -> str:
     plan = holdout.drop(columns=["routes", "route_km"], errors="ignore")
     draws = model.predict_draws(plan, random_seed=seed, max_samples=1000)["routes"].to_numpy()
     observed = holdout["routes"].to_numpy()
-    pit = randomized_pit(draws, observed, np.random.default_rng(seed))
+    pit = randomised_pit(draws, observed, np.random.default_rng(seed))
     groups = [("all", np.ones(len(holdout), bool))] + [
         (city, (holdout["city"] == city).to_numpy()) for city in sorted(holdout["city"].unique())
     ]
@@ -1004,7 +1004,7 @@ def _volume_ppc_html(model: VolumeModel, volume: pd.DataFrame | None, seed: int)
             "and replicated daily stops cannot be compared."
         )
     days = _volume_replicates(model, volume, seed)
-    pit = randomized_pit(days["draws"], days["observed"], np.random.default_rng(seed))
+    pit = randomised_pit(days["draws"], days["observed"], np.random.default_rng(seed))
     frame = days["frame"].assign(pit=pit)
     groups = [("all", np.ones(len(frame), bool))] + [
         (station, (frame["station"] == station).to_numpy())
@@ -1192,7 +1192,7 @@ def _rank_figure(idata: xr.DataTree, rows: pd.DataFrame) -> Figure:
         ax.set_ylabel("ECDF − uniform CDF (–)")
         stats = f"R-hat {row.r_hat:.3f}, ESS {row.ess_bulk:.0f} bulk, {row.ess_tail:.0f} tail"
         lines = [str(row.Index), stats] + ([f"FAILS: {row.misses}"] if row.failing else [])
-        ax.set_title("\n".join(lines), fontsize=9, color=_FAIL_COLOR if row.failing else "black")
+        ax.set_title("\n".join(lines), fontsize=9, color=_FAIL_COLOUR if row.failing else "black")
     return pc.get_viz("figure")
 
 

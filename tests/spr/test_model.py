@@ -11,7 +11,7 @@ import xarray as xr
 
 from bayesspr import DataError, SPRModel
 from bayesspr.data.table import validate
-from bayesspr.evaluation.scores import pit_coverage, randomized_pit
+from bayesspr.evaluation.scores import pit_coverage, randomised_pit
 from bayesspr.io.fit_files import SavedFitError
 from bayesspr.spr.model import ModelVersionError, NotFittedError, PhysicsWarning, warm_start_values
 
@@ -72,7 +72,7 @@ def test_predict_draws_are_labelled(demo_fit, demo_split):
 def test_next_month_interval_coverage_is_near_nominal(demo_fit, demo_split):
     _, future = demo_split
     draws = demo_fit.predict_draws(plan_of(future))["routes"].to_numpy()
-    pit = randomized_pit(draws, future["routes"].to_numpy(), np.random.default_rng(1))
+    pit = randomised_pit(draws, future["routes"].to_numpy(), np.random.default_rng(1))
     # ~480 rows: the 99% binomial band around 0.9 is about 0.865-0.93; rows share
     # parameters, so allow a little more
     assert 0.85 <= pit_coverage(pit, 0.9) <= 0.95, pit_coverage(pit, 0.9)
