@@ -17,6 +17,7 @@ __all__ = [
     "BayessprError",
     "DataError",
     "DeployInputError",
+    "DeploySolveError",
     "FleetConfigError",
     "InfeasibleDeploymentError",
     "ModelVersionError",
@@ -181,3 +182,11 @@ class InfeasibleDeploymentError(BayessprError):
 
     def __reduce__(self) -> tuple[type[InfeasibleDeploymentError], tuple[str, list[str]]]:
         return (type(self), (str(self), self.limits))
+
+
+class DeploySolveError(BayessprError, RuntimeError):
+    """HiGHS returned no deployment plan within its time limit, or failed otherwise.
+
+    Also a :class:`RuntimeError`: the inputs may be fine; a longer time limit or fewer draws
+    usually gives a plan.
+    """

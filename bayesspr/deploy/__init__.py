@@ -17,6 +17,7 @@ _EXPORTS = {
     "EnergyModel": "energy",
     "DeployInputError": "problem",  # defined in bayesspr.errors
     "InfeasibleDeploymentError": "plan",  # defined in bayesspr.errors
+    "DeploySolveError": "plan",  # defined in bayesspr.errors
     "example_problem": "example",
     "DeployPlan": "plan",
     "check_plan": "plan",

@@ -19,7 +19,7 @@ import xarray as xr
 
 from bayesspr.deploy.problem import DeployProblem
 from bayesspr.deploy.program import LIMITS, Program, Solution, build_program, solve_program
-from bayesspr.errors import InfeasibleDeploymentError
+from bayesspr.errors import DeploySolveError, InfeasibleDeploymentError
 
 __all__ = ["DeployPlan", "check_plan", "deploy", "evaluate_plan"]
 
@@ -282,17 +282,19 @@ def deploy(
     ------
     InfeasibleDeploymentError
         If no plan meets the hard constraints; the message names the limit(s) that bind.
-    RuntimeError
-        If HiGHS finds no plan within the time limit, or fails otherwise.
+    DeploySolveError
+        If HiGHS finds no plan within the time limit, or fails otherwise (also a
+        ``RuntimeError``).
     """
     program = build_program(problem)
     sol = solve_program(program, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
     if sol.status == 2:
         raise _explain_infeasible(problem, time_limit)
     if sol.x is None:
-        raise RuntimeError(
+        raise DeploySolveError(
             f"HiGHS returned no plan (status {sol.status}: {sol.message}) within "
-            f"time_limit = {time_limit} s: expected a longer time limit or fewer draws"
+            f"time_limit = {time_limit} s: give a longer time limit (--time-limit) or fewer "
+            "draws (--samples)"
         )
     return DeployPlan(problem, program, sol)
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayesspr.deploy import DeployInputError, InfeasibleDeploymentError
+from bayesspr.deploy import DeployInputError, DeploySolveError, InfeasibleDeploymentError
 from bayesspr.deploy.example import example_problem
 from bayesspr.deploy.plan import DeployPlan, check_plan, deploy
 from bayesspr.deploy.problem import DeployCosts, DeployProblem
@@ -255,3 +255,9 @@ def test_deploy_errors_live_in_the_errors_module_and_survive_pickling():
     assert str(back) == str(err)
     inf = pickle.loads(pickle.dumps(InfeasibleDeploymentError("no plan", ["budget"])))
     assert inf.limits == ["budget"] and str(inf) == "no plan"
+
+
+def test_no_plan_within_the_time_limit_is_a_named_error_that_says_what_to_do():
+    with pytest.raises(DeploySolveError, match=r"no plan .*longer time limit") as caught:
+        deploy(example_problem(), time_limit=1e-9)
+    assert isinstance(caught.value, RuntimeError)  # as before it had a name
