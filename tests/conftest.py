@@ -66,3 +66,22 @@ def demo_volume_fit(demo_split):
             return VolumeModel().fit(history, random_seed=2)
 
     return _cached(VolumeModel, "demo-volume-seed2", fit)
+
+
+@pytest.fixture(scope="session")
+def frame_hash():
+    """Sum of pandas' row hashes (index included) of a frame with floats rounded to 1e-6.
+
+    Rounding keeps a pinned hash about the simulation, not the machine: numpy's ``exp`` and
+    ``log`` pick SIMD kernels by CPU, and their last bit differs between processors (the
+    unrounded hashes pinned on one machine failed on an AMD EPYC with the same versions).
+    """
+
+    def digest(frame: pd.DataFrame) -> int:
+        if not len(frame):
+            return 0
+        floats = frame.select_dtypes("float").columns
+        rounded = frame.assign(**{name: frame[name].round(6) for name in floats})
+        return int(pd.util.hash_pandas_object(rounded, index=True).sum())
+
+    return digest

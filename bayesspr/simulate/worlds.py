@@ -621,7 +621,12 @@ def _with_shifts(table: pd.DataFrame, gen: np.random.Generator) -> pd.DataFrame:
     A varying shift is what separates dispatch overhead from the time scale of the other
     constants (docs/model.md).
     """
-    station_day = table["station"] + table["date"].astype(str)
+    # both sides made plain strings of one dtype: pandas 3 refuses to add its `str` dtype to
+    # an object column (and the date's text dtype depends on pyarrow being installed)
+    dates = pd.DatetimeIndex(table["date"]).strftime("%Y-%m-%d").to_numpy(dtype=object)
+    station_day = pd.Series(
+        table["station"].to_numpy(dtype=object) + "|" + dates, index=table.index, dtype=object
+    )
     shift_of = dict(zip(station_day.unique(),
                         gen.choice(SHIFT_HOURS, size=station_day.nunique(), p=SHIFT_SHARES),
                         strict=True))  # fmt: skip

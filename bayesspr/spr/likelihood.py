@@ -16,16 +16,45 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
-from pymc.distributions.dist_math import normal_lcdf
 from pymc.math import logdiffexp
+
+_SQRT_HALF = float(np.sqrt(0.5))
+
+
+def log_standard_normal_cdf(z: pt.TensorVariable) -> pt.TensorVariable:
+    """Log of the standard normal CDF, log Φ(z), accurate in both tails, finite gradients.
+
+    The lower tail (z < −1) uses the scaled complementary error function and the rest
+    ``log1p``, as PyMC's ``normal_lcdf`` does. Unlike it, each branch is fed scores from its
+    own range only, so the branch a ``switch`` does not take is never ±inf: under JAX the
+    gradient of an untaken infinite branch is 0·inf = NaN, which made every NUTS transition
+    diverge with ``nuts_sampler="numpyro"`` (PyTensor's C backend happened to mask it).
+
+    Parameters
+    ----------
+    z : tensor
+        Standard-normal scores (–).
+
+    Returns
+    -------
+    tensor
+        log Φ(z) (nats), elementwise.
+    """
+    lower = pt.lt(z, -1.0)
+    z_tail = pt.switch(lower, z, -1.0)
+    z_body = pt.switch(lower, -1.0, z)
+    tail = pt.log(0.5 * pt.erfcx(-z_tail * _SQRT_HALF)) - 0.5 * pt.sqr(z_tail)
+    body = pt.log1p(-0.5 * pt.erfc(z_body * _SQRT_HALF))
+    return pt.switch(lower, tail, body)
 
 
 def _log_prob_between(lo_z: pt.TensorVariable, hi_z: pt.TensorVariable) -> pt.TensorVariable:
     """Log of Φ(hi) − Φ(lo) for standard-normal scores, accurate in both tails."""
-    # in the upper tail use the mirror image, Φ(hi) − Φ(lo) = Φ(−lo) − Φ(−hi)
-    upper = lo_z > 0
-    a = pt.switch(upper, normal_lcdf(0.0, 1.0, -lo_z), normal_lcdf(0.0, 1.0, hi_z))
-    b = pt.switch(upper, normal_lcdf(0.0, 1.0, -hi_z), normal_lcdf(0.0, 1.0, lo_z))
+    # in the upper tail use the mirror image, Φ(hi) − Φ(lo) = Φ(−lo) − Φ(−hi); the mirror is
+    # applied to the scores, not to the results, so no untaken branch is computed at all
+    upper = pt.gt(lo_z, 0.0)
+    a = log_standard_normal_cdf(pt.switch(upper, -lo_z, hi_z))
+    b = log_standard_normal_cdf(pt.switch(upper, -hi_z, lo_z))
     return logdiffexp(a, b)
 
 
@@ -55,7 +84,7 @@ def route_count_logp(
     """
     hi_z = (pt.log(routes) - log_need) / sigma
     lo_z = (pt.log(pt.maximum(routes - 1.0, 1e-12)) - log_need) / sigma
-    at_floor = normal_lcdf(0.0, 1.0, hi_z)
+    at_floor = log_standard_normal_cdf(hi_z)
     above = _log_prob_between(lo_z, hi_z)
     logp = pt.switch(pt.le(routes, floor), at_floor, above)
     return pt.switch(pt.lt(routes, floor), -np.inf, logp)

@@ -365,8 +365,9 @@ class SPRModel(FittedModel):
             approximate in ``diagnostics`` and the fit's attributes.
         draws, tune, chains, target_accept : optional
             Sampler settings; defaults from the spec's ``[sampler]`` table.
-        nuts_sampler : {"nutpie", "pymc"}, optional
-            NUTS implementation; default nutpie when installed.
+        nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, optional
+            NUTS implementation; default nutpie when installed. ``"numpyro"`` and
+            ``"blackjax"`` run on JAX (CPU or GPU; ``pip install 'bayesspr[jax]'``).
         advi_iterations : int
             Optimisation steps for ``method="advi"``.
         progressbar : bool
