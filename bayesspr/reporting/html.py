@@ -55,6 +55,7 @@ from bayesspr.evaluation.diagnostics import (
     convergence,
     parameter_diagnostics,
 )
+from bayesspr.evaluation.loo import LooResult, psis_loo
 from bayesspr.evaluation.scores import pit_coverage, randomised_pit
 from bayesspr.forecasting.summaries import central_bounds
 from bayesspr.io.files import atomic_write
@@ -821,55 +822,43 @@ def _ppc_html(model: SPRModel, history: pd.DataFrame | None, seed: int) -> str:
 def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
     if "log_likelihood" not in idata.children:
         return _note("The fit has no log_likelihood group: PSIS-LOO cannot be computed.")
-    names = list(idata["log_likelihood"].data_vars)
-    parts, stats_rows, k_rows = [], [], []
-    results = {}
-    for name in names:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # the table below reports the k's
-            loo = azs.loo(idata, var_name=name, pointwise=True)
-        results[name] = loo
-        k = np.asarray(loo.pareto_k).ravel()
-        good = float(loo.good_k)
+    results = {name: psis_loo(idata, name) for name in idata["log_likelihood"].data_vars}
+    stats_rows, k_rows = [], []
+    for name, loo in results.items():
+        k = loo.pareto_k
+        good = loo.good_k
         stats_rows.append(
-            (
-                name,
-                f"{loo.elpd:.1f}",
-                f"{loo.se:.1f}",
-                f"{loo.p:.1f}",
-                loo.n_data_points,
-                loo.n_samples,
-            )
-        )
+            (name, f"{loo.elpd:.1f}", f"{loo.se:.1f}", f"{loo.p_loo:.1f}", loo.n_rows,
+             loo.n_certain, loo.n_samples)
+        )  # fmt: skip
         for label, inside in (
             (f"good (k ≤ {good:.2f})", k <= good),
             (f"bad ({good:.2f} < k ≤ 1)", (k > good) & (k <= 1.0)),
             ("very bad (k > 1)", k > 1.0),
+            ("exact (certain outcome)", np.isnan(k)),
         ):
             k_rows.append((name, label, int(inside.sum()), f"{100 * inside.mean():.1f} %"))
-    parts.append(
-        _table(
-            pd.DataFrame(
-                stats_rows,
-                columns=["observed variable", "elpd_loo", "SE", "p_loo", "rows", "posterior draws"],
-            )
-        )
-    )
-    parts.append("<h3>Pareto k of each row</h3>")
-    parts.append(
-        _table(pd.DataFrame(k_rows, columns=["observed variable", "range", "rows", "share"]))
-    )
-    parts.append(
+    columns = ["observed variable", "elpd_loo", "SE", "p_loo", "rows", "certain rows",
+               "posterior draws"]  # fmt: skip
+    parts = [
+        _table(pd.DataFrame(stats_rows, columns=columns)),
+        "<h3>Pareto k of each row</h3>",
+        _table(pd.DataFrame(k_rows, columns=["observed variable", "range", "rows", "share"])),
         "<p>Ranges as ArviZ reports them: the good-k threshold is min(1 − 1/log10(S), 0.7) for "
         "S posterior draws. Rows with k above it are influential: their LOO estimate is not "
-        "reliable, and they are often data errors or rows unlike the rest.</p>"
-    )
+        "reliable, and they are often data errors or rows unlike the rest. A row whose "
+        "log-likelihood is the same on every draw (a certain outcome, such as one possible "
+        "route count) has an exact leave-one-out term and no Pareto k; it is counted as "
+        "“certain” and kept out of the smoothing.</p>",
+    ]
     for name, loo in results.items():
+        if loo.smoothed is None:
+            continue
         parts.append(
             _plot(
-                lambda loo=loo: _khat_figure(loo),
+                lambda loo=loo: _khat_figure(loo.smoothed),
                 f"Pareto k per row: {name}",
-                f"Pareto k of each training row for the {name} likelihood.",
+                f"Pareto k of each training row for the {name} likelihood (certain rows left out).",
             )
         )
     worst = _worst_k_rows(results, history)
@@ -879,12 +868,14 @@ def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
     return "\n".join(parts)
 
 
-def _worst_k_rows(results: dict[str, Any], history: pd.DataFrame | None) -> pd.DataFrame | None:
+def _worst_k_rows(
+    results: dict[str, LooResult], history: pd.DataFrame | None
+) -> pd.DataFrame | None:
     """Training rows whose k exceeds the good-k threshold for any likelihood (at most 15)."""
     if not results:
         return None
-    ks = pd.DataFrame({name: np.asarray(loo.pareto_k).ravel() for name, loo in results.items()})
-    good = min(float(loo.good_k) for loo in results.values())
+    ks = pd.DataFrame({name: loo.pareto_k for name, loo in results.items()})
+    good = min(loo.good_k for loo in results.values())
     worst = ks.max(axis=1).sort_values(ascending=False)
     worst = worst[worst > good].head(15)
     if worst.empty:

@@ -569,3 +569,21 @@ def test_volume_report_refuses_bad_inputs_before_writing(demo_volume_fit, demo_s
     with pytest.raises(TypeError, match="SPRModel or a VolumeModel"):
         write_report(object(), target)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fit_with_rows_of_a_certain_outcome_gets_its_loo_section(demo_fit, tmp_path):
+    """A zip-day with one possible route count has the same log-likelihood on every draw;
+    PSIS-LOO failed on it ("All tail values are the same") and the report with it."""
+    tree = demo_fit.idata.copy()
+    log_lik = tree["log_likelihood"].to_dataset()
+    routes = log_lik["routes"].copy()
+    routes[:, :, :3] = 0.0  # P(routes) = 1 on every draw
+    tree["log_likelihood"] = log_lik.assign(routes=routes)
+    certain = copy.copy(demo_fit)
+    certain.idata = tree
+    text = write_report(certain, tmp_path / "certain.html").read_text(encoding="utf-8")
+    sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', text, flags=re.S))
+    assert "<img" in sections["loo"]
+    found = re.search(r'<td>routes</td><td>exact \(certain outcome\)</td><td class="num">(\d+)',
+                      text)  # fmt: skip
+    assert found and int(found.group(1)) >= 3  # the three made certain, and any others
