@@ -176,12 +176,15 @@ class FittedModel:
         """Set ``diagnostics`` from the fit; warn (``ConvergenceWarning``) if it fails."""
         self.diagnostics = convergence(idata)
         self.diagnostics["method"] = "nuts"
+        self._warn_if_unconverged(advice)
+
+    def _warn_if_unconverged(self, advice: str) -> None:
         if not self.diagnostics["ok"]:
             warnings.warn(
                 f"{self.model_name} fit did not converge: "
                 + "; ".join(self.diagnostics["problems"])
                 + f" — see model.diagnostics; {advice}",
-                ConvergenceWarning, stacklevel=3,
+                ConvergenceWarning, stacklevel=4,
             )  # fmt: skip
 
     def _attrs(self) -> dict[str, str]:
@@ -245,5 +248,27 @@ class FittedModel:
         return idata
 
     def _restore(self, idata: xr.DataTree) -> None:
+        """Take a loaded fit; its convergence verdict is recomputed, never read from the file.
+
+        The stored ``bayesspr_diagnostics`` attribute is text anyone can edit: an MCMC fit's
+        verdict comes again from its draws and sampler statistics (warning like a fresh fit
+        when it fails), and an approximate (ADVI) fit is never taken as converged.
+        """
         self.idata = idata
-        self.diagnostics = json.loads(idata.attrs.get("bayesspr_diagnostics", "{}"))
+        stored = json.loads(idata.attrs.get("bayesspr_diagnostics", "{}"))
+        if stored.get("method") == "advi" or "sample_stats" not in idata.children:
+            self.diagnostics = {
+                **stored, "method": stored.get("method", "unknown"), "ok": None,
+                "approximate": True,
+                "problems": ["approximate fit or no sampler statistics: no R-hat/ESS verdict"],
+            }  # fmt: skip
+            return
+        self.diagnostics = convergence(idata)
+        self.diagnostics["method"] = "nuts"
+        before = stored.get("ok")
+        if before is not None and bool(before) != self.diagnostics["ok"]:
+            self.diagnostics["problems"].append(
+                f"the file's stored verdict said ok={before}; recomputed from its draws: "
+                f"ok={self.diagnostics['ok']} (the file was edited or damaged)"
+            )
+        self._warn_if_unconverged("re-fit with more tune/draws before trusting it")

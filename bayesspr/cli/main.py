@@ -28,6 +28,8 @@ from bayesspr.cli.demo import run_demo
 from bayesspr.data import table as data
 from bayesspr.data.network import Network
 from bayesspr.defaults import DEFAULT_INTERVAL, EBFMI_MIN, ESS_MIN, RHAT_MAX
+from bayesspr.evaluation.diagnostics import ConvergenceWarning
+from bayesspr.fitted_model import FittedModel
 from bayesspr.fleet import decisions as fleet
 from bayesspr.forecasting.compose import forecast
 from bayesspr.forecasting.scenario import Scenario, ScenarioError, VanChange, VolumeShock
@@ -196,7 +198,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     check_output_path(args.out, "table", {"--model": args.model, "--data": args.data})
-    model = SPRModel.load(args.model)
+    model = _load_fit(SPRModel, args.model)
     _check_loaded(model, args.model, "--model", args)
     plan = data.read_table(args.data, require_routes=False)
     forecast = model.predict(plan, interval=args.interval, random_seed=args.seed)
@@ -322,7 +324,7 @@ def _load_volume(
     """Load a volume fit named by ``source`` (a table passes through)."""
     if not isinstance(source, Path):
         return source, network, first_day
-    volume = VolumeModel.load(source)
+    volume = _load_fit(VolumeModel, source)
     _check_loaded(volume, str(source), "--volume", args)
     network = volume.network if network is None else network
     if network is None:
@@ -397,7 +399,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     out = check_output_path(args.out, "folder", inputs, folder_files=PLAN_FILES)
     changes = _changes(args)
     source, network, first_day = _volume_source(args)
-    model = SPRModel.load(args.model)
+    model = _load_fit(SPRModel, args.model)
     _check_loaded(model, args.model, "--model", args)
     volume, network, first_day = _load_volume(args, source, network, first_day)
     scenario = _scenario(args, changes, first_day)
@@ -476,7 +478,7 @@ def _cmd_absorb(args: argparse.Namespace) -> int:
     changes = _changes(args)
     bought = None if args.fleet is None else _read_fleet(args.fleet)
     source, network, first_day = _volume_source(args)
-    model = SPRModel.load(args.model)
+    model = _load_fit(SPRModel, args.model)
     _check_loaded(model, args.model, "--model", args)
     volume, network, first_day = _load_volume(args, source, network, first_day)
     stations = network.stations.index.astype(str)
@@ -527,11 +529,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     kind = saved_fit_kind(args.model)
     model: SPRModel | VolumeModel
     if kind == "spr":
-        model = SPRModel.load(args.model)
+        model = _load_fit(SPRModel, args.model)
         history = None if args.history is None else data.read_table(args.history)
         holdout = None if args.holdout is None else data.read_table(args.holdout)
     else:
-        model = VolumeModel.load(args.model)
+        model = _load_fit(VolumeModel, args.model)
         history = None if args.history is None else data.read_raw_table(args.history)
         holdout = None if args.holdout is None else data.read_raw_table(args.holdout)
     _check_loaded(model, args.model, "--model", args)
@@ -655,6 +657,13 @@ def _command(sub: _Subparsers, name: str, help: str) -> argparse.ArgumentParser:
     """A sub-command whose description is its help as a sentence, with defaults shown."""
     return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
                           formatter_class=_DefaultsShown)  # fmt: skip
+
+
+def _load_fit[M: FittedModel](cls: type[M], path: str | Path) -> M:
+    """Load a fit; its convergence is reported by :func:`_check_loaded`, not a warning too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return cls.load(path)
 
 
 def _strict(p: argparse.ArgumentParser, loaded: bool) -> None:

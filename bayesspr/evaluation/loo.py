@@ -9,6 +9,7 @@ those rows out of the smoothing, adds their exact terms back, and reports how ma
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,9 @@ def psis_loo(idata: xr.DataTree, name: str) -> LooResult:
     if not certain.all():
         subset = idata.copy()
         subset["log_likelihood"] = xr.Dataset({name: flat.isel(row=np.flatnonzero(~certain))})
-        smoothed = azs.loo(subset, var_name=name, pointwise=True)
+        with warnings.catch_warnings():  # the k's it warns about are in the result
+            warnings.simplefilter("ignore", UserWarning)
+            smoothed = azs.loo(subset, var_name=name, pointwise=True)
         elpd_i[~certain] = np.asarray(smoothed.elpd_i).ravel()
         pareto_k[~certain] = np.asarray(smoothed.pareto_k).ravel()
         good_k = float(smoothed.good_k)

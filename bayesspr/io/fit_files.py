@@ -7,6 +7,7 @@ through :func:`write_fit`, and check what they read back with :func:`check_poste
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -81,7 +82,8 @@ def check_posterior(
     idata: xr.DataTree,
     path: str | os.PathLike[str],
     what: str,
-    positive: tuple[str, ...] = (),
+    supports: Mapping[str, tuple[float, float]] | None = None,
+    required: Sequence[str] = (),
 ) -> None:
     """Refuse a saved fit whose posterior is missing, empty, not finite or out of support.
 
@@ -93,22 +95,34 @@ def check_posterior(
         The file, for the message.
     what : str
         The model class name, for the message.
-    positive : tuple of str
-        Posterior variables that are positive by construction (speeds, times, spreads).
+    supports : mapping of str to (float, float), optional
+        Each posterior variable's support as (low, high): every draw must satisfy
+        low < draw ≤ high (``(0, inf)`` for a speed, a time or a spread; ``(0, 1)`` for a
+        share such as the usable fill of a van).
+    required : sequence of str
+        Posterior variables every fit of this model has (what predictions read).
 
     Raises
     ------
     SavedFitError
-        If the ``posterior`` group is absent or empty, any draw is NaN or infinite, or a
-        variable of ``positive`` has a draw ≤ 0.
+        If the ``posterior`` group is absent or empty, a ``required`` variable is missing, any
+        draw is NaN or infinite, or a variable of ``supports`` has a draw outside its support.
     """
     if "posterior" not in idata.children or not idata["posterior"].data_vars:
         raise SavedFitError(
             f"{path} has no posterior group: not a complete {what} fit; re-run the fit and save "
             "it again"
         )
+    supports = supports or {}
+    missing = sorted(set(required) - set(idata["posterior"].data_vars))
+    if missing:
+        raise SavedFitError(
+            f"{path}: posterior variable(s) {missing} missing; every {what} fit has them, so the "
+            "file is damaged or was edited — re-run the fit and save it again"
+        )
     for name, values in idata["posterior"].data_vars.items():
-        bad = ~np.isfinite(np.asarray(values, dtype=float))
+        array = np.asarray(values, dtype=float)
+        bad = ~np.isfinite(array)
         if bad.any():
             raise SavedFitError(
                 f"{path}: posterior variable {name!r} has {int(bad.sum())} non-finite draw(s) "
@@ -116,11 +130,16 @@ def check_posterior(
                 f"a {what} fit never has them, so the file is damaged or was edited — re-run "
                 "the fit and save it again"
             )
-        if name in positive and (np.asarray(values) <= 0).any():
+        if name not in supports:
+            continue
+        low, high = supports[name]
+        outside = (array <= low) | (array > high)
+        if outside.any():
+            first = float(array.ravel()[np.flatnonzero(outside.ravel())[0]])
             raise SavedFitError(
-                f"{path}: posterior variable {name!r} has draws <= 0 (min "
-                f"{float(values.min())!r}) but is positive in every {what} fit: the file is "
-                "damaged or was edited — re-run the fit and save it again"
+                f"{path}: posterior variable {name!r} has {int(outside.sum())} draw(s) outside "
+                f"its support {low:g} < value ≤ {high:g} (first {first!r}); no {what} fit has "
+                "them, so the file is damaged or was edited — re-run the fit and save it again"
             )
 
 

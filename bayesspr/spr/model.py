@@ -68,6 +68,15 @@ POSITIVE_PARAMETERS = (
 )  # fmt: skip
 
 
+#: Support of each learned constant, (low, high) with low < value ≤ high: what a saved fit's
+#: draws are checked against on load. A speed, a time or a spread is positive; ``fill`` is the
+#: usable share of a van's capacity.
+PARAMETER_SUPPORTS: dict[str, tuple[float, float]] = {
+    **{name: (0.0, np.inf) for name in POSITIVE_PARAMETERS if name != "fill"},
+    "fill": (0.0, 1.0),
+}
+
+
 class PhysicsWarning(UserWarning):
     """Planned rows for which the route physics gives no meaningful forecast."""
 
@@ -717,6 +726,28 @@ class SPRModel(FittedModel):
         ]
         return np.array(["+".join(f for f in parts if f) for parts in zip(*flags, strict=True)])
 
+    def learned_parameters(self) -> tuple[str, ...]:
+        """Posterior variables every fit of this spec has: what predictions read.
+
+        Returns
+        -------
+        tuple of str
+            Constants whose spec entry is a prior (not a fixed number), each group effect and
+            its population median; ``sigma_km`` only comes with ``route_km`` data, so it is
+            not among them.
+        """
+        priors = self.spec["priors"]
+        learned = [
+            name
+            for name in ("stem_speed_kmh", "tour_constant", "fill", "sigma_route", "zip_effect_sd")
+            if isinstance(priors.get(name), dict)
+        ]
+        for name, log_pop_name, sd_name, _ in GROUP_EFFECTS:
+            learned += [name, log_pop_name] + (
+                [sd_name] if isinstance(priors.get(sd_name), dict) else []
+            )
+        return (*learned, "zip_effect")
+
     # ------------------------------------------------------------------ persistence
     @classmethod
     def load(cls, path: str | Path) -> SPRModel:
@@ -749,8 +780,8 @@ class SPRModel(FittedModel):
             spec = load_spec(json.loads(spec_text))
         except (json.JSONDecodeError, SpecError) as exc:
             raise SavedFitError(f"{path}: its stored model spec is unusable: {exc}") from None
-        check_posterior(idata, path, "SPRModel", positive=POSITIVE_PARAMETERS)
         model = cls(spec)
+        check_posterior(idata, path, "SPRModel", PARAMETER_SUPPORTS, model.learned_parameters())
         model._restore(idata)
         return model
 

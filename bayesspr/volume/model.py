@@ -60,6 +60,19 @@ _DAYS_PER_YEAR = 365.25
 #: The shared day shocks :class:`VolumeModel` can model (``day_shocks=``).
 DAY_SHOCKS = ("none", "station")
 
+#: Support of the volume fit's spreads and noise, (low, high) with low < value ≤ high: what a
+#: saved fit's draws are checked against on load.
+VOLUME_SUPPORTS: dict[str, tuple[float, float]] = {
+    name: (0.0, np.inf)
+    for name in ("level_sd_station", "level_sd_zip", "growth_sd_zip", "stops_cv",
+                 "extra_sd_station", "extra_sd_zip", "extra_cv", "station_day_sd")
+}  # fmt: skip
+
+#: Posterior variables every volume fit has: what its forecasts read (the yearly, regressor
+#: and station-day terms come with their options and are checked where used).
+VOLUME_REQUIRED = ("level_city", "level_zip", "growth_zip", "weekday_city", "stops_cv",
+                   "extra_cv", "extra_log_zip")  # fmt: skip
+
 
 def zip_day_volume(df: pd.DataFrame) -> pd.DataFrame:
     """Daily stops and packages per zip, summed over the rows (vans) of a zip-day.
@@ -551,7 +564,7 @@ class VolumeModel(FittedModel):
         path = Path(path)
         idata = cls._read_fit(path)
         meta = json.loads(required_attr(idata, "bayesspr_volume_meta", path, "VolumeModel"))
-        check_posterior(idata, path, "VolumeModel")
+        check_posterior(idata, path, "VolumeModel", VOLUME_SUPPORTS, VOLUME_REQUIRED)
         regressors = None
         if meta["regressors"] is not None:
             days = pd.DatetimeIndex(meta["regressors"]["dates"])
