@@ -172,6 +172,32 @@ class FittedModel:
         limit = self.default_samples if max_samples is None else max_samples
         return stacked_samples(self._require_fit(), limit, random_seed=random_seed)
 
+    def verdict(self) -> dict[str, Any]:
+        """The fit's convergence verdict as an output's manifest records it.
+
+        Returns
+        -------
+        dict
+            ``model``, ``method``, ``converged`` (True, False, or None for an approximate
+            fit), ``rhat_max`` (–), ``ess_bulk_min`` and ``ess_tail_min`` (draws),
+            ``divergences`` (count), ``problems`` (list of str) and ``spec_id``.
+        """
+        self._require_fit()
+        d = self.diagnostics
+        figures = {
+            key: (None if d.get(key) is None else round(float(d[key]), 4))
+            for key in ("rhat_max", "ess_bulk_min", "ess_tail_min")
+        }
+        return {
+            "model": self.model_name,
+            "method": d.get("method", "nuts"),
+            "converged": d.get("ok"),
+            **figures,
+            "divergences": d.get("divergences"),
+            "problems": list(d.get("problems", [])),
+            "spec_id": self.idata.attrs.get("bayesspr_spec_id") if self.idata else None,
+        }
+
     def _judge(self, idata: xr.DataTree, advice: str) -> None:
         """Set ``diagnostics`` from the fit; warn (``ConvergenceWarning``) if it fails."""
         self.diagnostics = convergence(idata)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayesspr.cli.manifest import write_manifest
 from bayesspr.data import table as data
 from bayesspr.defaults import COVERAGE_LEVELS
 from bayesspr.evaluation.scores import pit_coverage, station_day_pit
@@ -52,7 +53,7 @@ DEMO_SHOCK = 1.4
 #: What the demo writes into its output folder (replaced whole on each run).
 DEMO_FILES = (
     "plan.csv", "plan_legend.csv", "fleet.csv", "fleet_legend.csv", "forecast_summary.csv",
-    "fan_chart.png", "shortfall.png", "report.html",
+    "fan_chart.png", "shortfall.png", "report.html", "manifest.json",
 )  # fmt: skip
 
 
@@ -166,8 +167,16 @@ def run_demo(
         report = write_report(model, tmp / "report.html", history=history, holdout=future,
                               extra_figures={"Routes per day by month, with the 95% fleet": fan,
                                              "Shortfall probability by month": short})  # fmt: skip
+        write_manifest(
+            tmp, ["demo", "--out", str(out)], inputs={},
+            settings={"seed": seed, "draws": draws, "tune": tune, "samples": n_samples},
+            fits={"spr": model.verdict(), "volume": volume.verdict()},
+            scenario={"name": base.scenario.name,
+                      "changes": [c.describe() for c in base.scenario.changes]},
+        )  # fmt: skip
     print(f"\nwrote {out}/plan.csv, plan_legend.csv, fleet.csv, fleet_legend.csv, "
-          f"forecast_summary.csv, {fan.name}, {short.name} and {report.name}")  # fmt: skip
+          f"forecast_summary.csv, {fan.name}, {short.name}, {report.name} and "
+          "manifest.json")  # fmt: skip
     return 0
 
 

@@ -9,22 +9,19 @@ lists every row, column and value that cannot be used, with what was expected.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import math
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bayesspr.cli.manifest import inputs_record, write_manifest
 from bayesspr.deploy.example import example_problem
 from bayesspr.deploy.plan import DeployPlan, check_plan, deploy
 from bayesspr.deploy.problem import DeployProblem
 from bayesspr.errors import DeployInputError, Problem
-from bayesspr.io.files import atomic_folder, atomic_write, check_output_path, sha256_of, write_csv
+from bayesspr.io.files import atomic_folder, check_output_path, write_csv
 
 __all__ = [
     "DEPLOY_FILES",
@@ -256,8 +253,7 @@ def deploy_cli(args: argparse.Namespace) -> int:
     broken = check_plan(plan)
     if broken:  # never write a plan that breaks a constraint
         raise RuntimeError("the solver's plan breaks constraints: " + "; ".join(broken))
-    record = {o: {"path": str(Path(p).resolve()), "sha256": sha256_of(p)}
-              for o, p in inputs.items() if p is not None}  # fmt: skip
+    record = inputs_record(inputs)
     settings = {"example": True, "samples": args.samples, "seed": args.seed,
                 "time_limit_s": args.time_limit, "mip_gap": args.mip_gap,
                 "shortage_cost": problem.costs.shortage_per_van_day,
@@ -266,25 +262,15 @@ def deploy_cli(args: argparse.Namespace) -> int:
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
         for name, table in _tables(plan).items():
             write_csv(table, tmp / name)
-        manifest = {
-            "bayesspr_version": _version(),
-            "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "command_line": shlex.join(["bayesspr", *getattr(args, "argv", [])]),
-            "inputs": record,
-            "settings": settings,
-            "mip_gap": None if math.isnan(plan.mip_gap) else plan.mip_gap,
-            "solve_seconds": plan.seconds,
-            "files": {p.name: sha256_of(p) for p in sorted(tmp.iterdir()) if p.is_file()},
-        }
-        text = json.dumps(manifest, indent=2) + "\n"
-        atomic_write(lambda p: Path(p).write_text(text, encoding="utf-8"), tmp / "manifest.json")
+        write_manifest(
+            tmp,
+            getattr(args, "argv", []),
+            inputs=record,
+            settings=settings,
+            mip_gap=None if math.isnan(plan.mip_gap) else plan.mip_gap,
+            solve_seconds=plan.seconds,
+        )
     print(plan.summary())
     print(plan.purchases.query("vans > 0").to_string(index=False))
     print(f"wrote {', '.join(DEPLOY_FILES)} and manifest.json to {out}")
     return 0
-
-
-def _version() -> str:
-    from bayesspr.cli.main import _version as version
-
-    return version()

@@ -10,21 +10,18 @@ fit that fails its convergence checks, refused under ``--strict``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import math
 import re
-import shlex
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bayesspr.cli.demo import run_demo
+from bayesspr.cli.manifest import inputs_record, installed_version, write_manifest
 from bayesspr.data import table as data
 from bayesspr.data.network import Network
 from bayesspr.defaults import DEFAULT_INTERVAL, EBFMI_MIN, ESS_MIN, RHAT_MAX
@@ -35,12 +32,10 @@ from bayesspr.forecasting.compose import forecast
 from bayesspr.forecasting.scenario import Scenario, ScenarioError, VanChange, VolumeShock
 from bayesspr.io.files import (
     atomic_folder,
-    atomic_write,
     check_output_path,
     exit_on_sigterm,
     file_kind,
     saved_fit_kind,
-    sha256_of,
     write_csv,
 )
 from bayesspr.simulate.worlds import simulate_world
@@ -69,14 +64,6 @@ VANS_COLUMNS = ("vans_to_buy", "vans")
 
 class UnconvergedFitError(Exception):
     """A fit failed its convergence checks (or is approximate) and ``--strict`` refuses it."""
-
-
-def _version() -> str:
-    """The installed bayesspr version, or a note that it is not installed."""
-    try:
-        return metadata.version("bayesspr")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "unknown (not installed; run 'pip install -e .')"
 
 
 # --- convergence ----------------------------------------------------------------------------
@@ -367,33 +354,6 @@ def _rounded(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(**{c: table[c].round(3) for c in floats})
 
 
-def _inputs_record(inputs: Mapping[str, str | None]) -> dict[str, dict[str, str]]:
-    """Every input file's absolute path and SHA-256, by option."""
-    return {option: {"path": str(Path(path).resolve()), "sha256": sha256_of(path)}
-            for option, path in inputs.items() if path is not None}  # fmt: skip
-
-
-def _manifest(
-    args: argparse.Namespace,
-    scenario: Scenario,
-    inputs: dict[str, dict[str, str]],
-    spec_id: str | None,
-    folder: Path,
-    settings: dict[str, Any],
-) -> dict[str, Any]:
-    """What an output folder holds and how it was made."""
-    return {
-        "bayesspr_version": _version(),
-        "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command_line": shlex.join(["bayesspr", *getattr(args, "argv", [])]),
-        "scenario": {"name": scenario.name, "changes": [c.describe() for c in scenario.changes]},
-        "inputs": inputs,
-        "model_spec_id": spec_id,
-        "settings": settings,
-        "files": {p.name: sha256_of(p) for p in sorted(folder.iterdir()) if p.is_file()},
-    }
-
-
 def _cmd_plan(args: argparse.Namespace) -> int:
     inputs = {"--model": args.model, "--volume": args.volume, "--history": args.history}
     out = check_output_path(args.out, "folder", inputs, folder_files=PLAN_FILES)
@@ -403,7 +363,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     _check_loaded(model, args.model, "--model", args)
     volume, network, first_day = _load_volume(args, source, network, first_day)
     scenario = _scenario(args, changes, first_day)
-    record = _inputs_record(inputs)
+    record = inputs_record(inputs)
     result = forecast(model, volume, args.horizon, scenario=scenario, network=network,
                       n_samples=args.samples, random_seed=args.seed)  # fmt: skip
     costs = None
@@ -428,10 +388,18 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         fleet_charts.fan_chart(result.draws, fleet_plan, tmp / "fan_chart.png")
         fleet_charts.shortfall_chart(fleet_plan.table, tmp / "shortfall.png",
                                      service_level=args.service_level)  # fmt: skip
-        spec_id = model.idata.attrs.get("bayesspr_spec_id")
-        manifest = _manifest(args, scenario, record, spec_id, tmp, settings)
-        text = json.dumps(manifest, indent=2) + "\n"
-        atomic_write(lambda p: Path(p).write_text(text, encoding="utf-8"), tmp / "manifest.json")
+        fits = {"--model": model.verdict(),
+                "--volume": volume.verdict() if isinstance(volume, VolumeModel)
+                else "a planned-volume table (no fit)"}  # fmt: skip
+        write_manifest(
+            tmp,
+            getattr(args, "argv", []),
+            inputs=record,
+            settings=settings,
+            fits=fits,
+            scenario={"name": scenario.name, "changes": [c.describe() for c in scenario.changes]},
+            model_spec_id=model.idata.attrs.get("bayesspr_spec_id"),
+        )
     print(f"scenario: {scenario.describe()}")
     print(_rounded(fleet_plan.horizon).to_string(index=False))
     print(f"wrote {', '.join(PLAN_FILES)} and manifest.json to {out}")
@@ -642,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Physics-informed Bayesian forecasts of shipments per route (SPR).",
         epilog="Exit status: 0 done; 2 bad input or options; 3 a fit refused by --strict.",
     )
-    parser.add_argument("--version", action="version", version=f"bayesspr {_version()}")
+    parser.add_argument("--version", action="version", version=f"bayesspr {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_demo, _add_simulate, _add_fit, _add_predict, _add_fit_volume, _add_plan,
                 _add_absorb, _add_backtest, _add_deploy, _add_report):  # fmt: skip

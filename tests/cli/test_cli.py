@@ -319,7 +319,7 @@ def test_predict_from_saved_fit(saved_fits, demo_split, tmp_path):
 
 
 def test_predict_warns_about_an_unconverged_fit_and_strict_refuses_it(
-    demo_fit, demo_split, tmp_path, capsys
+    demo_fit, demo_volume_fit, demo_split, tmp_path, capsys
 ):
     # a fit whose chains disagree: the verdict is recomputed from the draws on load
     unconverged = copy.copy(demo_fit)
@@ -341,6 +341,15 @@ def test_predict_warns_about_an_unconverged_fit_and_strict_refuses_it(
     assert main(argv) == 3
     assert "--strict refuses such fits" in capsys.readouterr().err
     assert not strict.exists()
+    # a plan made from it says so in its manifest
+    volume = demo_volume_fit.save(tmp_path / "volume.nc")
+    folder = tmp_path / "plan"
+    argv = ["plan", "--model", model, "--volume", str(volume), "--horizon", "1M",
+            "--samples", "40", "--out", str(folder)]  # fmt: skip
+    assert main(argv) == 0
+    verdict = json.loads((folder / "manifest.json").read_text())["fits"]["--model"]
+    assert verdict["converged"] is False and verdict["rhat_max"] > 1.01
+    assert any("tour_constant" in problem for problem in verdict["problems"])
 
 
 def test_plan_writes_one_folder_that_records_what_it_holds(saved_fits, tmp_path, capsys):
@@ -370,6 +379,10 @@ def test_plan_writes_one_folder_that_records_what_it_holds(saved_fits, tmp_path,
     assert manifest["model_spec_id"] and manifest["created_utc"].endswith("Z")
     assert manifest["command_line"].startswith("bayesspr plan --model")
     assert sorted(manifest["files"]) == sorted(cli.PLAN_FILES)
+    for option in ("--model", "--volume"):  # each fit's verdict, recomputed on load
+        verdict = manifest["fits"][option]
+        assert verdict["converged"] is True and verdict["problems"] == []
+        assert verdict["rhat_max"] <= 1.01 and verdict["ess_tail_min"] >= 400
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]  # no temporary leftovers
 
 
@@ -475,6 +488,11 @@ def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, caps
     # the plan buys 300-package vans, so the routes it sizes are those of that van
     summary = pd.read_csv(tmp_path / "forecast_summary.csv")
     assert summary["scenario"].eq("300-package vans").all()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["fits"]["spr"]["converged"] is demo_fit.diagnostics["ok"]
+    assert manifest["fits"]["volume"]["model"] == "VolumeModel"
+    assert manifest["fits"]["volume"]["converged"] is demo_volume_fit.diagnostics["ok"]
+    assert sorted(manifest["files"]) == sorted(set(DEMO_FILES) - {"manifest.json"})
 
 
 def test_demo_output_folder_is_checked_before_any_work_and_written_whole(tmp_path, monkeypatch):
