@@ -302,7 +302,31 @@ def _volume_source(args: argparse.Namespace) -> tuple[Any, Network | None, pd.Ti
             "describes the network (zips, stations, stem km, vans)"
         )
     table = validate_planned_volume(data.read_raw_table(source), f"--volume {source}")
+    _check_planned_zips(table, network, f"--volume {source}", f"--history {args.history}")
     return table, network, pd.Timestamp(table["date"].min()).normalize()
+
+
+def _check_planned_zips(table: pd.DataFrame, network: Network, where: str, history: str) -> None:
+    """Every row's zip is one of the network's, and every zip of the network has rows."""
+    known = set(network.zips.index.astype(str))
+    unknown = table.index[~table["zip"].astype(str).isin(known)]
+    if len(unknown):
+        shown = "\n".join(f"  row {i}, column 'zip': value {table.at[i, 'zip']!r} is not a zip of "
+                          f"the network in {history}" for i in unknown[:20])  # fmt: skip
+        more = f"\n  ... and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+        raise ValueError(
+            f"{where}: {len(unknown)} row(s) name a zip the network does not have (row: 0-based "
+            f"data row; in a CSV, file line row + 2):\n{shown}{more}\nexpected one of "
+            f"{sorted(known)[:10]}{' ...' if len(known) > 10 else ''}: fix the zip, or give a "
+            "--history table in which that zip is served"
+        )
+    without = sorted(known - set(table["zip"].astype(str)))
+    if without:
+        raise ValueError(
+            f"{where}: no rows for {len(without)} zip(s) of the network in {history}: "
+            f"{without[:10]}{' ...' if len(without) > 10 else ''}; expected rows for every zip "
+            "the network serves (stops 0 and packages 0 for a zip with no volume)"
+        )
 
 
 def _load_volume(

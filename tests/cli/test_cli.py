@@ -427,6 +427,30 @@ def test_plan_refuses_a_planned_volume_table_with_bad_rows(saved_fits, tmp_path,
     assert not (tmp_path / "plan").exists()
 
 
+def test_plan_names_the_row_of_an_unknown_zip_and_the_zips_without_rows(
+    saved_fits, tmp_path, capsys
+):
+    history = _world(tmp_path)
+    zips = sorted(pd.read_csv(history, dtype={"zip": str})["zip"].unique())
+    table = tmp_path / "volume.csv"
+    rows = [{"date": "2025-04-01", "zip": z, "stops": 40, "packages": 80} for z in zips]
+    rows[3]["zip"] = "99999"  # a typo: no such zip in the network
+    pd.DataFrame(rows).to_csv(table, index=False)
+    argv = ["plan", "--model", saved_fits[0], "--volume", str(table), "--history", str(history),
+            "--out", str(tmp_path / "plan")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "1 row(s) name a zip the network does not have" in err
+    expected = "row 3, column 'zip': value '99999' is not a zip of the network in --history"
+    assert f"{expected} {history}" in err
+    # with the row's zip fixed but another zip's rows left out, that zip is named
+    pd.DataFrame(rows[:3] + rows[4:]).to_csv(table, index=False)
+    assert main(argv) == 2
+    assert f"no rows for 1 zip(s) of the network in --history {history}: ['{zips[3]}']" in (
+        capsys.readouterr().err
+    )
+
+
 def test_plan_with_a_malformed_shock_exits_2(saved_fits, tmp_path, capsys):
     spr, volume = saved_fits
     code = main(["plan", "--model", spr, "--volume", volume, "--shock", "1.4",
