@@ -156,7 +156,7 @@ def _finish_fit(model: SPRModel | VolumeModel, args: Any, what: str) -> int:
             f"nothing written to {args.out} (an earlier file there is untouched); re-fit with "
             "more --tune/--draws or a higher --target-accept"
         )
-    model.save(args.out)
+    model.save(args.out, keep=getattr(args, "keep", "report"))
     print(f"saved {what} to {args.out}")
     return 0
 
@@ -706,6 +706,10 @@ def _add_fit(sub: _Subparsers) -> None:
     p.add_argument("--target-accept", type=_fraction, default=None,
                    help="NUTS target acceptance in (0, 1); higher (0.95, 0.99) takes smaller "
                    "steps and removes divergences (default: the spec's)")  # fmt: skip
+    p.add_argument("--keep", choices=["report", "posterior", "all"], default="report",
+                   help="what the file keeps: report (default: all the report needs, PSIS-LOO "
+                   "included), posterior (enough to predict and plan; several times smaller, "
+                   "no LOO), all (every group, full precision)")  # fmt: skip
     _strict(p, loaded=False)
     p.set_defaults(func=_cmd_fit)
 

@@ -111,6 +111,24 @@ def test_huge_options_are_refused_by_the_parser(argv, message, tmp_path, monkeyp
     assert message in capsys.readouterr().err
 
 
+def test_fit_keep_posterior_writes_a_smaller_file_that_still_predicts(
+    demo_fit, demo_split, tmp_path, monkeypatch
+):
+    table = _world(tmp_path, days=10)
+    monkeypatch.setattr(cli.SPRModel, "fit", lambda self, df, **kwargs: demo_fit)
+    sizes = {}
+    for keep in ("report", "posterior"):
+        out = tmp_path / f"{keep}.nc"
+        assert main(["fit", "--data", str(table), "--out", str(out), "--keep", keep]) == 0
+        sizes[keep] = out.stat().st_size
+    assert sizes["posterior"] * 3 < sizes["report"]
+    light = cli.SPRModel.load(tmp_path / "posterior.nc")
+    assert "log_likelihood" not in light.idata.children
+    rows = demo_split[1].drop(columns=["routes", "route_km"]).iloc[:20]
+    pd.testing.assert_frame_equal(light.predict(rows, random_seed=2),
+                                  demo_fit.predict(rows, random_seed=2))  # fmt: skip
+
+
 def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
     from bayesspr.cli import backtest
 
@@ -269,7 +287,7 @@ def test_strict_refuses_an_unconverged_fit_and_keeps_the_earlier_file(
 
     cls = getattr(cli, model_class)
     monkeypatch.setattr(cls, "fit", fake_fit)
-    monkeypatch.setattr(cls, "save", lambda self, path: saved.append(path))
+    monkeypatch.setattr(cls, "save", lambda self, path, keep="report": saved.append(path))
     capsys.readouterr()
     assert main([command, "--data", str(world), "--out", str(out), "--strict"]) == 3
     assert out.read_bytes() == HDF5 and saved == []

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,27 @@ def test_check_output_path_refuses_a_folder_it_would_wipe(tmp_path):
     model.unlink()
     (out / "plan.csv").write_text("old plan")
     assert check_output_path(out, "folder", folder_files=("plan.csv",)) == out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
+def test_atomic_folder_swaps_in_one_step_so_the_folder_is_never_missing(tmp_path, monkeypatch):
+    """A writer killed at any moment leaves ``plan`` whole: the old or the new folder.
+
+    With two renames there is an instant with no ``plan`` at all (a SIGKILL there left it
+    missing until the next run); the exchange has none, so moving the target aside never
+    happens.
+    """
+    out = tmp_path / "plan"
+    with atomic_folder(out) as tmp:
+        (tmp / "a.csv").write_text("first\n")
+    real_rename = os.rename
+
+    def rename(src, dst, *args, **kwargs):
+        assert Path(src) != out, "plan was moved aside: a kill now would leave no plan"
+        return real_rename(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with atomic_folder(out) as tmp:
+        (tmp / "a.csv").write_text("second\n")
+    assert (out / "a.csv").read_text() == "second\n"
+    assert _temps(tmp_path) == []
