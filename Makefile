@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs clean lock
+.PHONY: demo test validate lint bench docs clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), f"bayesspr needs Python >= 3.12, found {sys.version.split()[0]} at {sys.executable}"'
@@ -18,9 +18,22 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/bayesspr demo
 
+# Two workers (pytest-xdist), each test module whole on one, so no module fixture fits twice;
+# the demo-world fits are made once and shared through a file lock (tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/ruff check bayesspr tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# The full statistical evidence (tests marked `validation`: the ten convergence worlds, SBC,
+# recovery, extrapolation, 16-month volume coverage, the executed docs examples), seeded; each
+# figure goes to docs/validation_table.md, which the docs include.
+VALIDATION_RECORD := .validation-record.jsonl
+validate: $(STAMP)
+	rm -f $(VALIDATION_RECORD)
+	BAYESSPR_VALIDATION_RECORD=$(CURDIR)/$(VALIDATION_RECORD) $(BIN)/python -m pytest -q \
+		-m validation -p no:xdist; status=$$?; \
+	$(BIN)/python benchmarks/validation_table.py $(VALIDATION_RECORD) docs/validation_table.md; \
+	exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check bayesspr tests benchmarks

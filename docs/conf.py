@@ -43,6 +43,7 @@ exclude_patterns = [
     "Thumbs.db",
     ".DS_Store",
     "notebooks/README.md",
+    "validation_table.md",  # included by validation.md; written by `make validate`
 ]
 
 # MyST

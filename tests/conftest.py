@@ -2,14 +2,28 @@
 
 Set ``BAYESSPR_TEST_FIT_CACHE=/some/folder`` while developing to save the session fits there
 and load them on the next run (keyed by spec id and seed); CI leaves it unset and fits afresh.
+
+Two sizes of statistical evidence: ``make test`` runs each statistical check small and seeded
+(so a regression still fails CI); ``make validate`` runs the tests marked ``validation`` (many
+worlds, long fits), and each records its figure, threshold and verdict with the ``evidence``
+fixture into the file named by ``BAYESSPR_VALIDATION_RECORD``, from which
+``benchmarks/validation_table.py`` writes the table the docs include.
+
+Under pytest-xdist (``make test`` runs two workers, ``--dist loadfile``) each test module
+stays whole on one worker, so a module fixture's fit is made once; the demo-world fits are
+made once per run by whichever worker first needs them, under a file lock, and the other
+worker loads them from the run's shared temporary folder.
 """
 
+import json
 import os
+import time
 import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from filelock import FileLock
 
 from bayesspr import SPRModel, simulate_world
 from bayesspr.cli.demo import DEMO_HORIZON_DAYS
@@ -17,19 +31,52 @@ from bayesspr.data.table import validate
 from bayesspr.spr.spec import spec_id
 
 
-def _cached(model_cls, name, fit):
-    """Fit with ``fit()``, or load the fit a developer cached earlier (see module doc)."""
+def _cached(model_cls, name, fit, tmp_path_factory):
+    """Fit with ``fit()``, or load the fit cached earlier (see module doc)."""
     folder = os.environ.get("BAYESSPR_TEST_FIT_CACHE")
+    if not folder and os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "shared-fits"  # this run's workers
     if not folder:
         return fit()
     blank = model_cls()
     config = getattr(blank, "spec", None) or {"priors": blank.priors, "h": blank.harmonics}
     path = Path(folder) / f"{name}-{spec_id(config)}.nc"
-    if path.is_file():
-        return model_cls.load(path)
-    model = fit()
-    model.save(path)
-    return model
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):  # one worker fits; the other waits, then loads
+        if path.is_file():
+            return model_cls.load(path)
+        model = fit()
+        model.save(path)
+        return model
+
+
+class Evidence:
+    """Records what a statistical check measured, for ``make validate``'s table."""
+
+    def __init__(self, path: str | None):
+        self.path = Path(path) if path else None
+
+    def record(self, request, check, figure, threshold, passed, **extra):
+        """Append one row (check, figure, threshold, passed, the test's node id) if recording."""
+        if self.path is None:
+            return
+        row = {
+            "check": check,
+            "figure": figure,
+            "threshold": threshold,
+            "passed": bool(passed),
+            "test": request.node.nodeid,
+            "time": time.strftime("%Y-%m-%d %H:%M"),
+            **extra,
+        }
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row, default=str) + "\n")
+
+
+@pytest.fixture(scope="session")
+def evidence():
+    """The validation recorder (a no-op unless ``BAYESSPR_VALIDATION_RECORD`` is set)."""
+    return Evidence(os.environ.get("BAYESSPR_VALIDATION_RECORD"))
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +88,7 @@ def demo_split():
 
 
 @pytest.fixture(scope="session")
-def demo_fit(demo_split):
+def demo_fit(demo_split, tmp_path_factory):
     """The model fitted to the demo history with default settings (the slow part)."""
     history, _ = demo_split
 
@@ -50,11 +97,11 @@ def demo_fit(demo_split):
             warnings.simplefilter("ignore")
             return SPRModel().fit(history, random_seed=1)
 
-    return _cached(SPRModel, "demo-spr-seed1", fit)
+    return _cached(SPRModel, "demo-spr-seed1", fit, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
-def demo_volume_fit(demo_split):
+def demo_volume_fit(demo_split, tmp_path_factory):
     """The volume model fitted to the demo history with default settings."""
     from bayesspr.volume.model import VolumeModel
 
@@ -65,7 +112,7 @@ def demo_volume_fit(demo_split):
             warnings.simplefilter("ignore")
             return VolumeModel().fit(history, random_seed=2)
 
-    return _cached(VolumeModel, "demo-volume-seed2", fit)
+    return _cached(VolumeModel, "demo-volume-seed2", fit, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

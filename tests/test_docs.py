@@ -1,7 +1,8 @@
 """The documentation builds with warnings as errors, and its examples run.
 
-The build executes the quickstart and the notebooks on the embedded demo world (small sampler
-settings), so this is also the test that the worked examples still work.
+``make test`` builds the site without running its notebooks (pages, API reference, offline
+images and formulas); ``make validate`` builds it again executing the quickstart and the
+notebooks on the embedded demo world, which is the test that the worked examples still work.
 """
 
 import importlib.util
@@ -28,8 +29,7 @@ def _missing_docs_packages() -> list[str]:
     return [name for name in DOCS_PACKAGES if importlib.util.find_spec(name) is None]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def _build(tmp_path_factory, execute: bool):
     """Build the site from scratch (fresh notebook cache) with -W into a temporary folder."""
     missing = _missing_docs_packages()
     if missing:
@@ -37,10 +37,12 @@ def site(tmp_path_factory):
                     "pip install -e '.[docs]'")  # fmt: skip
     tmp = tmp_path_factory.mktemp("docs")
     out = tmp / "html"
+    mode = "cache" if execute else "off"
     cmd = [
         sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
         "-d", str(tmp / "doctrees"),
         "-D", f"nb_execution_cache_path={tmp / 'jupyter_cache'}",
+        "-D", f"nb_execution_mode={mode}",
         str(ROOT / "docs"), str(out),
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=ROOT)
@@ -51,10 +53,23 @@ def site(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site built without running its notebooks."""
+    return _build(tmp_path_factory, execute=False)
+
+
+@pytest.fixture(scope="module")
+def executed_site(tmp_path_factory):
+    """The site built running the quickstart and the notebooks (make validate)."""
+    return _build(tmp_path_factory, execute=True)
+
+
 @pytest.mark.slow
 def test_site_has_the_pages(site):
     pages = ["index.html", "installation.html", "quickstart.html", "data.html", "physics.html",
-             "model.html", "forecast.html", "fleet.html", "backtest.html", "report.html",
+             "model.html", "forecast.html", "fleet.html", "backtest.html", "validation.html",
+             "report.html",
              "notebooks.html", "api.html", "changelog.html", "contributing.html",
              *EXECUTED_PAGES]  # fmt: skip
     missing = [p for p in pages if not (site / p).is_file()]
@@ -63,14 +78,21 @@ def test_site_has_the_pages(site):
     assert 'href="quickstart.html"' in index
 
 
-@pytest.mark.slow
+@pytest.mark.validation
 @pytest.mark.parametrize("page", EXECUTED_PAGES)
-def test_examples_were_executed(site, page):
-    html = (site / page).read_text(encoding="utf-8")
+def test_examples_were_executed(executed_site, page, evidence, request):
+    html = (executed_site / page).read_text(encoding="utf-8")
     outputs = html.count('class="cell_output')
+    traceback = "Traceback" in html
+    chart = bool(re.search(r'<img[^>]+src="(\.\./)?_images/', html))
+    evidence.record(
+        request, f"docs example runs: {page}",
+        f"{outputs} cell outputs, traceback {traceback}, chart {chart}",
+        "≥ 3 outputs, no traceback, a chart", outputs >= 3 and not traceback and chart,
+    )  # fmt: skip
     assert outputs >= 3, f"{page}: expected executed cell outputs, found {outputs}"
-    assert "Traceback" not in html, f"{page}: an executed cell shows a traceback"
-    assert re.search(r'<img[^>]+src="(\.\./)?_images/', html), f"{page}: no executed chart"
+    assert not traceback, f"{page}: an executed cell shows a traceback"
+    assert chart, f"{page}: no executed chart"
 
 
 @pytest.mark.slow

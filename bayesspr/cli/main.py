@@ -344,6 +344,25 @@ def _load_volume(
     return volume, network, volume.last_date + pd.Timedelta(days=1)
 
 
+def _chart_history(args: argparse.Namespace) -> pd.DataFrame | None:
+    """The observed routes the fan chart draws beside the forecast (``--history``, if given)."""
+    if args.history is None:
+        return None
+    table = data.read_table(args.history, require_routes=False)
+    return table if "routes" in table else None
+
+
+def _chart_note(history: pd.DataFrame | None, scenario: Scenario) -> str | None:
+    """Say so under the chart when the forecast's vans are not the history's."""
+    vans = [c for c in scenario.changes if isinstance(c, VanChange)]
+    if history is None or not vans:
+        return None
+    sizes = "/".join(f"{c:g}" for c in sorted(history["van_capacity"].unique()))
+    changes = "; ".join(f"{v.capacity:g}-package vans from {v.start:%Y-%m-%d}" for v in vans)
+    return (f"History: routes of the stations' own vans ({sizes} packages). Forecast: "
+            f"{changes}, so its routes are not those of the history's vans.")  # fmt: skip
+
+
 def _changes(args: argparse.Namespace) -> list[tuple[Any, str]]:
     """The scenario changes of --shock and --van, each with a short label for its name."""
     out: list[tuple[Any, str]] = []
@@ -409,7 +428,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
         for name, table in tables.items():
             write_csv(_with_scenario(table, scenario.name), tmp / name)
-        fleet_charts.fan_chart(result.draws, fleet_plan, tmp / "fan_chart.png")
+        history = _chart_history(args)
+        fleet_charts.fan_chart(result.draws, fleet_plan, tmp / "fan_chart.png", history=history,
+                               note=_chart_note(history, scenario))  # fmt: skip
         fleet_charts.shortfall_chart(fleet_plan.table, tmp / "shortfall.png",
                                      service_level=args.service_level)  # fmt: skip
         fits = {"--model": model.verdict(),

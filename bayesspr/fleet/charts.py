@@ -216,6 +216,7 @@ def fan_figure(
     van_type: str | None = None,
     peak_share: float | None = None,
     ncols: int = 2,
+    note: str | None = None,
 ) -> Figure:
     """The figure of :func:`fan_chart` (see there), for display or further editing.
 
@@ -268,6 +269,9 @@ def fan_figure(
     if scenario:
         title += f" — scenario: {scenario}"
     fig.suptitle(title, fontsize=13, fontweight="bold")
+    if note:  # what a reader must know to compare history with forecast (units, van sizes)
+        fig.text(0.5, 0.0, note, ha="center", va="bottom", fontsize=9, color="0.25",
+                 wrap=True, gid="chart_note")  # fmt: skip
     return fig
 
 
@@ -386,6 +390,7 @@ def fan_chart(
     peak_share: float | None = None,
     ncols: int = 2,
     dpi: int = 110,
+    note: str | None = None,
 ) -> Path:
     """Routes per day by month against the fleet, one panel per station (PNG).
 
@@ -423,6 +428,9 @@ def fan_chart(
         Panels per row.
     dpi : int
         Resolution (dots per inch).
+    note : str, optional
+        A line under the panels saying what a reader needs to compare history with the
+        forecast, such as a forecast made for another van than the history's.
 
     Returns
     -------
@@ -430,7 +438,8 @@ def fan_chart(
         The written file.
     """
     fig = fan_figure(forecast, fleet, history=history, scenario=scenario, stations=stations,
-                     van_type=van_type, peak_share=peak_share, ncols=ncols)  # fmt: skip
+                     van_type=van_type, peak_share=peak_share, ncols=ncols,
+                     note=note)  # fmt: skip
     return _save(fig, path, dpi)
 
 

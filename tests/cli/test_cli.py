@@ -469,6 +469,29 @@ def test_plan_names_the_row_of_an_unknown_zip_and_the_zips_without_rows(
     )
 
 
+def test_plan_draws_the_history_it_is_given_beside_the_forecast(
+    saved_fits, demo_split, tmp_path, monkeypatch
+):
+    from bayesspr.fleet import charts as fleet_charts
+
+    history = tmp_path / "history.csv"
+    demo_split[0].to_csv(history, index=False)
+    seen = {}
+    real = fleet_charts.fan_chart
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fleet_charts, "fan_chart", spy)
+    argv = ["plan", "--model", saved_fits[0], "--volume", saved_fits[1], "--history",
+            str(history), "--horizon", "1M", "--samples", "40", "--van", "450@2025-04-10",
+            "--out", str(tmp_path / "plan")]  # fmt: skip
+    assert main(argv) == 0
+    assert seen["history"] is not None and len(seen["history"]) == len(demo_split[0])
+    assert "Forecast: 450-package vans from 2025-04-10" in seen["note"]
+
+
 def test_plan_with_a_malformed_shock_exits_2(saved_fits, tmp_path, capsys):
     spr, volume = saved_fits
     code = main(["plan", "--model", spr, "--volume", volume, "--shock", "1.4",

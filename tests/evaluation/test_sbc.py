@@ -1,7 +1,7 @@
 """Simulation-based calibration of the small SPR model (bayesspr.evaluation.sbc).
 
-Seeded and small: 100 simulated data sets per variant, each fitted with 2 chains and 200
-kept (thinned) draws. The larger run is ``benchmarks/sbc.py``.
+Seeded: ``make test`` runs 40 simulated data sets per variant, ``make validate`` 200, each
+fitted with 2 chains and 200 kept (thinned) draws. ``benchmarks/sbc.py`` prints the ranks.
 """
 
 import numpy as np
@@ -9,7 +9,7 @@ import pytest
 
 from bayesspr.evaluation.sbc import LOG_LIKELIHOOD, SBC_PARAMETERS, rank_uniformity_pvalue, run_sbc
 
-N_SIMULATIONS = 100
+N_SIMULATIONS = {"small": 40, "full": 200}
 SEED = 1
 
 #: Family-wise false-alarm rate of the calibration check; Bonferroni over the quantities
@@ -25,32 +25,51 @@ def assert_calibrated(result, alpha=ALPHA):
     assert not failing, f"non-uniform SBC ranks (p <= {threshold:.2g}): {failing}"
 
 
-@pytest.fixture(scope="module")
-def good():
-    return run_sbc(N_SIMULATIONS, variant="good", seed=SEED)
+@pytest.fixture(
+    scope="module", params=["small", pytest.param("full", marks=pytest.mark.validation)]
+)
+def size(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def bad():
-    return run_sbc(N_SIMULATIONS, variant="bad", seed=SEED)
+def good(size):
+    return run_sbc(N_SIMULATIONS[size], variant="good", seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def bad(size):
+    return run_sbc(N_SIMULATIONS[size], variant="bad", seed=SEED)
 
 
 @pytest.mark.slow
-def test_good_variant_is_calibrated(good):
+def test_good_variant_is_calibrated(good, size, evidence, request):
     assert set(good.p_values) == set(QUANTITIES)
     assert good.n_draws == 200
     for q in QUANTITIES:
         ranks = good.ranks[q].to_numpy()
-        assert ranks.shape == (N_SIMULATIONS,)
+        assert ranks.shape == (N_SIMULATIONS[size],)
         assert ranks.min() >= 0 and ranks.max() <= good.n_draws
+    worst = min(good.p_values, key=good.p_values.get)
+    evidence.record(
+        request, f"SBC of the SPR model, {N_SIMULATIONS[size]} data sets: ranks uniform",
+        f"lowest p = {good.p_values[worst]:.3f} ({worst})",
+        f"every p > {ALPHA / len(QUANTITIES):.2g} (Bonferroni, {len(QUANTITIES)} quantities)",
+        good.p_values[worst] > ALPHA / len(QUANTITIES),
+    )  # fmt: skip
     assert_calibrated(good)
 
 
 @pytest.mark.slow
-def test_bad_variant_fails(bad):
+def test_bad_variant_fails(bad, size, evidence, request):
     # the continuous log-normal ignores whole routes and the capacity floor: its posterior
     # sits away from the truth, so the truth's log-likelihood ranks pile up at one end
-    assert bad.p_values[LOG_LIKELIHOOD] < 1e-6
+    p = bad.p_values[LOG_LIKELIHOOD]
+    evidence.record(
+        request, f"SBC failing control (continuous likelihood), {N_SIMULATIONS[size]} data sets",
+        f"log-likelihood rank p = {p:.2g}", "p < 1e-6 (the check must catch it)", p < 1e-6,
+    )  # fmt: skip
+    assert p < 1e-6
     with pytest.raises(AssertionError, match="non-uniform SBC ranks"):
         assert_calibrated(bad)
 

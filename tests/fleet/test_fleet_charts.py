@@ -177,3 +177,12 @@ def test_charts_write_png_files_atomically(tmp_path, small):
     with pytest.raises(ValueError, match=r"history lacks column\(s\) \['routes'\]"):
         fan_chart(fc, result, tmp_path / "x.png", history=history.drop(columns="routes"))
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_note_under_the_panels_explains_what_history_and_forecast_differ_in(small):
+    fc, result, history = small
+    note = "History: the stations' own vans. Forecast: 300-package vans."
+    fig = fan_figure(fc, result, history=history, note=note)
+    texts = [t for t in fig.texts if t.get_gid() == "chart_note"]
+    assert [t.get_text() for t in texts] == [note]
+    assert not [t for t in fan_figure(fc, result).texts if t.get_gid() == "chart_note"]

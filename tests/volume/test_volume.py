@@ -98,31 +98,48 @@ def test_demo_volume_fit_converges(demo_volume_fit):
     assert d["ess_bulk_min"] >= 400 and d["ess_tail_min"] >= 400
 
 
+#: History and draws of the 16-month coverage check: ``make test`` and ``make validate``.
+# 2,000 draws per chain: with 1,000 the max R-hat of these fits varied between runs of the
+# same seed (1.005 and 1.012 on the full world; 1.0104 on the small one), straddling 1.01
+COVERAGE_SIZES = {
+    "small": {"n_days": 450, "zips_per_station": 1, "draws": 2000},
+    "full": {"n_days": 730, "zips_per_station": 2, "draws": 2000},
+}
+
+
 @pytest.mark.slow
-def test_monthly_station_volume_intervals_cover_16_months_of_truth():
-    """Two years of history with known growth, yearly cycle and holiday peak; 16 months out.
+@pytest.mark.parametrize("size", ["small", pytest.param("full", marks=pytest.mark.validation)])
+def test_monthly_station_volume_intervals_cover_16_months_of_truth(size, evidence, request):
+    """Over a year of history with known growth, yearly cycle and holiday peak; 16 months out.
 
     Stations' monthly volumes are the unit; coverage must sit inside the 99 % binomial band
     around nominal (the months of one station share their growth error, so this band is
     generous only if the forecast is honest about growth).
     """
+    setting = COVERAGE_SIZES[size]
     world = simulate_world(
         11,
-        n_days=730,
+        n_days=setting["n_days"],
         horizon_days=487,
         yearly_amplitude=0.15,
         holiday_peak=0.3,
         stations_per_city=2,
-        zips_per_station=2,
+        zips_per_station=setting["zips_per_station"],
     )
     days = pd.date_range(world.table["date"].min(), world.future["date"].max())
     holidays = pd.DataFrame({"holiday": holiday_days(days).astype(float)}, index=days)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # 2,000 draws per chain: with 1,000 the max R-hat of this fit varied between runs of
-        # the same seed on one machine (1.005 and 1.012), straddling the 1.01 threshold
-        model = VolumeModel(regressors=holidays).fit(world.table, random_seed=1, draws=2000)
+        model = VolumeModel(regressors=holidays).fit(
+            world.table, random_seed=1, draws=setting["draws"]
+        )
     d = model.diagnostics
+    evidence.record(
+        request, f"volume fit converges ({setting['n_days']} days of history)",
+        f"R-hat {d['rhat_max']:.4f}, bulk ESS {d['ess_bulk_min']:.0f}, {d['divergences']} "
+        "divergences", "R-hat ≤ 1.01, bulk ESS ≥ 400, 0 divergences",
+        d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400,
+    )  # fmt: skip
     assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
     growth = model.idata["posterior"]["growth_city"]
     truth = world.truth.growth_city
@@ -146,10 +163,15 @@ def test_monthly_station_volume_intervals_cover_16_months_of_truth():
         .reindex(index=values["station"].to_numpy(), columns=values["month"].to_numpy())
         .to_numpy()
     )
-    assert truth_arr.shape[1] == 17  # 16 whole months and a partial one
+    assert truth_arr.shape[1] >= 16  # 16 months or more (a partial one at the end)
     for level in (0.8, 0.9):
         q_lo, q_hi = np.quantile(values.to_numpy(), [(1 - level) / 2, (1 + level) / 2], axis=0)
         hits = (truth_arr >= q_lo) & (truth_arr <= q_hi)
         n = hits.size
         band = stats.binom.ppf([0.005, 0.995], n, level) / n
+        evidence.record(
+            request, f"volume: {level:.0%} intervals of station-month stops, 16 months out",
+            f"{hits.mean():.3f} of {n}", f"{band[0]:.3f}–{band[1]:.3f} (99 % binomial band)",
+            band[0] <= hits.mean() <= band[1],
+        )  # fmt: skip
         assert band[0] <= hits.mean() <= band[1], (level, hits.mean(), n)
