@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from bayesspr.cli.demo import run_demo
+from bayesspr.cli.demo import DEMO_SEED, run_demo
 from bayesspr.cli.manifest import inputs_record, installed_version, write_manifest
 from bayesspr.data import table as data
 from bayesspr.data.network import Network
@@ -694,7 +694,7 @@ _chains = _whole(1, MAX_CHAINS, " chains")
 
 def _add_demo(sub: _Subparsers) -> None:
     p = _command(sub, "demo", "fit the embedded demo world and print forecasts")
-    p.add_argument("--seed", type=int, default=7, help="world and sampler seed")
+    p.add_argument("--seed", type=int, default=DEMO_SEED, help="world and sampler seed")
     p.add_argument("--draws", type=_positive_int, default=None, help="posterior draws per chain")
     p.add_argument("--tune", type=_positive_int, default=None, help="tuning steps per chain")
     p.add_argument("--out", default="demo_output", help="folder for plan, charts and report")
@@ -852,7 +852,7 @@ def _add_backtest(sub: _Subparsers) -> None:
                    help="comma list of full,no_pooling,complete_pooling,physics,gbm")  # fmt: skip
     p.add_argument("--draws", type=_positive_int, default=300, help="draws per chain per fit")
     p.add_argument("--tune", type=_positive_int, default=400, help="tuning steps per fit")
-    p.add_argument("--seed", type=int, default=7, help="world and sampler seed")
+    p.add_argument("--seed", type=int, default=DEMO_SEED, help="world and sampler seed")
     p.add_argument("--warm-start", action="store_true",
                    help="start each re-fit at the previous origin's posterior means")  # fmt: skip
     p.set_defaults(func=_cmd_backtest)
