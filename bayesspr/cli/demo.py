@@ -21,7 +21,7 @@ from bayesspr.defaults import COVERAGE_LEVELS
 from bayesspr.evaluation.scores import pit_coverage, station_day_pit
 from bayesspr.fleet import decisions as fleet
 from bayesspr.fleet.charts import fan_chart, shortfall_chart
-from bayesspr.forecasting.compose import Forecast, forecast
+from bayesspr.forecasting.compose import Forecast, forecast, summary_legend
 from bayesspr.forecasting.scenario import Scenario, VanChange, VolumeShock
 from bayesspr.forecasting.summaries import observed_vs_physics, station_forecast
 from bayesspr.io.files import atomic_folder, check_output_path, write_csv
@@ -56,6 +56,7 @@ DEMO_SEED = 7
 
 DEMO_FILES = (
     "plan.csv", "plan_legend.csv", "fleet.csv", "fleet_legend.csv", "forecast_summary.csv",
+    "forecast_summary_legend.csv",
     "fan_chart.png", "shortfall.png", "report.html", "manifest.json",
 )  # fmt: skip
 
@@ -164,6 +165,7 @@ def run_demo(
         write_csv(plan.horizon, tmp / "fleet.csv")
         write_csv(plan.legend("horizon"), tmp / "fleet_legend.csv")
         write_csv(base.summary, tmp / "forecast_summary.csv")
+        write_csv(summary_legend(base.summary), tmp / "forecast_summary_legend.csv")
         fan = fan_chart(base.draws, plan, tmp / "fan_chart.png", history=history,
                         scenario=base.scenario.name, note=_van_note(history))  # fmt: skip
         short = shortfall_chart(plan, tmp / "shortfall.png", scenario=base.scenario.name)
@@ -178,8 +180,8 @@ def run_demo(
                       "changes": [c.describe() for c in base.scenario.changes]},
         )  # fmt: skip
     print(f"\nwrote {out}/plan.csv, plan_legend.csv, fleet.csv, fleet_legend.csv, "
-          f"forecast_summary.csv, {fan.name}, {short.name}, {report.name} and "
-          "manifest.json")  # fmt: skip
+          f"forecast_summary.csv, forecast_summary_legend.csv, {fan.name}, {short.name}, "
+          f"{report.name} and manifest.json")  # fmt: skip
     return 0
 
 
@@ -243,8 +245,8 @@ def _print_monthly_routes(summary: pd.DataFrame, months: pd.DatetimeIndex) -> No
                  "(mean and 90% interval):",
                  show.assign(month=show["month"].dt.strftime("%Y-%m"))
                  .set_index(["station", "month"])[
-                     ["routes_per_day_mean", "routes_per_day_lower", "routes_per_day_upper",
-                      "peak_routes_upper", "spr_mean"]])  # fmt: skip
+                     ["routes_per_day_mean", "routes_per_day_lower_90", "routes_per_day_upper_90",
+                      "peak_routes_upper_90", "spr_mean"]])  # fmt: skip
 
 
 def _plan_and_print_fleet(base: Forecast, costs: fleet.FleetCosts) -> fleet.FleetPlan:

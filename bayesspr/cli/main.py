@@ -28,7 +28,7 @@ from bayesspr.defaults import DEFAULT_INTERVAL, EBFMI_MIN, ESS_MIN, RHAT_MAX
 from bayesspr.evaluation.diagnostics import ConvergenceWarning
 from bayesspr.fitted_model import FittedModel
 from bayesspr.fleet import decisions as fleet
-from bayesspr.forecasting.compose import forecast
+from bayesspr.forecasting.compose import forecast, summary_legend
 from bayesspr.forecasting.scenario import Scenario, ScenarioError, VanChange, VolumeShock
 from bayesspr.io.files import (
     atomic_folder,
@@ -55,7 +55,8 @@ MAX_CHAINS = 64
 #: Exit status of a fit refused by ``--strict``.
 EXIT_UNCONVERGED = 3
 #: Files ``plan`` writes into its folder (with ``manifest.json``).
-PLAN_FILES = ("plan.csv", "fleet.csv", "forecast_summary.csv", "fan_chart.png", "shortfall.png")
+PLAN_FILES = ("plan.csv", "fleet.csv", "forecast_summary.csv", "forecast_summary_legend.csv",
+              "fan_chart.png", "shortfall.png")  # fmt: skip
 #: Columns of a planned-volume table (``plan --volume table.csv``).
 PLANNED_VOLUME_COLUMNS = ("date", "zip", "stops", "packages")
 #: Columns of a fleet table that may hold the vans per station (``absorb --fleet``), by priority.
@@ -428,6 +429,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
         for name, table in tables.items():
             write_csv(_with_scenario(table, scenario.name), tmp / name)
+        write_csv(summary_legend(tables["forecast_summary.csv"]),
+                  tmp / "forecast_summary_legend.csv")  # fmt: skip
         history = _chart_history(args)
         fleet_charts.fan_chart(result.draws, fleet_plan, tmp / "fan_chart.png", history=history,
                                note=_chart_note(history, scenario))  # fmt: skip

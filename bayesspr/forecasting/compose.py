@@ -592,12 +592,15 @@ def summarise(draws: xr.Dataset, interval: float = DEFAULT_INTERVAL) -> pd.DataF
     pandas.DataFrame
         Columns ``scenario``, ``station``, ``month`` (month-start ``Timestamp``, as in
         :attr:`bayesspr.fleet.decisions.FleetPlan.table`;
-        :func:`bayesspr.io.files.write_csv` writes it ``YYYY-MM``), ``days``, and the mean,
-        lower and upper of ``routes_per_day`` (mean daily routes), ``peak_routes`` (the
-        month's busiest day), ``packages_per_day`` and
-        ``spr`` (packages per route).
+        :func:`bayesspr.io.files.write_csv` writes it ``YYYY-MM``), ``days``, and for each
+        of ``routes_per_day`` (mean daily routes), ``peak_routes`` (the month's busiest day,
+        routes), ``packages_per_day`` and ``spr`` (packages per route) its ``_mean`` and the
+        ends of the central interval, ``_lower_P`` and ``_upper_P`` with P the interval
+        mass in percent (``routes_per_day_lower_90``); :func:`summary_legend` says what each
+        column holds.
     """
     lo, hi = central_bounds(interval)
+    mass = f"{100 * interval:g}"
     routes = draws["routes"].transpose("sample", "date", "station")
     packages = draws["packages"].transpose("sample", "date", "station")
     month = pd.DatetimeIndex(draws["date"].to_numpy()).to_period("M").to_timestamp()
@@ -619,8 +622,8 @@ def summarise(draws: xr.Dataset, interval: float = DEFAULT_INTERVAL) -> pd.DataF
         warnings.filterwarnings("ignore", "All-NaN slice|Mean of empty slice", RuntimeWarning)
         frames = {
             "mean": per_draw.mean("sample"),
-            "lower": per_draw.quantile(lo, dim="sample").drop_vars("quantile"),
-            "upper": per_draw.quantile(hi, dim="sample").drop_vars("quantile"),
+            f"lower_{mass}": per_draw.quantile(lo, dim="sample").drop_vars("quantile"),
+            f"upper_{mass}": per_draw.quantile(hi, dim="sample").drop_vars("quantile"),
         }
     out = None
     for stat, ds in frames.items():
@@ -632,6 +635,54 @@ def summarise(draws: xr.Dataset, interval: float = DEFAULT_INTERVAL) -> pd.DataF
     out.insert(3, "days", out["month"].map(days).astype(int))
     order = ["scenario", "station", "month", "days"] + [
         f"{v}_{s}" for v in ("routes_per_day", "peak_routes", "packages_per_day", "spr")
-        for s in ("mean", "lower", "upper")
+        for s in ("mean", f"lower_{mass}", f"upper_{mass}")
     ]  # fmt: skip
     return out[order].sort_values(["station", "month"]).reset_index(drop=True)
+
+
+#: What each quantity of the station-month summary is, and its unit.
+_SUMMARY_QUANTITIES = {
+    "routes_per_day": ("routes per day", "the month's mean routes per day"),
+    "peak_routes": ("routes", "routes on the month's busiest day"),
+    "packages_per_day": ("packages per day", "the month's mean packages per day"),
+    "spr": ("packages per route", "shipments per route: packages per day / routes per day"),
+}
+
+
+def summary_legend(summary: pd.DataFrame) -> pd.DataFrame:
+    """What each column of a :func:`summarise` table holds, with its unit.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        A station-month summary (its interval mass is read from the column names).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``column``, ``unit`` and ``meaning``, one row per column of ``summary``.
+    """
+    fixed = {
+        "scenario": ("–", "the scenario the forecast was made under"),
+        "station": ("–", "delivery station"),
+        "month": ("YYYY-MM", "calendar month"),
+        "days": ("days", "days of the month inside the forecast horizon"),
+    }
+    rows = []
+    for column in summary.columns:
+        if column in fixed:
+            rows.append((column, *fixed[column]))
+            continue
+        if column.endswith("_mean") and column.removesuffix("_mean") in _SUMMARY_QUANTITIES:
+            unit, what = _SUMMARY_QUANTITIES[column.removesuffix("_mean")]
+            rows.append((column, unit, f"mean over the joint draws of {what}"))
+            continue
+        found = re.fullmatch(r"(\w+)_(lower|upper)_([\d.]+)", column)
+        if found is None or found.group(1) not in _SUMMARY_QUANTITIES:
+            rows.append((column, "", ""))
+            continue
+        unit, what = _SUMMARY_QUANTITIES[found.group(1)]
+        end = "lower" if found.group(2) == "lower" else "upper"
+        rows.append((column, unit, f"{end} end of the central {found.group(3)} % interval over "
+                     f"the joint draws of {what}"))  # fmt: skip
+    return pd.DataFrame(rows, columns=["column", "unit", "meaning"])

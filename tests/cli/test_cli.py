@@ -387,6 +387,14 @@ def test_plan_writes_one_folder_that_records_what_it_holds(saved_fits, tmp_path,
         assert frame.columns[0] == "scenario" and frame["scenario"].eq(name).all()
     for chart in ("fan_chart.png", "shortfall.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # every column of the summary is explained, its interval's mass in its name
+    summary = pd.read_csv(out / "forecast_summary.csv")
+    assert {"routes_per_day_lower_90", "routes_per_day_upper_90"} <= set(summary.columns)
+    legend = pd.read_csv(out / "forecast_summary_legend.csv", keep_default_na=False)
+    assert legend["column"].tolist() == summary.columns.tolist()
+    assert (legend["meaning"] != "").all() and (legend["unit"] != "").all()
+    lower = legend.set_index("column").loc["routes_per_day_lower_90"]
+    assert lower["unit"] == "routes per day" and "central 90 % interval" in lower["meaning"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scenario"] == {"name": name, "changes": ["volume x1.4 from 2025-05-01"]}
     assert set(manifest["inputs"]) == {"--model", "--volume"}

@@ -42,7 +42,7 @@ def test_station_days_are_the_sum_of_their_zips_on_every_draw(baseline):
 
 def test_uncertainty_grows_with_the_horizon(baseline):
     s = baseline.summary
-    width = (s["routes_per_day_upper"] - s["routes_per_day_lower"]) / s["routes_per_day_mean"]
+    width = (s["routes_per_day_upper_90"] - s["routes_per_day_lower_90"]) / s["routes_per_day_mean"]
     by_month = width.groupby(s["month"]).mean()
     assert by_month.iloc[-2] > 1.5 * by_month.iloc[0]
 
