@@ -86,3 +86,31 @@ def test_an_untouched_fit_loads_with_the_verdict_it_was_saved_with(demo_fit, tmp
         loaded = SPRModel.load(demo_fit.save(tmp_path / "fit.nc"))
     for key in ("ok", "rhat_max", "ess_bulk_min", "ess_tail_min", "divergences"):
         assert loaded.diagnostics[key] == pytest.approx(demo_fit.diagnostics[key], rel=1e-6)
+
+
+def test_load_refuses_a_fit_without_its_spec(demo_fit, tmp_path):
+    path = _edited(demo_fit, tmp_path, lambda t: t.attrs.pop("bayesspr_spec"))
+    with pytest.raises(SavedFitError, match="bayesspr_spec"):
+        SPRModel.load(path)
+
+
+def test_load_refuses_a_nan_posterior(demo_fit, tmp_path):
+    def poison(tree):
+        post = tree["posterior"].to_dataset()
+        values = post["tour_constant"].values.copy()
+        values[0, 5] = np.nan
+        tree["posterior"] = xr.DataTree(post.assign(tour_constant=(post["tour_constant"].dims,
+                                                                   values)))  # fmt: skip
+
+    with pytest.raises(SavedFitError, match=r"tour_constant.*non-finite"):
+        SPRModel.load(_edited(demo_fit, tmp_path, poison))
+
+
+def test_load_refuses_a_negative_circuity(demo_fit, tmp_path):
+    def tamper(tree):
+        spec = json.loads(tree.attrs["bayesspr_spec"])
+        spec["constants"]["circuity"] = -1.3
+        tree.attrs["bayesspr_spec"] = json.dumps(spec)
+
+    with pytest.raises(SavedFitError, match="circuity"):
+        SPRModel.load(_edited(demo_fit, tmp_path, tamper))

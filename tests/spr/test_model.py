@@ -12,7 +12,6 @@ import xarray as xr
 from bayesspr import DataError, SPRModel
 from bayesspr.data.table import validate
 from bayesspr.evaluation.scores import pit_coverage, randomised_pit
-from bayesspr.io.fit_files import SavedFitError
 from bayesspr.spr.model import ModelVersionError, NotFittedError, PhysicsWarning, warm_start_values
 
 PREDICT_COLUMNS = [
@@ -221,42 +220,6 @@ def test_save_refuses_an_unknown_keep(demo_fit, tmp_path):
     with pytest.raises(ValueError, match="keep"):
         demo_fit.save(tmp_path / "fit.nc", keep="everything")
     assert not list(tmp_path.iterdir())
-
-
-def _edited_fit(demo_fit, tmp_path, edit):
-    tree = xr.open_datatree(demo_fit.save(tmp_path / "fit.nc", keep="posterior")).load()
-    edit(tree)
-    path = tmp_path / "edited.nc"
-    tree.to_netcdf(path, engine="h5netcdf")
-    return path
-
-
-def test_load_refuses_a_fit_without_its_spec(demo_fit, tmp_path):
-    path = _edited_fit(demo_fit, tmp_path, lambda t: t.attrs.pop("bayesspr_spec"))
-    with pytest.raises(SavedFitError, match="bayesspr_spec"):
-        SPRModel.load(path)
-
-
-def test_load_refuses_a_nan_posterior(demo_fit, tmp_path):
-    def poison(tree):
-        post = tree["posterior"].to_dataset()
-        values = post["tour_constant"].values.copy()
-        values[0, 5] = np.nan
-        tree["posterior"] = xr.DataTree(post.assign(tour_constant=(post["tour_constant"].dims,
-                                                                   values)))  # fmt: skip
-
-    with pytest.raises(SavedFitError, match=r"tour_constant.*non-finite"):
-        SPRModel.load(_edited_fit(demo_fit, tmp_path, poison))
-
-
-def test_load_refuses_a_negative_circuity(demo_fit, tmp_path):
-    def tamper(tree):
-        spec = json.loads(tree.attrs["bayesspr_spec"])
-        spec["constants"]["circuity"] = -1.3
-        tree.attrs["bayesspr_spec"] = json.dumps(spec)
-
-    with pytest.raises(SavedFitError, match="circuity"):
-        SPRModel.load(_edited_fit(demo_fit, tmp_path, tamper))
 
 
 def test_a_volume_fit_given_to_spr_load_says_so_by_name(demo_volume_fit, tmp_path):
