@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -270,8 +271,8 @@ def fan_figure(
         title += f" — scenario: {scenario}"
     fig.suptitle(title, fontsize=13, fontweight="bold")
     if note:  # what a reader must know to compare history with forecast (units, van sizes)
-        fig.text(0.5, 0.0, note, ha="center", va="bottom", fontsize=9, color="0.25",
-                 wrap=True, gid="chart_note")  # fmt: skip
+        # a figure-level x label: the layout keeps it clear of the panels' own labels
+        fig.supxlabel(textwrap.fill(note, 150), fontsize=9, color="0.25", gid="chart_note")
     return fig
 
 
