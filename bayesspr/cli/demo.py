@@ -8,6 +8,7 @@ Run it with ``bayesspr demo`` (``make demo``).
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -127,6 +128,12 @@ def run_demo(
             warnings.simplefilter("ignore", UserWarning)
             volume = VolumeModel().fit(history, random_seed=seed)
     print("\n" + _fit_line("volume", time.perf_counter() - started, volume.diagnostics))
+    unconverged = [name for name, m in (("SPR", model), ("volume", volume))
+                   if m.diagnostics.get("ok") is not True]  # fmt: skip
+    if unconverged:  # say it where it cannot be missed; manifest.json records it too
+        print(f"warning: the {' and '.join(unconverged)} fit did not converge: the forecast "
+              "and plan below rest on it; re-run with more --draws/--tune before using them",
+              file=sys.stderr)  # fmt: skip
 
     started = time.perf_counter()
     _print_next_month_calibration(model, volume, future, n_samples, seed)

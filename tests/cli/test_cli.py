@@ -568,6 +568,19 @@ def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, caps
     assert sorted(manifest["files"]) == sorted(set(DEMO_FILES) - {"manifest.json"})
 
 
+def test_demo_says_loudly_when_a_fit_did_not_converge(demo_fit, demo_volume_fit, tmp_path,
+                                                      capsys):  # fmt: skip
+    from bayesspr.cli.demo import run_demo
+
+    unconverged = copy.copy(demo_volume_fit)
+    unconverged.diagnostics = copy.deepcopy(NOT_CONVERGED)
+    assert run_demo(out=tmp_path, n_samples=40, spr=demo_fit, volume=unconverged) == 0
+    err = capsys.readouterr().err
+    assert "warning: the volume fit did not converge" in err
+    fits = json.loads((tmp_path / "manifest.json").read_text())["fits"]
+    assert fits["volume"]["converged"] is False and fits["spr"]["converged"] is True
+
+
 def test_demo_output_folder_is_checked_before_any_work_and_written_whole(tmp_path, monkeypatch):
     from bayesspr.cli import demo
     from bayesspr.io.files import OutputPathError
