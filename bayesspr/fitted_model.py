@@ -182,7 +182,7 @@ class FittedModel:
             fit), ``rhat_max`` (–), ``ess_bulk_min`` and ``ess_tail_min`` (draws),
             ``divergences`` (count), ``problems`` (list of str) and ``spec_id``.
         """
-        self._require_fit()
+        idata = self._require_fit()
         d = self.diagnostics
         figures = {
             key: (None if d.get(key) is None else round(float(d[key]), 4))
@@ -195,22 +195,28 @@ class FittedModel:
             **figures,
             "divergences": d.get("divergences"),
             "problems": list(d.get("problems", [])),
-            "spec_id": self.idata.attrs.get("bayesspr_spec_id") if self.idata else None,
+            "spec_id": idata.attrs.get("bayesspr_spec_id"),
         }
 
-    def _judge(self, idata: xr.DataTree, advice: str) -> None:
-        """Set ``diagnostics`` from the fit; warn (``ConvergenceWarning``) if it fails."""
+    def _judge(self, idata: xr.DataTree, advice: str, stored_ok: bool | None = None) -> None:
+        """Set ``diagnostics`` from the fit; warn (``ConvergenceWarning``) if it fails.
+
+        ``stored_ok`` is the verdict a loaded file claimed; one the draws contradict is named
+        among the problems.
+        """
         self.diagnostics = convergence(idata)
         self.diagnostics["method"] = "nuts"
-        self._warn_if_unconverged(advice)
-
-    def _warn_if_unconverged(self, advice: str) -> None:
+        if stored_ok is not None and bool(stored_ok) != self.diagnostics["ok"]:
+            self.diagnostics["problems"].append(
+                f"the file's stored verdict said ok={stored_ok}; recomputed from its draws: "
+                f"ok={self.diagnostics['ok']} (the file was edited or damaged)"
+            )
         if not self.diagnostics["ok"]:
             warnings.warn(
                 f"{self.model_name} fit did not converge: "
                 + "; ".join(self.diagnostics["problems"])
                 + f" — see model.diagnostics; {advice}",
-                ConvergenceWarning, stacklevel=4,
+                ConvergenceWarning, stacklevel=3,
             )  # fmt: skip
 
     def _attrs(self) -> dict[str, str]:
@@ -289,12 +295,4 @@ class FittedModel:
                 "problems": ["approximate fit or no sampler statistics: no R-hat/ESS verdict"],
             }  # fmt: skip
             return
-        self.diagnostics = convergence(idata)
-        self.diagnostics["method"] = "nuts"
-        before = stored.get("ok")
-        if before is not None and bool(before) != self.diagnostics["ok"]:
-            self.diagnostics["problems"].append(
-                f"the file's stored verdict said ok={before}; recomputed from its draws: "
-                f"ok={self.diagnostics['ok']} (the file was edited or damaged)"
-            )
-        self._warn_if_unconverged("re-fit with more tune/draws before trusting it")
+        self._judge(idata, "re-fit with more tune/draws before trusting it", stored.get("ok"))

@@ -51,10 +51,10 @@ DEMO_SHORTAGE_COST = 450.0
 #: The shock replayed on the bought fleet: +40 % volume from the third forecast month.
 DEMO_SHOCK = 1.4
 
-#: What the demo writes into its output folder (replaced whole on each run).
 #: Seed of the demo world, both fits and the forecasts (``bayesspr demo`` / ``make demo``).
 DEMO_SEED = 7
 
+#: What the demo writes into its output folder (replaced whole on each run).
 DEMO_FILES = (
     "plan.csv", "plan_legend.csv", "fleet.csv", "fleet_legend.csv", "forecast_summary.csv",
     "forecast_summary_legend.csv",
@@ -183,8 +183,7 @@ def run_demo(
             tmp, ["demo", "--out", str(out)], inputs={},
             settings={"seed": seed, "draws": draws, "tune": tune, "samples": n_samples},
             fits={"spr": model.verdict(), "volume": volume.verdict()},
-            scenario={"name": base.scenario.name,
-                      "changes": [c.describe() for c in base.scenario.changes]},
+            scenario=base.scenario.record(),
         )  # fmt: skip
     print(f"\nwrote {out}/plan.csv, plan_legend.csv, fleet.csv, fleet_legend.csv, "
           f"forecast_summary.csv, forecast_summary_legend.csv, {fan.name}, {short.name}, "

@@ -285,18 +285,21 @@ def validate_planned_volume(table: pd.DataFrame, where: str = "volume table") ->
     return clean
 
 
-def _volume_source(args: argparse.Namespace) -> tuple[Any, Network | None, pd.Timestamp | None]:
-    """The volume (a fit, or a validated planned-volume table), its network and first day.
+def _volume_source(
+    args: argparse.Namespace,
+) -> tuple[Any, Network | None, pd.Timestamp | None, pd.DataFrame | None]:
+    """The volume (a fit or a planned-volume table), network, first day and history table.
 
-    A table is validated here; a fit is loaded later (:func:`_load_volume`), after the cheap
-    checks.
+    The ``--history`` table is read once here (None without one). A planned-volume table is
+    validated here; a fit is loaded later (:func:`_load_volume`), after the cheap checks.
     """
     source = Path(args.volume)
-    network = None if args.history is None else Network.from_table(
-        data.read_table(args.history, require_routes=False))  # fmt: skip
+    history = None if args.history is None else data.read_table(args.history,
+                                                                require_routes=False)  # fmt: skip
+    network = None if history is None else Network.from_table(history)
     is_fit = source.suffix.lower() == ".nc" or (source.is_file() and file_kind(source) == "hdf5")
     if is_fit:
-        return source, network, None
+        return source, network, None, history
     if network is None:
         raise ValueError(
             f"--volume {source} is a table: give --history, the canonical table that "
@@ -304,7 +307,7 @@ def _volume_source(args: argparse.Namespace) -> tuple[Any, Network | None, pd.Ti
         )
     table = validate_planned_volume(data.read_raw_table(source), f"--volume {source}")
     _check_planned_zips(table, network, f"--volume {source}", f"--history {args.history}")
-    return table, network, pd.Timestamp(table["date"].min()).normalize()
+    return table, network, pd.Timestamp(table["date"].min()).normalize(), history
 
 
 def _check_planned_zips(table: pd.DataFrame, network: Network, where: str, history: str) -> None:
@@ -343,14 +346,6 @@ def _load_volume(
         raise ValueError(f"--volume {source}: the volume fit carries no network (it was fitted "
                          "on a table without the canonical columns); give --history")  # fmt: skip
     return volume, network, volume.last_date + pd.Timedelta(days=1)
-
-
-def _chart_history(args: argparse.Namespace) -> pd.DataFrame | None:
-    """The observed routes the fan chart draws beside the forecast (``--history``, if given)."""
-    if args.history is None:
-        return None
-    table = data.read_table(args.history, require_routes=False)
-    return table if "routes" in table else None
 
 
 def _chart_note(history: pd.DataFrame | None, scenario: Scenario) -> str | None:
@@ -402,7 +397,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     inputs = {"--model": args.model, "--volume": args.volume, "--history": args.history}
     out = check_output_path(args.out, "folder", inputs, folder_files=PLAN_FILES)
     changes = _changes(args)
-    source, network, first_day = _volume_source(args)
+    source, network, first_day, history = _volume_source(args)
     model = _load_fit(SPRModel, args.model)
     _check_loaded(model, args.model, "--model", args)
     volume, network, first_day = _load_volume(args, source, network, first_day)
@@ -431,7 +426,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             write_csv(_with_scenario(table, scenario.name), tmp / name)
         write_csv(summary_legend(tables["forecast_summary.csv"]),
                   tmp / "forecast_summary_legend.csv")  # fmt: skip
-        history = _chart_history(args)
+        if history is not None and "routes" not in history:
+            history = None  # a history without routes describes the network only
         fleet_charts.fan_chart(result.draws, fleet_plan, tmp / "fan_chart.png", history=history,
                                note=_chart_note(history, scenario))  # fmt: skip
         fleet_charts.shortfall_chart(fleet_plan.table, tmp / "shortfall.png",
@@ -445,7 +441,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             inputs=record,
             settings=settings,
             fits=fits,
-            scenario={"name": scenario.name, "changes": [c.describe() for c in scenario.changes]},
+            scenario=scenario.record(),
             model_spec_id=model.idata.attrs.get("bayesspr_spec_id"),
         )
     print(f"scenario: {scenario.describe()}")
@@ -493,7 +489,7 @@ def _cmd_absorb(args: argparse.Namespace) -> int:
         check_output_path(args.out, "csv", inputs)
     changes = _changes(args)
     bought = None if args.fleet is None else _read_fleet(args.fleet)
-    source, network, first_day = _volume_source(args)
+    source, network, first_day, _ = _volume_source(args)
     model = _load_fit(SPRModel, args.model)
     _check_loaded(model, args.model, "--model", args)
     volume, network, first_day = _load_volume(args, source, network, first_day)

@@ -316,6 +316,10 @@ class Scenario:
         lines = [self.name] + [f"  - {c.describe()}" for c in self.changes]
         return "\n".join(lines)
 
+    def record(self) -> dict[str, object]:
+        """The name and each change's description, as an output's manifest records them."""
+        return {"name": self.name, "changes": [c.describe() for c in self.changes]}
+
 
 #: The scenario with no changes.
 BASELINE = Scenario()
