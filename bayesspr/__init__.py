@@ -11,24 +11,29 @@ truth, :mod:`bayesspr.io` writes every file and :mod:`bayesspr.cli` is the comma
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from bayesspr.data.network import Network
 from bayesspr.data.table import read_table, validate, write_table
+from bayesspr.defaults import installed_version
 from bayesspr.errors import (
+    ArgumentError,
     BayessprError,
     DataError,
+    EvaluationError,
     FleetConfigError,
+    ForecastError,
     ModelVersionError,
     NetworkError,
     NotFittedError,
+    ReportError,
     ScenarioError,
+    SimulationError,
     SpecError,
+    UnconvergedFitError,
     VolumeDataError,
 )
-from bayesspr.evaluation.diagnostics import ConvergenceWarning
 from bayesspr.fleet.decisions import (
     EVConfig,
     FleetCosts,
@@ -48,14 +53,12 @@ from bayesspr.forecasting.scenario import (
     VolumeShock,
     ZipMove,
 )
+from bayesspr.inference.diagnostics import ConvergenceWarning
 from bayesspr.simulate.worlds import demo_world, simulate_world
 from bayesspr.spr.model import SPRModel
 from bayesspr.volume.model import VolumeModel
 
-try:
-    __version__ = version("bayesspr")
-except PackageNotFoundError:  # pragma: no cover - imported from a checkout, not installed
-    __version__ = "0+unknown"
+__version__ = installed_version()
 
 
 def report(model: SPRModel | VolumeModel, path: str | Path, **kwargs: Any) -> Path:
@@ -83,23 +86,29 @@ def report(model: SPRModel | VolumeModel, path: str | Path, **kwargs: Any) -> Pa
 
 
 __all__ = [
+    "ArgumentError",
     "BayessprError",
     "ConvergenceWarning",
     "DataError",
     "EVConfig",
+    "EvaluationError",
     "FleetConfigError",
     "FleetCosts",
     "FleetPlan",
     "Forecast",
+    "ForecastError",
     "ModelVersionError",
     "Network",
     "NetworkError",
     "NotFittedError",
+    "ReportError",
     "SPRModel",
     "Scenario",
     "ScenarioError",
+    "SimulationError",
     "SpecError",
     "StationLaunch",
+    "UnconvergedFitError",
     "VanChange",
     "VanType",
     "VolumeDataError",

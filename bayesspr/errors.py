@@ -14,20 +14,27 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "ArgumentError",
     "BayessprError",
     "DataError",
     "DeployInputError",
     "DeploySolveError",
+    "EvaluationError",
     "FleetConfigError",
+    "ForecastError",
     "InfeasibleDeploymentError",
     "ModelVersionError",
     "NetworkError",
     "NotFittedError",
     "OutputPathError",
     "Problem",
+    "ProblemsError",
+    "ReportError",
     "SavedFitError",
     "ScenarioError",
+    "SimulationError",
     "SpecError",
+    "UnconvergedFitError",
     "VolumeDataError",
 ]
 
@@ -73,33 +80,45 @@ class Problem:
         return f"{where}: {self.rule}" if where else self.rule
 
 
-class DataError(BayessprError):
-    """An observation table broke one or more rules.
+class ProblemsError(BayessprError):
+    """Base of the errors that list every problem found in an input, one per line.
 
     Parameters
     ----------
     problems : iterable of Problem
-        Everything found wrong; all of it is kept in :attr:`problems`, while
-        the message prints at most 50 of them.
+        Everything found wrong; all of it is kept in :attr:`problems`, while the message
+        prints at most 50 of them.
 
     Attributes
     ----------
     problems : list of Problem
-        Every problem found, frame-level problems first, then by row.
+        Every problem found, in the order found.
     """
+
+    #: The message's first words: what has the problems, and its verb.
+    subject: str = "the input has"
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: list[Problem] = list(problems)
         n = len(self.problems)
-        lines = [f"observation table has {n} problem{'s' if n != 1 else ''}:"]
+        lines = [f"{self.subject} {n} problem{'s' if n != 1 else ''}:"]
         lines += [f"  {p}" for p in self.problems[:_MAX_LINES]]
         if n > _MAX_LINES:
             lines.append(f"  ... and {n - _MAX_LINES} more")
         super().__init__("\n".join(lines))
 
-    def __reduce__(self) -> tuple[type[DataError], tuple[list[Problem]]]:
+    def __reduce__(self) -> tuple[type[ProblemsError], tuple[list[Problem]]]:
         # keep .problems when pickled (e.g. raised in a worker process)
         return (type(self), (self.problems,))
+
+
+class DataError(ProblemsError):
+    """An observation table broke one or more rules.
+
+    :attr:`problems` lists every one, frame-level problems first, then by row.
+    """
+
+    subject = "observation table has"
 
 
 class NetworkError(BayessprError):
@@ -137,31 +156,47 @@ class OutputPathError(BayessprError):
     """A destination cannot be written safely: the message says why and what to do."""
 
 
+class ArgumentError(BayessprError):
+    """An argument of a function or command is outside what it accepts.
+
+    The message names the argument, the value given and what is accepted.
+    """
+
+
+class SimulationError(ArgumentError):
+    """A simulated world was asked for with arguments it cannot be built from."""
+
+
+class ForecastError(BayessprError):
+    """A forecast request (horizon, planned volume, plan table) cannot be used as given."""
+
+
+class EvaluationError(BayessprError):
+    """A backtest, score or calibration check was given data it cannot judge."""
+
+
+class ReportError(BayessprError):
+    """A report was asked for with a history, holdout or figure it cannot use."""
+
+
+class UnconvergedFitError(BayessprError, RuntimeError):
+    """A fit failed its convergence checks (or is approximate) and ``--strict`` refuses it.
+
+    Also a :class:`RuntimeError`: the input was readable; the fit is what is refused.
+    """
+
+
 class FleetConfigError(BayessprError):
     """A fleet setting, cost, van type or fleet-decision input cannot be used as given."""
 
 
-class DeployInputError(BayessprError):
+class DeployInputError(ProblemsError):
     """A deployment input broke one or more rules; :attr:`problems` lists every one.
 
-    Parameters
-    ----------
-    problems : iterable of Problem
-        Each names the table (as ``row``), the column, the value and what was expected;
-        all are kept in :attr:`problems`, while the message prints at most 50 of them.
+    Each problem names the table (as ``row``), the column, the value and what was expected.
     """
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        n = len(self.problems)
-        lines = [f"deployment inputs have {n} problem{'s' if n != 1 else ''}:"]
-        lines += [f"  {p}" for p in self.problems[:_MAX_LINES]]
-        if n > _MAX_LINES:
-            lines.append(f"  ... and {n - _MAX_LINES} more")
-        super().__init__("\n".join(lines))
-
-    def __reduce__(self) -> tuple[type[DeployInputError], tuple[list[Problem]]]:
-        return (type(self), (self.problems,))
+    subject = "deployment inputs have"
 
 
 class InfeasibleDeploymentError(BayessprError):

@@ -32,9 +32,16 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     backtest_cli(
-        args.world, args.out, args.seed, n_origins=args.origins, horizon_months=args.horizon,
-        variants=args.variants, draws=args.draws, tune=args.tune, chains=args.chains,
-    )  # fmt: skip
+        args.world,
+        args.out,
+        args.seed,
+        n_origins=args.origins,
+        horizon_months=args.horizon,
+        variants=args.variants,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+    )
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 
 

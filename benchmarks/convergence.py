@@ -3,7 +3,7 @@
 Fits the default spec (or ``--spec``) with its default sampler settings (seed 1, as
 ``tests/test_convergence.py``) and prints, per world: rows, wall time, max R-hat, min bulk
 and tail ESS (with the worst variable), divergences, E-BFMI, and whether every threshold of
-``bayesspr.evaluation.diagnostics`` is met. Worlds: the small seeded worlds of
+``bayesspr.inference.diagnostics`` is met. Worlds: the small seeded worlds of
 ``bayesspr.simulate.worlds.convergence_worlds`` (the test fits the first 10) and the three fits a
 tester reported unconverged with the earlier prior — the README snippet's table, the table of
 ``bayesspr simulate --days 120`` that ``bayesspr fit`` gets, and the demo history.
@@ -63,11 +63,17 @@ def fit_row(label: str, table: pd.DataFrame, spec: str | dict, seed: int = 1) ->
         model = SPRModel(spec).fit(table, random_seed=seed)
     d = model.diagnostics
     return {
-        "world": label, "rows": len(table), "wall_s": round(time.perf_counter() - started, 1),
-        "rhat_max": round(d["rhat_max"], 4), "ess_bulk_min": round(d["ess_bulk_min"]),
-        "ess_tail_min": round(d["ess_tail_min"]), "worst": d["ess_tail_worst"],
-        "divergences": d["divergences"], "ebfmi_min": round(d["ebfmi_min"], 2), "ok": d["ok"],
-    }  # fmt: skip
+        "world": label,
+        "rows": len(table),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "rhat_max": round(d["rhat_max"], 4),
+        "ess_bulk_min": round(d["ess_bulk_min"]),
+        "ess_tail_min": round(d["ess_tail_min"]),
+        "worst": d["ess_tail_worst"],
+        "divergences": d["divergences"],
+        "ebfmi_min": round(d["ebfmi_min"], 2),
+        "ok": d["ok"],
+    }
 
 
 def main() -> None:
@@ -76,8 +82,11 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=0, help="first small world index")
     parser.add_argument("--spec", default="default", help="spec name or TOML path")
     parser.add_argument("--no-reported", action="store_true", help="skip the 3 reported fits")
-    parser.add_argument("--baseline", action="store_true",
-                        help="also fit with the earlier HalfNormal(0.2) spread prior")  # fmt: skip
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also fit with the earlier HalfNormal(0.2) spread prior",
+    )
     args = parser.parse_args()
     jobs = []
     if args.worlds > 0:
@@ -91,8 +100,7 @@ def main() -> None:
     for label, table in jobs:
         for name, spec in variants.items():
             rows.append({"prior": name, **fit_row(label, table, spec)})
-            print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1),
-                  flush=True)  # fmt: skip
+            print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
     frame = pd.DataFrame(rows)
     print("\n" + frame.to_string(index=False))
     if args.baseline:
@@ -100,9 +108,11 @@ def main() -> None:
         ratio = (wide["current"] / wide["halfnormal"]).round(2).rename("tail ESS ratio")
         print("\ntail ESS, current / earlier prior:\n" + ratio.to_string())
     current = frame[frame["prior"] == "current"]
-    print(f"\n{int(current['ok'].sum())} of {len(current)} fits with the current spec meet every "
-          "threshold (R-hat ≤ 1.01, bulk and tail ESS ≥ 400, no divergence, E-BFMI ≥ 0.3); "
-          f"total {frame['wall_s'].sum():.0f} s")  # fmt: skip
+    print(
+        f"\n{int(current['ok'].sum())} of {len(current)} fits with the current spec meet every "
+        "threshold (R-hat ≤ 1.01, bulk and tail ESS ≥ 400, no divergence, E-BFMI ≥ 0.3); "
+        f"total {frame['wall_s'].sum():.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -34,15 +34,19 @@ def timed_fit(spec: dict, table: pd.DataFrame, sampler: str, draws: int, tune: i
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = SPRModel(spec).fit(table, random_seed=1, draws=draws, tune=tune,
-                                   nuts_sampler=sampler)  # fmt: skip
+        model = SPRModel(spec).fit(
+            table, random_seed=1, draws=draws, tune=tune, nuts_sampler=sampler
+        )
     wall = time.perf_counter() - started
     d = model.diagnostics
     return {
-        "wall_s": wall, "ess_bulk_min": d["ess_bulk_min"], "ess_tail_min": d["ess_tail_min"],
-        "rhat_max": d["rhat_max"], "divergences": d["divergences"],
+        "wall_s": wall,
+        "ess_bulk_min": d["ess_bulk_min"],
+        "ess_tail_min": d["ess_tail_min"],
+        "rhat_max": d["rhat_max"],
+        "divergences": d["divergences"],
         "ess_bulk_per_s": d["ess_bulk_min"] / wall,
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -55,8 +59,11 @@ def main() -> None:
     cutoff = table["date"].max() - pd.Timedelta(days=DEMO_HORIZON_DAYS - 1)
     history = table[table["date"] < cutoff]
     print(f"demo history: {len(history)} zip-days")
-    rows = {"bayesspr (nutpie, low-rank, tuned parameterisation)":
-            timed_fit(load_spec(), history, "nutpie", args.draws, args.tune)}  # fmt: skip
+    rows = {
+        "bayesspr (nutpie, low-rank, tuned parameterisation)": timed_fit(
+            load_spec(), history, "nutpie", args.draws, args.tune
+        )
+    }
     if not args.skip_reference:
         rows["reference (centred, PyMC NUTS defaults)"] = timed_fit(
             reference_spec(), history, "pymc", args.draws, args.tune
@@ -66,8 +73,10 @@ def main() -> None:
     if len(rows) == 2:
         ours, ref = result.iloc[0], result.iloc[1]
         print(f"\nwall-time ratio (reference / bayesspr): {ref['wall_s'] / ours['wall_s']:.2f}x")
-        print(f"ESS/s ratio (bayesspr / reference): "
-              f"{ours['ess_bulk_per_s'] / max(ref['ess_bulk_per_s'], 1e-9):.2f}x")  # fmt: skip
+        print(
+            f"ESS/s ratio (bayesspr / reference): "
+            f"{ours['ess_bulk_per_s'] / max(ref['ess_bulk_per_s'], 1e-9):.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ def gradient_ms(model, chains: int, repeats: int = 20) -> float:
     from pymc.sampling.jax import get_jaxified_graph
 
     logp = get_jaxified_graph(inputs=model.value_vars, outputs=[model.logp()])
-    grad = jax.jit(jax.vmap(jax.grad(lambda *x: logp(*x)[0], argnums=tuple(
-        range(len(model.value_vars))))))  # fmt: skip
+    grad = jax.jit(
+        jax.vmap(jax.grad(lambda *x: logp(*x)[0], argnums=tuple(range(len(model.value_vars)))))
+    )
     start = model.initial_point()
     points = [np.repeat(np.asarray(start[v.name])[None], chains, axis=0) for v in model.value_vars]
     jax.block_until_ready(grad(*points))  # compile
@@ -54,8 +55,9 @@ def gradient_ms(model, chains: int, repeats: int = 20) -> float:
 def rung(shape: tuple[int, int, int, int], args: argparse.Namespace) -> dict:
     """Time one world size."""
     cities, stations, zips, days = shape
-    world = simulate_world(1, n_cities=cities, stations_per_city=stations,
-                           zips_per_station=zips, n_days=days)  # fmt: skip
+    world = simulate_world(
+        1, n_cities=cities, stations_per_city=stations, zips_per_station=zips, n_days=days
+    )
     table = world.table
     row = {"zips": table["zip"].nunique(), "days": days, "rows": len(table)}
     row["gradient_ms"] = gradient_ms(SPRModel().build_model(table), args.chains)
@@ -64,8 +66,14 @@ def rung(shape: tuple[int, int, int, int], args: argparse.Namespace) -> dict:
     began = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = SPRModel().fit(table, random_seed=1, nuts_sampler="numpyro", chains=args.chains,
-                               draws=args.draws, tune=args.tune)  # fmt: skip
+        model = SPRModel().fit(
+            table,
+            random_seed=1,
+            nuts_sampler="numpyro",
+            chains=args.chains,
+            draws=args.draws,
+            tune=args.tune,
+        )
     wall = time.perf_counter() - began
     d = model.diagnostics
     ess = min(d["ess_bulk_min"], d["ess_tail_min"])

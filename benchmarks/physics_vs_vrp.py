@@ -236,8 +236,13 @@ def main(argv: list[str] | None = None) -> int:
             coords, demand, area = make_instance(rng, stops, density, stem)
             packages = int(demand.sum())
             p = packages / stops
-            zone = ZoneDay(stops=stops, packages=packages, area_km2=area, stem_km=stem,
-                           shift_hours=args.shift_hours)  # fmt: skip
+            zone = ZoneDay(
+                stops=stops,
+                packages=packages,
+                area_km2=area,
+                stem_km=stem,
+                shift_hours=args.shift_hours,
+            )
             n_time = float(time_bound_stops(zone, constants))
             for capacity in capacities:
                 n_cap = float(capacity_bound_stops(p, capacity))
@@ -248,9 +253,20 @@ def main(argv: list[str] | None = None) -> int:
                     density
                 )
                 cell = Cell(
-                    density, stem, capacity, stops, area, packages, n_time, n_cap,
-                    r_pred, r_vrp, feasible, km_vrp, km_pred,
-                )  # fmt: skip
+                    density,
+                    stem,
+                    capacity,
+                    stops,
+                    area,
+                    packages,
+                    n_time,
+                    n_cap,
+                    r_pred,
+                    r_vrp,
+                    feasible,
+                    km_vrp,
+                    km_pred,
+                )
                 cells.append(cell)
                 print(
                     f"{density:5.0f} {stem:5.0f} {capacity:4d} {area:6.2f} {packages:5d} "
@@ -271,10 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     km_err = np.mean([abs(c.km_per_route_pred / c.km_per_route_vrp - 1.0) for c in cells])
     # tour constant implied by PyVRP's distances: total km = R·2·r̄ + k·N/√δ (c = 1)
     implied_k = [
-        (c.km_per_route_vrp * c.routes_vrp - 2.0 * float(rms_stem_km(c.stem_km, c.area_km2))
-         * c.routes_vrp) / (c.stops / math.sqrt(c.density))
+        (
+            c.km_per_route_vrp * c.routes_vrp
+            - 2.0 * float(rms_stem_km(c.stem_km, c.area_km2)) * c.routes_vrp
+        )
+        / (c.stops / math.sqrt(c.density))
         for c in cells
-    ]  # fmt: skip
+    ]
 
     print()
     print(f"cells: {n}, PyVRP feasible: {feasible}/{n}, solve time {elapsed:.0f} s")
@@ -315,19 +334,32 @@ def save_figure(cells: list[Cell], k: float, path: str) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), constrained_layout=True)
     panels = (
         ("SPR (packages per route)", [c.spr_vrp for c in cells], [c.spr_pred for c in cells]),
-        ("route length (km, straight-line)", [c.km_per_route_vrp for c in cells],
-         [c.km_per_route_pred for c in cells]),
-    )  # fmt: skip
+        (
+            "route length (km, straight-line)",
+            [c.km_per_route_vrp for c in cells],
+            [c.km_per_route_pred for c in cells],
+        ),
+    )
     capacities = sorted({c.capacity for c in cells})
     for ax, (label, vrp, pred) in zip(axes, panels, strict=True):
         for capacity, marker in zip(capacities, "osD^v", strict=False):
             pick = [i for i, c in enumerate(cells) if c.capacity == capacity]
-            ax.scatter([vrp[i] for i in pick], [pred[i] for i in pick], marker=marker,
-                       label=f"van capacity {capacity}", alpha=0.8)  # fmt: skip
+            ax.scatter(
+                [vrp[i] for i in pick],
+                [pred[i] for i in pick],
+                marker=marker,
+                label=f"van capacity {capacity}",
+                alpha=0.8,
+            )
         low, high = min(*vrp, *pred) * 0.9, max(*vrp, *pred) * 1.05
         ax.plot([low, high], [low, high], color="0.4", lw=1, ls="--", label="equal")
-        ax.set(xlabel=f"PyVRP {label}", ylabel=f"physics {label}", xlim=(low, high),
-               ylim=(low, high), aspect="equal")  # fmt: skip
+        ax.set(
+            xlabel=f"PyVRP {label}",
+            ylabel=f"physics {label}",
+            xlim=(low, high),
+            ylim=(low, high),
+            aspect="equal",
+        )
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle(f"Route physics (k = {k:g}) vs PyVRP, {len(cells)} instances")
     atomic_write(lambda tmp: fig.savefig(tmp, format="png", dpi=110), path)

@@ -34,8 +34,12 @@ def plot_ranks(results: dict, bins: int, path: str) -> None:
         for ax, q in zip(row, QUANTITIES, strict=True):
             ax.axhspan(lo, hi, color="0.85", zorder=0)
             ax.axhline(n_sims / bins, color="0.5", lw=0.8)
-            ax.hist(result.ranks[q].to_numpy(), bins=bins, range=(0, result.n_draws + 1),
-                    color="C0" if variant == "good" else "C3")  # fmt: skip
+            ax.hist(
+                result.ranks[q].to_numpy(),
+                bins=bins,
+                range=(0, result.n_draws + 1),
+                color="C0" if variant == "good" else "C3",
+            )
             ax.set_title(f"{variant}: {q}\np = {result.p_values[q]:.2g}", fontsize=8)
             ax.set_xticks([0, result.n_draws])
             ax.tick_params(labelsize=7)
@@ -60,12 +64,16 @@ def main() -> None:
                 args.simulations, variant=variant, seed=args.seed, bins=args.bins
             )
         r = results[variant]
-        print(f"\n{variant}: {args.simulations} simulations, L = {r.n_draws} kept draws per fit, "
-              f"{time.perf_counter() - started:.0f} s")  # fmt: skip
-        print(f"  divergences: {int(r.divergences.sum())} in "
-              f"{int((r.divergences > 0).sum())} of {args.simulations} fits; "
-              f"bulk ESS / L of kept draws: median {np.median(r.ess_ratio):.2f}, "
-              f"min {r.ess_ratio.min():.2f}")  # fmt: skip
+        print(
+            f"\n{variant}: {args.simulations} simulations, L = {r.n_draws} kept draws per fit, "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+        print(
+            f"  divergences: {int(r.divergences.sum())} in "
+            f"{int((r.divergences > 0).sum())} of {args.simulations} fits; "
+            f"bulk ESS / L of kept draws: median {np.median(r.ess_ratio):.2f}, "
+            f"min {r.ess_ratio.min():.2f}"
+        )
         for q in QUANTITIES:
             print(f"  {q:16s} chi-square p = {r.p_values[q]:.3g}")
     alpha = 0.01 / len(QUANTITIES)

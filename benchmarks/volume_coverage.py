@@ -38,9 +38,11 @@ def station_draws(
     draws = model.forecast(days, n_samples=n_samples, random_seed=2)
     station = draws["stops"].groupby("station").sum("zip").transpose("sample", "date", "station")
     truth = (
-        world.future.groupby(["date", "station"])["stops"].sum().unstack("station")
+        world.future.groupby(["date", "station"])["stops"]
+        .sum()
+        .unstack("station")
         .reindex(index=days, columns=station["station"].to_numpy())
-    )  # fmt: skip
+    )
     return station.to_numpy(), truth.to_numpy(), days
 
 
@@ -64,19 +66,27 @@ def main() -> None:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.fit(world.table, random_seed=1, draws=args.draws, tune=args.tune,
-                      chains=args.chains)  # fmt: skip
+            model.fit(
+                world.table, random_seed=1, draws=args.draws, tune=args.tune, chains=args.chains
+            )
         wall = time.perf_counter() - start
         draws, truth, days = station_draws(model, world, 1000)
         table = coverage_by_horizon(draws, truth, days)
         d = model.diagnostics
         for h, r in table.iterrows():
-            rows.append({"effect": effect, "month": h,
-                         "day80": f"{r.day_cover:.2f} [{r.day_lo:.2f},{r.day_hi:.2f}]",
-                         "month90": f"{r.month_cover:.2f} [{r.month_lo:.2f},{r.month_hi:.2f}]"
-                         f" n={int(r.month_n)}",
-                         "fit_s": round(wall), "rhat": round(d["rhat_max"], 3),
-                         "ess": round(d["ess_bulk_min"]), "div": d["divergences"]})  # fmt: skip
+            rows.append(
+                {
+                    "effect": effect,
+                    "month": h,
+                    "day80": f"{r.day_cover:.2f} [{r.day_lo:.2f},{r.day_hi:.2f}]",
+                    "month90": f"{r.month_cover:.2f} [{r.month_lo:.2f},{r.month_hi:.2f}]"
+                    f" n={int(r.month_n)}",
+                    "fit_s": round(wall),
+                    "rhat": round(d["rhat_max"], 3),
+                    "ess": round(d["ess_bulk_min"]),
+                    "div": d["divergences"],
+                }
+            )
         print(pd.DataFrame(rows[-len(table) :]).to_string(index=False), flush=True)
     print()
     print(pd.DataFrame(rows).to_string(index=False))

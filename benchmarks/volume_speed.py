@@ -29,9 +29,14 @@ def fit_once(n_zips: int, day_shocks: str, days: int, draws: int, tune: int, cha
     stations = max(1, n_zips // 8)
     cities = 2 if stations >= 2 else 1
     world = simulate_volume_world(
-        5, n_cities=cities, stations_per_city=stations // cities,
-        zips_per_station=n_zips // stations, n_days=days, horizon_days=0, station_day_sd=0.05,
-    )  # fmt: skip
+        5,
+        n_cities=cities,
+        stations_per_city=stations // cities,
+        zips_per_station=n_zips // stations,
+        n_days=days,
+        horizon_days=0,
+        station_day_sd=0.05,
+    )
     model = VolumeModel(regressors=world.regressors, day_shocks=day_shocks)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -41,12 +46,16 @@ def fit_once(n_zips: int, day_shocks: str, days: int, draws: int, tune: int, cha
     steps = model.idata["sample_stats"]["n_steps"].sum("draw").to_numpy()
     d = model.diagnostics
     return {
-        "zips": world.table["zip"].nunique(), "zip_days": len(world.table),
-        "day_shocks": day_shocks, "wall_s": round(wall, 1),
-        "ess_bulk_min": round(d["ess_bulk_min"]), "ess_per_s": round(d["ess_bulk_min"] / wall, 2),
-        "rhat_max": round(d["rhat_max"], 3), "divergences": d["divergences"],
+        "zips": world.table["zip"].nunique(),
+        "zip_days": len(world.table),
+        "day_shocks": day_shocks,
+        "wall_s": round(wall, 1),
+        "ess_bulk_min": round(d["ess_bulk_min"]),
+        "ess_per_s": round(d["ess_bulk_min"] / wall, 2),
+        "rhat_max": round(d["rhat_max"], 3),
+        "divergences": d["divergences"],
         "chain_work_max_over_median": round(float(steps.max() / np.median(steps)), 2),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:

@@ -31,17 +31,25 @@ def fit(train: pd.DataFrame, args: argparse.Namespace, warm: SPRModel | None) ->
     model = SPRModel()
     with warnings.catch_warnings():  # the diagnostics are printed, not hidden
         warnings.simplefilter("ignore")
-        model.fit(train, random_seed=args.seed, draws=args.draws, tune=args.tune,
-                  chains=args.chains, warm_start=warm)  # fmt: skip
+        model.fit(
+            train,
+            random_seed=args.seed,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            warm_start=warm,
+        )
     return model, time.perf_counter() - t0
 
 
 def line(label: str, model: SPRModel, seconds: float) -> str:
     """One printed row of a fit's cost and diagnostics."""
     d = model.diagnostics
-    return (f"  {label:<5} {seconds:7.1f} s  R-hat {d['rhat_max']:.3f}  ESS bulk "
-            f"{d['ess_bulk_min']:6.0f}  tail {d['ess_tail_min']:6.0f}  divergences "
-            f"{d['divergences']:3d}  {'converged' if d['ok'] else 'NOT CONVERGED'}")  # fmt: skip
+    return (
+        f"  {label:<5} {seconds:7.1f} s  R-hat {d['rhat_max']:.3f}  ESS bulk "
+        f"{d['ess_bulk_min']:6.0f}  tail {d['ess_tail_min']:6.0f}  divergences "
+        f"{d['divergences']:3d}  {'converged' if d['ok'] else 'NOT CONVERGED'}"
+    )
 
 
 def main() -> None:
@@ -53,8 +61,10 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=BACKTEST_SAMPLER["chains"])
     args = parser.parse_args()
     world = demo_backtest_world(args.seed, n_origins=args.origins, horizon_months=1)
-    print(f"warm vs cold re-fits on {world.description}; python {platform.python_version()}, "
-          f"{args.draws} draws, {args.tune} tune, {args.chains} chains")  # fmt: skip
+    print(
+        f"warm vs cold re-fits on {world.description}; python {platform.python_version()}, "
+        f"{args.draws} draws, {args.tune} tune, {args.chains} chains"
+    )
     previous = None
     for origin in world.origins:
         train = world.table[world.table["date"] < origin]
@@ -65,10 +75,12 @@ def main() -> None:
             warm, t_warm = fit(train, args, previous)
             print(line("warm", warm, t_warm))
             dc, dw = cold.diagnostics, warm.diagnostics
-            print(f"  ratio warm/cold: time {t_warm / t_cold:.2f}, ESS bulk "
-                  f"{dw['ess_bulk_min'] / dc['ess_bulk_min']:.2f}, ESS tail "
-                  f"{dw['ess_tail_min'] / dc['ess_tail_min']:.2f}, R-hat − 1 "
-                  f"{(dw['rhat_max'] - 1) / max(dc['rhat_max'] - 1, 1e-9):.2f}")  # fmt: skip
+            print(
+                f"  ratio warm/cold: time {t_warm / t_cold:.2f}, ESS bulk "
+                f"{dw['ess_bulk_min'] / dc['ess_bulk_min']:.2f}, ESS tail "
+                f"{dw['ess_tail_min'] / dc['ess_tail_min']:.2f}, R-hat − 1 "
+                f"{(dw['rhat_max'] - 1) / max(dc['rhat_max'] - 1, 1e-9):.2f}"
+            )
         previous = cold  # the next origin warm-starts from this month's (cold) fit
 
 

@@ -56,24 +56,33 @@ def test_default_fit_converges_on_the_worlds(fits, evidence, request):
         d = model.diagnostics
         ess_per_s = min(d["ess_bulk_min"], d["ess_tail_min"]) / seconds
         evidence.record(
-            request, f"SPR default fit converges: {label}",
+            request,
+            f"SPR default fit converges: {label}",
             f"R-hat {d['rhat_max']:.4f}, bulk ESS {d['ess_bulk_min']:.0f}, tail ESS "
             f"{d['ess_tail_min']:.0f}, {d['divergences']} divergences, {seconds:.0f} s, "
             f"{ess_per_s:.1f} min-ESS/s",
-            "R-hat ≤ 1.01, ESS ≥ 400, 0 divergences", d["ok"],
-        )  # fmt: skip
+            "R-hat ≤ 1.01, ESS ≥ 400, 0 divergences",
+            d["ok"],
+        )
     failed = {label: m.diagnostics["problems"] for label, m, _ in out if not m.diagnostics["ok"]}
     allowed = 2 if size == "full" else 1
     evidence.record(
-        request, "SPR default fit: worlds meeting the strict verdict",
-        f"{len(out) - len(failed)} of {len(out)}", f"≥ {len(out) - allowed} of {len(out)}",
+        request,
+        "SPR default fit: worlds meeting the strict verdict",
+        f"{len(out) - len(failed)} of {len(out)}",
+        f"≥ {len(out) - allowed} of {len(out)}",
         len(failed) <= allowed,
-    )  # fmt: skip
-    median_rate = np.median([min(m.diagnostics["ess_bulk_min"], m.diagnostics["ess_tail_min"])
-                             / s for _, m, s in out])  # fmt: skip
-    evidence.record(request, "SPR default fit: median min-ESS per second over the worlds",
-                    f"{median_rate:.1f} /s", "reported (speed is part of a good default)",
-                    True)  # fmt: skip
+    )
+    median_rate = np.median(
+        [min(m.diagnostics["ess_bulk_min"], m.diagnostics["ess_tail_min"]) / s for _, m, s in out]
+    )
+    evidence.record(
+        request,
+        "SPR default fit: median min-ESS per second over the worlds",
+        f"{median_rate:.1f} /s",
+        "reported (speed is part of a good default)",
+        True,
+    )
     assert len(failed) <= allowed, failed
     for label, model, _ in out:
         d = model.diagnostics

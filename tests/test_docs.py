@@ -33,18 +33,27 @@ def _build(tmp_path_factory, execute: bool):
     """Build the site from scratch (fresh notebook cache) with -W into a temporary folder."""
     missing = _missing_docs_packages()
     if missing:
-        pytest.skip(f"docs packages not installed ({', '.join(missing)}): "
-                    "pip install -e '.[docs]'")  # fmt: skip
+        pytest.skip(f"docs packages not installed ({', '.join(missing)}): pip install -e '.[docs]'")
     tmp = tmp_path_factory.mktemp("docs")
     out = tmp / "html"
     mode = "cache" if execute else "off"
     cmd = [
-        sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
-        "-d", str(tmp / "doctrees"),
-        "-D", f"nb_execution_cache_path={tmp / 'jupyter_cache'}",
-        "-D", f"nb_execution_mode={mode}",
-        str(ROOT / "docs"), str(out),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "-d",
+        str(tmp / "doctrees"),
+        "-D",
+        f"nb_execution_cache_path={tmp / 'jupyter_cache'}",
+        "-D",
+        f"nb_execution_mode={mode}",
+        str(ROOT / "docs"),
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=ROOT)
     assert done.returncode == 0, (
         f"sphinx-build failed (exit {done.returncode}):\n{done.stdout[-4000:]}\n"
@@ -67,11 +76,24 @@ def executed_site(tmp_path_factory):
 
 @pytest.mark.slow
 def test_site_has_the_pages(site):
-    pages = ["index.html", "installation.html", "quickstart.html", "data.html", "physics.html",
-             "model.html", "forecast.html", "fleet.html", "backtest.html", "validation.html",
-             "report.html",
-             "notebooks.html", "api.html", "changelog.html", "contributing.html",
-             *EXECUTED_PAGES]  # fmt: skip
+    pages = [
+        "index.html",
+        "installation.html",
+        "quickstart.html",
+        "data.html",
+        "physics.html",
+        "model.html",
+        "forecast.html",
+        "fleet.html",
+        "backtest.html",
+        "validation.html",
+        "report.html",
+        "notebooks.html",
+        "api.html",
+        "changelog.html",
+        "contributing.html",
+        *EXECUTED_PAGES,
+    ]
     missing = [p for p in pages if not (site / p).is_file()]
     assert not missing, f"pages missing from the built site: {missing}"
     index = (site / "index.html").read_text(encoding="utf-8")
@@ -86,10 +108,12 @@ def test_examples_were_executed(executed_site, page, evidence, request):
     traceback = "Traceback" in html
     chart = bool(re.search(r'<img[^>]+src="(\.\./)?_images/', html))
     evidence.record(
-        request, f"docs example runs: {page}",
+        request,
+        f"docs example runs: {page}",
         f"{outputs} cell outputs, traceback {traceback}, chart {chart}",
-        "≥ 3 outputs, no traceback, a chart", outputs >= 3 and not traceback and chart,
-    )  # fmt: skip
+        "≥ 3 outputs, no traceback, a chart",
+        outputs >= 3 and not traceback and chart,
+    )
     assert outputs >= 3, f"{page}: expected executed cell outputs, found {outputs}"
     assert not traceback, f"{page}: an executed cell shows a traceback"
     assert chart, f"{page}: no executed chart"

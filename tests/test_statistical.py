@@ -23,10 +23,15 @@ from bayesspr.evaluation.scores import (
 
 RECOVERY_SEEDS = {"small": (101,), "full": (101, 202, 303)}
 EXTRAPOLATION_WORLDS = {
-    "small": {"seed": 11, "n_days": 120, "large_van_from_day": 85, "annual_growth": 0.6,
-              "zips_per_station": 3},
+    "small": {
+        "seed": 11,
+        "n_days": 120,
+        "large_van_from_day": 85,
+        "annual_growth": 0.6,
+        "zips_per_station": 3,
+    },
     "full": {"seed": 11, "n_days": 150, "large_van_from_day": 110, "annual_growth": 0.6},
-}  # fmt: skip
+}
 LEVEL = 0.9
 SIZES = ["small", pytest.param("full", marks=pytest.mark.validation)]
 
@@ -77,10 +82,12 @@ def test_credible_intervals_cover_truth_at_nominal_rate(recovery_hits, evidence,
     hi = stats.binom.ppf(0.995, n, LEVEL) + 1
     missed = [name for name, h in recovery_hits if not h]
     evidence.record(
-        request, "SPR parameter recovery: 90 % intervals cover the true constants",
-        f"{covered} of {n} ({covered / n:.1%})", f"{lo:.0f}–{hi:.0f} of {n} (99 % binomial band)",
+        request,
+        "SPR parameter recovery: 90 % intervals cover the true constants",
+        f"{covered} of {n} ({covered / n:.1%})",
+        f"{lo:.0f}–{hi:.0f} of {n} (99 % binomial band)",
         lo <= covered <= hi,
-    )  # fmt: skip
+    )
     assert n >= 20
     assert lo <= covered <= hi, (covered, n, lo, hi, missed)
 
@@ -94,9 +101,10 @@ def extrapolation(request):
     plan = test.drop(columns=["routes", "route_km"])
     forecast = model.predict(plan, interval=LEVEL)
     pit = randomised_pit(
-        model.predict_draws(plan)["routes"].to_numpy(), test["routes"].to_numpy(),
+        model.predict_draws(plan)["routes"].to_numpy(),
+        test["routes"].to_numpy(),
         np.random.default_rng(0),
-    )  # fmt: skip
+    )
     return train, test, forecast, gradient_boosting_spr(train, test).to_numpy(), pit
 
 
@@ -105,10 +113,13 @@ def test_extrapolation_intervals_cover_85_to_95_percent(extrapolation, evidence,
     train, test, _, _, pit = extrapolation
     coverage = pit_coverage(pit, LEVEL)
     evidence.record(
-        request, "SPR extrapolation to an unseen bigger van, later and busier: 90 % coverage "
-        "(randomised PIT of whole routes)", f"{coverage:.3f} over {len(test)} zip-days",
-        "0.85–0.95", 0.85 <= coverage <= 0.95,
-    )  # fmt: skip
+        request,
+        "SPR extrapolation to an unseen bigger van, later and busier: 90 % coverage "
+        "(randomised PIT of whole routes)",
+        f"{coverage:.3f} over {len(test)} zip-days",
+        "0.85–0.95",
+        0.85 <= coverage <= 0.95,
+    )
     assert test["van_capacity"].min() > train["van_capacity"].max()  # a van never seen
     # later, more volume: each test zip delivers more per day than in its own history
     later = test.groupby("zip")["packages"].mean()
@@ -127,10 +138,12 @@ def test_extrapolation_beats_gradient_boosting(extrapolation, evidence, request)
     model_mae = np.mean(np.abs(forecast["spr_median"].to_numpy() - spr))
     gbm_mae = np.mean(np.abs(gbm_pred - spr))
     evidence.record(
-        request, "SPR extrapolation: MAE of median SPR against gradient boosting",
+        request,
+        "SPR extrapolation: MAE of median SPR against gradient boosting",
         f"{model_mae:.1f} vs {gbm_mae:.1f} packages/route (ratio {model_mae / gbm_mae:.2f})",
-        "ratio < 0.7", model_mae < 0.7 * gbm_mae,
-    )  # fmt: skip
+        "ratio < 0.7",
+        model_mae < 0.7 * gbm_mae,
+    )
     assert model_mae < 0.7 * gbm_mae, (model_mae, gbm_mae)
 
 

@@ -18,9 +18,12 @@ from bayesspr.io.files import atomic_folder, check_output_path, write_csv
 
 #: What ``bayesspr backtest`` writes into its output folder (replaced whole on each run).
 BACKTEST_FILES = (
-    "backtest_scores.csv", "backtest_by_horizon.csv", "backtest_fits.csv", "backtest_pit.png",
+    "backtest_scores.csv",
+    "backtest_by_horizon.csv",
+    "backtest_fits.csv",
+    "backtest_pit.png",
     "backtest_coverage.png",
-)  # fmt: skip
+)
 
 
 def backtest_cli(
@@ -74,23 +77,33 @@ def backtest_cli(
         table = data_mod.read_table(world)
         bw = BacktestWorld(table, monthly_origins(table, n_origins), None, f"table {world}")
     print(f"backtest on {bw.description}")
-    print(f"origins {[f'{o:%Y-%m-%d}' for o in bw.origins]}, {horizon_months} months ahead; "
-          f"routes per day given realised volume; sampler {draws} draws, {tune} tune, "
-          f"{chains} chains")  # fmt: skip
+    print(
+        f"origins {[f'{o:%Y-%m-%d}' for o in bw.origins]}, {horizon_months} months ahead; "
+        f"routes per day given realised volume; sampler {draws} draws, {tune} tune, "
+        f"{chains} chains"
+    )
     t0 = time.perf_counter()
     result = rolling_backtest(
-        bw.table, bw.origins, horizon_months, variants, shock_start=bw.shock_start,
-        sampler={"draws": draws, "tune": tune, "chains": chains}, seed=seed,
-        warm_start=warm_start, on_fit=lambda row: print(fit_line(row)),
-    )  # fmt: skip
+        bw.table,
+        bw.origins,
+        horizon_months,
+        variants,
+        shock_start=bw.shock_start,
+        sampler={"draws": draws, "tune": tune, "chains": chains},
+        seed=seed,
+        warm_start=warm_start,
+        on_fit=lambda row: print(fit_line(row)),
+    )
     table = scores_table(result)
     with pd.option_context("display.width", 160, "display.max_rows", 500):
         print(table.to_string(index=False))
     by_horizon = result.scores(("case", "level", "horizon", "variant"))
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one untouched
-        for name, frame in (("backtest_scores.csv", table),
-                            ("backtest_by_horizon.csv", by_horizon),
-                            ("backtest_fits.csv", result.fits)):  # fmt: skip
+        for name, frame in (
+            ("backtest_scores.csv", table),
+            ("backtest_by_horizon.csv", by_horizon),
+            ("backtest_fits.csv", result.fits),
+        ):
             write_csv(frame, tmp / name)
         plot_pit(result, tmp / "backtest_pit.png")
         plot_coverage(result, tmp / "backtest_coverage.png")
@@ -115,10 +128,14 @@ def fit_line(row: dict[str, Any]) -> str:
         The line; fitted variants add R-hat, the smallest bulk and tail ESS, divergences
         and the verdict, others say ``(no fit)``.
     """
-    head = (f"{row['origin']:%Y-%m-%d} {row['variant']:<16} {row['train_rows']:>5} training "
-            f"rows {row['seconds']:6.1f} s{' warm' if row.get('warm_start') else ''}")  # fmt: skip
+    head = (
+        f"{row['origin']:%Y-%m-%d} {row['variant']:<16} {row['train_rows']:>5} training "
+        f"rows {row['seconds']:6.1f} s{' warm' if row.get('warm_start') else ''}"
+    )
     if "ok" not in row:
         return head + "  (no fit)"
     status = "converged" if row["ok"] else "NOT CONVERGED: " + row["problems"]
-    return (f"{head}  R-hat {row['rhat_max']:.3f}  ESS bulk {row['ess_bulk_min']:.0f} tail "
-            f"{row['ess_tail_min']:.0f}  divergences {row['divergences']}  {status}")  # fmt: skip
+    return (
+        f"{head}  R-hat {row['rhat_max']:.3f}  ESS bulk {row['ess_bulk_min']:.0f} tail "
+        f"{row['ess_tail_min']:.0f}  divergences {row['divergences']}  {status}"
+    )

@@ -34,8 +34,12 @@ __all__ = [
 
 #: What ``bayesspr deploy`` writes into its output folder (with ``manifest.json``).
 DEPLOY_FILES = (
-    "purchases.csv", "fleet.csv", "electric_share.csv", "cost.csv", "station_months.csv",
-)  # fmt: skip
+    "purchases.csv",
+    "fleet.csv",
+    "electric_share.csv",
+    "cost.csv",
+    "station_months.csv",
+)
 #: Columns of a ``--stations`` table: the station, then what may be set for it.
 STATIONS_COLUMNS = ("station", "bays", "power_kw")
 #: Columns of a ``--limits`` table: the period, then its limits (blank: no limit).
@@ -254,11 +258,16 @@ def deploy_cli(args: argparse.Namespace) -> int:
     if broken:  # never write a plan that breaks a constraint
         raise RuntimeError("the solver's plan breaks constraints: " + "; ".join(broken))
     record = inputs_record(inputs)
-    settings = {"example": True, "samples": args.samples, "seed": args.seed,
-                "time_limit_s": args.time_limit, "mip_gap": args.mip_gap,
-                "shortage_cost": problem.costs.shortage_per_van_day,
-                "charging_hours": problem.charging_hours,
-                "hard_service": problem.hard_service}  # fmt: skip
+    settings = {
+        "example": True,
+        "samples": args.samples,
+        "seed": args.seed,
+        "time_limit_s": args.time_limit,
+        "mip_gap": args.mip_gap,
+        "shortage_cost": problem.costs.shortage_per_van_day,
+        "charging_hours": problem.charging_hours,
+        "hard_service": problem.hard_service,
+    }
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
         for name, table in _tables(plan).items():
             write_csv(table, tmp / name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -21,15 +20,31 @@ from typing import Any
 import pandas as pd
 
 from bayesspr.cli.demo import DEMO_SEED, run_demo
-from bayesspr.cli.manifest import inputs_record, installed_version, write_manifest
+from bayesspr.cli.manifest import inputs_record, write_manifest
 from bayesspr.data import table as data
 from bayesspr.data.network import Network
-from bayesspr.defaults import DEFAULT_INTERVAL, EBFMI_MIN, ESS_MIN, RHAT_MAX
-from bayesspr.evaluation.diagnostics import ConvergenceWarning
-from bayesspr.fitted_model import FittedModel
+from bayesspr.defaults import (
+    DEFAULT_INTERVAL,
+    EBFMI_MIN,
+    ESS_MIN,
+    MAX_DAYS,
+    MAX_HARMONICS,
+    MAX_HORIZON,
+    RHAT_MAX,
+    installed_version,
+)
+from bayesspr.errors import (
+    ArgumentError,
+    FleetConfigError,
+    ForecastError,
+    UnconvergedFitError,
+    VolumeDataError,
+)
 from bayesspr.fleet import decisions as fleet
-from bayesspr.forecasting.compose import forecast, summary_legend
+from bayesspr.forecasting.compose import forecast, parse_horizon, summary_legend
 from bayesspr.forecasting.scenario import Scenario, ScenarioError, VanChange, VolumeShock
+from bayesspr.inference.diagnostics import ConvergenceWarning
+from bayesspr.inference.fitted_model import FittedModel
 from bayesspr.io.files import (
     atomic_folder,
     check_output_path,
@@ -42,12 +57,8 @@ from bayesspr.simulate.worlds import simulate_world
 from bayesspr.spr.model import SPRModel
 from bayesspr.volume.model import VolumeModel
 
-#: Longest forecast horizon the command accepts, per unit (60 months ≈ 260 weeks ≈ 1826 days).
-MAX_HORIZON = {"M": 60, "W": 260, "D": 1826}
 #: Most days ``simulate --days`` writes (about 10 years).
-MAX_SIMULATED_DAYS = 3660
-#: Most yearly Fourier pairs ``fit-volume --harmonics`` fits.
-MAX_HARMONICS = 10
+MAX_SIMULATED_DAYS = MAX_DAYS
 #: Most joint forecast draws ``--samples`` asks for.
 MAX_SAMPLES = 10_000
 #: Most sampler chains ``--chains`` runs.
@@ -55,16 +66,18 @@ MAX_CHAINS = 64
 #: Exit status of a fit refused by ``--strict``.
 EXIT_UNCONVERGED = 3
 #: Files ``plan`` writes into its folder (with ``manifest.json``).
-PLAN_FILES = ("plan.csv", "fleet.csv", "forecast_summary.csv", "forecast_summary_legend.csv",
-              "fan_chart.png", "shortfall.png")  # fmt: skip
+PLAN_FILES = (
+    "plan.csv",
+    "fleet.csv",
+    "forecast_summary.csv",
+    "forecast_summary_legend.csv",
+    "fan_chart.png",
+    "shortfall.png",
+)
 #: Columns of a planned-volume table (``plan --volume table.csv``).
 PLANNED_VOLUME_COLUMNS = ("date", "zip", "stops", "packages")
 #: Columns of a fleet table that may hold the vans per station (``absorb --fleet``), by priority.
 VANS_COLUMNS = ("vans_to_buy", "vans")
-
-
-class UnconvergedFitError(Exception):
-    """A fit failed its convergence checks (or is approximate) and ``--strict`` refuses it."""
 
 
 # --- convergence ----------------------------------------------------------------------------
@@ -84,7 +97,7 @@ def convergence_summary(diagnostics: Mapping[str, Any]) -> str:
     ----------
     diagnostics : mapping
         ``model.diagnostics`` of an SPR or volume fit (see
-        :func:`bayesspr.evaluation.diagnostics.convergence`).
+        :func:`bayesspr.inference.diagnostics.convergence`).
 
     Returns
     -------
@@ -116,8 +129,10 @@ def convergence_summary(diagnostics: Mapping[str, Any]) -> str:
         lines.append("  verdict: converged (every threshold met)")
     else:
         problems = "; ".join(d.get("problems") or ["a threshold was missed"])
-        lines.append(f"  verdict: NOT CONVERGED — {problems}; re-fit with more --tune/--draws "
-                     "or a higher --target-accept before trusting it")  # fmt: skip
+        lines.append(
+            f"  verdict: NOT CONVERGED — {problems}; re-fit with more --tune/--draws "
+            "or a higher --target-accept before trusting it"
+        )
     return "\n".join(lines)
 
 
@@ -137,14 +152,22 @@ def _check_loaded(model: SPRModel | VolumeModel, path: str, option: str, args: A
     problems = _fit_problems(model.diagnostics)
     if not problems:
         return
-    state = ("is approximate" if model.diagnostics.get("approximate")
-             else "did not pass its convergence checks")  # fmt: skip
+    state = (
+        "is approximate"
+        if model.diagnostics.get("approximate")
+        else "did not pass its convergence checks"
+    )
     text = f"the fit {option} {path} {state}: {'; '.join(problems)}"
     if args.strict:
-        raise UnconvergedFitError(f"{text}; --strict refuses such fits: re-fit it (more "
-                                  "--tune/--draws, --method nuts) and run again")  # fmt: skip
-    print(f"bayesspr {args.command}: warning: {text}; results from it may be wrong (re-fit with "
-          "more --tune/--draws; --strict refuses such fits)", file=sys.stderr)  # fmt: skip
+        raise UnconvergedFitError(
+            f"{text}; --strict refuses such fits: re-fit it (more "
+            "--tune/--draws, --method nuts) and run again"
+        )
+    print(
+        f"bayesspr {args.command}: warning: {text}; results from it may be wrong (re-fit with "
+        "more --tune/--draws; --strict refuses such fits)",
+        file=sys.stderr,
+    )
 
 
 def _finish_fit(model: SPRModel | VolumeModel, args: Any, what: str) -> int:
@@ -178,9 +201,15 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     table = data.read_table(args.data)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        model = SPRModel(args.spec).fit(table, random_seed=args.seed, method=args.method,
-                                        draws=args.draws, tune=args.tune, chains=args.chains,
-                                        target_accept=args.target_accept)  # fmt: skip
+        model = SPRModel(args.spec).fit(
+            table,
+            random_seed=args.seed,
+            method=args.method,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            target_accept=args.target_accept,
+        )
     return _finish_fit(model, args, "fit")
 
 
@@ -205,8 +234,13 @@ def _cmd_fit_volume(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         model = VolumeModel(harmonics=args.harmonics).fit(
-            table, random_seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains,
-            target_accept=args.target_accept)  # fmt: skip
+            table,
+            random_seed=args.seed,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            target_accept=args.target_accept,
+        )
     return _finish_fit(model, args, "volume fit")
 
 
@@ -261,21 +295,22 @@ def validate_planned_volume(table: pd.DataFrame, where: str = "volume table") ->
     missing = [c for c in PLANNED_VOLUME_COLUMNS if c not in table.columns]
     if missing or table.empty:
         lack = f"lacks column(s) {missing}" if missing else "has no rows"
-        raise ValueError(f"{where}: the planned-volume table {lack}; expected columns date, "
-                         "zip, stops, packages with one row per zip and forecast day")  # fmt: skip
+        raise VolumeDataError(
+            f"{where}: the planned-volume table {lack}; expected columns date, "
+            "zip, stops, packages with one row per zip and forecast day"
+        )
     frame = table[list(PLANNED_VOLUME_COLUMNS)].copy()
     numbers = {c: pd.to_numeric(frame[c], errors="coerce") for c in ("stops", "packages")}
     quiet = numbers["stops"].eq(0) & numbers["packages"].eq(0)  # a zip-day without deliveries
     frame.loc[quiet, ["stops", "packages"]] = 1  # checked as one stop; set back below
-    stand_ins = {"city": "-", "station": "-", "van_capacity": 1.0, "area_km2": 1.0,
-                 "stem_km": 0.0}  # fmt: skip
+    stand_ins = {"city": "-", "station": "-", "van_capacity": 1.0, "area_km2": 1.0, "stem_km": 0.0}
     try:
         clean = data.validate(frame.assign(**stand_ins), require_routes=False)
     except data.DataError as exc:
         problems = [_planned_problem(p) for p in exc.problems]
         shown = "\n".join(f"  {p}" for p in problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        raise ValueError(
+        raise VolumeDataError(
             f"{where}: the planned-volume table has {len(problems)} problem(s) (row: 0-based "
             f"data row; in a CSV, file line row + 2):\n{shown}{more}\nfix these rows and run "
             "again"
@@ -294,14 +329,13 @@ def _volume_source(
     validated here; a fit is loaded later (:func:`_load_volume`), after the cheap checks.
     """
     source = Path(args.volume)
-    history = None if args.history is None else data.read_table(args.history,
-                                                                require_routes=False)  # fmt: skip
+    history = None if args.history is None else data.read_table(args.history, require_routes=False)
     network = None if history is None else Network.from_table(history)
     is_fit = source.suffix.lower() == ".nc" or (source.is_file() and file_kind(source) == "hdf5")
     if is_fit:
         return source, network, None, history
     if network is None:
-        raise ValueError(
+        raise ArgumentError(
             f"--volume {source} is a table: give --history, the canonical table that "
             "describes the network (zips, stations, stem km, vans)"
         )
@@ -315,10 +349,13 @@ def _check_planned_zips(table: pd.DataFrame, network: Network, where: str, histo
     known = set(network.zips.index.astype(str))
     unknown = table.index[~table["zip"].astype(str).isin(known)]
     if len(unknown):
-        shown = "\n".join(f"  row {i}, column 'zip': value {table.at[i, 'zip']!r} is not a zip of "
-                          f"the network in {history}" for i in unknown[:20])  # fmt: skip
+        shown = "\n".join(
+            f"  row {i}, column 'zip': value {table.at[i, 'zip']!r} is not a zip of "
+            f"the network in {history}"
+            for i in unknown[:20]
+        )
         more = f"\n  ... and {len(unknown) - 20} more" if len(unknown) > 20 else ""
-        raise ValueError(
+        raise VolumeDataError(
             f"{where}: {len(unknown)} row(s) name a zip the network does not have (row: 0-based "
             f"data row; in a CSV, file line row + 2):\n{shown}{more}\nexpected one of "
             f"{sorted(known)[:10]}{' ...' if len(known) > 10 else ''}: fix the zip, or give a "
@@ -326,7 +363,7 @@ def _check_planned_zips(table: pd.DataFrame, network: Network, where: str, histo
         )
     without = sorted(known - set(table["zip"].astype(str)))
     if without:
-        raise ValueError(
+        raise VolumeDataError(
             f"{where}: no rows for {len(without)} zip(s) of the network in {history}: "
             f"{without[:10]}{' ...' if len(without) > 10 else ''}; expected rows for every zip "
             "the network serves (stops 0 and packages 0 for a zip with no volume)"
@@ -343,8 +380,10 @@ def _load_volume(
     _check_loaded(volume, str(source), "--volume", args)
     network = volume.network if network is None else network
     if network is None:
-        raise ValueError(f"--volume {source}: the volume fit carries no network (it was fitted "
-                         "on a table without the canonical columns); give --history")  # fmt: skip
+        raise ArgumentError(
+            f"--volume {source}: the volume fit carries no network (it was fitted "
+            "on a table without the canonical columns); give --history"
+        )
     return volume, network, volume.last_date + pd.Timedelta(days=1)
 
 
@@ -355,8 +394,10 @@ def _chart_note(history: pd.DataFrame | None, scenario: Scenario) -> str | None:
         return None
     sizes = "/".join(f"{c:g}" for c in sorted(history["van_capacity"].unique()))
     changes = "; ".join(f"{v.capacity:g}-package vans from {v.start:%Y-%m-%d}" for v in vans)
-    return (f"History: routes of the stations' own vans ({sizes} packages). Forecast: "
-            f"{changes}, so its routes are not those of the history's vans.")  # fmt: skip
+    return (
+        f"History: routes of the stations' own vans ({sizes} packages). Forecast: "
+        f"{changes}, so its routes are not those of the history's vans."
+    )
 
 
 def _changes(args: argparse.Namespace) -> list[tuple[Any, str]]:
@@ -374,8 +415,10 @@ def _changes(args: argparse.Namespace) -> list[tuple[Any, str]]:
 def _scenario(args: argparse.Namespace, changes: list[tuple[Any, str]], first_day: Any) -> Scenario:
     """The scenario: --van-capacity from the first day, then the changes; named for them."""
     if args.van_capacity is not None:  # every station runs this van from the first day
-        changes = [(VanChange(args.van_capacity, first_day), f"{args.van_capacity:g}-package "
-                    "vans"), *changes]  # fmt: skip
+        changes = [
+            (VanChange(args.van_capacity, first_day), f"{args.van_capacity:g}-package vans"),
+            *changes,
+        ]
     name = args.scenario or " + ".join(label for _, label in changes) or "baseline"
     return Scenario(name, tuple(change for change, _ in changes))
 
@@ -403,8 +446,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     volume, network, first_day = _load_volume(args, source, network, first_day)
     scenario = _scenario(args, changes, first_day)
     record = inputs_record(inputs)
-    result = forecast(model, volume, args.horizon, scenario=scenario, network=network,
-                      n_samples=args.samples, random_seed=args.seed)  # fmt: skip
+    result = forecast(
+        model,
+        volume,
+        args.horizon,
+        scenario=scenario,
+        network=network,
+        n_samples=args.samples,
+        random_seed=args.seed,
+    )
     costs = None
     if args.van_cost is not None:
         capacity = args.van_capacity
@@ -412,29 +462,49 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             capacity = float(network.stations["van_capacity"].max())
         van = fleet.VanType("van", capacity, args.van_cost)
         costs = fleet.FleetCosts((van,), shortage_cost_per_van_day=args.shortage_cost)
-    fleet_plan = fleet.plan(result.draws, args.service_level, costs,
-                            van_type=None if costs is None else "van")  # fmt: skip
+    fleet_plan = fleet.plan(
+        result.draws, args.service_level, costs, van_type=None if costs is None else "van"
+    )
     from bayesspr.fleet import charts as fleet_charts
 
-    settings = {"horizon": args.horizon, "service_level": args.service_level,
-                "samples": args.samples, "seed": args.seed, "van_capacity": args.van_capacity,
-                "van_cost": args.van_cost, "shortage_cost": args.shortage_cost}  # fmt: skip
-    tables = {"plan.csv": fleet_plan.table, "fleet.csv": fleet_plan.horizon,
-              "forecast_summary.csv": result.summary}  # fmt: skip
+    settings = {
+        "horizon": args.horizon,
+        "service_level": args.service_level,
+        "samples": args.samples,
+        "seed": args.seed,
+        "van_capacity": args.van_capacity,
+        "van_cost": args.van_cost,
+        "shortage_cost": args.shortage_cost,
+    }
+    tables = {
+        "plan.csv": fleet_plan.table,
+        "fleet.csv": fleet_plan.horizon,
+        "forecast_summary.csv": result.summary,
+    }
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
         for name, table in tables.items():
             write_csv(_with_scenario(table, scenario.name), tmp / name)
-        write_csv(summary_legend(tables["forecast_summary.csv"]),
-                  tmp / "forecast_summary_legend.csv")  # fmt: skip
+        write_csv(
+            summary_legend(tables["forecast_summary.csv"]), tmp / "forecast_summary_legend.csv"
+        )
         if history is not None and "routes" not in history:
             history = None  # a history without routes describes the network only
-        fleet_charts.fan_chart(result.draws, fleet_plan, tmp / "fan_chart.png", history=history,
-                               note=_chart_note(history, scenario))  # fmt: skip
-        fleet_charts.shortfall_chart(fleet_plan.table, tmp / "shortfall.png",
-                                     service_level=args.service_level)  # fmt: skip
-        fits = {"--model": model.verdict(),
-                "--volume": volume.verdict() if isinstance(volume, VolumeModel)
-                else "a planned-volume table (no fit)"}  # fmt: skip
+        fleet_charts.fan_chart(
+            result.draws,
+            fleet_plan,
+            tmp / "fan_chart.png",
+            history=history,
+            note=_chart_note(history, scenario),
+        )
+        fleet_charts.shortfall_chart(
+            fleet_plan.table, tmp / "shortfall.png", service_level=args.service_level
+        )
+        fits = {
+            "--model": model.verdict(),
+            "--volume": volume.verdict()
+            if isinstance(volume, VolumeModel)
+            else "a planned-volume table (no fit)",
+        }
         write_manifest(
             tmp,
             getattr(args, "argv", []),
@@ -462,29 +532,39 @@ def _read_fleet(path: str) -> pd.Series:
         lack = "has no rows"
         if column is None or "station" not in table.columns:
             lack = f"has columns {list(table.columns)}"
-        raise ValueError(f"--fleet {path} {lack}: expected a table with a station column and "
-                         f"the vans per station in {' or '.join(VANS_COLUMNS)} (the fleet.csv "
-                         "'bayesspr plan' writes); or give --vans N")  # fmt: skip
+        raise FleetConfigError(
+            f"--fleet {path} {lack}: expected a table with a station column and "
+            f"the vans per station in {' or '.join(VANS_COLUMNS)} (the fleet.csv "
+            "'bayesspr plan' writes); or give --vans N"
+        )
     vans = pd.to_numeric(table[column], errors="coerce")
     ok = vans.notna() & (vans >= 0) & (vans == vans.round()) & vans.lt(1e9)
     station = table["station"].astype(str).str.strip()
     ok &= table["station"].notna() & station.ne("")
     if not ok.all():
         i = int(ok.to_numpy().argmin())
-        raise ValueError(f"--fleet {path}: row {i}, station {table['station'].iloc[i]!r}, "
-                         f"column {column!r}, value {table[column].iloc[i]!r}: expected a "
-                         "station name and a whole number of vans >= 0; fix the row")  # fmt: skip
+        raise FleetConfigError(
+            f"--fleet {path}: row {i}, station {table['station'].iloc[i]!r}, "
+            f"column {column!r}, value {table[column].iloc[i]!r}: expected a "
+            "station name and a whole number of vans >= 0; fix the row"
+        )
     repeated = station[station.duplicated()].unique()
     if len(repeated):
-        raise ValueError(f"--fleet {path}: station {repeated[0]!r} appears in more than one row "
-                         "(several van types?): expected one row per station; keep the rows "
-                         "of one van type")  # fmt: skip
+        raise FleetConfigError(
+            f"--fleet {path}: station {repeated[0]!r} appears in more than one row "
+            "(several van types?): expected one row per station; keep the rows "
+            "of one van type"
+        )
     return pd.Series(vans.to_numpy(dtype="int64"), index=station.to_numpy(), name="vans")
 
 
 def _cmd_absorb(args: argparse.Namespace) -> int:
-    inputs = {"--model": args.model, "--volume": args.volume, "--history": args.history,
-              "--fleet": args.fleet}  # fmt: skip
+    inputs = {
+        "--model": args.model,
+        "--volume": args.volume,
+        "--history": args.history,
+        "--fleet": args.fleet,
+    }
     if args.out is not None:
         check_output_path(args.out, "csv", inputs)
     changes = _changes(args)
@@ -498,8 +578,16 @@ def _cmd_absorb(args: argparse.Namespace) -> int:
         bought = pd.Series(args.vans, index=stations, name="vans")
     fleet.vans_by_station(bought, stations.to_numpy())  # a station typo fails before any work
     scenario = _scenario(args, changes, first_day)
-    result = forecast(model, volume, args.horizon, scenario=scenario, network=network,
-                      n_samples=args.samples, random_seed=args.seed, keep_zips=False)  # fmt: skip
+    result = forecast(
+        model,
+        volume,
+        args.horizon,
+        scenario=scenario,
+        network=network,
+        n_samples=args.samples,
+        random_seed=args.seed,
+        keep_zips=False,
+    )
     table = _with_scenario(fleet.absorb(bought, result.draws), scenario.name)
     print(f"scenario: {scenario.describe()}")
     print(_rounded(table).to_string(index=False))
@@ -514,10 +602,17 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from bayesspr.evaluation.baselines import VARIANTS
 
     variants = VARIANTS if args.variants is None else tuple(args.variants.split(","))
-    return backtest_cli(args.world, args.out, args.seed, n_origins=args.origins,
-                        horizon_months=args.horizon, variants=variants,
-                        draws=args.draws, tune=args.tune,
-                        warm_start=args.warm_start)  # fmt: skip
+    return backtest_cli(
+        args.world,
+        args.out,
+        args.seed,
+        n_origins=args.origins,
+        horizon_months=args.horizon,
+        variants=variants,
+        draws=args.draws,
+        tune=args.tune,
+        warm_start=args.warm_start,
+    )
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
@@ -533,7 +628,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for item in args.chart:
         name, sep, path = item.partition("=")
         if not sep:
-            raise ValueError(f"--chart {item!r}: expected NAME=PNG, e.g. Fleet=fan_chart.png")
+            raise ArgumentError(f"--chart {item!r}: expected NAME=PNG, e.g. Fleet=fan_chart.png")
         charts[name] = Path(path)
     inputs = {"--model": args.model, "--history": args.history, "--holdout": args.holdout}
     inputs.update({f"--chart {name}": str(path) for name, path in charts.items()})
@@ -549,15 +644,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         history = None if args.history is None else data.read_raw_table(args.history)
         holdout = None if args.holdout is None else data.read_raw_table(args.holdout)
     _check_loaded(model, args.model, "--model", args)
-    try:
-        path = write_report(model, args.out, history=history, holdout=holdout,
-                            extra_figures=charts or None)  # fmt: skip
-    except (AttributeError, TypeError) as exc:
-        if kind != "volume":
-            raise
-        raise ValueError(f"--model {args.model} is a volume fit, and this bayesspr's report "
-                         f"does not handle volume fits yet ({type(exc).__name__}: {exc}); "
-                         "give an SPR fit ('bayesspr fit')") from None  # fmt: skip
+    path = write_report(
+        model, args.out, history=history, holdout=holdout, extra_figures=charts or None
+    )
     print(f"wrote {path}")
     return 0
 
@@ -624,18 +713,10 @@ _non_negative = _number_type(lambda v: math.isfinite(v) and v >= 0, "a finite nu
 
 def _horizon(text: str) -> str:
     """Argparse type: a horizon such as 16M, 8W or 28D (a bare number is days), bounded."""
-    match = re.fullmatch(r"\s*(\d+)\s*([MWDmwd]?)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected months, weeks or days such as "
-                                         "16M, 8W or 28D")  # fmt: skip
-    n, unit = int(match.group(1)), (match.group(2) or "D").upper()
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected at least 1{unit}")
-    if n > MAX_HORIZON[unit]:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected at most {MAX_HORIZON[unit]}{unit} (the longest horizon is "
-            "60 months = 260 weeks = 1826 days); give a shorter horizon"
-        )
+    try:
+        n, unit = parse_horizon(text)
+    except ForecastError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return f"{n}{unit}"
 
 
@@ -656,8 +737,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bayesspr {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_demo, _add_simulate, _add_fit, _add_predict, _add_fit_volume, _add_plan,
-                _add_absorb, _add_backtest, _add_deploy, _add_report):  # fmt: skip
+    for add in (
+        _add_demo,
+        _add_simulate,
+        _add_fit,
+        _add_predict,
+        _add_fit_volume,
+        _add_plan,
+        _add_absorb,
+        _add_backtest,
+        _add_deploy,
+        _add_report,
+    ):
         add(sub)
     return parser
 
@@ -667,8 +758,12 @@ _Subparsers = Any  # argparse's _SubParsersAction, which argparse does not expor
 
 def _command(sub: _Subparsers, name: str, help: str) -> argparse.ArgumentParser:
     """A sub-command whose description is its help as a sentence, with defaults shown."""
-    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".",
-                          formatter_class=_DefaultsShown)  # fmt: skip
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        formatter_class=_DefaultsShown,
+    )
 
 
 def _load_fit[M: FittedModel](cls: type[M], path: str | Path) -> M:
@@ -680,10 +775,13 @@ def _load_fit[M: FittedModel](cls: type[M], path: str | Path) -> M:
 
 def _strict(p: argparse.ArgumentParser, loaded: bool) -> None:
     """``--strict``: for a command that fits (``loaded=False``) or reads a fit."""
-    text = ("refuse (exit 3) a loaded fit whose stored diagnostics fail the convergence "
-            "checks or that is approximate; without it such a fit is used with a warning"
-            if loaded else "exit 3 without writing --out when the fit fails the "
-            "convergence checks (R-hat, ESS, divergences, E-BFMI)")  # fmt: skip
+    text = (
+        "refuse (exit 3) a loaded fit whose stored diagnostics fail the convergence "
+        "checks or that is approximate; without it such a fit is used with a warning"
+        if loaded
+        else "exit 3 without writing --out when the fit fails the "
+        "convergence checks (R-hat, ESS, divergences, E-BFMI)"
+    )
     p.add_argument("--strict", action="store_true", help=text)
 
 
@@ -704,8 +802,12 @@ def _add_simulate(sub: _Subparsers) -> None:
     p = _command(sub, "simulate", "write a simulated observation table")
     p.add_argument("--out", required=True, help="CSV or Parquet file to write")
     p.add_argument("--seed", type=int, default=7, help="world seed")
-    p.add_argument("--days", type=_whole(1, MAX_SIMULATED_DAYS, " days (about 10 years)"),
-                   default=120, help=f"days of history, 1 to {MAX_SIMULATED_DAYS}")  # fmt: skip
+    p.add_argument(
+        "--days",
+        type=_whole(1, MAX_SIMULATED_DAYS, " days (about 10 years)"),
+        default=120,
+        help=f"days of history, 1 to {MAX_SIMULATED_DAYS}",
+    )
     p.set_defaults(func=_cmd_simulate)
 
 
@@ -714,22 +816,46 @@ def _add_fit(sub: _Subparsers) -> None:
     p.add_argument("--data", required=True, help="observation table (CSV or Parquet)")
     p.add_argument("--out", required=True, help="netCDF file for the fit")
     p.add_argument("--spec", default="default", help="model spec name in models/ or a path")
-    p.add_argument("--method", choices=["nuts", "advi"], default="nuts",
-                   help="nuts: MCMC (nutpie); advi: fast approximate posterior")  # fmt: skip
+    p.add_argument(
+        "--method",
+        choices=["nuts", "advi"],
+        default="nuts",
+        help="nuts: MCMC (nutpie); advi: fast approximate posterior",
+    )
     p.add_argument("--seed", type=int, default=1, help="sampler seed")
-    p.add_argument("--draws", type=_positive_int, default=None,
-                   help="posterior draws per chain (default: the spec's)")  # fmt: skip
-    p.add_argument("--tune", type=_positive_int, default=None,
-                   help="tuning steps per chain (default: the spec's)")  # fmt: skip
-    p.add_argument("--chains", type=_chains, default=None,
-                   help=f"sampler chains, 1 to {MAX_CHAINS} (default: the spec's)")  # fmt: skip
-    p.add_argument("--target-accept", type=_fraction, default=None,
-                   help="NUTS target acceptance in (0, 1); higher (0.95, 0.99) takes smaller "
-                   "steps and removes divergences (default: the spec's)")  # fmt: skip
-    p.add_argument("--keep", choices=["report", "posterior", "all"], default="report",
-                   help="what the file keeps: report (default: all the report needs, PSIS-LOO "
-                   "included), posterior (enough to predict and plan; several times smaller, "
-                   "no LOO), all (every group, full precision)")  # fmt: skip
+    p.add_argument(
+        "--draws",
+        type=_positive_int,
+        default=None,
+        help="posterior draws per chain (default: the spec's)",
+    )
+    p.add_argument(
+        "--tune",
+        type=_positive_int,
+        default=None,
+        help="tuning steps per chain (default: the spec's)",
+    )
+    p.add_argument(
+        "--chains",
+        type=_chains,
+        default=None,
+        help=f"sampler chains, 1 to {MAX_CHAINS} (default: the spec's)",
+    )
+    p.add_argument(
+        "--target-accept",
+        type=_fraction,
+        default=None,
+        help="NUTS target acceptance in (0, 1); higher (0.95, 0.99) takes smaller "
+        "steps and removes divergences (default: the spec's)",
+    )
+    p.add_argument(
+        "--keep",
+        choices=["report", "posterior", "all"],
+        default="report",
+        help="what the file keeps: report (default: all the report needs, PSIS-LOO "
+        "included), posterior (enough to predict and plan; several times smaller, "
+        "no LOO), all (every group, full precision)",
+    )
     _strict(p, loaded=False)
     p.set_defaults(func=_cmd_fit)
 
@@ -749,8 +875,11 @@ def _add_predict(sub: _Subparsers) -> None:
 
 def _add_fit_volume(sub: _Subparsers) -> None:
     p = _command(sub, "fit-volume", "fit the volume model to a daily volume history")
-    p.add_argument("--data", required=True, help="table with date, city, station, zip, stops, "
-                   "packages (the canonical table qualifies)")  # fmt: skip
+    p.add_argument(
+        "--data",
+        required=True,
+        help="table with date, city, station, zip, stops, packages (the canonical table qualifies)",
+    )
     p.add_argument("--out", required=True, help="netCDF file for the fit")
     p.add_argument(
         "--harmonics",
@@ -759,10 +888,18 @@ def _add_fit_volume(sub: _Subparsers) -> None:
         help=f"yearly Fourier pairs, 0 (no yearly cycle) to {MAX_HARMONICS}",
     )
     p.add_argument("--seed", type=int, default=1, help="sampler seed")
-    p.add_argument("--draws", type=_positive_int, default=None,
-                   help="posterior draws per chain (default: the volume model's)")  # fmt: skip
-    p.add_argument("--tune", type=_positive_int, default=None,
-                   help="tuning steps per chain (default: the volume model's)")  # fmt: skip
+    p.add_argument(
+        "--draws",
+        type=_positive_int,
+        default=None,
+        help="posterior draws per chain (default: the volume model's)",
+    )
+    p.add_argument(
+        "--tune",
+        type=_positive_int,
+        default=None,
+        help="tuning steps per chain (default: the volume model's)",
+    )
     p.add_argument(
         "--chains",
         type=_chains,
@@ -782,15 +919,25 @@ def _add_fit_volume(sub: _Subparsers) -> None:
 def _forecast_options(p: argparse.ArgumentParser) -> None:
     """The options ``plan`` and ``absorb`` share: the fits, the network, horizon and draws."""
     p.add_argument("--model", required=True, help="SPR fit written by 'bayesspr fit'")
-    p.add_argument("--volume", required=True,
-                   help="volume fit (.nc, 'bayesspr fit-volume') or a planned-volume "
-                   "table (date, zip, stops, packages per zip-day)")  # fmt: skip
-    p.add_argument("--history", default=None,
-                   help="canonical table giving the network (zips, stations, stem km, "
-                   "vans, shifts); default: the volume fit's")  # fmt: skip
-    p.add_argument("--horizon", type=_horizon, default="16M",
-                   help="e.g. 16M, 8W, 28D; at most 60M (260W, 1826D); ignored for a "
-                   "planned-volume table (its days are used)")  # fmt: skip
+    p.add_argument(
+        "--volume",
+        required=True,
+        help="volume fit (.nc, 'bayesspr fit-volume') or a planned-volume "
+        "table (date, zip, stops, packages per zip-day)",
+    )
+    p.add_argument(
+        "--history",
+        default=None,
+        help="canonical table giving the network (zips, stations, stem km, "
+        "vans, shifts); default: the volume fit's",
+    )
+    p.add_argument(
+        "--horizon",
+        type=_horizon,
+        default="16M",
+        help="e.g. 16M, 8W, 28D; at most 60M (261W, 1827D); ignored for a "
+        "planned-volume table (its days are used)",
+    )
     p.add_argument(
         "--van",
         action="append",
@@ -798,14 +945,23 @@ def _forecast_options(p: argparse.ArgumentParser) -> None:
         metavar="CAPACITY@DATE",
         help="all stations switch to this van from the date (repeatable)",
     )
-    p.add_argument("--scenario", default=None, help="scenario name for the outputs "
-                   "(default: named for the changes, e.g. 'shock x1.4 from 2026-03-01'; "
-                   "'baseline' without changes)")  # fmt: skip
-    p.add_argument("--van-capacity", type=_positive, default=None,
-                   help="packages per van: every station runs this van from the first "
-                   "forecast day (default: each station's usual van)")  # fmt: skip
-    p.add_argument("--samples", type=_samples, default=400,
-                   help=f"joint forecast draws, 1 to {MAX_SAMPLES:,}")  # fmt: skip
+    p.add_argument(
+        "--scenario",
+        default=None,
+        help="scenario name for the outputs "
+        "(default: named for the changes, e.g. 'shock x1.4 from 2026-03-01'; "
+        "'baseline' without changes)",
+    )
+    p.add_argument(
+        "--van-capacity",
+        type=_positive,
+        default=None,
+        help="packages per van: every station runs this van from the first "
+        "forecast day (default: each station's usual van)",
+    )
+    p.add_argument(
+        "--samples", type=_samples, default=400, help=f"joint forecast draws, 1 to {MAX_SAMPLES:,}"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the forecast draws")
     _strict(p, loaded=True)
 
@@ -814,15 +970,32 @@ def _add_plan(sub: _Subparsers) -> None:
     p = _command(sub, "plan", "forecast routes and plan the fleet per station")
     _forecast_options(p)
     p.add_argument("--service-level", type=_fraction, default=0.95, help="alpha in (0, 1)")
-    p.add_argument("--shock", action="append", default=[], metavar="FACTOR@DATE",
-                   help="volume shock, e.g. 1.4@2026-03-01 (repeatable)")  # fmt: skip
-    p.add_argument("--van-cost", type=_non_negative, default=None,
-                   help="cost of one van over the forecast horizon (currency); with it the plan "
-                   "reports expected costs")  # fmt: skip
-    p.add_argument("--shortage-cost", type=_non_negative, default=450.0,
-                   help="cost of one van-day the fleet cannot cover (currency)")  # fmt: skip
-    p.add_argument("--out", required=True, help="folder for the plan CSVs, charts and "
-                   "manifest.json; replaced whole (a new folder or an earlier plan)")  # fmt: skip
+    p.add_argument(
+        "--shock",
+        action="append",
+        default=[],
+        metavar="FACTOR@DATE",
+        help="volume shock, e.g. 1.4@2026-03-01 (repeatable)",
+    )
+    p.add_argument(
+        "--van-cost",
+        type=_non_negative,
+        default=None,
+        help="cost of one van over the forecast horizon (currency); with it the plan "
+        "reports expected costs",
+    )
+    p.add_argument(
+        "--shortage-cost",
+        type=_non_negative,
+        default=450.0,
+        help="cost of one van-day the fleet cannot cover (currency)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder for the plan CSVs, charts and "
+        "manifest.json; replaced whole (a new folder or an earlier plan)",
+    )
     p.set_defaults(func=_cmd_plan)
 
 
@@ -830,12 +1003,22 @@ def _add_absorb(sub: _Subparsers) -> None:
     p = _command(sub, "absorb", "whether a fleet already bought absorbs volume shocks")
     _forecast_options(p)
     owned = p.add_mutually_exclusive_group(required=True)
-    owned.add_argument("--fleet", default=None, help="table of vans per station (columns "
-                       "station, vans), e.g. the fleet.csv 'bayesspr plan' wrote")  # fmt: skip
-    owned.add_argument("--vans", type=_whole(0), default=None, metavar="N",
-                       help="vans at every station")  # fmt: skip
-    p.add_argument("--shock", action="append", required=True, metavar="FACTOR@DATE",
-                   help="volume shock, e.g. 1.4@2026-03-01 (required, repeatable)")  # fmt: skip
+    owned.add_argument(
+        "--fleet",
+        default=None,
+        help="table of vans per station (columns "
+        "station, vans), e.g. the fleet.csv 'bayesspr plan' wrote",
+    )
+    owned.add_argument(
+        "--vans", type=_whole(0), default=None, metavar="N", help="vans at every station"
+    )
+    p.add_argument(
+        "--shock",
+        action="append",
+        required=True,
+        metavar="FACTOR@DATE",
+        help="volume shock, e.g. 1.4@2026-03-01 (required, repeatable)",
+    )
     p.add_argument("--out", default=None, help="CSV file for the table (default: print only)")
     p.set_defaults(func=_cmd_absorb)
 
@@ -845,60 +1028,109 @@ def _add_backtest(sub: _Subparsers) -> None:
     p.add_argument("--world", default="demo", help="'demo' or an observation table")
     p.add_argument("--out", default="backtest_out", help="folder for scores CSVs and plots")
     p.add_argument("--origins", type=_positive_int, default=3, help="monthly forecast origins")
-    p.add_argument("--horizon", type=_whole(1, MAX_HORIZON["M"], " months"), default=3,
-                   help=f"whole months ahead per origin, 1 to {MAX_HORIZON['M']}")  # fmt: skip
-    p.add_argument("--variants", default=None,
-                   help="comma list of full,no_pooling,complete_pooling,physics,gbm")  # fmt: skip
+    p.add_argument(
+        "--horizon",
+        type=_whole(1, MAX_HORIZON["M"], " months"),
+        default=3,
+        help=f"whole months ahead per origin, 1 to {MAX_HORIZON['M']}",
+    )
+    p.add_argument(
+        "--variants",
+        default=None,
+        help="comma list of full,no_pooling,complete_pooling,physics,gbm",
+    )
     p.add_argument("--draws", type=_positive_int, default=300, help="draws per chain per fit")
     p.add_argument("--tune", type=_positive_int, default=400, help="tuning steps per fit")
     p.add_argument("--seed", type=int, default=DEMO_SEED, help="world and sampler seed")
-    p.add_argument("--warm-start", action="store_true",
-                   help="start each re-fit at the previous origin's posterior means")  # fmt: skip
+    p.add_argument(
+        "--warm-start",
+        action="store_true",
+        help="start each re-fit at the previous origin's posterior means",
+    )
     p.set_defaults(func=_cmd_backtest)
 
 
 def _add_deploy(sub: _Subparsers) -> None:
     p = _command(sub, "deploy", "plan van purchases, station fleets and electrification")
-    p.add_argument("--example", action="store_true", required=True,
-                   help="plan the built-in worked example network (bayesspr.deploy."
-                   "example_problem); required: planning from saved forecast draws is "
-                   "not available yet")  # fmt: skip
-    p.add_argument("--stations", default=None, help="CSV with a row per station: station, "
-                   "bays (parking bays), power_kw (charging kW; blank: no limit)")  # fmt: skip
-    p.add_argument("--limits", default=None, help="CSV with a row per period: period, budget "
-                   "(currency; blank: no limit), ev_supply (electric vans), "
-                   "min_electric_share (0 to 1)")  # fmt: skip
-    p.add_argument("--samples", type=_whole(1, 1000, " draws"), default=20,
-                   help="joint draws of the example, 1 to 1,000")  # fmt: skip
+    p.add_argument(
+        "--example",
+        action="store_true",
+        required=True,
+        help="plan the built-in worked example network (bayesspr.deploy."
+        "example_problem); required: planning from saved forecast draws is "
+        "not available yet",
+    )
+    p.add_argument(
+        "--stations",
+        default=None,
+        help="CSV with a row per station: station, "
+        "bays (parking bays), power_kw (charging kW; blank: no limit)",
+    )
+    p.add_argument(
+        "--limits",
+        default=None,
+        help="CSV with a row per period: period, budget "
+        "(currency; blank: no limit), ev_supply (electric vans), "
+        "min_electric_share (0 to 1)",
+    )
+    p.add_argument(
+        "--samples",
+        type=_whole(1, 1000, " draws"),
+        default=20,
+        help="joint draws of the example, 1 to 1,000",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the example world")
-    p.add_argument("--time-limit", type=_positive, default=60.0,
-                   help="wall-time limit of the solve (s)")  # fmt: skip
-    p.add_argument("--mip-gap", type=_non_negative, default=1e-4,
-                   help="relative MIP gap at which HiGHS stops; 0 asks for a proven "
-                   "optimum")  # fmt: skip
-    p.add_argument("--shortage-cost", type=_positive, default=None,
-                   help="cost of one route short on the design day (currency per van-day; "
-                   "default: the example's)")  # fmt: skip
-    p.add_argument("--charging-hours", type=_number_type(lambda v: 0 < v <= 24, "hours in "
-                   "(0, 24]"), default=None, help="hours a night the vans charge (h; default: "
-                   "the example's)")  # fmt: skip
-    p.add_argument("--hard-service", action="store_true",
-                   help="allow no shortage on any draw")  # fmt: skip
-    p.add_argument("--out", required=True, help="folder for purchases.csv, fleet.csv, "
-                   "electric_share.csv, cost.csv, station_months.csv and manifest.json; "
-                   "replaced whole")  # fmt: skip
+    p.add_argument(
+        "--time-limit", type=_positive, default=60.0, help="wall-time limit of the solve (s)"
+    )
+    p.add_argument(
+        "--mip-gap",
+        type=_non_negative,
+        default=1e-4,
+        help="relative MIP gap at which HiGHS stops; 0 asks for a proven optimum",
+    )
+    p.add_argument(
+        "--shortage-cost",
+        type=_positive,
+        default=None,
+        help="cost of one route short on the design day (currency per van-day; "
+        "default: the example's)",
+    )
+    p.add_argument(
+        "--charging-hours",
+        type=_number_type(lambda v: 0 < v <= 24, "hours in (0, 24]"),
+        default=None,
+        help="hours a night the vans charge (h; default: the example's)",
+    )
+    p.add_argument("--hard-service", action="store_true", help="allow no shortage on any draw")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder for purchases.csv, fleet.csv, "
+        "electric_share.csv, cost.csv, station_months.csv and manifest.json; "
+        "replaced whole",
+    )
     p.set_defaults(func=_cmd_deploy)
 
 
 def _add_report(sub: _Subparsers) -> None:
     p = _command(sub, "report", "write the HTML diagnostic report of a fit")
-    p.add_argument("--model", required=True, help="SPR fit ('bayesspr fit') or volume fit "
-                   "('bayesspr fit-volume'); the kind is read from the file")  # fmt: skip
+    p.add_argument(
+        "--model",
+        required=True,
+        help="SPR fit ('bayesspr fit') or volume fit "
+        "('bayesspr fit-volume'); the kind is read from the file",
+    )
     p.add_argument("--out", required=True, help="HTML file to write")
     p.add_argument("--history", default=None, help="the table the fit was made on (PPC, LOO)")
     p.add_argument("--holdout", default=None, help="held-out rows with routes (calibration)")
-    p.add_argument("--chart", action="append", default=[], metavar="NAME=PNG",
-                   help="attach a PNG chart (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--chart",
+        action="append",
+        default=[],
+        metavar="NAME=PNG",
+        help="attach a PNG chart (repeatable)",
+    )
     _strict(p, loaded=True)
     p.set_defaults(func=_cmd_report)
 

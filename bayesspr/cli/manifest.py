@@ -3,7 +3,7 @@
 One place builds it for ``plan``, ``deploy`` and the demo: what the folder holds (each file's
 SHA-256), how it was made (bayesspr version, UTC time, command line, settings, the inputs'
 paths and hashes) and each fit it rests on, with that fit's convergence verdict recomputed
-from its draws (:meth:`bayesspr.fitted_model.FittedModel.verdict`).
+from its draws (:meth:`bayesspr.inference.fitted_model.FittedModel.verdict`).
 """
 
 from __future__ import annotations
@@ -12,25 +12,20 @@ import datetime as dt
 import json
 import shlex
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bayesspr.defaults import installed_version
 from bayesspr.io.files import atomic_write, sha256_of
-
-
-def installed_version() -> str:
-    """The installed bayesspr version, or a note that it is not installed."""
-    try:
-        return metadata.version("bayesspr")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "unknown (not installed; run 'pip install -e .')"
 
 
 def inputs_record(inputs: Mapping[str, str | Path | None]) -> dict[str, dict[str, str]]:
     """Every input file's absolute path and SHA-256, by option (None entries left out)."""
-    return {option: {"path": str(Path(path).resolve()), "sha256": sha256_of(path)}
-            for option, path in inputs.items() if path is not None}  # fmt: skip
+    return {
+        option: {"path": str(Path(path).resolve()), "sha256": sha256_of(path)}
+        for option, path in inputs.items()
+        if path is not None
+    }
 
 
 def write_manifest(

@@ -52,8 +52,16 @@ class Network:
         Network
             Each zip at its latest station; stem distances of every (zip, station) seen.
         """
-        need = ["date", "city", "station", "zip", "area_km2", "stem_km", "van_capacity",
-                "shift_hours"]  # fmt: skip
+        need = [
+            "date",
+            "city",
+            "station",
+            "zip",
+            "area_km2",
+            "stem_km",
+            "van_capacity",
+            "shift_hours",
+        ]
         missing = [c for c in need if c not in df.columns]
         if missing:
             raise NetworkError(f"table lacks column(s) {missing} needed for the network")
@@ -63,15 +71,21 @@ class Network:
         stem = table.groupby(["zip", "station"])["stem_km"].last().astype(float)
         recent = table[table["date"] > table["date"].max() - pd.Timedelta(days=recent_days)]
         usual_van = (
-            recent.groupby(["station", "van_capacity"]).size().rename("n").reset_index()
+            recent.groupby(["station", "van_capacity"])
+            .size()
+            .rename("n")
+            .reset_index()
             .sort_values(["station", "n", "van_capacity"])
-            .groupby("station")["van_capacity"].last()
-        )  # fmt: skip
-        stations = pd.DataFrame({
-            "city": table.groupby("station")["city"].last(),
-            "shift_hours": recent.groupby("station")["shift_hours"].median(),
-            "van_capacity": usual_van,
-        })  # fmt: skip
+            .groupby("station")["van_capacity"]
+            .last()
+        )
+        stations = pd.DataFrame(
+            {
+                "city": table.groupby("station")["city"].last(),
+                "shift_hours": recent.groupby("station")["shift_hours"].median(),
+                "van_capacity": usual_van,
+            }
+        )
         # a station without recent rows keeps its last known van and shift
         stations["shift_hours"] = stations["shift_hours"].fillna(
             table.groupby("station")["shift_hours"].last()
@@ -84,23 +98,28 @@ class Network:
     def to_json(self) -> dict[str, object]:
         """The network as plain JSON-ready data (for saved fits; no pickle)."""
         return {
-            "zips": {z: [r["city"], r["station"], float(r["area_km2"])]
-                     for z, r in self.zips.iterrows()},
-            "stations": {s: [r["city"], float(r["shift_hours"]), float(r["van_capacity"])]
-                         for s, r in self.stations.iterrows()},
+            "zips": {
+                z: [r["city"], r["station"], float(r["area_km2"])] for z, r in self.zips.iterrows()
+            },
+            "stations": {
+                s: [r["city"], float(r["shift_hours"]), float(r["van_capacity"])]
+                for s, r in self.stations.iterrows()
+            },
             "stem_km": [[z, s, float(v)] for (z, s), v in self.stem_km.items()],
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Network:
         """Rebuild a network written by :meth:`to_json`."""
-        zips = pd.DataFrame.from_dict(data["zips"], orient="index",
-                                      columns=["city", "station", "area_km2"])  # fmt: skip
+        zips = pd.DataFrame.from_dict(
+            data["zips"], orient="index", columns=["city", "station", "area_km2"]
+        )
         zips.index.name = "zip"
         stations = pd.DataFrame.from_dict(
             data["stations"], orient="index", columns=["city", "shift_hours", "van_capacity"]
         )
         stations.index.name = "station"
         stem = pd.DataFrame(data["stem_km"], columns=["zip", "station", "stem_km"])
-        return cls(zips=zips, stations=stations,
-                   stem_km=stem.set_index(["zip", "station"])["stem_km"])  # fmt: skip
+        return cls(
+            zips=zips, stations=stations, stem_km=stem.set_index(["zip", "station"])["stem_km"]
+        )

@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from bayesspr.errors import DataError, Problem
+from bayesspr.defaults import DEFAULT_SHIFT_HOURS as DEFAULT_SHIFT_HOURS  # re-exported
+from bayesspr.errors import ArgumentError, DataError, Problem
 from bayesspr.io.files import atomic_write, table_format
 
 __all__ = [
@@ -78,8 +79,6 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("shift_hours", "route_km")
 KEY_COLUMNS: tuple[str, ...] = ("date", "zip", "van_capacity")
 """Columns that identify a row; no two rows may share them."""
 
-DEFAULT_SHIFT_HOURS: float = 8.0
-"""On-road hours a route may take (h) when the table has no ``shift_hours`` column."""
 
 _STR_DTYPE = "str"  # pandas' default string dtype (object in pandas 2)
 
@@ -121,43 +120,61 @@ _SPECS: Mapping[str, _Spec] = MappingProxyType(
         "station": _Spec("text"),
         "zip": _Spec("text"),
         "van_capacity": _Spec(
-            "float", 1.0, upper=100_000.0,
+            "float",
+            1.0,
+            upper=100_000.0,
             why="(packages per van): a van carries at least one package, and no van 100,000",
         ),
         "routes": _Spec(
-            "int", 1.0, upper=_MAX_COUNT,
+            "int",
+            1.0,
+            upper=_MAX_COUNT,
             why="(routes): a row has at least one route; more than 10 million is not one zip-day",
         ),
         "packages": _Spec(
-            "int", 0.0, upper=_MAX_COUNT,
+            "int",
+            0.0,
+            upper=_MAX_COUNT,
             why="(packages): a count is not negative; more than 10 million is not one zip-day",
         ),
         "stops": _Spec(
-            "int", 1.0, upper=_MAX_COUNT,
+            "int",
+            1.0,
+            upper=_MAX_COUNT,
             why="(stops): a row has at least one stop; more than 10 million is not one zip-day",
         ),
         "area_km2": _Spec(
-            "float", 0.0, inclusive=False, upper=100_000.0,
+            "float",
+            0.0,
+            inclusive=False,
+            upper=100_000.0,
             why="(km²): a last-mile zip is not larger than 100,000 km²; check the unit is "
-                "km², not m²",
+            "km², not m²",
         ),
         "stem_km": _Spec(
-            "float", 0.0, upper=500.0,
+            "float",
+            0.0,
+            upper=500.0,
             why="(km): a last-mile station is not more than 500 km from its zips; check the "
-                "unit is km, not m",
+            "unit is km, not m",
         ),
         "shift_hours": _Spec(
-            "float", 0.5, upper=24.0,
+            "float",
+            0.5,
+            upper=24.0,
             why="(h): a route takes at least half an hour and at most a day; check the unit "
-                "is hours, not minutes",
+            "is hours, not minutes",
         ),
         "route_km": _Spec(
-            "float", 0.0, inclusive=False, upper=3_000.0,
+            "float",
+            0.0,
+            inclusive=False,
+            upper=3_000.0,
             why="(km): a one-day route is not longer than 3,000 km (24 h at 125 km/h); check "
-                "the unit is km, not m",
+            "the unit is km, not m",
         ),
     }
-)  # fmt: skip
+)
 
 
 def validate(df: pd.DataFrame, *, require_routes: bool = True) -> pd.DataFrame:
@@ -320,7 +337,7 @@ def _kind(path: str | os.PathLike[str]) -> str:
     """Return ``"csv"`` or ``"parquet"`` from a file suffix, or raise ValueError."""
     found = table_format(path)
     if found is None:
-        raise ValueError(
+        raise ArgumentError(
             f"cannot tell the format of {os.fspath(path)!r} from suffix "
             f"{Path(path).suffix.lower()!r}: expected .csv, .parquet or .pq"
         )
@@ -515,8 +532,10 @@ def _parse_numbers(s: pd.Series, missing: np.ndarray) -> tuple[np.ndarray, np.nd
 #: The one-parent-per-child rules: (child key columns, parent column, rule). A zip lies in
 #: one city, and one station serves a zip on a given day (a zip may move to another station
 #: from one day to the next; a station may serve zips of two cities).
-_ONE_PARENT = ((("zip",), "city", "one city per zip"),
-               (("date", "zip"), "station", "one station per zip and day"))  # fmt: skip
+_ONE_PARENT = (
+    (("zip",), "city", "one city per zip"),
+    (("date", "zip"), "station", "one station per zip and day"),
+)
 
 _Columns = Mapping[str, np.ndarray]
 
@@ -618,8 +637,11 @@ def _two_parents(
     parents = (
         frame.set_index(list(keys)).loc[torn].groupby(level=list(range(len(keys))))[parent].unique()
     )
-    key_of = pd.MultiIndex.from_arrays([col[k] for k in keys]) if len(keys) > 1 else (
-        pd.Index(col[keys[0]]))  # fmt: skip
+    key_of = (
+        pd.MultiIndex.from_arrays([col[k] for k in keys])
+        if len(keys) > 1
+        else (pd.Index(col[keys[0]]))
+    )
     out = []
     for pos, row in _rows(index, ok & key_of.isin(torn)):
         key = key_of[pos]

@@ -1,9 +1,9 @@
-"""Judging forecasts and fits: scores, backtests, SBC and sampler diagnostics.
+"""Judging forecasts and fits: scores, backtests and SBC.
 
 Calibration scores, PIT and unit scores (:mod:`.scores`), rolling-origin backtests (the
 engine :mod:`.backtest`, the variants it compares :mod:`.baselines`, the worlds it runs on
-:mod:`.backtest_worlds`, its table and plots :mod:`.backtest_report`), simulation-based
-calibration (:mod:`.sbc`) and sampler health (:mod:`.diagnostics`).
+:mod:`.backtest_worlds`, its table and plots :mod:`.backtest_report`), and simulation-based
+calibration (:mod:`.sbc`). Sampler health lives in :mod:`bayesspr.inference.diagnostics`.
 
 The public names of the modules below are re-exported here and load on first use, so
 importing this package never imports its modules (no import cycles between rooms).
@@ -35,12 +35,6 @@ _EXPORTS = {
     "physics_parameters": "baselines",
     "prior_median": "baselines",
     "variant_spec": "baselines",
-    "ConvergenceWarning": "diagnostics",
-    "EBFMI_MIN": "diagnostics",
-    "ESS_MIN": "diagnostics",
-    "RHAT_MAX": "diagnostics",
-    "convergence": "diagnostics",
-    "parameter_diagnostics": "diagnostics",
     "LOG_LIKELIHOOD": "sbc",
     "SBCResult": "sbc",
     "SBC_PARAMETERS": "sbc",

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import sparse
 
 from bayesspr.data import table as data_mod
+from bayesspr.errors import EvaluationError
 from bayesspr.evaluation.baselines import VARIANTS, forecast_draws
 from bayesspr.evaluation.scores import summarise_scores, unit_scores
 from bayesspr.spr.model import LEVELS, SPRModel
@@ -200,14 +201,20 @@ def rolling_backtest(
     previous: dict[str, SPRModel] = {}  # each fitted variant's fit at the last origin
     for origin in (pd.Timestamp(o) for o in origins):
         train, test = _split_at(table, origin, horizon_months)
-        horizon = ((test["date"].dt.year - origin.year) * 12
-                   + test["date"].dt.month - origin.month + 1).to_numpy()  # fmt: skip
+        horizon = (
+            (test["date"].dt.year - origin.year) * 12 + test["date"].dt.month - origin.month + 1
+        ).to_numpy()
         flags = hard_case_flags(train, test, shock)
         for variant in variants:
             draws, info = forecast_draws(
-                variant, train, test, seed=seed, sampler=sampler, max_samples=max_samples,
+                variant,
+                train,
+                test,
+                seed=seed,
+                sampler=sampler,
+                max_samples=max_samples,
                 warm_start=previous.get(variant) if warm_start else None,
-            )  # fmt: skip
+            )
             if "model" in info:
                 previous[variant] = info.pop("model")
             fits.append(_fit_row(variant, origin, len(train), info))
@@ -228,7 +235,7 @@ def _split_at(
     train = table[table["date"] < origin]
     test = table[(table["date"] >= origin) & (table["date"] < end)]
     if train.empty or test.empty:
-        raise ValueError(
+        raise EvaluationError(
             f"origin {origin:%Y-%m-%d}: {len(train)} training and {len(test)} test rows; "
             "expected both to be non-empty"
         )
@@ -250,11 +257,16 @@ def _scored_units(
     for level in LEVELS:
         summed, keys = level_draws(draws, test, level)
         observed, _ = level_draws(test["routes"].to_numpy(float)[None, :], test, level)
-        head = pd.DataFrame({
-            "variant": meta["variant"], "origin": meta["origin"],
-            "horizon": meta["horizon"][keys["first_row"].to_numpy()], "level": level,
-            "date": keys["date"], "label": keys[level].astype(str),
-        })  # fmt: skip
+        head = pd.DataFrame(
+            {
+                "variant": meta["variant"],
+                "origin": meta["origin"],
+                "horizon": meta["horizon"][keys["first_row"].to_numpy()],
+                "level": level,
+                "date": keys["date"],
+                "label": keys[level].astype(str),
+            }
+        )
         block = pd.concat([head, unit_scores(summed, observed[0], rng)], axis=1)
         blocks.append(block.assign(case="all"))
         if level == "zip":  # a zip-day is a hard case if any of its rows is
@@ -268,11 +280,20 @@ def _scored_units(
 
 
 def _fit_row(variant: str, origin: pd.Timestamp, n_train: int, info: dict) -> dict[str, Any]:
-    row = {"variant": variant, "origin": origin, "train_rows": n_train,
-           "seconds": info["seconds"], "warm_start": info.get("warm_start", False)}  # fmt: skip
+    row = {
+        "variant": variant,
+        "origin": origin,
+        "train_rows": n_train,
+        "seconds": info["seconds"],
+        "warm_start": info.get("warm_start", False),
+    }
     diag = info.get("diagnostics")
     if diag:
-        row.update({k: diag.get(k) for k in ("ok", "rhat_max", "ess_bulk_min", "ess_tail_min",
-                                             "divergences")})  # fmt: skip
+        row.update(
+            {
+                k: diag.get(k)
+                for k in ("ok", "rhat_max", "ess_bulk_min", "ess_tail_min", "divergences")
+            }
+        )
         row["problems"] = "; ".join(diag.get("problems", []))
     return row

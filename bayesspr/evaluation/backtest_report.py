@@ -38,8 +38,17 @@ def scores_table(backtest: Backtest) -> pd.DataFrame:
     best = table.groupby(["case", "level"])["crps"].transform("min")
     table["best"] = np.where(table["crps"] == best, "*", "")
     return table.reset_index(drop=True).round(
-        {"crps": 3, "pinball": 3, "cov50": 3, "cov80": 3, "cov90": 3, "cov95": 3, "mape": 1,
-         "bias": 1})  # fmt: skip
+        {
+            "crps": 3,
+            "pinball": 3,
+            "cov50": 3,
+            "cov80": 3,
+            "cov90": 3,
+            "cov95": 3,
+            "mape": 1,
+            "bias": 1,
+        }
+    )
 
 
 def plot_pit(backtest: Backtest, path: str | Path, *, level: str = "zip", bins: int = 10) -> Path:

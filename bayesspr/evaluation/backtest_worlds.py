@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bayesspr.data import table as data_mod
+from bayesspr.errors import EvaluationError
 from bayesspr.simulate.worlds import World, draw_routes, simulate_world
 
 
@@ -114,13 +115,17 @@ def demo_backtest_world(
     end = origins[-1] + pd.DateOffset(months=horizon_months)
     history_end = pd.Timestamp("2025-06-01")
     world = simulate_world(
-        seed, n_days=151, start="2025-01-01",
+        seed,
+        n_days=151,
+        start="2025-01-01",
         horizon_days=max(0, (end - history_end).days),
-    )  # fmt: skip
+    )
     shock = pd.Timestamp("2025-06-15")
     table = data_mod.validate(with_demand_shock(world, shock, shock_factor, seed=seed))
     return BacktestWorld(
-        table=table, origins=origins, shock_start=shock,
+        table=table,
+        origins=origins,
+        shock_start=shock,
         description=(
             f"simulated world (seed {seed}): {table['zip'].nunique()} zips, "
             f"{table['station'].nunique()} stations, {table['city'].nunique()} cities, "
@@ -131,7 +136,7 @@ def demo_backtest_world(
             f"{world.events['large_van_date']:%Y-%m-%d}, demand x{shock_factor} from "
             f"{shock:%Y-%m-%d}"
         ),
-    )  # fmt: skip
+    )
 
 
 def monthly_origins(table: pd.DataFrame, n_origins: int, min_history_months: int = 2) -> list:
@@ -152,10 +157,11 @@ def monthly_origins(table: pd.DataFrame, n_origins: int, min_history_months: int
         First days of months, oldest first, each with data after it.
     """
     first = table["date"].min().to_period("M").to_timestamp()
-    starts = pd.date_range(first + pd.DateOffset(months=min_history_months),
-                           table["date"].max(), freq="MS")  # fmt: skip
+    starts = pd.date_range(
+        first + pd.DateOffset(months=min_history_months), table["date"].max(), freq="MS"
+    )
     if len(starts) == 0:
-        raise ValueError(
+        raise EvaluationError(
             f"the table spans {table['date'].min():%Y-%m-%d} to {table['date'].max():%Y-%m-%d}: "
             f"expected more than {min_history_months} months for a backtest"
         )

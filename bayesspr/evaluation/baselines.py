@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bayesspr.errors import EvaluationError
 from bayesspr.evaluation.scores import baseline_design
 from bayesspr.spr.model import LEVELS, ParameterDraws, SPRModel, row_inputs
 from bayesspr.spr.spec import load_spec, prior_kwargs
@@ -71,7 +72,7 @@ def variant_spec(variant: str, base: str | Path | dict[str, Any] = "default") ->
     if variant in ("full", "physics"):
         return spec
     if variant not in ("no_pooling", "complete_pooling"):
-        raise ValueError(
+        raise EvaluationError(
             f"variant {variant!r} has no spec; expected 'full', 'no_pooling', "
             "'complete_pooling' or 'physics'"
         )
@@ -81,8 +82,12 @@ def variant_spec(variant: str, base: str | Path | dict[str, Any] = "default") ->
     spec["model"]["name"] = variant
     if variant == "complete_pooling":  # a centred effect with a tiny fixed spread is a ridge
         hierarchy = spec.setdefault("hierarchy", {})
-        for effect in ("service_min_city", "speed_kmh_city", "overhead_hours_station",
-                       "zip_effect"):  # fmt: skip
+        for effect in (
+            "service_min_city",
+            "speed_kmh_city",
+            "overhead_hours_station",
+            "zip_effect",
+        ):
             hierarchy[effect] = "non-centred"
     return load_spec(spec)
 
@@ -112,7 +117,7 @@ def prior_median(prior: dict[str, Any] | float) -> float:
         "Exponential": lambda: stats.expon(scale=1.0 / kw["lam"]),
     }
     if dist not in frozen:
-        raise ValueError(f"no median for prior {prior!r}; use a fixed number in the spec")
+        raise EvaluationError(f"no median for prior {prior!r}; use a fixed number in the spec")
     return float(frozen[dist]().median())
 
 
@@ -184,9 +189,12 @@ def gbm_route_draws(
     with threadpool_limits(1):  # 50 small fits: OpenMP threads only contend on a busy machine
         for i, q in enumerate(GBM_QUANTILES):
             model = HistGradientBoostingRegressor(
-                loss="quantile", quantile=q, max_iter=200, early_stopping=False,
+                loss="quantile",
+                quantile=q,
+                max_iter=200,
+                early_stopping=False,
                 random_state=random_state,
-            )  # fmt: skip
+            )
             members[i] = model.fit(x_train, spr).predict(x_test)
     members = np.sort(np.maximum(members, 1e-6), axis=0)
     routes = np.rint(test["packages"].to_numpy(float)[None, :] / members)
@@ -255,6 +263,6 @@ def forecast_draws(
         draws = model.predict_draws(plan, random_seed=seed, max_samples=max_samples)
         draws = draws["routes"].to_numpy()
     else:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+        raise EvaluationError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
     info["seconds"] = time.perf_counter() - t0
     return np.asarray(draws, dtype=float), info

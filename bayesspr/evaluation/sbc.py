@@ -36,6 +36,7 @@ import pytensor.tensor as pt
 import xarray as xr
 from scipy import stats
 
+from bayesspr.errors import EvaluationError
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
 from bayesspr.spr.model import log_route_need
@@ -103,16 +104,20 @@ def _observation_logp(variant: str):
             return pm.logp(pm.LogNormal.dist(mu=log_need, sigma=sigma), routes)
 
         return continuous_logp
-    raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    raise EvaluationError(f"variant must be one of {VARIANTS}, got {variant!r}")
 
 
 def _log_need(design: ZoneDay, params: dict[str, Any], circuity: float) -> Any:
     """μ = log route need of each row for the small model's parameters (log routes)."""
     constants = RouteConstants(
-        service_min=params["service_min"], speed_kmh=params["speed_kmh"],
-        stem_speed_kmh=STEM_SPEED_KMH, circuity=circuity, tour_constant=params["tour_constant"],
-        overhead_hours=params["overhead_hours"], fill=params["fill"],
-    )  # fmt: skip
+        service_min=params["service_min"],
+        speed_kmh=params["speed_kmh"],
+        stem_speed_kmh=STEM_SPEED_KMH,
+        circuity=circuity,
+        tour_constant=params["tour_constant"],
+        overhead_hours=params["overhead_hours"],
+        fill=params["fill"],
+    )
     return log_route_need(design, constants)
 
 
@@ -342,10 +347,14 @@ def run_sbc(
     ess_ratio = np.zeros(n_simulations)
     for i in range(n_simulations):
         fit = nutpie.sample(
-            compiled.with_data(routes_data=routes[i]), draws=draws * thin, tune=tune,
-            chains=chains, target_accept=target_accept, seed=int(seeds[i]),
+            compiled.with_data(routes_data=routes[i]),
+            draws=draws * thin,
+            tune=tune,
+            chains=chains,
+            target_accept=target_accept,
+            seed=int(seeds[i]),
             progress_bar=False,
-        )  # fmt: skip
+        )
         kept = fit["posterior"].to_dataset().isel(draw=slice(thin - 1, None, thin))
         divergences[i] = int(fit["sample_stats"]["diverging"].sum())
         ess = azs.ess(kept, method="bulk")
@@ -360,12 +369,18 @@ def run_sbc(
     coords = {"simulation": np.arange(n_simulations)}
     rank_ds = xr.Dataset(
         {name: ("simulation", r) for name, r in ranks.items()},
-        coords=coords, attrs={"n_draws": n_draws, "variant": variant},
-    )  # fmt: skip
+        coords=coords,
+        attrs={"n_draws": n_draws, "variant": variant},
+    )
     truth_ds = xr.Dataset({name: ("simulation", v) for name, v in truth.items()}, coords=coords)
     p_values = {name: rank_uniformity_pvalue(r, n_draws, bins) for name, r in ranks.items()}
     return SBCResult(
-        variant=variant, ranks=rank_ds, truth=truth_ds, n_draws=n_draws, p_values=p_values,
-        divergences=divergences, ess_ratio=ess_ratio,
+        variant=variant,
+        ranks=rank_ds,
+        truth=truth_ds,
+        n_draws=n_draws,
+        p_values=p_values,
+        divergences=divergences,
+        ess_ratio=ess_ratio,
         seconds=time.perf_counter() - started,
-    )  # fmt: skip
+    )

@@ -15,8 +15,8 @@ import pandas as pd
 import scoringrules as sr
 import xarray as xr
 
-from bayesspr.defaults import BACKTEST_COVERAGE_LEVELS
-from bayesspr.forecasting.summaries import central_bounds
+from bayesspr.defaults import BACKTEST_COVERAGE_LEVELS, central_bounds
+from bayesspr.errors import EvaluationError
 
 
 def randomised_pit(draws: np.ndarray, observed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -163,7 +163,7 @@ def station_day_pit(
     k = stations.get_indexer(truth.index.get_level_values("station"))
     if (d < 0).any() or (k < 0).any():
         i = int(np.flatnonzero((d < 0) | (k < 0))[0])
-        raise ValueError(f"observed station-day {truth.index[i]} is not in the forecast")
+        raise EvaluationError(f"observed station-day {truth.index[i]} is not in the forecast")
     values = routes.transpose("sample", "date", "station").to_numpy()[:, d, k]
     return pd.Series(randomised_pit(values, truth.to_numpy(), rng), index=truth.index)
 
@@ -207,7 +207,7 @@ def unit_scores(
     draws = np.asarray(draws, dtype=float)
     observed = np.asarray(observed, dtype=float)
     if draws.ndim != 2 or draws.shape[1] != observed.shape[0]:
-        raise ValueError(
+        raise EvaluationError(
             f"draws must be (sample, unit) with {observed.shape[0]} units, got {draws.shape}"
         )
     # "pwm" is the fair estimator in O(M log M) memory (scoringrules' "fair" builds an M × M
@@ -256,8 +256,10 @@ def summarise_scores(units: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
         out["bias"] = 100.0 * float(err.sum() / g["observed"].sum())
         return pd.Series(out)
 
-    rows = [{**dict(zip(by, key, strict=True)), **one(g)} for key, g in units.groupby(
-        list(by), sort=False)]  # fmt: skip
+    rows = [
+        {**dict(zip(by, key, strict=True)), **one(g)}
+        for key, g in units.groupby(list(by), sort=False)
+    ]
     return pd.DataFrame(rows).astype({"n": int})
 
 

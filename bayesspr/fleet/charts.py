@@ -138,8 +138,7 @@ def observed_monthly(history: pd.DataFrame, peak_share: float = DEFAULT_PEAK_SHA
                 "mean_peak_day_routes": r[-k:].mean(),
             }
         )
-    columns = ["station", "month", "centre", "days", "mean_routes_per_day",
-               "mean_peak_day_routes"]  # fmt: skip
+    columns = ["station", "month", "centre", "days", "mean_routes_per_day", "mean_peak_day_routes"]
     return pd.DataFrame(parts, columns=columns)
 
 
@@ -187,8 +186,9 @@ def _fleet_lines(
     horizon = plan.horizon
     if "van_type" in horizon.columns:
         horizon = horizon[horizon["van_type"] == van_type]
-    flat = dict(zip(horizon["station"].astype(str), horizon["vans_to_buy"].astype(float),
-                    strict=True))  # fmt: skip
+    flat = dict(
+        zip(horizon["station"].astype(str), horizon["vans_to_buy"].astype(float), strict=True)
+    )
     return monthly, flat, f"vans needed per month ({rule})", "vans to buy, kept all horizon"
 
 
@@ -249,14 +249,21 @@ def fan_figure(
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False, sharex=True)).ravel()
     handles: dict[str, object] = {}
     for i, (ax, station) in enumerate(zip(axes, chosen, strict=False)):
-        _, _, mean, peak = _monthly_draws(values[:, :, all_stations.index(station)], dates,
-                                          peak_share)  # fmt: skip
+        _, _, mean, peak = _monthly_draws(
+            values[:, :, all_stations.index(station)], dates, peak_share
+        )
         _draw_forecast(ax, centres, mean, peak, handles)
         if observed is not None:
             _draw_history(ax, observed[observed["station"] == station], handles)
         if station in monthly:
-            (line,) = ax.step(edges, np.r_[monthly[station], monthly[station][-1]], where="post",
-                              color=_FLEET_COLOUR, lw=1.5, gid="fleet_monthly")  # fmt: skip
+            (line,) = ax.step(
+                edges,
+                np.r_[monthly[station], monthly[station][-1]],
+                where="post",
+                color=_FLEET_COLOUR,
+                lw=1.5,
+                gid="fleet_monthly",
+            )
             handles[monthly_label] = line
         if station in flat:
             handles[flat_label] = _draw_bought(ax, edges, flat[station])
@@ -295,10 +302,10 @@ def _draw_forecast(
         parts = []
         for mass, alpha in zip(FAN_BANDS, (0.18, 0.35), strict=True):
             lo, hi = np.quantile(draws_, [(1 - mass) / 2, (1 + mass) / 2], axis=0)
-            parts.append(ax.fill_between(centres, lo, hi, color=_COLOURS[key], alpha=alpha,
-                                         lw=0))  # fmt: skip
-        (line,) = ax.plot(centres, np.median(draws_, axis=0), color=_COLOURS[key], lw=1.8,
-                          gid=f"forecast_{key}")  # fmt: skip
+            parts.append(ax.fill_between(centres, lo, hi, color=_COLOURS[key], alpha=alpha, lw=0))
+        (line,) = ax.plot(
+            centres, np.median(draws_, axis=0), color=_COLOURS[key], lw=1.8, gid=f"forecast_{key}"
+        )
         bands = ", ".join(_percent(m) for m in FAN_BANDS[::-1])
         handles[f"forecast {what} (median; {bands})"] = (*parts, line)
 
@@ -311,19 +318,35 @@ def _draw_history(ax: Axes, mine: pd.DataFrame, handles: dict) -> None:
         ("mean", "mean_routes_per_day", "mean day"),
         ("peak", "mean_peak_day_routes", "peak day"),
     ):
-        (line,) = ax.plot(mine["centre"], mine[column], color=_COLOURS[key], lw=1.2,
-                          ls="--", marker="o", ms=4, mfc="white",
-                          gid=f"history_{key}")  # fmt: skip
+        (line,) = ax.plot(
+            mine["centre"],
+            mine[column],
+            color=_COLOURS[key],
+            lw=1.2,
+            ls="--",
+            marker="o",
+            ms=4,
+            mfc="white",
+            gid=f"history_{key}",
+        )
         handles[f"observed {what}"] = line
 
 
 def _draw_bought(ax: Axes, edges: pd.DatetimeIndex, vans: float) -> object:
     """The vans bought for the whole horizon: a dotted line labelled "buy N"; returns it."""
-    (line,) = ax.plot([edges[0], edges[-1]], [vans] * 2, color="darkred", lw=1.6,
-                      ls=":", gid="fleet_horizon")  # fmt: skip
-    ax.annotate(f"buy {vans:.0f}", (edges[0], vans), xytext=(3, 2),
-                textcoords="offset points", ha="left", va="bottom", fontsize=9.5,
-                color="darkred")  # fmt: skip
+    (line,) = ax.plot(
+        [edges[0], edges[-1]], [vans] * 2, color="darkred", lw=1.6, ls=":", gid="fleet_horizon"
+    )
+    ax.annotate(
+        f"buy {vans:.0f}",
+        (edges[0], vans),
+        xytext=(3, 2),
+        textcoords="offset points",
+        ha="left",
+        va="bottom",
+        fontsize=9.5,
+        color="darkred",
+    )
     return line
 
 
@@ -438,9 +461,17 @@ def fan_chart(
     pathlib.Path
         The written file.
     """
-    fig = fan_figure(forecast, fleet, history=history, scenario=scenario, stations=stations,
-                     van_type=van_type, peak_share=peak_share, ncols=ncols,
-                     note=note)  # fmt: skip
+    fig = fan_figure(
+        forecast,
+        fleet,
+        history=history,
+        scenario=scenario,
+        stations=stations,
+        van_type=van_type,
+        peak_share=peak_share,
+        ncols=ncols,
+        note=note,
+    )
     return _save(fig, path, dpi)
 
 
@@ -469,12 +500,24 @@ def shortfall_figure(
     for key, rows in plan_df.groupby(keys, sort=True):
         label = " / ".join(map(str, key)) if several else str(key[0])
         rows = rows.sort_values("month")
-        ax.plot(pd.to_datetime(rows["month"]), rows["p_short_peak_day"], marker="o", ms=4,
-                lw=1.2, label=label)  # fmt: skip
+        ax.plot(
+            pd.to_datetime(rows["month"]),
+            rows["p_short_peak_day"],
+            marker="o",
+            ms=4,
+            lw=1.2,
+            label=label,
+        )
     if service_level is not None:
-        ax.axhline(1 - service_level, color="0.2", ls="--", lw=1.2, gid="target",
-                   label=f"target: at most {_percent(1 - service_level)}\n(service level "
-                         f"{_percent(service_level)} of peak days)")  # fmt: skip
+        ax.axhline(
+            1 - service_level,
+            color="0.2",
+            ls="--",
+            lw=1.2,
+            gid="target",
+            label=f"target: at most {_percent(1 - service_level)}\n(service level "
+            f"{_percent(service_level)} of peak days)",
+        )
     ax.set_ylabel("P(routes on a peak day > vans needed)", fontsize=10.5)
     ax.set_xlabel("month", fontsize=10.5)
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
@@ -483,8 +526,15 @@ def shortfall_figure(
     ax.set_ylim(0, max(top * 1.25, 0.01))
     ax.grid(axis="y", color="0.9", lw=0.8)
     ax.set_axisbelow(True)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=10, frameon=False,
-              title="station", title_fontsize=10, alignment="left")  # fmt: skip
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize=10,
+        frameon=False,
+        title="station",
+        title_fontsize=10,
+        alignment="left",
+    )
     title = "Risk of a peak-day shortfall by month, with the monthly fleet (vans needed)"
     if scenario:
         title += f"\nscenario: {scenario}"

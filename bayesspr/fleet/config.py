@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bayesspr.defaults import MAX_DAYS
 from bayesspr.errors import FleetConfigError
 
 #: Bounds of the typed settings, with units: a van carries 1 to 100,000 packages; a battery
@@ -27,7 +28,7 @@ from bayesspr.errors import FleetConfigError
 MAX_CAPACITY_PACKAGES = 100_000.0
 MAX_RANGE_KM = 2_000.0
 MAX_KWH_PER_KM = 10.0
-MAX_HORIZON_DAYS = 3_660
+MAX_HORIZON_DAYS = MAX_DAYS
 
 
 def _check_number(
@@ -123,10 +124,13 @@ class VanType:
             )
         owner = f"VanType({self.name!r})"
         _check_number(
-            owner, "capacity_packages", self.capacity_packages,
+            owner,
+            "capacity_packages",
+            self.capacity_packages,
             "packages per van: a van carries at least one package",
-            lower=1.0, upper=MAX_CAPACITY_PACKAGES,
-        )  # fmt: skip
+            lower=1.0,
+            upper=MAX_CAPACITY_PACKAGES,
+        )
         _check_number(
             owner, "cost_per_van", self.cost_per_van, "currency per van over the planning horizon"
         )
@@ -137,13 +141,21 @@ class VanType:
             )
         if self.range_km is not None:
             _check_number(
-                owner, "range_km", self.range_km, "km on a full charge",
-                lower_open=True, upper=MAX_RANGE_KM,
-            )  # fmt: skip
+                owner,
+                "range_km",
+                self.range_km,
+                "km on a full charge",
+                lower_open=True,
+                upper=MAX_RANGE_KM,
+            )
             _check_number(
-                owner, "kwh_per_km", self.kwh_per_km, "kWh per km",
-                lower_open=True, upper=MAX_KWH_PER_KM,
-            )  # fmt: skip
+                owner,
+                "kwh_per_km",
+                self.kwh_per_km,
+                "kWh per km",
+                lower_open=True,
+                upper=MAX_KWH_PER_KM,
+            )
 
     @property
     def electric(self) -> bool:
@@ -364,8 +376,11 @@ def vans_by_station(fleet_by_station: object, stations: np.ndarray) -> np.ndarra
             "expected a count of vans (>= 0) per station"
         )
     given = numbers.to_numpy(float)
-    bad = [f"{n}={v:g}" for n, v in zip(numbers.index, given, strict=True)
-           if not (v >= 0 and v < np.inf)]  # fmt: skip
+    bad = [
+        f"{n}={v:g}"
+        for n, v in zip(numbers.index, given, strict=True)
+        if not (v >= 0 and v < np.inf)
+    ]
     if bad:
         raise FleetConfigError(
             f"fleet_by_station has negative or non-finite vans {bad}: expected a finite count "

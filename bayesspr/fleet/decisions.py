@@ -46,6 +46,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesspr.defaults import DEFAULT_PEAK_SHARE as DEFAULT_PEAK_SHARE  # re-exported
+from bayesspr.defaults import DEFAULT_SERVICE_LEVEL as DEFAULT_SERVICE_LEVEL  # re-exported
 from bayesspr.errors import FleetConfigError
 from bayesspr.fleet.config import EVConfig as EVConfig
 from bayesspr.fleet.config import (
@@ -58,12 +60,6 @@ from bayesspr.fleet.config import (
 
 # re-exported: the fleet decisions' settings and the EV check are part of this API
 from bayesspr.fleet.electric import ev_feasibility as ev_feasibility
-
-#: Default service level α: P(routes on a peak day ≤ vans) ≥ α.
-DEFAULT_SERVICE_LEVEL = 0.95
-
-#: Default share of a month's days that count as peak days (the busiest 5 %).
-DEFAULT_PEAK_SHARE = 0.05
 
 #: Decision rules :func:`plan` knows.
 RULES = ("service", "cost")
@@ -737,8 +733,7 @@ def _plan_one(
 ) -> tuple[pd.DataFrame, pd.DataFrame, xr.Dataset]:
     """Monthly table, horizon table and draws for one van type."""
     grid = _Months.of(routes)
-    sizing = _Sizing.of(van_name, rule, service_level, peak_share, costs, van,
-                        grid.values.shape[1])  # fmt: skip
+    sizing = _Sizing.of(van_name, rule, service_level, peak_share, costs, van, grid.values.shape[1])
     fleets = _monthly_fleets(grid, sizing)
     table = _month_table(grid, fleets, sizing)
     horizon = _horizon_plan(grid, fleets["service"], sizing)

@@ -167,9 +167,11 @@ def _check_ev_inputs(forecast: xr.Dataset, van_type: VanType, ev_config: EVConfi
             f"forecast lacks {need}: expected routes_zip, route_km_zip (sample, date, zip) "
             "and station_of (date, zip); forecast with keep_zips=True"
         )
-    for name, dims in (("routes_zip", {"sample", "date", "zip"}),
-                       ("route_km_zip", {"sample", "date", "zip"}),
-                       ("station_of", {"date", "zip"})):  # fmt: skip
+    for name, dims in (
+        ("routes_zip", {"sample", "date", "zip"}),
+        ("route_km_zip", {"sample", "date", "zip"}),
+        ("station_of", {"date", "zip"}),
+    ):
         if set(forecast[name].dims) != dims:
             raise FleetConfigError(
                 f"forecast[{name!r}] has dims {forecast[name].dims}: expected the dims "

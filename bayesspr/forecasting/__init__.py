@@ -19,6 +19,7 @@ _EXPORTS = {
     "MAX_HORIZON": "compose",
     "forecast": "compose",
     "horizon_days": "compose",
+    "parse_horizon": "compose",
     "summarise": "compose",
     "BASELINE": "scenario",
     "CAPACITY_RANGE": "scenario",

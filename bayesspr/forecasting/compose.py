@@ -20,7 +20,9 @@ import xarray as xr
 from scipy import sparse
 
 from bayesspr.data.network import Network, NetworkError
-from bayesspr.defaults import DEFAULT_INTERVAL
+from bayesspr.defaults import DEFAULT_INTERVAL, central_bounds
+from bayesspr.defaults import MAX_HORIZON as MAX_HORIZON  # re-exported
+from bayesspr.errors import ForecastError
 from bayesspr.forecasting.scenario import (
     BASELINE,
     Scenario,
@@ -30,7 +32,6 @@ from bayesspr.forecasting.scenario import (
     VolumeShock,
     ZipMove,
 )
-from bayesspr.forecasting.summaries import central_bounds
 from bayesspr.spr.model import SPRModel
 from bayesspr.spr.physics import ZoneDay
 from bayesspr.volume.model import VolumeModel
@@ -62,8 +63,46 @@ class Forecast:
     scenario: Scenario
 
 
-#: Longest forecast horizon: 60 months, or as many weeks (261) or days (1,827 = 261 × 7).
-MAX_HORIZON = {"M": 60, "W": 261, "D": 1_827}
+def parse_horizon(horizon: str | int) -> tuple[int, str]:
+    """Count and unit of a horizon such as ``"16M"``, ``"8W"``, ``"28D"``, ``"28"`` or 28.
+
+    Parameters
+    ----------
+    horizon : str or int
+        Months (``M``), weeks (``W``) or days (``D``, a bare number or an int); at most
+        60 months, 261 weeks or 1,827 days (:data:`bayesspr.defaults.MAX_HORIZON`): route
+        physics and volume trends are not meant to be pushed further.
+
+    Returns
+    -------
+    tuple of (int, str)
+        How many units (≥ 1) and the unit, ``"M"``, ``"W"`` or ``"D"``.
+
+    Raises
+    ------
+    ForecastError
+        If the horizon is not of that form, is under one day or over the cap.
+    """
+    expected = "expected e.g. '16M', '8W', '28D' or 28 (days)"
+    if isinstance(horizon, bool):
+        raise ForecastError(f"horizon = {horizon!r}; {expected}")
+    if isinstance(horizon, int | np.integer):
+        n = int(horizon)
+        unit = "D"
+    else:
+        match = re.fullmatch(r"\s*(\d+)\s*([MWD]?)\s*", str(horizon).upper())
+        if not match:
+            raise ForecastError(f"horizon = {horizon!r}; {expected}")
+        n, unit = int(match.group(1)), match.group(2) or "D"
+    if n < 1:
+        raise ForecastError(f"horizon = {horizon!r}; expected at least one day")
+    if n > MAX_HORIZON[unit]:
+        raise ForecastError(
+            f"horizon = {horizon!r}; expected at most {MAX_HORIZON[unit]}{unit} (60 months: "
+            f"'60M', '{MAX_HORIZON['W']}W' or {MAX_HORIZON['D']} days): forecast a shorter "
+            "horizon"
+        )
+    return n, unit
 
 
 def horizon_days(start: pd.Timestamp, horizon: str | int) -> pd.DatetimeIndex:
@@ -74,9 +113,7 @@ def horizon_days(start: pd.Timestamp, horizon: str | int) -> pd.DatetimeIndex:
     start : pandas.Timestamp
         First forecast day.
     horizon : str or int
-        Months (``M``), weeks (``W``) or days (``D`` or a bare int); at most 60 months,
-        261 weeks or 1,827 days (:data:`MAX_HORIZON`): route physics and volume trends are
-        not meant to be pushed further.
+        See :func:`parse_horizon`.
 
     Returns
     -------
@@ -85,29 +122,15 @@ def horizon_days(start: pd.Timestamp, horizon: str | int) -> pd.DatetimeIndex:
 
     Raises
     ------
-    ValueError
+    ForecastError
         If the horizon is not of that form, is under one day or over the cap.
     """
-    expected = "expected e.g. '16M', '8W', '28D' or 28 (days)"
-    if isinstance(horizon, bool):
-        raise ValueError(f"horizon = {horizon!r}; {expected}")
-    if isinstance(horizon, int | np.integer):
-        n = int(horizon)
-        unit = "D"
-    else:
-        match = re.fullmatch(r"\s*(\d+)\s*([MWD])\s*", str(horizon).upper())
-        if not match:
-            raise ValueError(f"horizon = {horizon!r}; {expected}")
-        n, unit = int(match.group(1)), match.group(2)
-    if n < 1:
-        raise ValueError(f"horizon = {horizon!r}; expected at least one day")
-    if n > MAX_HORIZON[unit]:
-        raise ValueError(
-            f"horizon = {horizon!r}; expected at most 60 months ('60M', '261W' or "
-            f"{MAX_HORIZON['D']} days): forecast a shorter horizon"
-        )
-    offset = {"M": pd.DateOffset(months=n), "W": pd.DateOffset(weeks=n),
-              "D": pd.DateOffset(days=n)}[unit]  # fmt: skip
+    n, unit = parse_horizon(horizon)
+    offset = {
+        "M": pd.DateOffset(months=n),
+        "W": pd.DateOffset(weeks=n),
+        "D": pd.DateOffset(days=n),
+    }[unit]
     return pd.date_range(start, start + offset - pd.Timedelta(days=1), freq="D")
 
 
@@ -137,13 +160,17 @@ def _layout(
     stations = pd.Index(sorted(stations_tab.index), name="station")
     cities = pd.Index(sorted(set(stations_tab["city"]) | set(network.zips["city"])), name="city")
     grid = _Grid(
-        dates=dates, zips=zips, stations=stations,
-        station_code=np.tile(stations.get_indexer(network.zips.loc[zips, "station"]),
-                             (len(dates), 1)),
-        capacity=np.tile(stations_tab.loc[stations, "van_capacity"].to_numpy(float),
-                         (len(dates), 1)),
+        dates=dates,
+        zips=zips,
+        stations=stations,
+        station_code=np.tile(
+            stations.get_indexer(network.zips.loc[zips, "station"]), (len(dates), 1)
+        ),
+        capacity=np.tile(
+            stations_tab.loc[stations, "van_capacity"].to_numpy(float), (len(dates), 1)
+        ),
         factor=np.ones((len(dates), len(zips))),
-    )  # fmt: skip
+    )
     for change in scenario.changes:
         grid.apply(change)
     rows = np.arange(len(dates))[:, None]
@@ -154,11 +181,18 @@ def _layout(
     if plan is not None:
         _apply_plan(plan, dates, zips, stations, grid.station_code, stem, capacity, shift)
     return _Layout(
-        dates=dates, zips=zips, stations=stations, cities=cities,
-        station_code=grid.station_code, stem_km=stem, capacity=capacity, shift_hours=shift,
-        factor=grid.factor, zip_city=cities.get_indexer(network.zips.loc[zips, "city"]),
+        dates=dates,
+        zips=zips,
+        stations=stations,
+        cities=cities,
+        station_code=grid.station_code,
+        stem_km=stem,
+        capacity=capacity,
+        shift_hours=shift,
+        factor=grid.factor,
+        zip_city=cities.get_indexer(network.zips.loc[zips, "city"]),
         area_km2=network.zips.loc[zips, "area_km2"].to_numpy(float),
-    )  # fmt: skip
+    )
 
 
 def _network_after(
@@ -177,8 +211,11 @@ def _network_after(
         if isinstance(change, StationLaunch):
             if change.station in stations_tab.index:
                 raise ScenarioError(f"StationLaunch: station {change.station!r} already exists")
-            stations_tab.loc[change.station] = [change.city, change.shift_hours,
-                                                change.van_capacity]  # fmt: skip
+            stations_tab.loc[change.station] = [
+                change.city,
+                change.shift_hours,
+                change.van_capacity,
+            ]
             for z, km in change.stem_km.items():
                 stems.loc[(z, change.station)] = km
         elif isinstance(change, ZipMove) and change.stem_km is not None:
@@ -214,9 +251,11 @@ class _Grid:
     def apply(self, change: object) -> None:
         """Apply one scenario change from its start day on."""
         handler = {
-            StationLaunch: self._launch, ZipMove: self._move, VanChange: self._vans,
+            StationLaunch: self._launch,
+            ZipMove: self._move,
+            VanChange: self._vans,
             VolumeShock: self._shock,
-        }[type(change)]  # fmt: skip
+        }[type(change)]
         handler(change, self.dates >= change.start)
 
     def _launch(self, change: StationLaunch, from_day: np.ndarray) -> None:
@@ -229,8 +268,11 @@ class _Grid:
         self.station_code[from_day, self.zip_position(change.zip, "ZipMove")] = k
 
     def _vans(self, change: VanChange, from_day: np.ndarray) -> None:
-        cols = (range(len(self.stations)) if change.stations is None
-                else [self.station_position(s, "VanChange") for s in change.stations])  # fmt: skip
+        cols = (
+            range(len(self.stations))
+            if change.stations is None
+            else [self.station_position(s, "VanChange") for s in change.stations]
+        )
         self.capacity[np.ix_(from_day, list(cols))] = change.capacity
 
     def _shock(self, change: VolumeShock, from_day: np.ndarray) -> None:
@@ -257,8 +299,10 @@ def _stem_per_zip_day(
     for pair_id in used:
         key = (zips[pair_id // len(stations)], stations[pair_id % len(stations)])
         if key not in lookup:
-            raise NetworkError(f"no stem distance from station {key[1]!r} to zip {key[0]!r}: "
-                               "give stem_km in the scenario's ZipMove")  # fmt: skip
+            raise NetworkError(
+                f"no stem distance from station {key[1]!r} to zip {key[0]!r}: "
+                "give stem_km in the scenario's ZipMove"
+            )
         km.append(lookup[key])
     return np.asarray(km, dtype=float)[where.reshape(n_d, n_z)]
 
@@ -275,14 +319,16 @@ def _apply_plan(
 ) -> None:
     """Overwrite per zip-day decisions (van, shift, station, stem) with a known plan."""
     if not {"date", "zip"} <= set(plan.columns):
-        raise ValueError("plan needs columns 'date' and 'zip' plus any of 'van_capacity', "
-                         "'shift_hours', 'station', 'stem_km'")  # fmt: skip
+        raise ForecastError(
+            "plan needs columns 'date' and 'zip' plus any of 'van_capacity', "
+            "'shift_hours', 'station', 'stem_km'"
+        )
     d = dates.get_indexer(pd.to_datetime(plan["date"]))
     z = zips.get_indexer(plan["zip"].astype(str))
     outside = (d < 0) | (z < 0)
     if outside.any():
         i = np.flatnonzero(outside)[0]
-        raise ValueError(
+        raise ForecastError(
             f"plan row {plan.index[i]!r}: date {plan['date'].iloc[i]!r} / zip "
             f"{plan['zip'].iloc[i]!r} is outside the forecast's days or zips"
         )
@@ -290,7 +336,7 @@ def _apply_plan(
         k = stations.get_indexer(plan["station"].astype(str))
         if (k < 0).any():
             i = np.flatnonzero(k < 0)[0]
-            raise ValueError(
+            raise ForecastError(
                 f"plan row {plan.index[i]!r}, column 'station': "
                 f"{plan['station'].iloc[i]!r} is not a station of the network"
             )
@@ -300,8 +346,10 @@ def _apply_plan(
             values = plan[col].to_numpy(float)
             if not (np.isfinite(values) & (values > 0)).all():
                 i = np.flatnonzero(~(np.isfinite(values) & (values > 0)))[0]
-                raise ValueError(f"plan row {plan.index[i]!r}, column {col!r}: value "
-                                 f"{values[i]!r}; expected a positive number")  # fmt: skip
+                raise ForecastError(
+                    f"plan row {plan.index[i]!r}, column {col!r}: value "
+                    f"{values[i]!r}; expected a positive number"
+                )
             target[d, z] = values
 
 
@@ -315,24 +363,25 @@ def _volume_source(
     if isinstance(volume, xr.Dataset):
         missing = {"stops", "packages"} - set(volume.data_vars)
         if missing or set(volume["stops"].dims) != {"sample", "date", "zip"}:
-            raise ValueError("volume draws need 'stops' and 'packages' with dims "
-                             "('sample', 'date', 'zip')")  # fmt: skip
+            raise ForecastError(
+                "volume draws need 'stops' and 'packages' with dims ('sample', 'date', 'zip')"
+            )
         return volume.transpose("sample", "date", "zip"), volume.sizes["sample"]
     if isinstance(volume, pd.DataFrame):
         need = {"date", "zip", "stops", "packages"}
         if not need <= set(volume.columns):
-            raise ValueError(f"volume table lacks {sorted(need - set(volume.columns))}")
+            raise ForecastError(f"volume table lacks {sorted(need - set(volume.columns))}")
         table = volume.assign(date=pd.to_datetime(volume["date"]), zip=volume["zip"].astype(str))
         dup = table.duplicated(["date", "zip"])
         if dup.any():
             i = np.flatnonzero(dup)[0]
-            raise ValueError(
+            raise ForecastError(
                 f"volume table row {table.index[i]!r} repeats zip-day "
                 f"{table['zip'].iloc[i]} {table['date'].iloc[i]:%Y-%m-%d}"
             )
         ds = table.set_index(["date", "zip"])[["stops", "packages"]].to_xarray()
         if ds["stops"].isnull().any():
-            raise ValueError("volume table must give every zip on every forecast day")
+            raise ForecastError("volume table must give every zip on every forecast day")
         return ds.expand_dims(sample=[0]).astype(float), n_samples
     raise TypeError(f"volume must be a VolumeModel, a DataFrame or draws, got {type(volume)}")
 
@@ -408,12 +457,15 @@ def forecast(
     if not isinstance(source, tuple):
         missing = sorted(set(layout.zips) - set(source["zip"].to_numpy().astype(str)))
         if missing:
-            raise ValueError(f"volume gives no values for zip(s) {missing[:5]}")
+            raise ForecastError(f"volume gives no values for zip(s) {missing[:5]}")
     spr_post = spr_model.posterior_samples(n_s, random_seed=random_seed + 1)
     n_s = min(n_s, spr_post.sizes["sample"])
     rng = np.random.default_rng([random_seed, 3])
-    labels = {"city": layout.cities.to_numpy(), "station": layout.stations.to_numpy(),
-              "zip": layout.zips.to_numpy()}  # fmt: skip
+    labels = {
+        "city": layout.cities.to_numpy(),
+        "station": layout.stations.to_numpy(),
+        "zip": layout.zips.to_numpy(),
+    }
     params = spr_model.parameter_draws(spr_post.isel(sample=slice(0, n_s)), labels, rng)
 
     totals = _Totals.zeros(n_s, layout, keep_zips)
@@ -426,8 +478,14 @@ def forecast(
             params, zone, index, np.random.default_rng([random_seed, 4, cols.start])
         )
         empty = stops < 1  # a zip-day with no stops needs no route
-        totals.add(cols, index["station"], stops, packages, np.where(empty, 0, routes),
-                   np.where(empty, np.nan, km))  # fmt: skip
+        totals.add(
+            cols,
+            index["station"],
+            stops,
+            packages,
+            np.where(empty, 0, routes),
+            np.where(empty, np.nan, km),
+        )
     draws = totals.dataset(layout, scenario)
     return Forecast(draws=draws, summary=summarise(draws, interval=interval), scenario=scenario)
 
@@ -436,7 +494,7 @@ def _whole_numbers(n_samples: object, random_seed: object) -> tuple[int, int]:
     """``n_samples`` (>= 1) and ``random_seed`` (>= 0) as ints, or a ValueError naming one."""
     for name, value, low in (("n_samples", n_samples, 1), ("random_seed", random_seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(
+            raise ForecastError(
                 f"forecast({name}={value!r}): expected a whole number >= {low}"
                 + (" (joint draws)" if name == "n_samples" else " (a seed)")
             )
@@ -472,10 +530,12 @@ def _chunk_volume(
     if isinstance(source, tuple):
         vmodel, vpost = source
         stops, packages = vmodel.volume_draws(
-            vpost.isel(sample=slice(0, n_s)), layout.dates, layout.zips[cols].to_numpy(),
+            vpost.isel(sample=slice(0, n_s)),
+            layout.dates,
+            layout.zips[cols].to_numpy(),
             np.random.SeedSequence([random_seed, 2, cols.start]),
             factor=layout.factor[:, cols],
-        )  # fmt: skip
+        )
     else:
         picked = source.sel(zip=layout.zips[cols].to_numpy(), date=layout.dates)
         take = np.arange(n_s) % picked.sizes["sample"]
@@ -501,17 +561,21 @@ def _chunk_rows(
         stem_km=layout.stem_km[:, cols].ravel(),
         shift_hours=layout.shift_hours[:, cols].ravel(),
     )
-    index = {"city": np.tile(layout.zip_city[cols], n_d),
-             "station": layout.station_code[:, cols].ravel(),
-             "zip": np.tile(np.arange(cols.start, cols.stop), n_d)}  # fmt: skip
+    index = {
+        "city": np.tile(layout.zip_city[cols], n_d),
+        "station": layout.station_code[:, cols].ravel(),
+        "zip": np.tile(np.arange(cols.start, cols.stop), n_d),
+    }
     return zone, index
 
 
 #: Zip-day draws kept with ``keep_zips``: dtype and unit.
 ZIP_DRAWS = {
-    "routes_zip": (np.int32, "routes"), "stops_zip": (np.int32, "stops"),
-    "packages_zip": (np.int32, "packages"), "route_km_zip": (np.float32, "km per route"),
-}  # fmt: skip
+    "routes_zip": (np.int32, "routes"),
+    "stops_zip": (np.int32, "stops"),
+    "packages_zip": (np.int32, "packages"),
+    "route_km_zip": (np.float32, "km per route"),
+}
 
 
 @dataclass
@@ -528,27 +592,41 @@ class _Totals:
         n_d, n_z, n_k = len(layout.dates), len(layout.zips), len(layout.stations)
         keep = {}
         if keep_zips:
-            keep = {name: np.zeros((n_s, n_d, n_z), dtype=dtype)
-                    for name, (dtype, _) in ZIP_DRAWS.items()}  # fmt: skip
+            keep = {
+                name: np.zeros((n_s, n_d, n_z), dtype=dtype)
+                for name, (dtype, _) in ZIP_DRAWS.items()
+            }
         return cls(*(np.zeros((n_s, n_d * n_k)) for _ in range(3)), zip_draws=keep)
 
     def add(
-        self, cols: slice, codes: np.ndarray, stops: np.ndarray, packages: np.ndarray,
-        routes: np.ndarray, km: np.ndarray,
-    ) -> None:  # fmt: skip
+        self,
+        cols: slice,
+        codes: np.ndarray,
+        stops: np.ndarray,
+        packages: np.ndarray,
+        routes: np.ndarray,
+        km: np.ndarray,
+    ) -> None:
         """Add a chunk's zip-days (S, D·C) to their stations' days, keep them if asked."""
         n_s, n_c = self.routes.shape[0], cols.stop - cols.start
         n_d = stops.shape[1] // n_c
         n_k = self.routes.shape[1] // n_d
         to_station = sparse.csr_array(
-            (np.ones(n_d * n_c), (np.arange(n_d * n_c), np.repeat(np.arange(n_d), n_c) * n_k
-                                  + codes)), shape=(n_d * n_c, n_d * n_k),
-        )  # fmt: skip
+            (
+                np.ones(n_d * n_c),
+                (np.arange(n_d * n_c), np.repeat(np.arange(n_d), n_c) * n_k + codes),
+            ),
+            shape=(n_d * n_c, n_d * n_k),
+        )
         self.routes += (to_station.T @ routes.T).T
         self.packages += (to_station.T @ packages.T).T
         self.stops += (to_station.T @ stops.T).T
-        chunk = {"routes_zip": routes, "stops_zip": stops, "packages_zip": packages,
-                 "route_km_zip": km}  # fmt: skip
+        chunk = {
+            "routes_zip": routes,
+            "stops_zip": stops,
+            "packages_zip": packages,
+            "route_km_zip": km,
+        }
         for name, values in self.zip_draws.items():
             values[:, :, cols] = chunk[name].reshape(n_s, n_d, n_c)
 
@@ -558,18 +636,27 @@ class _Totals:
         shape = (n_s, len(layout.dates), len(layout.stations))
         dims = ("sample", "date", "station")
         data_vars = {
-            "routes": (dims, self.routes.reshape(shape).round().astype(np.int64),
-                       {"units": "routes per station-day"}),
+            "routes": (
+                dims,
+                self.routes.reshape(shape).round().astype(np.int64),
+                {"units": "routes per station-day"},
+            ),
             "packages": (dims, self.packages.reshape(shape), {"units": "packages per day"}),
             "stops": (dims, self.stops.reshape(shape), {"units": "stops per day"}),
-        }  # fmt: skip
+        }
         for name, values in self.zip_draws.items():
             data_vars[name] = (("sample", "date", "zip"), values, {"units": ZIP_DRAWS[name][1]})
-        coords = {"sample": np.arange(n_s), "date": layout.dates,
-                  "station": layout.stations.to_numpy(), "zip": layout.zips.to_numpy()}  # fmt: skip
+        coords = {
+            "sample": np.arange(n_s),
+            "date": layout.dates,
+            "station": layout.stations.to_numpy(),
+            "zip": layout.zips.to_numpy(),
+        }
         if self.zip_draws:
-            coords["station_of"] = (("date", "zip"),
-                                    layout.stations.to_numpy()[layout.station_code])  # fmt: skip
+            coords["station_of"] = (
+                ("date", "zip"),
+                layout.stations.to_numpy()[layout.station_code],
+            )
         return xr.Dataset(
             data_vars,
             coords=coords,
@@ -609,11 +696,13 @@ def summarise(draws: xr.Dataset, interval: float = DEFAULT_INTERVAL) -> pd.DataF
         .assign_coords(month=("date", month))
         .groupby("month")
     )
-    per_draw = xr.Dataset({
-        "routes_per_day": by_month.mean()["routes"],
-        "peak_routes": by_month.max()["routes"],
-        "packages_per_day": by_month.mean()["packages"],
-    })  # fmt: skip
+    per_draw = xr.Dataset(
+        {
+            "routes_per_day": by_month.mean()["routes"],
+            "peak_routes": by_month.max()["routes"],
+            "packages_per_day": by_month.mean()["packages"],
+        }
+    )
     per_draw["spr"] = per_draw["packages_per_day"] / per_draw["routes_per_day"].where(
         per_draw["routes_per_day"] > 0
     )
@@ -634,9 +723,10 @@ def summarise(draws: xr.Dataset, interval: float = DEFAULT_INTERVAL) -> pd.DataF
     out.insert(0, "scenario", draws.attrs.get("scenario", "baseline"))
     out.insert(3, "days", out["month"].map(days).astype(int))
     order = ["scenario", "station", "month", "days"] + [
-        f"{v}_{s}" for v in ("routes_per_day", "peak_routes", "packages_per_day", "spr")
+        f"{v}_{s}"
+        for v in ("routes_per_day", "peak_routes", "packages_per_day", "spr")
         for s in ("mean", f"lower_{mass}", f"upper_{mass}")
-    ]  # fmt: skip
+    ]
     return out[order].sort_values(["station", "month"]).reset_index(drop=True)
 
 
@@ -683,6 +773,12 @@ def summary_legend(summary: pd.DataFrame) -> pd.DataFrame:
             continue
         unit, what = _SUMMARY_QUANTITIES[found.group(1)]
         end = "lower" if found.group(2) == "lower" else "upper"
-        rows.append((column, unit, f"{end} end of the central {found.group(3)} % interval over "
-                     f"the joint draws of {what}"))  # fmt: skip
+        rows.append(
+            (
+                column,
+                unit,
+                f"{end} end of the central {found.group(3)} % interval over "
+                f"the joint draws of {what}",
+            )
+        )
     return pd.DataFrame(rows, columns=["column", "unit", "meaning"])

@@ -78,8 +78,9 @@ def _number(
 
 def _positive(value: float, what: str) -> float:
     """A volume factor, (0, MAX_FACTOR]."""
-    return _number(value, what, 0.0, MAX_FACTOR, "volume multiplier, e.g. 1.4 for +40 %",
-                   low_open=True)  # fmt: skip
+    return _number(
+        value, what, 0.0, MAX_FACTOR, "volume multiplier, e.g. 1.4 for +40 %", low_open=True
+    )
 
 
 def _capacity(value: float, what: str) -> float:
@@ -142,8 +143,9 @@ class VolumeShock:
         if self.end is not None:
             end = _day(self.end, "VolumeShock.end")
             if end < self.start:
-                raise ScenarioError(f"VolumeShock.end {end:%Y-%m-%d} is before its start "
-                                    f"{self.start:%Y-%m-%d}")  # fmt: skip
+                raise ScenarioError(
+                    f"VolumeShock.end {end:%Y-%m-%d} is before its start {self.start:%Y-%m-%d}"
+                )
             object.__setattr__(self, "end", end)
         object.__setattr__(self, "stations", _names(self.stations, "VolumeShock.stations"))
         object.__setattr__(self, "zips", _names(self.zips, "VolumeShock.zips"))
@@ -220,19 +222,30 @@ class StationLaunch:
         object.__setattr__(self, "city", _name(self.city, "StationLaunch.city"))
         object.__setattr__(self, "start", _day(self.start, "StationLaunch.start"))
         if not self.stem_km:
-            raise ScenarioError("StationLaunch.stem_km is empty; give the km to each zip it "
-                                "takes over, e.g. {'10001': 4.5}")  # fmt: skip
+            raise ScenarioError(
+                "StationLaunch.stem_km is empty; give the km to each zip it "
+                "takes over, e.g. {'10001': 4.5}"
+            )
         if not isinstance(self.stem_km, Mapping):
-            raise ScenarioError(f"StationLaunch.stem_km = {self.stem_km!r}; expected a dict "
-                                "of zip -> km, e.g. {'10001': 4.5}")  # fmt: skip
-        stems = {_name(z, "StationLaunch.stem_km key"): _stem(km, f"StationLaunch.stem_km[{z!r}]")
-                 for z, km in self.stem_km.items()}  # fmt: skip
+            raise ScenarioError(
+                f"StationLaunch.stem_km = {self.stem_km!r}; expected a dict "
+                "of zip -> km, e.g. {'10001': 4.5}"
+            )
+        stems = {
+            _name(z, "StationLaunch.stem_km key"): _stem(km, f"StationLaunch.stem_km[{z!r}]")
+            for z, km in self.stem_km.items()
+        }
         object.__setattr__(self, "stem_km", stems)
-        shift = _number(self.shift_hours, "StationLaunch.shift_hours", *SHIFT_HOURS_RANGE,
-                        "h on the road per route")  # fmt: skip
+        shift = _number(
+            self.shift_hours,
+            "StationLaunch.shift_hours",
+            *SHIFT_HOURS_RANGE,
+            "h on the road per route",
+        )
         object.__setattr__(self, "shift_hours", shift)
-        object.__setattr__(self, "van_capacity",
-                           _capacity(self.van_capacity, "StationLaunch.van_capacity"))  # fmt: skip
+        object.__setattr__(
+            self, "van_capacity", _capacity(self.van_capacity, "StationLaunch.van_capacity")
+        )
 
     @property
     def zips(self) -> tuple[str, ...]:
@@ -241,8 +254,10 @@ class StationLaunch:
 
     def describe(self) -> str:
         """One line naming the change."""
-        return (f"station {self.station} ({self.city}) opens {self.start:%Y-%m-%d} with "
-                f"zips {', '.join(self.zips)}")  # fmt: skip
+        return (
+            f"station {self.station} ({self.city}) opens {self.start:%Y-%m-%d} with "
+            f"zips {', '.join(self.zips)}"
+        )
 
 
 @dataclass(frozen=True)

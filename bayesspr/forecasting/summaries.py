@@ -7,30 +7,8 @@ import pandas as pd
 import xarray as xr
 
 from bayesspr.defaults import DEFAULT_INTERVAL
+from bayesspr.defaults import central_bounds as central_bounds  # re-exported
 from bayesspr.spr import physics
-
-
-def central_bounds(level: float) -> tuple[float, float]:
-    """Lower and upper quantile levels of a central interval.
-
-    Parameters
-    ----------
-    level : float
-        Interval mass, in (0, 1), e.g. 0.9.
-
-    Returns
-    -------
-    tuple of float
-        ``((1 - level) / 2, (1 + level) / 2)``.
-
-    Raises
-    ------
-    ValueError
-        If ``level`` is not in (0, 1).
-    """
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"interval level must be in (0, 1), got {level!r}")
-    return (1.0 - level) / 2.0, (1.0 + level) / 2.0
 
 
 def physics_spr(df: pd.DataFrame, **constants: float) -> pd.Series:
@@ -50,10 +28,13 @@ def physics_spr(df: pd.DataFrame, **constants: float) -> pd.Series:
         Predicted SPR per row, same index as ``df``.
     """
     zone = physics.ZoneDay(
-        stops=df["stops"].to_numpy(float), packages=df["packages"].to_numpy(float),
-        capacity=df["van_capacity"].to_numpy(float), area_km2=df["area_km2"].to_numpy(float),
-        stem_km=df["stem_km"].to_numpy(float), shift_hours=df["shift_hours"].to_numpy(float),
-    )  # fmt: skip
+        stops=df["stops"].to_numpy(float),
+        packages=df["packages"].to_numpy(float),
+        capacity=df["van_capacity"].to_numpy(float),
+        area_km2=df["area_km2"].to_numpy(float),
+        stem_km=df["stem_km"].to_numpy(float),
+        shift_hours=df["shift_hours"].to_numpy(float),
+    )
     spr = physics.expected_spr(zone, physics.RouteConstants(**constants))
     return pd.Series(spr, index=df.index, name="physics_spr")
 
@@ -120,12 +101,14 @@ def station_forecast(
         spr = packages[idx].sum() / total_routes
         days = df["date"].iloc[idx].nunique()
         per_day = total_routes / days
-        rows.append({
-            "station": station,
-            "spr_mean": spr.mean(),
-            "spr_lower": np.quantile(spr, lo),
-            "spr_upper": np.quantile(spr, hi),
-            "routes_per_day_mean": per_day.mean(),
-            "routes_per_day_upper": np.quantile(per_day, hi),
-        })  # fmt: skip
+        rows.append(
+            {
+                "station": station,
+                "spr_mean": spr.mean(),
+                "spr_lower": np.quantile(spr, lo),
+                "spr_upper": np.quantile(spr, hi),
+                "routes_per_day_mean": per_day.mean(),
+                "routes_per_day_upper": np.quantile(per_day, hi),
+            }
+        )
     return pd.DataFrame(rows).set_index("station")

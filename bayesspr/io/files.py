@@ -27,7 +27,7 @@ from types import FrameType
 import pandas as pd
 import xarray as xr
 
-from bayesspr.errors import OutputPathError
+from bayesspr.errors import ArgumentError, OutputPathError, SavedFitError
 
 __all__ = [
     "CSV_DECIMALS",
@@ -283,16 +283,16 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(target)
     with exit_on_sigterm():
-        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp",
-                                    dir=target.parent))  # fmt: skip
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
         try:
             os.chmod(tmp, 0o777 & ~_umask())
             yield tmp
             if os.path.lexists(target) and _exchange(tmp, target):
                 _remove(tmp)  # the earlier folder, swapped out
             elif os.path.lexists(target):
-                old = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".old",
-                                            dir=target.parent))  # fmt: skip
+                old = Path(
+                    tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".old", dir=target.parent)
+                )
                 old.rmdir()  # only its unique name is wanted
                 os.rename(target, old)
                 try:
@@ -430,7 +430,7 @@ def table_format(path: str | os.PathLike[str]) -> str | None:
 
 def _resolve_kind(path: Path, kind: str, option: str) -> str:
     if kind not in OUTPUT_KINDS:
-        raise ValueError(f"kind = {kind!r}: expected one of {sorted(OUTPUT_KINDS)}")
+        raise ArgumentError(f"kind = {kind!r}: expected one of {sorted(OUTPUT_KINDS)}")
     if kind != "table":
         return kind
     found = table_format(path)
@@ -516,8 +516,9 @@ def _refuse_inputs(
     for name, given in inputs.items():
         if given is None or not os.path.exists(given):
             continue
-        same = os.path.lexists(target) and os.path.exists(target) and os.path.samefile(
-            target, given)  # fmt: skip
+        same = (
+            os.path.lexists(target) and os.path.exists(target) and os.path.samefile(target, given)
+        )
         if same or target.resolve() == Path(given).resolve():
             raise OutputPathError(
                 f"{where} is the same file as the input {name} {os.fspath(given)}: writing "
@@ -667,12 +668,13 @@ def saved_fit_kind(path: str | os.PathLike[str]) -> str:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no saved fit at {path}: expected a file written by "
-                                "SPRModel.save or VolumeModel.save")  # fmt: skip
+        raise FileNotFoundError(
+            f"no saved fit at {path}: expected a file written by SPRModel.save or VolumeModel.save"
+        )
     expected = "expected a saved fit (SPRModel.save or VolumeModel.save)"
     found = file_kind(path)
     if found != "hdf5":
-        raise ValueError(
+        raise SavedFitError(
             f"{path} is not a netCDF file written by SPRModel.save or VolumeModel.save: it is "
             f"{_FOUND[found]}; {expected}"
         )
@@ -680,14 +682,16 @@ def saved_fit_kind(path: str | os.PathLike[str]) -> str:
         with h5py.File(path, "r") as fh:
             attrs = set(fh.attrs)
     except OSError as exc:
-        raise ValueError(f"{path} could not be read as netCDF ({exc}); {expected}") from None
+        raise SavedFitError(f"{path} could not be read as netCDF ({exc}); {expected}") from None
     if "bayesspr_save_format" in attrs:
         return "spr"
     if "bayesspr_volume_save_format" in attrs:
         return "volume"
-    raise ValueError(f"{path} is a netCDF file but not a bayesspr fit (no "
-                     f"bayesspr_save_format or bayesspr_volume_save_format attribute); "
-                     f"{expected}")  # fmt: skip
+    raise SavedFitError(
+        f"{path} is a netCDF file but not a bayesspr fit (no "
+        f"bayesspr_save_format or bayesspr_volume_save_format attribute); "
+        f"{expected}"
+    )
 
 
 def read_saved_tree(path: str | os.PathLike[str], what: str) -> xr.DataTree:
@@ -719,6 +723,6 @@ def read_saved_tree(path: str | os.PathLike[str], what: str) -> xr.DataTree:
         with xr.open_datatree(path, engine="h5netcdf") as tree:
             return tree.load()
     except OSError as exc:  # h5py: "file signature not found" and the like
-        raise ValueError(
+        raise SavedFitError(
             f"{path} is not a netCDF file written by {what}.save: expected a saved fit ({exc})"
         ) from None

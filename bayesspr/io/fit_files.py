@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from bayesspr.errors import SavedFitError
+from bayesspr.errors import ArgumentError, SavedFitError
 from bayesspr.io.files import atomic_write
 
 #: What a saved fit keeps (the ``keep`` argument of ``save``):
@@ -57,7 +57,7 @@ def write_fit(idata: xr.DataTree, path: str | os.PathLike[str], keep: str) -> Pa
         If ``keep`` is not one of the three choices.
     """
     if keep not in KEEP_GROUPS:
-        raise ValueError(f"keep = {keep!r}: expected one of {sorted(KEEP_GROUPS)}")
+        raise ArgumentError(f"keep = {keep!r}: expected one of {sorted(KEEP_GROUPS)}")
     wanted = KEEP_GROUPS[keep]
     tree = xr.DataTree(dataset=xr.Dataset(attrs=dict(idata.attrs)))
     encoding: dict[str, dict[str, dict[str, object]]] = {}

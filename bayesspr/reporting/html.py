@@ -12,7 +12,7 @@ the energy plot, its priors against their posteriors, and observed vs posterior-
 daily stops per station over the history.
 
 Which parameters miss an R-hat or ESS threshold is decided once, by
-:func:`parameter_diagnostics` (ArviZ, the thresholds of :mod:`bayesspr.evaluation.diagnostics`); the
+:func:`parameter_diagnostics` (ArviZ, the thresholds of :mod:`bayesspr.inference.diagnostics`); the
 sampler-health table, the verdict banner, the worst-parameters table and the rank plots all
 read that one table, so they cannot disagree.
 
@@ -36,7 +36,6 @@ import string
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
-from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +49,22 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from bayesspr.data import table as data_mod
-from bayesspr.defaults import COVERAGE_LEVELS, DEFAULT_INTERVAL, EBFMI_MIN, ESS_MIN, RHAT_MAX
-from bayesspr.evaluation.diagnostics import (
+from bayesspr.defaults import (
+    COVERAGE_LEVELS,
+    DEFAULT_INTERVAL,
+    EBFMI_MIN,
+    ESS_MIN,
+    RHAT_MAX,
+    central_bounds,
+    installed_version,
+)
+from bayesspr.errors import ReportError
+from bayesspr.evaluation.loo import LooResult, psis_loo
+from bayesspr.evaluation.scores import pit_coverage, randomised_pit
+from bayesspr.inference.diagnostics import (
     convergence,
     parameter_diagnostics,
 )
-from bayesspr.evaluation.loo import LooResult, psis_loo
-from bayesspr.evaluation.scores import pit_coverage, randomised_pit
-from bayesspr.forecasting.summaries import central_bounds
 from bayesspr.io.files import atomic_write
 from bayesspr.spr.model import NotFittedError, SPRModel
 from bayesspr.volume.model import VolumeModel, zip_day_volume
@@ -246,7 +253,7 @@ def sampler_health(idata: xr.DataTree, table: pd.DataFrame | None = None) -> pd.
 
     R-hat and bulk / tail ESS are judged per parameter by :func:`parameter_diagnostics`
     (the rows name the worst parameter and every parameter that misses the threshold);
-    divergences and E-BFMI come from :func:`bayesspr.evaluation.diagnostics.convergence`. The checks
+    divergences and E-BFMI come from :func:`bayesspr.inference.diagnostics.convergence`. The checks
     and thresholds are ``convergence``'s, so the verdict matches the fit's ``diagnostics``.
     The share of draws whose tree hit the maximum depth is added as an efficiency warning.
 
@@ -455,7 +462,7 @@ def write_report(
         kind = type(model).__name__
         raise NotFittedError(f"{kind} has no fit: call model.fit(df) or {kind}.load(path)")
     if isinstance(model, VolumeModel) and holdout is not None:
-        raise ValueError(
+        raise ReportError(
             "holdout is checked for SPRModel reports only; a VolumeModel report checks the "
             "history it was fitted on (history=...)"
         )
@@ -592,7 +599,7 @@ def _written_facts(idata: xr.DataTree) -> list[tuple[str, str]]:
         ("fitted at", str(idata["posterior"].attrs.get("created_at", "–"))),
         (
             "report written",
-            f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by bayesspr {_pkg_version('bayesspr')}",
+            f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by bayesspr {installed_version()}",
         ),
     ]
 
@@ -828,9 +835,16 @@ def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
         k = loo.pareto_k
         good = loo.good_k
         stats_rows.append(
-            (name, f"{loo.elpd:.1f}", f"{loo.se:.1f}", f"{loo.p_loo:.1f}", loo.n_rows,
-             loo.n_certain, loo.n_samples)
-        )  # fmt: skip
+            (
+                name,
+                f"{loo.elpd:.1f}",
+                f"{loo.se:.1f}",
+                f"{loo.p_loo:.1f}",
+                loo.n_rows,
+                loo.n_certain,
+                loo.n_samples,
+            )
+        )
         for label, inside in (
             (f"good (k ≤ {good:.2f})", k <= good),
             (f"bad ({good:.2f} < k ≤ 1)", (k > good) & (k <= 1.0)),
@@ -838,8 +852,15 @@ def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
             ("exact (certain outcome)", np.isnan(k)),
         ):
             k_rows.append((name, label, int(inside.sum()), f"{100 * inside.mean():.1f} %"))
-    columns = ["observed variable", "elpd_loo", "SE", "p_loo", "rows", "certain rows",
-               "posterior draws"]  # fmt: skip
+    columns = [
+        "observed variable",
+        "elpd_loo",
+        "SE",
+        "p_loo",
+        "rows",
+        "certain rows",
+        "posterior draws",
+    ]
     parts = [
         _table(pd.DataFrame(stats_rows, columns=columns)),
         "<h3>Pareto k of each row</h3>",
@@ -1087,12 +1108,14 @@ def _check_volume_history(history: pd.DataFrame, idata: xr.DataTree) -> pd.DataF
     """Daily volume per zip of ``history``, checked to be what the volume fit was made on."""
     volume = zip_day_volume(history)
     _check_fitted_on(
-        idata, "stops", volume["stops"].to_numpy(),
+        idata,
+        "stops",
+        volume["stops"].to_numpy(),
         "history has {given} zip-days but the volume fit was made on {fitted}: pass the table "
         "the model was fitted on",
         "history's daily stops differ from the fit's observed stops on {bad} zip-days: pass "
         "the table the model was fitted on",
-    )  # fmt: skip
+    )
     return volume
 
 
@@ -1109,9 +1132,9 @@ def _check_fitted_on(
         return
     fitted = idata["observed_data"][variable].to_numpy()
     if len(fitted) != len(given):
-        raise ValueError(other_size.format(given=len(given), fitted=len(fitted)))
+        raise ReportError(other_size.format(given=len(given), fitted=len(fitted)))
     if not np.array_equal(fitted, given):
-        raise ValueError(other_values.format(bad=int(np.sum(fitted != given))))
+        raise ReportError(other_values.format(bad=int(np.sum(fitted != given))))
 
 
 # --------------------------------------------------------------------------- figures
@@ -1293,10 +1316,24 @@ def _volume_ppc_figure(frame: pd.DataFrame, stations: list[str]) -> Figure:
     for ax, station in zip(axes[:, 0], stations, strict=True):
         part = frame[frame["station"] == station]
         days = part["date"].to_numpy()
-        ax.fill_between(days, part["lo"], part["hi"], color="C0", alpha=0.2, lw=0,
-                        label=f"replicated, central {100 * DEFAULT_INTERVAL:.0f} %")  # fmt: skip
-        ax.fill_between(days, part["q25"], part["q75"], color="C0", alpha=0.4, lw=0,
-                        label="replicated, central 50 %")  # fmt: skip
+        ax.fill_between(
+            days,
+            part["lo"],
+            part["hi"],
+            color="C0",
+            alpha=0.2,
+            lw=0,
+            label=f"replicated, central {100 * DEFAULT_INTERVAL:.0f} %",
+        )
+        ax.fill_between(
+            days,
+            part["q25"],
+            part["q75"],
+            color="C0",
+            alpha=0.4,
+            lw=0,
+            label="replicated, central 50 %",
+        )
         ax.plot(days, part["median"], color="C0", lw=1.0, label="replicated, median")
         ax.plot(days, part["observed"], "o", color="black", ms=2.5, label="observed")
         ax.set_ylabel("stops per day")
@@ -1400,12 +1437,12 @@ def _png_of(name: Any, figure: Figure | str | os.PathLike[str]) -> bytes:
             raise FileNotFoundError(f"extra figure {name!r}: no file at {path}")
         png = path.read_bytes()
         if not png.startswith(_PNG_SIGNATURE):
-            raise ValueError(
+            raise ReportError(
                 f"extra figure {name!r}: {path} is not a PNG file (expected a file "
                 "starting with the PNG signature)"
             )
         return png
-    raise ValueError(
+    raise ReportError(
         f"extra figure {name!r} is a {type(figure).__name__}; expected a "
         "matplotlib Figure or the path of a PNG file"
     )
@@ -1415,22 +1452,24 @@ def _check_history(history: pd.DataFrame, idata: xr.DataTree) -> pd.DataFrame:
     """Validate ``history`` and check that it is the table the fit's routes came from."""
     clean = data_mod.validate(history, require_routes=True)
     _check_fitted_on(
-        idata, "routes", clean["routes"].to_numpy(float),
+        idata,
+        "routes",
+        clean["routes"].to_numpy(float),
         "history has {given} rows but the fit was made on {fitted}: pass the table the model "
         "was fitted on",
         "history's routes differ from the fit's observed routes in {bad} rows: pass the table "
         "the model was fitted on, in the same order",
-    )  # fmt: skip
+    )
     return clean
     fitted = idata["observed_data"]["routes"].to_numpy()
     if len(fitted) != len(clean):
-        raise ValueError(
+        raise ReportError(
             f"history has {len(clean)} rows but the fit was made on {len(fitted)}: "
             "pass the table the model was fitted on"
         )
     if not np.array_equal(fitted, clean["routes"].to_numpy(float)):
         bad = int(np.sum(fitted != clean["routes"].to_numpy(float)))
-        raise ValueError(
+        raise ReportError(
             f"history's routes differ from the fit's observed routes in {bad} "
             "rows: pass the table the model was fitted on, in the same order"
         )

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bayesspr.errors import SimulationError
 from bayesspr.simulate.worlds import CITY_NAMES, WEEKDAY_FACTORS, holiday_days
 
 #: Effects of :func:`simulate_volume_world` and the size each takes in :data:`EFFECT_WORLDS`.
@@ -132,28 +133,44 @@ def simulate_volume_world(
     ValueError
         If a size is below 1, a day count negative, or an sd negative.
     """
-    sizes = {"n_cities": n_cities, "stations_per_city": stations_per_city,
-             "zips_per_station": zips_per_station, "n_days": n_days}  # fmt: skip
+    sizes = {
+        "n_cities": n_cities,
+        "stations_per_city": stations_per_city,
+        "zips_per_station": zips_per_station,
+        "n_days": n_days,
+    }
     for name, value in sizes.items():
         if not isinstance(value, int) or value < 1:
-            raise ValueError(
+            raise SimulationError(
                 f"simulate_volume_world({name}={value!r}): expected a whole number >= 1"
             )
     if n_cities > len(CITY_NAMES):
-        raise ValueError(f"simulate_volume_world(n_cities={n_cities}): at most {len(CITY_NAMES)}")
-    sds = {"station_day_sd": station_day_sd, "city_day_sd": city_day_sd,
-           "station_yearly_sd": station_yearly_sd, "growth_sd_zip": growth_sd_zip,
-           "growth_drift_sd": growth_drift_sd, "level_shift_sd": level_shift_sd}  # fmt: skip
+        raise SimulationError(
+            f"simulate_volume_world(n_cities={n_cities}): at most {len(CITY_NAMES)}"
+        )
+    sds = {
+        "station_day_sd": station_day_sd,
+        "city_day_sd": city_day_sd,
+        "station_yearly_sd": station_yearly_sd,
+        "growth_sd_zip": growth_sd_zip,
+        "growth_drift_sd": growth_drift_sd,
+        "level_shift_sd": level_shift_sd,
+    }
     for name, value in sds.items():
         if not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"simulate_volume_world({name}={value!r}): expected a finite sd >= 0")
+            raise SimulationError(
+                f"simulate_volume_world({name}={value!r}): expected a finite sd >= 0"
+            )
     rng = np.random.default_rng(seed)
     cities = list(CITY_NAMES[:n_cities])
     stations = [(c, f"{c[:3].upper()}{j + 1}") for c in cities for j in range(stations_per_city)]
-    zip_rows = [(f"{10000 + 1000 * ci + 100 * si + j:05d}", c, s)
-                for ci, c in enumerate(cities)
-                for si, (cc, s) in enumerate(stations) if cc == c
-                for j in range(zips_per_station)]  # fmt: skip
+    zip_rows = [
+        (f"{10000 + 1000 * ci + 100 * si + j:05d}", c, s)
+        for ci, c in enumerate(cities)
+        for si, (cc, s) in enumerate(stations)
+        if cc == c
+        for j in range(zips_per_station)
+    ]
     zips = pd.DataFrame(zip_rows, columns=["zip", "city", "station"])
     n_z, n_k, n_c = len(zips), len(stations), len(cities)
     z_city = np.array([cities.index(c) for c in zips["city"]])
@@ -214,12 +231,16 @@ def simulate_volume_world(
 
     def frame(stops: np.ndarray, packages: np.ndarray, dates: pd.DatetimeIndex) -> pd.DataFrame:
         n_d = len(dates)
-        return pd.DataFrame({
-            "date": np.repeat(dates, n_z), "city": np.tile(zips["city"].to_numpy(), n_d),
-            "station": np.tile(zips["station"].to_numpy(), n_d),
-            "zip": np.tile(zips["zip"].to_numpy(), n_d),
-            "stops": stops.ravel().astype(np.int64), "packages": packages.ravel().astype(np.int64),
-        })  # fmt: skip
+        return pd.DataFrame(
+            {
+                "date": np.repeat(dates, n_z),
+                "city": np.tile(zips["city"].to_numpy(), n_d),
+                "station": np.tile(zips["station"].to_numpy(), n_d),
+                "zip": np.tile(zips["zip"].to_numpy(), n_d),
+                "stops": stops.ravel().astype(np.int64),
+                "packages": packages.ravel().astype(np.int64),
+            }
+        )
 
     truth = {
         "growth_city": pd.Series(growth_city, index=cities),
@@ -282,11 +303,16 @@ def coverage_by_horizon(
         om = o.sum(axis=0)
         month_hits = (om >= mlo) & (om <= mhi)
         row = {"horizon_month": h}
-        for name, hits, level in (("day", day_hits, day_level),
-                                  ("month", month_hits, month_level)):  # fmt: skip
+        for name, hits, level in (("day", day_hits, day_level), ("month", month_hits, month_level)):
             n = hits.size
             band = stats.binom.ppf([0.005, 0.995], n, level) / n
-            row.update({f"{name}_cover": hits.mean(), f"{name}_n": n,
-                        f"{name}_lo": band[0], f"{name}_hi": band[1]})  # fmt: skip
+            row.update(
+                {
+                    f"{name}_cover": hits.mean(),
+                    f"{name}_n": n,
+                    f"{name}_lo": band[0],
+                    f"{name}_hi": band[1],
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows).set_index("horizon_month")

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bayesspr.defaults import MAX_DAYS
+from bayesspr.errors import SimulationError
 from bayesspr.spr import physics
 from bayesspr.spr.physics import RouteConstants, ZoneDay
 
@@ -152,8 +154,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "n_cities": (1, len(CITY_NAMES)),
     "stations_per_city": (1, 50),
     "zips_per_station": (1, 99),  # zip codes are 5 digits: 100 zips would reach the next
-    "n_days": (1, 3_660),
-    "horizon_days": (0, 3_660),
+    "n_days": (1, MAX_DAYS),
+    "horizon_days": (0, MAX_DAYS),
     "zip_days": (1, 5_000_000),  # zips × (n_days + horizon_days): rows are built one by one
     "van_capacity": (1.0, 100_000.0),
     "annual_growth": (-1.0, 1.0),
@@ -166,7 +168,7 @@ def _whole(name: str, value: object, low: float, high: float) -> None:
     """Raise ValueError unless ``value`` is a whole number in [low, high]."""
     is_int = isinstance(value, int | np.integer) and not isinstance(value, bool)
     if not (is_int and low <= value <= high):  # type: ignore[operator]
-        raise ValueError(
+        raise SimulationError(
             f"simulate_world({name}={value!r}): expected a whole number from {low:g} to {high:g}"
         )
 
@@ -184,21 +186,22 @@ def _real(
     )
     if not ok:
         span = f"{'>' if low_open else '>='} {low:g} and <= {high:g}"
-        raise ValueError(f"simulate_world({name}={value!r}): expected a finite number "
-                         f"{span} ({unit})")  # fmt: skip
+        raise SimulationError(
+            f"simulate_world({name}={value!r}): expected a finite number {span} ({unit})"
+        )
 
 
 def _check_sizes(args: dict[str, object]) -> None:
     """The seed, the hierarchy's size and the zip-days in all."""
     seed = args["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"simulate_world(seed={seed!r}): expected a whole number >= 0")
+        raise SimulationError(f"simulate_world(seed={seed!r}): expected a whole number >= 0")
     for name in ("n_cities", "stations_per_city", "zips_per_station", "n_days", "horizon_days"):
         _whole(name, args[name], *LIMITS[name])
     n_zips = args["n_cities"] * args["stations_per_city"] * args["zips_per_station"] + 1
     zip_days = n_zips * (args["n_days"] + args["horizon_days"])
     if zip_days > LIMITS["zip_days"][1]:
-        raise ValueError(
+        raise SimulationError(
             f"simulate_world: {n_zips} zips × {args['n_days'] + args['horizon_days']} days = "
             f"{zip_days:,} zip-days; expected at most {LIMITS['zip_days'][1]:,}: simulate "
             "fewer zips or days"
@@ -208,7 +211,7 @@ def _check_sizes(args: dict[str, object]) -> None:
 def _check_start(start: object, total: int) -> None:
     """An ISO day from which ``total`` days fit in the table's datetime64[ns] range."""
     if not isinstance(start, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", start.strip()):
-        raise ValueError(f"simulate_world(start={start!r}): expected an ISO date 'YYYY-MM-DD'")
+        raise SimulationError(f"simulate_world(start={start!r}): expected an ISO date 'YYYY-MM-DD'")
     try:
         first = pd.Timestamp(start)
     except (ValueError, OverflowError):
@@ -218,7 +221,7 @@ def _check_start(start: object, total: int) -> None:
         pd.Timestamp("1677-09-22") <= first
         and first + pd.Timedelta(days=total) <= pd.Timestamp("2262-04-11")
     ):
-        raise ValueError(
+        raise SimulationError(
             f"simulate_world(start={start!r}): expected a real calendar day from which "
             f"{total} days fit between 1677-09-22 and 2262-04-11"
         )
@@ -228,7 +231,7 @@ def _check_vans(args: dict[str, object]) -> None:
     """Van sizes in use, the large van and the day it arrives."""
     capacities = args["van_capacities"]
     if isinstance(capacities, str) or not hasattr(capacities, "__len__") or not capacities:
-        raise ValueError(
+        raise SimulationError(
             f"simulate_world(van_capacities={capacities!r}): expected a non-empty tuple of "
             "van sizes (packages)"
         )
@@ -237,8 +240,12 @@ def _check_vans(args: dict[str, object]) -> None:
     if args["large_van"] is not None:
         _real("large_van", args["large_van"], *LIMITS["van_capacity"], "packages per van")
     if args["large_van_from_day"] is not None:
-        _whole("large_van_from_day", args["large_van_from_day"], 0,
-               args["n_days"] + args["horizon_days"])  # fmt: skip
+        _whole(
+            "large_van_from_day",
+            args["large_van_from_day"],
+            0,
+            args["n_days"] + args["horizon_days"],
+        )
 
 
 def _check_truth(truth: object) -> None:
@@ -246,10 +253,12 @@ def _check_truth(truth: object) -> None:
     if truth is None:
         return
     if not isinstance(truth, dict):
-        raise ValueError(f"simulate_world(truth={truth!r}): expected a dict of parameter values")
+        raise SimulationError(
+            f"simulate_world(truth={truth!r}): expected a dict of parameter values"
+        )
     unknown = sorted(set(truth) - set(DEFAULT_TRUTH))
     if unknown:
-        raise ValueError(
+        raise SimulationError(
             f"simulate_world(truth=...) names unknown parameter(s) {unknown}: expected some of "
             f"{sorted(DEFAULT_TRUTH)}"
         )
@@ -265,8 +274,13 @@ def _check_arguments(**args: object) -> None:
     _check_vans(args)
     _real("annual_growth", args["annual_growth"], *LIMITS["annual_growth"], "log per year")
     _real("yearly_amplitude", args["yearly_amplitude"], *LIMITS["yearly_amplitude"], "log scale")
-    _real("holiday_peak", args["holiday_peak"], *LIMITS["holiday_peak"],
-          "extra share of volume", low_open=True)  # fmt: skip
+    _real(
+        "holiday_peak",
+        args["holiday_peak"],
+        *LIMITS["holiday_peak"],
+        "extra share of volume",
+        low_open=True,
+    )
     _check_truth(args["truth"])
 
 
@@ -302,10 +316,13 @@ def draw_routes(
         Road km per route (km), or None without ``with_route_km``.
     """
     zone = ZoneDay(
-        stops=table["stops"].to_numpy(float), packages=table["packages"].to_numpy(float),
-        capacity=table["van_capacity"].to_numpy(float), area_km2=table["area_km2"].to_numpy(),
-        stem_km=table["stem_km"].to_numpy(), shift_hours=table["shift_hours"].to_numpy(),
-    )  # fmt: skip
+        stops=table["stops"].to_numpy(float),
+        packages=table["packages"].to_numpy(float),
+        capacity=table["van_capacity"].to_numpy(float),
+        area_km2=table["area_km2"].to_numpy(),
+        stem_km=table["stem_km"].to_numpy(),
+        shift_hours=table["shift_hours"].to_numpy(),
+    )
     groups, scalars = truth.groups, truth.scalars
     constants = RouteConstants(
         service_min=groups["service_min_city"][table["city"]].to_numpy(),
@@ -402,12 +419,21 @@ def simulate_world(
         its value and the range.
     """
     _check_arguments(
-        seed=seed, n_cities=n_cities, stations_per_city=stations_per_city,
-        zips_per_station=zips_per_station, n_days=n_days, start=start,
-        van_capacities=van_capacities, large_van=large_van,
-        large_van_from_day=large_van_from_day, annual_growth=annual_growth, truth=truth,
-        horizon_days=horizon_days, yearly_amplitude=yearly_amplitude, holiday_peak=holiday_peak,
-    )  # fmt: skip
+        seed=seed,
+        n_cities=n_cities,
+        stations_per_city=stations_per_city,
+        zips_per_station=zips_per_station,
+        n_days=n_days,
+        start=start,
+        van_capacities=van_capacities,
+        large_van=large_van,
+        large_van_from_day=large_van_from_day,
+        annual_growth=annual_growth,
+        truth=truth,
+        horizon_days=horizon_days,
+        yearly_amplitude=yearly_amplitude,
+        holiday_peak=holiday_peak,
+    )
     rng = np.random.default_rng(seed)
     params = {**DEFAULT_TRUTH, **(truth or {})}
     cities = list(CITY_NAMES[:n_cities])
@@ -418,8 +444,12 @@ def simulate_world(
         params["zip_effect_sd"] * rng.normal(size=len(zips)), index=zips.index
     )
     # straight-line stem distance of every zip from every station of its city (km)
-    stem = {(z, s): float(np.exp(rng.normal(np.log(12.0), 0.5))) for z in zips.index
-            for (city, s) in stations if city == zips.loc[z, "city"]}  # fmt: skip
+    stem = {
+        (z, s): float(np.exp(rng.normal(np.log(12.0), 0.5)))
+        for z in zips.index
+        for (city, s) in stations
+        if city == zips.loc[z, "city"]
+    }
     days = pd.date_range(start, periods=n_days, freq="D")
     station_of, first_day, events = _network_events(
         zips, stations, launched, stem, days, cities[-1] if move_zip else None
@@ -427,25 +457,41 @@ def simulate_world(
     large_from = int(n_days * 0.8) if large_van_from_day is None else large_van_from_day
     large_stations = set([s for _, s in stations][::2]) if large_van else set()
     if large_van:
-        events.update(large_van=large_van, large_van_date=days[large_from],
-                      large_van_stations=sorted(large_stations))  # fmt: skip
+        events.update(
+            large_van=large_van,
+            large_van_date=days[large_from],
+            large_van_stations=sorted(large_stations),
+        )
     growth_city = dict(zip(cities, rng.normal(annual_growth, 0.05, n_cities), strict=True))
-    share_small = dict(zip([s for _, s in stations], rng.uniform(0.2, 0.8, len(stations)),
-                           strict=True))  # fmt: skip
+    share_small = dict(
+        zip([s for _, s in stations], rng.uniform(0.2, 0.8, len(stations)), strict=True)
+    )
     all_days = pd.date_range(start, periods=n_days + horizon_days, freq="D")
     # assignments continue into the future as they ended
-    station_of = {z: np.concatenate([at, np.full(horizon_days, at[-1], dtype=object)])
-                  for z, at in station_of.items()}  # fmt: skip
+    station_of = {
+        z: np.concatenate([at, np.full(horizon_days, at[-1], dtype=object)])
+        for z, at in station_of.items()
+    }
     truth_obj = Truth(
-        scalars={k: float(v) for k, v in params.items()}, groups=groups, circuity=1.3,
+        scalars={k: float(v) for k, v in params.items()},
+        groups=groups,
+        circuity=1.3,
         growth_city=pd.Series(growth_city),
-    )  # fmt: skip
+    )
     volume = _Volume(
-        zips=zips, days=all_days, season=seasonal_factor(all_days, yearly_amplitude, holiday_peak),
-        growth_city=growth_city, first_day=first_day, station_of=station_of, stem=stem,
-        van_capacities=tuple(van_capacities), share_small=share_small, large_van=large_van,
-        large_stations=large_stations, large_from=large_from,
-    )  # fmt: skip
+        zips=zips,
+        days=all_days,
+        season=seasonal_factor(all_days, yearly_amplitude, holiday_peak),
+        growth_city=growth_city,
+        first_day=first_day,
+        station_of=station_of,
+        stem=stem,
+        van_capacities=tuple(van_capacities),
+        share_small=share_small,
+        large_van=large_van,
+        large_stations=large_stations,
+        large_from=large_from,
+    )
 
     def history_or_future(day_range: range, gen: np.random.Generator) -> pd.DataFrame:
         table = _with_shifts(volume.rows(day_range, gen), gen)
@@ -457,8 +503,9 @@ def simulate_world(
 
     table = history_or_future(range(n_days), rng)
     # the future comes from its own stream, so a longer horizon leaves the history unchanged
-    future = history_or_future(range(n_days, n_days + horizon_days),
-                               np.random.default_rng([seed, 1]))  # fmt: skip
+    future = history_or_future(
+        range(n_days, n_days + horizon_days), np.random.default_rng([seed, 1])
+    )
     return World(table=table, truth=truth_obj, zips=zips, events=events, future=future)
 
 
@@ -551,8 +598,12 @@ def _network_events(
             station_of[z][launch_day:] = launched
             stem[(z, launched)] = stem[(z, stations[0][1])] * 0.4  # the new station is closer
         first_day[new_zip] = launch_day
-        events.update(launched_station=launched, launch_date=days[launch_day],
-                      launch_takes_zips=taken, new_zip=new_zip)  # fmt: skip
+        events.update(
+            launched_station=launched,
+            launch_date=days[launch_day],
+            launch_takes_zips=taken,
+            new_zip=new_zip,
+        )
     if move_city is not None and len(stations) > 1:
         city_stations = [s for c, s in stations if c == move_city]
         mover = [z for z in zips.index if zips.loc[z, "home_station"] == city_stations[0]][-1]
@@ -587,8 +638,11 @@ class _Volume:
         rows = []
         for z in self.zips.index:
             city = self.zips.loc[z, "city"]
-            level = (self.zips.loc[z, "base_stops"] * np.exp(self.growth_city[city] * t / 365.0)
-                     * weekday)  # fmt: skip
+            level = (
+                self.zips.loc[z, "base_stops"]
+                * np.exp(self.growth_city[city] * t / 365.0)
+                * weekday
+            )
             stops = gen.poisson(level * np.exp(gen.normal(0.0, 0.08, len(t))))
             stops = np.maximum(stops, 1)
             extra = gen.poisson(stops * (self.zips.loc[z, "packages_per_stop"] - 1.0))
@@ -599,13 +653,33 @@ class _Volume:
                     continue
                 st = self.station_of[z][d]
                 van = float(self._van(st, d, gen))
-                rows.append((self.days[d], city, st, z, van, int(packages[i]), int(stops[i]),
-                             area, self.stem[(z, st)]))  # fmt: skip
+                rows.append(
+                    (
+                        self.days[d],
+                        city,
+                        st,
+                        z,
+                        van,
+                        int(packages[i]),
+                        int(stops[i]),
+                        area,
+                        self.stem[(z, st)],
+                    )
+                )
         return pd.DataFrame(
             rows,
-            columns=["date", "city", "station", "zip", "van_capacity", "packages", "stops",
-                     "area_km2", "stem_km"],
-        )  # fmt: skip
+            columns=[
+                "date",
+                "city",
+                "station",
+                "zip",
+                "van_capacity",
+                "packages",
+                "stops",
+                "area_km2",
+                "stem_km",
+            ],
+        )
 
     def _van(self, station: str, day: int, gen: np.random.Generator) -> float:
         """The van of a zip-day (packages): the large one at its stations once it arrived."""
@@ -627,9 +701,13 @@ def _with_shifts(table: pd.DataFrame, gen: np.random.Generator) -> pd.DataFrame:
     station_day = pd.Series(
         table["station"].to_numpy(dtype=object) + "|" + dates, index=table.index, dtype=object
     )
-    shift_of = dict(zip(station_day.unique(),
-                        gen.choice(SHIFT_HOURS, size=station_day.nunique(), p=SHIFT_SHARES),
-                        strict=True))  # fmt: skip
+    shift_of = dict(
+        zip(
+            station_day.unique(),
+            gen.choice(SHIFT_HOURS, size=station_day.nunique(), p=SHIFT_SHARES),
+            strict=True,
+        )
+    )
     table["shift_hours"] = station_day.map(shift_of).astype(float)
     return table
 
@@ -675,11 +753,14 @@ def convergence_worlds(n_worlds: int, first: int = 0) -> Iterator[tuple[str, Wor
         days) and the world.
     """
     if n_worlds < 1 or first < 0:
-        raise ValueError(f"n_worlds = {n_worlds!r}, first = {first!r}: expected >= 1 and >= 0")
+        raise SimulationError(f"n_worlds = {n_worlds!r}, first = {first!r}: expected >= 1 and >= 0")
     for i in range(first, first + n_worlds):
         cities, stations, zips, days = CONVERGENCE_SHAPES[i % len(CONVERGENCE_SHAPES)]
         world = simulate_world(
-            100 + i, n_cities=cities, stations_per_city=stations, zips_per_station=zips,
+            100 + i,
+            n_cities=cities,
+            stations_per_city=stations,
+            zips_per_station=zips,
             n_days=days,
-        )  # fmt: skip
+        )
         yield f"seed {100 + i}: {cities}c×{stations}s×{zips}z×{days}d", world

@@ -33,12 +33,12 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayesspr.data import table as data_mod
-from bayesspr.defaults import DEFAULT_INTERVAL
+from bayesspr.defaults import DEFAULT_INTERVAL, central_bounds
+from bayesspr.errors import ArgumentError
 from bayesspr.errors import ModelVersionError as ModelVersionError  # re-exported
 from bayesspr.errors import NotFittedError as NotFittedError  # re-exported
-from bayesspr.fitted_model import FittedModel, run_nuts, sampler_settings
-from bayesspr.fitted_model import stacked_samples as stacked_samples  # re-exported
-from bayesspr.forecasting.summaries import central_bounds
+from bayesspr.inference.fitted_model import FittedModel, run_nuts, sampler_settings
+from bayesspr.inference.fitted_model import stacked_samples as stacked_samples  # re-exported
 from bayesspr.io.fit_files import SavedFitError, check_posterior, required_attr
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
@@ -61,11 +61,22 @@ GROUP_EFFECTS = (
 
 #: Posterior variables that are positive in every fit (a saved fit with draws <= 0 is refused).
 POSITIVE_PARAMETERS = (
-    "tour_constant", "stem_speed_kmh", "fill", "sigma_route", "sigma_km",
-    "service_min_pop", "speed_kmh_pop", "overhead_hours_pop",
-    "service_min_city", "speed_kmh_city", "overhead_hours_station",
-    "service_min_sd", "speed_kmh_sd", "overhead_hours_sd", "zip_effect_sd",
-)  # fmt: skip
+    "tour_constant",
+    "stem_speed_kmh",
+    "fill",
+    "sigma_route",
+    "sigma_km",
+    "service_min_pop",
+    "speed_kmh_pop",
+    "overhead_hours_pop",
+    "service_min_city",
+    "speed_kmh_city",
+    "overhead_hours_station",
+    "service_min_sd",
+    "speed_kmh_sd",
+    "overhead_hours_sd",
+    "zip_effect_sd",
+)
 
 
 #: Support of each learned constant, (low, high) with low < value ≤ high: what a saved fit's
@@ -182,10 +193,14 @@ class ParameterDraws:
         ParameterDraws
             Scalars as (1,), group effects as (n_groups,).
         """
-        return replace(self, **{
-            f.name: np.median(getattr(self, f.name), axis=0)
-            for f in fields(self) if getattr(self, f.name) is not None
-        })  # fmt: skip
+        return replace(
+            self,
+            **{
+                f.name: np.median(getattr(self, f.name), axis=0)
+                for f in fields(self)
+                if getattr(self, f.name) is not None
+            },
+        )
 
 
 def _pick(values: Any, index: Any) -> Any:
@@ -230,7 +245,7 @@ class SPRModel(FittedModel):
         The fit: posterior, sample_stats, observed_data, log_likelihood.
     diagnostics : dict
         Convergence summary of the last fit (see
-        :func:`bayesspr.evaluation.diagnostics.convergence`).
+        :func:`bayesspr.inference.diagnostics.convergence`).
 
     Examples
     --------
@@ -272,9 +287,11 @@ class SPRModel(FittedModel):
         zip_idx, zips = pd.factorize(df["zip"], sort=True)
         rows = row_inputs(df)
         coords = {
-            "city": list(cities), "station": list(stations), "zip": list(zips),
+            "city": list(cities),
+            "station": list(stations),
+            "zip": list(zips),
             "row": np.arange(len(df)),
-        }  # fmt: skip
+        }
         levels = {"city": cities, "station": stations, "zip": zips}
         effect_levels = {name: level for name, _, _, level in GROUP_EFFECTS}
         effect_levels["zip_effect"] = "zip"
@@ -304,24 +321,36 @@ class SPRModel(FittedModel):
             sigma_route = prior_rv("sigma_route", priors["sigma_route"])
 
             draws = ParameterDraws(
-                stem_speed_kmh=stem_speed, tour_constant=tour, fill=fill,
-                sigma_route=sigma_route, zip_effect=zip_effect, **groups,
-            )  # fmt: skip
+                stem_speed_kmh=stem_speed,
+                tour_constant=tour,
+                fill=fill,
+                sigma_route=sigma_route,
+                zip_effect=zip_effect,
+                **groups,
+            )
             index = {"city": city_idx, "station": station_idx, "zip": zip_idx}
             constants = draws.route_constants(index, circuity)
             mu_need = log_route_need(rows, constants)
             floor = physics.capacity_floor_routes(rows.packages, rows.capacity)
             pm.CustomDist(
-                "routes", mu_need, sigma_route, floor,
-                logp=route_count_logp, observed=df["routes"].to_numpy(float), dims="row",
-            )  # fmt: skip
+                "routes",
+                mu_need,
+                sigma_route,
+                floor,
+                logp=route_count_logp,
+                observed=df["routes"].to_numpy(float),
+                dims="row",
+            )
             if "route_km" in df:
                 sigma_km = prior_rv("sigma_km", priors["sigma_km"])
                 km = physics.expected_route_km(rows, constants, routes=df["routes"].to_numpy(float))
                 pm.LogNormal(
-                    "route_km", mu=pt.log(km), sigma=sigma_km,
-                    observed=df["route_km"].to_numpy(float), dims="row",
-                )  # fmt: skip
+                    "route_km",
+                    mu=pt.log(km),
+                    sigma=sigma_km,
+                    observed=df["route_km"].to_numpy(float),
+                    dims="row",
+                )
         return model
 
     def _centring(self, effect: str, labels: pd.Series, groups: pd.Index) -> np.ndarray:
@@ -333,7 +362,7 @@ class SPRModel(FittedModel):
         hierarchy = self.spec.get("hierarchy", {})
         choice = hierarchy.get(effect, "auto")
         if choice not in ("auto", "centred", "non-centred"):
-            raise ValueError(
+            raise SpecError(
                 f"spec [hierarchy] {effect} = {choice!r}; expected 'auto', 'centred' or "
                 "'non-centred'"
             )
@@ -400,19 +429,30 @@ class SPRModel(FittedModel):
         clean = data_mod.validate(df, require_routes=True)
         base = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.9}
         base.update(self.spec.get("sampler", {}))
-        sampler = sampler_settings(base, {
-            "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
-        })  # fmt: skip
+        sampler = sampler_settings(
+            base,
+            {
+                "draws": draws,
+                "tune": tune,
+                "chains": chains,
+                "target_accept": target_accept,
+            },
+        )
         if method not in ("nuts", "advi"):
-            raise ValueError(f"method must be 'nuts' or 'advi', got {method!r}")
+            raise ArgumentError(f"method must be 'nuts' or 'advi', got {method!r}")
         model = self.build_model(clean)
         with model:
             if method == "nuts":
-                idata = self._sample_nuts(model, sampler, random_seed, nuts_sampler,
-                                          progressbar, warm_start)  # fmt: skip
+                idata = self._sample_nuts(
+                    model, sampler, random_seed, nuts_sampler, progressbar, warm_start
+                )
             else:
-                approx = pm.fit(n=advi_iterations, method="advi", random_seed=random_seed,
-                                progressbar=progressbar)  # fmt: skip
+                approx = pm.fit(
+                    n=advi_iterations,
+                    method="advi",
+                    random_seed=random_seed,
+                    progressbar=progressbar,
+                )
                 idata = approx.sample(int(sampler["draws"]), random_seed=random_seed)
             pm.compute_log_likelihood(idata, model=model, progressbar=False)
         self.pymc_model = model
@@ -421,11 +461,17 @@ class SPRModel(FittedModel):
             self._judge(idata, "try more tune/draws or a higher target_accept")
         else:
             self.diagnostics = {
-                "method": "advi", "approximate": True, "ok": None,
+                "method": "advi",
+                "approximate": True,
+                "ok": None,
                 "problems": ["approximate fit (ADVI): not MCMC, no R-hat/ESS"],
-            }  # fmt: skip
-            warnings.warn("method='advi' is an approximation: intervals are typically too "
-                          "narrow; use NUTS for decisions", UserWarning, stacklevel=2)  # fmt: skip
+            }
+            warnings.warn(
+                "method='advi' is an approximation: intervals are typically too "
+                "narrow; use NUTS for decisions",
+                UserWarning,
+                stacklevel=2,
+            )
         self.idata.attrs.update(self._attrs())
         return self
 
@@ -446,9 +492,13 @@ class SPRModel(FittedModel):
         if warm_start is not None:
             extra["initvals"] = warm_start_values(model, warm_start._require_fit())
         return run_nuts(
-            model, sampler, random_seed=random_seed, progressbar=progressbar,
-            nuts_sampler=nuts_sampler, **extra,
-        )  # fmt: skip
+            model,
+            sampler,
+            random_seed=random_seed,
+            progressbar=progressbar,
+            nuts_sampler=nuts_sampler,
+            **extra,
+        )
 
     def _attrs(self) -> dict[str, str]:
         return {
@@ -502,13 +552,19 @@ class SPRModel(FittedModel):
         for stream, effect in zip(streams, GROUP_EFFECTS, strict=True):
             name, log_pop_name, sd_name, level = effect
             params[name] = self._group_draws(
-                post[name], np.asarray(labels[level]), level, stream,
+                post[name],
+                np.asarray(labels[level]),
+                level,
+                stream,
                 new=lambda z, lp=log_pop_name, sd=sd_name: np.exp(scalar(lp) + scalar(sd) * z),
-            )  # fmt: skip
+            )
         params["zip_effect"] = self._group_draws(
-            post["zip_effect"], np.asarray(labels["zip"]), "zip", zip_stream,
+            post["zip_effect"],
+            np.asarray(labels["zip"]),
+            "zip",
+            zip_stream,
             new=lambda z: scalar("zip_effect_sd") * z,
-        )  # fmt: skip
+        )
         return ParameterDraws(**params)
 
     def route_draws(
@@ -622,8 +678,9 @@ class SPRModel(FittedModel):
                 f"shift (rows {first}; e.g. stem {row['stem_km']:g} km with a "
                 f"{row['shift_hours']:g} h shift): their routes are about one per stop and mean "
                 "nothing; check stem_km and shift_hours",
-                PhysicsWarning, stacklevel=3,
-            )  # fmt: skip
+                PhysicsWarning,
+                stacklevel=3,
+            )
 
     @staticmethod
     def _group_draws(

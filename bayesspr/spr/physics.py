@@ -53,6 +53,8 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
+from bayesspr.errors import ArgumentError
+
 #: Sharpness q of the soft minimum used by ``smooth=True``; at the kink the soft minimum is
 #: 2^(-1/q) ≈ 0.977 of the hard one, and within 1 % once the two bounds differ by 25 %.
 SOFTMIN_SHARPNESS = 30.0
@@ -239,9 +241,11 @@ TEXTBOOK = RouteConstants()
 def _stem_hours(zone: ZoneDay, constants: RouteConstants) -> Array:
     """Stem drive of a route, out and back, 2·r̄·c / v_s (h)."""
     return (
-        2.0 * rms_stem_km(zone.stem_km, zone.area_km2) * constants.circuity
+        2.0
+        * rms_stem_km(zone.stem_km, zone.area_km2)
+        * constants.circuity
         / constants.stem_speed_kmh
-    )  # fmt: skip
+    )
 
 
 def time_bound_stops(zone: ZoneDay, constants: RouteConstants = TEXTBOOK) -> Array:
@@ -317,7 +321,7 @@ def short_time_bound(
         and np.isfinite(min_stops)
         and min_stops > 0
     ):
-        raise ValueError(f"min_stops = {min_stops!r}: expected a finite number > 0 (stops)")
+        raise ArgumentError(f"min_stops = {min_stops!r}: expected a finite number > 0 (stops)")
     zone = _as_float(zone)
     constants = _as_float(constants)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -331,10 +335,14 @@ def short_time_bound(
 
 def _as_float(values: ZoneDay | RouteConstants) -> ZoneDay | RouteConstants:
     """The same zone or constants with every set field a float numpy array."""
-    return replace(values, **{
-        f.name: np.asarray(getattr(values, f.name), dtype=float)
-        for f in fields(values) if getattr(values, f.name) is not None
-    })  # fmt: skip
+    return replace(
+        values,
+        **{
+            f.name: np.asarray(getattr(values, f.name), dtype=float)
+            for f in fields(values)
+            if getattr(values, f.name) is not None
+        },
+    )
 
 
 def capacity_bound_stops(packages_per_stop: Array, capacity: Array, fill: Array = 1.0) -> Array:

@@ -32,14 +32,29 @@ SPEC_DIR = next(
 
 #: Parameters every SPR spec must give a prior for.
 REQUIRED_PRIORS = (
-    "tour_constant", "stem_speed_kmh", "fill",
-    "service_min_pop", "service_min_sd", "speed_kmh_pop", "speed_kmh_sd",
-    "overhead_hours_pop", "overhead_hours_sd", "zip_effect_sd", "sigma_route", "sigma_km",
-)  # fmt: skip
+    "tour_constant",
+    "stem_speed_kmh",
+    "fill",
+    "service_min_pop",
+    "service_min_sd",
+    "speed_kmh_pop",
+    "speed_kmh_sd",
+    "overhead_hours_pop",
+    "overhead_hours_sd",
+    "zip_effect_sd",
+    "sigma_route",
+    "sigma_km",
+)
 
 ALLOWED_DISTS = {
-    "Normal", "LogNormal", "HalfNormal", "Beta", "Gamma", "Exponential", "TruncatedNormal",
-}  # fmt: skip
+    "Normal",
+    "LogNormal",
+    "HalfNormal",
+    "Beta",
+    "Gamma",
+    "Exponential",
+    "TruncatedNormal",
+}
 
 
 #: Keyword parameters each distribution may take: "real" (finite) or "positive" (finite, > 0).
@@ -236,9 +251,10 @@ def _natural_range(name: str) -> tuple[float, float, bool, str]:
     """A parameter's range (low, high, whether low is excluded) and its description."""
     low, high, low_open, unit = PARAMETER_RANGES.get(name, (-math.inf, math.inf, False, ""))
     span = (
-        f"{'>' if low_open else '>='} {low:g}" if math.isinf(high)
+        f"{'>' if low_open else '>='} {low:g}"
+        if math.isinf(high)
         else f"in {'(' if low_open else '['}{low:g}, {high:g}]"
-    )  # fmt: skip
+    )
     return low, high, low_open, f"{span} ({unit})" if unit else span
 
 

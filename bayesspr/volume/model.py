@@ -34,8 +34,9 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayesspr.data.network import Network, NetworkError
-from bayesspr.errors import VolumeDataError
-from bayesspr.fitted_model import FittedModel, run_nuts, sampler_settings
+from bayesspr.defaults import MAX_HARMONICS
+from bayesspr.errors import SpecError, VolumeDataError
+from bayesspr.inference.fitted_model import FittedModel, run_nuts, sampler_settings
 from bayesspr.io.fit_files import check_posterior, required_attr
 from bayesspr.spr.model import pooled_offsets
 from bayesspr.spr.spec import SPEC_DIR, read_spec_file, spec_id
@@ -64,14 +65,29 @@ DAY_SHOCKS = ("none", "station")
 #: saved fit's draws are checked against on load.
 VOLUME_SUPPORTS: dict[str, tuple[float, float]] = {
     name: (0.0, np.inf)
-    for name in ("level_sd_station", "level_sd_zip", "growth_sd_zip", "stops_cv",
-                 "extra_sd_station", "extra_sd_zip", "extra_cv", "station_day_sd")
-}  # fmt: skip
+    for name in (
+        "level_sd_station",
+        "level_sd_zip",
+        "growth_sd_zip",
+        "stops_cv",
+        "extra_sd_station",
+        "extra_sd_zip",
+        "extra_cv",
+        "station_day_sd",
+    )
+}
 
 #: Posterior variables every volume fit has: what its forecasts read (the yearly, regressor
 #: and station-day terms come with their options and are checked where used).
-VOLUME_REQUIRED = ("level_city", "level_zip", "growth_zip", "weekday_city", "stops_cv",
-                   "extra_cv", "extra_log_zip")  # fmt: skip
+VOLUME_REQUIRED = (
+    "level_city",
+    "level_zip",
+    "growth_zip",
+    "weekday_city",
+    "stops_cv",
+    "extra_cv",
+    "extra_log_zip",
+)
 
 
 def zip_day_volume(df: pd.DataFrame) -> pd.DataFrame:
@@ -120,9 +136,11 @@ def zip_day_volume(df: pd.DataFrame) -> pd.DataFrame:
     frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
     frame = frame.sort_values(["date", "zip"], kind="stable")
     out = frame.groupby(["date", "zip"], sort=True).agg(
-        city=("city", "last"), station=("station", "last"),
-        stops=("stops", "sum"), packages=("packages", "sum"),
-    )  # fmt: skip
+        city=("city", "last"),
+        station=("station", "last"),
+        stops=("stops", "sum"),
+        packages=("packages", "sum"),
+    )
     return out.reset_index()
 
 
@@ -157,7 +175,7 @@ class VolumeModel(FittedModel):
     idata : xarray.DataTree
         The posterior after :meth:`fit` or :meth:`load`.
     diagnostics : dict
-        Convergence summary (see :func:`bayesspr.evaluation.diagnostics.convergence`).
+        Convergence summary (see :func:`bayesspr.inference.diagnostics.convergence`).
     zips : pandas.DataFrame
         Per zip: ``city``, ``station`` (latest) and ``first_date`` of its history.
     network : bayesspr.data.network.Network or None
@@ -179,29 +197,27 @@ class VolumeModel(FittedModel):
     ) -> None:
         unknown = set(priors or {}) - set(VOLUME_PRIORS)
         if unknown:
-            raise ValueError(f"unknown volume prior(s) {sorted(unknown)}; known: "
-                             f"{sorted(VOLUME_PRIORS)}")  # fmt: skip
+            raise SpecError(
+                f"unknown volume prior(s) {sorted(unknown)}; known: {sorted(VOLUME_PRIORS)}"
+            )
         self.priors = {**VOLUME_PRIORS, **(priors or {})}
         for name, value in self.priors.items():
             need = "a finite number" if name == "growth_mean" else "a finite number > 0"
             if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-                raise ValueError(f"volume prior {name!r} = {value!r}; expected {need}")
+                raise SpecError(f"volume prior {name!r} = {value!r}; expected {need}")
             if not np.isfinite(value) or (name != "growth_mean" and not value > 0):
-                raise ValueError(f"volume prior {name!r} = {value!r}; expected {need}")
-        max_harmonics = 10  # Fourier pairs: more fits noise and slows the sampler
+                raise SpecError(f"volume prior {name!r} = {value!r}; expected {need}")
         whole = isinstance(harmonics, int | np.integer) or (
             isinstance(harmonics, float) and harmonics.is_integer()
         )
-        if isinstance(harmonics, bool) or not whole or not 0 <= harmonics <= max_harmonics:
-            raise ValueError(
+        if isinstance(harmonics, bool) or not whole or not 0 <= harmonics <= MAX_HARMONICS:
+            raise SpecError(
                 f"VolumeModel(harmonics={harmonics!r}): expected a whole number from 0 to "
-                f"{max_harmonics} (Fourier pairs of the yearly cycle; 2 to 4 are usual)"
+                f"{MAX_HARMONICS} (Fourier pairs of the yearly cycle; 2 to 4 are usual)"
             )
         self.harmonics = int(harmonics)
         if day_shocks not in DAY_SHOCKS:
-            raise ValueError(
-                f"VolumeModel(day_shocks={day_shocks!r}): expected one of {DAY_SHOCKS}"
-            )
+            raise SpecError(f"VolumeModel(day_shocks={day_shocks!r}): expected one of {DAY_SHOCKS}")
         self.day_shocks = day_shocks
         self.regressors = None if regressors is None else _clean_regressors(regressors)
         self.idata: xr.DataTree | None = None
@@ -260,11 +276,13 @@ class VolumeModel(FittedModel):
         tau = self._years(dates)
         log_typical = np.log(volume.groupby("city")["stops"].median().reindex(cities).to_numpy())
         coords = {
-            "city": list(cities), "station": list(stations), "zip": list(zips.index),
+            "city": list(cities),
+            "station": list(stations),
+            "zip": list(zips.index),
             "weekday": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
             "fourier": [f"{f}{k}" for f in ("cos", "sin") for k in range(1, self.harmonics + 1)],
             "regressor": [] if self.regressors is None else list(self.regressors.columns),
-        }  # fmt: skip
+        }
         stops = volume["stops"].to_numpy()
         extra = (volume["packages"] - volume["stops"]).to_numpy()
         with pm.Model(coords=coords) as model:
@@ -272,21 +290,29 @@ class VolumeModel(FittedModel):
             level_city = pm.Normal("level_city", log_typical, 1.0, dims="city")
             sd_ls = pm.HalfNormal("level_sd_station", pri["level_sd_station"])
             # a station's level is seen only through its few zips: non-centred
-            level_station = pooled_offsets("level_station", level_city[station_city], sd_ls,
-                                            "station", np.zeros(len(stations), bool))  # fmt: skip
+            level_station = pooled_offsets(
+                "level_station",
+                level_city[station_city],
+                sd_ls,
+                "station",
+                np.zeros(len(stations), bool),
+            )
             sd_lz = pm.HalfNormal("level_sd_zip", pri["level_sd_zip"])
             level_zip = pm.Normal("level_zip", level_station[zip_station], sd_lz, dims="zip")
 
-            growth_city = pm.Normal("growth_city", pri["growth_mean"], pri["growth_mean_sd"],
-                                    dims="city")  # fmt: skip
+            growth_city = pm.Normal(
+                "growth_city", pri["growth_mean"], pri["growth_mean_sd"], dims="city"
+            )
             sd_gz = pm.HalfNormal("growth_sd_zip", pri["growth_sd_zip"])
             # zips often share their city's growth (spread near 0): non-centred
-            growth_zip = pooled_offsets("growth_zip", growth_city[zip_city], sd_gz, "zip",
-                                        np.zeros(len(zips), bool))  # fmt: skip
+            growth_zip = pooled_offsets(
+                "growth_zip", growth_city[zip_city], sd_gz, "zip", np.zeros(len(zips), bool)
+            )
 
             # each city's weekday profile (zero-sum), pinned by its own hundreds of days
-            weekday_city = pm.ZeroSumNormal("weekday_city", sigma=pri["weekday_sd"],
-                                            dims=("city", "weekday"))  # fmt: skip
+            weekday_city = pm.ZeroSumNormal(
+                "weekday_city", sigma=pri["weekday_sd"], dims=("city", "weekday")
+            )
             log_mu = level_zip[zip_idx] + growth_zip[zip_idx] * tau
             log_mu = log_mu + weekday_city[zip_city[zip_idx], dow]
             if self.harmonics:
@@ -302,15 +328,18 @@ class VolumeModel(FittedModel):
 
             extra_mean = pm.Normal("extra_log_mean", np.log(0.5), pri["extra_log_mean_sd"])
             sd_es = pm.HalfNormal("extra_sd_station", pri["extra_sd_station"])
-            extra_station = pooled_offsets("extra_log_station", extra_mean, sd_es, "station",
-                                            np.zeros(len(stations), bool))  # fmt: skip
+            extra_station = pooled_offsets(
+                "extra_log_station", extra_mean, sd_es, "station", np.zeros(len(stations), bool)
+            )
             sd_ez = pm.HalfNormal("extra_sd_zip", pri["extra_sd_zip"])
             extra_log = pm.Normal("extra_log_zip", extra_station[zip_station], sd_ez, dims="zip")
             extra_cv = pm.HalfNormal("extra_cv", pri["extra_cv"])
             pm.NegativeBinomial(
-                "extra_packages", mu=np.maximum(stops, 1) * pt.exp(extra_log[zip_idx]),
-                alpha=1.0 / extra_cv**2, observed=extra,
-            )  # fmt: skip
+                "extra_packages",
+                mu=np.maximum(stops, 1) * pt.exp(extra_log[zip_idx]),
+                alpha=1.0 / extra_cv**2,
+                observed=extra,
+            )
         return model
 
     # ------------------------------------------------------------------ fitting
@@ -353,10 +382,13 @@ class VolumeModel(FittedModel):
         if volume.empty:
             raise VolumeDataError("volume table has no rows")
         last = volume.sort_values("date").groupby("zip").last()
-        self.zips = pd.DataFrame({
-            "city": last["city"], "station": last["station"],
-            "first_date": volume.groupby("zip")["date"].min(),
-        })  # fmt: skip
+        self.zips = pd.DataFrame(
+            {
+                "city": last["city"],
+                "station": last["station"],
+                "first_date": volume.groupby("zip")["date"].min(),
+            }
+        )
         self.last_date = pd.Timestamp(volume["date"].max())
         first = pd.Timestamp(volume["date"].min())
         self.time_origin = (first + (self.last_date - first) / 2).normalize()
@@ -367,12 +399,19 @@ class VolumeModel(FittedModel):
             self.network = Network.from_table(df)
         except NetworkError:
             self.network = None
-        sampler = sampler_settings(VOLUME_SAMPLER, {
-            "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
-        })  # fmt: skip
+        sampler = sampler_settings(
+            VOLUME_SAMPLER,
+            {
+                "draws": draws,
+                "tune": tune,
+                "chains": chains,
+                "target_accept": target_accept,
+            },
+        )
         model = self.build_model(volume)
-        idata = run_nuts(model, sampler, random_seed=random_seed, progressbar=progressbar,
-                         **_low_rank())  # fmt: skip
+        idata = run_nuts(
+            model, sampler, random_seed=random_seed, progressbar=progressbar, **_low_rank()
+        )
         self.idata = idata
         self._judge(idata, "try more tune/draws or a higher target_accept")
         self.idata.attrs.update(self._attrs())
@@ -454,8 +493,9 @@ class VolumeModel(FittedModel):
         for day, child in enumerate(seed.spawn(len(dates))):
             gen = np.random.default_rng(child)
             stops[:, day] = _negative_binomial(mu[:, day], stops_cv, gen)
-            extra[:, day] = _negative_binomial(np.maximum(stops[:, day], 1) * extra_rate,
-                                               extra_cv, gen)  # fmt: skip
+            extra[:, day] = _negative_binomial(
+                np.maximum(stops[:, day], 1) * extra_rate, extra_cv, gen
+            )
         return stops, stops + extra
 
     def forecast(
@@ -498,27 +538,35 @@ class VolumeModel(FittedModel):
                 "packages": (dims, packages, {"units": "packages per day"}),
             },
             coords={
-                "sample": np.arange(stops.shape[0]), "date": dates, "zip": zips_arr,
+                "sample": np.arange(stops.shape[0]),
+                "date": dates,
+                "zip": zips_arr,
                 "station": ("zip", self.zips.loc[zips_arr, "station"].to_numpy()),
                 "city": ("zip", self.zips.loc[zips_arr, "city"].to_numpy()),
             },
-        )  # fmt: skip
+        )
 
     # ------------------------------------------------------------------ persistence
     def _attrs(self) -> dict[str, str]:
         meta = {
-            "priors": self.priors, "harmonics": self.harmonics, "day_shocks": self.day_shocks,
+            "priors": self.priors,
+            "harmonics": self.harmonics,
+            "day_shocks": self.day_shocks,
             "last_date": f"{self.last_date:%Y-%m-%d}",
             "time_origin": f"{self.time_origin:%Y-%m-%d}",
             "fourier_center": self.fourier_center.tolist(),
-            "zips": {z: [r["city"], r["station"], f"{r['first_date']:%Y-%m-%d}"]
-                     for z, r in self.zips.iterrows()},
+            "zips": {
+                z: [r["city"], r["station"], f"{r['first_date']:%Y-%m-%d}"]
+                for z, r in self.zips.iterrows()
+            },
             "network": None if self.network is None else self.network.to_json(),
-            "regressors": None if self.regressors is None else {
+            "regressors": None
+            if self.regressors is None
+            else {
                 "dates": [f"{d:%Y-%m-%d}" for d in self.regressors.index],
                 "columns": {c: self.regressors[c].tolist() for c in self.regressors.columns},
             },
-        }  # fmt: skip
+        }
         return {
             **super()._attrs(),
             "bayesspr_volume_meta": json.dumps(meta),
@@ -534,9 +582,15 @@ class VolumeModel(FittedModel):
             12 hex digits; stored with every saved fit as ``bayesspr_spec_id``.
         """
         regressors = [] if self.regressors is None else list(self.regressors.columns)
-        return spec_id({"name": VOLUME_SPEC["name"], "priors": self.priors,
-                        "harmonics": self.harmonics, "regressors": regressors,
-                        "day_shocks": self.day_shocks})  # fmt: skip
+        return spec_id(
+            {
+                "name": VOLUME_SPEC["name"],
+                "priors": self.priors,
+                "harmonics": self.harmonics,
+                "regressors": regressors,
+                "day_shocks": self.day_shocks,
+            }
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> VolumeModel:
@@ -569,8 +623,12 @@ class VolumeModel(FittedModel):
         if meta["regressors"] is not None:
             days = pd.DatetimeIndex(meta["regressors"]["dates"])
             regressors = pd.DataFrame(meta["regressors"]["columns"], index=days)
-        model = cls(meta["priors"], harmonics=meta["harmonics"], regressors=regressors,
-                    day_shocks=meta.get("day_shocks", "none"))  # fmt: skip
+        model = cls(
+            meta["priors"],
+            harmonics=meta["harmonics"],
+            regressors=regressors,
+            day_shocks=meta.get("day_shocks", "none"),
+        )
         model._restore(idata)
         model.last_date = pd.Timestamp(meta["last_date"])
         model.time_origin = pd.Timestamp(meta["time_origin"])
@@ -688,8 +746,10 @@ def keyed_normals(
         (S, D, G) standard normal values.
     """
     with np.errstate(over="ignore"):
-        h = _mix(_mix(_mix(sample_keys)[:, None, None] ^ day_keys[None, :, None])
-                 ^ group_keys[None, None, :])  # fmt: skip
+        h = _mix(
+            _mix(_mix(sample_keys)[:, None, None] ^ day_keys[None, :, None])
+            ^ group_keys[None, None, :]
+        )
         h2 = _mix(h ^ np.uint64(0xD1B54A32D192ED03))
     scale = 2.0**-53
     u1 = ((h >> np.uint64(11)).astype(np.float64) + 0.5) * scale

@@ -13,16 +13,37 @@ import pytest
 from bayesspr.cli import main as cli
 from bayesspr.cli.main import build_parser, main
 
-SUBCOMMANDS = ["demo", "simulate", "fit", "fit-volume", "predict", "plan", "absorb", "backtest",
-               "deploy", "report"]  # fmt: skip
+SUBCOMMANDS = [
+    "demo",
+    "simulate",
+    "fit",
+    "fit-volume",
+    "predict",
+    "plan",
+    "absorb",
+    "backtest",
+    "deploy",
+    "report",
+]
 HDF5 = b"\x89HDF\r\n\x1a\n" + bytes(64)  # the first bytes of a netCDF-4 file (a saved fit)
 NOT_CONVERGED = {
-    "rhat_max": 1.2, "rhat_worst": "sigma_city", "ess_bulk_min": 35.0,
-    "ess_bulk_worst": "sigma_city", "ess_tail_min": 50.0, "ess_tail_worst": "beta_stop",
-    "divergences": 7, "ebfmi_min": 0.5, "max_treedepth_hits": 0, "ok": False, "method": "nuts",
-    "problems": ["R-hat 1.200 > 1.01 (sigma_city)", "bulk ESS 35 < 400 (sigma_city)",
-                 "7 divergent transitions"],
-}  # fmt: skip
+    "rhat_max": 1.2,
+    "rhat_worst": "sigma_city",
+    "ess_bulk_min": 35.0,
+    "ess_bulk_worst": "sigma_city",
+    "ess_tail_min": 50.0,
+    "ess_tail_worst": "beta_stop",
+    "divergences": 7,
+    "ebfmi_min": 0.5,
+    "max_treedepth_hits": 0,
+    "ok": False,
+    "method": "nuts",
+    "problems": [
+        "R-hat 1.200 > 1.01 (sigma_city)",
+        "bulk ESS 35 < 400 (sigma_city)",
+        "7 divergent transitions",
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -80,21 +101,37 @@ FITS = ["--model", "spr.nc", "--volume", "volume.nc"]
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["simulate", "--out", "x.csv", "--days", "5000"], "--days: '5000': expected a whole "
-         "number <= 3,660"),
-        (["plan", *FITS, "--out", "p", "--horizon", "61M"], "'61M': expected at most 60M"),
-        (["plan", *FITS, "--out", "p", "--horizon", "300W"], "'300W': expected at most 260W"),
-        (["absorb", *FITS, "--vans", "3", "--shock", "1.4@2026-01-01", "--horizon", "2000D"],
-         "'2000D': expected at most 1826D"),
-        (["plan", *FITS, "--out", "p", "--samples", "10001"], "--samples: '10001': expected a "
-         "whole number <= 10,000"),
-        (["fit-volume", "--data", "d.csv", "--out", "v.nc", "--harmonics", "11"],
-         "--harmonics: '11': expected a whole number <= 10"),
-        (["fit-volume", "--data", "d.csv", "--out", "v.nc", "--harmonics", "-1"],
-         "--harmonics: '-1': expected a whole number >= 0"),
+        (
+            ["simulate", "--out", "x.csv", "--days", "5000"],
+            "--days: '5000': expected a whole number <= 3,660",
+        ),
+        (
+            ["plan", *FITS, "--out", "p", "--horizon", "61M"],
+            "horizon = '61M'; expected at most 60M",
+        ),
+        (
+            ["plan", *FITS, "--out", "p", "--horizon", "300W"],
+            "horizon = '300W'; expected at most 261W",
+        ),
+        (
+            ["absorb", *FITS, "--vans", "3", "--shock", "1.4@2026-01-01", "--horizon", "2000D"],
+            "horizon = '2000D'; expected at most 1827D",
+        ),
+        (
+            ["plan", *FITS, "--out", "p", "--samples", "10001"],
+            "--samples: '10001': expected a whole number <= 10,000",
+        ),
+        (
+            ["fit-volume", "--data", "d.csv", "--out", "v.nc", "--harmonics", "11"],
+            "--harmonics: '11': expected a whole number <= 10",
+        ),
+        (
+            ["fit-volume", "--data", "d.csv", "--out", "v.nc", "--harmonics", "-1"],
+            "--harmonics: '-1': expected a whole number >= 0",
+        ),
         (["backtest", "--horizon", "61"], "--horizon: '61': expected a whole number <= 60"),
     ],
-)  # fmt: skip
+)
 def test_huge_options_are_refused_by_the_parser(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
 
@@ -125,8 +162,9 @@ def test_fit_keep_posterior_writes_a_smaller_file_that_still_predicts(
     light = cli.SPRModel.load(tmp_path / "posterior.nc")
     assert "log_likelihood" not in light.idata.children
     rows = demo_split[1].drop(columns=["routes", "route_km"]).iloc[:20]
-    pd.testing.assert_frame_equal(light.predict(rows, random_seed=2),
-                                  demo_fit.predict(rows, random_seed=2))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        light.predict(rows, random_seed=2), demo_fit.predict(rows, random_seed=2)
+    )
 
 
 def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
@@ -141,16 +179,41 @@ def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cli.SPRModel, "fit", fake_fit)
     monkeypatch.setattr(cli.VolumeModel, "fit", fake_fit)
-    args = ["fit", "--data", str(table), "--out", str(tmp_path / "f.nc"), "--draws", "50",
-            "--chains", "2", "--target-accept", "0.95"]  # fmt: skip
+    args = [
+        "fit",
+        "--data",
+        str(table),
+        "--out",
+        str(tmp_path / "f.nc"),
+        "--draws",
+        "50",
+        "--chains",
+        "2",
+        "--target-accept",
+        "0.95",
+    ]
     assert main(args) == 2
     assert seen["fit"]["draws"] == 50 and seen["fit"]["method"] == "nuts"
     assert seen["fit"]["chains"] == 2 and seen["fit"]["target_accept"] == 0.95
-    args = ["fit-volume", "--data", str(table), "--out", str(tmp_path / "v.nc"), "--draws",
-            "60", "--tune", "70", "--chains", "3"]  # fmt: skip
+    args = [
+        "fit-volume",
+        "--data",
+        str(table),
+        "--out",
+        str(tmp_path / "v.nc"),
+        "--draws",
+        "60",
+        "--tune",
+        "70",
+        "--chains",
+        "3",
+    ]
     assert main(args) == 2
-    assert {k: seen["fit"][k] for k in ("draws", "tune", "chains")} == {"draws": 60, "tune": 70,
-                                                                         "chains": 3}  # fmt: skip
+    assert {k: seen["fit"][k] for k in ("draws", "tune", "chains")} == {
+        "draws": 60,
+        "tune": 70,
+        "chains": 3,
+    }
     monkeypatch.setattr(backtest, "backtest_cli", lambda *a, **k: seen.update(backtest=k) or 0)
     assert main(["backtest", "--warm-start", "--origins", "2"]) == 0
     assert seen["backtest"]["warm_start"] is True and seen["backtest"]["n_origins"] == 2
@@ -206,9 +269,13 @@ def _folder(tmp_path):
 
 @pytest.mark.parametrize(
     ("make", "message"),
-    [(_fifo, "is a FIFO (named pipe), not a regular file"), (_symlink, "is a symbolic link"),
-     (_read_only, "is read-only; it is not replaced"), (_folder, "is a folder; expected a file")],
-)  # fmt: skip
+    [
+        (_fifo, "is a FIFO (named pipe), not a regular file"),
+        (_symlink, "is a symbolic link"),
+        (_read_only, "is read-only; it is not replaced"),
+        (_folder, "is a folder; expected a file"),
+    ],
+)
 def test_unsafe_output_paths_are_refused(make, message, tmp_path, monkeypatch, capsys):
     path, untouched = make(tmp_path)
 
@@ -236,12 +303,14 @@ def test_a_file_of_another_kind_is_not_overwritten(tmp_path, monkeypatch, capsys
     other.write_text("a,b\n1,2\n")
     assert main(["fit", "--data", str(table), "--out", str(other)]) == 2
     assert "exists and is a text file (a CSV table?); this command writes a saved fit" in (
-        capsys.readouterr().err)  # fmt: skip
+        capsys.readouterr().err
+    )
     fit = tmp_path / "fit.nc"
     fit.write_bytes(HDF5)
     assert main(["report", "--model", str(tmp_path / "m.nc"), "--out", str(fit)]) == 2
     assert "exists and is a netCDF/HDF5 file (a saved fit?); this command writes an HTML" in (
-        capsys.readouterr().err)  # fmt: skip
+        capsys.readouterr().err
+    )
     assert other.read_text() == "a,b\n1,2\n" and fit.read_bytes() == HDF5
 
 
@@ -271,8 +340,9 @@ def test_fit_volume_takes_a_table_without_route_physics_columns(tmp_path, monkey
     assert seen["columns"] == columns
 
 
-@pytest.mark.parametrize(("command", "model_class"), [("fit", "SPRModel"),
-                                                       ("fit-volume", "VolumeModel")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("command", "model_class"), [("fit", "SPRModel"), ("fit-volume", "VolumeModel")]
+)
 def test_strict_refuses_an_unconverged_fit_and_keeps_the_earlier_file(
     command, model_class, tmp_path, monkeypatch, capsys
 ):
@@ -362,8 +432,19 @@ def test_predict_warns_about_an_unconverged_fit_and_strict_refuses_it(
     # a plan made from it says so in its manifest
     volume = demo_volume_fit.save(tmp_path / "volume.nc")
     folder = tmp_path / "plan"
-    argv = ["plan", "--model", model, "--volume", str(volume), "--horizon", "1M",
-            "--samples", "40", "--out", str(folder)]  # fmt: skip
+    argv = [
+        "plan",
+        "--model",
+        model,
+        "--volume",
+        str(volume),
+        "--horizon",
+        "1M",
+        "--samples",
+        "40",
+        "--out",
+        str(folder),
+    ]
     assert main(argv) == 0
     verdict = json.loads((folder / "manifest.json").read_text())["fits"]["--model"]
     assert verdict["converged"] is False and verdict["rhat_max"] > 1.01
@@ -373,9 +454,25 @@ def test_predict_warns_about_an_unconverged_fit_and_strict_refuses_it(
 def test_plan_writes_one_folder_that_records_what_it_holds(saved_fits, tmp_path, capsys):
     spr, volume = saved_fits
     out = tmp_path / "plan"
-    code = main(["plan", "--model", spr, "--volume", volume, "--horizon", "2M",
-                 "--samples", "60", "--shock", "1.4@2025-05-01", "--van-cost", "60000",
-                 "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "plan",
+            "--model",
+            spr,
+            "--volume",
+            volume,
+            "--horizon",
+            "2M",
+            "--samples",
+            "60",
+            "--shock",
+            "1.4@2025-05-01",
+            "--van-cost",
+            "60000",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     name = "shock x1.4 from 2025-05-01"  # no --scenario: named for its change
     assert f"scenario: {name}\n  - volume x1.4 from 2025-05-01" in capsys.readouterr().out
@@ -419,8 +516,19 @@ def test_a_plan_killed_midway_leaves_the_earlier_plan_intact(
 
     spr, volume = saved_fits
     out = tmp_path / "plan"
-    argv = ["plan", "--model", spr, "--volume", volume, "--horizon", "2M", "--samples", "40",
-            "--out", str(out)]  # fmt: skip
+    argv = [
+        "plan",
+        "--model",
+        spr,
+        "--volume",
+        volume,
+        "--horizon",
+        "2M",
+        "--samples",
+        "40",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     earlier = _snapshot(out)
 
@@ -438,12 +546,27 @@ def test_plan_refuses_a_planned_volume_table_with_bad_rows(saved_fits, tmp_path,
     history = _world(tmp_path)
     zips = pd.read_csv(history, dtype={"zip": str})["zip"].unique()[:2]
     table = tmp_path / "volume.csv"
-    pd.DataFrame({"date": ["2025-04-01", "2025-04-01", "2025-04-02", "03/04/2025"],
-                  "zip": [zips[0], zips[1], zips[0], zips[1]],
-                  "stops": [40, 41, 2.5, 40], "packages": [80, -5, 80, 80]}).to_csv(
-        table, index=False)  # fmt: skip
-    code = main(["plan", "--model", saved_fits[0], "--volume", str(table), "--history",
-                 str(history), "--out", str(tmp_path / "plan")])  # fmt: skip
+    pd.DataFrame(
+        {
+            "date": ["2025-04-01", "2025-04-01", "2025-04-02", "03/04/2025"],
+            "zip": [zips[0], zips[1], zips[0], zips[1]],
+            "stops": [40, 41, 2.5, 40],
+            "packages": [80, -5, 80, 80],
+        }
+    ).to_csv(table, index=False)
+    code = main(
+        [
+            "plan",
+            "--model",
+            saved_fits[0],
+            "--volume",
+            str(table),
+            "--history",
+            str(history),
+            "--out",
+            str(tmp_path / "plan"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert f"--volume {table}: the planned-volume table has 3 problem(s)" in err
@@ -462,8 +585,17 @@ def test_plan_names_the_row_of_an_unknown_zip_and_the_zips_without_rows(
     rows = [{"date": "2025-04-01", "zip": z, "stops": 40, "packages": 80} for z in zips]
     rows[3]["zip"] = "99999"  # a typo: no such zip in the network
     pd.DataFrame(rows).to_csv(table, index=False)
-    argv = ["plan", "--model", saved_fits[0], "--volume", str(table), "--history", str(history),
-            "--out", str(tmp_path / "plan")]  # fmt: skip
+    argv = [
+        "plan",
+        "--model",
+        saved_fits[0],
+        "--volume",
+        str(table),
+        "--history",
+        str(history),
+        "--out",
+        str(tmp_path / "plan"),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "1 row(s) name a zip the network does not have" in err
@@ -492,9 +624,23 @@ def test_plan_draws_the_history_it_is_given_beside_the_forecast(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(fleet_charts, "fan_chart", spy)
-    argv = ["plan", "--model", saved_fits[0], "--volume", saved_fits[1], "--history",
-            str(history), "--horizon", "1M", "--samples", "40", "--van", "450@2025-04-10",
-            "--out", str(tmp_path / "plan")]  # fmt: skip
+    argv = [
+        "plan",
+        "--model",
+        saved_fits[0],
+        "--volume",
+        saved_fits[1],
+        "--history",
+        str(history),
+        "--horizon",
+        "1M",
+        "--samples",
+        "40",
+        "--van",
+        "450@2025-04-10",
+        "--out",
+        str(tmp_path / "plan"),
+    ]
     assert main(argv) == 0
     assert seen["history"] is not None and len(seen["history"]) == len(demo_split[0])
     assert "Forecast: 450-package vans from 2025-04-10" in seen["note"]
@@ -502,8 +648,19 @@ def test_plan_draws_the_history_it_is_given_beside_the_forecast(
 
 def test_plan_with_a_malformed_shock_exits_2(saved_fits, tmp_path, capsys):
     spr, volume = saved_fits
-    code = main(["plan", "--model", spr, "--volume", volume, "--shock", "1.4",
-                 "--out", str(tmp_path / "plan")])  # fmt: skip
+    code = main(
+        [
+            "plan",
+            "--model",
+            spr,
+            "--volume",
+            volume,
+            "--shock",
+            "1.4",
+            "--out",
+            str(tmp_path / "plan"),
+        ]
+    )
     assert code == 2
     assert "expected VALUE@DATE" in capsys.readouterr().err
     assert not (tmp_path / "plan").exists()
@@ -518,8 +675,19 @@ def test_absorb_says_whether_a_bought_fleet_absorbs_a_shock(
     pd.DataFrame({"station": stations, "vans_to_buy": 40}).to_csv(bought, index=False)
     start = f"{demo_volume_fit.last_date + pd.Timedelta(days=20):%Y-%m-%d}"
     out = tmp_path / "absorb.csv"
-    common = ["absorb", "--model", spr, "--volume", volume, "--shock", f"1.4@{start}",
-              "--horizon", "2M", "--samples", "40"]  # fmt: skip
+    common = [
+        "absorb",
+        "--model",
+        spr,
+        "--volume",
+        volume,
+        "--shock",
+        f"1.4@{start}",
+        "--horizon",
+        "2M",
+        "--samples",
+        "40",
+    ]
     assert main([*common, "--fleet", str(bought), "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert table["station"].tolist() == stations and table["vans"].eq(40).all()
@@ -549,8 +717,13 @@ def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, caps
 
     assert run_demo(out=tmp_path, n_samples=80, spr=demo_fit, volume=demo_volume_fit) == 0
     text = capsys.readouterr().out
-    for heading in ("16-month forecast", "Vans to buy per station", "Over-budget margin",
-                    "absorb +40% volume", "Electric vans per station"):  # fmt: skip
+    for heading in (
+        "16-month forecast",
+        "Vans to buy per station",
+        "Over-budget margin",
+        "absorb +40% volume",
+        "Electric vans per station",
+    ):
         assert heading in text
     from bayesspr.cli.demo import DEMO_FILES
 
@@ -568,8 +741,7 @@ def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, caps
     assert sorted(manifest["files"]) == sorted(set(DEMO_FILES) - {"manifest.json"})
 
 
-def test_demo_says_loudly_when_a_fit_did_not_converge(demo_fit, demo_volume_fit, tmp_path,
-                                                      capsys):  # fmt: skip
+def test_demo_says_loudly_when_a_fit_did_not_converge(demo_fit, demo_volume_fit, tmp_path, capsys):
     from bayesspr.cli.demo import run_demo
 
     unconverged = copy.copy(demo_volume_fit)

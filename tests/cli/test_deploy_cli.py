@@ -43,10 +43,10 @@ def test_deploy_example_writes_the_plan_it_solved_and_it_passes_check_plan(tmp_p
 
 
 def test_deploy_tables_set_bays_power_and_limits(tmp_path):
-    stations = _write(tmp_path / "stations.csv",
-                      "station,bays,power_kw\nS000,9,\nS001,9,500\nS002,9,\nS003,9,\n")  # fmt: skip
-    limits = _write(tmp_path / "limits.csv",
-                    "period,budget,ev_supply\n2027,500000,3\n2028,,0\n")  # fmt: skip
+    stations = _write(
+        tmp_path / "stations.csv", "station,bays,power_kw\nS000,9,\nS001,9,500\nS002,9,\nS003,9,\n"
+    )
+    limits = _write(tmp_path / "limits.csv", "period,budget,ev_supply\n2027,500000,3\n2028,,0\n")
     out = tmp_path / "plan"
     argv = ["deploy", "--example", "--stations", stations, "--limits", limits, "--out", str(out)]
     assert main(argv) == 0
@@ -61,8 +61,7 @@ def test_deploy_tables_set_bays_power_and_limits(tmp_path):
 
 
 def test_a_bad_limits_table_names_row_column_value_and_expected(tmp_path, capsys):
-    limits = _write(tmp_path / "limits.csv",
-                    "period,budget,ev_supply\n2027,100,2\n2028,-5,1.5\n")  # fmt: skip
+    limits = _write(tmp_path / "limits.csv", "period,budget,ev_supply\n2027,100,2\n2028,-5,1.5\n")
     out = tmp_path / "plan"
     assert main(["deploy", "--example", "--limits", limits, "--out", str(out)]) == 2
     err = capsys.readouterr().err

@@ -565,8 +565,10 @@ def test_a_zip_served_by_two_stations_on_one_day_is_named():
     df.loc[12, "van_capacity"] = 300  # a second van type for zip 02134 on 2024-01-06 ...
     extra = df.loc[[12]].assign(van_capacity=150, station="S3").rename(index={12: 14})
     problems = problems_of(pd.concat([df, extra]))  # ... dispatched from another station
-    assert [(p.row, p.column, p.value) for p in problems] == [(12, "station", "S2"),
-                                                              (14, "station", "S3")]  # fmt: skip
+    assert [(p.row, p.column, p.value) for p in problems] == [
+        (12, "station", "S2"),
+        (14, "station", "S3"),
+    ]
     assert "expected one station per zip and day; date 2024-01-06 zip '02134'" in problems[0].rule
     assert "'S2', 'S3'" in problems[0].rule
 

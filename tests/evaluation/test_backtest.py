@@ -49,10 +49,12 @@ def test_mape_bias_and_coverage_on_a_known_case():
 
 
 def test_level_draws_sum_per_day():
-    rows = pd.DataFrame({
-        "date": pd.to_datetime(["2025-01-01"] * 3 + ["2025-01-02"]),
-        "station": ["A", "A", "B", "A"],
-    })  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-01-01"] * 3 + ["2025-01-02"]),
+            "station": ["A", "A", "B", "A"],
+        }
+    )
     draws = np.arange(8.0).reshape(2, 4)
     summed, units = bt.level_draws(draws, rows, "station")
     np.testing.assert_array_equal(summed, [[1, 2, 3], [9, 6, 7]])
@@ -71,8 +73,9 @@ def test_variant_specs_differ_and_pooling_collapses(demo_split):
     spreads = {}
     for variant, spec in (("complete", complete), ("none", none), ("full", full)):
         with SPRModel(spec).build_model(history):
-            prior = pm.sample_prior_predictive(draws=200, random_seed=1, var_names=[
-                "overhead_hours_station", "zip_effect"]).prior  # fmt: skip
+            prior = pm.sample_prior_predictive(
+                draws=200, random_seed=1, var_names=["overhead_hours_station", "zip_effect"]
+            ).prior
         spreads[variant] = {
             name: float(np.log(prior[name]).std(prior[name].dims[-1]).mean())
             if name != "zip_effect"
@@ -132,8 +135,9 @@ def test_demand_shock_scales_volume_and_redraws_routes_from_the_truth():
 def test_rolling_backtest_scores_every_level_case_and_horizon(tmp_path):
     world = simulate_world()  # the demo world: 2025-01-06 to 2025-04-15
     seen = []
-    result = bt.rolling_backtest(world.table, ["2025-02-01", "2025-03-01"], 2, ["physics"],
-                                 on_fit=seen.append)  # fmt: skip
+    result = bt.rolling_backtest(
+        world.table, ["2025-02-01", "2025-03-01"], 2, ["physics"], on_fit=seen.append
+    )
     assert seen == result.fits.to_dict("records")
     units = result.units
     assert set(units["level"]) == {"zip", "station", "city"}
@@ -143,10 +147,13 @@ def test_rolling_backtest_scores_every_level_case_and_horizon(tmp_path):
     assert {"crps", "pinball", "cov80", "cov90", "mape", "bias"} <= set(table.columns)
     all_zip = units[(units["case"] == "all") & (units["level"] == "zip")]
     n_zip_days = sum(
-        len(world.table[(world.table["date"] >= o) & (world.table["date"] < e)]
-            .drop_duplicates(["date", "zip"]))
+        len(
+            world.table[(world.table["date"] >= o) & (world.table["date"] < e)].drop_duplicates(
+                ["date", "zip"]
+            )
+        )
         for o, e in (("2025-02-01", "2025-04-01"), ("2025-03-01", "2025-05-01"))
-    )  # fmt: skip
+    )
     assert len(all_zip) == n_zip_days
     assert bt.plot_pit(result, tmp_path / "pit.png").stat().st_size > 0
     assert bt.plot_coverage(result, tmp_path / "cov.png").stat().st_size > 0
@@ -156,8 +163,9 @@ def test_rolling_backtest_scores_every_level_case_and_horizon(tmp_path):
 def test_full_model_coverage_within_binomial_bound(demo_fit, demo_split):
     _, holdout = demo_split
     draws = demo_fit.predict_draws(holdout.drop(columns=["routes", "route_km"]), random_seed=3)
-    scores = bt.score_draws(draws["routes"].to_numpy(), holdout["routes"].to_numpy(),
-                            rng=np.random.default_rng(4)).iloc[0]  # fmt: skip
+    scores = bt.score_draws(
+        draws["routes"].to_numpy(), holdout["routes"].to_numpy(), rng=np.random.default_rng(4)
+    ).iloc[0]
     n = len(holdout)
     for level, column in ((0.8, "cov80"), (0.9, "cov90")):
         lo, hi = _binomial_band(n, level)

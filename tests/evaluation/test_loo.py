@@ -11,10 +11,12 @@ from bayesspr.evaluation.loo import psis_loo
 def _tree(log_lik):
     rng = np.random.default_rng(1)
     return azb.from_dict(
-        {"posterior": {"a": rng.normal(size=log_lik.shape[:2])},
-         "log_likelihood": {"routes": log_lik}},
+        {
+            "posterior": {"a": rng.normal(size=log_lik.shape[:2])},
+            "log_likelihood": {"routes": log_lik},
+        },
         dims={"routes": ["row"]},
-    )  # fmt: skip
+    )
 
 
 def test_without_certain_rows_it_is_arviz_loo():

@@ -52,11 +52,12 @@ def test_good_variant_is_calibrated(good, size, evidence, request):
         assert ranks.min() >= 0 and ranks.max() <= good.n_draws
     worst = min(good.p_values, key=good.p_values.get)
     evidence.record(
-        request, f"SBC of the SPR model, {N_SIMULATIONS[size]} data sets: ranks uniform",
+        request,
+        f"SBC of the SPR model, {N_SIMULATIONS[size]} data sets: ranks uniform",
         f"lowest p = {good.p_values[worst]:.3f} ({worst})",
         f"every p > {ALPHA / len(QUANTITIES):.2g} (Bonferroni, {len(QUANTITIES)} quantities)",
         good.p_values[worst] > ALPHA / len(QUANTITIES),
-    )  # fmt: skip
+    )
     assert_calibrated(good)
 
 
@@ -66,9 +67,12 @@ def test_bad_variant_fails(bad, size, evidence, request):
     # sits away from the truth, so the truth's log-likelihood ranks pile up at one end
     p = bad.p_values[LOG_LIKELIHOOD]
     evidence.record(
-        request, f"SBC failing control (continuous likelihood), {N_SIMULATIONS[size]} data sets",
-        f"log-likelihood rank p = {p:.2g}", "p < 1e-6 (the check must catch it)", p < 1e-6,
-    )  # fmt: skip
+        request,
+        f"SBC failing control (continuous likelihood), {N_SIMULATIONS[size]} data sets",
+        f"log-likelihood rank p = {p:.2g}",
+        "p < 1e-6 (the check must catch it)",
+        p < 1e-6,
+    )
     assert p < 1e-6
     with pytest.raises(AssertionError, match="non-uniform SBC ranks"):
         assert_calibrated(bad)

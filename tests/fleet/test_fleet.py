@@ -275,8 +275,9 @@ def test_van_mix_buys_the_larger_van_only_where_capacity_binds():
     for van in (small, large):
         per_station = []
         for zone in zones.values():
-            day = physics.ZoneDay(stops=stops, packages=1.6 * stops, capacity=van.capacity_packages,
-                                  **zone)  # fmt: skip
+            day = physics.ZoneDay(
+                stops=stops, packages=1.6 * stops, capacity=van.capacity_packages, **zone
+            )
             routes = physics.expected_routes(day)
             per_station.append(routes.sum(axis=2))
         out[van.name] = forecast(np.stack(per_station, axis=2), stations=["A", "B"])
@@ -299,10 +300,13 @@ def test_routes_from_rows_sums_zips_per_station_day():
     rng = np.random.default_rng(8)
     dates = pd.date_range("2026-05-01", periods=6, freq="D")
     rows = pd.DataFrame(
-        [(d, z, "X" if z in ("z1", "z2") or (z == "z3" and d.day > 3) else "Y")
-         for d in dates for z in ("z1", "z2", "z3", "z4")],
+        [
+            (d, z, "X" if z in ("z1", "z2") or (z == "z3" and d.day > 3) else "Y")
+            for d in dates
+            for z in ("z1", "z2", "z3", "z4")
+        ],
         columns=["date", "zip", "station"],
-    )  # fmt: skip
+    )
     rows.index = rng.permutation(len(rows)) + 100
     draws = xr.Dataset(
         {"routes": (("sample", "row"), rng.poisson(5, (7, len(rows))))},
@@ -316,8 +320,10 @@ def test_routes_from_rows_sums_zips_per_station_day():
     for (date, station), value in expected.iterrows():
         np.testing.assert_array_equal(got.sel(date=date, station=station), value.to_numpy())
     with pytest.raises(ValueError, match=r"share a \(date, zip\)"):
-        fleet.routes_from_rows(pd.concat([rows, rows.iloc[:1].set_index(pd.Index([1]))]),
-                               draws.reindex(row=[*rows.index, 1], fill_value=0))  # fmt: skip
+        fleet.routes_from_rows(
+            pd.concat([rows, rows.iloc[:1].set_index(pd.Index([1]))]),
+            draws.reindex(row=[*rows.index, 1], fill_value=0),
+        )
 
 
 def test_plan_takes_one_forecast_per_van_type():
@@ -450,8 +456,9 @@ def test_ev_routes_in_range_is_the_binomial_risk_quantile():
     # one route per zip-day: routes within range per station-day ~ Binomial(6, 1 - p)
     rng = np.random.default_rng(11)
     mu, sigma, n_s, n_d = math.log(150.0), 0.25, 400, 50
-    fc = ev_forecast(rng, n_s=n_s, n_d=n_d, mu=mu, sigma=sigma,
-                     per_zip=np.ones((n_s, n_d, 12), dtype=int))  # fmt: skip
+    fc = ev_forecast(
+        rng, n_s=n_s, n_d=n_d, mu=mu, sigma=sigma, per_zip=np.ones((n_s, n_d, 12), dtype=int)
+    )
     ev = VanType("E", 250.0, 1.0, range_km=160.0, kwh_per_km=0.3)
     risk = 0.1
     out = fleet.ev_feasibility(fc, ev, EVConfig(1e6), risk=risk).set_index("station")

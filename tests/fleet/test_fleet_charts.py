@@ -108,8 +108,12 @@ def test_forecast_is_monthly_with_the_fleet_and_the_origin(small):
         assert set(line(ax, "fleet_horizon").get_ydata()) == {to_buy}
         origin = line(ax, "forecast_origin")
         assert (x_days(origin) == pd.Timestamp(fc["date"].to_numpy()[0])).all()
-    labels = [t.get_text() for leg in fig.legends + [a.get_legend() for a in fig.axes] if leg
-              for t in leg.get_texts()]  # fmt: skip
+    labels = [
+        t.get_text()
+        for leg in fig.legends + [a.get_legend() for a in fig.axes]
+        if leg
+        for t in leg.get_texts()
+    ]
     assert any("vans needed per month" in t and "95 %" in t for t in labels)
     assert any("vans to buy" in t for t in labels)
 
@@ -171,8 +175,12 @@ def test_charts_write_png_files_atomically(tmp_path, small):
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         assert len(data) > 5000
     assert sorted(p.name for p in tmp_path.rglob("*")) == [
-        "charts", "fan.png", "flat.png", "shortfall.png", "table.png",
-    ]  # fmt: skip
+        "charts",
+        "fan.png",
+        "flat.png",
+        "shortfall.png",
+        "table.png",
+    ]
     with pytest.raises(ValueError, match=r"stations \['NOPE'\] are not in the forecast"):
         fan_chart(fc, result, tmp_path / "x.png", stations=["NOPE"])
     with pytest.raises(ValueError, match=r"history lacks column\(s\) \['routes'\]"):

@@ -102,14 +102,24 @@ def test_atomic_folder_puts_back_a_folder_a_killed_writer_left_aside(tmp_path):
 
 
 def test_file_kind_tells_fits_images_pages_and_text_apart(tmp_path):
-    cases = {"fit.nc": HDF5, "chart.png": b"\x89PNG\r\n\x1a\n....", "page.html": b"<!DOCTYPE html>",
-             "table.csv": b"a,b\n1,2\n", "empty.csv": b""}  # fmt: skip
+    cases = {
+        "fit.nc": HDF5,
+        "chart.png": b"\x89PNG\r\n\x1a\n....",
+        "page.html": b"<!DOCTYPE html>",
+        "table.csv": b"a,b\n1,2\n",
+        "empty.csv": b"",
+    }
     kinds = {}
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
         kinds[name] = file_kind(tmp_path / name)
-    assert kinds == {"fit.nc": "hdf5", "chart.png": "png", "page.html": "html",
-                     "table.csv": "text", "empty.csv": "empty"}  # fmt: skip
+    assert kinds == {
+        "fit.nc": "hdf5",
+        "chart.png": "png",
+        "page.html": "html",
+        "table.csv": "text",
+        "empty.csv": "empty",
+    }
 
 
 def test_saved_fit_kind_refuses_a_file_that_is_not_a_fit(tmp_path):

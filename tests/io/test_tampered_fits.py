@@ -9,7 +9,7 @@ import xarray as xr
 
 from bayesspr import SPRModel, VolumeModel
 from bayesspr.errors import SavedFitError
-from bayesspr.evaluation.diagnostics import ConvergenceWarning
+from bayesspr.inference.diagnostics import ConvergenceWarning
 
 
 def _edited(model, tmp_path, edit):
@@ -41,9 +41,10 @@ def test_an_spr_fit_whose_fill_exceeds_the_van_is_refused(demo_fit, tmp_path):
         SPRModel.load(path)
 
 
-@pytest.mark.parametrize(("model_fixture", "cls", "name"),
-                         [("demo_fit", SPRModel, "fill"),
-                          ("demo_volume_fit", VolumeModel, "extra_cv")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("model_fixture", "cls", "name"),
+    [("demo_fit", SPRModel, "fill"), ("demo_volume_fit", VolumeModel, "extra_cv")],
+)
 def test_a_fit_missing_a_learned_parameter_is_refused_by_name(
     model_fixture, cls, name, request, tmp_path
 ):
@@ -56,9 +57,10 @@ def test_a_fit_missing_a_learned_parameter_is_refused_by_name(
         cls.load(_edited(model, tmp_path, drop))
 
 
-@pytest.mark.parametrize(("model_fixture", "cls", "name"),
-                         [("demo_fit", SPRModel, "tour_constant"),
-                          ("demo_volume_fit", VolumeModel, "growth_city")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("model_fixture", "cls", "name"),
+    [("demo_fit", SPRModel, "tour_constant"), ("demo_volume_fit", VolumeModel, "growth_city")],
+)
 def test_an_edited_verdict_is_recomputed_from_the_draws(
     model_fixture, cls, name, request, tmp_path
 ):
@@ -99,8 +101,9 @@ def test_load_refuses_a_nan_posterior(demo_fit, tmp_path):
         post = tree["posterior"].to_dataset()
         values = post["tour_constant"].values.copy()
         values[0, 5] = np.nan
-        tree["posterior"] = xr.DataTree(post.assign(tour_constant=(post["tour_constant"].dims,
-                                                                   values)))  # fmt: skip
+        tree["posterior"] = xr.DataTree(
+            post.assign(tour_constant=(post["tour_constant"].dims, values))
+        )
 
     with pytest.raises(SavedFitError, match=r"tour_constant.*non-finite"):
         SPRModel.load(_edited(demo_fit, tmp_path, poison))

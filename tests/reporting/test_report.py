@@ -17,7 +17,7 @@ from PIL import Image
 
 import bayesspr
 from bayesspr import SPRModel, VolumeModel
-from bayesspr.evaluation.diagnostics import ESS_MIN, RHAT_MAX, convergence
+from bayesspr.inference.diagnostics import ESS_MIN, RHAT_MAX, convergence
 from bayesspr.reporting import html as reporting
 from bayesspr.reporting.html import (
     LABEL_FREE,
@@ -122,8 +122,10 @@ def _overlaps(fig):
     shown = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
     boxes = []
     for ax in shown:
-        boxes += [(ax, t.get_text(), t.get_window_extent(renderer).expanded(1, 1).padded(-1))
-                  for t in _texts(ax)]  # fmt: skip
+        boxes += [
+            (ax, t.get_text(), t.get_window_extent(renderer).expanded(1, 1).padded(-1))
+            for t in _texts(ax)
+        ]
         if ax.get_legend() is not None:
             boxes.append((ax, "legend", ax.get_legend().get_window_extent(renderer).padded(-1)))
     for legend in fig.legends:
@@ -202,11 +204,13 @@ def _stuck_fit(variable, element=None, *, chains=4, draws=500):
         {
             "tour_constant": (("chain", "draw"), rng.normal(0.8, 0.01, (chains, draws))),
             "overhead_hours_sd": (("chain", "draw"), rng.gamma(16.0, 0.0125, (chains, draws))),
-            "overhead_hours_station": (("chain", "draw", "station"),
-                                       rng.normal(0.5, 0.1, (chains, draws, len(stations)))),
+            "overhead_hours_station": (
+                ("chain", "draw", "station"),
+                rng.normal(0.5, 0.1, (chains, draws, len(stations))),
+            ),
         },
         coords={"chain": np.arange(chains), "draw": np.arange(draws), "station": stations},
-    )  # fmt: skip
+    )
     values = post[variable].to_numpy().copy()
     index = (0, slice(None)) if element is None else (0, slice(None), element)
     values[index] = values[index].mean() + 3.0 * values.std() + 1e-4 * rng.normal(size=draws)
@@ -369,8 +373,9 @@ def test_divergences_render_a_fail_row_with_advice(demo_fit, tmp_path):
     assert "target_accept" in health.loc["Divergences", "advice"]
     text = write_report(bad, tmp_path / "bad.html").read_text(encoding="utf-8")
     assert '<p class="verdict FAIL">FAIL:' in text
-    assert re.search(r'<td>Divergences</td><td>7 of \d+ draws</td><td>= 0</td><td class="FAIL">',
-                     text)  # fmt: skip
+    assert re.search(
+        r'<td>Divergences</td><td>7 of \d+ draws</td><td>= 0</td><td class="FAIL">', text
+    )
     assert "7 divergent transitions are marked in red" in text
     # the demo fit itself is untouched
     assert (
@@ -584,6 +589,7 @@ def test_a_fit_with_rows_of_a_certain_outcome_gets_its_loo_section(demo_fit, tmp
     text = write_report(certain, tmp_path / "certain.html").read_text(encoding="utf-8")
     sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', text, flags=re.S))
     assert "<img" in sections["loo"]
-    found = re.search(r'<td>routes</td><td>exact \(certain outcome\)</td><td class="num">(\d+)',
-                      text)  # fmt: skip
+    found = re.search(
+        r'<td>routes</td><td>exact \(certain outcome\)</td><td class="num">(\d+)', text
+    )
     assert found and int(found.group(1)) >= 3  # the three made certain, and any others

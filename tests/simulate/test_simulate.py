@@ -92,15 +92,39 @@ def test_arguments_out_of_range_are_refused_by_name_and_value(kwargs, message):
 PINNED_WORLDS = [
     ({"seed": 7}, 4481311063152321108, 0),
     ({"seed": 3, "horizon_days": 40}, 11047396070057978431, 6257120130631698145),
-    ({"seed": 11, "large_van": None, "horizon_days": 10}, 2499319601633240348,
-     10573444404914460229),
-    ({"seed": 5, "yearly_amplitude": 0.3, "holiday_peak": 0.4, "n_days": 200,
-      "start": "2025-10-01"}, 5117372326115454021, 0),
-    ({"seed": 9, "with_route_km": False, "launch_station": False, "move_zip": False,
-      "n_cities": 3}, 13557349637954914534, 0),
-    ({"seed": 2, "truth": {"fill": 0.8, "tour_constant": 0.9}, "large_van_from_day": 20},
-     17724753233157897706, 0),
-]  # fmt: skip
+    (
+        {"seed": 11, "large_van": None, "horizon_days": 10},
+        2499319601633240348,
+        10573444404914460229,
+    ),
+    (
+        {
+            "seed": 5,
+            "yearly_amplitude": 0.3,
+            "holiday_peak": 0.4,
+            "n_days": 200,
+            "start": "2025-10-01",
+        },
+        5117372326115454021,
+        0,
+    ),
+    (
+        {
+            "seed": 9,
+            "with_route_km": False,
+            "launch_station": False,
+            "move_zip": False,
+            "n_cities": 3,
+        },
+        13557349637954914534,
+        0,
+    ),
+    (
+        {"seed": 2, "truth": {"fill": 0.8, "tour_constant": 0.9}, "large_van_from_day": 20},
+        17724753233157897706,
+        0,
+    ),
+]
 
 
 @pytest.mark.parametrize(("kwargs", "table_hash", "future_hash"), PINNED_WORLDS)

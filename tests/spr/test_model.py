@@ -15,9 +15,16 @@ from bayesspr.evaluation.scores import pit_coverage, randomised_pit
 from bayesspr.spr.model import ModelVersionError, NotFittedError, PhysicsWarning, warm_start_values
 
 PREDICT_COLUMNS = [
-    "spr_mean", "spr_median", "spr_lower_90", "spr_upper_90",
-    "routes_mean", "routes_median", "routes_lower_90", "routes_upper_90", "unseen",
-]  # fmt: skip
+    "spr_mean",
+    "spr_median",
+    "spr_lower_90",
+    "spr_upper_90",
+    "routes_mean",
+    "routes_median",
+    "routes_lower_90",
+    "routes_upper_90",
+    "unseen",
+]
 
 
 def plan_of(df):
@@ -248,7 +255,7 @@ def test_an_spr_fit_given_to_volume_load_says_so_by_name(demo_fit, tmp_path):
 
 
 def test_both_models_share_one_base_for_fit_files_and_not_fitted_checks():
-    from bayesspr.fitted_model import FittedModel
+    from bayesspr.inference.fitted_model import FittedModel
     from bayesspr.volume.model import VolumeModel
 
     for cls in (SPRModel, VolumeModel):

@@ -37,13 +37,31 @@ from bayesspr.spr.physics import (
 )
 
 TIME_ORDER = (
-    "stops", "area_km2", "stem_km", "shift_hours", "service_min", "speed_kmh",
-    "stem_speed_kmh", "circuity", "tour_constant", "overhead_hours", "time_efficiency",
-)  # fmt: skip
+    "stops",
+    "area_km2",
+    "stem_km",
+    "shift_hours",
+    "service_min",
+    "speed_kmh",
+    "stem_speed_kmh",
+    "circuity",
+    "tour_constant",
+    "overhead_hours",
+    "time_efficiency",
+)
 ROUTE_ORDER = (
-    "stops", "packages_per_stop", "capacity", "area_km2", "stem_km", "shift_hours",
-    "service_min", "speed_kmh", "stem_speed_kmh", "circuity", "tour_constant",
-)  # fmt: skip
+    "stops",
+    "packages_per_stop",
+    "capacity",
+    "area_km2",
+    "stem_km",
+    "shift_hours",
+    "service_min",
+    "speed_kmh",
+    "stem_speed_kmh",
+    "circuity",
+    "tour_constant",
+)
 ZONE_FIELDS = ("stops", "area_km2", "stem_km", "capacity", "shift_hours")
 
 
@@ -107,9 +125,16 @@ def zones(draw: st.DrawFn) -> dict[str, float]:
 def time_kwargs(z: dict[str, float]) -> dict[str, float]:
     """The arguments of time_bound_stops taken from a zone."""
     keys = (
-        "stops", "area_km2", "stem_km", "shift_hours", "service_min", "speed_kmh",
-        "stem_speed_kmh", "circuity", "tour_constant",
-    )  # fmt: skip
+        "stops",
+        "area_km2",
+        "stem_km",
+        "shift_hours",
+        "service_min",
+        "speed_kmh",
+        "stem_speed_kmh",
+        "circuity",
+        "tour_constant",
+    )
     return {key: z[key] for key in keys}
 
 
@@ -487,10 +512,14 @@ def test_broadcasting_gives_outer_shape():
             assert grid.shape == (3, 4)
             for i in range(3):
                 for j in range(4):
-                    one = call(func,
-                        stops[i, 0], kw["packages_per_stop"], capacity[j], **_rest(kw),
+                    one = call(
+                        func,
+                        stops[i, 0],
+                        kw["packages_per_stop"],
+                        capacity[j],
+                        **_rest(kw),
                         smooth=smooth,
-                    )  # fmt: skip
+                    )
                     assert grid[i, j] == pytest.approx(one, rel=1e-12)
     assert call(time_bound_stops, stops, np.array([1.0, 2.0, 4.0, 8.0]), 5.0).shape == (3, 4)
     assert capacity_floor_routes(stops * 1.6, capacity).shape == (3, 4)
@@ -521,8 +550,14 @@ def test_short_time_bound_flags_stems_that_leave_no_stop_per_route():
 
 def test_short_time_bound_broadcasts_over_draws_and_refuses_tensors_and_bad_thresholds():
     speeds = np.array([[10.0], [25.0], [60.0]])  # (draw, 1) × (row,)
-    flags = call(short_time_bound, np.array([50.0, 300.0]), 6.0, np.array([90.0, 5.0]), 8.0,
-                             stem_speed_kmh=speeds)  # fmt: skip
+    flags = call(
+        short_time_bound,
+        np.array([50.0, 300.0]),
+        6.0,
+        np.array([90.0, 5.0]),
+        8.0,
+        stem_speed_kmh=speeds,
+    )
     assert flags.shape == (3, 2)
     assert flags[:, 1].tolist() == [False, False, False]
     assert flags[0, 0]  # 2·90·1.3/10 = 23 h of stem at 10 km/h

@@ -92,10 +92,23 @@ def test_a_built_wheel_carries_the_default_spec(tmp_path):
         pytest.skip("setuptools is not installed: cannot build a wheel without the network")
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(root),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (wheel,) = tmp_path.glob("bayesspr-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -105,11 +118,17 @@ def test_a_built_wheel_carries_the_default_spec(tmp_path):
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     probe = subprocess.run(
-        [sys.executable, "-c", "import bayesspr.spr.spec as s; s.load_spec('default'); "
-         "print(s.SPEC_DIR)"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            "import bayesspr.spr.spec as s; s.load_spec('default'); print(s.SPEC_DIR)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
         env={"PYTHONPATH": str(unpacked), "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
+    )
     assert probe.returncode == 0, probe.stderr[-3000:]
     assert Path(probe.stdout.strip()) == unpacked / "bayesspr" / "models"
 

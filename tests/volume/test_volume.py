@@ -135,11 +135,13 @@ def test_monthly_station_volume_intervals_cover_16_months_of_truth(size, evidenc
         )
     d = model.diagnostics
     evidence.record(
-        request, f"volume fit converges ({setting['n_days']} days of history)",
+        request,
+        f"volume fit converges ({setting['n_days']} days of history)",
         f"R-hat {d['rhat_max']:.4f}, bulk ESS {d['ess_bulk_min']:.0f}, {d['divergences']} "
-        "divergences", "R-hat ≤ 1.01, bulk ESS ≥ 400, 0 divergences",
+        "divergences",
+        "R-hat ≤ 1.01, bulk ESS ≥ 400, 0 divergences",
         d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400,
-    )  # fmt: skip
+    )
     assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
     growth = model.idata["posterior"]["growth_city"]
     truth = world.truth.growth_city
@@ -170,8 +172,10 @@ def test_monthly_station_volume_intervals_cover_16_months_of_truth(size, evidenc
         n = hits.size
         band = stats.binom.ppf([0.005, 0.995], n, level) / n
         evidence.record(
-            request, f"volume: {level:.0%} intervals of station-month stops, 16 months out",
-            f"{hits.mean():.3f} of {n}", f"{band[0]:.3f}–{band[1]:.3f} (99 % binomial band)",
+            request,
+            f"volume: {level:.0%} intervals of station-month stops, 16 months out",
+            f"{hits.mean():.3f} of {n}",
+            f"{band[0]:.3f}–{band[1]:.3f} (99 % binomial band)",
             band[0] <= hits.mean() <= band[1],
-        )  # fmt: skip
+        )
         assert band[0] <= hits.mean() <= band[1], (level, hits.mean(), n)

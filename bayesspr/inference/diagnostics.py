@@ -52,12 +52,16 @@ def convergence(idata: xr.DataTree) -> dict[str, Any]:
     bfmi = np.asarray(az.bfmi(idata)["energy"]) if "energy" in stats else np.array([np.nan])
     depth_hits = int(stats["maxdepth_reached"].sum()) if "maxdepth_reached" in stats else 0
     report: dict[str, Any] = {
-        "rhat_max": rhat_max, "rhat_worst": rhat_name,
-        "ess_bulk_min": bulk_min, "ess_bulk_worst": bulk_name,
-        "ess_tail_min": tail_min, "ess_tail_worst": tail_name,
-        "divergences": divergences, "ebfmi_min": float(np.min(bfmi)),
+        "rhat_max": rhat_max,
+        "rhat_worst": rhat_name,
+        "ess_bulk_min": bulk_min,
+        "ess_bulk_worst": bulk_name,
+        "ess_tail_min": tail_min,
+        "ess_tail_worst": tail_name,
+        "divergences": divergences,
+        "ebfmi_min": float(np.min(bfmi)),
         "max_treedepth_hits": depth_hits,
-    }  # fmt: skip
+    }
     problems = []
     if not rhat_max <= RHAT_MAX:
         problems.append(f"R-hat {rhat_max:.3f} > {RHAT_MAX} ({rhat_name})")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping
-from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,8 +21,9 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from bayesspr.defaults import installed_version
 from bayesspr.errors import ModelVersionError, NotFittedError
-from bayesspr.evaluation.diagnostics import ConvergenceWarning, convergence
+from bayesspr.inference.diagnostics import ConvergenceWarning, convergence
 from bayesspr.io.files import read_saved_tree
 from bayesspr.io.fit_files import Keep, write_fit
 
@@ -86,10 +86,14 @@ def run_nuts(
     """
     with model:
         return pm.sample(
-            draws=int(sampler["draws"]), tune=int(sampler["tune"]),
-            chains=int(sampler["chains"]), target_accept=float(sampler["target_accept"]),
-            random_seed=random_seed, progressbar=progressbar, **extra,
-        )  # fmt: skip
+            draws=int(sampler["draws"]),
+            tune=int(sampler["tune"]),
+            chains=int(sampler["chains"]),
+            target_accept=float(sampler["target_accept"]),
+            random_seed=random_seed,
+            progressbar=progressbar,
+            **extra,
+        )
 
 
 def stacked_samples(
@@ -131,7 +135,7 @@ class FittedModel:
     idata : xarray.DataTree or None
         The fit, once :meth:`fit` or ``load`` has run.
     diagnostics : dict
-        The convergence verdict of :func:`bayesspr.evaluation.diagnostics.convergence`.
+        The convergence verdict of :func:`bayesspr.inference.diagnostics.convergence`.
     """
 
     #: Class name used in messages and saved-file checks.
@@ -216,13 +220,14 @@ class FittedModel:
                 f"{self.model_name} fit did not converge: "
                 + "; ".join(self.diagnostics["problems"])
                 + f" — see model.diagnostics; {advice}",
-                ConvergenceWarning, stacklevel=3,
-            )  # fmt: skip
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _attrs(self) -> dict[str, str]:
         """The file attributes every saved fit carries; subclasses add their own."""
         return {
-            "bayesspr_version": _pkg_version("bayesspr"),
+            "bayesspr_version": installed_version(),
             self.format_attr: str(self.save_format),
             "bayesspr_diagnostics": json.dumps(self.diagnostics, default=str),
         }
@@ -275,7 +280,7 @@ class FittedModel:
         if found != str(cls.save_format):
             raise ModelVersionError(
                 f"{path} has {cls.model_name} save format {found!r}; this bayesspr reads "
-                f"format {cls.save_format!r} (bayesspr {_pkg_version('bayesspr')})"
+                f"format {cls.save_format!r} (bayesspr {installed_version()})"
             )
         return idata
 
@@ -290,9 +295,11 @@ class FittedModel:
         stored = json.loads(idata.attrs.get("bayesspr_diagnostics", "{}"))
         if stored.get("method") == "advi" or "sample_stats" not in idata.children:
             self.diagnostics = {
-                **stored, "method": stored.get("method", "unknown"), "ok": None,
+                **stored,
+                "method": stored.get("method", "unknown"),
+                "ok": None,
                 "approximate": True,
                 "problems": ["approximate fit or no sampler statistics: no R-hat/ESS verdict"],
-            }  # fmt: skip
+            }
             return
         self._judge(idata, "re-fit with more tune/draws before trusting it", stored.get("ok"))
