@@ -109,7 +109,7 @@ def scaled_volume(volume: VolumeModel, n_zips: int, n_stations: int) -> VolumeMo
     out.idata = xr.DataTree.from_dict({"posterior": post})
     out.last_date = volume.last_date
     out.time_origin = volume.time_origin
-    out.fourier_center = volume.fourier_center
+    out.fourier_centre = volume.fourier_centre
     out.zips = pd.DataFrame(
         {"city": city_of, "station": station_of, "first_date": volume.last_date},
         index=pd.Index(names, name="zip"),

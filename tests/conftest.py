@@ -28,7 +28,6 @@ from filelock import FileLock
 from bayesspr import SPRModel, simulate_world
 from bayesspr.cli.demo import DEMO_HORIZON_DAYS, DEMO_SEED
 from bayesspr.data.table import validate
-from bayesspr.spr.spec import spec_id
 
 
 def _cached(model_cls, name, fit, tmp_path_factory):
@@ -38,9 +37,8 @@ def _cached(model_cls, name, fit, tmp_path_factory):
         folder = tmp_path_factory.getbasetemp().parent / "shared-fits"  # this run's workers
     if not folder:
         return fit()
-    blank = model_cls()
-    config = getattr(blank, "spec", None) or {"priors": blank.priors, "h": blank.harmonics}
-    path = Path(folder) / f"{name}-{spec_id(config)}.nc"
+    blank = model_cls()  # the key: the spec in use and the file format
+    path = Path(folder) / f"{name}-{blank.spec_id()}-format{model_cls.save_format}.nc"
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{path}.lock"):  # one worker fits; the other waits, then loads
         if path.is_file():

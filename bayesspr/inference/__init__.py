@@ -20,9 +20,11 @@ _EXPORTS = {
     "convergence": "diagnostics",
     "parameter_diagnostics": "diagnostics",
     "FittedModel": "fitted_model",
+    "SamplerConfig": "fitted_model",
+    "default_nuts_sampler": "fitted_model",
     "run_nuts": "fitted_model",
-    "sampler_settings": "fitted_model",
     "stacked_samples": "fitted_model",
+    "warm_start_values": "fitted_model",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -1,99 +1,255 @@
-"""The plumbing both models share: sampler settings, fit verdict, not-fitted checks, files.
+"""The model lifecycle every bayesspr model shares: build → fit → verdict → save → load.
 
 :class:`FittedModel` is the base of :class:`bayesspr.SPRModel` and
-:class:`bayesspr.VolumeModel`. A subclass names itself (``model_name``), the attribute that
-marks its saved files (``format_attr``) and that format's version (``save_format``); it adds
-its own attributes to the file in ``_attrs`` and restores them in ``load``. Everything else —
-merging sampler settings, running NUTS, the convergence verdict and its warning, refusing to
-predict without a fit, writing the file, and checking on load that the file is this model's
-and of this format — lives here once.
+:class:`bayesspr.VolumeModel` (and of any further model). A subclass supplies, as data and
+hooks, only what is its own:
+
+* its names: ``model_name``, the file attribute that marks its saved fits
+  (``format_attr``) and that format's version (``save_format``), the attribute holding its
+  configuration (``config_attr``);
+* its defaults: :meth:`sampler_config` (a :class:`SamplerConfig`, usually read from its spec)
+  and ``parameter_supports`` (what a saved posterior may hold);
+* its model: :meth:`_prepare` (validate the data, remember what a forecast needs) and
+  :meth:`build_model` (the PyMC model);
+* its configuration: :meth:`config` (JSON-able) and :meth:`from_config`, so a saved file
+  rebuilds the same model; :meth:`_fit_state` / :meth:`_restore_state` for what a fit learns
+  besides draws (a volume fit's zips and dates).
+
+Everything else — merging sampler settings, NUTS (nutpie when installed) or ADVI, the
+pointwise log-likelihood, the convergence verdict and its warning, refusing to predict without
+a fit, writing the file atomically, and checking on load that the file is this model's, of this
+format, with every parameter present and within its support — lives here once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import xarray as xr
 
 from bayesspr.defaults import installed_version
-from bayesspr.errors import ModelVersionError, NotFittedError
+from bayesspr.errors import (
+    ArgumentError,
+    ModelVersionError,
+    NotFittedError,
+    SavedFitError,
+    SpecError,
+)
 from bayesspr.inference.diagnostics import ConvergenceWarning, convergence
 from bayesspr.io.files import read_saved_tree
-from bayesspr.io.fit_files import Keep, write_fit
+from bayesspr.io.fit_files import Keep, check_posterior, required_attr, write_fit
 
-#: The attribute that marks each model's saved files → the model's name.
-FORMAT_ATTRS: dict[str, str] = {
-    "bayesspr_save_format": "SPRModel",
-    "bayesspr_volume_save_format": "VolumeModel",
-}
+#: Sampler implementations :class:`SamplerConfig` accepts (None: nutpie when installed).
+NUTS_SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
+
+#: Ways :meth:`FittedModel.fit` can fit.
+METHODS = ("nuts", "advi")
 
 
-def sampler_settings(
-    base: Mapping[str, Any], overrides: Mapping[str, Any | None]
-) -> dict[str, Any]:
-    """Sampler settings: ``base`` updated by the ``overrides`` the caller gave (not None).
-
-    Parameters
-    ----------
-    base : mapping
-        Defaults (``draws``, ``tune``, ``chains``, ``target_accept``, ...).
-    overrides : mapping
-        Values from the caller; ``None`` means "use the default".
+def default_nuts_sampler() -> str:
+    """``"nutpie"`` when importable, else PyMC's own NUTS.
 
     Returns
     -------
-    dict
-        The merged settings.
+    str
+        The NUTS implementation a fit uses unless told otherwise.
     """
-    settings = dict(base)
-    settings.update({key: value for key, value in overrides.items() if value is not None})
-    return settings
+    try:
+        import nutpie  # noqa: F401
+    except ImportError:  # pragma: no cover - nutpie is a dependency
+        return "pymc"
+    return "nutpie"
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """NUTS settings of a fit, one validated object from the spec to :func:`pymc.sample`.
+
+    Parameters
+    ----------
+    draws : int
+        Kept draws per chain (≥ 1).
+    tune : int
+        Tuning draws per chain (≥ 0).
+    chains : int
+        Chains (≥ 1).
+    target_accept : float
+        Target acceptance rate of the step-size adaptation, in (0, 1).
+    low_rank_mass_matrix : bool
+        nutpie's low-rank mass-matrix adaptation (follows correlated directions); ignored by
+        the other samplers.
+    nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"} or None
+        NUTS implementation; None: nutpie when installed (see :func:`default_nuts_sampler`).
+    """
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.9
+    low_rank_mass_matrix: bool = False
+    nuts_sampler: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, low in (("draws", 1), ("tune", 0), ("chains", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ArgumentError(f"sampler {name} = {value!r}; expected a whole number >= {low}")
+        value = self.target_accept
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise ArgumentError(
+                f"sampler target_accept = {value!r}; expected a number strictly between 0 and 1"
+            )
+        if not isinstance(self.low_rank_mass_matrix, bool):
+            raise ArgumentError(
+                f"sampler low_rank_mass_matrix = {self.low_rank_mass_matrix!r}; expected "
+                "True or False"
+            )
+        if self.nuts_sampler is not None and self.nuts_sampler not in NUTS_SAMPLERS:
+            raise ArgumentError(
+                f"nuts_sampler = {self.nuts_sampler!r}; expected one of {NUTS_SAMPLERS} or None"
+            )
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any], origin: str = "spec") -> SamplerConfig:
+        """Settings from a spec's ``[sampler]`` table (unknown keys and bad values refused).
+
+        Parameters
+        ----------
+        table : mapping
+            Some of the fields above.
+        origin : str
+            Where the table comes from, for messages.
+
+        Returns
+        -------
+        SamplerConfig
+
+        Raises
+        ------
+        SpecError
+            If a key is unknown or a value out of range.
+        """
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise SpecError(
+                f"model spec {origin}: [sampler] has unknown setting(s) {unknown}; expected "
+                f"some of {sorted(known)}"
+            )
+        try:
+            return cls(**dict(table))
+        except ArgumentError as exc:
+            setting = str(exc).removeprefix("sampler ")
+            raise SpecError(f"model spec {origin}: [sampler] {setting}") from None
+
+    def with_overrides(self, **overrides: Any) -> SamplerConfig:
+        """These settings with the ``overrides`` the caller gave (None: keep the default).
+
+        Returns
+        -------
+        SamplerConfig
+        """
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return dataclasses.replace(self, **given) if given else self
+
+    def pymc_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`pymc.sample` for these settings.
+
+        Returns
+        -------
+        dict
+        """
+        sampler = self.nuts_sampler or default_nuts_sampler()
+        kwargs: dict[str, Any] = {
+            "draws": int(self.draws),
+            "tune": int(self.tune),
+            "chains": int(self.chains),
+            "target_accept": float(self.target_accept),
+            "nuts_sampler": sampler,
+        }
+        if sampler == "nutpie" and self.low_rank_mass_matrix:
+            kwargs["nuts"] = {"adaptation": "low_rank"}
+        return kwargs
 
 
 def run_nuts(
     model: pm.Model,
-    sampler: Mapping[str, Any],
+    sampler: SamplerConfig,
     *,
     random_seed: int | None,
     progressbar: bool,
-    **extra: Any,
+    initvals: Mapping[str, np.ndarray] | None = None,
 ) -> xr.DataTree:
-    """NUTS on ``model`` with the merged ``sampler`` settings (see :func:`sampler_settings`).
+    """NUTS on ``model`` with the given settings.
 
     Parameters
     ----------
     model : pymc.Model
         The model to sample.
-    sampler : mapping
-        ``draws``, ``tune``, ``chains`` and ``target_accept``.
+    sampler : SamplerConfig
+        Draws, tuning, chains, target acceptance, sampler and mass matrix.
     random_seed : int, optional
         Sampler seed.
     progressbar : bool
         Show the sampler's progress bar.
-    **extra
-        Passed to :func:`pymc.sample` (``nuts_sampler``, ``nuts``, ``initvals``).
+    initvals : mapping, optional
+        Starting values of some free variables (every chain).
 
     Returns
     -------
     xarray.DataTree
         The fit.
     """
+    extra = {} if not initvals else {"initvals": dict(initvals)}
     with model:
         return pm.sample(
-            draws=int(sampler["draws"]),
-            tune=int(sampler["tune"]),
-            chains=int(sampler["chains"]),
-            target_accept=float(sampler["target_accept"]),
-            random_seed=random_seed,
-            progressbar=progressbar,
-            **extra,
+            random_seed=random_seed, progressbar=progressbar, **sampler.pymc_kwargs(), **extra
         )
+
+
+def warm_start_values(model: pm.Model, previous: xr.DataTree) -> dict[str, np.ndarray]:
+    """Posterior means of an earlier fit for the free variables a new model shares with it.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model about to be sampled.
+    previous : xarray.DataTree
+        An earlier fit with a ``posterior`` group.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Initial values (in each variable's own, constrained space) for the free variables
+        whose name exists in the earlier posterior with the same shape and, for labelled
+        dims, the same labels in the same order (a new zip or station changes a group's
+        labels, so that group starts as usual). Unlabelled vectors (the centred and
+        non-centred parts of a group) are left out: equal lengths need not mean equal groups.
+    """
+    post = previous["posterior"].to_dataset()
+    values = {}
+    for rv in model.free_RVs:
+        name = rv.name
+        if name not in post:
+            continue
+        dims = model.named_vars_to_dims.get(name, ())
+        old = post[name]
+        shape = tuple(int(n) for n in old.shape[2:])
+        if len(dims) != len(shape) or (not dims and shape):
+            continue  # unlabelled vector
+        if any(np.asarray(model.coords[d]).tolist() != old[d].to_numpy().tolist() for d in dims):
+            continue
+        values[name] = old.mean(("chain", "draw")).to_numpy()
+    return values
 
 
 def stacked_samples(
@@ -128,14 +284,19 @@ def stacked_samples(
 
 
 class FittedModel:
-    """Base of the package's models: a fit (``idata``), its verdict and its file.
+    """Base of the package's models: build → fit → verdict → save → load, written once.
+
+    Subclasses set the class attributes below and implement :meth:`build_model`; the other
+    hooks have defaults (see the module docstring).
 
     Attributes
     ----------
     idata : xarray.DataTree or None
-        The fit, once :meth:`fit` or ``load`` has run.
+        The fit, once :meth:`fit` or :meth:`load` has run.
     diagnostics : dict
         The convergence verdict of :func:`bayesspr.inference.diagnostics.convergence`.
+    pymc_model : pymc.Model or None
+        The PyMC model of the last :meth:`fit` (None after :meth:`load`).
     """
 
     #: Class name used in messages and saved-file checks.
@@ -143,12 +304,224 @@ class FittedModel:
     #: The file attribute that marks this model's saved fits, and its format version.
     format_attr: ClassVar[str]
     save_format: ClassVar[int] = 1
+    #: The file attribute holding the JSON of :meth:`_saved_config`.
+    config_attr: ClassVar[str]
     #: How many posterior samples :meth:`posterior_samples` keeps by default.
     default_samples: ClassVar[int] = 1000
+    #: Whether :meth:`fit` stores the pointwise log-likelihood (for LOO in the report).
+    keeps_log_likelihood: ClassVar[bool] = False
+    #: Support (low, high] of each posterior variable a saved file is checked against.
+    parameter_supports: ClassVar[Mapping[str, tuple[float, float]]] = {}
+    #: What a failed verdict advises.
+    convergence_advice: ClassVar[str] = "try more tune/draws or a higher target_accept"
 
-    idata: xr.DataTree | None
+    #: Every model class by the attribute that marks its files (filled by subclassing).
+    _by_format_attr: ClassVar[dict[str, str]] = {}
+
+    idata: xr.DataTree | None = None
     diagnostics: dict[str, Any]
+    pymc_model: pm.Model | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "format_attr" in cls.__dict__:
+            FittedModel._by_format_attr[cls.format_attr] = cls.model_name
+
+    # ------------------------------------------------------------------ hooks
+    def sampler_config(self) -> SamplerConfig:
+        """Default NUTS settings of this model (subclasses read them from their spec).
+
+        Returns
+        -------
+        SamplerConfig
+        """
+        return SamplerConfig()
+
+    def _prepare(self, data: pd.DataFrame) -> Any:
+        """Validate the data :meth:`fit` was given and remember what forecasts need.
+
+        Returns
+        -------
+        Any
+            What :meth:`build_model` takes (by default the data itself).
+        """
+        return data
+
+    def build_model(self, data: Any) -> pm.Model:
+        """The PyMC model of the prepared data (subclasses implement it)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_model")
+
+    def config(self) -> dict[str, Any]:
+        """The model's configuration as JSON-able data: what :meth:`from_config` rebuilds.
+
+        Returns
+        -------
+        dict
+        """
+        return {}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """A model of this class from :meth:`config` (by default ``cls(**config)``).
+
+        Returns
+        -------
+        FittedModel
+        """
+        return cls(**config)
+
+    def learned_parameters(self) -> tuple[str, ...]:
+        """Posterior variables every fit has (a saved file lacking one is refused).
+
+        Returns
+        -------
+        tuple of str
+        """
+        return tuple(self.parameter_supports)
+
+    def _fit_state(self) -> dict[str, Any]:
+        """What a fit learns besides its draws, as JSON-able data (saved with the config)."""
+        return {}
+
+    def _restore_state(self, state: Mapping[str, Any]) -> None:
+        """Take back what :meth:`_fit_state` saved."""
+
+    def _saved_config(self) -> dict[str, Any]:
+        """The JSON-able record stored in ``config_attr``: configuration and fit state."""
+        state = self._fit_state()
+        return {**self.config(), **({"fit_state": state} if state else {})}
+
+    @classmethod
+    def _from_saved_config(cls, saved: Mapping[str, Any]) -> Self:
+        """Rebuild the model and its fit state from :meth:`_saved_config`'s record."""
+        saved = dict(saved)
+        state = saved.pop("fit_state", {})
+        model = cls.from_config(saved)
+        model._restore_state(state)
+        return model
+
+    def spec_id(self) -> str:
+        """Short stable hash (hex) of :meth:`config`; stored with every saved fit.
+
+        Returns
+        -------
+        str
+            12 hex digits.
+        """
+        from hashlib import sha256
+
+        text = json.dumps(self.config(), sort_keys=True, default=str)
+        return sha256(text.encode()).hexdigest()[:12]
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        data: pd.DataFrame,
+        *,
+        random_seed: int | None = None,
+        method: str = "nuts",
+        draws: int | None = None,
+        tune: int | None = None,
+        chains: int | None = None,
+        target_accept: float | None = None,
+        nuts_sampler: str | None = None,
+        advi_iterations: int = 30_000,
+        progressbar: bool = False,
+        warm_start: FittedModel | None = None,
+    ) -> Self:
+        """Fit the model to its data.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            The model's data (see the subclass); refused by name if it breaks a rule.
+        random_seed : int, optional
+            Seed of the sampler.
+        method : {"nuts", "advi"}
+            ``"nuts"``: MCMC, nutpie when installed. ``"advi"``: a fast mean-field
+            variational approximation, labelled approximate in ``diagnostics`` (no verdict).
+        draws, tune, chains, target_accept : optional
+            Sampler settings; defaults from :meth:`sampler_config`.
+        nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, optional
+            NUTS implementation; default nutpie when installed. ``"numpyro"`` and
+            ``"blackjax"`` run on JAX (``pip install 'bayesspr[jax]'``).
+        advi_iterations : int
+            Optimisation steps for ``method="advi"``.
+        progressbar : bool
+            Show the sampler's progress bar.
+        warm_start : FittedModel, optional
+            An earlier fit of the same class (last month's, say): every chain starts at its
+            posterior mean for the parameters it shares with this model, same groups in the
+            same order (see :func:`warm_start_values`). Only where NUTS starts changes.
+
+        Returns
+        -------
+        FittedModel
+            ``self``, with ``idata``, ``diagnostics`` and ``pymc_model``.
+
+        Raises
+        ------
+        ArgumentError
+            If ``method`` or a sampler setting is not one the model accepts.
+
+        Warns
+        -----
+        ConvergenceWarning
+            If the NUTS fit fails the checks (R-hat, ESS, divergences, E-BFMI).
+        """
+        if method not in METHODS:
+            raise ArgumentError(f"method must be 'nuts' or 'advi', got {method!r}")
+        sampler = self.sampler_config().with_overrides(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            target_accept=target_accept,
+            nuts_sampler=nuts_sampler,
+        )
+        model = self.build_model(self._prepare(data))
+        with model:
+            if method == "nuts":
+                initvals = None
+                if warm_start is not None:
+                    initvals = warm_start_values(model, warm_start._require_fit())
+                idata = run_nuts(
+                    model,
+                    sampler,
+                    random_seed=random_seed,
+                    progressbar=progressbar,
+                    initvals=initvals,
+                )
+            else:
+                approx = pm.fit(
+                    n=advi_iterations,
+                    method="advi",
+                    random_seed=random_seed,
+                    progressbar=progressbar,
+                )
+                idata = approx.sample(sampler.draws, random_seed=random_seed)
+            if self.keeps_log_likelihood:
+                pm.compute_log_likelihood(idata, model=model, progressbar=False)
+        self.pymc_model = model
+        self.idata = idata
+        if method == "nuts":
+            self._judge(idata, self.convergence_advice)
+        else:
+            self.diagnostics = {
+                "method": "advi",
+                "approximate": True,
+                "ok": None,
+                "problems": ["approximate fit (ADVI): not MCMC, no R-hat/ESS"],
+            }
+            warnings.warn(
+                "method='advi' is an approximation: intervals are typically too narrow; use "
+                "NUTS for decisions",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.idata.attrs.update(self._attrs())
+        return self
+
+    # ------------------------------------------------------------------ the fit
     def _require_fit(self) -> xr.DataTree:
         if self.idata is None:
             raise NotFittedError(
@@ -225,11 +598,13 @@ class FittedModel:
             )
 
     def _attrs(self) -> dict[str, str]:
-        """The file attributes every saved fit carries; subclasses add their own."""
+        """The file attributes every saved fit carries: version, format, verdict, config."""
         return {
             "bayesspr_version": installed_version(),
             self.format_attr: str(self.save_format),
             "bayesspr_diagnostics": json.dumps(self.diagnostics, default=str),
+            self.config_attr: json.dumps(self._saved_config(), default=str),
+            "bayesspr_spec_id": self.spec_id(),
         }
 
     def save(self, path: str | Path, *, keep: Keep = "report") -> Path:
@@ -257,7 +632,7 @@ class FittedModel:
         ------
         NotFittedError
             If the model has no fit.
-        ValueError
+        ArgumentError
             If ``keep`` is not one of the three choices.
         """
         idata = self._require_fit()
@@ -271,7 +646,7 @@ class FittedModel:
         idata = read_saved_tree(path, cls.model_name)
         found = idata.attrs.get(cls.format_attr)
         if found is None:
-            for attr, owner in FORMAT_ATTRS.items():
+            for attr, owner in FittedModel._by_format_attr.items():
                 if attr in idata.attrs and owner != cls.model_name:
                     raise ModelVersionError(
                         f"{path} is a {owner} fit, not a {cls.model_name} fit: load it with "
@@ -303,3 +678,45 @@ class FittedModel:
             }
             return
         self._judge(idata, "re-fit with more tune/draws before trusting it", stored.get("ok"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a fit written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            A file written by :meth:`save` of this class.
+
+        Returns
+        -------
+        FittedModel
+            A model with its configuration, fit state, ``idata`` and ``diagnostics``
+            (recomputed from the draws, never read from the file).
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ModelVersionError
+            If the file is another model's fit (it says whose) or of another save format.
+        SavedFitError
+            If the file lacks its configuration, the configuration is unusable, or its
+            posterior lacks a parameter or has values no fit can have (NaN, or outside a
+            parameter's support): a damaged or edited file.
+        """
+        path = Path(path)
+        idata = cls._read_fit(path)
+        text = required_attr(idata, cls.config_attr, path, cls.model_name)
+        try:
+            model = cls._from_saved_config(json.loads(text))
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
+            raise SavedFitError(
+                f"{path}: its stored {cls.model_name} configuration is unusable "
+                f"({type(exc).__name__}: {exc}); re-fit and save again"
+            ) from None
+        check_posterior(
+            idata, path, cls.model_name, model.parameter_supports, model.learned_parameters()
+        )
+        model._restore(idata)
+        return model

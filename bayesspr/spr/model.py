@@ -20,8 +20,8 @@ present, a log-normal likelihood of the route length informs the tour constant.
 
 from __future__ import annotations
 
-import json
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,11 @@ import xarray as xr
 
 from bayesspr.data import table as data_mod
 from bayesspr.defaults import DEFAULT_INTERVAL, central_bounds
-from bayesspr.errors import ArgumentError
 from bayesspr.errors import ModelVersionError as ModelVersionError  # re-exported
 from bayesspr.errors import NotFittedError as NotFittedError  # re-exported
-from bayesspr.inference.fitted_model import FittedModel, run_nuts, sampler_settings
+from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
 from bayesspr.inference.fitted_model import stacked_samples as stacked_samples  # re-exported
-from bayesspr.io.fit_files import SavedFitError, check_posterior, required_attr
+from bayesspr.inference.fitted_model import warm_start_values as warm_start_values  # re-exported
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
 from bayesspr.spr.physics import RouteConstants, ZoneDay
@@ -258,13 +257,16 @@ class SPRModel(FittedModel):
     model_name = "SPRModel"
     format_attr = "bayesspr_save_format"
     save_format = SAVE_FORMAT
+    config_attr = "bayesspr_spec"
+    keeps_log_likelihood = True
+    parameter_supports = PARAMETER_SUPPORTS
 
     def __init__(self, spec: str | Path | dict[str, Any] = "default") -> None:
         self.spec = load_spec(spec)
         self.idata: xr.DataTree | None = None
         self.diagnostics: dict[str, Any] = {}
         self.pymc_model: pm.Model | None = None
-        self.parameterization: dict[str, str] = {}
+        self.parameterisation: dict[str, str] = {}
 
     # ------------------------------------------------------------------ building
     def build_model(self, df: pd.DataFrame) -> pm.Model:
@@ -299,7 +301,7 @@ class SPRModel(FittedModel):
             name: self._centring(name, df[level], levels[level])
             for name, level in effect_levels.items()
         }
-        self.parameterization = {
+        self.parameterisation = {
             name: f"{int(mask.sum())} of {mask.size} groups centred"
             for name, mask in centred.items()
         }
@@ -372,140 +374,40 @@ class SPRModel(FittedModel):
         counts = labels.value_counts().reindex(groups).to_numpy()
         return counts >= min_rows
 
-    # ------------------------------------------------------------------ fitting
-    def fit(
-        self,
-        df: pd.DataFrame,
-        *,
-        random_seed: int | None = None,
-        method: str = "nuts",
-        draws: int | None = None,
-        tune: int | None = None,
-        chains: int | None = None,
-        target_accept: float | None = None,
-        nuts_sampler: str | None = None,
-        advi_iterations: int = 30_000,
-        progressbar: bool = False,
-        warm_start: SPRModel | None = None,
-    ) -> SPRModel:
-        """Fit the model to an observation table.
+    # ------------------------------------------------------------------ lifecycle hooks
+    def sampler_config(self) -> SamplerConfig:
+        """NUTS defaults from the spec's ``[sampler]`` table.
 
-        Parameters
-        ----------
-        df : pandas.DataFrame
-            Canonical observation table with ``routes``; refused (``DataError``) if it fails
-            :func:`bayesspr.data.table.validate`.
-        random_seed : int, optional
-            Seed for the sampler.
-        method : {"nuts", "advi"}
-            ``"nuts"``: MCMC with nutpie (PyMC's NUTS if nutpie is missing). ``"advi"``: a
-            fast mean-field variational approximation for iteration on big data; labelled
-            approximate in ``diagnostics`` and the fit's attributes.
-        draws, tune, chains, target_accept : optional
-            Sampler settings; defaults from the spec's ``[sampler]`` table.
-        nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, optional
-            NUTS implementation; default nutpie when installed. ``"numpyro"`` and
-            ``"blackjax"`` run on JAX (CPU or GPU; ``pip install 'bayesspr[jax]'``).
-        advi_iterations : int
-            Optimisation steps for ``method="advi"``.
-        progressbar : bool
-            Show the sampler's progress bar.
-        warm_start : SPRModel, optional
-            An earlier fit (last month's, say): every chain starts at its posterior mean for
-            the parameters it shares with this model, same groups in the same order (see
-            :func:`warm_start_values`); the others start as usual. Only where NUTS starts
-            changes, not what it converges to.
+        Returns
+        -------
+        bayesspr.inference.fitted_model.SamplerConfig
+        """
+        return SamplerConfig.from_mapping(
+            self.spec.get("sampler", {}), origin=str(self.spec["model"].get("name", "spec"))
+        )
+
+    def _prepare(self, data: pd.DataFrame) -> pd.DataFrame:
+        """The canonical observation table with ``routes``, validated (``DataError``)."""
+        return data_mod.validate(data, require_routes=True)
+
+    def config(self) -> dict[str, Any]:
+        """The spec in use (priors, constants, sampler, hierarchy) as data.
+
+        Returns
+        -------
+        dict
+        """
+        return self.spec
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SPRModel:
+        """A model of the spec :meth:`config` gave (validated again).
 
         Returns
         -------
         SPRModel
-            ``self``, with ``idata`` and ``diagnostics`` set.
-
-        Warns
-        -----
-        ConvergenceWarning
-            If R-hat > 1.01, bulk or tail ESS < 400, any divergence, or E-BFMI < 0.3.
         """
-        clean = data_mod.validate(df, require_routes=True)
-        base = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.9}
-        base.update(self.spec.get("sampler", {}))
-        sampler = sampler_settings(
-            base,
-            {
-                "draws": draws,
-                "tune": tune,
-                "chains": chains,
-                "target_accept": target_accept,
-            },
-        )
-        if method not in ("nuts", "advi"):
-            raise ArgumentError(f"method must be 'nuts' or 'advi', got {method!r}")
-        model = self.build_model(clean)
-        with model:
-            if method == "nuts":
-                idata = self._sample_nuts(
-                    model, sampler, random_seed, nuts_sampler, progressbar, warm_start
-                )
-            else:
-                approx = pm.fit(
-                    n=advi_iterations,
-                    method="advi",
-                    random_seed=random_seed,
-                    progressbar=progressbar,
-                )
-                idata = approx.sample(int(sampler["draws"]), random_seed=random_seed)
-            pm.compute_log_likelihood(idata, model=model, progressbar=False)
-        self.pymc_model = model
-        self.idata = idata
-        if method == "nuts":
-            self._judge(idata, "try more tune/draws or a higher target_accept")
-        else:
-            self.diagnostics = {
-                "method": "advi",
-                "approximate": True,
-                "ok": None,
-                "problems": ["approximate fit (ADVI): not MCMC, no R-hat/ESS"],
-            }
-            warnings.warn(
-                "method='advi' is an approximation: intervals are typically too "
-                "narrow; use NUTS for decisions",
-                UserWarning,
-                stacklevel=2,
-            )
-        self.idata.attrs.update(self._attrs())
-        return self
-
-    @staticmethod
-    def _sample_nuts(
-        model: pm.Model,
-        sampler: dict[str, Any],
-        random_seed: int | None,
-        nuts_sampler: str | None,
-        progressbar: bool,
-        warm_start: SPRModel | None,
-    ) -> xr.DataTree:
-        """NUTS on the model (nutpie by default; low-rank mass matrix and warm start if asked)."""
-        nuts_sampler = nuts_sampler or _nuts_sampler()
-        extra: dict[str, Any] = {}
-        if nuts_sampler == "nutpie" and sampler.get("low_rank_mass_matrix", False):
-            extra["nuts"] = {"adaptation": "low_rank"}
-        if warm_start is not None:
-            extra["initvals"] = warm_start_values(model, warm_start._require_fit())
-        return run_nuts(
-            model,
-            sampler,
-            random_seed=random_seed,
-            progressbar=progressbar,
-            nuts_sampler=nuts_sampler,
-            **extra,
-        )
-
-    def _attrs(self) -> dict[str, str]:
-        return {
-            **super()._attrs(),
-            "bayesspr_spec": json.dumps(self.spec),
-            "bayesspr_spec_id": spec_id(self.spec),
-        }
+        return cls(dict(config))
 
     # ------------------------------------------------------------------ predicting
     def parameter_draws(
@@ -805,79 +707,6 @@ class SPRModel(FittedModel):
             )
         return (*learned, "zip_effect")
 
-    # ------------------------------------------------------------------ persistence
-    @classmethod
-    def load(cls, path: str | Path) -> SPRModel:
-        """Read a fit written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            A file written by :meth:`save`.
-
-        Returns
-        -------
-        SPRModel
-            A model with its spec, ``idata`` and ``diagnostics`` restored.
-
-        Raises
-        ------
-        ModelVersionError
-            If the file was not written by this save format, or is a volume fit.
-        SavedFitError
-            If the file lacks its spec, its spec is invalid, or its posterior has values no
-            fit can have (NaN, or a positive constant ≤ 0): a damaged or edited file.
-        FileNotFoundError
-            If ``path`` does not exist.
-        """
-        path = Path(path)
-        idata = cls._read_fit(path)
-        spec_text = required_attr(idata, "bayesspr_spec", path, "SPRModel")
-        try:
-            spec = load_spec(json.loads(spec_text))
-        except (json.JSONDecodeError, SpecError) as exc:
-            raise SavedFitError(f"{path}: its stored model spec is unusable: {exc}") from None
-        model = cls(spec)
-        check_posterior(idata, path, "SPRModel", PARAMETER_SUPPORTS, model.learned_parameters())
-        model._restore(idata)
-        return model
-
-
-def warm_start_values(model: pm.Model, previous: xr.DataTree) -> dict[str, np.ndarray]:
-    """Posterior means of an earlier fit for the free variables a new model shares with it.
-
-    Parameters
-    ----------
-    model : pymc.Model
-        The model about to be sampled.
-    previous : xarray.DataTree
-        An earlier fit with a ``posterior`` group.
-
-    Returns
-    -------
-    dict of numpy.ndarray
-        Initial values (in each variable's own, constrained space) for the free variables
-        whose name exists in the earlier posterior with the same shape and, for labelled
-        dims, the same labels in the same order (a new zip or station changes a group's
-        labels, so that group starts as usual). Unlabelled vectors (the centred and
-        non-centred parts of a group) are left out: equal lengths need not mean equal groups.
-    """
-    post = previous["posterior"].to_dataset()
-    values = {}
-    for rv in model.free_RVs:
-        name = rv.name
-        if name not in post:
-            continue
-        dims = model.named_vars_to_dims.get(name, ())
-        old = post[name]
-        shape = tuple(int(n) for n in old.shape[2:])
-        if len(dims) != len(shape) or (not dims and shape):
-            continue  # unlabelled vector
-        if any(np.asarray(model.coords[d]).tolist() != old[d].to_numpy().tolist() for d in dims):
-            continue
-        values[name] = old.mean(("chain", "draw")).to_numpy()
-    return values
-
 
 def pooled_offsets(
     name: str, location: Any, scale: Any, level: str, centred: np.ndarray
@@ -901,12 +730,3 @@ def pooled_offsets(
     values = pt.set_subtensor(values[rich], direct)
     values = pt.set_subtensor(values[thin], location + scale * z)
     return pm.Deterministic(name, values, dims=level)
-
-
-def _nuts_sampler() -> str:
-    """Return ``"nutpie"`` when importable, else PyMC's own NUTS."""
-    try:
-        import nutpie  # noqa: F401
-    except ImportError:  # pragma: no cover - nutpie is a dependency
-        return "pymc"
-    return "nutpie"

@@ -21,6 +21,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bayesspr.errors import SpecError
+from bayesspr.inference.fitted_model import SamplerConfig
 
 #: Folder holding the shipped specs: ``models/`` at the project root in a checkout (and an
 #: editable install); ``bayesspr/models/`` inside an installed wheel.
@@ -343,18 +344,8 @@ def _check_support(where: str, name: str, dist: str, params: dict[str, Any]) -> 
 
 
 def _check_sampler(origin: str, sampler: dict[str, Any]) -> None:
-    """Raise SpecError unless the ``[sampler]`` settings are in their ranges."""
-    counts = {"draws": 1, "tune": 0, "chains": 1}
-    for key, value in sampler.items():
-        where = f"model spec {origin}: [sampler] {key} = {value!r}"
-        if key in counts:
-            if isinstance(value, bool) or not isinstance(value, int) or value < counts[key]:
-                raise SpecError(f"{where}; expected a whole number >= {counts[key]}")
-        elif key == "target_accept":
-            if not _is_number(value) or not 0 < value < 1:
-                raise SpecError(f"{where}; expected a number strictly between 0 and 1")
-        elif key == "low_rank_mass_matrix" and not isinstance(value, bool):
-            raise SpecError(f"{where}; expected true or false")
+    """Raise SpecError unless the ``[sampler]`` settings are known and in their ranges."""
+    SamplerConfig.from_mapping(sampler, origin=origin)
 
 
 def _check_hierarchy(origin: str, hierarchy: dict[str, Any]) -> None:

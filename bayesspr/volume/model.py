@@ -22,9 +22,8 @@ packages per stop p_z pooled zip → station. τ is years since the last history
 
 from __future__ import annotations
 
-import json
 import zlib
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -36,13 +35,13 @@ import xarray as xr
 from bayesspr.data.network import Network, NetworkError
 from bayesspr.defaults import MAX_HARMONICS
 from bayesspr.errors import SpecError, VolumeDataError
-from bayesspr.inference.fitted_model import FittedModel, run_nuts, sampler_settings
-from bayesspr.io.fit_files import check_posterior, required_attr
+from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
 from bayesspr.spr.model import pooled_offsets
 from bayesspr.spr.spec import SPEC_DIR, read_spec_file, spec_id
 
-#: Version of the saved volume-fit layout.
-VOLUME_SAVE_FORMAT = 1
+#: Version of the saved volume-fit layout (2: configuration and fit state apart, written by
+#: the model base).
+VOLUME_SAVE_FORMAT = 2
 
 #: The volume model's spec as shipped: ``models/volume.toml``.
 VOLUME_SPEC: dict[str, Any] = read_spec_file(SPEC_DIR / "volume.toml")
@@ -53,7 +52,7 @@ VOLUME_SPEC: dict[str, Any] = read_spec_file(SPEC_DIR / "volume.toml")
 VOLUME_PRIORS: dict[str, float] = dict(VOLUME_SPEC["priors"])
 
 #: NUTS settings of :meth:`VolumeModel.fit` unless given (``[sampler]`` of the spec).
-VOLUME_SAMPLER: dict[str, Any] = dict(VOLUME_SPEC["sampler"])
+VOLUME_SAMPLER = SamplerConfig.from_mapping(VOLUME_SPEC["sampler"], origin="volume.toml")
 
 
 _DAYS_PER_YEAR = 365.25
@@ -185,7 +184,18 @@ class VolumeModel(FittedModel):
     model_name = "VolumeModel"
     format_attr = "bayesspr_volume_save_format"
     save_format = VOLUME_SAVE_FORMAT
+    config_attr = "bayesspr_volume_meta"
     default_samples = 500
+    parameter_supports = VOLUME_SUPPORTS
+
+    def learned_parameters(self) -> tuple[str, ...]:
+        """Posterior variables every volume fit has (what forecasts read).
+
+        Returns
+        -------
+        tuple of str
+        """
+        return VOLUME_REQUIRED
 
     def __init__(
         self,
@@ -225,7 +235,7 @@ class VolumeModel(FittedModel):
         self.zips = pd.DataFrame()
         self.last_date: pd.Timestamp | None = None
         self.time_origin: pd.Timestamp | None = None
-        self.fourier_center = np.zeros(2 * self.harmonics)
+        self.fourier_centre = np.zeros(2 * self.harmonics)
         self.network: Network | None = None
 
     # ------------------------------------------------------------------ design
@@ -242,7 +252,7 @@ class VolumeModel(FittedModel):
 
     def _fourier(self, dates: pd.DatetimeIndex) -> np.ndarray:
         """Yearly features centred on their history mean (so the level is the history mean)."""
-        return fourier_terms(dates, self.harmonics) - self.fourier_center
+        return fourier_terms(dates, self.harmonics) - self.fourier_centre
 
     def _years(self, dates: pd.DatetimeIndex) -> np.ndarray:
         """Years since the middle of the history (centred: level and growth decorrelate)."""
@@ -343,42 +353,23 @@ class VolumeModel(FittedModel):
         return model
 
     # ------------------------------------------------------------------ fitting
-    def fit(
-        self,
-        df: pd.DataFrame,
-        *,
-        random_seed: int | None = None,
-        draws: int | None = None,
-        tune: int | None = None,
-        chains: int | None = None,
-        target_accept: float | None = None,
-        progressbar: bool = False,
-    ) -> VolumeModel:
-        """Fit the model to a history of daily volume.
-
-        Parameters
-        ----------
-        df : pandas.DataFrame
-            Rows with ``date``, ``city``, ``station``, ``zip``, ``stops``, ``packages``
-            (several rows of one zip-day are summed); the canonical table qualifies.
-        random_seed : int, optional
-            Sampler seed.
-        draws, tune, chains, target_accept : optional
-            Sampler settings (defaults in :data:`VOLUME_SAMPLER`).
-        progressbar : bool
-            Show the sampler's progress bar.
+    # ------------------------------------------------------------------ lifecycle hooks
+    def sampler_config(self) -> SamplerConfig:
+        """NUTS defaults: the ``[sampler]`` table of ``models/volume.toml``.
 
         Returns
         -------
-        VolumeModel
-            ``self``, with ``idata`` and ``diagnostics``.
-
-        Warns
-        -----
-        ConvergenceWarning
-            If the fit fails the usual checks (R-hat, ESS, divergences, E-BFMI).
+        bayesspr.inference.fitted_model.SamplerConfig
         """
-        volume = zip_day_volume(df)
+        return VOLUME_SAMPLER
+
+    def _prepare(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Zip-day volume of the history; remembers its zips, dates and network.
+
+        ``data`` has rows with ``date``, ``city``, ``station``, ``zip``, ``stops``,
+        ``packages`` (several rows of one zip-day are summed); the canonical table qualifies.
+        """
+        volume = zip_day_volume(data)
         if volume.empty:
             raise VolumeDataError("volume table has no rows")
         last = volume.sort_values("date").groupby("zip").last()
@@ -392,30 +383,13 @@ class VolumeModel(FittedModel):
         self.last_date = pd.Timestamp(volume["date"].max())
         first = pd.Timestamp(volume["date"].min())
         self.time_origin = (first + (self.last_date - first) / 2).normalize()
-        self.fourier_center = fourier_terms(pd.DatetimeIndex(volume["date"]), self.harmonics).mean(
-            0
-        )
+        dates = pd.DatetimeIndex(volume["date"])
+        self.fourier_centre = fourier_terms(dates, self.harmonics).mean(0)
         try:  # the canonical table also describes the network forecasts run on
-            self.network = Network.from_table(df)
+            self.network = Network.from_table(data)
         except NetworkError:
             self.network = None
-        sampler = sampler_settings(
-            VOLUME_SAMPLER,
-            {
-                "draws": draws,
-                "tune": tune,
-                "chains": chains,
-                "target_accept": target_accept,
-            },
-        )
-        model = self.build_model(volume)
-        idata = run_nuts(
-            model, sampler, random_seed=random_seed, progressbar=progressbar, **_low_rank()
-        )
-        self.idata = idata
-        self._judge(idata, "try more tune/draws or a higher target_accept")
-        self.idata.attrs.update(self._attrs())
-        return self
+        return volume
 
     # ------------------------------------------------------------------ forecasting
 
@@ -547,31 +521,70 @@ class VolumeModel(FittedModel):
         )
 
     # ------------------------------------------------------------------ persistence
-    def _attrs(self) -> dict[str, str]:
-        meta = {
+    def config(self) -> dict[str, Any]:
+        """Priors, harmonics, day shocks and known regressors, as data.
+
+        Returns
+        -------
+        dict
+        """
+        regressors = None
+        if self.regressors is not None:
+            regressors = {
+                "dates": [f"{d:%Y-%m-%d}" for d in self.regressors.index],
+                "columns": {c: self.regressors[c].tolist() for c in self.regressors.columns},
+            }
+        return {
             "priors": self.priors,
             "harmonics": self.harmonics,
             "day_shocks": self.day_shocks,
+            "regressors": regressors,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> VolumeModel:
+        """A model of the configuration :meth:`config` gave (validated again).
+
+        Returns
+        -------
+        VolumeModel
+        """
+        regressors = None
+        if config.get("regressors") is not None:
+            days = pd.DatetimeIndex(config["regressors"]["dates"])
+            regressors = pd.DataFrame(config["regressors"]["columns"], index=days)
+        return cls(
+            config["priors"],
+            harmonics=config["harmonics"],
+            regressors=regressors,
+            day_shocks=config.get("day_shocks", "none"),
+        )
+
+    def _fit_state(self) -> dict[str, Any]:
+        if self.last_date is None:
+            return {}
+        return {
             "last_date": f"{self.last_date:%Y-%m-%d}",
             "time_origin": f"{self.time_origin:%Y-%m-%d}",
-            "fourier_center": self.fourier_center.tolist(),
+            "fourier_centre": self.fourier_centre.tolist(),
             "zips": {
                 z: [r["city"], r["station"], f"{r['first_date']:%Y-%m-%d}"]
                 for z, r in self.zips.iterrows()
             },
             "network": None if self.network is None else self.network.to_json(),
-            "regressors": None
-            if self.regressors is None
-            else {
-                "dates": [f"{d:%Y-%m-%d}" for d in self.regressors.index],
-                "columns": {c: self.regressors[c].tolist() for c in self.regressors.columns},
-            },
         }
-        return {
-            **super()._attrs(),
-            "bayesspr_volume_meta": json.dumps(meta),
-            "bayesspr_spec_id": self.spec_id(),
-        }
+
+    def _restore_state(self, state: Mapping[str, Any]) -> None:
+        self.last_date = pd.Timestamp(state["last_date"])
+        self.time_origin = pd.Timestamp(state["time_origin"])
+        self.fourier_centre = np.asarray(state["fourier_centre"], dtype=float)
+        self.zips = pd.DataFrame.from_dict(
+            state["zips"], orient="index", columns=["city", "station", "first_date"]
+        )
+        self.zips["first_date"] = pd.to_datetime(self.zips["first_date"])
+        self.zips.index.name = "zip"
+        if state.get("network") is not None:
+            self.network = Network.from_json(state["network"])
 
     def spec_id(self) -> str:
         """Short stable hash (hex) of the spec in use: priors, harmonics, regressor names.
@@ -592,73 +605,10 @@ class VolumeModel(FittedModel):
             }
         )
 
-    @classmethod
-    def load(cls, path: str | Path) -> VolumeModel:
-        """Read a fit written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            A file written by :meth:`save`.
-
-        Returns
-        -------
-        VolumeModel
-            The model with its posterior, priors, zips and regressors.
-
-        Raises
-        ------
-        FileNotFoundError
-            If ``path`` does not exist.
-        ModelVersionError
-            If the file is not a bayesspr volume fit of this format (an SPR fit says so).
-        SavedFitError
-            If the file lacks its metadata or its posterior has values no fit can have.
-        """
-        path = Path(path)
-        idata = cls._read_fit(path)
-        meta = json.loads(required_attr(idata, "bayesspr_volume_meta", path, "VolumeModel"))
-        check_posterior(idata, path, "VolumeModel", VOLUME_SUPPORTS, VOLUME_REQUIRED)
-        regressors = None
-        if meta["regressors"] is not None:
-            days = pd.DatetimeIndex(meta["regressors"]["dates"])
-            regressors = pd.DataFrame(meta["regressors"]["columns"], index=days)
-        model = cls(
-            meta["priors"],
-            harmonics=meta["harmonics"],
-            regressors=regressors,
-            day_shocks=meta.get("day_shocks", "none"),
-        )
-        model._restore(idata)
-        model.last_date = pd.Timestamp(meta["last_date"])
-        model.time_origin = pd.Timestamp(meta["time_origin"])
-        model.fourier_center = np.asarray(meta["fourier_center"], dtype=float)
-        model.zips = pd.DataFrame.from_dict(
-            meta["zips"], orient="index", columns=["city", "station", "first_date"]
-        )
-        model.zips["first_date"] = pd.to_datetime(model.zips["first_date"])
-        if meta.get("network") is not None:
-            model.network = Network.from_json(meta["network"])
-        model.zips.index.name = "zip"
-        return model
-
 
 def _plain(value: Any) -> Any:
     """A numpy scalar as a Python one, so messages print ``-3``, not ``np.int64(-3)``."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _low_rank() -> dict[str, Any]:
-    """Sampler options: nutpie with its low-rank mass matrix, when nutpie is installed.
-
-    The level, trend and yearly terms share directions that a short history pins only
-    jointly; a diagonal mass matrix samples them slowly.
-    """
-    try:
-        import nutpie  # noqa: F401
-    except ImportError:
-        return {}
-    return {"nuts_sampler": "nutpie", "nuts": {"adaptation": "low_rank"}}
 
 
 def _negative_binomial(mu: np.ndarray, cv: np.ndarray, rng: np.random.Generator) -> np.ndarray:

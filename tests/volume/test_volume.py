@@ -79,12 +79,15 @@ def test_saved_fit_forecasts_the_same_draws(demo_volume_fit, tmp_path):
 def test_the_volume_spec_is_a_file_and_its_id_travels_with_the_fit(demo_volume_fit, tmp_path):
     import tomllib
 
+    from bayesspr.inference.fitted_model import SamplerConfig
     from bayesspr.spr.spec import SPEC_DIR
     from bayesspr.volume.model import VOLUME_PRIORS, VOLUME_SAMPLER
 
     with (SPEC_DIR / "volume.toml").open("rb") as fh:
         shipped = tomllib.load(fh)
-    assert VOLUME_PRIORS == shipped["priors"] and VOLUME_SAMPLER == shipped["sampler"]
+    assert VOLUME_PRIORS == shipped["priors"] and VOLUME_SAMPLER == SamplerConfig(
+        **shipped["sampler"]
+    )
     path = demo_volume_fit.save(tmp_path / "volume.nc")
     again = VolumeModel.load(path)
     assert again.idata.attrs["bayesspr_spec_id"] == demo_volume_fit.spec_id() == again.spec_id()

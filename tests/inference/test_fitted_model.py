@@ -1,0 +1,126 @@
+"""A third model written in a few lines fits, saves, loads and refuses wrong files through
+the base alone (:class:`bayesspr.inference.fitted_model.FittedModel`)."""
+
+import warnings
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+import xarray as xr
+
+from bayesspr import SPRModel
+from bayesspr.errors import ArgumentError, ModelVersionError, SavedFitError, SpecError
+from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
+
+
+class CoinModel(FittedModel):
+    """Heads in batches of tosses: Beta prior, binomial likelihood. Nothing else is needed."""
+
+    model_name = "CoinModel"
+    format_attr = "test_coin_save_format"
+    config_attr = "test_coin_config"
+    parameter_supports: ClassVar[dict] = {"p": (0.0, 1.0)}
+
+    def __init__(self, prior_a: float = 1.0, prior_b: float = 1.0) -> None:
+        self.prior_a, self.prior_b = float(prior_a), float(prior_b)
+        self.diagnostics = {}
+
+    def sampler_config(self) -> SamplerConfig:
+        return SamplerConfig(draws=1000, tune=500, chains=2)
+
+    def config(self) -> dict:
+        return {"prior_a": self.prior_a, "prior_b": self.prior_b}
+
+    def build_model(self, data: pd.DataFrame) -> pm.Model:
+        with pm.Model() as model:
+            p = pm.Beta("p", self.prior_a, self.prior_b)
+            pm.Binomial("heads", n=data["tosses"], p=p, observed=data["heads"])
+        return model
+
+
+TOSSES = pd.DataFrame({"tosses": [20, 20, 20, 20], "heads": [14, 12, 15, 13]})
+
+
+@pytest.fixture(scope="module")
+def coin():
+    return CoinModel(2.0, 2.0).fit(TOSSES, random_seed=3)
+
+
+def test_the_base_fits_a_new_model_and_judges_it(coin):
+    # conjugate posterior Beta(2 + 54, 2 + 26): mean 0.667, sd 0.051
+    assert coin.diagnostics["ok"], coin.diagnostics["problems"]
+    draws = coin.idata["posterior"]["p"].to_numpy()
+    assert draws.shape == (2, 1000)
+    assert draws.mean() == pytest.approx(56 / 84, abs=0.015)
+    assert draws.std() == pytest.approx(0.051, rel=0.15)
+    assert coin.verdict()["converged"] is True and coin.verdict()["model"] == "CoinModel"
+    assert isinstance(coin.pymc_model, pm.Model)
+
+
+def test_sampler_overrides_and_bad_settings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one short chain: no verdict expected
+        quick = CoinModel().fit(TOSSES, random_seed=1, draws=200, chains=1)
+    assert quick.idata["posterior"].sizes == {"chain": 1, "draw": 200}
+    with pytest.raises(ArgumentError, match=r"target_accept = 1\.5"):
+        CoinModel().fit(TOSSES, target_accept=1.5)
+    with pytest.raises(ArgumentError, match="method must be 'nuts' or 'advi'"):
+        CoinModel().fit(TOSSES, method="gibbs")
+    with pytest.raises(SpecError, match=r"unknown setting\(s\) \['thin'\]"):
+        SamplerConfig.from_mapping({"draws": 10, "thin": 2})
+
+
+def test_save_and_load_round_trip_through_the_base(coin, tmp_path):
+    path = coin.save(tmp_path / "coin.nc")
+    again = CoinModel.load(path)
+    assert isinstance(again, CoinModel) and again.config() == {"prior_a": 2.0, "prior_b": 2.0}
+    np.testing.assert_allclose(
+        again.idata["posterior"]["p"].to_numpy(), coin.idata["posterior"]["p"].to_numpy(), 1e-6
+    )
+    assert again.diagnostics["ok"] and again.spec_id() == coin.spec_id()
+    assert again.idata.attrs["bayesspr_spec_id"] == coin.spec_id()
+
+
+def _edited(path, tmp_path, edit):
+    tree = xr.open_datatree(path).load()
+    edit(tree)
+    out = tmp_path / "edited.nc"
+    tree.to_netcdf(out)
+    return out
+
+
+def test_the_base_refuses_the_wrong_file(coin, tmp_path):
+    path = coin.save(tmp_path / "coin.nc")
+    with pytest.raises(ModelVersionError, match="is a CoinModel fit, not a SPRModel fit"):
+        SPRModel.load(path)
+
+    def as_spr(tree):
+        del tree.attrs["test_coin_save_format"]
+        tree.attrs["bayesspr_save_format"] = "1"
+
+    with pytest.raises(ModelVersionError, match="is a SPRModel fit, not a CoinModel fit"):
+        CoinModel.load(_edited(path, tmp_path, as_spr))
+
+    def out_of_support(tree):
+        tree["posterior"]["p"] = tree["posterior"]["p"] + 1.0
+
+    with pytest.raises(SavedFitError, match="'p'"):
+        CoinModel.load(_edited(path, tmp_path, out_of_support))
+
+    def bad_config(tree):
+        tree.attrs["test_coin_config"] = '{"prior_a": 1, "unknown": 2}'
+
+    with pytest.raises(SavedFitError, match="configuration is unusable"):
+        CoinModel.load(_edited(path, tmp_path, bad_config))
+
+    def edited_verdict(tree):
+        tree["sample_stats"]["diverging"][...] = True
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = CoinModel.load(_edited(path, tmp_path, edited_verdict))
+    assert not loaded.diagnostics["ok"] and any(
+        "did not converge" in str(w.message) for w in caught
+    )
