@@ -38,13 +38,13 @@ _EXPORTS = {
     "MAX_HORIZON": "main",
     "MAX_SAMPLES": "main",
     "MAX_SIMULATED_DAYS": "main",
-    "PLANNED_VOLUME_COLUMNS": "main",
-    "PLAN_FILES": "main",
-    "UnconvergedFitError": "main",
-    "VANS_COLUMNS": "main",
+    "PLANNED_VOLUME_COLUMNS": "inputs",
+    "PLAN_FILES": "commands",
+    "UnconvergedFitError": "verdict",
+    "VANS_COLUMNS": "inputs",
     "build_parser": "main",
-    "convergence_summary": "main",
-    "validate_planned_volume": "main",
+    "convergence_summary": "verdict",
+    "validate_planned_volume": "inputs",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

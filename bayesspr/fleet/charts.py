@@ -28,17 +28,12 @@ from matplotlib.figure import Figure
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from bayesspr.defaults import DEFAULT_PEAK_SHARE
 from bayesspr.errors import FleetConfigError
 from bayesspr.fleet.config import _check_peak_share
-from bayesspr.fleet.decisions import (
-    DEFAULT_PEAK_SHARE,
-    FleetPlan,
-    _months,
-    _peak_count,
-    _percent,
-    _scenario_name,
-    as_routes,
-)
+from bayesspr.fleet.decisions import FleetPlan
+from bayesspr.fleet.draws import as_routes, month_slices, peak_count, scenario_name
+from bayesspr.fleet.legend import percent_text
 from bayesspr.io.files import atomic_write
 
 #: Central interval masses of the fan chart's bands, widest first.
@@ -67,12 +62,12 @@ def _monthly_draws(
     counts them. Returns the month starts, the centres (mean date of the month's days),
     and arrays (sample, month) of mean-day and peak-day routes.
     """
-    starts, slices = _months(dates.to_numpy())
+    starts, slices = month_slices(dates.to_numpy())
     centres = pd.DatetimeIndex([dates[sl].mean() for sl in slices])
     mean = np.stack([values[:, sl].mean(axis=1) for sl in slices], axis=1)
     peak = np.stack(
         [
-            np.sort(values[:, sl], axis=1)[:, -_peak_count(sl.stop - sl.start, peak_share) :].mean(
+            np.sort(values[:, sl], axis=1)[:, -peak_count(sl.stop - sl.start, peak_share) :].mean(
                 axis=1
             )
             for sl in slices
@@ -127,7 +122,7 @@ def observed_monthly(history: pd.DataFrame, peak_share: float = DEFAULT_PEAK_SHA
     parts = []
     for (station, month), g in daily.groupby(["station", "month"], sort=True):
         r = np.sort(g["routes"].to_numpy())
-        k = _peak_count(len(r), peak_share)
+        k = peak_count(len(r), peak_share)
         parts.append(
             {
                 "station": station,
@@ -179,7 +174,7 @@ def _fleet_lines(
     if plan is None:
         return monthly, {}, "vans per month", None
     rule = (
-        f"P ≥ {_percent(plan.service_level)} per peak day"
+        f"P ≥ {percent_text(plan.service_level)} per peak day"
         if plan.rule == "service"
         else "cost-optimal"
     )
@@ -198,7 +193,7 @@ def _resolve_scenario(scenario: str | None, *sources: object) -> str | None:
         return scenario
     for source in sources:
         name = getattr(source, "scenario", None) if isinstance(source, FleetPlan) else None
-        name = name or (_scenario_name(source) if source is not None else None)
+        name = name or (scenario_name(source) if source is not None else None)
         if name:
             return name
     return None
@@ -306,7 +301,7 @@ def _draw_forecast(
         (line,) = ax.plot(
             centres, np.median(draws_, axis=0), color=_COLOURS[key], lw=1.8, gid=f"forecast_{key}"
         )
-        bands = ", ".join(_percent(m) for m in FAN_BANDS[::-1])
+        bands = ", ".join(percent_text(m) for m in FAN_BANDS[::-1])
         handles[f"forecast {what} (median; {bands})"] = (*parts, line)
 
 
@@ -376,7 +371,7 @@ def _fan_legend(
         "frameon": False,
         "alignment": "left",
         "handler_map": {tuple: _tuple_handler()},
-        "title": f"peak day: mean of a month's busiest {_percent(peak_share)} of days\n"
+        "title": f"peak day: mean of a month's busiest {percent_text(peak_share)} of days\n"
         f"intervals: central, over {n_draws} joint draws",
     }
     if spare is not None:
@@ -515,8 +510,8 @@ def shortfall_figure(
             ls="--",
             lw=1.2,
             gid="target",
-            label=f"target: at most {_percent(1 - service_level)}\n(service level "
-            f"{_percent(service_level)} of peak days)",
+            label=f"target: at most {percent_text(1 - service_level)}\n(service level "
+            f"{percent_text(service_level)} of peak days)",
         )
     ax.set_ylabel("P(routes on a peak day > vans needed)", fontsize=10.5)
     ax.set_xlabel("month", fontsize=10.5)

@@ -57,267 +57,24 @@ from bayesspr.fleet.config import (
     _check_probability,
     vans_by_station,
 )
+from bayesspr.fleet.draws import Forecast as Forecast
+from bayesspr.fleet.draws import (
+    as_routes,
+    fleet_quantile,
+    month_slices,
+    peak_days,
+    sample_labels,
+    scenario_name,
+)
 
 # re-exported: the fleet decisions' settings and the EV check are part of this API
 from bayesspr.fleet.electric import ev_feasibility as ev_feasibility
+from bayesspr.fleet.legend import legend_frame
 
 #: Decision rules :func:`plan` knows.
 RULES = ("service", "cost")
 
 Rule = Literal["service", "cost"]
-Forecast = xr.Dataset | xr.DataArray
-
-# Column → (unit, meaning) per table. ``{alpha}``, ``{risk}`` (1 − α), ``{peak}`` and
-# ``{fractile}`` are filled by legend_frame with a plan's service level, peak share and
-# critical fractile.
-_PEAK_DAY = "a peak day is one of the draw's busiest {peak} of the month's days"
-_LEGEND_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
-    "table": {
-        "station": ("–", "delivery station"),
-        "month": ("month start", "calendar month (CSV: YYYY-MM)"),
-        "van_type": ("–", "van type the routes were forecast for"),
-        "days": ("days", "forecast days in the month"),
-        "vans_needed": (
-            "vans",
-            "recommended fleet for the month; the rule column says which rule filled it",
-        ),
-        "rule": (
-            "–",
-            "'service': vans_needed = vans_at_service_level; 'cost': vans_needed = "
-            "vans_cost_optimal",
-        ),
-        "vans_at_service_level": (
-            "vans",
-            "smallest fleet covering a peak day with probability ≥ {alpha} (" + _PEAK_DAY + "; "
-            "not every day)",
-        ),
-        "service_level": ("probability", "target α of vans_at_service_level: {alpha}"),
-        "vans_cost_optimal": (
-            "vans",
-            "newsvendor: least expected van + shortage cost, weighing every day of the month "
-            "(smallest v with P(routes on a day ≤ v) ≥ critical_fractile)",
-        ),
-        "critical_fractile": (
-            "probability",
-            "1 − (van cost per day) / (shortage cost per van-day), at least 0{fractile}",
-        ),
-        "mean_routes_per_day": ("routes per day", "mean over draws and days of the month"),
-        "mean_peak_day_routes": ("routes per day", "mean routes on peak days (" + _PEAK_DAY + ")"),
-        "vans_point_forecast": (
-            "vans",
-            "fleet the point forecast would buy: the service rule on the mean of each day's routes",
-        ),
-        "margin_vans": ("vans", "vans_needed − vans_point_forecast: vans bought for uncertainty"),
-        "p_short_peak_day": (
-            "probability",
-            "P(routes on a peak day > vans_needed); at most {risk} under the service rule",
-        ),
-        "p_short_any_day": (
-            "probability",
-            "P(at least one day of the month needs more than vans_needed)",
-        ),
-        "shortage_van_days": (
-            "van-days",
-            "expected Σ over the month's days of max(routes − vans_needed, 0)",
-        ),
-        "fleet_cost": ("currency", "van cost per day × days × vans_needed"),
-        "shortage_cost": ("currency", "shortage cost per van-day × shortage_van_days"),
-        "expected_cost": ("currency", "fleet_cost + shortage_cost"),
-    },
-    "horizon": {
-        "station": ("–", "delivery station"),
-        "van_type": ("–", "van type the routes were forecast for"),
-        "vans_to_buy": (
-            "vans",
-            "recommended fleet to buy and keep for every day of the forecast; the rule "
-            "column says which rule filled it",
-        ),
-        "rule": (
-            "–",
-            "'service': vans_to_buy = vans_at_service_level; 'cost': vans_to_buy = "
-            "vans_cost_optimal",
-        ),
-        "vans_at_service_level": (
-            "vans",
-            "largest monthly fleet covering a peak day with probability ≥ {alpha} (the "
-            "month is sizing_month; " + _PEAK_DAY + "; not every day)",
-        ),
-        "service_level": ("probability", "target α of vans_at_service_level: {alpha}"),
-        "sizing_month": (
-            "month start",
-            "month with the largest vans_at_service_level (the first if tied), as its first day",
-        ),
-        "vans_cost_optimal": (
-            "vans",
-            "newsvendor: least expected van + shortage cost of one fleet kept over all days",
-        ),
-        "critical_fractile": (
-            "probability",
-            "1 − (van cost per day) / (shortage cost per van-day), at least 0{fractile}",
-        ),
-        "p_cover_peak_day": (
-            "probability",
-            "P(routes on a peak day ≤ vans_to_buy), pooled over every month's peak days",
-        ),
-        "p_cover_every_day": (
-            "probability",
-            "P(vans_to_buy covers every day of the forecast); never above p_cover_peak_day",
-        ),
-        "shortage_van_days": (
-            "van-days",
-            "expected Σ over the forecast's days of max(routes − vans_to_buy, 0)",
-        ),
-        "short_days": ("days", "expected number of days with routes > vans_to_buy"),
-        "mean_routes_per_day": ("routes per day", "mean over draws and days of the forecast"),
-        "fleet_cost": ("currency", "van cost per day × forecast days × vans_to_buy"),
-        "shortage_cost": ("currency", "shortage cost per van-day × shortage_van_days"),
-        "expected_cost": ("currency", "fleet_cost + shortage_cost, over the forecast"),
-    },
-    "absorb": {
-        "station": ("–", "delivery station of the scenario"),
-        "vans": ("vans", "fleet owned (0 for a station not listed, e.g. a launch)"),
-        "p_cover_peak_day": (
-            "probability",
-            "P(routes on a peak day ≤ vans), pooled over every month's peak days ("
-            + _PEAK_DAY
-            + ")",
-        ),
-        "p_cover_every_day": ("probability", "P(the fleet covers every day of the forecast)"),
-        "shortage_van_days": ("van-days", "expected Σ over days of max(routes − vans, 0)"),
-        "short_days": ("days", "expected number of days with routes > vans"),
-    },
-    "evaluate": {
-        "station": ("–", "delivery station"),
-        "month": ("month start", "calendar month (CSV: YYYY-MM)"),
-        "van_type": ("–", "van type (a name in FleetCosts)"),
-        "vans": ("vans", "the fleet evaluated"),
-        "p_cover_peak_day": (
-            "probability",
-            "P(routes on a peak day ≤ vans): the service level reached (" + _PEAK_DAY + ")",
-        ),
-        "p_short_peak_day": ("probability", "1 − p_cover_peak_day"),
-        "p_short_any_day": ("probability", "P(at least one day of the month needs more vans)"),
-        "shortage_van_days": (
-            "van-days",
-            "expected Σ over the month's days of max(routes − vans, 0)",
-        ),
-        "short_days": ("days", "expected number of days of the month with routes > vans"),
-        "fleet_cost": ("currency", "van cost per day × days × vans"),
-        "shortage_cost": ("currency", "shortage cost per van-day × shortage_van_days"),
-        "expected_cost": ("currency", "fleet_cost + shortage_cost"),
-    },
-    "margin": {
-        "station": ("–", "delivery station"),
-        "month": ("month start", "calendar month (CSV: YYYY-MM)"),
-        "vans_point_forecast": ("vans", "fleet the point forecast would buy (service rule)"),
-        "extra": ("vans", "j: the j-th van above vans_point_forecast"),
-        "fleet": ("vans", "vans_point_forecast + j"),
-        "p_needed": (
-            "probability",
-            "P(routes on a peak day > fleet − 1): how often the j-th extra van is used",
-        ),
-        "bought": ("–", "whether vans_at_service_level includes the j-th extra van"),
-        "vans_at_service_level": ("vans", "the service-level fleet of the month at {alpha}"),
-    },
-    "van_mix": {
-        "station": ("–", "delivery station"),
-        "van_type": ("–", "van type (a name in FleetCosts)"),
-        "vans_to_buy": ("vans", "horizon fleet of this type by the rule"),
-        "mean_routes_per_day": ("routes per day", "mean routes of this van type"),
-        "p_cover_peak_day": ("probability", "P(routes on a peak day ≤ vans_to_buy)"),
-        "shortage_van_days": ("van-days", "expected Σ over days of max(routes − vans_to_buy, 0)"),
-        "fleet_cost": ("currency", "van cost per day × forecast days × vans_to_buy"),
-        "shortage_cost": ("currency", "shortage cost per van-day × shortage_van_days"),
-        "expected_cost": ("currency", "fleet_cost + shortage_cost, over the forecast"),
-        "extra_cost": ("currency", "expected_cost above the station's cheapest van type"),
-        "chosen": ("–", "the station's van type of least expected cost"),
-    },
-}
-
-
-def _fill(template: str, alpha: str, risk: str, peak: str, fractile: str) -> str:
-    """A legend line with the plan's settings written in."""
-    return template.format(alpha=alpha, risk=risk, peak=peak, fractile=fractile)
-
-
-def _percent(p: float) -> str:
-    """A probability as a percentage, e.g. 0.95 → '95 %'."""
-    return f"{100 * p:.4g} %"
-
-
-#: Unit and one-line meaning of every column of the fleet tables, by table: ``"table"``
-#: (:attr:`FleetPlan.table`), ``"horizon"`` (:attr:`FleetPlan.horizon`), ``"absorb"``,
-#: ``"evaluate"`` (:func:`evaluate_fleet`), ``"margin"`` (:func:`margin_table`) and
-#: ``"van_mix"``. Values are ``(unit, meaning)``; :meth:`FleetPlan.legend` gives the same
-#: with the plan's service level, peak share and critical fractile written in.
-#:
-#: :meta hide-value:
-COLUMN_LEGEND: dict[str, dict[str, tuple[str, str]]] = {
-    kind: {
-        col: (unit, _fill(text, "α (service_level)", "1 − α", "peak_share", ""))
-        for col, (unit, text) in cols.items()
-    }
-    for kind, cols in _LEGEND_TEMPLATES.items()
-}
-
-
-def legend_frame(
-    kind: str,
-    *,
-    service_level: float | None = None,
-    peak_share: float = DEFAULT_PEAK_SHARE,
-    critical_fractile: float | None = None,
-    columns: list[str] | None = None,
-) -> pd.DataFrame:
-    """The legend of a fleet table as a table: column, unit, meaning.
-
-    Parameters
-    ----------
-    kind : str
-        A key of :data:`COLUMN_LEGEND` (``"table"``, ``"horizon"``, ``"absorb"``,
-        ``"evaluate"``, ``"margin"``, ``"van_mix"``).
-    service_level : float, optional
-        α written into the meanings (probability); default: the symbol α.
-    peak_share : float
-        Share of a month's days that are peak days, written into the meanings.
-    critical_fractile : float, optional
-        Newsvendor quantile written into the meanings (probability; NaN: no costs).
-    columns : list of str, optional
-        The columns to list, in this order (default: all of ``kind``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``column``, ``unit`` and ``meaning`` (one line each), one row per column.
-
-    Raises
-    ------
-    ValueError
-        If ``kind`` is unknown or a column has no legend entry.
-    """
-    if kind not in _LEGEND_TEMPLATES:
-        raise FleetConfigError(f"kind = {kind!r}: expected one of {sorted(_LEGEND_TEMPLATES)}")
-    templates = _LEGEND_TEMPLATES[kind]
-    columns = list(templates) if columns is None else list(columns)
-    unknown = [c for c in columns if c not in templates]
-    if unknown:
-        raise FleetConfigError(f"column(s) {unknown} have no legend entry in {kind!r}")
-    if service_level is None:
-        alpha, risk = "α (service_level)", "1 − α"
-    else:
-        alpha, risk = _percent(service_level), _percent(1.0 - service_level)
-    if critical_fractile is None:
-        fractile = ""
-    elif math.isfinite(critical_fractile):
-        fractile = f" (here {critical_fractile:.3f})"
-    else:
-        fractile = " (empty: no costs given)"
-    rows = [
-        (c, unit, _fill(text, alpha, risk, _percent(peak_share), fractile))
-        for c in columns
-        for unit, text in (templates[c],)
-    ]
-    return pd.DataFrame(rows, columns=["column", "unit", "meaning"])
 
 
 @dataclass(frozen=True)
@@ -388,190 +145,6 @@ class FleetPlan:
 # --- input -----------------------------------------------------------------------------------
 
 
-def routes_from_rows(rows_df: pd.DataFrame, draws: xr.Dataset | xr.DataArray) -> xr.DataArray:
-    """Routes per station-day on each draw, from draws of routes per planned row.
-
-    Parameters
-    ----------
-    rows_df : pandas.DataFrame
-        The planned rows (columns ``date``, ``station``, ``zip``), one per zip-day; its index
-        labels are the ``row`` coordinate of ``draws``.
-    draws : xarray.Dataset or xarray.DataArray
-        Output of :meth:`bayesspr.SPRModel.predict_draws` (``routes`` with dims ``sample`` ×
-        ``row``, routes per zip-day), or its ``routes`` array.
-
-    Returns
-    -------
-    xarray.DataArray
-        ``routes`` (routes per station-day) with dims ``sample``, ``date``, ``station``:
-        on each draw, the sum of the routes of the station's zips that day (0 on days the
-        station serves no zip).
-
-    Raises
-    ------
-    ValueError
-        If columns are missing, a draw row is not in ``rows_df``, or a (date, zip) appears in
-        more than one row (several van types on one zip-day would be double counted: plan
-        one van type at a time).
-    """
-    routes = draws["routes"] if isinstance(draws, xr.Dataset) else draws
-    missing = [c for c in ("date", "station", "zip") if c not in rows_df.columns]
-    if missing:
-        raise FleetConfigError(f"rows_df lacks column(s) {missing}: expected date, station and zip")
-    if set(routes.dims) != {"sample", "row"}:
-        raise FleetConfigError(f"draws routes has dims {routes.dims}: expected ('sample', 'row')")
-    labels = pd.Index(routes["row"].to_numpy())
-    absent = labels.difference(rows_df.index)
-    if len(absent):
-        raise FleetConfigError(
-            f"{len(absent)} draw row(s) are not in rows_df's index (first: {list(absent[:5])}): "
-            "expected the table the draws were made for"
-        )
-    rows = rows_df.loc[labels, ["date", "station", "zip"]]
-    dates = pd.to_datetime(rows["date"]).dt.normalize()
-    dup = pd.DataFrame({"date": dates, "zip": rows["zip"]}).duplicated(keep=False)
-    if dup.any():
-        first = rows[dup.to_numpy()].iloc[0]
-        raise FleetConfigError(
-            f"{int(dup.sum())} rows share a (date, zip), e.g. ({first['date']}, {first['zip']!r}): "
-            "expected one row per zip-day (plan one van type at a time)"
-        )
-    date_codes, date_index = pd.factorize(dates, sort=True)
-    st_codes, st_index = pd.factorize(rows["station"].astype(str), sort=True)
-    values = routes.transpose("sample", "row").to_numpy()
-    n_st = len(st_index)
-    flat = np.zeros((len(date_index) * n_st, values.shape[0]), dtype=values.dtype)
-    np.add.at(flat, date_codes * n_st + st_codes, values.T)
-    out = flat.reshape(len(date_index), n_st, -1).transpose(2, 0, 1)
-    return xr.DataArray(
-        out,
-        dims=("sample", "date", "station"),
-        coords={
-            "sample": _sample_labels(routes),
-            "date": date_index.to_numpy(dtype="datetime64[ns]"),
-            "station": np.asarray(st_index, dtype=str),
-        },
-        name="routes",
-        attrs={"units": "routes per station-day"},
-    )
-
-
-def as_routes(forecast: Forecast) -> xr.DataArray:
-    """The forecast's routes per station-day as a float array, validated and date-sorted.
-
-    Parameters
-    ----------
-    forecast : bayesspr.forecasting.compose.Forecast, xarray.Dataset or xarray.DataArray
-        A forecast with ``routes`` (routes per station-day, daily dates), or that array.
-
-    Returns
-    -------
-    xarray.DataArray
-        Routes (routes per station-day) with dims ``sample``, ``date``, ``station``, dates
-        ascending, as float64.
-
-    Raises
-    ------
-    ValueError
-        If dims are not (sample, date, station), dates are not datetime64 or repeat, or a
-        value is negative, NaN or infinite.
-    """
-    if isinstance(getattr(forecast, "draws", None), xr.Dataset):
-        forecast = forecast.draws  # a bayesspr.forecasting.compose.Forecast
-    routes = forecast["routes"] if isinstance(forecast, xr.Dataset) else forecast
-    if not isinstance(routes, xr.DataArray):
-        raise FleetConfigError(
-            f"forecast is a {type(forecast).__name__}: expected a bayesspr Forecast or an "
-            "xarray Dataset with routes (sample, date, station)"
-        )
-    if set(routes.dims) != {"sample", "date", "station"}:
-        raise FleetConfigError(
-            f"forecast routes has dims {routes.dims}: expected ('sample', 'date', 'station')"
-        )
-    if not np.issubdtype(routes["date"].dtype, np.datetime64):
-        raise FleetConfigError(
-            f"forecast date coordinate has dtype {routes['date'].dtype}: expected datetime64"
-        )
-    routes = routes.transpose("sample", "date", "station").sortby("date").astype(float)
-    values = routes.to_numpy()
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        raise FleetConfigError(
-            f"forecast routes has {int(bad.sum())} value(s) that are negative, NaN or infinite: "
-            "expected routes >= 0 per station-day on every draw"
-        )
-    days = pd.DatetimeIndex(routes["date"].to_numpy())
-    if days.has_duplicates:
-        raise FleetConfigError("forecast date coordinate repeats dates: expected one entry per day")
-    gaps = np.diff(days.to_numpy()) / np.timedelta64(1, "D")
-    if len(gaps) and np.median(gaps) > 1:
-        raise FleetConfigError(
-            f"forecast dates are {np.median(gaps):g} days apart (median): expected daily "
-            "routes per station-day (days without deliveries may be missing)"
-        )
-    return routes
-
-
-def _scenario_name(forecast: object) -> str | None:
-    """The scenario name a forecast carries (``attrs["scenario"]``, or a Forecast's), if any."""
-    draws = getattr(forecast, "draws", None)
-    for obj in (draws, forecast):
-        name = getattr(obj, "attrs", {}).get("scenario") if obj is not None else None
-        if name:
-            return str(name)
-    scenario = getattr(forecast, "scenario", None)
-    name = getattr(scenario, "name", None)
-    return str(name) if name else None
-
-
-def _sample_labels(da: xr.DataArray) -> np.ndarray:
-    """Labels of the ``sample`` dim: kept if plain, 0..S-1 if a (chain, draw) MultiIndex."""
-    index = da.indexes.get("sample")
-    if index is None or isinstance(index, pd.MultiIndex):
-        return np.arange(da.sizes["sample"])
-    return index.to_numpy()
-
-
-def _months(dates: np.ndarray) -> tuple[pd.DatetimeIndex, list[slice]]:
-    """Month starts and the slice of (sorted) dates in each month."""
-    months = pd.DatetimeIndex(dates).to_period("M").to_timestamp()
-    starts = np.flatnonzero(np.r_[True, months[1:] != months[:-1]])
-    ends = np.r_[starts[1:], len(months)]
-    return months[starts], [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
-
-
-# --- empirical quantiles ---------------------------------------------------------------------
-
-
-def _fleet_quantile(sample: np.ndarray, prob: float) -> np.ndarray:
-    """Smallest whole v with empirical P(X ≤ v) ≥ prob, along axis 0 (0 if prob ≤ 0).
-
-    With n values sorted, that is ⌈x_(j)⌉ for j = ⌈prob·n⌉ (the inverted-CDF quantile).
-    """
-    n = sample.shape[0]
-    if prob <= 0:
-        return np.zeros(sample.shape[1:], dtype=np.int64)
-    j = min(max(math.ceil(prob * n - 1e-9), 1), n)
-    kth = np.partition(sample, j - 1, axis=0)[j - 1]
-    return np.ceil(kth - 1e-9).astype(np.int64)
-
-
-def _peak_count(n_days: int, peak_share: float) -> int:
-    """Peak days of a month of ``n_days`` days: ⌈peak_share · days⌉, at least 1."""
-    return min(max(math.ceil(peak_share * n_days - 1e-9), 1), n_days)
-
-
-def _peak_days(block: np.ndarray, peak_share: float) -> np.ndarray:
-    """Routes on each draw's busiest days of a month: (sample·k, station).
-
-    ``block`` is (sample, days, station); k = ⌈peak_share · days⌉ (at least 1).
-    """
-    n_days = block.shape[1]
-    k = _peak_count(n_days, peak_share)
-    top = np.sort(block, axis=1)[:, n_days - k :, :]
-    return top.reshape(-1, block.shape[2])
-
-
 def _critical_fractile(co_day: float, cs: float) -> float:
     """Newsvendor quantile max(0, 1 − c_o / c_s) (–); 0 means no van pays for itself."""
     return max(0.0, 1.0 - co_day / cs) if cs > 0 else 0.0
@@ -628,7 +201,7 @@ def _evaluate(
     for m, sl in enumerate(slices):
         block = values[:, sl, :]
         v = vans[m][None, None, :]
-        peak = _peak_days(block, peak_share)
+        peak = peak_days(block, peak_share)
         out["p_shortfall"][m] = (peak > vans[m][None, :]).mean(axis=0)
         out["p_short_any_day"][m] = (block.max(axis=1) > vans[m][None, :]).mean(axis=0)
         out["shortage_van_days"][m] = np.maximum(block - v, 0.0).sum(axis=1).mean(axis=0)
@@ -649,7 +222,7 @@ class _Months:
     @classmethod
     def of(cls, routes: xr.DataArray) -> _Months:
         dates = routes["date"].to_numpy()
-        starts, slices = _months(dates)
+        starts, slices = month_slices(dates)
         stations = routes["station"].to_numpy().astype(str)
         return cls(routes.to_numpy(), dates, stations, starts, slices)
 
@@ -712,11 +285,11 @@ def _monthly_fleets(grid: _Months, sizing: _Sizing) -> dict[str, np.ndarray]:
     point = values.mean(axis=0, keepdims=True)  # the point forecast: mean routes per day
     for m, sl in enumerate(grid.slices):
         block = values[:, sl, :]
-        peak = _peak_days(block, peak_share)
-        out["service"][m] = _fleet_quantile(peak, service_level)
-        out["point"][m] = _fleet_quantile(_peak_days(point[:, sl, :], peak_share), service_level)
+        peak = peak_days(block, peak_share)
+        out["service"][m] = fleet_quantile(peak, service_level)
+        out["point"][m] = fleet_quantile(peak_days(point[:, sl, :], peak_share), service_level)
         if sizing.has_costs:
-            out["cost"][m] = _fleet_quantile(block.reshape(-1, n_st), sizing.fractile)
+            out["cost"][m] = fleet_quantile(block.reshape(-1, n_st), sizing.fractile)
         out["mean_routes"][m] = block.mean(axis=(0, 1))
         out["peak_routes"][m] = peak.mean(axis=0)
     return out
@@ -782,7 +355,7 @@ def _horizon_plan(grid: _Months, vans_service: np.ndarray, sizing: _Sizing) -> p
     values, n_st = grid.values, grid.shape[1]
     h_service = vans_service.max(axis=0)
     h_cost = (
-        _fleet_quantile(values.reshape(-1, n_st), sizing.fractile)
+        fleet_quantile(values.reshape(-1, n_st), sizing.fractile)
         if sizing.has_costs
         else np.zeros(n_st, dtype=np.int64)
     )
@@ -821,7 +394,7 @@ def _plan_draws(routes: xr.DataArray, grid: _Months, vans: np.ndarray, rule: str
             ),
         },
         coords={
-            "sample": _sample_labels(routes),
+            "sample": sample_labels(routes),
             "date": grid.dates,
             "station": grid.stations,
             "month": grid.starts.to_numpy(),
@@ -839,7 +412,7 @@ def _horizon_table(
 ) -> pd.DataFrame:
     """Risk over the whole forecast of one fleet per station, kept for every day."""
     v = vans[None, None, :]
-    peaks = np.concatenate([_peak_days(values[:, sl, :], peak_share) for sl in slices], axis=0)
+    peaks = np.concatenate([peak_days(values[:, sl, :], peak_share) for sl in slices], axis=0)
     return pd.DataFrame(
         {
             "station": stations,
@@ -932,7 +505,7 @@ def plan(
         raise FleetConfigError(f"costs = {costs!r}: expected a bayesspr.fleet.FleetCosts")
     tables, horizons, draws, scenarios = [], [], [], []
     for name, (fc, van) in _resolve_types(forecast_draws, costs, van_type).items():
-        scenarios.append(_scenario_name(fc))
+        scenarios.append(scenario_name(fc))
         t, h, d = _plan_one(as_routes(fc), van, name, costs, service_level, peak_share, rule)
         tables.append(t)
         horizons.append(h)
@@ -992,7 +565,7 @@ def evaluate_fleet(
     routes = as_routes(fc)
     values = routes.to_numpy()
     stations = routes["station"].to_numpy().astype(str)
-    month_starts, slices = _months(routes["date"].to_numpy())
+    month_starts, slices = month_slices(routes["date"].to_numpy())
     n_m, n_st = len(slices), len(stations)
     if isinstance(vans, pd.DataFrame):
         column = "vans" if "vans" in vans.columns else "vans_needed"
@@ -1077,13 +650,13 @@ def margin_table(
     routes = as_routes(forecast)
     values = routes.to_numpy()
     stations = routes["station"].to_numpy().astype(str)
-    month_starts, slices = _months(routes["date"].to_numpy())
+    month_starts, slices = month_slices(routes["date"].to_numpy())
     point = values.mean(axis=0, keepdims=True)
     parts = []
     for m, sl in enumerate(slices):
-        peak = _peak_days(values[:, sl, :], peak_share)
-        base = _fleet_quantile(_peak_days(point[:, sl, :], peak_share), service_level)
-        bought = _fleet_quantile(peak, service_level)
+        peak = peak_days(values[:, sl, :], peak_share)
+        base = fleet_quantile(peak_days(point[:, sl, :], peak_share), service_level)
+        bought = fleet_quantile(peak, service_level)
         n_extra = np.maximum(bought - base, 0) + 1 if max_extra is None else None
         width = max_extra if n_extra is None else int(n_extra.max())
         extra = np.arange(1, width + 1)
@@ -1209,6 +782,6 @@ def absorb(
     routes = as_routes(shocked_forecast)
     stations = routes["station"].to_numpy().astype(str)
     vans = vans_by_station(fleet_by_station, stations)
-    _, slices = _months(routes["date"].to_numpy())
+    _, slices = month_slices(routes["date"].to_numpy())
     vans = np.ceil(vans - 1e-9).astype(np.int64)
     return _horizon_table(routes.to_numpy(), slices, stations, vans, peak_share)

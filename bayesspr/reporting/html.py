@@ -1461,16 +1461,3 @@ def _check_history(history: pd.DataFrame, idata: xr.DataTree) -> pd.DataFrame:
         "the model was fitted on, in the same order",
     )
     return clean
-    fitted = idata["observed_data"]["routes"].to_numpy()
-    if len(fitted) != len(clean):
-        raise ReportError(
-            f"history has {len(clean)} rows but the fit was made on {len(fitted)}: "
-            "pass the table the model was fitted on"
-        )
-    if not np.array_equal(fitted, clean["routes"].to_numpy(float)):
-        bad = int(np.sum(fitted != clean["routes"].to_numpy(float)))
-        raise ReportError(
-            f"history's routes differ from the fit's observed routes in {bad} "
-            "rows: pass the table the model was fitted on, in the same order"
-        )
-    return clean

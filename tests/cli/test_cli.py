@@ -10,6 +10,8 @@ from importlib import metadata
 import pandas as pd
 import pytest
 
+from bayesspr import SPRModel, VolumeModel
+from bayesspr.cli import commands
 from bayesspr.cli import main as cli
 from bayesspr.cli.main import build_parser, main
 
@@ -140,7 +142,7 @@ def test_huge_options_are_refused_by_the_parser(argv, message, tmp_path, monkeyp
 
     from bayesspr.cli import backtest
 
-    monkeypatch.setattr(cli, "simulate_world", no_work)
+    monkeypatch.setattr(commands, "simulate_world", no_work)
     monkeypatch.setattr(backtest, "backtest_cli", no_work)
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -152,14 +154,14 @@ def test_fit_keep_posterior_writes_a_smaller_file_that_still_predicts(
     demo_fit, demo_split, tmp_path, monkeypatch
 ):
     table = _world(tmp_path, days=10)
-    monkeypatch.setattr(cli.SPRModel, "fit", lambda self, df, **kwargs: demo_fit)
+    monkeypatch.setattr(SPRModel, "fit", lambda self, df, **kwargs: demo_fit)
     sizes = {}
     for keep in ("report", "posterior"):
         out = tmp_path / f"{keep}.nc"
         assert main(["fit", "--data", str(table), "--out", str(out), "--keep", keep]) == 0
         sizes[keep] = out.stat().st_size
     assert sizes["posterior"] * 3 < sizes["report"]
-    light = cli.SPRModel.load(tmp_path / "posterior.nc")
+    light = SPRModel.load(tmp_path / "posterior.nc")
     assert "log_likelihood" not in light.idata.children
     rows = demo_split[1].drop(columns=["routes", "route_km"]).iloc[:20]
     pd.testing.assert_frame_equal(
@@ -177,8 +179,8 @@ def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
         seen["fit"] = kwargs
         raise ValueError("stop here")
 
-    monkeypatch.setattr(cli.SPRModel, "fit", fake_fit)
-    monkeypatch.setattr(cli.VolumeModel, "fit", fake_fit)
+    monkeypatch.setattr(SPRModel, "fit", fake_fit)
+    monkeypatch.setattr(VolumeModel, "fit", fake_fit)
     args = [
         "fit",
         "--data",
@@ -229,7 +231,7 @@ def test_an_output_onto_an_input_is_refused_before_any_work(tmp_path, monkeypatc
     def no_fit(self, df, **kwargs):
         raise AssertionError("fitted although --out is the input")
 
-    monkeypatch.setattr(cli.SPRModel, "fit", no_fit)
+    monkeypatch.setattr(SPRModel, "fit", no_fit)
     assert main(["fit", "--data", str(world), "--out", str(tmp_path / "." / "world.csv")]) == 2
     assert "is the same file as the input --data" in capsys.readouterr().err
     assert world.read_bytes() == before
@@ -282,7 +284,7 @@ def test_unsafe_output_paths_are_refused(make, message, tmp_path, monkeypatch, c
     def no_work(*args, **kwargs):
         raise AssertionError("simulated before checking --out")
 
-    monkeypatch.setattr(cli, "simulate_world", no_work)
+    monkeypatch.setattr(commands, "simulate_world", no_work)
     assert main(["simulate", "--out", str(path), "--days", "5"]) == 2
     err = capsys.readouterr().err
     assert f"--out {path} {message}" in err and "choose another --out" in err
@@ -296,7 +298,7 @@ def test_a_file_of_another_kind_is_not_overwritten(tmp_path, monkeypatch, capsys
     def no_fit(self, df, **kwargs):
         raise AssertionError("fitted before checking --out")
 
-    monkeypatch.setattr(cli.SPRModel, "fit", no_fit)
+    monkeypatch.setattr(SPRModel, "fit", no_fit)
     assert main(["fit", "--data", str(table), "--out", str(tmp_path / "x.nc")]) == 2  # bad data
     capsys.readouterr()
     other = tmp_path / "other.csv"
@@ -335,7 +337,7 @@ def test_fit_volume_takes_a_table_without_route_physics_columns(tmp_path, monkey
         seen["columns"] = list(df.columns)
         raise ValueError("stop here")
 
-    monkeypatch.setattr(cli.VolumeModel, "fit", fake_fit)
+    monkeypatch.setattr(VolumeModel, "fit", fake_fit)
     assert main(["fit-volume", "--data", str(minimal), "--out", str(tmp_path / "v.nc")]) == 2
     assert seen["columns"] == columns
 
@@ -355,7 +357,7 @@ def test_strict_refuses_an_unconverged_fit_and_keeps_the_earlier_file(
         self.diagnostics = copy.deepcopy(NOT_CONVERGED)
         return self
 
-    cls = getattr(cli, model_class)
+    cls = {"SPRModel": SPRModel, "VolumeModel": VolumeModel}[model_class]
     monkeypatch.setattr(cls, "fit", fake_fit)
     monkeypatch.setattr(cls, "save", lambda self, path, keep="report": saved.append(path))
     capsys.readouterr()
@@ -501,7 +503,7 @@ def test_plan_writes_one_folder_that_records_what_it_holds(saved_fits, tmp_path,
     assert manifest["bayesspr_version"] == metadata.version("bayesspr")
     assert manifest["model_spec_id"] and manifest["created_utc"].endswith("Z")
     assert manifest["command_line"].startswith("bayesspr plan --model")
-    assert sorted(manifest["files"]) == sorted(cli.PLAN_FILES)
+    assert sorted(manifest["files"]) == sorted(commands.PLAN_FILES)
     for option in ("--model", "--volume"):  # each fit's verdict, recomputed on load
         verdict = manifest["fits"][option]
         assert verdict["converged"] is True and verdict["problems"] == []

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from bayesspr.fleet import decisions as fleet
+import bayesspr.fleet as fleet
 from bayesspr.fleet.decisions import EVConfig, FleetCosts, VanType
 from bayesspr.forecasting.compose import summarise
 from bayesspr.spr import physics
