@@ -1,10 +1,10 @@
 """The package's errors: one base, :class:`BayessprError`, and one named error per kind.
 
 Every error here is a :class:`ValueError` (the input given cannot be used), so
-``except ValueError`` keeps catching them; :class:`NotFittedError` is also a
-:class:`RuntimeError`, as it always was. Each is importable from here, from ``bayesspr`` and
-from the module that raises it (``bayesspr.data.table.DataError`` and so on); the
-deployment errors from :mod:`bayesspr.deploy` rather than from ``bayesspr``.
+``except ValueError`` keeps catching them; :class:`NotFittedError`,
+:class:`UnconvergedFitError` and :class:`DeploySolveError` are also :class:`RuntimeError`.
+The package raises no bare ``ValueError``: ``except bayesspr.BayessprError`` catches every
+complaint about its input. Import them from here or from ``bayesspr``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from bayesspr.errors import (
 from bayesspr.fleet import decisions as fleet
 from bayesspr.forecasting.compose import forecast, summary_legend
 from bayesspr.forecasting.scenario import Scenario, VanChange, VolumeShock
+from bayesspr.inference.fitted_model import FittedModel
 from bayesspr.io.files import (
     atomic_folder,
     check_output_path,
@@ -53,18 +54,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     """``bayesspr fit``: fit the SPR model to a table and save the fit."""
     check_output_path(args.out, "netcdf", {"--data": args.data, "--spec": args.spec})
     table = data.read_table(args.data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        model = SPRModel(args.spec).fit(
-            table,
-            random_seed=args.seed,
-            method=args.method,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            target_accept=args.target_accept,
-        )
-    return finish_fit(model, args, "fit")
+    return finish_fit(_fit(SPRModel(args.spec), table, args), args, "fit")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -87,17 +77,22 @@ def cmd_fit_volume(args: argparse.Namespace) -> int:
     canonical = [c for c in data.REQUIRED_COLUMNS if c != "routes"]
     if set(canonical) <= set(table.columns):  # an observation table: every rule applies
         table = data.validate(table, require_routes=False)
+    return finish_fit(_fit(VolumeModel(harmonics=args.harmonics), table, args), args, "volume fit")
+
+
+def _fit[M: FittedModel](model: M, table: pd.DataFrame, args: argparse.Namespace) -> M:
+    """Fit with the command's seed and sampler options; warnings are shown, not raised."""
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        model = VolumeModel(harmonics=args.harmonics).fit(
+        return model.fit(
             table,
             random_seed=args.seed,
+            method=getattr(args, "method", "nuts"),
             draws=args.draws,
             tune=args.tune,
             chains=args.chains,
             target_accept=args.target_accept,
         )
-    return finish_fit(model, args, "volume fit")
 
 
 def _chart_note(history: pd.DataFrame | None, scenario: Scenario) -> str | None:

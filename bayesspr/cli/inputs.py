@@ -72,7 +72,7 @@ def validate_planned_volume(table: pd.DataFrame, where: str = "volume table") ->
 
     Raises
     ------
-    ValueError
+    VolumeDataError
         Listing every problem: missing columns, no rows, and each bad cell by row, column,
         value and the rule it breaks.
     """

@@ -65,7 +65,7 @@ def variant_spec(variant: str, base: str | Path | dict[str, Any] = "default") ->
 
     Raises
     ------
-    ValueError
+    EvaluationError
         If ``variant`` is not one of the Bayesian variants.
     """
     spec = copy.deepcopy(load_spec(base))

@@ -152,7 +152,7 @@ def station_day_pit(
 
     Raises
     ------
-    ValueError
+    EvaluationError
         If an observed station-day is not in the forecast.
     """
     truth = observed.groupby(["date", "station"])["routes"].sum()

@@ -99,7 +99,7 @@ def observed_monthly(history: pd.DataFrame, peak_share: float = DEFAULT_PEAK_SHA
 
     Raises
     ------
-    ValueError
+    FleetConfigError
         If a column is missing.
     """
     peak_share = _check_peak_share(peak_share)

@@ -241,7 +241,7 @@ class FleetCosts:
 
         Raises
         ------
-        ValueError
+        FleetConfigError
             If no van type has that name.
         """
         for vt in self.van_types:
@@ -343,7 +343,7 @@ def vans_by_station(fleet_by_station: object, stations: np.ndarray) -> np.ndarra
 
     Raises
     ------
-    ValueError
+    FleetConfigError
         If it is not a Series, names a station the forecast does not have (a typo would
         otherwise leave the real station with no vans), lists a station twice, or holds a
         value that is not a finite number >= 0 (a missing value included).

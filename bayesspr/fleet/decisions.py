@@ -490,7 +490,7 @@ def plan(
 
     Raises
     ------
-    ValueError
+    FleetConfigError
         If ``service_level`` is not in (0, 1), ``peak_share`` not in (0, 1], ``rule`` is
         unknown or needs missing costs, a van type is not in ``costs``, or the forecast is
         malformed.

@@ -40,7 +40,7 @@ def routes_from_rows(rows_df: pd.DataFrame, draws: xr.Dataset | xr.DataArray) ->
 
     Raises
     ------
-    ValueError
+    FleetConfigError
         If columns are missing, a draw row is not in ``rows_df``, or a (date, zip) appears in
         more than one row (several van types on one zip-day would be double counted: plan
         one van type at a time).
@@ -103,7 +103,7 @@ def as_routes(forecast: Forecast) -> xr.DataArray:
 
     Raises
     ------
-    ValueError
+    FleetConfigError
         If dims are not (sample, date, station), dates are not datetime64 or repeat, or a
         value is negative, NaN or infinite.
     """

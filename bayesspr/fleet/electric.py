@@ -108,7 +108,7 @@ def ev_feasibility(
 
     Raises
     ------
-    ValueError
+    FleetConfigError
         If the van type is not electric, ``risk`` is not in (0, 1), the forecast is not a
         Dataset or lacks the zip-level variables (or has them on other dims), or
         ``fleet_by_station`` is not a valid count of vans per station. Every message names

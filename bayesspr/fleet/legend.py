@@ -239,7 +239,7 @@ def legend_frame(
 
     Raises
     ------
-    ValueError
+    FleetConfigError
         If ``kind`` is unknown or a column has no legend entry.
     """
     if kind not in _LEGEND_TEMPLATES:

@@ -440,7 +440,7 @@ def forecast(
 
     Raises
     ------
-    ValueError
+    ForecastError, ScenarioError
         If ``n_samples`` is not a whole number >= 1, ``random_seed`` not a whole number >= 0,
         the horizon is malformed or over 60 months (see :func:`horizon_days`), or
         ``interval`` is not in (0, 1).

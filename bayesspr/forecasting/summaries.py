@@ -9,6 +9,7 @@ import xarray as xr
 from bayesspr.defaults import DEFAULT_INTERVAL
 from bayesspr.defaults import central_bounds as central_bounds  # re-exported
 from bayesspr.spr import physics
+from bayesspr.spr.model import row_inputs
 
 
 def physics_spr(df: pd.DataFrame, **constants: float) -> pd.Series:
@@ -27,14 +28,7 @@ def physics_spr(df: pd.DataFrame, **constants: float) -> pd.Series:
     pandas.Series
         Predicted SPR per row, same index as ``df``.
     """
-    zone = physics.ZoneDay(
-        stops=df["stops"].to_numpy(float),
-        packages=df["packages"].to_numpy(float),
-        capacity=df["van_capacity"].to_numpy(float),
-        area_km2=df["area_km2"].to_numpy(float),
-        stem_km=df["stem_km"].to_numpy(float),
-        shift_hours=df["shift_hours"].to_numpy(float),
-    )
+    zone = row_inputs(df)
     spr = physics.expected_spr(zone, physics.RouteConstants(**constants))
     return pd.Series(spr, index=df.index, name="physics_spr")
 

@@ -661,7 +661,7 @@ def saved_fit_kind(path: str | os.PathLike[str]) -> str:
     ------
     FileNotFoundError
         If ``path`` does not exist.
-    ValueError
+    SavedFitError
         If the file is not netCDF/HDF5, or has neither attribute.
     """
     import h5py
@@ -713,7 +713,7 @@ def read_saved_tree(path: str | os.PathLike[str], what: str) -> xr.DataTree:
     ------
     FileNotFoundError
         If ``path`` does not exist.
-    ValueError
+    SavedFitError
         If the file is not netCDF/HDF5 (for instance a CSV given where a fit was expected).
     """
     path = Path(path)

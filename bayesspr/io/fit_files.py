@@ -53,7 +53,7 @@ def write_fit(idata: xr.DataTree, path: str | os.PathLike[str], keep: str) -> Pa
 
     Raises
     ------
-    ValueError
+    ArgumentError
         If ``keep`` is not one of the three choices.
     """
     if keep not in KEEP_GROUPS:

@@ -39,9 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import arviz_plots as azp
 import arviz_stats as azs
-import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -58,7 +56,7 @@ from bayesspr.defaults import (
     central_bounds,
     installed_version,
 )
-from bayesspr.errors import ReportError
+from bayesspr.errors import NotFittedError, ReportError
 from bayesspr.evaluation.loo import LooResult, psis_loo
 from bayesspr.evaluation.scores import pit_coverage, randomised_pit
 from bayesspr.inference.diagnostics import (
@@ -66,7 +64,8 @@ from bayesspr.inference.diagnostics import (
     parameter_diagnostics,
 )
 from bayesspr.io.files import atomic_write
-from bayesspr.spr.model import NotFittedError, SPRModel
+from bayesspr.reporting import figures
+from bayesspr.spr.model import SPRModel
 from bayesspr.volume.model import VolumeModel, zip_day_volume
 
 __all__ = [
@@ -122,44 +121,6 @@ _FOREST = (
     ),
 )
 
-#: Unit of each posterior variable of the two models, for axis labels ("–": dimensionless).
-#: Names not listed fall back on their pattern (``log_*``, ``*_z``), see :func:`_unit`.
-_UNITS: dict[str, str] = {
-    # SPRModel
-    "tour_constant": "–",
-    "stem_speed_kmh": "km/h",
-    "fill": "share of capacity, –",
-    "service_min_pop": "min per stop",
-    "service_min_city": "min per stop",
-    "speed_kmh_pop": "km/h",
-    "speed_kmh_city": "km/h",
-    "overhead_hours_pop": "h per route",
-    "overhead_hours_station": "h per route",
-    "overhead_hours_sd": "log scale, –",
-    "zip_effect_sd": "log scale, –",
-    "zip_effect": "log time efficiency, –",
-    "sigma_route": "log route need, –",
-    "sigma_km": "log route km, –",
-    # VolumeModel
-    "level_city": "log stops per day",
-    "level_station": "log stops per day",
-    "level_zip": "log stops per day",
-    "level_sd_station": "log scale, –",
-    "level_sd_zip": "log scale, –",
-    "growth_city": "log per year",
-    "growth_zip": "log per year",
-    "growth_sd_zip": "log per year",
-    "weekday_city": "log offset, –",
-    "yearly": "log offset, –",
-    "regressor_effect": "log offset per regressor unit",
-    "stops_cv": "–",
-    "extra_log_mean": "log extra packages per stop",
-    "extra_log_station": "log extra packages per stop",
-    "extra_log_zip": "log extra packages per stop",
-    "extra_sd_station": "log scale, –",
-    "extra_sd_zip": "log scale, –",
-    "extra_cv": "–",
-}
 
 #: The volume model's priors: (prior option(s), posterior variable it governs, distribution).
 #: The level of each city is Normal(log of the city's median daily stops, 1) in the model.
@@ -193,7 +154,6 @@ _PPC_STATIONS_MAX = 12
 #: Display name of each per-parameter check of :func:`parameter_diagnostics`.
 _DPI = 80
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_FAIL_COLOUR = "#b00000"
 
 _ADVICE = {
     "rhat": (
@@ -438,11 +398,11 @@ def write_report(
 
     Raises
     ------
-    bayesspr.spr.model.NotFittedError
+    bayesspr.errors.NotFittedError
         If the model has no fit.
     TypeError
         If ``model`` is neither an :class:`SPRModel` nor a :class:`VolumeModel`.
-    ValueError
+    ReportError
         If ``history`` is not the table the model was fitted on, ``holdout`` is given with a
         volume fit, or an extra figure is neither a matplotlib figure nor a PNG file.
     bayesspr.data.table.DataError
@@ -668,7 +628,7 @@ def _trace_html(idata: xr.DataTree) -> str:
     if not names:
         return _note("The posterior has no scalar hyper-parameters to plot.")
     return _plot(
-        lambda: _trace_figure(idata, names),
+        lambda: figures.trace_figure(idata, names),
         "Trace plots of the hyper-parameters",
         "Every scalar parameter of the posterior. Left: marginal density per chain; right: "
         "draws in order, one line per chain. Chains should overlap and look like stationary "
@@ -698,7 +658,7 @@ def _rank_html(idata: xr.DataTree, table: pd.DataFrame | None) -> str:
             "for reference."
         )
     return _plot(
-        lambda: _rank_figure(idata, rows),
+        lambda: figures.rank_figure(idata, rows),
         "Rank plots of the worst parameters",
         lead + " Each chain's fractional-rank ECDF minus the uniform CDF, one line per chain; "
         "a chain whose curve pulls away from zero samples a different region than the others "
@@ -711,7 +671,7 @@ def _energy_html(idata: xr.DataTree) -> str:
     if "sample_stats" not in idata.children or "energy" not in idata["sample_stats"]:
         return _note("No energy statistics: this fit was not made with Hamiltonian Monte Carlo.")
     return _plot(
-        lambda: _energy_figure(idata),
+        lambda: figures.energy_figure(idata),
         "Energy plot",
         "Left: E-BFMI per chain (dashed line: the threshold). Right: marginal energy and energy "
         "transition distributions. The two should be of similar width; a transition "
@@ -735,7 +695,7 @@ def _pair_html(idata: xr.DataTree) -> str:
         else "The fit has no divergent transitions, so none are marked."
     )
     return _plot(
-        lambda: _pair_figure(idata, names),
+        lambda: figures.pair_figure(idata, names),
         "Pair plot of the physics constants",
         "Joint posterior of the global and population physics constants; the diagonal shows "
         "each one's marginal density. Strong correlations show what the data cannot tell "
@@ -747,7 +707,7 @@ def _forest_html(idata: xr.DataTree) -> str:
     post = idata["posterior"]
     parts = [
         _plot(
-            lambda name=name, label=label: _forest_figure(idata, name, label),
+            lambda name=name, label=label: figures.forest_figure(idata, name, label),
             title,
             f"Posterior median with central 50 % (thick) and {100 * DEFAULT_INTERVAL:.0f} % (thin) "
             "credible intervals, chains combined.",
@@ -812,7 +772,7 @@ def _ppc_html(model: SPRModel, history: pd.DataFrame | None, seed: int) -> str:
     return "\n".join(
         [
             _plot(
-                lambda: _ppc_figure(tree),
+                lambda: figures.ppc_figure(tree),
                 "Observed and replicated SPR by city",
                 "Distribution of SPR (packages per route) over the training rows: observed "
                 "(black) and 50 datasets replicated from the posterior (blue), one panel per "
@@ -877,7 +837,7 @@ def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
             continue
         parts.append(
             _plot(
-                lambda loo=loo: _khat_figure(loo.smoothed),
+                lambda loo=loo: figures.khat_figure(loo.smoothed),
                 f"Pareto k per row: {name}",
                 f"Pareto k of each training row for the {name} likelihood (certain rows left out).",
             )
@@ -942,7 +902,7 @@ def _pit_html(model: SPRModel, holdout: pd.DataFrame | None, seed: int) -> str:
             "Coverage of the central intervals should be close to 0.50 / 0.80 / 0.90.</p>",
             _table(table),
             _plot(
-                lambda: _pit_figure(tree),
+                lambda: figures.pit_figure(tree),
                 "PIT ECDF difference of the held-out routes",
                 "ECDF of the randomised PIT values minus the uniform CDF, with ArviZ's test of "
                 "uniformity (p-value and α shown); a calibrated forecast stays near zero. Too "
@@ -984,7 +944,9 @@ def _volume_priors_html(model: VolumeModel, idata: xr.DataTree) -> str:
                 f"{flat.shape[1]} elements; medians {medians.min():.3g} – {medians.max():.3g}, "
                 f"intervals within {lo.min():.3g} – {hi.max():.3g}"
             )
-        rows.append((variable, _unit(variable), options, dist.format(**model.priors), posterior))
+        rows.append(
+            (variable, figures.unit_of(variable), options, dist.format(**model.priors), posterior)
+        )
     table = pd.DataFrame(
         rows,
         columns=[
@@ -1066,7 +1028,7 @@ def _volume_ppc_html(model: VolumeModel, volume: pd.DataFrame | None, seed: int)
             "day-to-day spread (stops_cv).</p>",
             _table(table),
             _plot(
-                lambda: _volume_ppc_figure(frame, shown),
+                lambda: figures.volume_ppc_figure(frame, shown),
                 "Observed and replicated daily stops by station",
                 "Observed daily stops per station (black dots) with the median (line) and "
                 f"central 50 % and {100 * DEFAULT_INTERVAL:.0f} % intervals (bands) of the "
@@ -1135,217 +1097,6 @@ def _check_fitted_on(
         raise ReportError(other_size.format(given=len(given), fitted=len(fitted)))
     if not np.array_equal(fitted, given):
         raise ReportError(other_values.format(bad=int(np.sum(fitted != given))))
-
-
-# --------------------------------------------------------------------------- figures
-#: ``gid`` of axes that are deliberately free of axis labels: a column of names (a forest
-#: plot's groups, headed by their dim), which labels the y-axis of the axes it shares y with.
-LABEL_FREE = "label-free"
-
-
-def _unit(name: str) -> str:
-    """Unit of a posterior variable (or of one of its elements, ``name[...]``) for labels."""
-    base = name.split("[", 1)[0]
-    if base in _UNITS:
-        return _UNITS[base]
-    if base.endswith("_z"):
-        return "standardised offset, –"
-    if base.startswith("log_"):
-        return "log of " + _unit(base.removeprefix("log_"))
-    return "model units"
-
-
-def _quantity(name: str, *, wrap: bool = False) -> str:
-    """Axis label of a parameter: its name and unit, on two lines when ``wrap``."""
-    return f"{name}{chr(10) if wrap else ' '}({_unit(name)})"
-
-
-def _trace_figure(idata: xr.DataTree, names: list[str]) -> Figure:
-    pc = azp.plot_trace_dist(
-        idata,
-        var_names=names,
-        backend="matplotlib",
-        figure_kwargs={"figsize": (12.0, 2.1 * len(names) + 0.4)},
-    )
-    plots = pc.viz["plot"]
-    for name in names:
-        dist_ax = plots[name].sel(column="dist").item()
-        trace_ax = plots[name].sel(column="trace").item()
-        dist_ax.set_xlabel(_quantity(name))
-        dist_ax.set_ylabel("density")
-        trace_ax.set_xlabel("draw (per chain)")
-        trace_ax.set_ylabel(_quantity(name, wrap=True))
-    return pc.get_viz("figure")
-
-
-def _rank_figure(idata: xr.DataTree, rows: pd.DataFrame) -> Figure:
-    """Rank plots of the parameters in ``rows`` (a slice of :func:`parameter_diagnostics`)."""
-    post = idata["posterior"].to_dataset()
-    data = {}
-    for i, row in enumerate(rows.itertuples()):
-        draws = post[row.variable]
-        other = [d for d in draws.dims if d not in ("chain", "draw")]
-        draws = draws.isel(dict(zip(other, row.position, strict=True)))
-        data[f"p{i}"] = draws.reset_coords(drop=True).transpose("chain", "draw")
-    tree = xr.DataTree.from_dict({"posterior": xr.Dataset(data)})
-    n_cols = min(4, len(data))
-    n_rows = -(-len(data) // 4)
-    pc = azp.plot_rank(
-        tree,
-        backend="matplotlib",
-        visuals={"remove_axis": False},
-        figure_kwargs={"figsize": (3.5 * n_cols + 0.4, 3.0 * n_rows + 0.2)},
-    )
-    for i, row in enumerate(rows.itertuples()):
-        ax = pc.viz["plot"][f"p{i}"].item()
-        # ArviZ's own uniformity flags (points, p-value) are another criterion: the report's
-        # flags are the R-hat / ESS thresholds of the health table, shown in the title.
-        for artist in [*ax.texts, *ax.collections]:
-            artist.remove()
-        ax.set_xlabel("fractional rank (–)")
-        ax.set_ylabel("ECDF − uniform CDF (–)")
-        stats = f"R-hat {row.r_hat:.3f}, ESS {row.ess_bulk:.0f} bulk, {row.ess_tail:.0f} tail"
-        lines = [str(row.Index), stats] + ([f"FAILS: {row.misses}"] if row.failing else [])
-        ax.set_title("\n".join(lines), fontsize=9, color=_FAIL_COLOUR if row.failing else "black")
-    return pc.get_viz("figure")
-
-
-def _energy_figure(idata: xr.DataTree) -> Figure:
-    pc = azp.plot_energy(idata, backend="matplotlib", figure_kwargs={"figsize": (11.0, 3.2)})
-    plots = pc.viz["plot"]
-    bfmi_ax = plots.sel(column="bfmi").item()
-    energy_ax = plots.sel(column="energy").item()
-    n_chains = idata["sample_stats"].sizes.get("chain", 1)
-    bfmi_ax.set_yticks(range(n_chains))
-    bfmi_ax.set_xlabel("E-BFMI (–)")
-    bfmi_ax.set_ylabel("chain")
-    energy_ax.set_xlabel("energy minus its mean; change between draws (nats)")
-    energy_ax.set_ylabel("density")
-    fig = pc.get_viz("figure")
-    for legend in list(fig.legends):  # ArviZ's figure legend overhangs the energy panel
-        handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
-        legend.remove()
-        energy_ax.legend(handles, labels, loc="upper left", frameon=False)
-    return fig
-
-
-def _pair_figure(idata: xr.DataTree, names: list[str]) -> Figure:
-    n = len(names)
-    pm = azp.plot_pair(
-        idata,
-        var_names=names,
-        visuals={"divergence": {"color": "red"}},
-        backend="matplotlib",
-        figure_kwargs={"figsize": (2.4 * n, 2.2 * n)},
-    )
-    plots = pm.viz["plot"]
-    x_names = [str(v) for v in plots["var_name_x"].to_numpy()]
-    y_names = [str(v) for v in plots["var_name_y"].to_numpy()]
-    for i in range(n):
-        scatter = [plots.isel(row_index=i, col_index=j).item() for j in range(i)]
-        for ax in scatter[1:]:  # one y-axis per row of scatter panels, labelled on the left
-            ax.sharey(scatter[0])
-            ax.tick_params(labelleft=False)
-        for j in range(n):
-            ax = plots.isel(row_index=i, col_index=j).item()
-            if not ax.axison:
-                continue
-            ax.set_xlabel(_quantity(x_names[j], wrap=True) if i == n - 1 else "")
-            if i == j:  # a marginal density: its scale says nothing, its shape does
-                ax.set_yticks([])
-                ax.set_ylabel("density")
-            else:
-                ax.set_ylabel(_quantity(y_names[i], wrap=True) if j == 0 else "")
-    return pm.get_viz("figure")
-
-
-def _forest_figure(idata: xr.DataTree, name: str, label: str) -> Figure:
-    draws = idata["posterior"][name]
-    dims = [d for d in draws.dims if d not in ("chain", "draw")]
-    n_labels = int(np.prod([draws.sizes[d] for d in dims]))
-    pc = azp.plot_forest(
-        idata,
-        var_names=[name],
-        combined=True,
-        point_estimate="median",
-        ci_kind="eti",
-        ci_probs=(0.5, DEFAULT_INTERVAL),
-        labels=dims,
-        backend="matplotlib",
-        figure_kwargs={"figsize": (9.0, 1.3 + 0.45 * n_labels)},
-    )
-    plots = pc.viz["plot"]
-    # The column of group names (headed by their dim) labels the forest's y-axis.
-    plots.sel(column="labels").item().set_gid(LABEL_FREE)
-    plots.sel(column="forest").item().set_xlabel(label)
-    return pc.get_viz("figure")
-
-
-def _ppc_figure(tree: xr.DataTree) -> Figure:
-    pc = azp.plot_ppc_dist(tree, kind="kde", num_samples=50, backend="matplotlib")
-    fig = pc.get_viz("figure")
-    for ax in fig.axes:
-        if ax.axison:
-            ax.set_xlabel("SPR (packages per route)")
-            ax.set_ylabel("density")
-    return fig
-
-
-def _khat_figure(loo: Any) -> Figure:
-    fig = azp.plot_khat(loo, backend="matplotlib").get_viz("figure")
-    for ax in fig.axes:
-        ax.set_xlabel("training row (index)")
-        ax.set_ylabel("Pareto k (–)")
-    return fig
-
-
-def _pit_figure(tree: xr.DataTree) -> Figure:
-    pc = azp.plot_ecdf_pit(tree, group="pit", sample_dims=["row"], backend="matplotlib")
-    fig = pc.get_viz("figure")
-    for ax in fig.axes:
-        ax.set_xlabel("randomised PIT (–)")
-        ax.set_ylabel("ECDF − uniform CDF (–)")
-    return fig
-
-
-def _volume_ppc_figure(frame: pd.DataFrame, stations: list[str]) -> Figure:
-    n = len(stations)
-    fig, axes = plt.subplots(
-        n, 1, figsize=(11.0, 1.9 * n + 0.9), sharex=True, squeeze=False, layout="constrained"
-    )
-    for ax, station in zip(axes[:, 0], stations, strict=True):
-        part = frame[frame["station"] == station]
-        days = part["date"].to_numpy()
-        ax.fill_between(
-            days,
-            part["lo"],
-            part["hi"],
-            color="C0",
-            alpha=0.2,
-            lw=0,
-            label=f"replicated, central {100 * DEFAULT_INTERVAL:.0f} %",
-        )
-        ax.fill_between(
-            days,
-            part["q25"],
-            part["q75"],
-            color="C0",
-            alpha=0.4,
-            lw=0,
-            label="replicated, central 50 %",
-        )
-        ax.plot(days, part["median"], color="C0", lw=1.0, label="replicated, median")
-        ax.plot(days, part["observed"], "o", color="black", ms=2.5, label="observed")
-        ax.set_ylabel("stops per day")
-        ax.set_title(f"station {station}", loc="left", fontsize=10)
-    bottom = axes[-1, 0]
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
-    bottom.xaxis.set_major_locator(locator)
-    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    bottom.set_xlabel("date")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=4, frameon=False)
-    return fig
 
 
 # --------------------------------------------------------------------------- helpers

@@ -130,7 +130,7 @@ def simulate_volume_world(
 
     Raises
     ------
-    ValueError
+    SimulationError
         If a size is below 1, a day count negative, or an sd negative.
     """
     sizes = {

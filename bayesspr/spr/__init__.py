@@ -18,8 +18,6 @@ _EXPORTS = {
     "DEFAULT_INTERVAL": "model",
     "GROUP_EFFECTS": "model",
     "LEVELS": "model",
-    "ModelVersionError": "model",
-    "NotFittedError": "model",
     "ParameterDraws": "model",
     "POSITIVE_PARAMETERS": "model",
     "PhysicsWarning": "model",

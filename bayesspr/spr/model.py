@@ -34,8 +34,6 @@ import xarray as xr
 
 from bayesspr.data import table as data_mod
 from bayesspr.defaults import DEFAULT_INTERVAL, central_bounds
-from bayesspr.errors import ModelVersionError as ModelVersionError  # re-exported
-from bayesspr.errors import NotFittedError as NotFittedError  # re-exported
 from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
 from bayesspr.inference.fitted_model import stacked_samples as stacked_samples  # re-exported
 from bayesspr.inference.fitted_model import warm_start_values as warm_start_values  # re-exported

@@ -308,7 +308,7 @@ def short_time_bound(
     ------
     TypeError
         If an input is a pytensor tensor (this is a check on numbers, not a model term).
-    ValueError
+    ArgumentError
         If ``min_stops`` is not a finite number > 0.
     """
     if backend(*zone.values(), *constants.values()) is not np:

@@ -12,7 +12,6 @@ import pytest
 
 from bayesspr import SPRModel, VolumeModel
 from bayesspr.cli import commands
-from bayesspr.cli import main as cli
 from bayesspr.cli.main import build_parser, main
 
 SUBCOMMANDS = [

@@ -17,17 +17,17 @@ from PIL import Image
 
 import bayesspr
 from bayesspr import SPRModel, VolumeModel
+from bayesspr.errors import NotFittedError
 from bayesspr.inference.diagnostics import ESS_MIN, RHAT_MAX, convergence
 from bayesspr.reporting import html as reporting
+from bayesspr.reporting.figures import LABEL_FREE
 from bayesspr.reporting.html import (
-    LABEL_FREE,
     SECTIONS,
     VOLUME_SECTIONS,
     parameter_diagnostics,
     sampler_health,
     write_report,
 )
-from bayesspr.spr.model import NotFittedError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMG = re.compile(r"<img\b[^>]*>")

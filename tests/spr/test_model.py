@@ -11,8 +11,9 @@ import xarray as xr
 
 from bayesspr import DataError, SPRModel
 from bayesspr.data.table import validate
+from bayesspr.errors import ModelVersionError, NotFittedError
 from bayesspr.evaluation.scores import pit_coverage, randomised_pit
-from bayesspr.spr.model import ModelVersionError, NotFittedError, PhysicsWarning, warm_start_values
+from bayesspr.spr.model import PhysicsWarning, warm_start_values
 
 PREDICT_COLUMNS = [
     "spr_mean",

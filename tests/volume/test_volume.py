@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from bayesspr import simulate_world
+from bayesspr.errors import NotFittedError
 from bayesspr.simulate.worlds import holiday_days
-from bayesspr.spr.model import NotFittedError
 from bayesspr.volume.model import VolumeDataError, VolumeModel, zip_day_volume
 
 
