@@ -26,21 +26,16 @@ opens offline. The page's layout and style are package data beside this module, 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import functools
-import html
-import io
 import os
 import string
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import arviz_stats as azs
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -64,7 +59,7 @@ from bayesspr.inference.diagnostics import (
     parameter_diagnostics,
 )
 from bayesspr.io.files import atomic_write
-from bayesspr.reporting import figures
+from bayesspr.reporting import figures, markup
 from bayesspr.spr.model import SPRModel
 from bayesspr.volume.model import VolumeModel, zip_day_volume
 
@@ -152,8 +147,6 @@ _RANK_REFERENCE = 4
 _PPC_STATIONS_MAX = 12
 
 #: Display name of each per-parameter check of :func:`parameter_diagnostics`.
-_DPI = 80
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 _ADVICE = {
     "rhat": (
@@ -427,7 +420,7 @@ def write_report(
             "history it was fitted on (history=...)"
         )
     # Read the inputs first, so a bad argument fails before any plotting.
-    charts = {str(name): _png_of(name, fig) for name, fig in (extra_figures or {}).items()}
+    charts = {str(name): markup.png_of(name, fig) for name, fig in (extra_figures or {}).items()}
     if isinstance(model, VolumeModel):
         volume = None if history is None else _check_volume_history(history, idata)
         body = _volume_body(model, idata, volume, charts, random_seed)
@@ -450,16 +443,16 @@ def _page(
     contents: Sequence[tuple[str, str]],
 ) -> str:
     """The whole HTML page (``templates/report.html``): title, facts, contents, sections."""
-    toc = "".join(f'<li><a href="#{sid}">{_esc(head)}</a></li>' for sid, head in sections)
+    toc = "".join(f'<li><a href="#{sid}">{markup.escape(head)}</a></li>' for sid, head in sections)
     headings = dict(sections)
     return _template("report.html").substitute(
-        title=_esc(title),
+        title=markup.escape(title),
         css=_style_sheet(),
-        facts=_table(pd.DataFrame(facts, columns=["", ""]), header=False),
+        facts=markup.html_table(pd.DataFrame(facts, columns=["", ""]), header=False),
         toc=toc,
         sections="".join(
             _template("section.html").substitute(
-                section_id=sid, heading=_esc(headings[sid]), content=content
+                section_id=sid, heading=markup.escape(headings[sid]), content=content
             )
             for sid, content in contents
         ),
@@ -550,7 +543,7 @@ def _sampler_facts(model: SPRModel | VolumeModel, idata: xr.DataTree) -> list[tu
         ("sampler", str(sampler)),
         ("chains × draws", f"{post.sizes.get('chain', 1)} × {post.sizes.get('draw', 0)}"),
         ("tuning steps", str(attrs.get("tuning_steps", "–"))),
-        ("sampling time", _seconds(attrs.get("sampling_time"))),
+        ("sampling time", markup.seconds(attrs.get("sampling_time"))),
     ]
 
 
@@ -599,8 +592,8 @@ def _health_html(idata: xr.DataTree, table: pd.DataFrame | None) -> str:
     if warned and not failed:
         verdict = (verdict[0], verdict[1] + f" Efficiency warning: {', '.join(warned)}.")
     parts = [
-        f'<p class="verdict {verdict[0]}">{_esc(verdict[1])}</p>',
-        _table(health, status_col="status"),
+        f'<p class="verdict {verdict[0]}">{markup.escape(verdict[1])}</p>',
+        markup.html_table(health, status_col="status"),
         "<p>Thresholds: R-hat and ESS after Vehtari et al. (2021), E-BFMI after Betancourt "
         "(2016). R-hat and ESS are judged for every parameter of the posterior (each element "
         "of a vector), worst value shown with its parameter; the same per-parameter table "
@@ -612,8 +605,8 @@ def _health_html(idata: xr.DataTree, table: pd.DataFrame | None) -> str:
             if table["failing"].any()
             else "Worst parameters (all within the thresholds)"
         )
-        parts.append(f"<h3>{_esc(heading)} (R-hat, bulk and tail ESS; ArviZ)</h3>")
-        parts.append(_table(_worst_parameters(table)))
+        parts.append(f"<h3>{markup.escape(heading)} (R-hat, bulk and tail ESS; ArviZ)</h3>")
+        parts.append(markup.html_table(_worst_parameters(table)))
     return "\n".join(parts)
 
 
@@ -626,8 +619,8 @@ def _hyper_parameters(post: xr.Dataset) -> list[str]:
 def _trace_html(idata: xr.DataTree) -> str:
     names = _hyper_parameters(idata["posterior"].to_dataset())
     if not names:
-        return _note("The posterior has no scalar hyper-parameters to plot.")
-    return _plot(
+        return markup.note("The posterior has no scalar hyper-parameters to plot.")
+    return markup.plot(
         lambda: figures.trace_figure(idata, names),
         "Trace plots of the hyper-parameters",
         "Every scalar parameter of the posterior. Left: marginal density per chain; right: "
@@ -639,7 +632,7 @@ def _trace_html(idata: xr.DataTree) -> str:
 
 def _rank_html(idata: xr.DataTree, table: pd.DataFrame | None) -> str:
     if table is None:
-        return _note("No sampler statistics: not an MCMC fit, so no rank plots.")
+        return markup.note("No sampler statistics: not an MCMC fit, so no rank plots.")
     rows, failing = _rank_rows(table)
     n_failing = int(table["failing"].sum())
     if failing:
@@ -657,7 +650,7 @@ def _rank_html(idata: xr.DataTree, table: pd.DataFrame | None) -> str:
             f"No parameter misses a threshold; the {len(rows)} with the smallest ESS are shown "
             "for reference."
         )
-    return _plot(
+    return markup.plot(
         lambda: figures.rank_figure(idata, rows),
         "Rank plots of the worst parameters",
         lead + " Each chain's fractional-rank ECDF minus the uniform CDF, one line per chain; "
@@ -669,8 +662,10 @@ def _rank_html(idata: xr.DataTree, table: pd.DataFrame | None) -> str:
 
 def _energy_html(idata: xr.DataTree) -> str:
     if "sample_stats" not in idata.children or "energy" not in idata["sample_stats"]:
-        return _note("No energy statistics: this fit was not made with Hamiltonian Monte Carlo.")
-    return _plot(
+        return markup.note(
+            "No energy statistics: this fit was not made with Hamiltonian Monte Carlo."
+        )
+    return markup.plot(
         lambda: figures.energy_figure(idata),
         "Energy plot",
         "Left: E-BFMI per chain (dashed line: the threshold). Right: marginal energy and energy "
@@ -684,7 +679,7 @@ def _pair_html(idata: xr.DataTree) -> str:
     post = idata["posterior"]
     names = [n for n in PHYSICS_CONSTANTS if n in post]
     if len(names) < 2:
-        return _note("Fewer than two physics constants in the posterior: no pair plot.")
+        return markup.note("Fewer than two physics constants in the posterior: no pair plot.")
     n_div = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         n_div = int(idata["sample_stats"]["diverging"].sum())
@@ -694,7 +689,7 @@ def _pair_html(idata: xr.DataTree) -> str:
         if n_div
         else "The fit has no divergent transitions, so none are marked."
     )
-    return _plot(
+    return markup.plot(
         lambda: figures.pair_figure(idata, names),
         "Pair plot of the physics constants",
         "Joint posterior of the global and population physics constants; the diagonal shows "
@@ -706,7 +701,7 @@ def _pair_html(idata: xr.DataTree) -> str:
 def _forest_html(idata: xr.DataTree) -> str:
     post = idata["posterior"]
     parts = [
-        _plot(
+        markup.plot(
             lambda name=name, label=label: figures.forest_figure(idata, name, label),
             title,
             f"Posterior median with central 50 % (thick) and {100 * DEFAULT_INTERVAL:.0f} % (thin) "
@@ -715,12 +710,12 @@ def _forest_html(idata: xr.DataTree) -> str:
         for name, title, label in _FOREST
         if name in post
     ]
-    return "\n".join(parts) or _note("No city or station effects in the posterior.")
+    return "\n".join(parts) or markup.note("No city or station effects in the posterior.")
 
 
 def _ppc_html(model: SPRModel, history: pd.DataFrame | None, seed: int) -> str:
     if history is None:
-        return _note(
+        return markup.note(
             "No training table was given (pass history=... to write_report), so the observed "
             "and replicated SPR cannot be compared: the fit's observed data holds routes but "
             "not the packages they carried."
@@ -771,7 +766,7 @@ def _ppc_html(model: SPRModel, history: pd.DataFrame | None, seed: int) -> str:
     )
     return "\n".join(
         [
-            _plot(
+            markup.plot(
                 lambda: figures.ppc_figure(tree),
                 "Observed and replicated SPR by city",
                 "Distribution of SPR (packages per route) over the training rows: observed "
@@ -781,14 +776,14 @@ def _ppc_html(model: SPRModel, history: pd.DataFrame | None, seed: int) -> str:
             "<p>Aggregate SPR per city (all packages over all routes) in the data and in 500 "
             "replicated datasets. A tail probability near 0 or 1 means the model misses the "
             "city's level.</p>",
-            _table(table),
+            markup.html_table(table),
         ]
     )
 
 
 def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
     if "log_likelihood" not in idata.children:
-        return _note("The fit has no log_likelihood group: PSIS-LOO cannot be computed.")
+        return markup.note("The fit has no log_likelihood group: PSIS-LOO cannot be computed.")
     results = {name: psis_loo(idata, name) for name in idata["log_likelihood"].data_vars}
     stats_rows, k_rows = [], []
     for name, loo in results.items():
@@ -822,9 +817,11 @@ def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
         "posterior draws",
     ]
     parts = [
-        _table(pd.DataFrame(stats_rows, columns=columns)),
+        markup.html_table(pd.DataFrame(stats_rows, columns=columns)),
         "<h3>Pareto k of each row</h3>",
-        _table(pd.DataFrame(k_rows, columns=["observed variable", "range", "rows", "share"])),
+        markup.html_table(
+            pd.DataFrame(k_rows, columns=["observed variable", "range", "rows", "share"])
+        ),
         "<p>Ranges as ArviZ reports them: the good-k threshold is min(1 − 1/log10(S), 0.7) for "
         "S posterior draws. Rows with k above it are influential: their LOO estimate is not "
         "reliable, and they are often data errors or rows unlike the rest. A row whose "
@@ -836,7 +833,7 @@ def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
         if loo.smoothed is None:
             continue
         parts.append(
-            _plot(
+            markup.plot(
                 lambda loo=loo: figures.khat_figure(loo.smoothed),
                 f"Pareto k per row: {name}",
                 f"Pareto k of each training row for the {name} likelihood (certain rows left out).",
@@ -845,7 +842,7 @@ def _loo_html(idata: xr.DataTree, history: pd.DataFrame | None) -> str:
     worst = _worst_k_rows(results, history)
     if worst is not None:
         parts.append("<h3>Rows with the highest Pareto k</h3>")
-        parts.append(_table(worst))
+        parts.append(markup.html_table(worst))
     return "\n".join(parts)
 
 
@@ -874,7 +871,7 @@ def _worst_k_rows(
 
 def _pit_html(model: SPRModel, holdout: pd.DataFrame | None, seed: int) -> str:
     if holdout is None:
-        return _note(
+        return markup.note(
             "No held-out data was given (pass holdout=... with observed routes), so the "
             "calibration of forecasts was not checked."
         )
@@ -896,12 +893,12 @@ def _pit_html(model: SPRModel, holdout: pd.DataFrame | None, seed: int) -> str:
     tree = xr.DataTree.from_dict({"pit": xr.Dataset({"routes (held out)": ("row", pit)})})
     return "\n".join(
         [
-            f"<p>{len(holdout)} held-out rows ({_esc(span)}), forecast from the fit. Routes "
-            "are whole numbers, so calibration is read off the randomised PIT, which is "
+            f"<p>{len(holdout)} held-out rows ({markup.escape(span)}), forecast from the fit. "
+            "Routes are whole numbers, so calibration is read off the randomised PIT, which is "
             "uniform on [0, 1] under a calibrated forecast (<code>bayesspr.evaluation</code>). "
             "Coverage of the central intervals should be close to 0.50 / 0.80 / 0.90.</p>",
-            _table(table),
-            _plot(
+            markup.html_table(table),
+            markup.plot(
                 lambda: figures.pit_figure(tree),
                 "PIT ECDF difference of the held-out routes",
                 "ECDF of the randomised PIT values minus the uniform CDF, with ArviZ's test of "
@@ -916,12 +913,13 @@ def _pit_html(model: SPRModel, holdout: pd.DataFrame | None, seed: int) -> str:
 
 def _charts_html(charts: dict[str, bytes]) -> str:
     if not charts:
-        return _note(
+        return markup.note(
             "No forecast or fleet charts were attached (pass extra_figures={name: figure or "
             "PNG path} to write_report)."
         )
     return "\n".join(
-        f"<h3>{_esc(name)}</h3>\n{_figure(png, name, '')}" for name, png in charts.items()
+        f"<h3>{markup.escape(name)}</h3>\n{markup.embed_png(png, name, '')}"
+        for name, png in charts.items()
     )
 
 
@@ -966,14 +964,14 @@ def _volume_priors_html(model: VolumeModel, idata: xr.DataTree) -> str:
             "prior (a spread near the prior's scale) says the data add little about that "
             "parameter; a posterior against zero, or at the prior's edge, may call for "
             "another prior.</p>",
-            _table(table),
+            markup.html_table(table),
         ]
     )
 
 
 def _volume_ppc_html(model: VolumeModel, volume: pd.DataFrame | None, seed: int) -> str:
     if volume is None:
-        return _note(
+        return markup.note(
             "No training table was given (pass history=... to write_report), so the observed "
             "and replicated daily stops cannot be compared."
         )
@@ -1026,8 +1024,8 @@ def _volume_ppc_html(model: VolumeModel, volume: pd.DataFrame | None, seed: int)
             f"{DEFAULT_INTERVAL:.2f}. Low coverage with the observed days outside the band on "
             "one side means the level or trend is off; outside on both sides, too little "
             "day-to-day spread (stops_cv).</p>",
-            _table(table),
-            _plot(
+            markup.html_table(table),
+            markup.plot(
                 lambda: figures.volume_ppc_figure(frame, shown),
                 "Observed and replicated daily stops by station",
                 "Observed daily stops per station (black dots) with the median (line) and "
@@ -1097,106 +1095,6 @@ def _check_fitted_on(
         raise ReportError(other_size.format(given=len(given), fitted=len(fitted)))
     if not np.array_equal(fitted, given):
         raise ReportError(other_values.format(bad=int(np.sum(fitted != given))))
-
-
-# --------------------------------------------------------------------------- helpers
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{_esc(text)}</p>'
-
-
-def _seconds(value: Any) -> str:
-    try:
-        return f"{float(value):.0f} s"
-    except (TypeError, ValueError):
-        return "–"
-
-
-def _table(df: pd.DataFrame, *, header: bool = True, status_col: str | None = None) -> str:
-    """An HTML table of ``df`` with every cell escaped; numbers right-aligned."""
-    lines = ["<table>"]
-    if header:
-        lines.append("<tr>" + "".join(f"<th>{_esc(c)}</th>" for c in df.columns) + "</tr>")
-    for values in df.itertuples(index=False):
-        cells = []
-        for column, value in zip(df.columns, values, strict=True):
-            if column == status_col:
-                css = "NA" if value == "N/A" else str(value)
-                cells.append(f'<td class="{_esc(css)}">{_esc(value)}</td>')
-            elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-                cells.append(f'<td class="num">{_esc(value)}</td>')
-            else:
-                cells.append(f"<td>{_esc(value)}</td>")
-        lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines.append("</table>")
-    return "\n".join(lines)
-
-
-def _figure(png: bytes, alt: str, caption: str) -> str:
-    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    cap = f"<figcaption>{_esc(caption)}</figcaption>" if caption else ""
-    return f'<figure><img src="{src}" alt="{_esc(alt)}">{cap}</figure>'
-
-
-def _fig_png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight", facecolor="white")
-    return buf.getvalue()
-
-
-def _plot(make: Callable[[], Figure], alt: str, caption: str) -> str:
-    """Build one of the report's figures, embed it as PNG, close every figure it opened.
-
-    Figures without a layout engine of their own are laid out with ``tight_layout`` so
-    labels, ticks and titles of neighbouring panels do not overlap. A plot that fails is
-    reported in the page (and as a ``RuntimeWarning``) instead of aborting the whole report.
-    """
-    before = set(plt.get_fignums())
-    try:
-        fig = make()
-        if fig.get_layout_engine() is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "not compatible with tight_layout"
-                fig.tight_layout()
-        return _figure(_fig_png(fig), alt, caption)
-    except Exception as exc:  # one failed plot must not lose the report
-        warnings.warn(f"report: {alt} could not be drawn: {exc!r}", RuntimeWarning, stacklevel=2)
-        return f'<p class="error">{_esc(alt)} could not be drawn: {_esc(repr(exc))}</p>'
-    finally:
-        for num in set(plt.get_fignums()) - before:
-            plt.close(num)
-
-
-def _try(make: Callable[[], str]) -> str:
-    try:
-        return make()
-    except Exception as exc:  # one failed table must not lose the report
-        warnings.warn(f"report: a table could not be made: {exc!r}", RuntimeWarning, stacklevel=2)
-        return f'<p class="error">could not be computed: {_esc(repr(exc))}</p>'
-
-
-def _png_of(name: Any, figure: Figure | str | os.PathLike[str]) -> bytes:
-    """PNG bytes of an attached chart: a matplotlib figure (rendered) or a PNG file (read)."""
-    if isinstance(figure, Figure):
-        return _fig_png(figure)
-    if isinstance(figure, (str, os.PathLike)):
-        path = Path(figure)
-        if not path.is_file():
-            raise FileNotFoundError(f"extra figure {name!r}: no file at {path}")
-        png = path.read_bytes()
-        if not png.startswith(_PNG_SIGNATURE):
-            raise ReportError(
-                f"extra figure {name!r}: {path} is not a PNG file (expected a file "
-                "starting with the PNG signature)"
-            )
-        return png
-    raise ReportError(
-        f"extra figure {name!r} is a {type(figure).__name__}; expected a "
-        "matplotlib Figure or the path of a PNG file"
-    )
 
 
 def _check_history(history: pd.DataFrame, idata: xr.DataTree) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from bayesspr import SPRModel, VolumeModel
 from bayesspr.errors import NotFittedError
 from bayesspr.inference.diagnostics import ESS_MIN, RHAT_MAX, convergence
 from bayesspr.reporting import html as reporting
+from bayesspr.reporting import markup
 from bayesspr.reporting.figures import LABEL_FREE
 from bayesspr.reporting.html import (
     SECTIONS,
@@ -162,7 +163,7 @@ def _summary(fig):
 def _capturing_figures():
     """Record a summary of every figure the report builds, by its alt text."""
     seen, current = {}, {}
-    plot, fig_png = reporting._plot, reporting._fig_png
+    plot, fig_png = markup.plot, markup.fig_png
 
     def capture_plot(make, alt, caption, **kwargs):
         def made():
@@ -179,8 +180,8 @@ def _capturing_figures():
         return png
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(reporting, "_plot", capture_plot)
-        mp.setattr(reporting, "_fig_png", capture_png)
+        mp.setattr(markup, "plot", capture_plot)
+        mp.setattr(markup, "fig_png", capture_png)
         yield seen
 
 
