@@ -24,6 +24,7 @@ format, with every parameter present and within its support — lives here once.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import warnings
 from collections.abc import Mapping
@@ -68,6 +69,23 @@ def default_nuts_sampler() -> str:
     except ImportError:  # pragma: no cover - nutpie is a dependency
         return "pymc"
     return "nutpie"
+
+
+def config_id(config: Mapping[str, Any]) -> str:
+    """Short stable hash of a model's configuration (a spec), to tell fits of specs apart.
+
+    Parameters
+    ----------
+    config : mapping
+        JSON-able configuration (values that are not JSON are hashed as text).
+
+    Returns
+    -------
+    str
+        First 12 hex digits of the SHA-256 of the canonical JSON (sorted keys).
+    """
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -408,10 +426,7 @@ class FittedModel:
         str
             12 hex digits.
         """
-        from hashlib import sha256
-
-        text = json.dumps(self.config(), sort_keys=True, default=str)
-        return sha256(text.encode()).hexdigest()[:12]
+        return config_id(self.config())
 
     # ------------------------------------------------------------------ fitting
     def fit(

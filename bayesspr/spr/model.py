@@ -40,7 +40,7 @@ from bayesspr.inference.fitted_model import warm_start_values as warm_start_valu
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
 from bayesspr.spr.physics import RouteConstants, ZoneDay
-from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_rv, spec_id
+from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_rv
 
 #: Version of the saved-fit layout; files of another layout are refused on load.
 SAVE_FORMAT = 1
@@ -552,7 +552,7 @@ class SPRModel(FittedModel):
                 "route_km": (dims, km, {"units": "km per route"}),
             },
             coords=coords,
-            attrs={"bayesspr_spec_id": spec_id(self.spec)},
+            attrs={"bayesspr_spec_id": self.spec_id()},
         )
 
     def _warn_short_time_bound(

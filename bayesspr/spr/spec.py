@@ -10,8 +10,6 @@ Precedence: a user's spec file or dict > the default spec shipped in ``models/``
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 import tomllib
 from pathlib import Path
@@ -21,7 +19,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bayesspr.errors import SpecError
-from bayesspr.inference.fitted_model import SamplerConfig
+from bayesspr.inference.fitted_model import SamplerConfig, config_id
 
 #: Folder holding the shipped specs: ``models/`` at the project root in a checkout (and an
 #: editable install); ``bayesspr/models/`` inside an installed wheel.
@@ -372,8 +370,7 @@ def spec_id(spec: dict[str, Any]) -> str:
     str
         First 12 hex digits of the SHA-256 of the spec's canonical JSON.
     """
-    blob = json.dumps(spec, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
+    return config_id(spec)
 
 
 def prior_kwargs(prior: dict[str, Any]) -> tuple[str, dict[str, float]]:
