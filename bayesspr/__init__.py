@@ -57,6 +57,7 @@ from bayesspr.inference.diagnostics import ConvergenceWarning
 from bayesspr.simulate.worlds import demo_world, simulate_world
 from bayesspr.spr.model import SPRModel
 from bayesspr.volume.model import VolumeModel
+from bayesspr.volume.zip_day import ZipDayVolumeModel
 
 __version__ = installed_version()
 
@@ -114,6 +115,7 @@ __all__ = [
     "VolumeDataError",
     "VolumeModel",
     "VolumeShock",
+    "ZipDayVolumeModel",
     "ZipMove",
     "__version__",
     "absorb",

@@ -1,78 +1,142 @@
-"""Fit speed of the volume model: wall time, min bulk ESS, ESS/s and chain balance.
+"""Fit speed and memory of the volume models, side by side, against the number of zips.
 
-For each network size (zips × one year of daily history, 8 zips per station, 4 stations per
-city) and each ``day_shocks`` option, fit :class:`bayesspr.VolumeModel` on the same seeded
-world and print the wall time (s), the smallest bulk ESS over all parameters, ESS per second
-and the work of each chain (leapfrog steps: the sum of ``n_steps``, which is what a chain's
-time is proportional to) as max / median over chains.
+For each network size (zips × 14 months of daily history by default, 8 zips per station, a
+few cities) fit the default :class:`bayesspr.VolumeModel` (station totals × zip shares) and,
+where asked, the zip-day reference :class:`bayesspr.volume.zip_day.ZipDayVolumeModel` on the
+same seeded world (station-day shocks on), and print per fit: wall time (s, compile included),
+peak resident memory (GiB), smallest bulk and tail ESS, largest R-hat, divergences, ESS per
+second, and the ratio of wall time to the default model's at the same size.
+
+Each fit runs in its own Python process (``subprocess``), so its peak memory is its own.
+``--chart PATH`` also writes the log-log chart of fit time against zips.
 
 Run (side by side under the same conditions; the machine's other load shifts wall times)::
 
-    python benchmarks/volume_speed.py --zips 64 400 1000 --day-shocks none station
+    python benchmarks/volume_speed.py --zips 64 400 4000 --reference-zips 64
+    python benchmarks/volume_speed.py --zips 64 --models default --chart docs/img/volume_speed.png
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
-from bayesspr.simulate.volume_worlds import simulate_volume_world
-from bayesspr.volume.model import VolumeModel
+MODELS = ("default", "zip-day")
 
 
-def fit_once(n_zips: int, day_shocks: str, days: int, draws: int, tune: int, chains: int) -> dict:
-    """Fit one world; return wall time, ESS and chain-work figures."""
+def fit_once(model_name: str, n_zips: int, days: int, draws: int, tune: int) -> dict:
+    """Fit one world in this process; return time, memory and convergence figures."""
+    from bayesspr.simulate.volume_worlds import simulate_volume_world
+    from bayesspr.volume.model import VolumeModel
+    from bayesspr.volume.zip_day import ZipDayVolumeModel
+
     stations = max(1, n_zips // 8)
-    cities = 2 if stations >= 2 else 1
+    cities = min(5, max(1, stations // 4))
     world = simulate_volume_world(
         5,
         n_cities=cities,
-        stations_per_city=stations // cities,
-        zips_per_station=n_zips // stations,
+        stations_per_city=max(1, stations // cities),
+        zips_per_station=8 if n_zips >= 8 else n_zips,
         n_days=days,
         horizon_days=0,
         station_day_sd=0.05,
     )
-    model = VolumeModel(regressors=world.regressors, day_shocks=day_shocks)
+    cls = VolumeModel if model_name == "default" else ZipDayVolumeModel
+    model = cls(regressors=world.regressors)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(world.table, random_seed=1, draws=draws, tune=tune, chains=chains)
+        model.fit(world.table, random_seed=1, draws=draws, tune=tune)
     wall = time.perf_counter() - start
-    steps = model.idata["sample_stats"]["n_steps"].sum("draw").to_numpy()
     d = model.diagnostics
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     return {
+        "model": model_name,
         "zips": world.table["zip"].nunique(),
         "zip_days": len(world.table),
-        "day_shocks": day_shocks,
         "wall_s": round(wall, 1),
+        "peak_GiB": round(peak_gib, 2),
         "ess_bulk_min": round(d["ess_bulk_min"]),
-        "ess_per_s": round(d["ess_bulk_min"] / wall, 2),
-        "rhat_max": round(d["rhat_max"], 3),
+        "ess_tail_min": round(d["ess_tail_min"]),
+        "rhat_max": round(d["rhat_max"], 4),
         "divergences": d["divergences"],
-        "chain_work_max_over_median": round(float(steps.max() / np.median(steps)), 2),
+        "ess_per_s": round(d["ess_bulk_min"] / wall, 2),
     }
 
 
+def run_in_subprocess(model: str, zips: int, args: argparse.Namespace) -> dict:
+    """One fit in a fresh interpreter (own peak memory); its JSON line."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--one",
+        model,
+        str(zips),
+        "--days",
+        str(args.days),
+    ]
+    for name in ("draws", "tune"):  # unset: the model's defaults
+        if getattr(args, name) is not None:
+            cmd += [f"--{name}", str(getattr(args, name))]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def chart(table: pd.DataFrame, path: str) -> None:
+    """Log-log chart of fit time against zips, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, part in table.groupby("model"):
+        ax.plot(part["zips"], part["wall_s"], marker="o", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("zips (8 per station; daily history)")
+    ax.set_ylabel("fit wall time (s, 2 cores)")
+    ax.set_title("Volume model fit time against network size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
-    """Fit every size × option and print one table."""
+    """Fit every size × model in its own process and print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zips", nargs="*", type=int, default=[64, 400, 1000])
-    parser.add_argument("--day-shocks", nargs="*", default=["none", "station"])
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--zips", nargs="*", type=int, default=[64, 400, 4000])
+    parser.add_argument("--reference-zips", nargs="*", type=int, default=[64])
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--days", type=int, default=425, help="history days (425 ≈ 14 months)")
+    parser.add_argument("--draws", type=int, default=None)
+    parser.add_argument("--tune", type=int, default=None)
+    parser.add_argument("--chart", default=None, help="write the log-log chart here (PNG)")
+    parser.add_argument("--one", nargs=2, metavar=("MODEL", "ZIPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(fit_once(args.one[0], int(args.one[1]), args.days, args.draws, args.tune)))
+        return
     rows = []
     for n in args.zips:
-        for option in args.day_shocks:
-            rows.append(fit_once(n, option, args.days, args.draws, args.tune, args.chains))
-            print(pd.DataFrame(rows).to_string(index=False), flush=True)
+        for name in args.models:
+            if name == "zip-day" and n not in args.reference_zips:
+                continue
+            rows.append(run_in_subprocess(name, n, args))
+            table = pd.DataFrame(rows)
+            base = table[table["model"] == "default"].set_index("zips")["wall_s"]
+            table["time_vs_default"] = (table["wall_s"] / table["zips"].map(base)).round(2)
+            print(table.to_string(index=False), flush=True)
+    if args.chart:
+        chart(pd.DataFrame(rows), args.chart)
 
 
 if __name__ == "__main__":

@@ -655,7 +655,8 @@ def saved_fit_kind(path: str | os.PathLike[str]) -> str:
     -------
     str
         ``"spr"`` (attribute ``bayesspr_save_format``) or ``"volume"``
-        (``bayesspr_volume_save_format``).
+        (``bayesspr_volume_model_save_format``, or ``bayesspr_volume_save_format`` of a zip-day
+        fit).
 
     Raises
     ------
@@ -685,11 +686,11 @@ def saved_fit_kind(path: str | os.PathLike[str]) -> str:
         raise SavedFitError(f"{path} could not be read as netCDF ({exc}); {expected}") from None
     if "bayesspr_save_format" in attrs:
         return "spr"
-    if "bayesspr_volume_save_format" in attrs:
-        return "volume"
+    if attrs & {"bayesspr_volume_model_save_format", "bayesspr_volume_save_format"}:
+        return "volume"  # a zip-day fit (the older attribute) is named by VolumeModel.load
     raise SavedFitError(
         f"{path} is a netCDF file but not a bayesspr fit (no "
-        f"bayesspr_save_format or bayesspr_volume_save_format attribute); "
+        f"bayesspr_save_format or bayesspr_volume_model_save_format attribute); "
         f"{expected}"
     )
 

@@ -118,24 +118,37 @@ _FOREST = (
 
 
 #: The volume model's priors: (prior option(s), posterior variable it governs, distribution).
-#: The level of each city is Normal(log of the city's median daily stops, 1) in the model.
+#: Levels are Normal(the group's history mean, level_sd) and, like every station's and zip's
+#: coefficients, integrated out of the fit (bayesspr.volume.gaussian_groups).
 _VOLUME_PRIORS: tuple[tuple[str, str, str], ...] = (
-    ("level_sd_station", "level_sd_station", "HalfNormal(σ = {level_sd_station})"),
-    ("level_sd_zip", "level_sd_zip", "HalfNormal(σ = {level_sd_zip})"),
     (
         "growth_mean, growth_mean_sd",
         "growth_city",
         "Normal(μ = {growth_mean}, σ = {growth_mean_sd})",
     ),
-    ("growth_sd_zip", "growth_sd_zip", "HalfNormal(σ = {growth_sd_zip})"),
-    ("weekday_sd", "weekday_city", "ZeroSumNormal(σ = {weekday_sd}) over weekdays"),
-    ("yearly_sd", "yearly", "Normal(μ = 0, σ = {yearly_sd}) per Fourier coefficient"),
+    ("growth_sd_station", "growth_sd_station", "HalfNormal(σ = {growth_sd_station})"),
+    ("weekday_sd", "weekday_city", "Normal(μ = 0, σ = {weekday_sd}) per weekday contrast"),
+    ("weekday_sd_station", "weekday_sd_station", "HalfNormal(σ = {weekday_sd_station})"),
+    ("yearly_sd", "yearly_network", "Normal(μ = 0, σ = {yearly_sd}) per Fourier coefficient"),
+    ("yearly_sd_station", "yearly_sd_station", "HalfNormal(σ = {yearly_sd_station})"),
     ("regressor_sd", "regressor_effect", "Normal(μ = 0, σ = {regressor_sd})"),
-    ("stops_cv", "stops_cv", "HalfNormal(σ = {stops_cv})"),
-    ("extra_log_mean_sd", "extra_log_mean", "Normal(μ = log 0.5, σ = {extra_log_mean_sd})"),
-    ("extra_sd_station", "extra_sd_station", "HalfNormal(σ = {extra_sd_station})"),
-    ("extra_sd_zip", "extra_sd_zip", "HalfNormal(σ = {extra_sd_zip})"),
-    ("extra_cv", "extra_cv", "HalfNormal(σ = {extra_cv})"),
+    ("regressor_sd_station", "regressor_sd_station", "HalfNormal(σ = {regressor_sd_station})"),
+    ("drift_sd_station", "drift_sd_station", "HalfNormal(σ = {drift_sd_station})"),
+    (
+        "noise_sd_station",
+        "noise_sd_station",
+        "LogNormal(median = {noise_sd_station}, σ = 1) per station",
+    ),
+    ("share_growth_sd", "share_growth_sd", "HalfNormal(σ = {share_growth_sd})"),
+    ("share_weekday_sd", "share_weekday_sd", "HalfNormal(σ = {share_weekday_sd})"),
+    ("share_drift_sd", "share_drift_sd", "HalfNormal(σ = {share_drift_sd})"),
+    (
+        "share_noise_sd",
+        "share_noise_sd_zip",
+        "LogNormal(median = {share_noise_sd}, σ = 1) per zip",
+    ),
+    ("ratio_growth_sd", "ratio_growth_sd", "HalfNormal(σ = {ratio_growth_sd})"),
+    ("ratio_noise_sd", "ratio_noise_sd", "HalfNormal(σ = {ratio_noise_sd})"),
 )
 
 #: At most this many parameters that miss a threshold get a rank plot (the worst first); when
@@ -505,10 +518,14 @@ def _volume_body(
     last = "–" if model.last_date is None else f"{model.last_date:%Y-%m-%d}"
     regressors = "none" if model.regressors is None else ", ".join(model.regressors.columns)
     n_rows = "?"
-    if "observed_data" in idata.children and "stops" in idata["observed_data"]:
-        n_rows = str(idata["observed_data"]["stops"].size)
+    if "constant_data" in idata.children and "ratio_n" in idata["constant_data"]:
+        n_rows = f"{int(idata['constant_data']['ratio_n'].sum()):,}"
     facts = [
-        ("model", "VolumeModel: daily stops and packages per zip (negative binomial)"),
+        (
+            "model",
+            "VolumeModel: station-day totals × zip shares (log scale; station and zip "
+            "coefficients integrated out)",
+        ),
         *_sampler_facts(model, idata),
         ("training zip-days", n_rows),
         (
@@ -959,8 +976,10 @@ def _volume_priors_html(model: VolumeModel, idata: xr.DataTree) -> str:
         [
             "<p>Each prior of the volume model (<code>VolumeModel(priors=...)</code>, defaults "
             "in <code>bayesspr.volume.VOLUME_PRIORS</code>) next to the posterior of the "
-            "parameter it governs. The level of each city is Normal(log of the city's median "
-            "daily stops, 1) and is not set by a prior option. A posterior that fills its "
+            "parameter it governs. Each station's and zip's own coefficients (level, growth, "
+            "weekday, yearly cycle, drift) are integrated out of the fit, so only the city "
+            "means, spreads, drifts and noise scales have posteriors here. A posterior that "
+            "fills its "
             "prior (a spread near the prior's scale) says the data add little about that "
             "parameter; a posterior against zero, or at the prior's edge, may call for "
             "another prior.</p>",
@@ -1023,7 +1042,7 @@ def _volume_ppc_html(model: VolumeModel, volume: pd.DataFrame | None, seed: int)
             "(<code>bayesspr.evaluation</code>), as for routes; it should be close to 0.50 / "
             f"{DEFAULT_INTERVAL:.2f}. Low coverage with the observed days outside the band on "
             "one side means the level or trend is off; outside on both sides, too little "
-            "day-to-day spread (stops_cv).</p>",
+            "day-to-day spread (noise_sd_station).</p>",
             markup.html_table(table),
             markup.plot(
                 lambda: figures.volume_ppc_figure(frame, shown),
@@ -1065,8 +1084,30 @@ def _volume_replicates(model: VolumeModel, volume: pd.DataFrame, seed: int) -> d
 
 
 def _check_volume_history(history: pd.DataFrame, idata: xr.DataTree) -> pd.DataFrame:
-    """Daily volume per zip of ``history``, checked to be what the volume fit was made on."""
+    """Daily volume per zip of ``history``, checked to be what the volume fit was made on.
+
+    A two-level fit keeps each zip's days and total stops (``constant_data``); a zip-day fit
+    keeps every observed zip-day.
+    """
     volume = zip_day_volume(history)
+    kept = idata["constant_data"] if "constant_data" in idata.children else None
+    if kept is not None and "history_zip_stops" in kept:
+        fitted = int(kept["ratio_n"].sum())
+        if len(volume) != fitted:
+            raise ReportError(
+                f"history has {len(volume)} zip-days but the volume fit was made on {fitted}: "
+                "pass the table the model was fitted on"
+            )
+        sums = volume.groupby("zip")["stops"].sum().reindex(kept["zip"].to_numpy())
+        bad = int(
+            np.sum(sums.to_numpy(float) != kept["history_zip_stops"].to_numpy().astype(float))
+        )
+        if bad:
+            raise ReportError(
+                f"history's daily stops differ from the fit's observed stops in {bad} zips: "
+                "pass the table the model was fitted on"
+            )
+        return volume
     _check_fitted_on(
         idata,
         "stops",

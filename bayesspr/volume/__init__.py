@@ -1,7 +1,10 @@
 """The volume model: daily stops per ZIP and station (:class:`VolumeModel`).
 
-Fits and forecasts the daily stop volume that the SPR model turns into routes
-(:mod:`.model`).
+Fits and forecasts the daily stop volume that the SPR model turns into routes:
+:mod:`.model` (station totals × zip shares, the default), :mod:`.gaussian_groups` (the
+marginalised group regressions it stands on), :mod:`.keyed` (counter-based draws),
+:mod:`.inputs` (zip-day volume, Fourier features, regressors) and :mod:`.zip_day` (the
+zip-day reference model).
 
 The public names of the modules below are re-exported here and load on first use, so
 importing this package never imports its modules (no import cycles between rooms).
@@ -15,10 +18,11 @@ _EXPORTS = {
     "VOLUME_PRIORS": "model",
     "VOLUME_SAMPLER": "model",
     "VOLUME_SAVE_FORMAT": "model",
-    "VolumeDataError": "model",
+    "VolumeDataError": "inputs",
     "VolumeModel": "model",
-    "fourier_terms": "model",
-    "zip_day_volume": "model",
+    "ZipDayVolumeModel": "zip_day",
+    "fourier_terms": "inputs",
+    "zip_day_volume": "inputs",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -1,30 +1,43 @@
-"""Hierarchical Bayesian model of daily stops and packages per zip, and its forecast draws.
+"""The volume model: station-day totals × zip shares, coefficients integrated out.
 
-Stops of zip z on day t are negative binomial around
+Every zip belongs to the **footprint** of its latest station: a zip that moved brings its whole
+history with it, so a station's history is that of the zips it serves now, which is what its
+forecast is about.
 
-    log λ_zt = a_z + g_z·τ_t + w_c(z),dow(t) + Σ_k (α_k cos + β_k sin)(2πk·doy_t/365.25) + x_t·γ
+* **Station totals.** y_st = log(Y_st + ½), Y_st the stops of the footprint's zips on day t:
 
-* level a_z (log stops/day at the middle of the history), pooled zip → station → city;
-* growth g_z (log per year), pooled zip → city, so growth itself is uncertain and a zip with a
-  short history borrows its city's growth;
-* a weekday profile w per city (zero-sum);
-* yearly cycle: ``harmonics`` Fourier pairs shared by all zips (prior-only with under a year
-  of history, which the intervals then show);
-* optional known regressors x_t (holiday peaks, promotions) with coefficients γ;
-* day-to-day over-dispersion: variance λ + (cv·λ)²;
-* with ``day_shocks="station"``, a log shock ε_sd per station-day shared by the zips the
-  station serves that day, ε_sd ~ Normal(0, σ_station-day) (non-centred, σ learned); forecast
-  days draw fresh shocks, so a station's days vary together as they do in the history.
+      y_st = a_s + g_s·τ_t + w_s·weekday_t + f_s·fourier_t + γ_s·x_t + Σ_j Δ_sj·ramp_j(t) + e_st
 
-Packages are stops plus extra packages, negative binomial around stops·(p_z − 1), with
-packages per stop p_z pooled zip → station. τ is years since the last history day.
+  level a_s; growth g_s ~ Normal(g_city, growth_sd_station); weekday contrasts, yearly Fourier
+  pairs and regressor effects each pooled to the city's (the network's for regressors); a
+  random-walk level drift Δ_sj ~ Normal(0, drift_sd²·h) over knots every h days (ramp_j rises
+  from 0 to 1 over knot j's h days), continued into the future with fresh increments, so the
+  intervals widen with the horizon as much as the history's wandering says; e_st ~ Normal(0,
+  σ_s²) the station's day-to-day noise. A shock shared by a station's zips is part of e_st: it
+  needs no latent parameter.
+* **Zip shares.** log(stops_zt + ½) − log(Y_st + ½) = b_z + c_z·τ_t + v_z·weekday_t + Σ_j
+  Δ_zj·ramp_j(t) + u_zt with u_zt ~ Normal(0, ν_z²); a forecast normalises the shares of a
+  footprint to one, so its zips add up to the station's total.
+* **Packages per stop.** log(packages + ½) − log(stops + ½) = r_z + q_z·τ_t + noise whose
+  variance is ratio_noise_sd² plus the Poisson variance of the extra packages.
+
+Each is a Gaussian linear regression per group (station or zip) with a Gaussian prior on its
+coefficients, so the coefficients are integrated out exactly
+(:mod:`bayesspr.volume.gaussian_groups`) and NUTS samples only the city means, the spreads,
+the drifts and the noise scales. The fit reads the history once into sufficient statistics; a
+gradient then costs one small Cholesky factor per station and zip, whatever the number of days
+or zip-days. Forecasts draw each group's coefficients from their exact conditional posterior
+for every posterior draw, with counter-based normals (:mod:`bayesspr.volume.keyed`) so chunks
+of zips agree and scenarios share random numbers.
+
+τ is years since the middle of the history. Zips whose footprint has one zip have share one.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,166 +49,254 @@ from bayesspr.data.network import Network, NetworkError
 from bayesspr.defaults import MAX_HARMONICS
 from bayesspr.errors import SpecError, VolumeDataError
 from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
-from bayesspr.spr.model import pooled_offsets
-from bayesspr.spr.spec import SPEC_DIR, read_spec_file, spec_id
+from bayesspr.spr.spec import SPEC_DIR, read_spec_file
+from bayesspr.volume.gaussian_groups import (
+    GroupStatistics,
+    coefficient_draws,
+    group_statistics,
+    marginal_log_likelihood,
+)
+from bayesspr.volume.inputs import (
+    clean_regressors,
+    fourier_terms,
+    regressor_matrix,
+    regressors_from_record,
+    regressors_record,
+    volume_dataset,
+    zip_day_volume,
+    zips_from_record,
+    zips_record,
+)
+from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
 
-#: Version of the saved volume-fit layout (2: configuration and fit state apart, written by
-#: the model base).
-VOLUME_SAVE_FORMAT = 2
+#: Version of the saved volume-fit layout (1: station totals × zip shares, statistics in
+#: ``constant_data``; zip-day fits of earlier versions load with ZipDayVolumeModel).
+VOLUME_SAVE_FORMAT = 1
 
-#: The volume model's spec as shipped: ``models/volume.toml``.
+#: The model's spec as shipped: ``models/volume.toml``.
 VOLUME_SPEC: dict[str, Any] = read_spec_file(SPEC_DIR / "volume.toml")
 
-#: Default priors (log scale unless noted; see ``models/volume.toml``): half-normal scales of
-#: the pooling spreads, normal location/scale of the mean growth, normal scales of the
-#: seasonal terms.
+#: Default priors (see ``models/volume.toml``).
 VOLUME_PRIORS: dict[str, float] = dict(VOLUME_SPEC["priors"])
 
-#: NUTS settings of :meth:`VolumeModel.fit` unless given (``[sampler]`` of the spec).
+#: NUTS settings unless given.
 VOLUME_SAMPLER = SamplerConfig.from_mapping(VOLUME_SPEC["sampler"], origin="volume.toml")
 
+#: Spacing of the random-walk knots (days) unless given.
+KNOT_DAYS = int(VOLUME_SPEC["design"]["knot_days"])
 
 _DAYS_PER_YEAR = 365.25
+_WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+#: Floor added to a prior variance so a spread of 0 keeps the precision finite.
+_VAR_FLOOR = 1e-8
+#: Key offsets that keep coefficient and knot draws apart from day draws of the same group.
+_COEF_TAG = np.uint64(1 << 40)
+_KNOT_TAG = np.uint64(2 << 40)
 
-#: The shared day shocks :class:`VolumeModel` can model (``day_shocks=``).
-DAY_SHOCKS = ("none", "station")
-
-#: Support of the volume fit's spreads and noise, (low, high) with low < value ≤ high: what a
-#: saved fit's draws are checked against on load.
-VOLUME_SUPPORTS: dict[str, tuple[float, float]] = {
-    name: (0.0, np.inf)
-    for name in (
-        "level_sd_station",
-        "level_sd_zip",
-        "growth_sd_zip",
-        "stops_cv",
-        "extra_sd_station",
-        "extra_sd_zip",
-        "extra_cv",
-        "station_day_sd",
-    )
-}
-
-#: Posterior variables every volume fit has: what its forecasts read (the yearly, regressor
-#: and station-day terms come with their options and are checked where used).
-VOLUME_REQUIRED = (
-    "level_city",
-    "level_zip",
-    "growth_zip",
-    "weekday_city",
-    "stops_cv",
-    "extra_cv",
-    "extra_log_zip",
+_SPREADS = (
+    "growth_sd_station",
+    "weekday_sd_station",
+    "yearly_sd_station",
+    "regressor_sd_station",
+    "drift_sd_station",
+    "share_growth_sd",
+    "share_weekday_sd",
+    "share_drift_sd",
+    "ratio_growth_sd",
+    "ratio_noise_sd",
 )
 
+#: Support of the positive posterior variables (checked when a saved fit loads).
+VOLUME_SUPPORTS: dict[str, tuple[float, float]] = {
+    name: (0.0, np.inf) for name in (*_SPREADS, "noise_sd_station", "share_noise_sd_zip")
+}
 
-def zip_day_volume(df: pd.DataFrame) -> pd.DataFrame:
-    """Daily stops and packages per zip, summed over the rows (vans) of a zip-day.
 
-    Parameters
+@dataclass(frozen=True)
+class TimeDesign:
+    """Time features shared by every station and zip (one row per day).
+
+    Attributes
     ----------
-    df : pandas.DataFrame
-        Rows with ``date``, ``city``, ``station``, ``zip``, ``stops`` and ``packages``
-        (the canonical table qualifies).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (date, zip): ``date``, ``zip``, ``city``, ``station`` (the station of
-        the zip's last row that day), ``stops`` and ``packages`` (per day).
-
-    Raises
-    ------
-    VolumeDataError
-        If a column is missing, or a row has missing, negative or non-integer counts, or
-        fewer packages than stops; the message names the row, column and value.
+    start : pandas.Timestamp
+        First history day (knot 0).
+    time_origin : pandas.Timestamp
+        Middle of the history (τ = 0).
+    harmonics : int
+        Yearly Fourier pairs.
+    fourier_centre : numpy.ndarray
+        History mean of each Fourier feature (subtracted, so a level is the history mean).
+    knot_days : int
+        Days between random-walk knots.
+    history_knots : int
+        Knots that start within the history.
     """
-    need = ["date", "city", "station", "zip", "stops", "packages"]
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise VolumeDataError(f"volume table lacks column(s) {missing}; expected {need}")
-    for col in ("stops", "packages"):
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() | (values < 0) | (values != np.floor(values))
-        if bad.any():
-            row = df.index[np.flatnonzero(bad.to_numpy())[0]]
-            raise VolumeDataError(
-                f"row {row!r}, column {col!r}: value {_plain(df.loc[row, col])!r}; expected a "
-                "non-negative whole number"
-            )
-    short = df["packages"].to_numpy(float) < df["stops"].to_numpy(float)
-    if short.any():
-        row = df.index[np.flatnonzero(short)[0]]
-        raise VolumeDataError(
-            f"row {row!r}, column 'packages': value {_plain(df.loc[row, 'packages'])!r} is "
-            f"below stops {_plain(df.loc[row, 'stops'])!r}; expected at least one package per "
-            "stop"
+
+    start: pd.Timestamp
+    time_origin: pd.Timestamp
+    harmonics: int
+    fourier_centre: np.ndarray
+    knot_days: int
+    history_knots: int
+
+    def years(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """τ: years since the middle of the history (D,)."""
+        return np.asarray((dates - self.time_origin).days, dtype=float) / _DAYS_PER_YEAR
+
+    @staticmethod
+    def weekday(dates: pd.DatetimeIndex) -> np.ndarray:
+        """Zero-sum weekday contrasts (D, 6): Monday..Saturday, Sunday is minus their sum."""
+        dow = np.asarray(dates.day_of_week)
+        out = (dow[:, None] == np.arange(6)[None, :]).astype(float)
+        out[dow == 6] = -1.0
+        return out
+
+    def fourier(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Yearly Fourier features centred on the history (D, 2·harmonics)."""
+        return fourier_terms(dates, self.harmonics) - self.fourier_centre
+
+    def ramps(self, dates: pd.DatetimeIndex, n_knots: int) -> np.ndarray:
+        """Random-walk ramps (D, n_knots): 0 before knot j, rising to 1 over its days."""
+        t = np.asarray((dates - self.start).days, dtype=float)
+        starts = self.knot_days * np.arange(n_knots)
+        return np.clip((t[:, None] - starts[None, :]) / self.knot_days, 0.0, 1.0)
+
+    def knots_through(self, dates: pd.DatetimeIndex) -> int:
+        """Knots needed so every day lies before the end of the last knot's ramp."""
+        last = int((dates.max() - self.start).days)
+        return max(self.history_knots, last // self.knot_days + 1)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able record (saved with a fit)."""
+        return {
+            "start": f"{self.start:%Y-%m-%d}",
+            "time_origin": f"{self.time_origin:%Y-%m-%d}",
+            "harmonics": self.harmonics,
+            "fourier_centre": self.fourier_centre.tolist(),
+            "knot_days": self.knot_days,
+            "history_knots": self.history_knots,
+        }
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> TimeDesign:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            start=pd.Timestamp(record["start"]),
+            time_origin=pd.Timestamp(record["time_origin"]),
+            harmonics=int(record["harmonics"]),
+            fourier_centre=np.asarray(record["fourier_centre"], dtype=float),
+            knot_days=int(record["knot_days"]),
+            history_knots=int(record["history_knots"]),
         )
-    frame = df[need].copy()
-    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
-    frame = frame.sort_values(["date", "zip"], kind="stable")
-    out = frame.groupby(["date", "zip"], sort=True).agg(
-        city=("city", "last"),
-        station=("station", "last"),
-        stops=("stops", "sum"),
-        packages=("packages", "sum"),
+
+
+@dataclass(frozen=True)
+class HistoryTables:
+    """The history as (group × day) matrices, and the groups' memberships.
+
+    Attributes
+    ----------
+    days : pandas.DatetimeIndex
+        Every day from the first to the last history day (T).
+    zips, stations, cities : pandas.Index
+        Labels (sorted).
+    zip_station, station_city : numpy.ndarray
+        Position of each zip's footprint station and each station's city.
+    stops, packages : numpy.ndarray
+        (Z, T) daily counts (0 where absent).
+    present : numpy.ndarray
+        (Z, T) bool: the zip has a row that day.
+    """
+
+    days: pd.DatetimeIndex
+    zips: pd.Index
+    stations: pd.Index
+    cities: pd.Index
+    zip_station: np.ndarray
+    station_city: np.ndarray
+    stops: np.ndarray
+    packages: np.ndarray
+    present: np.ndarray
+
+    def station_totals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Stops per footprint-day (S, T) and whether any of its zips has a row (S, T)."""
+        n_s = len(self.stations)
+        member = np.zeros((n_s, len(self.zips)))
+        member[self.zip_station, np.arange(len(self.zips))] = 1.0
+        return member @ self.stops, (member @ self.present) > 0
+
+
+def history_tables(volume: pd.DataFrame, zips: pd.DataFrame) -> HistoryTables:
+    """(zip × day) matrices of a zip-day volume table (see :func:`zip_day_volume`)."""
+    days = pd.date_range(volume["date"].min(), volume["date"].max(), freq="D")
+    zip_index = pd.Index(zips.index)
+    stations = pd.Index(sorted(zips["station"].unique()))
+    station_city_label = zips.groupby("station")["city"].agg(lambda c: c.mode().iloc[0])
+    cities = pd.Index(sorted(station_city_label.unique()))
+    zi = zip_index.get_indexer(volume["zip"])
+    di = days.get_indexer(pd.DatetimeIndex(volume["date"]))
+    shape = (len(zip_index), len(days))
+    stops = np.zeros(shape)
+    packages = np.zeros(shape)
+    present = np.zeros(shape, dtype=bool)
+    stops[zi, di] = volume["stops"].to_numpy(float)
+    packages[zi, di] = volume["packages"].to_numpy(float)
+    present[zi, di] = True
+    return HistoryTables(
+        days=days,
+        zips=zip_index,
+        stations=stations,
+        cities=cities,
+        zip_station=stations.get_indexer(zips["station"]),
+        station_city=cities.get_indexer(station_city_label.reindex(stations)),
+        stops=stops,
+        packages=packages,
+        present=present,
     )
-    return out.reset_index()
-
-
-def fourier_terms(dates: pd.DatetimeIndex, harmonics: int) -> np.ndarray:
-    """Yearly Fourier features, (days, 2·harmonics): cos then sin of each harmonic (–)."""
-    doy = np.asarray(dates.day_of_year, dtype=float)
-    k = np.arange(1, harmonics + 1)
-    angle = 2.0 * np.pi * doy[:, None] * k[None, :] / _DAYS_PER_YEAR
-    return np.concatenate([np.cos(angle), np.sin(angle)], axis=1)
 
 
 class VolumeModel(FittedModel):
-    """Hierarchical negative-binomial model of daily stops and packages per zip.
+    """Daily stops and packages per zip from station totals × zip shares (scales with groups).
 
     Parameters
     ----------
     priors : dict, optional
-        Overrides of :data:`VOLUME_PRIORS`.
+        Overrides of :data:`VOLUME_PRIORS` (log scale; see ``models/volume.toml``).
     harmonics : int
-        Fourier pairs of the yearly cycle (0 turns it off).
+        Yearly Fourier pairs of each station's cycle (0 turns it off).
     regressors : pandas.DataFrame, optional
-        Known daily regressors (index: date; numeric columns, e.g. a 0/1 holiday-peak flag).
-        They must cover every history day and every forecast day.
-    day_shocks : {"none", "station"}
-        ``"station"``: a latent log shock per station-day shared by that day's zips of the
-        station (scale ``station_day_sd`` learned), drawn afresh for forecast days, so sums
-        over a station's zips are as uncertain as the history shows. ``"none"``: zip-days are
-        independent given their mean (the model before 0.x; narrower station intervals).
+        Known daily regressors (index: date; numeric columns, e.g. a 0/1 holiday flag) covering
+        every history and forecast day.
+    knot_days : int
+        Days between the knots of the random-walk drifts.
 
     Attributes
     ----------
     idata : xarray.DataTree
-        The posterior after :meth:`fit` or :meth:`load`.
+        Posterior of the city means, spreads, drifts and noise scales, with the sufficient
+        statistics of every station and zip in ``constant_data``.
     diagnostics : dict
-        Convergence summary (see :func:`bayesspr.inference.diagnostics.convergence`).
+        Convergence summary of the fit.
     zips : pandas.DataFrame
-        Per zip: ``city``, ``station`` (latest) and ``first_date`` of its history.
+        Per zip: ``city``, ``station`` (latest: its footprint) and ``first_date``.
     network : bayesspr.data.network.Network or None
-        The network of the history when it was a canonical table (forecasts default to it).
+        The network of the history when it was a canonical table.
+
+    Examples
+    --------
+    >>> from bayesspr.simulate.volume_worlds import simulate_volume_world
+    >>> world = simulate_volume_world(1)
+    >>> model = VolumeModel(regressors=world.regressors)
+    >>> model.fit(world.table, random_seed=1)  # doctest: +SKIP
+    >>> model.forecast(world.future["date"].unique()[:30])  # doctest: +SKIP
     """
 
     model_name = "VolumeModel"
-    format_attr = "bayesspr_volume_save_format"
+    format_attr = "bayesspr_volume_model_save_format"
     save_format = VOLUME_SAVE_FORMAT
-    config_attr = "bayesspr_volume_meta"
+    config_attr = "bayesspr_volume_model_meta"
     default_samples = 500
     parameter_supports = VOLUME_SUPPORTS
-
-    def learned_parameters(self) -> tuple[str, ...]:
-        """Posterior variables every volume fit has (what forecasts read).
-
-        Returns
-        -------
-        tuple of str
-        """
-        return VOLUME_REQUIRED
 
     def __init__(
         self,
@@ -203,7 +304,7 @@ class VolumeModel(FittedModel):
         *,
         harmonics: int = 2,
         regressors: pd.DataFrame | None = None,
-        day_shocks: Literal["none", "station"] = "none",
+        knot_days: int = KNOT_DAYS,
     ) -> None:
         unknown = set(priors or {}) - set(VOLUME_PRIORS)
         if unknown:
@@ -212,148 +313,78 @@ class VolumeModel(FittedModel):
             )
         self.priors = {**VOLUME_PRIORS, **(priors or {})}
         for name, value in self.priors.items():
-            need = "a finite number" if name == "growth_mean" else "a finite number > 0"
-            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            signed = name == "growth_mean"
+            need = "a finite number" if signed else "a finite number > 0"
+            number = not isinstance(value, bool) and isinstance(value, int | float | np.number)
+            if not number or not np.isfinite(value) or (not signed and not value > 0):
                 raise SpecError(f"volume prior {name!r} = {value!r}; expected {need}")
-            if not np.isfinite(value) or (name != "growth_mean" and not value > 0):
-                raise SpecError(f"volume prior {name!r} = {value!r}; expected {need}")
-        whole = isinstance(harmonics, int | np.integer) or (
-            isinstance(harmonics, float) and harmonics.is_integer()
-        )
-        if isinstance(harmonics, bool) or not whole or not 0 <= harmonics <= MAX_HARMONICS:
+        if isinstance(harmonics, bool) or not isinstance(harmonics, int | np.integer):
+            harmonics = -1
+        if not 0 <= harmonics <= MAX_HARMONICS:
             raise SpecError(
-                f"VolumeModel(harmonics={harmonics!r}): expected a whole number from 0 to "
+                f"VolumeModel(harmonics=...): expected a whole number from 0 to "
                 f"{MAX_HARMONICS} (Fourier pairs of the yearly cycle; 2 to 4 are usual)"
             )
+        if isinstance(knot_days, bool) or not isinstance(knot_days, int | np.integer):
+            knot_days = 0
+        if not 7 <= knot_days <= 366:
+            raise SpecError(
+                "VolumeModel(knot_days=...): expected a whole number of days from 7 to "
+                "366 (28 is usual)"
+            )
         self.harmonics = int(harmonics)
-        if day_shocks not in DAY_SHOCKS:
-            raise SpecError(f"VolumeModel(day_shocks={day_shocks!r}): expected one of {DAY_SHOCKS}")
-        self.day_shocks = day_shocks
-        self.regressors = None if regressors is None else _clean_regressors(regressors)
+        self.knot_days = int(knot_days)
+        self.regressors = None if regressors is None else clean_regressors(regressors)
         self.idata: xr.DataTree | None = None
         self.diagnostics: dict[str, Any] = {}
         self.zips = pd.DataFrame()
         self.last_date: pd.Timestamp | None = None
-        self.time_origin: pd.Timestamp | None = None
-        self.fourier_centre = np.zeros(2 * self.harmonics)
+        self.design: TimeDesign | None = None
         self.network: Network | None = None
+        self._statistics: dict[str, GroupStatistics] = {}
+        self._group_means: dict[str, np.ndarray] = {}
+        self._tables: HistoryTables | None = None
 
     # ------------------------------------------------------------------ design
     def _regressor_matrix(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        if self.regressors is None:
-            return np.zeros((len(dates), 0))
-        missing = dates.difference(self.regressors.index)
-        if len(missing):
-            raise VolumeDataError(
-                f"regressors lack {len(missing)} day(s), first {missing[0]:%Y-%m-%d}; expected "
-                "a value for every history and forecast day"
-            )
-        return self.regressors.loc[dates].to_numpy(float)
+        return regressor_matrix(self.regressors, dates)
 
-    def _fourier(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        """Yearly features centred on their history mean (so the level is the history mean)."""
-        return fourier_terms(dates, self.harmonics) - self.fourier_centre
+    def _n_regressors(self) -> int:
+        return 0 if self.regressors is None else self.regressors.shape[1]
 
-    def _years(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        """Years since the middle of the history (centred: level and growth decorrelate)."""
-        return np.asarray((dates - self.time_origin).days, dtype=float) / _DAYS_PER_YEAR
+    def total_design(self, dates: pd.DatetimeIndex, n_knots: int) -> np.ndarray:
+        """Station-total design (D, p): level, τ, weekday, Fourier, regressors, ramps."""
+        d = self.design
+        return np.concatenate(
+            [
+                np.ones((len(dates), 1)),
+                d.years(dates)[:, None],
+                d.weekday(dates),
+                d.fourier(dates),
+                self._regressor_matrix(dates),
+                d.ramps(dates, n_knots),
+            ],
+            axis=1,
+        )
 
-    def build_model(self, volume: pd.DataFrame) -> pm.Model:
-        """Build the PyMC model for a zip-day volume table (see :func:`zip_day_volume`).
+    def share_design(self, dates: pd.DatetimeIndex, n_knots: int) -> np.ndarray:
+        """Zip-share design (D, p): level, τ, weekday, ramps."""
+        d = self.design
+        return np.concatenate(
+            [
+                np.ones((len(dates), 1)),
+                d.years(dates)[:, None],
+                d.weekday(dates),
+                d.ramps(dates, n_knots),
+            ],
+            axis=1,
+        )
 
-        Parameters
-        ----------
-        volume : pandas.DataFrame
-            Output of :func:`zip_day_volume`.
-
-        Returns
-        -------
-        pymc.Model
-            Coords ``city``, ``station``, ``zip``, ``weekday``, ``fourier``, ``regressor``.
-        """
-        pri = self.priors
-        zips = self.zips
-        cities = pd.Index(sorted(zips["city"].unique()))
-        stations = pd.Index(sorted(zips["station"].unique()))
-        zip_city = cities.get_indexer(zips["city"])
-        zip_station = stations.get_indexer(zips["station"])
-        station_city = cities.get_indexer(zips.groupby("station")["city"].first().reindex(stations))
-        zip_idx = zips.index.get_indexer(volume["zip"])
-        dates = pd.DatetimeIndex(volume["date"])
-        dow = dates.day_of_week.to_numpy()
-        fourier = self._fourier(dates)
-        x_reg = self._regressor_matrix(dates)
-        tau = self._years(dates)
-        log_typical = np.log(volume.groupby("city")["stops"].median().reindex(cities).to_numpy())
-        coords = {
-            "city": list(cities),
-            "station": list(stations),
-            "zip": list(zips.index),
-            "weekday": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-            "fourier": [f"{f}{k}" for f in ("cos", "sin") for k in range(1, self.harmonics + 1)],
-            "regressor": [] if self.regressors is None else list(self.regressors.columns),
-        }
-        stops = volume["stops"].to_numpy()
-        extra = (volume["packages"] - volume["stops"]).to_numpy()
-        with pm.Model(coords=coords) as model:
-            # a zip's level is pinned by its own days: centred
-            level_city = pm.Normal("level_city", log_typical, 1.0, dims="city")
-            sd_ls = pm.HalfNormal("level_sd_station", pri["level_sd_station"])
-            # a station's level is seen only through its few zips: non-centred
-            level_station = pooled_offsets(
-                "level_station",
-                level_city[station_city],
-                sd_ls,
-                "station",
-                np.zeros(len(stations), bool),
-            )
-            sd_lz = pm.HalfNormal("level_sd_zip", pri["level_sd_zip"])
-            level_zip = pm.Normal("level_zip", level_station[zip_station], sd_lz, dims="zip")
-
-            growth_city = pm.Normal(
-                "growth_city", pri["growth_mean"], pri["growth_mean_sd"], dims="city"
-            )
-            sd_gz = pm.HalfNormal("growth_sd_zip", pri["growth_sd_zip"])
-            # zips often share their city's growth (spread near 0): non-centred
-            growth_zip = pooled_offsets(
-                "growth_zip", growth_city[zip_city], sd_gz, "zip", np.zeros(len(zips), bool)
-            )
-
-            # each city's weekday profile (zero-sum), pinned by its own hundreds of days
-            weekday_city = pm.ZeroSumNormal(
-                "weekday_city", sigma=pri["weekday_sd"], dims=("city", "weekday")
-            )
-            log_mu = level_zip[zip_idx] + growth_zip[zip_idx] * tau
-            log_mu = log_mu + weekday_city[zip_city[zip_idx], dow]
-            if self.harmonics:
-                yearly = pm.Normal("yearly", 0.0, pri["yearly_sd"], dims="fourier")
-                log_mu = log_mu + pt.dot(fourier, yearly)
-            if x_reg.shape[1]:
-                gamma = pm.Normal("regressor_effect", 0.0, pri["regressor_sd"], dims="regressor")
-                log_mu = log_mu + pt.dot(x_reg, gamma)
-            if self.day_shocks == "station":
-                log_mu = log_mu + _station_day_shocks(volume, pri["station_day_sd"])
-            cv = pm.HalfNormal("stops_cv", pri["stops_cv"])
-            pm.NegativeBinomial("stops", mu=pt.exp(log_mu), alpha=1.0 / cv**2, observed=stops)
-
-            extra_mean = pm.Normal("extra_log_mean", np.log(0.5), pri["extra_log_mean_sd"])
-            sd_es = pm.HalfNormal("extra_sd_station", pri["extra_sd_station"])
-            extra_station = pooled_offsets(
-                "extra_log_station", extra_mean, sd_es, "station", np.zeros(len(stations), bool)
-            )
-            sd_ez = pm.HalfNormal("extra_sd_zip", pri["extra_sd_zip"])
-            extra_log = pm.Normal("extra_log_zip", extra_station[zip_station], sd_ez, dims="zip")
-            extra_cv = pm.HalfNormal("extra_cv", pri["extra_cv"])
-            pm.NegativeBinomial(
-                "extra_packages",
-                mu=np.maximum(stops, 1) * pt.exp(extra_log[zip_idx]),
-                alpha=1.0 / extra_cv**2,
-                observed=extra,
-            )
-        return model
+    def ratio_design(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Packages-per-stop design (D, 2): level, τ."""
+        return np.stack([np.ones(len(dates)), self.design.years(dates)], axis=1)
 
     # ------------------------------------------------------------------ fitting
-    # ------------------------------------------------------------------ lifecycle hooks
     def sampler_config(self) -> SamplerConfig:
         """NUTS defaults: the ``[sampler]`` table of ``models/volume.toml``.
 
@@ -363,16 +394,26 @@ class VolumeModel(FittedModel):
         """
         return VOLUME_SAMPLER
 
-    def _prepare(self, data: pd.DataFrame) -> pd.DataFrame:
-        """Zip-day volume of the history; remembers its zips, dates and network.
+    def learned_parameters(self) -> tuple[str, ...]:
+        """Posterior variables every fit has (what forecasts read).
 
-        ``data`` has rows with ``date``, ``city``, ``station``, ``zip``, ``stops``,
-        ``packages`` (several rows of one zip-day are summed); the canonical table qualifies.
+        Returns
+        -------
+        tuple of str
         """
+        return (
+            *_SPREADS,
+            "growth_city",
+            "weekday_contrast_city",
+            "noise_sd_station",
+        )
+
+    def _prepare(self, data: pd.DataFrame) -> HistoryTables:
+        """History as matrices; remembers zips, dates, the network and the statistics."""
         volume = zip_day_volume(data)
         if volume.empty:
             raise VolumeDataError("volume table has no rows")
-        last = volume.sort_values("date").groupby("zip").last()
+        last = volume.sort_values("date", kind="stable").groupby("zip").last()
         self.zips = pd.DataFrame(
             {
                 "city": last["city"],
@@ -380,45 +421,333 @@ class VolumeModel(FittedModel):
                 "first_date": volume.groupby("zip")["date"].min(),
             }
         )
-        self.last_date = pd.Timestamp(volume["date"].max())
-        first = pd.Timestamp(volume["date"].min())
-        self.time_origin = (first + (self.last_date - first) / 2).normalize()
-        dates = pd.DatetimeIndex(volume["date"])
-        self.fourier_centre = fourier_terms(dates, self.harmonics).mean(0)
-        try:  # the canonical table also describes the network forecasts run on
+        self.zips.index.name = "zip"
+        tables = history_tables(volume, self.zips)
+        first, self.last_date = tables.days[0], tables.days[-1]
+        self.design = TimeDesign(
+            start=first,
+            time_origin=(first + (self.last_date - first) / 2).normalize(),
+            harmonics=self.harmonics,
+            fourier_centre=fourier_terms(tables.days, self.harmonics).mean(0),
+            knot_days=self.knot_days,
+            history_knots=(len(tables.days) - 1) // self.knot_days + 1,
+        )
+        try:
             self.network = Network.from_table(data)
         except NetworkError:
             self.network = None
-        return volume
+        self._tables = tables
+        self._summarise(tables)
+        return tables
+
+    def _summarise(self, tables: HistoryTables) -> None:
+        """Sufficient statistics and group means of the three regressions."""
+        days, knots = tables.days, self.design.history_knots
+        totals, station_present = tables.station_totals()
+        # a day on which some of a footprint's zips have no row yet (a zip that joined) counts
+        # as the full footprint through an offset: log of the usual share of the zips present
+        offset = footprint_offset(tables, totals)
+        y_total = np.log(totals + 0.5) - offset
+        self._statistics["total"] = group_statistics(
+            self.total_design(days, knots), y_total, station_present
+        )
+        footprint_size = np.bincount(tables.zip_station, minlength=len(tables.stations))
+        multi = footprint_size[tables.zip_station] > 1
+        share_present = tables.present & multi[:, None]
+        y_share = np.log(tables.stops + 0.5) - y_total[tables.zip_station]
+        self._statistics["share"] = group_statistics(
+            self.share_design(days, knots), y_share, share_present
+        )
+        y_ratio = np.log(tables.packages + 0.5) - np.log(tables.stops + 0.5)
+        self._statistics["ratio"] = group_statistics(
+            self.ratio_design(days), y_ratio, tables.present
+        )
+        mean_stops = _masked_mean(tables.stops, tables.present)
+        mean_ratio = _masked_mean(tables.packages, tables.present) / np.maximum(mean_stops, 1e-9)
+        self._group_means = {
+            "total": _masked_mean(y_total, station_present),
+            "share": np.where(multi, _masked_mean(y_share, share_present), 0.0),
+            "ratio": _masked_mean(y_ratio, tables.present),
+            "multi": multi.astype(float),
+            # Poisson variance of log packages-per-stop: Var(extra)/packages² = (p−1)/(p²·λ)
+            "ratio_count_var": np.maximum(mean_ratio - 1.0, 1e-3)
+            / (np.maximum(mean_ratio, 1.0) ** 2 * np.maximum(mean_stops, 1.0)),
+        }
+
+    def build_model(self, tables: HistoryTables) -> pm.Model:
+        """The PyMC model of the three marginalised regressions.
+
+        Parameters
+        ----------
+        tables : HistoryTables
+            Output of :meth:`_prepare`.
+
+        Returns
+        -------
+        pymc.Model
+        """
+        pri = self.priors
+        n_s = len(tables.stations)
+        k2, n_r = 2 * self.harmonics, self._n_regressors()
+        knots = self.design.history_knots
+        h_years = self.knot_days / _DAYS_PER_YEAR
+        multi = self._group_means["multi"] > 0
+        share_zips = np.flatnonzero(multi)
+        coords = {
+            "city": list(tables.cities),
+            "station": list(tables.stations),
+            "zip": list(tables.zips),
+            "share_zip": list(tables.zips[share_zips]),
+            "weekday_contrast": _WEEKDAYS[:6],
+            "weekday": _WEEKDAYS,
+            "fourier": [f"{f}{k}" for f in ("cos", "sin") for k in range(1, self.harmonics + 1)],
+            "regressor": [] if self.regressors is None else list(self.regressors.columns),
+        }
+        city = tables.station_city
+        with pm.Model(coords=coords) as model:
+            growth_city = pm.Normal(
+                "growth_city", pri["growth_mean"], pri["growth_mean_sd"], dims="city"
+            )
+            weekday_c = pm.Normal(
+                "weekday_contrast_city", 0.0, pri["weekday_sd"], dims=("city", "weekday_contrast")
+            )
+            pm.Deterministic(
+                "weekday_city",
+                pt.concatenate([weekday_c, -weekday_c.sum(-1, keepdims=True)], axis=-1),
+                dims=("city", "weekday"),
+            )
+            spreads = {name: pm.HalfNormal(name, pri[name]) for name in _SPREADS}
+            means = [
+                pt.as_tensor(self._group_means["total"])[:, None],
+                growth_city[city][:, None],
+                weekday_c[city],
+            ]
+            var_parts = [
+                pt.full((n_s, 1), pri["level_sd"] ** 2),
+                pt.full((n_s, 1), 1.0) * spreads["growth_sd_station"] ** 2,
+                pt.full((n_s, 6), 1.0) * spreads["weekday_sd_station"] ** 2,
+            ]
+            if k2:
+                # one network cycle; each station's around it with a learned spread (its
+                # offsets are integrated out, so a spread near zero makes no funnel)
+                yearly = pm.Normal("yearly_network", 0.0, pri["yearly_sd"], dims="fourier")
+                means.append(pt.repeat(yearly[None, :], n_s, axis=0))
+                var_parts.append(pt.full((n_s, k2), 1.0) * spreads["yearly_sd_station"] ** 2)
+            if n_r:
+                regressor = pm.Normal(
+                    "regressor_effect", 0.0, pri["regressor_sd"], dims="regressor"
+                )
+                means.append(pt.repeat(regressor[None, :], n_s, axis=0))
+                var_parts.append(pt.full((n_s, n_r), 1.0) * spreads["regressor_sd_station"] ** 2)
+            means.append(pt.zeros((n_s, knots)))
+            var_parts.append(pt.full((n_s, knots), h_years) * spreads["drift_sd_station"] ** 2)
+            noise_sd = pm.LogNormal(
+                "noise_sd_station", np.log(pri["noise_sd_station"]), 1.0, dims="station"
+            )
+            pm.Potential(
+                "station_totals",
+                marginal_log_likelihood(
+                    self._statistics["total"],
+                    pt.concatenate(means, axis=1),
+                    pt.concatenate(var_parts, axis=1) + _VAR_FLOOR,
+                    noise_sd**2,
+                ).sum(),
+            )
+
+            if len(share_zips):
+                share_stats = self._statistics["share"].take(share_zips)
+                n_z = len(share_zips)
+                share_noise = pm.LogNormal(
+                    "share_noise_sd_zip", np.log(pri["share_noise_sd"]), 1.0, dims="share_zip"
+                )
+                share_mean = pt.concatenate(
+                    [
+                        pt.as_tensor(self._group_means["share"][share_zips])[:, None],
+                        pt.zeros((n_z, 7 + knots)),
+                    ],
+                    axis=1,
+                )
+                share_var = pt.concatenate(
+                    [
+                        pt.full((n_z, 1), pri["level_sd"] ** 2),
+                        pt.full((n_z, 1), 1.0) * spreads["share_growth_sd"] ** 2,
+                        pt.full((n_z, 6), 1.0) * spreads["share_weekday_sd"] ** 2,
+                        pt.full((n_z, knots), h_years) * spreads["share_drift_sd"] ** 2,
+                    ],
+                    axis=1,
+                )
+                pm.Potential(
+                    "zip_shares",
+                    marginal_log_likelihood(
+                        share_stats, share_mean, share_var + _VAR_FLOOR, share_noise**2
+                    ).sum(),
+                )
+            n_zip = len(tables.zips)
+            ratio_mean = pt.concatenate(
+                [
+                    pt.as_tensor(self._group_means["ratio"])[:, None],
+                    pt.zeros((n_zip, 1)),
+                ],
+                axis=1,
+            )
+            ratio_var = pt.concatenate(
+                [
+                    pt.full((n_zip, 1), pri["level_sd"] ** 2),
+                    pt.full((n_zip, 1), 1.0) * spreads["ratio_growth_sd"] ** 2,
+                ],
+                axis=1,
+            )
+            pm.Potential(
+                "packages_per_stop",
+                marginal_log_likelihood(
+                    self._statistics["ratio"],
+                    ratio_mean,
+                    ratio_var + _VAR_FLOOR,
+                    spreads["ratio_noise_sd"] ** 2 + self._group_means["ratio_count_var"],
+                ).sum(),
+            )
+        return model
+
+    def fit(self, data: pd.DataFrame, **kwargs: Any) -> VolumeModel:
+        """Fit to a history of daily stops and packages per zip.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Rows with ``date``, ``city``, ``station``, ``zip``, ``stops`` and ``packages``
+            (several rows of one zip-day are summed); the canonical table qualifies.
+        **kwargs
+            As :meth:`bayesspr.inference.fitted_model.FittedModel.fit` (``random_seed``,
+            ``draws``, ``tune``, ``chains``, ``target_accept``, ...).
+
+        Returns
+        -------
+        VolumeModel
+            ``self``, fitted; the sufficient statistics are in ``idata["constant_data"]``.
+        """
+        super().fit(data, **kwargs)
+        self.idata["constant_data"] = xr.DataTree(self._statistics_dataset())
+        self._tables = None  # the (zip × day) matrices are not needed past the statistics
+        return self
+
+    def _statistics_dataset(self) -> xr.Dataset:
+        """Sufficient statistics and group means as one dataset (saved with the fit)."""
+        out = {}
+        for name, st in self._statistics.items():
+            group = "station" if name == "total" else "zip"
+            out[f"{name}_xx"] = ((f"{name}_pattern", f"{name}_p", f"{name}_q"), st.xx)
+            out[f"{name}_group_pattern"] = ((group,), st.pattern)
+            out[f"{name}_xy"] = ((group, f"{name}_p"), st.xy)
+            out[f"{name}_yy"] = ((group,), st.yy)
+            out[f"{name}_n"] = ((group,), st.n)
+        for name, values in self._group_means.items():
+            out[f"mean_{name}"] = (("station" if name == "total" else "zip",), values)
+        out["history_zip_stops"] = (("zip",), self._tables.stops.sum(axis=1))
+        return xr.Dataset(
+            out, coords={"station": list(self._station_labels()), "zip": list(self.zips.index)}
+        )
+
+    def _station_labels(self) -> pd.Index:
+        return pd.Index(sorted(self.zips["station"].unique()))
+
+    # ------------------------------------------------------------------ persistence
+    def config(self) -> dict[str, Any]:
+        """Priors, harmonics, knot spacing and known regressors, as data.
+
+        Returns
+        -------
+        dict
+        """
+        regressors = regressors_record(self.regressors)
+        return {
+            "priors": self.priors,
+            "harmonics": self.harmonics,
+            "knot_days": self.knot_days,
+            "regressors": regressors,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> VolumeModel:
+        """A model of the configuration :meth:`config` gave (validated again).
+
+        Returns
+        -------
+        VolumeModel
+        """
+        regressors = regressors_from_record(config.get("regressors"))
+        return cls(
+            config["priors"],
+            harmonics=config["harmonics"],
+            regressors=regressors,
+            knot_days=config["knot_days"],
+        )
+
+    def _fit_state(self) -> dict[str, Any]:
+        if self.last_date is None:
+            return {}
+        return {
+            "last_date": f"{self.last_date:%Y-%m-%d}",
+            "design": self.design.to_json(),
+            "zips": zips_record(self.zips),
+            "network": None if self.network is None else self.network.to_json(),
+        }
+
+    def _restore_state(self, state: Mapping[str, Any]) -> None:
+        self.last_date = pd.Timestamp(state["last_date"])
+        self.design = TimeDesign.from_json(state["design"])
+        self.zips = zips_from_record(state["zips"])
+        if state.get("network") is not None:
+            self.network = Network.from_json(state["network"])
+
+    def _restore(self, idata: xr.DataTree) -> None:
+        super()._restore(idata)
+        if "constant_data" not in idata.children:
+            from bayesspr.errors import SavedFitError
+
+            raise SavedFitError(
+                "the saved volume fit lacks its constant_data group (the sufficient "
+                "statistics a forecast needs); re-fit and save it again"
+            )
+        data = idata["constant_data"].to_dataset()
+        for name in ("total", "share", "ratio"):
+            self._statistics[name] = GroupStatistics(
+                xx=data[f"{name}_xx"].to_numpy(),
+                pattern=data[f"{name}_group_pattern"].to_numpy().astype(np.int64),
+                xy=data[f"{name}_xy"].to_numpy(),
+                yy=data[f"{name}_yy"].to_numpy(),
+                n=data[f"{name}_n"].to_numpy(),
+            )
+        self._group_means = {
+            name.removeprefix("mean_"): data[name].to_numpy()
+            for name in data.data_vars
+            if name.startswith("mean_")
+        }
 
     # ------------------------------------------------------------------ forecasting
-
     def volume_draws(
         self,
         post: xr.Dataset,
         dates: pd.DatetimeIndex,
         zips: np.ndarray,
-        seed: np.random.SeedSequence,
+        seed: np.random.SeedSequence | None = None,
         *,
         factor: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Draws of daily stops and packages for the given days and zips (vectorised).
+        """Draws of daily stops and packages for the given days and zips.
 
         Parameters
         ----------
         post : xarray.Dataset
             Output of :meth:`posterior_samples` (S samples).
         dates : pandas.DatetimeIndex
-            Forecast days (D).
+            Days (D): forecast days, or history days for a posterior predictive check.
         zips : numpy.ndarray
             Zip codes (Z), each with history in the fit.
-        seed : numpy.random.SeedSequence
-            Source of the day-to-day noise. Each day draws from its own child stream, so a
-            scenario that changes volume from some day on leaves every earlier day's draws
-            exactly as they were (common random numbers for scenario comparisons). The
-            station-day shocks (``day_shocks="station"``) are a fixed function of the
-            posterior draw (chain, draw), the station and the date, not of ``seed``: zips of
-            one station drawn in separate calls (chunks) share them.
+        seed : numpy.random.SeedSequence, optional
+            Unused: every draw is a fixed (counter-based) function of the posterior draw's
+            (chain, draw), the station or zip and the day, so chunks of zips agree and a
+            scenario that changes volume from some day on leaves earlier days as they were.
+            Accepted for the interface the composed forecast calls.
         factor : numpy.ndarray, optional
             Multiplicative volume shock per (day, zip), shape (D, Z) (–), e.g. 1.4 for +40 %.
 
@@ -427,50 +756,218 @@ class VolumeModel(FittedModel):
         stops, packages : numpy.ndarray
             (S, D, Z) integer draws (per zip-day).
         """
+        del seed
         zips = np.asarray(zips)
         unknown = sorted(set(zips) - set(self.zips.index))
         if unknown:
             raise VolumeDataError(
                 f"zip(s) {unknown[:5]} have no volume history in this fit; a zip needs some "
-                "history (its parents' pooling then covers a short one)"
+                "history to have a share of its station"
             )
         dates = pd.DatetimeIndex(dates)
-        cities = list(post["level_city"]["city"].to_numpy())
-        city_idx = np.array([cities.index(c) for c in self.zips.loc[zips, "city"]])
-        zpos = pd.Index(post["level_zip"]["zip"].to_numpy()).get_indexer(zips)
-        level = post["level_zip"].transpose("sample", "zip").to_numpy()[:, zpos]
-        growth = post["growth_zip"].transpose("sample", "zip").to_numpy()[:, zpos]
-        weekday = post["weekday_city"].transpose("sample", "city", "weekday").to_numpy()
-        tau = self._years(dates)
-        dow = dates.day_of_week.to_numpy()
-        log_mu = level[:, None, :] + growth[:, None, :] * tau[None, :, None]
-        log_mu = log_mu + weekday[:, city_idx[None, :], dow[:, None]]
-        if self.harmonics:
-            yearly = post["yearly"].transpose("sample", "fourier").to_numpy()
-            log_mu = log_mu + (yearly @ self._fourier(dates).T)[:, :, None]
-        x_reg = self._regressor_matrix(dates)
-        if x_reg.shape[1]:
-            gamma = post["regressor_effect"].transpose("sample", "regressor").to_numpy()
-            log_mu = log_mu + (gamma @ x_reg.T)[:, :, None]
-        if self.day_shocks == "station":
-            stations = self.zips.loc[zips, "station"].to_numpy()
-            eps = keyed_normals(_draw_keys(post), _name_keys(stations), _day_keys(dates))
-            log_mu = log_mu + post["station_day_sd"].to_numpy()[:, None, None] * eps
-        mu = np.exp(log_mu)
+        stations_all = self._station_labels()
+        wanted_stations = pd.Index(sorted(set(self.zips.loc[zips, "station"])))
+        footprint = self.zips.index[self.zips["station"].isin(wanted_stations)]
+        total = self._station_log_totals(post, dates, wanted_stations, stations_all)
+        share = self._zip_log_shares(post, dates, footprint)
+        fp_station = wanted_stations.get_indexer(self.zips.loc[footprint, "station"])
+        # normalise the shares within each footprint (softmax over its zips)
+        share = share - share.max(axis=2, keepdims=True)
+        weight = np.exp(share)
+        denom = np.zeros((*weight.shape[:2], len(wanted_stations)))
+        np.add.at(denom, (slice(None), slice(None), fp_station), weight)
+        pick = footprint.get_indexer(zips)
+        station_total = np.maximum(np.exp(total) - 0.5, 0.0)
+        stops = (
+            station_total[:, :, fp_station[pick]]
+            * weight[:, :, pick]
+            / denom[:, :, fp_station[pick]]
+        )
         if factor is not None:
-            mu = mu * np.asarray(factor, dtype=float)[None, :, :]
-        stops_cv = post["stops_cv"].to_numpy()[:, None]
-        extra_cv = post["extra_cv"].to_numpy()[:, None]
-        extra_rate = np.exp(post["extra_log_zip"].transpose("sample", "zip").to_numpy()[:, zpos])
-        stops = np.empty(mu.shape, dtype=np.int64)
-        extra = np.empty(mu.shape, dtype=np.int64)
-        for day, child in enumerate(seed.spawn(len(dates))):
-            gen = np.random.default_rng(child)
-            stops[:, day] = _negative_binomial(mu[:, day], stops_cv, gen)
-            extra[:, day] = _negative_binomial(
-                np.maximum(stops[:, day], 1) * extra_rate, extra_cv, gen
+            stops = stops * np.asarray(factor, dtype=float)[None, :, :]
+        stops = np.rint(stops)
+        log_ratio = self._zip_log_ratio(post, dates, zips)
+        packages = np.maximum(np.rint((stops + 0.5) * np.exp(log_ratio) - 0.5), stops)
+        return stops.astype(np.int64), packages.astype(np.int64)
+
+    @staticmethod
+    def _hyper(post: xr.Dataset, name: str) -> np.ndarray:
+        """A posterior variable as (S, n): scalars as (S, 1)."""
+        var = post[name]
+        other = [d for d in var.dims if d != "sample"]
+        return var.transpose("sample", *other).to_numpy().reshape(post.sizes["sample"], -1)
+
+    def _station_log_totals(
+        self,
+        post: xr.Dataset,
+        dates: pd.DatetimeIndex,
+        stations: pd.Index,
+        stations_all: pd.Index,
+    ) -> np.ndarray:
+        """log(Y + ½) draws per (sample, day, station)."""
+        pos = stations_all.get_indexer(stations)
+        n_samp, n_s = post.sizes["sample"], len(stations)
+        knots = self.design.history_knots
+        h_years = self.knot_days / _DAYS_PER_YEAR
+        cities = list(post["growth_city"]["city"].to_numpy())
+        station_city = self.zips.groupby("station")["city"].agg(lambda c: c.mode().iloc[0])
+        city = np.array([cities.index(c) for c in station_city.reindex(stations)])
+        spread = {name: self._hyper(post, name) for name in _SPREADS}
+        ones = np.ones((n_samp, n_s, 1))
+        means = [
+            np.broadcast_to(self._group_means["total"][pos][None, :, None], (n_samp, n_s, 1)),
+            self._hyper(post, "growth_city")[:, city][:, :, None],
+            post["weekday_contrast_city"]
+            .transpose("sample", "city", "weekday_contrast")
+            .to_numpy()[:, city],
+        ]
+        var = [
+            ones * self.priors["level_sd"] ** 2,
+            ones * spread["growth_sd_station"][:, :, None] ** 2,
+            np.ones((n_samp, n_s, 6)) * spread["weekday_sd_station"][:, :, None] ** 2,
+        ]
+        k2, n_r = 2 * self.harmonics, self._n_regressors()
+        if k2:
+            yearly = post["yearly_network"].transpose("sample", "fourier").to_numpy()
+            means.append(np.repeat(yearly[:, None, :], n_s, axis=1))
+            var.append(np.ones((n_samp, n_s, k2)) * spread["yearly_sd_station"][:, :, None] ** 2)
+        if n_r:
+            gamma = post["regressor_effect"].transpose("sample", "regressor").to_numpy()
+            means.append(np.repeat(gamma[:, None, :], n_s, axis=1))
+            var.append(
+                np.ones((n_samp, n_s, n_r)) * spread["regressor_sd_station"][:, :, None] ** 2
             )
-        return stops, stops + extra
+        means.append(np.zeros((n_samp, n_s, knots)))
+        var.append(
+            np.ones((n_samp, n_s, knots)) * h_years * spread["drift_sd_station"][:, :, None] ** 2
+        )
+        noise_sd = post["noise_sd_station"].transpose("sample", "station").to_numpy()
+        noise_sd = noise_sd[
+            :, pd.Index(post["noise_sd_station"]["station"].to_numpy()).get_indexer(stations)
+        ]
+        keys = name_keys(np.array([f"total:{s}" for s in stations]))
+        beta = self._coefficients(
+            post,
+            self._statistics["total"].take(pos),
+            np.concatenate(means, axis=2),
+            np.concatenate(var, axis=2) + _VAR_FLOOR,
+            noise_sd**2,
+            keys,
+        )
+        n_knots = self.design.knots_through(dates)
+        design = self.total_design(dates, n_knots)
+        p_hist = beta.shape[2]
+        out = np.einsum("dp,sgp->sdg", design[:, :p_hist], beta)
+        out += self._future_drift(
+            post, design[:, p_hist:], knots, spread["drift_sd_station"] * np.sqrt(h_years), keys
+        )
+        out += noise_sd[:, None, :] * keyed_normals(draw_keys(post), keys, day_keys(dates))
+        return out
+
+    def _zip_log_shares(
+        self, post: xr.Dataset, dates: pd.DatetimeIndex, zips: pd.Index
+    ) -> np.ndarray:
+        """Unnormalised log-share draws per (sample, day, zip); 0 for single-zip footprints."""
+        n_samp = post.sizes["sample"]
+        pos = self.zips.index.get_indexer(zips)
+        multi = self._group_means["multi"][pos] > 0
+        out = np.zeros((n_samp, len(dates), len(zips)))
+        if not multi.any():
+            return out
+        zsel = pos[multi]
+        labels = np.asarray(zips)[multi]
+        n_z = len(zsel)
+        knots = self.design.history_knots
+        h_years = self.knot_days / _DAYS_PER_YEAR
+        spread = {name: self._hyper(post, name) for name in _SPREADS}
+        mean = np.zeros((n_samp, n_z, 8 + knots))
+        mean[:, :, 0] = self._group_means["share"][zsel][None, :]
+        var = np.concatenate(
+            [
+                np.full((n_samp, n_z, 1), self.priors["level_sd"] ** 2),
+                np.ones((n_samp, n_z, 1)) * spread["share_growth_sd"][:, :, None] ** 2,
+                np.ones((n_samp, n_z, 6)) * spread["share_weekday_sd"][:, :, None] ** 2,
+                np.ones((n_samp, n_z, knots)) * h_years * spread["share_drift_sd"][:, :, None] ** 2,
+            ],
+            axis=2,
+        )
+        noise = post["share_noise_sd_zip"].transpose("sample", "share_zip").to_numpy()
+        noise = noise[
+            :, pd.Index(post["share_noise_sd_zip"]["share_zip"].to_numpy()).get_indexer(labels)
+        ]
+        keys = name_keys(np.array([f"share:{z}" for z in labels]))
+        beta = self._coefficients(
+            post, self._statistics["share"].take(zsel), mean, var + _VAR_FLOOR, noise**2, keys
+        )
+        design = self.share_design(dates, self.design.knots_through(dates))
+        p_hist = beta.shape[2]
+        part = np.einsum("dp,sgp->sdg", design[:, :p_hist], beta)
+        part += self._future_drift(
+            post, design[:, p_hist:], knots, spread["share_drift_sd"] * np.sqrt(h_years), keys
+        )
+        part += noise[:, None, :] * keyed_normals(draw_keys(post), keys, day_keys(dates))
+        out[:, :, multi] = part
+        return out
+
+    def _zip_log_ratio(
+        self, post: xr.Dataset, dates: pd.DatetimeIndex, zips: np.ndarray
+    ) -> np.ndarray:
+        """log(packages + ½) − log(stops + ½) draws per (sample, day, zip)."""
+        n_samp = post.sizes["sample"]
+        pos = self.zips.index.get_indexer(zips)
+        spread = {name: self._hyper(post, name) for name in ("ratio_growth_sd", "ratio_noise_sd")}
+        mean = np.zeros((n_samp, len(zips), 2))
+        mean[:, :, 0] = self._group_means["ratio"][pos][None, :]
+        var = np.concatenate(
+            [
+                np.full((n_samp, len(zips), 1), self.priors["level_sd"] ** 2),
+                np.ones((n_samp, len(zips), 1)) * spread["ratio_growth_sd"][:, :, None] ** 2,
+            ],
+            axis=2,
+        )
+        noise_var = (
+            spread["ratio_noise_sd"] ** 2 + self._group_means["ratio_count_var"][pos][None, :]
+        )
+        keys = name_keys(np.array([f"ratio:{z}" for z in zips]))
+        beta = self._coefficients(
+            post, self._statistics["ratio"].take(pos), mean, var + _VAR_FLOOR, noise_var, keys
+        )
+        out = np.einsum("dp,sgp->sdg", self.ratio_design(dates), beta)
+        out += np.sqrt(noise_var)[:, None, :] * keyed_normals(
+            draw_keys(post), keys, day_keys(dates)
+        )
+        return out
+
+    def _coefficients(
+        self,
+        post: xr.Dataset,
+        stats: GroupStatistics,
+        mean: np.ndarray,
+        var: np.ndarray,
+        noise_var: np.ndarray,
+        keys: np.ndarray,
+    ) -> np.ndarray:
+        """Conditional posterior draws of the groups' coefficients (S, G, p), keyed."""
+        p = stats.n_coefficients
+        coef_keys = _COEF_TAG + np.arange(p, dtype=np.uint64)
+        normals = keyed_normals(draw_keys(post), keys, coef_keys).transpose(0, 2, 1)
+        return coefficient_draws(stats, mean, var, noise_var, normals)
+
+    def _future_drift(
+        self,
+        post: xr.Dataset,
+        ramps: np.ndarray,
+        first_knot: int,
+        step_sd: np.ndarray,
+        keys: np.ndarray,
+    ) -> np.ndarray:
+        """Drift of knots past the history: fresh increments N(0, step_sd²), (S, D, G)."""
+        n_new = ramps.shape[1]
+        if n_new == 0:
+            return 0.0
+        knot_keys = _KNOT_TAG + np.arange(first_knot, first_knot + n_new, dtype=np.uint64)
+        steps = keyed_normals(draw_keys(post), keys, knot_keys) * step_sd[:, None, :]
+        return np.einsum("dk,skg->sdg", ramps, steps)
 
     def forecast(
         self,
@@ -491,7 +988,7 @@ class VolumeModel(FittedModel):
         n_samples : int
             Posterior samples used (a seeded random subset).
         random_seed : int, optional
-            Seed of the subset and the noise.
+            Seed of the subset.
 
         Returns
         -------
@@ -503,205 +1000,49 @@ class VolumeModel(FittedModel):
         dates = pd.DatetimeIndex(dates)
         zips_arr = np.asarray(self.zips.index if zips is None else zips)
         post = self.posterior_samples(n_samples, random_seed=random_seed)
-        seed = np.random.SeedSequence(None if random_seed is None else [random_seed, 2])
-        stops, packages = self.volume_draws(post, dates, zips_arr, seed)
-        dims = ("sample", "date", "zip")
-        return xr.Dataset(
-            {
-                "stops": (dims, stops, {"units": "stops per day"}),
-                "packages": (dims, packages, {"units": "packages per day"}),
-            },
-            coords={
-                "sample": np.arange(stops.shape[0]),
-                "date": dates,
-                "zip": zips_arr,
-                "station": ("zip", self.zips.loc[zips_arr, "station"].to_numpy()),
-                "city": ("zip", self.zips.loc[zips_arr, "city"].to_numpy()),
-            },
-        )
-
-    # ------------------------------------------------------------------ persistence
-    def config(self) -> dict[str, Any]:
-        """Priors, harmonics, day shocks and known regressors, as data.
-
-        Returns
-        -------
-        dict
-        """
-        regressors = None
-        if self.regressors is not None:
-            regressors = {
-                "dates": [f"{d:%Y-%m-%d}" for d in self.regressors.index],
-                "columns": {c: self.regressors[c].tolist() for c in self.regressors.columns},
-            }
-        return {
-            "priors": self.priors,
-            "harmonics": self.harmonics,
-            "day_shocks": self.day_shocks,
-            "regressors": regressors,
-        }
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> VolumeModel:
-        """A model of the configuration :meth:`config` gave (validated again).
-
-        Returns
-        -------
-        VolumeModel
-        """
-        regressors = None
-        if config.get("regressors") is not None:
-            days = pd.DatetimeIndex(config["regressors"]["dates"])
-            regressors = pd.DataFrame(config["regressors"]["columns"], index=days)
-        return cls(
-            config["priors"],
-            harmonics=config["harmonics"],
-            regressors=regressors,
-            day_shocks=config.get("day_shocks", "none"),
-        )
-
-    def _fit_state(self) -> dict[str, Any]:
-        if self.last_date is None:
-            return {}
-        return {
-            "last_date": f"{self.last_date:%Y-%m-%d}",
-            "time_origin": f"{self.time_origin:%Y-%m-%d}",
-            "fourier_centre": self.fourier_centre.tolist(),
-            "zips": {
-                z: [r["city"], r["station"], f"{r['first_date']:%Y-%m-%d}"]
-                for z, r in self.zips.iterrows()
-            },
-            "network": None if self.network is None else self.network.to_json(),
-        }
-
-    def _restore_state(self, state: Mapping[str, Any]) -> None:
-        self.last_date = pd.Timestamp(state["last_date"])
-        self.time_origin = pd.Timestamp(state["time_origin"])
-        self.fourier_centre = np.asarray(state["fourier_centre"], dtype=float)
-        self.zips = pd.DataFrame.from_dict(
-            state["zips"], orient="index", columns=["city", "station", "first_date"]
-        )
-        self.zips["first_date"] = pd.to_datetime(self.zips["first_date"])
-        self.zips.index.name = "zip"
-        if state.get("network") is not None:
-            self.network = Network.from_json(state["network"])
-
-    def spec_id(self) -> str:
-        """Short stable hash (hex) of the spec in use: priors, harmonics, regressor names.
-
-        Returns
-        -------
-        str
-            12 hex digits; stored with every saved fit as ``bayesspr_spec_id``.
-        """
-        regressors = [] if self.regressors is None else list(self.regressors.columns)
-        return spec_id(
-            {
-                "name": VOLUME_SPEC["name"],
-                "priors": self.priors,
-                "harmonics": self.harmonics,
-                "regressors": regressors,
-                "day_shocks": self.day_shocks,
-            }
-        )
+        stops, packages = self.volume_draws(post, dates, zips_arr)
+        return volume_dataset(stops, packages, dates, zips_arr, self.zips)
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as a Python one, so messages print ``-3``, not ``np.int64(-3)``."""
-    return value.item() if isinstance(value, np.generic) else value
+def footprint_offset(tables: HistoryTables, totals: np.ndarray) -> np.ndarray:
+    """Log of the share of each footprint's usual stops that its zips present that day carry.
 
-
-def _negative_binomial(mu: np.ndarray, cv: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Negative-binomial draws with mean ``mu`` and variance mu + (cv·mu)², as gamma-Poisson."""
-    shape = 1.0 / np.square(cv)
-    rate = rng.gamma(np.broadcast_to(shape, mu.shape), 1.0) / shape
-    return rng.poisson(mu * rate)
-
-
-def _clean_regressors(regressors: pd.DataFrame) -> pd.DataFrame:
-    """Validate known regressors: a daily DatetimeIndex and finite numeric columns."""
-    if not isinstance(regressors, pd.DataFrame) or regressors.shape[1] == 0:
-        raise VolumeDataError("regressors must be a DataFrame with at least one column")
-    out = regressors.copy()
-    out.index = pd.DatetimeIndex(pd.to_datetime(out.index)).normalize()
-    if out.index.has_duplicates:
-        raise VolumeDataError(f"regressors repeat day {out.index[out.index.duplicated()][0]}")
-    for col in out.columns:
-        values = pd.to_numeric(out[col], errors="coerce")
-        bad = ~np.isfinite(values.to_numpy(float))
-        if bad.any():
-            day = out.index[np.flatnonzero(bad)[0]]
-            raise VolumeDataError(
-                f"regressors row {day:%Y-%m-%d}, column {col!r}: value "
-                f"{out.loc[day, col]!r}; expected a finite number"
-            )
-        out[col] = values.astype(float)
-    return out.sort_index()
-
-
-def _station_day_shocks(volume: pd.DataFrame, prior_sd: float) -> pt.TensorVariable:
-    """Latent log shock of each observed station-day, per zip-day row (non-centred)."""
-    keys = volume["station"].astype(str) + "|" + pd.DatetimeIndex(volume["date"]).strftime("%F")
-    codes, uniques = pd.factorize(keys, sort=True)
-    sd = pm.HalfNormal("station_day_sd", prior_sd)
-    z = pm.Normal("station_day_z", 0.0, 1.0, shape=len(uniques))
-    return sd * z[codes]
-
-
-def _draw_keys(post: xr.Dataset) -> np.ndarray:
-    """One 64-bit key per posterior sample from its (chain, draw), else from its position."""
-    if "chain" in post.coords and "draw" in post.coords:
-        chain = np.asarray(post["chain"].to_numpy(), dtype=np.uint64)
-        draw = np.asarray(post["draw"].to_numpy(), dtype=np.uint64)
-        return (chain << np.uint64(32)) | draw
-    return np.arange(post.sizes["sample"], dtype=np.uint64)
-
-
-def _name_keys(names: np.ndarray) -> np.ndarray:
-    """A stable 64-bit key per name (CRC-32 of its UTF-8 text)."""
-    return np.array([zlib.crc32(str(n).encode()) for n in names], dtype=np.uint64)
-
-
-def _day_keys(dates: pd.DatetimeIndex) -> np.ndarray:
-    """A 64-bit key per day: days since 1970-01-01."""
-    days = (pd.DatetimeIndex(dates).normalize() - pd.Timestamp("1970-01-01")).days
-    return np.asarray(days, dtype=np.int64).astype(np.uint64)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a bijective scrambling of 64-bit integers."""
-    with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
-def keyed_normals(
-    sample_keys: np.ndarray, group_keys: np.ndarray, day_keys: np.ndarray
-) -> np.ndarray:
-    """Standard normal draws that are a fixed function of (sample, day, group) keys (–).
-
-    Counter-based: the value for one (sample, day, group) does not depend on which other
-    samples, days or groups are asked for, so draws made in chunks agree.
+    A zip's usual share is its mean share of the footprint's stops over the days all of the
+    footprint's zips have rows (over its own days, against the others' means, if there is no
+    such day). The offset is 0 on complete days and negative before a zip joined, so a new zip
+    does not look like a jump in its station's volume.
 
     Parameters
     ----------
-    sample_keys, group_keys, day_keys : numpy.ndarray
-        64-bit unsigned keys, shapes (S,), (G,) and (D,).
+    tables : HistoryTables
+        The history.
+    totals : numpy.ndarray
+        (S, T) stops of the zips present per footprint-day.
 
     Returns
     -------
     numpy.ndarray
-        (S, D, G) standard normal values.
+        (S, T) log share (≤ 0; 0 where no zip is present).
     """
-    with np.errstate(over="ignore"):
-        h = _mix(
-            _mix(_mix(sample_keys)[:, None, None] ^ day_keys[None, :, None])
-            ^ group_keys[None, None, :]
-        )
-        h2 = _mix(h ^ np.uint64(0xD1B54A32D192ED03))
-    scale = 2.0**-53
-    u1 = ((h >> np.uint64(11)).astype(np.float64) + 0.5) * scale
-    u2 = ((h2 >> np.uint64(11)).astype(np.float64) + 0.5) * scale
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    n_s = len(tables.stations)
+    member = np.zeros((n_s, len(tables.zips)))
+    member[tables.zip_station, np.arange(len(tables.zips))] = 1.0
+    size = member.sum(axis=1)
+    complete = (member @ tables.present) == size[:, None]  # (S, T)
+    usual = np.zeros(len(tables.zips))
+    for s in range(n_s):
+        zips = np.flatnonzero(member[s])
+        days = complete[s]
+        if days.any():
+            usual[zips] = (tables.stops[zips][:, days] / np.maximum(totals[s, days], 1.0)).mean(1)
+        else:
+            means = _masked_mean(tables.stops[zips], tables.present[zips])
+            usual[zips] = means / max(means.sum(), 1e-9)
+    carried = member @ (usual[:, None] * tables.present)  # (S, T)
+    return np.where(carried > 0, np.log(np.clip(carried, 1e-6, None)), 0.0)
+
+
+def _masked_mean(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Row means over the present entries (0 for a row with none)."""
+    count = present.sum(axis=1)
+    return np.where(present, values, 0.0).sum(axis=1) / np.maximum(count, 1)

@@ -151,7 +151,9 @@ def test_composed_station_day_routes_cover_the_held_out_month(
         demo_volume_fit,
         f"{future['date'].nunique()}D",
         plan=plan,
-        n_samples=400,
+        # 1,000 samples: with 400, the Monte Carlo error alone moved the 90 % coverage of
+        # these 140 station-days between 0.943 and 0.964 over forecast seeds 6 to 8
+        n_samples=1000,
         random_seed=6,
     )
     pit = station_day_pit(result.draws, future, np.random.default_rng(0))

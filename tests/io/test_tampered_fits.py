@@ -30,8 +30,10 @@ def _set_posterior(name, change):
 
 
 def test_a_volume_fit_with_a_negative_noise_is_refused(demo_volume_fit, tmp_path):
-    path = _edited(demo_volume_fit, tmp_path, _set_posterior("stops_cv", lambda v: v * 0 - 2))
-    with pytest.raises(SavedFitError, match=r"'stops_cv'.*outside its support 0 < value"):
+    path = _edited(
+        demo_volume_fit, tmp_path, _set_posterior("noise_sd_station", lambda v: v * 0 - 2)
+    )
+    with pytest.raises(SavedFitError, match=r"'noise_sd_station'.*outside its support 0 < value"):
         VolumeModel.load(path)
 
 
@@ -43,7 +45,7 @@ def test_an_spr_fit_whose_fill_exceeds_the_van_is_refused(demo_fit, tmp_path):
 
 @pytest.mark.parametrize(
     ("model_fixture", "cls", "name"),
-    [("demo_fit", SPRModel, "fill"), ("demo_volume_fit", VolumeModel, "extra_cv")],
+    [("demo_fit", SPRModel, "fill"), ("demo_volume_fit", VolumeModel, "ratio_noise_sd")],
 )
 def test_a_fit_missing_a_learned_parameter_is_refused_by_name(
     model_fixture, cls, name, request, tmp_path

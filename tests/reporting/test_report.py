@@ -544,7 +544,7 @@ def test_volume_report_is_self_contained_with_health_and_verdict(demo_volume_fit
             im.load()
             assert np.unique(np.asarray(im.convert("L"))).size > 2, f"{alt} is blank"
     sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', text, flags=re.S))
-    for prior in ("level_sd_station", "stops_cv", "extra_cv"):
+    for prior in ("growth_sd_station", "drift_sd_station", "noise_sd_station"):
         assert f"<td>{prior}</td>" in sections["priors"]
     stations = sorted(demo_volume_fit.zips["station"].unique())
     for station in ["all", *stations]:

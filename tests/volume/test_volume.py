@@ -51,8 +51,8 @@ def test_bad_volume_rows_are_named(column, value, message):
 def test_bad_priors_and_regressors_are_refused():
     with pytest.raises(ValueError, match="unknown volume prior"):
         VolumeModel({"growth_speed": 1.0})
-    with pytest.raises(ValueError, match="'stops_cv' = -1"):
-        VolumeModel({"stops_cv": -1})
+    with pytest.raises(ValueError, match="'drift_sd_station' = -1"):
+        VolumeModel({"drift_sd_station": -1})
     days = pd.date_range("2026-01-01", periods=3)
     with pytest.raises(VolumeDataError, match="row 2026-01-02, column 'holiday'"):
         VolumeModel(regressors=pd.DataFrame({"holiday": [0, np.nan, 1]}, index=days))
@@ -111,7 +111,16 @@ COVERAGE_SIZES = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size", ["small", pytest.param("full", marks=pytest.mark.validation)])
+# make test's seeded coverage check of the volume model is the pooled effect-world one in
+# test_station_shares.py; this single world (16 months, correlated station-months) runs in
+# make validate
+@pytest.mark.parametrize(
+    "size",
+    [
+        pytest.param("small", marks=pytest.mark.validation),
+        pytest.param("full", marks=pytest.mark.validation),
+    ],
+)
 def test_monthly_station_volume_intervals_cover_16_months_of_truth(size, evidence, request):
     """Over a year of history with known growth, yearly cycle and holiday peak; 16 months out.
 

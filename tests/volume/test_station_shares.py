@@ -1,0 +1,181 @@
+"""The volume model (station totals × zip shares): recovery, honest intervals, chunks, files."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesspr.errors import SpecError, VolumeDataError
+from bayesspr.evaluation.volume_calibration import effect_coverage
+from bayesspr.simulate.volume_worlds import EFFECT_WORLDS, simulate_volume_world
+from bayesspr.volume.model import TimeDesign, VolumeModel
+
+
+@pytest.fixture(scope="module")
+def shock_world():
+    """Station-day shocks shared by each station's zips: what the zip-day model missed."""
+    return simulate_volume_world(
+        4,
+        n_cities=2,
+        stations_per_city=3,
+        zips_per_station=2,
+        **EFFECT_WORLDS["station_day_shocks"],
+    )
+
+
+@pytest.fixture(scope="module")
+def shock_fit(shock_world):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return VolumeModel(regressors=shock_world.regressors).fit(shock_world.table, random_seed=1)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(SpecError, match="unknown volume prior"):
+        VolumeModel({"growth_speed": 1.0})
+    with pytest.raises(SpecError, match="'drift_sd_station' = -1"):
+        VolumeModel({"drift_sd_station": -1})
+    with pytest.raises(SpecError, match="knot_days"):
+        VolumeModel(knot_days=3)
+    with pytest.raises(SpecError, match="harmonics"):
+        VolumeModel(harmonics=2.5)
+
+
+def test_ramps_rise_over_their_knot_and_weekday_contrasts_sum_to_zero():
+    start = pd.Timestamp("2025-01-01")
+    design = TimeDesign(start, start, 0, np.zeros(0), knot_days=10, history_knots=3)
+    days = pd.date_range(start, periods=35)
+    ramps = design.ramps(days, 3)
+    np.testing.assert_allclose(
+        ramps[[0, 5, 10, 20, 34]], [[0, 0, 0], [0.5, 0, 0], [1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    )
+    assert design.knots_through(days) == 4
+    week = TimeDesign.weekday(pd.date_range("2025-01-06", periods=7))
+    np.testing.assert_allclose(week.sum(axis=0), 0.0)
+
+
+def test_fit_converges_and_recovers_growth(shock_fit, shock_world):
+    d = shock_fit.diagnostics
+    assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
+    growth = shock_fit.idata["posterior"]["growth_city"]
+    for city, truth in shock_world.truth["growth_city"].items():
+        lo, hi = np.quantile(growth.sel(city=city).to_numpy(), [0.005, 0.995])
+        assert lo <= truth <= hi, (city, lo, truth, hi)
+    # the station-day noise holds the shared shock (0.08) and the zips' own noise
+    noise = float(shock_fit.idata["posterior"]["noise_sd_station"].median())
+    assert 0.06 < noise < 0.11
+
+
+#: Effects whose 16-month intervals the default model does not yet cover (docs/volume.md):
+#: their validation rows are recorded and expected to fail until the model handles them.
+OPEN_EFFECTS = {"growth_drift", "city_day_shocks", "level_shifts"}
+#: Effects whose zip-month 16-month coverage is still short (station level is asserted).
+ZIP_MONTH_OPEN = {"station_day_shocks"}
+
+
+def _coverage_evidence(result, effect, request, evidence):
+    """Record each horizon's three coverages; return whether all lie inside their bands."""
+    inside = result.inside()
+    for month, row in result.table.iterrows():
+        for name, label in (
+            ("station_day", "80 % station-day"),
+            ("station_month", "90 % station-month"),
+            ("zip_month", "80 % zip-month"),
+        ):
+            evidence.record(
+                request,
+                f"volume {effect}: {label} coverage, forecast month {month}",
+                f"{row[name]:.3f} of {int(row[f'{name}_n'])}",
+                f"{row[f'{name}_lo']:.3f}–{row[f'{name}_hi']:.3f} (99 % binomial band)",
+                bool(inside.loc[month, name]),
+            )
+    return bool(inside.to_numpy().all())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "effect",
+    [
+        "station_day_shocks",
+        *[
+            pytest.param(
+                e,
+                marks=[
+                    pytest.mark.validation,
+                    *(
+                        [pytest.mark.xfail(reason="open in issue 29: see docs/volume.md")]
+                        if e in OPEN_EFFECTS
+                        else []
+                    ),
+                ],
+            )
+            for e in EFFECT_WORLDS
+            if e != "station_day_shocks"
+        ],
+    ],
+)
+def test_intervals_cover_by_horizon_on_effect_worlds(effect, request, evidence):
+    """Two seeded worlds of one effect, pooled: months 1, 6 and 16 inside the 99 % bands.
+
+    ``make test`` runs the station-day-shock worlds (the effect the zip-day model missed
+    most); ``make validate`` runs every effect and writes the table in the docs.
+    """
+    result = effect_coverage(
+        lambda world: VolumeModel(regressors=world.regressors),
+        effect,
+        [3, 4],
+        fit_kwargs={"draws": 500, "tune": 500},
+    )
+    assert all(f["divergences"] == 0 for f in result.fits), result.fits
+    all_inside = _coverage_evidence(result, effect, request, evidence)
+    if effect in ZIP_MONTH_OPEN:  # station level asserted; the zip-month rows are recorded
+        inside = result.inside()
+        assert inside[["station_day", "station_month"]].to_numpy().all(), result.table
+    else:
+        assert all_inside, result.table
+
+
+def test_chunks_of_zips_agree_and_zips_add_up_to_their_station(shock_fit):
+    days = pd.date_range(shock_fit.last_date + pd.Timedelta(days=1), periods=40)
+    post = shock_fit.posterior_samples(30, random_seed=2)
+    zips = shock_fit.zips.index.to_numpy()
+    whole, whole_pk = shock_fit.volume_draws(post, days, zips)
+    part, part_pk = shock_fit.volume_draws(post, days, zips[2:5])
+    np.testing.assert_array_equal(whole[:, :, 2:5], part)
+    np.testing.assert_array_equal(whole_pk[:, :, 2:5], part_pk)
+    assert (whole_pk >= whole).all() and (whole >= 0).all()
+    # a scenario factor from day 20 on leaves the first 20 days as they were
+    factor = np.ones((len(days), len(zips)))
+    factor[20:] = 1.4
+    shocked, _ = shock_fit.volume_draws(post, days, zips, factor=factor)
+    np.testing.assert_array_equal(shocked[:, :20], whole[:, :20])
+    ratio = shocked[:, 20:].sum() / whole[:, 20:].sum()
+    assert 1.38 < ratio < 1.42
+
+
+def test_saved_fit_forecasts_the_same_draws(shock_fit, tmp_path):
+    path = shock_fit.save(tmp_path / "volume.nc")
+    again = VolumeModel.load(path)
+    days = pd.date_range(shock_fit.last_date + pd.Timedelta(days=1), periods=30)
+    a = shock_fit.forecast(days, n_samples=40, random_seed=3)
+    b = again.forecast(days, n_samples=40, random_seed=3)
+    np.testing.assert_array_equal(a["stops"].to_numpy(), b["stops"].to_numpy())
+    np.testing.assert_array_equal(a["packages"].to_numpy(), b["packages"].to_numpy())
+    with pytest.raises(VolumeDataError, match="no volume history"):
+        again.forecast(days, zips=["99999"])
+
+
+def test_a_moved_zip_takes_its_history_to_its_new_station(shock_world):
+    table = shock_world.table.copy()
+    moved = table["zip"] == table["zip"].iloc[0]
+    late = table["date"] >= table["date"].max() - pd.Timedelta(days=30)
+    table.loc[moved & late, "station"] = "NEW1"
+    model = VolumeModel()
+    tables = model._prepare(table)
+    assert model.zips.loc[table["zip"].iloc[0], "station"] == "NEW1"
+    totals, present = tables.station_totals()
+    new = list(tables.stations).index("NEW1")
+    assert present[new].all()
+    zip_stops = table.loc[moved].groupby("date")["stops"].sum().to_numpy()
+    np.testing.assert_allclose(totals[new], zip_stops)
