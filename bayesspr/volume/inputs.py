@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesspr.errors import VolumeDataError
+from bayesspr.errors import SpecError, VolumeDataError
 
 _DAYS_PER_YEAR = 365.25
 
@@ -108,6 +108,29 @@ def clean_regressors(regressors: pd.DataFrame) -> pd.DataFrame:
             )
         out[col] = values.astype(float)
     return out.sort_index()
+
+
+def merged_priors(given: dict[str, float] | None, defaults: dict[str, float]) -> dict[str, float]:
+    """A volume model's priors: ``defaults`` with ``given`` over them, each checked.
+
+    Every prior is a finite number, and positive (a scale) except ``growth_mean``.
+
+    Raises
+    ------
+    SpecError
+        If a name is not one of ``defaults`` or a value is not such a number.
+    """
+    unknown = set(given or {}) - set(defaults)
+    if unknown:
+        raise SpecError(f"unknown volume prior(s) {sorted(unknown)}; known: {sorted(defaults)}")
+    priors = {**defaults, **(given or {})}
+    for name, value in priors.items():
+        signed = name == "growth_mean"
+        need = "a finite number" if signed else "a finite number > 0"
+        number = not isinstance(value, bool) and isinstance(value, int | float | np.number)
+        if not number or not np.isfinite(value) or (not signed and not value > 0):
+            raise SpecError(f"volume prior {name!r} = {value!r}; expected {need}")
+    return priors
 
 
 def regressor_matrix(regressors: pd.DataFrame | None, dates: pd.DatetimeIndex) -> np.ndarray:

@@ -47,7 +47,7 @@ import xarray as xr
 
 from bayesspr.data.network import Network, NetworkError
 from bayesspr.defaults import MAX_HARMONICS
-from bayesspr.errors import SpecError, VolumeDataError
+from bayesspr.errors import SavedFitError, SpecError, VolumeDataError
 from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
 from bayesspr.spr.spec import SPEC_DIR, read_spec_file
 from bayesspr.volume.gaussian_groups import (
@@ -59,6 +59,7 @@ from bayesspr.volume.gaussian_groups import (
 from bayesspr.volume.inputs import (
     clean_regressors,
     fourier_terms,
+    merged_priors,
     regressor_matrix,
     regressors_from_record,
     regressors_record,
@@ -218,12 +219,21 @@ class HistoryTables:
     packages: np.ndarray
     present: np.ndarray
 
+    def membership(self) -> np.ndarray:
+        """(S, Z) 1.0 where a zip belongs to a station's footprint, else 0.0."""
+        member = np.zeros((len(self.stations), len(self.zips)))
+        member[self.zip_station, np.arange(len(self.zips))] = 1.0
+        return member
+
     def station_totals(self) -> tuple[np.ndarray, np.ndarray]:
         """Stops per footprint-day (S, T) and whether any of its zips has a row (S, T)."""
-        n_s = len(self.stations)
-        member = np.zeros((n_s, len(self.zips)))
-        member[self.zip_station, np.arange(len(self.zips))] = 1.0
+        member = self.membership()
         return member @ self.stops, (member @ self.present) > 0
+
+
+def station_cities(zips: pd.DataFrame) -> pd.Series:
+    """Each station's city: the most common city of its zips (index: station)."""
+    return zips.groupby("station")["city"].agg(lambda c: c.mode().iloc[0])
 
 
 def history_tables(volume: pd.DataFrame, zips: pd.DataFrame) -> HistoryTables:
@@ -231,7 +241,7 @@ def history_tables(volume: pd.DataFrame, zips: pd.DataFrame) -> HistoryTables:
     days = pd.date_range(volume["date"].min(), volume["date"].max(), freq="D")
     zip_index = pd.Index(zips.index)
     stations = pd.Index(sorted(zips["station"].unique()))
-    station_city_label = zips.groupby("station")["city"].agg(lambda c: c.mode().iloc[0])
+    station_city_label = station_cities(zips)
     cities = pd.Index(sorted(station_city_label.unique()))
     zi = zip_index.get_indexer(volume["zip"])
     di = days.get_indexer(pd.DatetimeIndex(volume["date"]))
@@ -306,18 +316,7 @@ class VolumeModel(FittedModel):
         regressors: pd.DataFrame | None = None,
         knot_days: int = KNOT_DAYS,
     ) -> None:
-        unknown = set(priors or {}) - set(VOLUME_PRIORS)
-        if unknown:
-            raise SpecError(
-                f"unknown volume prior(s) {sorted(unknown)}; known: {sorted(VOLUME_PRIORS)}"
-            )
-        self.priors = {**VOLUME_PRIORS, **(priors or {})}
-        for name, value in self.priors.items():
-            signed = name == "growth_mean"
-            need = "a finite number" if signed else "a finite number > 0"
-            number = not isinstance(value, bool) and isinstance(value, int | float | np.number)
-            if not number or not np.isfinite(value) or (not signed and not value > 0):
-                raise SpecError(f"volume prior {name!r} = {value!r}; expected {need}")
+        self.priors = merged_priors(priors, VOLUME_PRIORS)
         if isinstance(harmonics, bool) or not isinstance(harmonics, int | np.integer):
             harmonics = -1
         if not 0 <= harmonics <= MAX_HARMONICS:
@@ -702,8 +701,6 @@ class VolumeModel(FittedModel):
     def _restore(self, idata: xr.DataTree) -> None:
         super()._restore(idata)
         if "constant_data" not in idata.children:
-            from bayesspr.errors import SavedFitError
-
             raise SavedFitError(
                 "the saved volume fit lacks its constant_data group (the sufficient "
                 "statistics a forecast needs); re-fit and save it again"
@@ -810,7 +807,7 @@ class VolumeModel(FittedModel):
         knots = self.design.history_knots
         h_years = self.knot_days / _DAYS_PER_YEAR
         cities = list(post["growth_city"]["city"].to_numpy())
-        station_city = self.zips.groupby("station")["city"].agg(lambda c: c.mode().iloc[0])
+        station_city = station_cities(self.zips)
         city = np.array([cities.index(c) for c in station_city.reindex(stations)])
         spread = {name: self._hyper(post, name) for name in _SPREADS}
         ones = np.ones((n_samp, n_s, 1))
@@ -1024,9 +1021,8 @@ def footprint_offset(tables: HistoryTables, totals: np.ndarray) -> np.ndarray:
     numpy.ndarray
         (S, T) log share (≤ 0; 0 where no zip is present).
     """
-    n_s = len(tables.stations)
-    member = np.zeros((n_s, len(tables.zips)))
-    member[tables.zip_station, np.arange(len(tables.zips))] = 1.0
+    member = tables.membership()
+    n_s = member.shape[0]
     size = member.sum(axis=1)
     complete = (member @ tables.present) == size[:, None]  # (S, T)
     usual = np.zeros(len(tables.zips))

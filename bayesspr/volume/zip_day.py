@@ -45,6 +45,7 @@ from bayesspr.spr.spec import SPEC_DIR, read_spec_file, spec_id
 from bayesspr.volume.inputs import (
     clean_regressors,
     fourier_terms,
+    merged_priors,
     regressor_matrix,
     regressors_from_record,
     regressors_record,
@@ -159,18 +160,7 @@ class ZipDayVolumeModel(FittedModel):
         regressors: pd.DataFrame | None = None,
         day_shocks: Literal["none", "station"] = "none",
     ) -> None:
-        unknown = set(priors or {}) - set(ZIP_DAY_PRIORS)
-        if unknown:
-            raise SpecError(
-                f"unknown volume prior(s) {sorted(unknown)}; known: {sorted(ZIP_DAY_PRIORS)}"
-            )
-        self.priors = {**ZIP_DAY_PRIORS, **(priors or {})}
-        for name, value in self.priors.items():
-            need = "a finite number" if name == "growth_mean" else "a finite number > 0"
-            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-                raise SpecError(f"volume prior {name!r} = {value!r}; expected {need}")
-            if not np.isfinite(value) or (name != "growth_mean" and not value > 0):
-                raise SpecError(f"volume prior {name!r} = {value!r}; expected {need}")
+        self.priors = merged_priors(priors, ZIP_DAY_PRIORS)
         whole = isinstance(harmonics, int | np.integer) or (
             isinstance(harmonics, float) and harmonics.is_integer()
         )
