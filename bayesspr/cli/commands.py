@@ -41,6 +41,13 @@ PLAN_FILES = (
 )
 
 
+def _checked_spr_fit(args: argparse.Namespace) -> SPRModel:
+    """The SPR fit of ``--model``, loaded and its verdict checked (``--strict`` refuses)."""
+    model = load_fit(SPRModel, args.model)
+    check_loaded(model, args.model, "--model", args)
+    return model
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """``bayesspr simulate``: write a seeded world's observation table."""
     check_output_path(args.out, "table")
@@ -60,8 +67,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     """``bayesspr predict``: SPR and routes per row of a table from a saved fit."""
     check_output_path(args.out, "table", {"--model": args.model, "--data": args.data})
-    model = load_fit(SPRModel, args.model)
-    check_loaded(model, args.model, "--model", args)
+    model = _checked_spr_fit(args)
     plan = data.read_table(args.data, require_routes=False)
     forecast = model.predict(plan, interval=args.interval, random_seed=args.seed)
     out = pd.concat([plan, forecast], axis=1)
@@ -150,8 +156,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     out = check_output_path(args.out, "folder", inputs, folder_files=PLAN_FILES)
     changes = _changes(args)
     source, network, first_day, history = volume_source(args)
-    model = load_fit(SPRModel, args.model)
-    check_loaded(model, args.model, "--model", args)
+    model = _checked_spr_fit(args)
     volume, network, first_day = load_volume(args, source, network, first_day)
     scenario = _scenario(args, changes, first_day)
     record = inputs_record(inputs)
@@ -242,8 +247,7 @@ def cmd_absorb(args: argparse.Namespace) -> int:
     changes = _changes(args)
     bought = None if args.fleet is None else read_fleet(args.fleet)
     source, network, first_day, _ = volume_source(args)
-    model = load_fit(SPRModel, args.model)
-    check_loaded(model, args.model, "--model", args)
+    model = _checked_spr_fit(args)
     volume, network, first_day = load_volume(args, source, network, first_day)
     stations = network.stations.index.astype(str)
     if bought is None:
