@@ -20,7 +20,7 @@ from bayesspr import SPRModel, VolumeModel
 from bayesspr.errors import NotFittedError
 from bayesspr.inference.diagnostics import ESS_MIN, RHAT_MAX, convergence
 from bayesspr.reporting import html as reporting
-from bayesspr.reporting import markup
+from bayesspr.reporting import markup, sections
 from bayesspr.reporting.figures import LABEL_FREE
 from bayesspr.reporting.html import (
     SECTIONS,
@@ -472,7 +472,7 @@ def test_a_passing_fit_has_a_pass_banner_and_no_flagged_rank_plot(demo_fit, demo
     status, _ = _verdict(text)
     assert status == ("PASS" if demo_fit.diagnostics["ok"] else "FAIL")
     plotted, flagged = _rank_panels(figures)
-    assert flagged == failing[: reporting._RANK_MAX]
+    assert flagged == failing[: sections._RANK_MAX]
     if not failing:  # reference plots of the worst parameters, none flagged
         assert plotted == table.index[: len(plotted)].tolist()
         assert set(figures["Rank plots of the worst parameters"]["title_colors"]) == {"black"}
