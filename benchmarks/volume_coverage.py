@@ -5,9 +5,12 @@ simulate a world (2 cities × 5 stations × 2 zips by default, one year of daily
 months ahead, known holiday regressor), fit the model, forecast the held-out days and score,
 pooled over the seeds (:func:`bayesspr.evaluation.volume_calibration.effect_coverage`): the
 share of station-days inside the 80 % interval, of station-months inside the 90 %
-interval and of zip-months inside the 80 % interval, at forecast months 1, 6 and 16, with the
-99 % binomial band around nominal in brackets (months of one world share their growth error,
-so a band over few worlds is generous only if the forecast is honest).
+interval, of zip-months inside the 80 % interval and of city-months inside the 90 % interval
+(the sum of a city's stations' draws), at forecast months 1, 6 and 16, with the 99 % binomial
+band around nominal in brackets (months of one world share their growth error, so a band over
+few worlds is generous only if the forecast is honest). Effects shared by a city's stations
+(growth drift, city-day shocks) need many cities to score: use more cities and seeds, e.g.
+``--cities 4 --stations-per-city 2 --seeds 10 11 12 13 14 15 16 17 18 19``.
 
 Models: ``two-level`` (the default :class:`bayesspr.VolumeModel`, station totals × zip
 shares) and ``zip-day`` (the zip-day negative-binomial reference,
@@ -55,7 +58,9 @@ def score_effect(
                 "station-day 80%": _cell(r, "station_day"),
                 "station-month 90%": _cell(r, "station_month"),
                 "zip-month 80%": _cell(r, "zip_month"),
+                "city-month 90%": _cell(r, "city_month"),
                 "n station-months": int(r["station_month_n"]),
+                "n city-months": int(r["city_month_n"]),
                 "fit s (median)": round(float(np.median([f["wall_s"] for f in result.fits]))),
                 "max R-hat": round(max(f["rhat_max"] for f in result.fits), 3),
                 "divergences": sum(f["divergences"] for f in result.fits),

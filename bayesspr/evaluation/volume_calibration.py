@@ -4,7 +4,9 @@
 (:data:`bayesspr.simulate.volume_worlds.EFFECT_WORLDS`), forecasts each world's held-out 16
 months and pools the worlds: the share of station-days inside the 80 % interval, of
 station-months inside the 90 % interval and of zip-months inside the 80 % interval at forecast
-months 1, 6 and 16, each with the 99 % binomial band around nominal. ``make validate``
+months 1, 6 and 16, and of city-months inside the 90 % interval (the sum of a city's
+stations: are they forecast with the correlation they have?), each with the 99 % binomial
+band around nominal. ``make validate``
 (``tests/volume/test_station_shares.py``) and ``benchmarks/volume_coverage.py`` both use it.
 
 The units of one world share its growth and level errors, so a band computed as if they were
@@ -38,7 +40,9 @@ class EffectCoverage:
     ----------
     table : pandas.DataFrame
         One row per forecast month (1, 6, 16): ``station_day`` / ``station_month`` /
-        ``zip_month`` coverage with ``*_lo`` / ``*_hi`` (99 % binomial band) and ``*_n``.
+        ``zip_month`` / ``city_month`` coverage with ``*_lo`` / ``*_hi`` (99 % binomial band)
+        and ``*_n``. A city-month is the sum of its stations' draws, so it checks that the
+        stations of a city are forecast with the correlation they have.
     fits : list of dict
         Per world: ``seed``, ``wall_s`` (fit seconds) and the fit's diagnostics.
     """
@@ -49,7 +53,7 @@ class EffectCoverage:
     def inside(self) -> pd.DataFrame:
         """Whether each coverage lies inside its band (same rows, bool columns)."""
         out = {}
-        for name in ("station_day", "station_month", "zip_month"):
+        for name in ("station_day", "station_month", "zip_month", "city_month"):
             t = self.table
             out[name] = (t[name] >= t[f"{name}_lo"]) & (t[name] <= t[f"{name}_hi"])
         return pd.DataFrame(out)
@@ -66,8 +70,8 @@ def forecast_against_truth(
         A fitted volume model.
     world : VolumeWorld
         The world it was fitted on.
-    level : {"station", "zip"}
-        Unit of the draws.
+    level : {"city", "station", "zip"}
+        Unit of the draws: zip-days are summed by the zip's city or station (its latest).
     n_samples : int
         Posterior samples.
     random_seed : int
@@ -80,8 +84,8 @@ def forecast_against_truth(
     """
     days = pd.DatetimeIndex(sorted(world.future["date"].unique()))
     draws = model.forecast(days, n_samples=n_samples, random_seed=random_seed)["stops"]
-    if level == "station":
-        draws = draws.groupby("station").sum("zip")
+    if level in ("city", "station"):
+        draws = draws.groupby(level).sum("zip")
     draws = draws.transpose("sample", "date", level)
     truth = (
         world.future.groupby(["date", level])["stops"]
@@ -123,7 +127,11 @@ def effect_coverage(
     EffectCoverage
     """
     size = {"n_cities": 2, "stations_per_city": 5, "zips_per_station": 2, **(world_size or {})}
-    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"station": [], "zip": []}
+    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
+        "city": [],
+        "station": [],
+        "zip": [],
+    }
     fits = []
     days = None
     for seed in seeds:
@@ -144,11 +152,13 @@ def effect_coverage(
 
     station = coverage_by_horizon(*pool("station"), days)
     zips = coverage_by_horizon(*pool("zip"), days, month_level=0.8)
+    cities = coverage_by_horizon(*pool("city"), days)
     table = pd.DataFrame(
         {
             **{f"station_day{k}": station[f"day{k}"] for k in ("_cover", "_lo", "_hi", "_n")},
             **{f"station_month{k}": station[f"month{k}"] for k in ("_cover", "_lo", "_hi", "_n")},
             **{f"zip_month{k}": zips[f"month{k}"] for k in ("_cover", "_lo", "_hi", "_n")},
+            **{f"city_month{k}": cities[f"month{k}"] for k in ("_cover", "_lo", "_hi", "_n")},
         }
     )
     table.columns = [c.replace("_cover", "") for c in table.columns]

@@ -49,6 +49,7 @@ UNITS: dict[str, str] = {
     "regressor_effect": "log offset per regressor unit",
     "regressor_sd_station": "log scale, –",
     "drift_sd_station": "log level per √year",
+    "drift_sd_city": "log level per √year",
     "noise_sd_station": "log stops per station-day",
     "share_growth_sd": "log share per year",
     "share_weekday_sd": "log scale, –",

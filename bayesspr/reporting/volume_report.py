@@ -60,6 +60,7 @@ _VOLUME_PRIORS: tuple[tuple[str, str, str], ...] = (
     ("regressor_sd", "regressor_effect", "Normal(μ = 0, σ = {regressor_sd})"),
     ("regressor_sd_station", "regressor_sd_station", "HalfNormal(σ = {regressor_sd_station})"),
     ("drift_sd_station", "drift_sd_station", "HalfNormal(σ = {drift_sd_station})"),
+    ("drift_sd_city", "drift_sd_city", "HalfNormal(σ = {drift_sd_city})"),
     (
         "noise_sd_station",
         "noise_sd_station",

@@ -23,6 +23,11 @@ Cholesky factor each.
 * :func:`posterior_moments`: the same in numpy, with the gradient by Fisher's identity.
 * :func:`coefficient_draws`: draws of β_g from its exact Gaussian conditional posterior per
   hyper-parameter sample (how forecasts recover the integrated coefficients).
+* :class:`SharedCoefficients`, :func:`shared_moments`, :func:`shared_log_likelihood`,
+  :func:`shared_draws`: the same when the groups of a cluster (a city's stations) share part
+  of some coefficients (a city's random walk), integrated out one level up: each group's log
+  density is exactly quadratic in its prior mean, so the cluster's shared values integrate
+  out in closed form (K × K per cluster), and Fisher's identity gives the gradient.
 """
 
 from __future__ import annotations
@@ -167,7 +172,8 @@ def _posterior(
 ) -> tuple[_Posterior, Any]:
     """Posterior moments of groups sharing one XᵀX; also a square-root factory for draws.
 
-    Returns the moments and a function z ↦ (V^½ z) for standard normals z (G, p).
+    Returns the moments and a function z ↦ (V^½ z) for standard normals z (G, p). The
+    function's attribute ``columns`` maps column indices c (K,) to V[:, :, c] (G, p, K).
     """
     rhs = xy / noise[:, None] + prior_mean / var
     if _shared_variance(var):
@@ -182,6 +188,11 @@ def _posterior(
         def root(z: np.ndarray) -> np.ndarray:
             return w * ((z * np.sqrt(shrink)) @ q.T)
 
+        def columns(cols: np.ndarray) -> np.ndarray:
+            inner = (q[None, :, :] * shrink[:, None, :]) @ q[cols].T
+            return w[None, :, None] * inner * w[cols][None, None, :]
+
+        root.columns = columns  # type: ignore[attr-defined]
         return _Posterior(mean, cov_diag, log_det), root
     precision = xx[None] / noise[:, None, None] + _batched_diag(1.0 / var)
     chol = np.linalg.cholesky(precision)
@@ -193,6 +204,7 @@ def _posterior(
     def root(z: np.ndarray) -> np.ndarray:
         return np.linalg.solve(chol_t, z[..., None])[..., 0]
 
+    root.columns = lambda cols: cov[:, :, cols]  # type: ignore[attr-defined]
     return _Posterior(mean, np.diagonal(cov, axis1=-2, axis2=-1), log_det), root
 
 
@@ -249,6 +261,196 @@ def posterior_moments(
         out["d_mean"][g] = dev / d
         out["d_var"][g] = 0.5 * (dev**2 + post.cov_diag) / d**2 - 0.5 / d
         out["d_noise"][g] = -0.5 * n / s2 + 0.5 * (resid + trace) / s2**2
+    return out
+
+
+@dataclass(frozen=True)
+class SharedCoefficients:
+    """Which coefficients the groups of a cluster share a part of (a city's random walk).
+
+    Group g of cluster c has coefficients β_g ~ Normal(m_g + E w_c, diag(d_g)), where E puts
+    the cluster's K shared values w_c ~ Normal(0, diag(v_c)) at the group coefficients
+    ``columns``. With w_c integrated out as well, the groups of one cluster are no longer
+    independent: a walk that moves every station of a city moves their sum as much.
+
+    Attributes
+    ----------
+    cluster : numpy.ndarray
+        (G,) cluster of each group (0 … n_clusters − 1).
+    columns : numpy.ndarray
+        (K,) the group coefficients that carry the shared part.
+    n_clusters : int
+        Number of clusters C.
+    """
+
+    cluster: np.ndarray
+    columns: np.ndarray
+    n_clusters: int
+
+
+def _group_pieces(
+    stats: GroupStatistics,
+    prior_mean: np.ndarray,
+    prior_var: np.ndarray,
+    noise_var: np.ndarray,
+    columns: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Each group's log density at its own prior mean, posterior moments and V[:, columns]."""
+    g_all, p, k = stats.n_groups, stats.n_coefficients, len(columns)
+    out = {
+        "logp": np.empty(g_all),
+        "mean": np.empty((g_all, p)),
+        "cov_diag": np.empty((g_all, p)),
+        "cov_cols": np.empty((g_all, p, k)),
+    }
+    base = posterior_moments(stats, prior_mean, prior_var, noise_var)
+    out["logp"] = base["logp"]
+    for u, xx in enumerate(stats.xx):
+        g = np.flatnonzero(stats.pattern == u)
+        post, root = _posterior(xx, stats.xy[g], prior_mean[g], prior_var[g], noise_var[g])
+        out["mean"][g] = post.mean
+        out["cov_diag"][g] = post.cov_diag
+        out["cov_cols"][g] = root.columns(columns)
+    return out
+
+
+def _shared_posterior(
+    pieces: dict[str, np.ndarray],
+    prior_mean: np.ndarray,
+    prior_var: np.ndarray,
+    shared: SharedCoefficients,
+    shared_var: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Posterior of each cluster's shared values: mean ŵ (C, K), covariance P⁻¹, log density.
+
+    Each group's log density is exactly quadratic in its prior mean, so with m_g + E w it is
+    L_g + b_gᵀw − ½ wᵀA_g w (b_g = the group's gradient at w = 0 on ``columns``, A_g the
+    same block of XᵀΣ⁻¹X = D⁻¹ − D⁻¹VD⁻¹). Summed over a cluster and integrated against
+    w ~ Normal(0, diag(v)): ½ bᵀP⁻¹b − ½ log det P − ½ Σ log v, with P = A + diag(1/v).
+    """
+    cols = shared.columns
+    d_cols = prior_var[:, cols]
+    b_g = ((pieces["mean"] - prior_mean) / prior_var)[:, cols]
+    v_cc = pieces["cov_cols"][:, cols, :]
+    h_g = _batched_diag(1.0 / d_cols) - v_cc / (d_cols[:, :, None] * d_cols[:, None, :])
+    k = len(cols)
+    a = np.zeros((shared.n_clusters, k, k))
+    b = np.zeros((shared.n_clusters, k))
+    np.add.at(a, shared.cluster, h_g)
+    np.add.at(b, shared.cluster, b_g)
+    precision = a + _batched_diag(1.0 / shared_var)
+    chol = np.linalg.cholesky(precision)
+    cov = _chol_inverse(chol)
+    mean = np.einsum("ckl,cl->ck", cov, b)
+    extra = (
+        0.5 * (b * mean).sum(-1)
+        - np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
+        - 0.5 * np.log(shared_var).sum(-1)
+    )
+    return {"mean": mean, "cov": cov, "chol": chol, "extra": extra}
+
+
+def shared_moments(
+    stats: GroupStatistics,
+    prior_mean: np.ndarray,
+    prior_var: np.ndarray,
+    noise_var: np.ndarray,
+    shared: SharedCoefficients,
+    shared_var: np.ndarray,
+) -> dict[str, Any]:
+    """Log density of all groups with their own and their cluster's coefficients integrated out.
+
+    The gradients follow from Fisher's identity over the joint posterior of (w, β): with
+    w | y ~ Normal(ŵ, P⁻¹) and β_g | w, y ~ Normal(μ_g + G_g w, V_g), G_g = V_g D_g⁻¹ E,
+    the complete-data derivatives of :func:`posterior_moments` are averaged over that
+    posterior (their squares gain the terms G P⁻¹ Gᵀ), and ∂/∂v = ½(ŵ² + diag P⁻¹)/v² − ½/v.
+
+    Parameters
+    ----------
+    stats : GroupStatistics
+        Sufficient statistics of G groups.
+    prior_mean, prior_var : numpy.ndarray
+        (G, p) prior means (before the shared part) and variances of the groups' own parts.
+    noise_var : numpy.ndarray
+        (G,) noise variances.
+    shared : SharedCoefficients
+        The clusters and the shared columns.
+    shared_var : numpy.ndarray
+        (C, K) prior variances v of the shared values (> 0).
+
+    Returns
+    -------
+    dict
+        ``logp`` (float, nats, all groups), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise``
+        (G,), ``d_shared`` (C, K).
+    """
+    cols, p = shared.columns, stats.n_coefficients
+    pieces = _group_pieces(stats, prior_mean, prior_var, noise_var, cols)
+    walk = _shared_posterior(pieces, prior_mean, prior_var, shared, shared_var)
+    w_g, cov_g = walk["mean"][shared.cluster], walk["cov"][shared.cluster]
+    d, m, s2 = prior_var, prior_mean, noise_var
+    gain = pieces["cov_cols"] / d[:, cols][:, None, :]  # G_g = V D⁻¹ E, (G, p, K)
+    beta = pieces["mean"] + (gain @ w_g[:, :, None])[..., 0]
+    dev = beta - m
+    dev[:, cols] -= w_g
+    spread = gain.copy()
+    spread[:, cols, :] -= np.eye(len(cols))
+    dev_var = pieces["cov_diag"] + ((spread @ cov_g) * spread).sum(-1)
+    xx = stats.xx[stats.pattern]
+    resid = (
+        stats.yy
+        - 2.0 * (beta * stats.xy).sum(-1)
+        + ((xx @ beta[:, :, None])[..., 0] * beta).sum(-1)
+    )
+    trace_own = s2 * (p - (pieces["cov_diag"] / d).sum(-1))
+    trace_shared = ((np.swapaxes(gain, -1, -2) @ (xx @ gain)) * cov_g).sum((-2, -1))
+    v = shared_var
+    return {
+        "logp": float(pieces["logp"].sum() + walk["extra"].sum()),
+        "d_mean": dev / d,
+        "d_var": 0.5 * (dev**2 + dev_var) / d**2 - 0.5 / d,
+        "d_noise": -0.5 * stats.n / s2 + 0.5 * (resid + trace_own + trace_shared) / s2**2,
+        "d_shared": 0.5 * (walk["mean"] ** 2 + np.diagonal(walk["cov"], axis1=-2, axis2=-1)) / v**2
+        - 0.5 / v,
+    }
+
+
+def shared_draws(
+    stats: GroupStatistics,
+    prior_mean: np.ndarray,
+    prior_var: np.ndarray,
+    noise_var: np.ndarray,
+    shared: SharedCoefficients,
+    shared_var: np.ndarray,
+    normals: np.ndarray,
+) -> np.ndarray:
+    """Draws of each cluster's shared values w from their posterior, one per sample.
+
+    Parameters
+    ----------
+    stats, shared : as for :func:`shared_moments`.
+    prior_mean, prior_var : numpy.ndarray
+        (S, G, p) per hyper-parameter sample.
+    noise_var : numpy.ndarray
+        (S, G).
+    shared_var : numpy.ndarray
+        (S, C, K).
+    normals : numpy.ndarray
+        (S, C, K) standard normal values (keyed, so chunks agree).
+
+    Returns
+    -------
+    numpy.ndarray
+        (S, C, K) draws of w; a group's coefficients then follow from
+        :func:`coefficient_draws` with prior mean m_g + E w.
+    """
+    out = np.empty(normals.shape)
+    for s in range(normals.shape[0]):
+        pieces = _group_pieces(stats, prior_mean[s], prior_var[s], noise_var[s], shared.columns)
+        walk = _shared_posterior(pieces, prior_mean[s], prior_var[s], shared, shared_var[s])
+        # w = ŵ + L⁻ᵀ z has covariance P⁻¹ for P = L Lᵀ
+        chol_t = np.swapaxes(walk["chol"], -1, -2)
+        out[s] = walk["mean"] + np.linalg.solve(chol_t, normals[s][..., None])[..., 0]
     return out
 
 
@@ -348,6 +550,68 @@ class MarginalGaussianGroups(Op):
         return [g[:, None] * d_mean, g[:, None] * d_var, g * d_noise]
 
 
+def shared_log_likelihood(
+    stats: GroupStatistics,
+    prior_mean: pt.TensorLike,
+    prior_var: pt.TensorLike,
+    noise_var: pt.TensorLike,
+    shared: SharedCoefficients,
+    shared_var: pt.TensorLike,
+) -> pt.TensorVariable:
+    """Log density of all groups with own and cluster-shared coefficients integrated out.
+
+    The PyTensor form of :func:`shared_moments` (same arguments; tensors), with its gradient.
+
+    Returns
+    -------
+    tensor
+        Scalar log density (nats).
+    """
+    _register_numba()
+    return SharedGaussianGroups(stats, shared)(
+        *(pt.as_tensor(x).astype("float64") for x in (prior_mean, prior_var, noise_var)),
+        pt.as_tensor(shared_var).astype("float64"),
+    )[0]
+
+
+class SharedGaussianGroups(Op):
+    """PyTensor Op: :func:`shared_moments`' log density of fixed statistics, with gradient.
+
+    Inputs: prior mean (G, p), prior variance (G, p), noise variance (G,), shared variance
+    (C, K). Outputs: the scalar log density and its derivatives with respect to the inputs.
+    """
+
+    __props__ = ("key",)
+
+    def __init__(self, stats: GroupStatistics, shared: SharedCoefficients) -> None:
+        self.stats = stats
+        self.shared = shared
+        self.key = (id(stats), id(shared))
+
+    def make_node(self, *inputs: Any) -> Apply:
+        """The node: four float inputs, five outputs."""
+        mean, var, noise, shared_var = (pt.as_tensor(x) for x in inputs)
+        return Apply(
+            self,
+            [mean, var, noise, shared_var],
+            [pt.dscalar(), mean.type(), var.type(), noise.type(), shared_var.type()],
+        )
+
+    def perform(self, node: Apply, inputs: list[np.ndarray], output_storage: list) -> None:
+        """Evaluate in numpy."""
+        mean, var, noise, shared_var = inputs
+        out = shared_moments(self.stats, mean, var, noise, self.shared, shared_var)
+        for storage, key in zip(
+            output_storage, ("logp", "d_mean", "d_var", "d_noise", "d_shared"), strict=True
+        ):
+            storage[0] = np.asarray(out[key], dtype=float)
+
+    def pullback(self, inputs: list, outputs: list, cotangents: list) -> list:
+        """Gradient of the log density (the other outputs are not differentiable)."""
+        g = cotangents[0]
+        return [g * d for d in outputs[1:]]
+
+
 @functools.cache
 def _register_numba() -> None:
     """Run the Op's numpy ``perform`` from numba-compiled graphs (nutpie) without a warning.
@@ -358,6 +622,7 @@ def _register_numba() -> None:
     from pytensor.link.numba.dispatch.basic import generate_fallback_impl, numba_funcify
 
     @numba_funcify.register(MarginalGaussianGroups)
+    @numba_funcify.register(SharedGaussianGroups)
     def _funcify(op: Op, node: Apply | None = None, storage_map: Any = None, **kwargs: Any) -> Any:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Numba will use object mode")

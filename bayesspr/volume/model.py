@@ -52,9 +52,12 @@ from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
 from bayesspr.spr.spec import SPEC_DIR, read_spec_file
 from bayesspr.volume.gaussian_groups import (
     GroupStatistics,
+    SharedCoefficients,
     coefficient_draws,
     group_statistics,
     marginal_log_likelihood,
+    shared_draws,
+    shared_log_likelihood,
 )
 from bayesspr.volume.inputs import (
     clean_regressors,
@@ -72,7 +75,7 @@ from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
 
 #: Version of the saved volume-fit layout (1: station totals × zip shares, statistics in
 #: ``constant_data``; zip-day fits of earlier versions load with ZipDayVolumeModel).
-VOLUME_SAVE_FORMAT = 1
+VOLUME_SAVE_FORMAT = 2
 
 #: The model's spec as shipped: ``models/volume.toml``.
 VOLUME_SPEC: dict[str, Any] = read_spec_file(SPEC_DIR / "volume.toml")
@@ -100,6 +103,7 @@ _SPREADS = (
     "yearly_sd_station",
     "regressor_sd_station",
     "drift_sd_station",
+    "drift_sd_city",
     "share_growth_sd",
     "share_weekday_sd",
     "share_drift_sd",
@@ -543,14 +547,20 @@ class VolumeModel(FittedModel):
             noise_sd = pm.LogNormal(
                 "noise_sd_station", np.log(pri["noise_sd_station"]), 1.0, dims="station"
             )
+            # the city's walk moves all its stations together: integrated out one level up
+            city_walk_var = (
+                pt.full((len(tables.cities), knots), h_years) * spreads["drift_sd_city"] ** 2
+            )
             pm.Potential(
                 "station_totals",
-                marginal_log_likelihood(
+                shared_log_likelihood(
                     self._statistics["total"],
                     pt.concatenate(means, axis=1),
                     pt.concatenate(var_parts, axis=1) + _VAR_FLOOR,
                     noise_sd**2,
-                ).sum(),
+                    self._city_walk(city, len(tables.cities)),
+                    city_walk_var + _VAR_FLOOR,
+                ),
             )
 
             if len(share_zips):
@@ -606,6 +616,16 @@ class VolumeModel(FittedModel):
                 ).sum(),
             )
         return model
+
+    def _city_walk(self, station_city: np.ndarray, n_cities: int) -> SharedCoefficients:
+        """The station-total coefficients a city's walk shares: the history's ramps."""
+        p = self._statistics["total"].n_coefficients
+        knots = self.design.history_knots
+        return SharedCoefficients(
+            cluster=np.asarray(station_city, dtype=int),
+            columns=np.arange(p - knots, p),
+            n_clusters=int(n_cities),
+        )
 
     def fit(self, data: pd.DataFrame, **kwargs: Any) -> VolumeModel:
         """Fit to a history of daily stops and packages per zip.
@@ -794,22 +814,23 @@ class VolumeModel(FittedModel):
         other = [d for d in var.dims if d != "sample"]
         return var.transpose("sample", *other).to_numpy().reshape(post.sizes["sample"], -1)
 
-    def _station_log_totals(
+    def _city_index(self, cities: list[str], stations: pd.Index) -> np.ndarray:
+        """Position in ``cities`` of each station's city."""
+        station_city = station_cities(self.zips)
+        return np.array([cities.index(c) for c in station_city.reindex(stations)], dtype=int)
+
+    def _total_priors(
         self,
         post: xr.Dataset,
-        dates: pd.DatetimeIndex,
         stations: pd.Index,
-        stations_all: pd.Index,
-    ) -> np.ndarray:
-        """log(Y + ½) draws per (sample, day, station)."""
-        pos = stations_all.get_indexer(stations)
+        city: np.ndarray,
+        spread: dict[str, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prior means and variances (S, n, p) of stations' total coefficients, noise sd (S, n)."""
         n_samp, n_s = post.sizes["sample"], len(stations)
+        pos = self._station_labels().get_indexer(stations)
         knots = self.design.history_knots
         h_years = self.knot_days / _DAYS_PER_YEAR
-        cities = list(post["growth_city"]["city"].to_numpy())
-        station_city = station_cities(self.zips)
-        city = np.array([cities.index(c) for c in station_city.reindex(stations)])
-        spread = {name: self._hyper(post, name) for name in _SPREADS}
         ones = np.ones((n_samp, n_s, 1))
         means = [
             np.broadcast_to(self._group_means["total"][pos][None, :, None], (n_samp, n_s, 1)),
@@ -842,14 +863,76 @@ class VolumeModel(FittedModel):
         noise_sd = noise_sd[
             :, pd.Index(post["noise_sd_station"]["station"].to_numpy()).get_indexer(stations)
         ]
+        return np.concatenate(means, axis=2), np.concatenate(var, axis=2) + _VAR_FLOOR, noise_sd
+
+    def _city_walk_draws(
+        self,
+        post: xr.Dataset,
+        stations_all: pd.Index,
+        city_all: np.ndarray,
+        cities: list[str],
+        spread: dict[str, np.ndarray],
+    ) -> np.ndarray:
+        """Draws (S, C, K) of each city's walk over the history's knots, given all its stations.
+
+        Every station of the fit informs its city's walk, so the draws are made from all of
+        them whichever stations are asked for (chunks of zips agree), keyed by city, and kept
+        for the next chunk of the same posterior sample.
+        """
+        knots = self.design.history_knots
+        city_keys = name_keys(np.array([f"citywalk:{c}" for c in cities]))
+        tag = (
+            id(self._statistics["total"]),
+            draw_keys(post).tobytes(),
+            spread["drift_sd_city"].tobytes(),
+        )
+        cached = getattr(self, "_walk_cache", None)
+        if cached is not None and cached[0] == tag:
+            return cached[1]
+        h_years = self.knot_days / _DAYS_PER_YEAR
+        mean, var, noise_sd = self._total_priors(post, stations_all, city_all, spread)
+        walk_var = (
+            np.ones((mean.shape[0], len(cities), knots))
+            * h_years
+            * spread["drift_sd_city"][:, :, None] ** 2
+            + _VAR_FLOOR
+        )
+        normals = keyed_normals(
+            draw_keys(post), city_keys, _COEF_TAG + np.arange(knots, dtype=np.uint64)
+        ).transpose(0, 2, 1)
+        walk = shared_draws(
+            self._statistics["total"],
+            mean,
+            var,
+            noise_sd**2,
+            self._city_walk(city_all, len(cities)),
+            walk_var,
+            normals,
+        )
+        self._walk_cache = (tag, walk)
+        return walk
+
+    def _station_log_totals(
+        self,
+        post: xr.Dataset,
+        dates: pd.DatetimeIndex,
+        stations: pd.Index,
+        stations_all: pd.Index,
+    ) -> np.ndarray:
+        """log(Y + ½) draws per (sample, day, station)."""
+        pos = stations_all.get_indexer(stations)
+        knots = self.design.history_knots
+        h_years = self.knot_days / _DAYS_PER_YEAR
+        cities = list(post["growth_city"]["city"].to_numpy())
+        city_all = self._city_index(cities, stations_all)
+        city = city_all[pos]
+        spread = {name: self._hyper(post, name) for name in _SPREADS}
+        mean, var, noise_sd = self._total_priors(post, stations, city, spread)
+        walk = self._city_walk_draws(post, stations_all, city_all, cities, spread)
+        mean[:, :, -knots:] += walk[:, city, :]
         keys = name_keys(np.array([f"total:{s}" for s in stations]))
         beta = self._coefficients(
-            post,
-            self._statistics["total"].take(pos),
-            np.concatenate(means, axis=2),
-            np.concatenate(var, axis=2) + _VAR_FLOOR,
-            noise_sd**2,
-            keys,
+            post, self._statistics["total"].take(pos), mean, var, noise_sd**2, keys
         )
         n_knots = self.design.knots_through(dates)
         design = self.total_design(dates, n_knots)
@@ -858,6 +941,12 @@ class VolumeModel(FittedModel):
         out += self._future_drift(
             post, design[:, p_hist:], knots, spread["drift_sd_station"] * np.sqrt(h_years), keys
         )
+        # the city's walk goes on past the history, the same steps for all its stations
+        city_keys = name_keys(np.array([f"citywalk:{c}" for c in cities]))
+        city_steps = spread["drift_sd_city"] * np.sqrt(h_years) * np.ones((1, len(cities)))
+        city_future = self._future_drift(post, design[:, p_hist:], knots, city_steps, city_keys)
+        if not np.isscalar(city_future):
+            out += city_future[:, :, city]
         out += noise_sd[:, None, :] * keyed_normals(draw_keys(post), keys, day_keys(dates))
         return out
 

@@ -103,3 +103,149 @@ def test_gradient_matches_finite_differences(problem):
                 [mean, v, noise],
                 rng=np.random.default_rng(2),
             )
+
+
+# --------------------------------------------------------------------------- shared walks
+@pytest.fixture(scope="module")
+def clustered():
+    """Groups in three clusters whose coefficients 1 and 3 carry a shared part."""
+    from bayesspr.volume.gaussian_groups import SharedCoefficients
+
+    rng = np.random.default_rng(5)
+    n_days, p, n_groups = 30, 4, 6
+    design = rng.normal(size=(n_days, p))
+    values = rng.normal(size=(n_groups, n_days))
+    present = rng.random((n_groups, n_days)) > 0.25
+    mean = rng.normal(size=(n_groups, p))
+    var = np.broadcast_to(rng.uniform(0.3, 2.0, p), (n_groups, p)).copy()
+    noise = rng.uniform(0.3, 2.0, n_groups)
+    shared = SharedCoefficients(
+        cluster=np.array([0, 0, 1, 1, 1, 2]), columns=np.array([1, 3]), n_clusters=3
+    )
+    shared_var = rng.uniform(0.2, 1.5, (3, 2))
+    return design, values, present, mean, var, noise, shared, shared_var
+
+
+def dense_clustered_log_density(design, values, present, mean, var, noise, shared, shared_var):
+    """The stacked Gaussian of each cluster's groups, shared part in the covariance."""
+    total = 0.0
+    for c in range(shared.n_clusters):
+        groups = np.flatnonzero(shared.cluster == c)
+        rows = [design[present[g]] for g in groups]
+        blocks = [
+            noise[g] * np.eye(len(x)) + x @ np.diag(var[g]) @ x.T
+            for g, x in zip(groups, rows, strict=True)
+        ]
+        cov = np.zeros((sum(len(x) for x in rows),) * 2)
+        starts = np.cumsum([0] + [len(x) for x in rows])
+        for i, xi in enumerate(rows):
+            cov[starts[i] : starts[i + 1], starts[i] : starts[i + 1]] = blocks[i]
+            for j, xj in enumerate(rows):
+                xr_i, xr_j = xi[:, shared.columns], xj[:, shared.columns]
+                cov[starts[i] : starts[i + 1], starts[j] : starts[j + 1]] += (
+                    xr_i @ np.diag(shared_var[c]) @ xr_j.T
+                )
+        mu = np.concatenate([x @ mean[g] for g, x in zip(groups, rows, strict=True)])
+        y = np.concatenate([values[g, present[g]] for g in groups])
+        total += stats.multivariate_normal(mu, cov).logpdf(y)
+    return total
+
+
+def test_shared_walk_log_density_equals_the_dense_gaussian(clustered):
+    from bayesspr.volume.gaussian_groups import shared_moments
+
+    design, values, present, mean, var, noise, shared, shared_var = clustered
+    st = group_statistics(design, values, present)
+    got = shared_moments(st, mean, var, noise, shared, shared_var)["logp"]
+    np.testing.assert_allclose(got, dense_clustered_log_density(*clustered), rtol=1e-10)
+    # groups whose own variances differ take the Cholesky route: same answer
+    uneven = var * np.linspace(0.5, 1.5, var.shape[0])[:, None]
+    got = shared_moments(st, mean, uneven, noise, shared, shared_var)["logp"]
+    want = dense_clustered_log_density(
+        design, values, present, mean, uneven, noise, shared, shared_var
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_shared_walk_gradient_matches_finite_differences(clustered):
+    from bayesspr.volume.gaussian_groups import shared_moments
+
+    design, values, present, mean, var, noise, shared, shared_var = clustered
+    st = group_statistics(design, values, present)
+    args = {"mean": mean, "var": var * np.linspace(0.8, 1.2, var.shape[0])[:, None]}
+    got = shared_moments(st, args["mean"], args["var"], noise, shared, shared_var)
+
+    def logp(m=args["mean"], d=args["var"], s2=noise, v=shared_var):
+        return shared_moments(st, m, d, s2, shared, v)["logp"]
+
+    eps = 1e-6
+    for key, name, value in (
+        ("m", "d_mean", args["mean"]),
+        ("d", "d_var", args["var"]),
+        ("s2", "d_noise", noise),
+        ("v", "d_shared", shared_var),
+    ):
+        numeric = np.empty(value.shape)
+        for idx in np.ndindex(value.shape):
+            up, down = value.copy(), value.copy()
+            up[idx] += eps
+            down[idx] -= eps
+            numeric[idx] = (logp(**{key: up}) - logp(**{key: down})) / (2 * eps)
+        np.testing.assert_allclose(got[name], numeric, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_shared_draws_have_the_dense_conditional_mean_and_covariance(clustered):
+    from bayesspr.volume.gaussian_groups import shared_draws
+
+    design, values, present, mean, var, noise, shared, shared_var = clustered
+    st = group_statistics(design, values, present)
+    n = 4_000
+    draws = shared_draws(
+        st, mean[None], var[None], noise[None], shared, shared_var[None], np.zeros((1, 3, 2))
+    )
+    assert draws.shape == (1, shared.n_clusters, 2)
+    many = np.stack(
+        [
+            shared_draws(st, mean[None], var[None], noise[None], shared, shared_var[None], z[None])[
+                0
+            ]
+            for z in np.random.default_rng(4).normal(size=(n, shared.n_clusters, 2))
+        ]
+    )
+    for c in range(shared.n_clusters):
+        groups = np.flatnonzero(shared.cluster == c)
+        rows = [design[present[g]] for g in groups]
+        y = np.concatenate([values[g, present[g]] for g in groups])
+        mu = np.concatenate([x @ mean[g] for g, x in zip(groups, rows, strict=True)])
+        cov = np.zeros((len(y), len(y)))
+        starts = np.cumsum([0] + [len(x) for x in rows])
+        cross = np.concatenate([x[:, shared.columns] for x in rows]) * shared_var[c]
+        for i, (g, x) in enumerate(zip(groups, rows, strict=True)):
+            block = slice(starts[i], starts[i + 1])
+            cov[block, block] = noise[g] * np.eye(len(x)) + x @ np.diag(var[g]) @ x.T
+        cov += cross @ np.diag(1 / shared_var[c]) @ cross.T
+        gain = cross.T @ np.linalg.inv(cov)
+        want_mean = gain @ (y - mu)
+        want_cov = np.diag(shared_var[c]) - gain @ cross
+        np.testing.assert_allclose(
+            many[:, c].mean(0), want_mean, atol=4 * np.sqrt(np.diag(want_cov) / n).max()
+        )
+        np.testing.assert_allclose(np.cov(many[:, c].T), want_cov, rtol=0.1, atol=0.01)
+
+
+def test_shared_walk_op_value_and_gradient(clustered):
+    from pytensor.gradient import verify_grad
+
+    from bayesspr.volume.gaussian_groups import shared_log_likelihood, shared_moments
+
+    design, values, present, mean, var, noise, shared, shared_var = clustered
+    st = group_statistics(design, values, present)
+    value = shared_log_likelihood(st, mean, var, noise, shared, shared_var).eval()
+    np.testing.assert_allclose(
+        value, shared_moments(st, mean, var, noise, shared, shared_var)["logp"]
+    )
+    verify_grad(
+        lambda a, b, c, v: shared_log_likelihood(st, a, b, c, shared, v),
+        [mean, var, noise, shared_var],
+        rng=np.random.default_rng(2),
+    )

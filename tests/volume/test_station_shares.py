@@ -31,6 +31,52 @@ def shock_fit(shock_world):
         return VolumeModel(regressors=shock_world.regressors).fit(shock_world.table, random_seed=1)
 
 
+@pytest.fixture(scope="module")
+def drift_world():
+    """Each city's level wanders as a random walk (sd 0.1 after a year) shared by its stations."""
+    return simulate_volume_world(
+        5, n_cities=3, stations_per_city=2, zips_per_station=2, **EFFECT_WORLDS["growth_drift"]
+    )
+
+
+@pytest.fixture(scope="module")
+def drift_fit(drift_world):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return VolumeModel(regressors=drift_world.regressors).fit(drift_world.table, random_seed=1)
+
+
+def test_a_city_walk_is_learned_and_moves_the_city_stations_together(drift_fit, drift_world):
+    d = drift_fit.diagnostics
+    assert d["divergences"] == 0 and d["rhat_max"] <= 1.01, d
+    post = drift_fit.idata["posterior"]
+    city_sd = post["drift_sd_city"].to_numpy().ravel()
+    lo, hi = np.quantile(city_sd, [0.005, 0.995])
+    assert lo <= drift_world.truth["growth_drift_sd"] <= hi, (lo, hi)
+    # the walk is the city's, not each station's: the stations' own drift stays small
+    assert np.median(city_sd) > 3 * float(post["drift_sd_station"].median())
+    # 16 months ahead, a city's two stations move together; stations of two cities do not
+    days = pd.date_range(drift_fit.last_date + pd.Timedelta(days=451), periods=30)
+    month = np.log(
+        drift_fit.forecast(days, n_samples=400, random_seed=4)["stops"]
+        .groupby("station")
+        .sum("zip")
+        .sum("date")
+        .transpose("sample", "station")
+    )
+    corr = np.corrcoef(month.to_numpy().T)
+    city = station_cities_of(drift_fit, month["station"].to_numpy())
+    same = city[:, None] == city[None, :]
+    off = ~np.eye(len(city), dtype=bool)
+    assert corr[same & off].min() > 0.6, corr
+    assert np.abs(corr[~same]).max() < 0.4, corr
+
+
+def station_cities_of(model, stations):
+    """Each station's city, from the fit's zips."""
+    return model.zips.groupby("station")["city"].first().reindex(stations).to_numpy()
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(SpecError, match="unknown volume prior"):
         VolumeModel({"growth_speed": 1.0})
@@ -90,7 +136,8 @@ def _coverage_evidence(result, effect, request, evidence):
                 f"{row[f'{name}_lo']:.3f}–{row[f'{name}_hi']:.3f} (99 % binomial band)",
                 bool(inside.loc[month, name]),
             )
-    return bool(inside.to_numpy().all())
+    # city-months (benchmarks/volume_coverage.py) need many cities: 2 per world are too few here
+    return bool(inside[["station_day", "station_month", "zip_month"]].to_numpy().all())
 
 
 @pytest.mark.slow
@@ -141,6 +188,7 @@ def test_chunks_of_zips_agree_and_zips_add_up_to_their_station(shock_fit):
     post = shock_fit.posterior_samples(30, random_seed=2)
     zips = shock_fit.zips.index.to_numpy()
     whole, whole_pk = shock_fit.volume_draws(post, days, zips)
+    shock_fit._walk_cache = None  # the part draws its cities' walks afresh, from all stations
     part, part_pk = shock_fit.volume_draws(post, days, zips[2:5])
     np.testing.assert_array_equal(whole[:, :, 2:5], part)
     np.testing.assert_array_equal(whole_pk[:, :, 2:5], part_pk)
