@@ -189,8 +189,10 @@ def _posterior(
             return w * ((z * np.sqrt(shrink)) @ q.T)
 
         def columns(cols: np.ndarray) -> np.ndarray:
-            inner = (q[None, :, :] * shrink[:, None, :]) @ q[cols].T
-            return w[None, :, None] * inner * w[cols][None, None, :]
+            # V[:, cols] = W Q diag(shrink_g) Q[cols]ᵀ W[cols]: one (G, p) × (p, p·K) product
+            left, right = w[:, None] * q, w[cols][:, None] * q[cols]
+            outer = (left[:, None, :] * right[None, :, :]).transpose(2, 0, 1)  # (p', p, K)
+            return (shrink @ outer.reshape(len(q), -1)).reshape(-1, *outer.shape[1:])
 
         root.columns = columns  # type: ignore[attr-defined]
         return _Posterior(mean, cov_diag, log_det), root
@@ -209,7 +211,11 @@ def _posterior(
 
 
 def posterior_moments(
-    stats: GroupStatistics, prior_mean: np.ndarray, prior_var: np.ndarray, noise_var: np.ndarray
+    stats: GroupStatistics,
+    prior_mean: np.ndarray,
+    prior_var: np.ndarray,
+    noise_var: np.ndarray,
+    columns: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Log density of every group and its gradients, in numpy.
 
@@ -229,11 +235,15 @@ def posterior_moments(
         (G, p) prior means and variances.
     noise_var : numpy.ndarray
         (G,) noise variances.
+    columns : numpy.ndarray, optional
+        (K,) coefficient indices: also return the posterior moments, with the posterior
+        covariance's columns V[:, columns] (what :func:`shared_moments` needs).
 
     Returns
     -------
     dict
-        ``logp`` (G,) nats, ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,).
+        ``logp`` (G,) nats, ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,); with
+        ``columns`` also ``mean`` (G, p), ``cov_diag`` (G, p) and ``cov_cols`` (G, p, K).
     """
     out = {
         "logp": np.empty(stats.n_groups),
@@ -241,12 +251,20 @@ def posterior_moments(
         "d_var": np.empty_like(prior_var, dtype=float),
         "d_noise": np.empty(stats.n_groups),
     }
+    if columns is not None:
+        out["mean"] = np.empty_like(prior_mean, dtype=float)
+        out["cov_diag"] = np.empty_like(prior_var, dtype=float)
+        out["cov_cols"] = np.empty((*prior_mean.shape, len(columns)))
     p = stats.n_coefficients
     for u, xx in enumerate(stats.xx):
         g = np.flatnonzero(stats.pattern == u)
         m, d, s2 = prior_mean[g], prior_var[g], noise_var[g]
         xy, yy, n = stats.xy[g], stats.yy[g], stats.n[g]
-        post, _ = _posterior(xx, xy, m, d, s2)
+        post, root = _posterior(xx, xy, m, d, s2)
+        if columns is not None:
+            out["mean"][g] = post.mean
+            out["cov_diag"][g] = post.cov_diag
+            out["cov_cols"][g] = root.columns(columns)
         xx_m = m @ xx
         rr = yy - 2.0 * (m * xy).sum(-1) + (m * xx_m).sum(-1)
         # bᵀVb with b = Xᵀr/σ² equals bᵀ(μ − m) because V b = μ − m (V D⁻¹ m + V Xᵀy/σ² = μ)
@@ -288,32 +306,6 @@ class SharedCoefficients:
     n_clusters: int
 
 
-def _group_pieces(
-    stats: GroupStatistics,
-    prior_mean: np.ndarray,
-    prior_var: np.ndarray,
-    noise_var: np.ndarray,
-    columns: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Each group's log density at its own prior mean, posterior moments and V[:, columns]."""
-    g_all, p, k = stats.n_groups, stats.n_coefficients, len(columns)
-    out = {
-        "logp": np.empty(g_all),
-        "mean": np.empty((g_all, p)),
-        "cov_diag": np.empty((g_all, p)),
-        "cov_cols": np.empty((g_all, p, k)),
-    }
-    base = posterior_moments(stats, prior_mean, prior_var, noise_var)
-    out["logp"] = base["logp"]
-    for u, xx in enumerate(stats.xx):
-        g = np.flatnonzero(stats.pattern == u)
-        post, root = _posterior(xx, stats.xy[g], prior_mean[g], prior_var[g], noise_var[g])
-        out["mean"][g] = post.mean
-        out["cov_diag"][g] = post.cov_diag
-        out["cov_cols"][g] = root.columns(columns)
-    return out
-
-
 def _shared_posterior(
     pieces: dict[str, np.ndarray],
     prior_mean: np.ndarray,
@@ -334,10 +326,10 @@ def _shared_posterior(
     v_cc = pieces["cov_cols"][:, cols, :]
     h_g = _batched_diag(1.0 / d_cols) - v_cc / (d_cols[:, :, None] * d_cols[:, None, :])
     k = len(cols)
-    a = np.zeros((shared.n_clusters, k, k))
-    b = np.zeros((shared.n_clusters, k))
-    np.add.at(a, shared.cluster, h_g)
-    np.add.at(b, shared.cluster, b_g)
+    member = np.zeros((shared.n_clusters, len(shared.cluster)))
+    member[shared.cluster, np.arange(len(shared.cluster))] = 1.0
+    a = (member @ h_g.reshape(len(h_g), -1)).reshape(-1, k, k)
+    b = member @ b_g
     precision = a + _batched_diag(1.0 / shared_var)
     chol = np.linalg.cholesky(precision)
     cov = _chol_inverse(chol)
@@ -385,7 +377,7 @@ def shared_moments(
         (G,), ``d_shared`` (C, K).
     """
     cols, p = shared.columns, stats.n_coefficients
-    pieces = _group_pieces(stats, prior_mean, prior_var, noise_var, cols)
+    pieces = posterior_moments(stats, prior_mean, prior_var, noise_var, cols)
     walk = _shared_posterior(pieces, prior_mean, prior_var, shared, shared_var)
     w_g, cov_g = walk["mean"][shared.cluster], walk["cov"][shared.cluster]
     d, m, s2 = prior_var, prior_mean, noise_var
@@ -393,17 +385,21 @@ def shared_moments(
     beta = pieces["mean"] + (gain @ w_g[:, :, None])[..., 0]
     dev = beta - m
     dev[:, cols] -= w_g
-    spread = gain.copy()
-    spread[:, cols, :] -= np.eye(len(cols))
-    dev_var = pieces["cov_diag"] + ((spread @ cov_g) * spread).sum(-1)
-    xx = stats.xx[stats.pattern]
-    resid = (
-        stats.yy
-        - 2.0 * (beta * stats.xy).sum(-1)
-        + ((xx @ beta[:, :, None])[..., 0] * beta).sum(-1)
-    )
+    # with F = G − E: diag(F P⁻¹ Fᵀ) and tr(XᵀX G P⁻¹ Gᵀ) = −σ² Σ (G P⁻¹) ∘ F / d, using
+    # XᵀX G = σ² D⁻¹(E − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²); one batched product G P⁻¹
+    gain_cov = gain @ cov_g  # (G, p, K)
+    at_cols = np.diagonal(gain_cov[:, cols, :], axis1=1, axis2=2)  # (G P⁻¹)[c_i, i], (G, K)
+    gcg = (gain_cov * gain).sum(-1)  # diag(G P⁻¹ Gᵀ), (G, p)
+    dev_var = pieces["cov_diag"] + gcg
+    dev_var[:, cols] += np.diagonal(cov_g, axis1=1, axis2=2) - 2.0 * at_cols
+    xx_beta = np.empty_like(beta)
+    for u, xx in enumerate(stats.xx):
+        g = stats.pattern == u
+        xx_beta[g] = beta[g] @ xx
+    resid = stats.yy - 2.0 * (beta * stats.xy).sum(-1) + (xx_beta * beta).sum(-1)
     trace_own = s2 * (p - (pieces["cov_diag"] / d).sum(-1))
-    trace_shared = ((np.swapaxes(gain, -1, -2) @ (xx @ gain)) * cov_g).sum((-2, -1))
+    # tr(XᵀX G P⁻¹ Gᵀ) with XᵀX G = σ² D⁻¹(E − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²)
+    trace_shared = -s2 * ((gcg / d).sum(-1) - (at_cols / d[:, cols]).sum(-1))
     v = shared_var
     return {
         "logp": float(pieces["logp"].sum() + walk["extra"].sum()),
@@ -446,7 +442,7 @@ def shared_draws(
     """
     out = np.empty(normals.shape)
     for s in range(normals.shape[0]):
-        pieces = _group_pieces(stats, prior_mean[s], prior_var[s], noise_var[s], shared.columns)
+        pieces = posterior_moments(stats, prior_mean[s], prior_var[s], noise_var[s], shared.columns)
         walk = _shared_posterior(pieces, prior_mean[s], prior_var[s], shared, shared_var[s])
         # w = ŵ + L⁻ᵀ z has covariance P⁻¹ for P = L Lᵀ
         chol_t = np.swapaxes(walk["chol"], -1, -2)
