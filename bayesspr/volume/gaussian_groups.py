@@ -160,6 +160,7 @@ class _Posterior:
     mean: np.ndarray
     cov_diag: np.ndarray
     log_det_precision: np.ndarray
+    cov_cols: np.ndarray | None = None
 
 
 def _shared_variance(var: np.ndarray) -> bool:
@@ -168,12 +169,17 @@ def _shared_variance(var: np.ndarray) -> bool:
 
 
 def _posterior(
-    xx: np.ndarray, xy: np.ndarray, prior_mean: np.ndarray, var: np.ndarray, noise: np.ndarray
+    xx: np.ndarray,
+    xy: np.ndarray,
+    prior_mean: np.ndarray,
+    var: np.ndarray,
+    noise: np.ndarray,
+    columns: np.ndarray | None = None,
 ) -> tuple[_Posterior, Any]:
     """Posterior moments of groups sharing one XᵀX; also a square-root factory for draws.
 
-    Returns the moments and a function z ↦ (V^½ z) for standard normals z (G, p). The
-    function's attribute ``columns`` maps column indices c (K,) to V[:, :, c] (G, p, K).
+    Returns the moments (with V[:, :, columns], (G, p, K), when ``columns`` is given) and a
+    function z ↦ (V^½ z) for standard normals z (G, p).
     """
     rhs = xy / noise[:, None] + prior_mean / var
     if _shared_variance(var):
@@ -188,14 +194,13 @@ def _posterior(
         def root(z: np.ndarray) -> np.ndarray:
             return w * ((z * np.sqrt(shrink)) @ q.T)
 
-        def columns(cols: np.ndarray) -> np.ndarray:
-            # V[:, cols] = W Q diag(shrink_g) Q[cols]ᵀ W[cols]: one (G, p) × (p, p·K) product
-            left, right = w[:, None] * q, w[cols][:, None] * q[cols]
+        cov_cols = None
+        if columns is not None:
+            # V[:, c] = W Q diag(shrink_g) Q[c]ᵀ W[c]: one (G, p) × (p, p·K) product
+            left, right = w[:, None] * q, w[columns][:, None] * q[columns]
             outer = (left[:, None, :] * right[None, :, :]).transpose(2, 0, 1)  # (p', p, K)
-            return (shrink @ outer.reshape(len(q), -1)).reshape(-1, *outer.shape[1:])
-
-        root.columns = columns  # type: ignore[attr-defined]
-        return _Posterior(mean, cov_diag, log_det), root
+            cov_cols = (shrink @ outer.reshape(len(q), -1)).reshape(-1, *outer.shape[1:])
+        return _Posterior(mean, cov_diag, log_det, cov_cols), root
     precision = xx[None] / noise[:, None, None] + _batched_diag(1.0 / var)
     chol = np.linalg.cholesky(precision)
     cov = _chol_inverse(chol)
@@ -206,8 +211,8 @@ def _posterior(
     def root(z: np.ndarray) -> np.ndarray:
         return np.linalg.solve(chol_t, z[..., None])[..., 0]
 
-    root.columns = lambda cols: cov[:, :, cols]  # type: ignore[attr-defined]
-    return _Posterior(mean, np.diagonal(cov, axis1=-2, axis2=-1), log_det), root
+    cov_cols = None if columns is None else cov[:, :, columns]
+    return _Posterior(mean, np.diagonal(cov, axis1=-2, axis2=-1), log_det, cov_cols), root
 
 
 def posterior_moments(
@@ -260,11 +265,11 @@ def posterior_moments(
         g = np.flatnonzero(stats.pattern == u)
         m, d, s2 = prior_mean[g], prior_var[g], noise_var[g]
         xy, yy, n = stats.xy[g], stats.yy[g], stats.n[g]
-        post, root = _posterior(xx, xy, m, d, s2)
+        post, _ = _posterior(xx, xy, m, d, s2, columns)
         if columns is not None:
             out["mean"][g] = post.mean
             out["cov_diag"][g] = post.cov_diag
-            out["cov_cols"][g] = root.columns(columns)
+            out["cov_cols"][g] = post.cov_cols
         xx_m = m @ xx
         rr = yy - 2.0 * (m * xy).sum(-1) + (m * xx_m).sum(-1)
         # bᵀVb with b = Xᵀr/σ² equals bᵀ(μ − m) because V b = μ − m (V D⁻¹ m + V Xᵀy/σ² = μ)

@@ -74,7 +74,8 @@ from bayesspr.volume.inputs import (
 from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
 
 #: Version of the saved volume-fit layout (1: station totals × zip shares, statistics in
-#: ``constant_data``; zip-day fits of earlier versions load with ZipDayVolumeModel).
+#: ``constant_data``; 2: with each city's walk, ``drift_sd_city``; zip-day fits of earlier
+#: versions load with ZipDayVolumeModel).
 VOLUME_SAVE_FORMAT = 2
 
 #: The model's spec as shipped: ``models/volume.toml``.
@@ -338,6 +339,8 @@ class VolumeModel(FittedModel):
         self.harmonics = int(harmonics)
         self.knot_days = int(knot_days)
         self.regressors = None if regressors is None else clean_regressors(regressors)
+        #: (key, draws) of the cities' walks for the last posterior sample forecast from
+        self._walk_cache: tuple[Any, np.ndarray] | None = None
         self.idata: xr.DataTree | None = None
         self.diagnostics: dict[str, Any] = {}
         self.zips = pd.DataFrame()
@@ -886,9 +889,8 @@ class VolumeModel(FittedModel):
             draw_keys(post).tobytes(),
             spread["drift_sd_city"].tobytes(),
         )
-        cached = getattr(self, "_walk_cache", None)
-        if cached is not None and cached[0] == tag:
-            return cached[1]
+        if self._walk_cache is not None and self._walk_cache[0] == tag:
+            return self._walk_cache[1]
         h_years = self.knot_days / _DAYS_PER_YEAR
         mean, var, noise_sd = self._total_priors(post, stations_all, city_all, spread)
         walk_var = (
@@ -945,8 +947,7 @@ class VolumeModel(FittedModel):
         city_keys = name_keys(np.array([f"citywalk:{c}" for c in cities]))
         city_steps = spread["drift_sd_city"] * np.sqrt(h_years) * np.ones((1, len(cities)))
         city_future = self._future_drift(post, design[:, p_hist:], knots, city_steps, city_keys)
-        if not np.isscalar(city_future):
-            out += city_future[:, :, city]
+        out += city_future[:, :, city]
         out += noise_sd[:, None, :] * keyed_normals(draw_keys(post), keys, day_keys(dates))
         return out
 
@@ -1050,7 +1051,7 @@ class VolumeModel(FittedModel):
         """Drift of knots past the history: fresh increments N(0, step_sd²), (S, D, G)."""
         n_new = ramps.shape[1]
         if n_new == 0:
-            return 0.0
+            return np.zeros((step_sd.shape[0], ramps.shape[0], len(keys)))
         knot_keys = _KNOT_TAG + np.arange(first_knot, first_knot + n_new, dtype=np.uint64)
         steps = keyed_normals(draw_keys(post), keys, knot_keys) * step_sd[:, None, :]
         return np.einsum("dk,skg->sdg", ramps, steps)
