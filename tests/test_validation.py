@@ -183,6 +183,6 @@ def test_volume_model_accepts_harmonics_zero_to_ten_and_refuses_infinite_priors(
     assert VolumeModel(harmonics=10).harmonics == 10
     assert VolumeModel(harmonics=np.int64(3)).harmonics == 3
     with pytest.raises(ValueError, match=r"volume prior 'noise_sd_station' = inf; expected a"):
-        VolumeModel({"noise_sd_station": float("inf")})
+        VolumeModel(priors={"noise_sd_station": float("inf")})
     with pytest.raises(ValueError, match=r"volume prior 'growth_mean' = nan; expected a finite"):
-        VolumeModel({"growth_mean": float("nan")})
+        VolumeModel(priors={"growth_mean": float("nan")})

@@ -1,9 +1,9 @@
 """The volume model: daily stops per ZIP and station (:class:`VolumeModel`).
 
 Fits and forecasts the daily stop volume that the SPR model turns into routes:
-:mod:`.model` (station totals × zip shares, the default), :mod:`.gaussian_groups` (the
-marginalised group regressions it stands on), :mod:`.keyed` (counter-based draws),
-:mod:`.inputs` (zip-day volume, Fourier features, regressors) and :mod:`.zip_day` (the
+:mod:`.model` (station totals × zip shares, the default), :mod:`.spec` (its spec file,
+checked), :mod:`.gaussian_groups` (the marginalised group regressions it stands on),
+:mod:`.keyed` (counter-based draws), :mod:`.inputs` (zip-day volume, Fourier features, regressors) and :mod:`.zip_day` (the
 zip-day reference model).
 
 The public names of the modules below are re-exported here and load on first use, so
@@ -15,13 +15,14 @@ from __future__ import annotations
 from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
-    "VOLUME_PRIORS": "model",
+    "VOLUME_PRIORS": "spec",
     "VOLUME_SAMPLER": "model",
     "VOLUME_SAVE_FORMAT": "model",
     "VolumeDataError": "inputs",
     "VolumeModel": "model",
     "ZipDayVolumeModel": "zip_day",
     "fourier_terms": "inputs",
+    "load_volume_spec": "spec",
     "zip_day_volume": "inputs",
 }
 

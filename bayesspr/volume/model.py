@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,10 +47,8 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayesspr.data.network import Network, NetworkError
-from bayesspr.defaults import MAX_HARMONICS
-from bayesspr.errors import SavedFitError, SpecError, VolumeDataError
+from bayesspr.errors import SavedFitError, VolumeDataError
 from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
-from bayesspr.spr.spec import SPEC_DIR, read_spec_file
 from bayesspr.volume.gaussian_groups import (
     GroupStatistics,
     SharedCoefficients,
@@ -62,7 +61,6 @@ from bayesspr.volume.gaussian_groups import (
 from bayesspr.volume.inputs import (
     clean_regressors,
     fourier_terms,
-    merged_priors,
     regressor_matrix,
     regressors_from_record,
     regressors_record,
@@ -72,23 +70,15 @@ from bayesspr.volume.inputs import (
     zips_record,
 )
 from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
+from bayesspr.volume.spec import SHIPPED_VOLUME_SPEC, load_volume_spec
 
 #: Version of the saved volume-fit layout (1: station totals × zip shares, statistics in
 #: ``constant_data``; 2: with each city's walk, ``drift_sd_city``; zip-day fits of earlier
 #: versions load with ZipDayVolumeModel).
 VOLUME_SAVE_FORMAT = 2
 
-#: The model's spec as shipped: ``models/volume.toml``.
-VOLUME_SPEC: dict[str, Any] = read_spec_file(SPEC_DIR / "volume.toml")
-
-#: Default priors (see ``models/volume.toml``).
-VOLUME_PRIORS: dict[str, float] = dict(VOLUME_SPEC["priors"])
-
-#: NUTS settings unless given.
-VOLUME_SAMPLER = SamplerConfig.from_mapping(VOLUME_SPEC["sampler"], origin="volume.toml")
-
-#: Spacing of the random-walk knots (days) unless given.
-KNOT_DAYS = int(VOLUME_SPEC["design"]["knot_days"])
+#: NUTS settings of the shipped spec (``models/volume.toml``).
+VOLUME_SAMPLER = SamplerConfig.from_mapping(SHIPPED_VOLUME_SPEC["sampler"], origin="volume.toml")
 
 _DAYS_PER_YEAR = 365.25
 _WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -275,15 +265,21 @@ class VolumeModel(FittedModel):
 
     Parameters
     ----------
+    spec : str, pathlib.Path or mapping
+        The model's spec (:func:`bayesspr.volume.spec.load_volume_spec`): ``"volume"`` (the
+        shipped ``models/volume.toml``), a path to an edited copy, or a mapping of its tables
+        (``priors``, ``design``, ``sampler``).
     priors : dict, optional
-        Overrides of :data:`VOLUME_PRIORS` (log scale; see ``models/volume.toml``).
-    harmonics : int
-        Yearly Fourier pairs of each station's cycle (0 turns it off).
+        Prior overrides over the spec's (log scale; names as in :data:`VOLUME_PRIORS`).
+    harmonics : int, optional
+        Yearly Fourier pairs of each station's cycle (0 turns it off); default: the spec's
+        ``[design] harmonics`` (2 as shipped).
     regressors : pandas.DataFrame, optional
         Known daily regressors (index: date; numeric columns, e.g. a 0/1 holiday flag) covering
         every history and forecast day.
-    knot_days : int
-        Days between the knots of the random-walk drifts.
+    knot_days : int, optional
+        Days between the knots of the random-walk drifts; default: the spec's ``[design]
+        knot_days`` (28 as shipped).
 
     Attributes
     ----------
@@ -315,29 +311,19 @@ class VolumeModel(FittedModel):
 
     def __init__(
         self,
-        priors: dict[str, float] | None = None,
+        spec: str | Path | Mapping[str, Any] = "volume",
         *,
-        harmonics: int = 2,
+        priors: dict[str, float] | None = None,
+        harmonics: int | None = None,
         regressors: pd.DataFrame | None = None,
-        knot_days: int = KNOT_DAYS,
+        knot_days: int | None = None,
     ) -> None:
-        self.priors = merged_priors(priors, VOLUME_PRIORS)
-        if isinstance(harmonics, bool) or not isinstance(harmonics, int | np.integer):
-            harmonics = -1
-        if not 0 <= harmonics <= MAX_HARMONICS:
-            raise SpecError(
-                f"VolumeModel(harmonics=...): expected a whole number from 0 to "
-                f"{MAX_HARMONICS} (Fourier pairs of the yearly cycle; 2 to 4 are usual)"
-            )
-        if isinstance(knot_days, bool) or not isinstance(knot_days, int | np.integer):
-            knot_days = 0
-        if not 7 <= knot_days <= 366:
-            raise SpecError(
-                "VolumeModel(knot_days=...): expected a whole number of days from 7 to "
-                "366 (28 is usual)"
-            )
-        self.harmonics = int(harmonics)
-        self.knot_days = int(knot_days)
+        self.spec = load_volume_spec(
+            spec, priors=priors, design={"harmonics": harmonics, "knot_days": knot_days}
+        )
+        self.priors = self.spec["priors"]
+        self.harmonics = self.spec["design"]["harmonics"]
+        self.knot_days = self.spec["design"]["knot_days"]
         self.regressors = None if regressors is None else clean_regressors(regressors)
         #: (key, draws) of the cities' walks for the last posterior sample forecast from
         self._walk_cache: tuple[Any, np.ndarray] | None = None
@@ -392,13 +378,13 @@ class VolumeModel(FittedModel):
 
     # ------------------------------------------------------------------ fitting
     def sampler_config(self) -> SamplerConfig:
-        """NUTS defaults: the ``[sampler]`` table of ``models/volume.toml``.
+        """NUTS defaults: the spec's ``[sampler]`` table (``models/volume.toml`` as shipped).
 
         Returns
         -------
         bayesspr.inference.fitted_model.SamplerConfig
         """
-        return VOLUME_SAMPLER
+        return SamplerConfig.from_mapping(self.spec["sampler"], origin="volume spec")
 
     def learned_parameters(self) -> tuple[str, ...]:
         """Posterior variables every fit has (what forecasts read).
@@ -674,19 +660,13 @@ class VolumeModel(FittedModel):
 
     # ------------------------------------------------------------------ persistence
     def config(self) -> dict[str, Any]:
-        """Priors, harmonics, knot spacing and known regressors, as data.
+        """The spec (priors, design, sampler) and the known regressors, as data.
 
         Returns
         -------
         dict
         """
-        regressors = regressors_record(self.regressors)
-        return {
-            "priors": self.priors,
-            "harmonics": self.harmonics,
-            "knot_days": self.knot_days,
-            "regressors": regressors,
-        }
+        return {**self.spec, "regressors": regressors_record(self.regressors)}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> VolumeModel:
@@ -696,13 +676,11 @@ class VolumeModel(FittedModel):
         -------
         VolumeModel
         """
-        regressors = regressors_from_record(config.get("regressors"))
-        return cls(
-            config["priors"],
-            harmonics=config["harmonics"],
-            regressors=regressors,
-            knot_days=config["knot_days"],
-        )
+        config = dict(config)
+        regressors = regressors_from_record(config.pop("regressors", None))
+        if "design" not in config:  # saved before the spec had a [design] table (format 2)
+            config["design"] = {k: config.pop(k) for k in ("harmonics", "knot_days")}
+        return cls(config, regressors=regressors)
 
     def _fit_state(self) -> dict[str, Any]:
         if self.last_date is None:

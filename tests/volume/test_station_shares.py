@@ -79,9 +79,9 @@ def station_cities_of(model, stations):
 
 def test_bad_settings_are_refused():
     with pytest.raises(SpecError, match="unknown volume prior"):
-        VolumeModel({"growth_speed": 1.0})
+        VolumeModel(priors={"growth_speed": 1.0})
     with pytest.raises(SpecError, match="'drift_sd_station' = -1"):
-        VolumeModel({"drift_sd_station": -1})
+        VolumeModel(priors={"drift_sd_station": -1})
     with pytest.raises(SpecError, match="knot_days"):
         VolumeModel(knot_days=3)
     with pytest.raises(SpecError, match="harmonics"):

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from bayesspr import simulate_world
-from bayesspr.errors import NotFittedError
+from bayesspr.errors import NotFittedError, SpecError
 from bayesspr.simulate.worlds import holiday_days
 from bayesspr.volume.model import VolumeDataError, VolumeModel, zip_day_volume
 
@@ -50,9 +50,9 @@ def test_bad_volume_rows_are_named(column, value, message):
 
 def test_bad_priors_and_regressors_are_refused():
     with pytest.raises(ValueError, match="unknown volume prior"):
-        VolumeModel({"growth_speed": 1.0})
+        VolumeModel(priors={"growth_speed": 1.0})
     with pytest.raises(ValueError, match="'drift_sd_station' = -1"):
-        VolumeModel({"drift_sd_station": -1})
+        VolumeModel(priors={"drift_sd_station": -1})
     days = pd.date_range("2026-01-01", periods=3)
     with pytest.raises(VolumeDataError, match="row 2026-01-02, column 'holiday'"):
         VolumeModel(regressors=pd.DataFrame({"holiday": [0, np.nan, 1]}, index=days))
@@ -81,7 +81,7 @@ def test_the_volume_spec_is_a_file_and_its_id_travels_with_the_fit(demo_volume_f
 
     from bayesspr.inference.fitted_model import SamplerConfig
     from bayesspr.spr.spec import SPEC_DIR
-    from bayesspr.volume.model import VOLUME_PRIORS, VOLUME_SAMPLER
+    from bayesspr.volume import VOLUME_PRIORS, VOLUME_SAMPLER
 
     with (SPEC_DIR / "volume.toml").open("rb") as fh:
         shipped = tomllib.load(fh)
@@ -191,3 +191,39 @@ def test_monthly_station_volume_intervals_cover_16_months_of_truth(size, evidenc
             band[0] <= hits.mean() <= band[1],
         )
         assert band[0] <= hits.mean() <= band[1], (level, hits.mean(), n)
+
+
+def test_an_edited_copy_of_the_volume_spec_is_the_model(tmp_path):
+    from bayesspr.spr.spec import SPEC_DIR
+
+    text = (SPEC_DIR / "volume.toml").read_text()
+    text = text.replace("drift_sd_city = 0.1 ", "drift_sd_city = 0.25 ")
+    text = text.replace("harmonics = 2 ", "harmonics = 4 ").replace("tune = 1000", "tune = 300")
+    copy = tmp_path / "my_volume.toml"
+    copy.write_text(text)
+    model = VolumeModel(copy, knot_days=14)
+    assert model.priors["drift_sd_city"] == 0.25 and model.harmonics == 4
+    assert model.knot_days == 14 and model.sampler_config().tune == 300
+    assert VolumeModel.from_config(model.config()).config() == model.config()
+    assert model.spec_id() != VolumeModel().spec_id()
+    # a fit saved before the spec had [design] and [sampler] tables (format 2) still rebuilds
+    legacy = {"priors": model.priors, "harmonics": 4, "knot_days": 14, "regressors": None}
+    rebuilt = VolumeModel.from_config(legacy)
+    assert (rebuilt.harmonics, rebuilt.knot_days, rebuilt.priors) == (4, 14, model.priors)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"growth_speed": 1.0}, r"unknown table\(s\) \['growth_speed'\].*VolumeModel\(priors="),
+        ({"priors": {"yearly_sd": -1}}, r"'yearly_sd' = -1; expected a finite number > 0"),
+        ({"design": {"knot_days": 400}}, r"\[design\] knot_days=400: expected a whole number"),
+        ({"design": {"knots": 4}}, r"\[design\] has unknown setting\(s\) \['knots'\]"),
+        ({"sampler": {"target_accept": 2}}, r"\[sampler\] target_accept = 2"),
+        ("default", "is an SPR spec"),
+        ("nope", "volume spec 'nope' not found"),
+    ],
+)
+def test_a_bad_volume_spec_is_refused_by_name(spec, message):
+    with pytest.raises(SpecError, match=message):
+        VolumeModel(spec)

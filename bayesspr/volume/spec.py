@@ -1,0 +1,154 @@
+"""The volume model's spec: ``models/volume.toml`` or a copy of it, checked.
+
+A volume spec has the same role as an SPR spec (:func:`bayesspr.spr.spec.load_spec`): it is
+the model's configuration as data. Its tables:
+
+* ``[priors]``: the scales and locations of :data:`VOLUME_PRIORS` (log scale), every one
+  present or taken from the shipped file;
+* ``[design]``: ``knot_days`` (days between the random-walk knots, 7 to 366) and
+  ``harmonics`` (yearly Fourier pairs, 0 to :data:`~bayesspr.defaults.MAX_HARMONICS`);
+* ``[sampler]``: NUTS settings (:class:`~bayesspr.inference.fitted_model.SamplerConfig`).
+
+Copy ``models/volume.toml``, edit it and pass its path: ``VolumeModel("my_volume.toml")``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayesspr.defaults import MAX_HARMONICS
+from bayesspr.inference.fitted_model import SamplerConfig
+from bayesspr.spr.spec import SPEC_DIR, SpecError, read_spec_file
+from bayesspr.volume.inputs import merged_priors
+
+#: The shipped spec, as read: ``models/volume.toml``.
+SHIPPED_VOLUME_SPEC: dict[str, Any] = read_spec_file(SPEC_DIR / "volume.toml")
+
+#: Default priors (see ``models/volume.toml``).
+VOLUME_PRIORS: dict[str, float] = dict(SHIPPED_VOLUME_SPEC["priors"])
+
+#: Tables a volume spec may have.
+VOLUME_SPEC_TABLES = ("priors", "design", "sampler")
+
+#: Range of each ``[design]`` setting (whole numbers, inclusive) and what it means.
+DESIGN_RANGES: dict[str, tuple[int, int, str]] = {
+    "knot_days": (7, 366, "days between the random-walk knots; 28 is usual"),
+    "harmonics": (0, MAX_HARMONICS, "Fourier pairs of the yearly cycle; 2 to 4 are usual"),
+}
+
+
+def load_volume_spec(
+    spec: str | Path | Mapping[str, Any] = "volume",
+    *,
+    priors: Mapping[str, float] | None = None,
+    design: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Load and check a volume spec, with overrides.
+
+    Parameters
+    ----------
+    spec : str, pathlib.Path or mapping
+        ``"volume"`` (the shipped ``models/volume.toml``), a path to a ``.toml`` file, or a
+        mapping of the same tables (for instance the configuration stored with a saved fit).
+        Tables or entries it lacks are taken from the shipped spec.
+    priors : mapping, optional
+        Prior overrides (name → value, log scale), applied over the spec's.
+    design : mapping, optional
+        ``[design]`` overrides (``knot_days``, ``harmonics``); None values are ignored.
+
+    Returns
+    -------
+    dict
+        ``name`` (str), ``priors`` (every prior, checked), ``design`` (``knot_days`` and
+        ``harmonics`` as ints) and ``sampler`` (the settings as given, checked).
+
+    Raises
+    ------
+    SpecError
+        If the file is missing or not TOML, a table is unknown or not a table, a prior is
+        unknown or not a finite number (positive for a scale), a design setting is not a
+        whole number in its range, or a sampler setting is unknown or out of range; the
+        message names the entry, its value and what was expected.
+    """
+    data, origin = _read(spec)
+    unknown = sorted(set(data) - {*VOLUME_SPEC_TABLES, "name"})
+    if unknown:
+        raise SpecError(
+            f"volume spec {origin}: unknown table(s) {unknown}; expected some of "
+            f"{list(VOLUME_SPEC_TABLES)} (prior overrides go in VolumeModel(priors={{...}}))"
+        )
+    for table in VOLUME_SPEC_TABLES:
+        if not isinstance(data.get(table, {}), Mapping):
+            raise SpecError(f"volume spec {origin}: [{table}] = {data[table]!r}; expected a table")
+    try:
+        merged = merged_priors(data.get("priors", {}), VOLUME_PRIORS)
+    except SpecError as exc:
+        raise SpecError(f"volume spec {origin}: {exc}") from None
+    merged = merged_priors(priors, merged)  # its messages name the prior, as given
+    chosen = {**SHIPPED_VOLUME_SPEC["design"], **data.get("design", {})}
+    unknown = sorted(set(chosen) - set(DESIGN_RANGES))
+    if unknown:
+        raise SpecError(
+            f"volume spec {origin}: [design] has unknown setting(s) {unknown}; expected "
+            f"some of {sorted(DESIGN_RANGES)}"
+        )
+    checked_design = {
+        name: _whole(f"volume spec {origin}: [design] ", name, chosen[name])
+        for name in DESIGN_RANGES
+    }
+    for name, value in (design or {}).items():
+        if value is not None:
+            checked_design[name] = _whole("VolumeModel(", name, value, closing=")")
+    sampler = dict(data.get("sampler", SHIPPED_VOLUME_SPEC["sampler"]))
+    SamplerConfig.from_mapping(sampler, origin=origin)  # checked here, built when fitting
+    return {
+        "name": str(data.get("name", "volume")),
+        "priors": merged,
+        "design": checked_design,
+        "sampler": sampler,
+    }
+
+
+def _read(spec: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The spec's tables and where they came from (for messages)."""
+    if isinstance(spec, Mapping):
+        return copy.deepcopy(dict(spec)), "(the given mapping)"
+    if not isinstance(spec, str | Path):
+        raise SpecError(
+            f"volume spec {spec!r}; expected 'volume', a path to a .toml file or a mapping"
+        )
+    path = Path(spec)
+    if path.suffix != ".toml":
+        path = SPEC_DIR / f"{spec}.toml"
+    if not path.is_file():
+        raise SpecError(
+            f"volume spec {str(spec)!r} not found at {path}; expected 'volume' (the shipped "
+            f"{SPEC_DIR / 'volume.toml'}) or a path to a copy of it"
+        )
+    data = read_spec_file(path)
+    if "model" in data:
+        raise SpecError(
+            f"volume spec {path} is an SPR spec (it has a [model] table); expected a copy of "
+            f"{SPEC_DIR / 'volume.toml'}"
+        )
+    return data, str(path)
+
+
+def _whole(where: str, name: str, value: Any, closing: str = "") -> int:
+    """``value`` as an int if it is a whole number in ``DESIGN_RANGES[name]``.
+
+    The message reads ``{where}{name} = {value}{closing}: expected ...``.
+    """
+    low, high, meaning = DESIGN_RANGES[name]
+    whole = not isinstance(value, bool) and isinstance(value, int | np.integer)
+    if not whole or not low <= value <= high:
+        raise SpecError(
+            f"{where}{name}={value!r}{closing}: expected a whole number from {low} to {high} "
+            f"({meaning})"
+        )
+    return int(value)
