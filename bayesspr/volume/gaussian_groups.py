@@ -42,6 +42,8 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
+from bayesspr.volume import group_kernels
+
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
@@ -68,6 +70,13 @@ class GroupStatistics:
     xy: np.ndarray
     yy: np.ndarray
     n: np.ndarray
+
+    @functools.cached_property
+    def runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Groups sorted by presence pattern (G,) and where each pattern's run starts (U + 1,)."""
+        order = np.argsort(self.pattern, kind="stable").astype(np.int64)
+        counts = np.bincount(self.pattern, minlength=len(self.xx))
+        return order, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
     @property
     def n_groups(self) -> int:
@@ -250,41 +259,27 @@ def posterior_moments(
         ``logp`` (G,) nats, ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,); with
         ``columns`` also ``mean`` (G, p), ``cov_diag`` (G, p) and ``cov_cols`` (G, p, K).
     """
-    out = {
-        "logp": np.empty(stats.n_groups),
-        "d_mean": np.empty_like(prior_mean, dtype=float),
-        "d_var": np.empty_like(prior_var, dtype=float),
-        "d_noise": np.empty(stats.n_groups),
-    }
+    order, starts = stats.runs
+    cols = np.zeros(0, np.int64) if columns is None else np.asarray(columns, np.int64)
+    logp, d_mean, d_var, d_noise, mean, cov_diag, cov_cols = group_kernels.group_moments(
+        stats.xx,
+        order,
+        starts,
+        stats.xy,
+        stats.yy,
+        stats.n,
+        *_float_arrays(prior_mean, prior_var, noise_var),
+        cols,
+    )
+    out = {"logp": logp, "d_mean": d_mean, "d_var": d_var, "d_noise": d_noise}
     if columns is not None:
-        out["mean"] = np.empty_like(prior_mean, dtype=float)
-        out["cov_diag"] = np.empty_like(prior_var, dtype=float)
-        out["cov_cols"] = np.empty((*prior_mean.shape, len(columns)))
-    p = stats.n_coefficients
-    for u, xx in enumerate(stats.xx):
-        g = np.flatnonzero(stats.pattern == u)
-        m, d, s2 = prior_mean[g], prior_var[g], noise_var[g]
-        xy, yy, n = stats.xy[g], stats.yy[g], stats.n[g]
-        post, _ = _posterior(xx, xy, m, d, s2, columns)
-        if columns is not None:
-            out["mean"][g] = post.mean
-            out["cov_diag"][g] = post.cov_diag
-            out["cov_cols"][g] = post.cov_cols
-        xx_m = m @ xx
-        rr = yy - 2.0 * (m * xy).sum(-1) + (m * xx_m).sum(-1)
-        # bᵀVb with b = Xᵀr/σ² equals bᵀ(μ − m) because V b = μ − m (V D⁻¹ m + V Xᵀy/σ² = μ)
-        dev = post.mean - m
-        b = (xy - xx_m) / s2[:, None]
-        quad = rr / s2 - (b * dev).sum(-1)
-        log_det = n * np.log(s2) + np.log(d).sum(-1) + post.log_det_precision
-        mu = post.mean
-        resid = yy - 2.0 * (mu * xy).sum(-1) + (mu * (mu @ xx)).sum(-1)
-        trace = s2 * (p - (post.cov_diag / d).sum(-1))
-        out["logp"][g] = -0.5 * (n * _LOG_2PI + log_det + quad)
-        out["d_mean"][g] = dev / d
-        out["d_var"][g] = 0.5 * (dev**2 + post.cov_diag) / d**2 - 0.5 / d
-        out["d_noise"][g] = -0.5 * n / s2 + 0.5 * (resid + trace) / s2**2
+        out.update(mean=mean, cov_diag=cov_diag, cov_cols=cov_cols)
     return out
+
+
+def _float_arrays(*arrays: np.ndarray) -> list[np.ndarray]:
+    """C-contiguous float64 copies (or the arrays themselves when they already are)."""
+    return [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
 
 
 @dataclass(frozen=True)
@@ -309,42 +304,6 @@ class SharedCoefficients:
     cluster: np.ndarray
     columns: np.ndarray
     n_clusters: int
-
-
-def _shared_posterior(
-    pieces: dict[str, np.ndarray],
-    prior_mean: np.ndarray,
-    prior_var: np.ndarray,
-    shared: SharedCoefficients,
-    shared_var: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Posterior of each cluster's shared values: mean ŵ (C, K), covariance P⁻¹, log density.
-
-    Each group's log density is exactly quadratic in its prior mean, so with m_g + E w it is
-    L_g + b_gᵀw − ½ wᵀA_g w (b_g = the group's gradient at w = 0 on ``columns``, A_g the
-    same block of XᵀΣ⁻¹X = D⁻¹ − D⁻¹VD⁻¹). Summed over a cluster and integrated against
-    w ~ Normal(0, diag(v)): ½ bᵀP⁻¹b − ½ log det P − ½ Σ log v, with P = A + diag(1/v).
-    """
-    cols = shared.columns
-    d_cols = prior_var[:, cols]
-    b_g = ((pieces["mean"] - prior_mean) / prior_var)[:, cols]
-    v_cc = pieces["cov_cols"][:, cols, :]
-    h_g = _batched_diag(1.0 / d_cols) - v_cc / (d_cols[:, :, None] * d_cols[:, None, :])
-    k = len(cols)
-    member = np.zeros((shared.n_clusters, len(shared.cluster)))
-    member[shared.cluster, np.arange(len(shared.cluster))] = 1.0
-    a = (member @ h_g.reshape(len(h_g), -1)).reshape(-1, k, k)
-    b = member @ b_g
-    precision = a + _batched_diag(1.0 / shared_var)
-    chol = np.linalg.cholesky(precision)
-    cov = _chol_inverse(chol)
-    mean = np.einsum("ckl,cl->ck", cov, b)
-    extra = (
-        0.5 * (b * mean).sum(-1)
-        - np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
-        - 0.5 * np.log(shared_var).sum(-1)
-    )
-    return {"mean": mean, "cov": cov, "chol": chol, "extra": extra}
 
 
 def shared_moments(
@@ -381,38 +340,32 @@ def shared_moments(
         ``logp`` (float, nats, all groups), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise``
         (G,), ``d_shared`` (C, K).
     """
-    cols, p = shared.columns, stats.n_coefficients
-    pieces = posterior_moments(stats, prior_mean, prior_var, noise_var, cols)
-    walk = _shared_posterior(pieces, prior_mean, prior_var, shared, shared_var)
-    w_g, cov_g = walk["mean"][shared.cluster], walk["cov"][shared.cluster]
-    d, m, s2 = prior_var, prior_mean, noise_var
-    gain = pieces["cov_cols"] / d[:, cols][:, None, :]  # G_g = V D⁻¹ E, (G, p, K)
-    beta = pieces["mean"] + (gain @ w_g[:, :, None])[..., 0]
-    dev = beta - m
-    dev[:, cols] -= w_g
-    # with F = G − E: diag(F P⁻¹ Fᵀ) and tr(XᵀX G P⁻¹ Gᵀ) = −σ² Σ (G P⁻¹) ∘ F / d, using
-    # XᵀX G = σ² D⁻¹(E − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²); one batched product G P⁻¹
-    gain_cov = gain @ cov_g  # (G, p, K)
-    at_cols = np.diagonal(gain_cov[:, cols, :], axis1=1, axis2=2)  # (G P⁻¹)[c_i, i], (G, K)
-    gcg = (gain_cov * gain).sum(-1)  # diag(G P⁻¹ Gᵀ), (G, p)
-    dev_var = pieces["cov_diag"] + gcg
-    dev_var[:, cols] += np.diagonal(cov_g, axis1=1, axis2=2) - 2.0 * at_cols
-    xx_beta = np.empty_like(beta)
-    for u, xx in enumerate(stats.xx):
-        g = stats.pattern == u
-        xx_beta[g] = beta[g] @ xx
-    resid = stats.yy - 2.0 * (beta * stats.xy).sum(-1) + (xx_beta * beta).sum(-1)
-    trace_own = s2 * (p - (pieces["cov_diag"] / d).sum(-1))
-    # tr(XᵀX G P⁻¹ Gᵀ) with XᵀX G = σ² D⁻¹(E − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²)
-    trace_shared = -s2 * ((gcg / d).sum(-1) - (at_cols / d[:, cols]).sum(-1))
-    v = shared_var
+    order, starts = stats.runs
+    cols = np.asarray(shared.columns, np.int64)
+    m, d, s2, v = _float_arrays(prior_mean, prior_var, noise_var, shared_var)
+    own = group_kernels.group_moments(
+        stats.xx, order, starts, stats.xy, stats.yy, stats.n, m, d, s2, cols
+    )
+    logp, d_mean, d_var, d_noise, d_shared = group_kernels.shared_gradients(
+        stats.xx,
+        stats.pattern.astype(np.int64),
+        stats.xy,
+        stats.yy,
+        stats.n,
+        m,
+        d,
+        s2,
+        np.asarray(shared.cluster, np.int64),
+        cols,
+        v,
+        own,
+    )
     return {
-        "logp": float(pieces["logp"].sum() + walk["extra"].sum()),
-        "d_mean": dev / d,
-        "d_var": 0.5 * (dev**2 + dev_var) / d**2 - 0.5 / d,
-        "d_noise": -0.5 * stats.n / s2 + 0.5 * (resid + trace_own + trace_shared) / s2**2,
-        "d_shared": 0.5 * (walk["mean"] ** 2 + np.diagonal(walk["cov"], axis1=-2, axis2=-1)) / v**2
-        - 0.5 / v,
+        "logp": float(logp),
+        "d_mean": d_mean,
+        "d_var": d_var,
+        "d_noise": d_noise,
+        "d_shared": d_shared,
     }
 
 
@@ -446,12 +399,23 @@ def shared_draws(
         :func:`coefficient_draws` with prior mean m_g + E w.
     """
     out = np.empty(normals.shape)
+    cols = np.asarray(shared.columns, np.int64)
     for s in range(normals.shape[0]):
-        pieces = posterior_moments(stats, prior_mean[s], prior_var[s], noise_var[s], shared.columns)
-        walk = _shared_posterior(pieces, prior_mean[s], prior_var[s], shared, shared_var[s])
+        m, d = _float_arrays(prior_mean[s], prior_var[s])
+        pieces = posterior_moments(stats, m, d, noise_var[s], cols)
+        w_mean, _, chol, _ = group_kernels.cluster_posterior(
+            pieces["mean"],
+            pieces["cov_cols"],
+            m,
+            d,
+            np.asarray(shared.cluster, np.int64),
+            cols,
+            shared.n_clusters,
+            *_float_arrays(shared_var[s]),
+        )
         # w = ŵ + L⁻ᵀ z has covariance P⁻¹ for P = L Lᵀ
-        chol_t = np.swapaxes(walk["chol"], -1, -2)
-        out[s] = walk["mean"] + np.linalg.solve(chol_t, normals[s][..., None])[..., 0]
+        chol_t = np.swapaxes(chol, -1, -2)
+        out[s] = w_mean + np.linalg.solve(chol_t, normals[s][..., None])[..., 0]
     return out
 
 

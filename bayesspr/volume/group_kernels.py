@@ -1,0 +1,302 @@
+"""Compiled kernels of :mod:`bayesspr.volume.gaussian_groups`: log densities and gradients.
+
+The volume model's likelihood is a handful of Gaussian regressions per station and zip with
+their coefficients integrated out; each gradient of the fit evaluates them once. Written with
+numpy on small matrices, that evaluation is dominated by Python's per-call overhead and holds
+the interpreter lock, so nutpie's chains (threads) queue behind each other. These kernels are
+the same arithmetic compiled by numba, with the lock released (``nogil``): the chains run on
+all cores, and the per-call overhead is gone. They are cached on disk (``cache=True``), so
+a process compiles them once per installation.
+
+The formulas are those of :func:`~bayesspr.volume.gaussian_groups.posterior_moments` and
+:func:`~bayesspr.volume.gaussian_groups.shared_moments` (see their docstrings); the tests of
+that module check these kernels against the dense Gaussian, finite differences and PyTensor's
+``verify_grad``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@numba.njit(cache=True, nogil=True)
+def _matvec(a, x, out):
+    """Write a @ x into ``out`` (no temporary)."""
+    for i in range(a.shape[0]):
+        acc = 0.0
+        for j in range(a.shape[1]):
+            acc += a[i, j] * x[j]
+        out[i] = acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _dot(x, y):
+    """Dot product of two vectors."""
+    acc = 0.0
+    for i in range(x.shape[0]):
+        acc += x[i] * y[i]
+    return acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _eigen_moments(rhs, d, s2, w, lam, q, columns):
+    """Posterior moments of a pattern's groups from their shared eigenbasis (matrix form).
+
+    ``rhs`` (Gu, p) is Xᵀy/σ² + m/d per group, ``d`` (p,) the shared prior variances, ``s2``
+    (Gu,) the noise variances. Returns the means (Gu, p), diag V (Gu, p), V[:, columns]
+    (Gu, p, K) and log det of the precisions (Gu,).
+    """
+    n_groups, p = rhs.shape
+    k = columns.shape[0]
+    wq = w.reshape(-1, 1) * q  # D^½ Q
+    wq_t = np.ascontiguousarray(wq.T)
+    shrink = 1.0 / (1.0 + lam.reshape(1, -1) / s2.reshape(-1, 1))  # (Gu, p) in the eigenbasis
+    mean = ((rhs @ wq) * shrink) @ wq_t
+    cov_diag = (shrink @ np.ascontiguousarray((q * q).T)) * d.reshape(1, -1)
+    log_det = -np.log(shrink).sum(axis=1) - np.log(d).sum()
+    # V[:, c] = D^½ Q diag(shrink) (D^½ Q)[c]ᵀ: one (Gu, p) × (p, p·K) product
+    outer = np.empty((p, p, k))
+    for j in range(p):
+        for i in range(p):
+            for c in range(k):
+                outer[j, i, c] = wq[i, j] * wq[columns[c], j]
+    cov_cols = (shrink @ outer.reshape(p, p * k)).reshape(n_groups, p, k)
+    return mean, cov_diag, cov_cols, log_det
+
+
+@numba.njit(cache=True, nogil=True)
+def _dense_posterior(xx, rhs, d_g, s2, columns, mean, cov_diag, cov_cols):
+    """One group's posterior by its own factorisation (prior variances not shared).
+
+    Writes the mean, diag V and V[:, columns] in place; returns log det of the precision.
+    """
+    p = rhs.shape[0]
+    precision = xx / s2
+    for i in range(p):
+        precision[i, i] += 1.0 / d_g[i]
+    chol = np.linalg.cholesky(precision)
+    cov = np.linalg.inv(precision)
+    _matvec(cov, rhs, mean)
+    log_det = 0.0
+    for i in range(p):
+        log_det += 2.0 * np.log(chol[i, i])
+        cov_diag[i] = cov[i, i]
+        for c in range(columns.shape[0]):
+            cov_cols[i, c] = cov[i, columns[c]]
+    return log_det
+
+
+@numba.njit(cache=True, nogil=True)
+def _pattern_basis(xx, d, groups):
+    """Whether the groups share prior variances; if so, the eigenbasis they all use.
+
+    Returns ``shared``, √d, the eigenvalues (clipped at 0) and eigenvectors of
+    D^½ XᵀX D^½ (zeros when not shared).
+    """
+    p = d.shape[1]
+    first = groups[0]
+    shared = True
+    for g in groups[1:]:
+        for i in range(p):
+            if d[g, i] != d[first, i]:
+                shared = False
+    w = np.sqrt(d[first])
+    lam = np.zeros(p)
+    q = np.zeros((p, p))
+    if shared:
+        whitened = np.empty((p, p))
+        for i in range(p):
+            for j in range(p):
+                whitened[i, j] = w[i] * xx[i, j] * w[j]
+        values, vectors = np.linalg.eigh(whitened)
+        lam = np.maximum(values, 0.0)
+        q = np.ascontiguousarray(vectors)
+    return shared, w, lam, q
+
+
+@numba.njit(cache=True, nogil=True)
+def group_moments(xx, order, starts, xy, yy, n, m, d, s2, columns):
+    """Log density of each group and its gradients; posterior moments for the shared level.
+
+    Parameters
+    ----------
+    xx : numpy.ndarray
+        (U, p, p) XᵀX per presence pattern.
+    order, starts : numpy.ndarray
+        Groups sorted by pattern (G,) and where each pattern's run starts (U + 1,).
+    xy, yy, n : numpy.ndarray
+        (G, p), (G,), (G,) sufficient statistics.
+    m, d : numpy.ndarray
+        (G, p) prior means and variances.
+    s2 : numpy.ndarray
+        (G,) noise variances.
+    columns : numpy.ndarray
+        (K,) int64 coefficient indices whose posterior covariance columns are returned
+        (empty: none).
+
+    Returns
+    -------
+    tuple
+        ``logp`` (G,), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,), ``mean``
+        (G, p), ``cov_diag`` (G, p), ``cov_cols`` (G, p, K).
+    """
+    n_groups, p = m.shape
+    k = columns.shape[0]
+    logp = np.empty(n_groups)
+    d_mean = np.empty((n_groups, p))
+    d_var = np.empty((n_groups, p))
+    d_noise = np.empty(n_groups)
+    mean = np.empty((n_groups, p))
+    cov_diag = np.empty((n_groups, p))
+    cov_cols = np.empty((n_groups, p, k))
+    for u in range(xx.shape[0]):
+        groups = order[starts[u] : starts[u + 1]]
+        shared, w, lam, q = _pattern_basis(xx[u], d, groups)
+        m_u, d_u, s2_u, xy_u = m[groups], d[groups], s2[groups], xy[groups]
+        rhs = xy_u / s2_u.reshape(-1, 1) + m_u / d_u
+        if shared:
+            mean_u, cov_diag_u, cov_cols_u, log_det_u = _eigen_moments(
+                rhs, d_u[0], s2_u, w, lam, q, columns
+            )
+        else:
+            mean_u = np.empty_like(rhs)
+            cov_diag_u = np.empty_like(rhs)
+            cov_cols_u = np.empty((len(groups), p, k))
+            log_det_u = np.empty(len(groups))
+            for r in range(len(groups)):
+                log_det_u[r] = _dense_posterior(
+                    xx[u], rhs[r], d_u[r], s2_u[r], columns, mean_u[r], cov_diag_u[r], cov_cols_u[r]
+                )
+        xx_m = m_u @ xx[u]  # XᵀX is symmetric
+        xx_mu = mean_u @ xx[u]
+        for r in range(len(groups)):
+            g = groups[r]
+            s2g = s2_u[r]
+            rr, quad_b, resid, trace, log_d = yy[g], 0.0, yy[g], float(p), 0.0
+            for i in range(p):
+                mi, mui, di = m_u[r, i], mean_u[r, i], d_u[r, i]
+                dev = mui - mi
+                rr += -2.0 * mi * xy_u[r, i] + mi * xx_m[r, i]
+                # bᵀVb = bᵀ(μ − m) because V b = μ − m, with b = Xᵀ(y − Xm)/σ²
+                quad_b += (xy_u[r, i] - xx_m[r, i]) / s2g * dev
+                resid += -2.0 * mui * xy_u[r, i] + mui * xx_mu[r, i]
+                trace -= cov_diag_u[r, i] / di
+                log_d += np.log(di)
+                d_mean[g, i] = dev / di
+                d_var[g, i] = 0.5 * (dev * dev + cov_diag_u[r, i]) / (di * di) - 0.5 / di
+            log_det = n[g] * np.log(s2g) + log_d + log_det_u[r]
+            logp[g] = -0.5 * (n[g] * _LOG_2PI + log_det + rr / s2g - quad_b)
+            d_noise[g] = -0.5 * n[g] / s2g + 0.5 * (resid + s2g * trace) / (s2g * s2g)
+            mean[g] = mean_u[r]
+            cov_diag[g] = cov_diag_u[r]
+            cov_cols[g] = cov_cols_u[r]
+    return logp, d_mean, d_var, d_noise, mean, cov_diag, cov_cols
+
+
+@numba.njit(cache=True, nogil=True)
+def cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v):
+    """Posterior of each cluster's shared values, and each cluster's extra log density.
+
+    Inputs as for :func:`shared_gradients`, with ``mean`` and ``cov_cols`` from
+    :func:`group_moments`.
+
+    Returns
+    -------
+    tuple
+        ``w_mean`` (C, K), ``w_cov`` (C, K, K), ``chol`` (C, K, K) of P, ``extra`` (C,).
+    """
+    k = columns.shape[0]
+    a = np.zeros((n_clusters, k, k))
+    b = np.zeros((n_clusters, k))
+    for g in range(m.shape[0]):
+        c = cluster[g]
+        for i in range(k):
+            ci = columns[i]
+            b[c, i] += (mean[g, ci] - m[g, ci]) / d[g, ci]
+            a[c, i, i] += 1.0 / d[g, ci]
+            for j in range(k):
+                a[c, i, j] -= cov_cols[g, ci, j] / (d[g, ci] * d[g, columns[j]])
+    w_mean = np.empty((n_clusters, k))
+    w_cov = np.empty((n_clusters, k, k))
+    chol = np.empty((n_clusters, k, k))
+    extra = np.empty(n_clusters)
+    for c in range(n_clusters):
+        precision = a[c].copy()
+        for i in range(k):
+            precision[i, i] += 1.0 / v[c, i]
+        chol[c] = np.linalg.cholesky(precision)
+        w_cov[c] = np.linalg.inv(precision)
+        w_mean[c] = w_cov[c] @ b[c]
+        extra[c] = (
+            0.5 * (b[c] * w_mean[c]).sum()
+            - np.log(np.diag(chol[c])).sum()
+            - 0.5 * np.log(v[c]).sum()
+        )
+    return w_mean, w_cov, chol, extra
+
+
+@numba.njit(cache=True, nogil=True)
+def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, own):
+    """Log density and gradients with each cluster's shared values integrated out as well.
+
+    ``own`` is :func:`group_moments`' output for the same inputs.
+
+    Returns
+    -------
+    tuple
+        ``logp`` (float), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,), ``d_shared``
+        (C, K).
+    """
+    logp_g, _, _, _, mean, cov_diag, cov_cols = own
+    n_groups, p = m.shape
+    k = columns.shape[0]
+    n_clusters = v.shape[0]
+    posterior = cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v)
+    w_mean, w_cov, _, extra = posterior
+    d_mean = np.empty((n_groups, p))
+    d_var = np.empty((n_groups, p))
+    d_noise = np.empty(n_groups)
+    by_cluster = np.argsort(cluster, kind="mergesort")
+    bounds = np.searchsorted(cluster[by_cluster], np.arange(n_clusters + 1))
+    for c in range(n_clusters):
+        groups = by_cluster[bounds[c] : bounds[c + 1]]
+        size = len(groups)
+        # G_g = V D⁻¹ E for every group of the cluster, stacked: (size·p, K)
+        gain = cov_cols[groups].copy()
+        for r in range(size):
+            for j in range(k):
+                gain[r, :, j] /= d[groups[r], columns[j]]
+        gain = gain.reshape(size * p, k)
+        beta = mean[groups] + (gain @ w_mean[c]).reshape(size, p)
+        gain_cov = gain @ w_cov[c]  # G P⁻¹
+        gcg = (gain_cov * gain).sum(axis=1).reshape(size, p)  # diag(G P⁻¹ Gᵀ)
+        gain_cov = gain_cov.reshape(size, p, k)
+        for r in range(size):
+            g = groups[r]
+            dev = beta[r] - m[g]
+            dev_var = cov_diag[g] + gcg[r]
+            at_cols_over_d = 0.0
+            for j in range(k):
+                col = columns[j]
+                dev[col] -= w_mean[c, j]
+                at = gain_cov[r, col, j]
+                dev_var[col] += w_cov[c, j, j] - 2.0 * at
+                at_cols_over_d += at / d[g, col]
+            xx_beta = np.empty(p)
+            _matvec(xx[pattern[g]], beta[r], xx_beta)
+            resid = yy[g] - 2.0 * _dot(beta[r], xy[g]) + _dot(xx_beta, beta[r])
+            trace_own = s2[g] * (p - (cov_diag[g] / d[g]).sum())
+            # tr(XᵀX G P⁻¹ Gᵀ) with XᵀX G = σ² D⁻¹(E − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²)
+            trace_shared = -s2[g] * ((gcg[r] / d[g]).sum() - at_cols_over_d)
+            d_mean[g] = dev / d[g]
+            d_var[g] = 0.5 * (dev**2 + dev_var) / d[g] ** 2 - 0.5 / d[g]
+            d_noise[g] = -0.5 * n[g] / s2[g] + 0.5 * (resid + trace_own + trace_shared) / s2[g] ** 2
+    d_shared = np.empty((n_clusters, k))
+    for c in range(n_clusters):
+        for j in range(k):
+            second_moment = w_mean[c, j] ** 2 + w_cov[c, j, j]
+            d_shared[c, j] = 0.5 * second_moment / v[c, j] ** 2 - 0.5 / v[c, j]
+    return logp_g.sum() + extra.sum(), d_mean, d_var, d_noise, d_shared
