@@ -177,16 +177,42 @@ def _spr_spec_names() -> list[str]:
     return names
 
 
-def _read_spec(spec: str | Path) -> tuple[dict[str, Any], str]:
-    """Read a spec given by name (a file in :data:`SPEC_DIR`) or path; return it and its origin."""
+def spec_file(spec: str | Path, kind: str, expected: str) -> Path:
+    """The file of a spec given by name (a file in :data:`SPEC_DIR`) or by path.
+
+    Parameters
+    ----------
+    spec : str or pathlib.Path
+        A name (``"default"``, ``"volume"``) or a path to a ``.toml`` file.
+    kind : str
+        Which model's spec, for the message (``"model"``, ``"volume"``).
+    expected : str
+        What the caller accepts, for the message.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    SpecError
+        If no such file exists (the message names the path tried and ``expected``).
+    """
     path = Path(spec)
     if path.suffix != ".toml":
         path = SPEC_DIR / f"{spec}.toml"
     if not path.is_file():
-        raise SpecError(
-            f"model spec {str(spec)!r} not found at {path}; expected the name of an SPR spec "
-            f"in {SPEC_DIR} (shipped specs: {_spr_spec_names()}) or a path to a .toml file"
-        )
+        raise SpecError(f"{kind} spec {str(spec)!r} not found at {path}; expected {expected}")
+    return path
+
+
+def _read_spec(spec: str | Path) -> tuple[dict[str, Any], str]:
+    """Read a spec given by name (a file in :data:`SPEC_DIR`) or path; return it and its origin."""
+    expected = (
+        f"the name of an SPR spec in {SPEC_DIR} (shipped specs: {_spr_spec_names()}) or a path "
+        "to a .toml file"
+    )
+    path = spec_file(spec, "model", expected)
     return read_spec_file(path), str(path)
 
 

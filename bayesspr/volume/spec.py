@@ -23,7 +23,7 @@ import numpy as np
 
 from bayesspr.defaults import MAX_HARMONICS
 from bayesspr.inference.fitted_model import SamplerConfig
-from bayesspr.spr.spec import SPEC_DIR, SpecError, read_spec_file
+from bayesspr.spr.spec import SPEC_DIR, SpecError, read_spec_file, spec_file
 from bayesspr.volume.inputs import merged_priors
 
 #: The shipped spec, as read: ``models/volume.toml``.
@@ -122,14 +122,8 @@ def _read(spec: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         raise SpecError(
             f"volume spec {spec!r}; expected 'volume', a path to a .toml file or a mapping"
         )
-    path = Path(spec)
-    if path.suffix != ".toml":
-        path = SPEC_DIR / f"{spec}.toml"
-    if not path.is_file():
-        raise SpecError(
-            f"volume spec {str(spec)!r} not found at {path}; expected 'volume' (the shipped "
-            f"{SPEC_DIR / 'volume.toml'}) or a path to a copy of it"
-        )
+    expected = f"'volume' (the shipped {SPEC_DIR / 'volume.toml'}) or a path to a copy of it"
+    path = spec_file(spec, "volume", expected)
     data = read_spec_file(path)
     if "model" in data:
         raise SpecError(
