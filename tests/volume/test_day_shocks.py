@@ -79,7 +79,8 @@ def test_shocked_forecast_keeps_its_shape_and_survives_save_and_load(tiny_shock_
 def test_zips_of_one_station_share_the_shock_when_drawn_in_separate_chunks(tiny_shock_fit):
     model, _ = tiny_shock_fit
     post = model.posterior_samples(400, random_seed=3)
-    post = post.assign(station_day_sd=post["station_day_sd"] * 0.0 + 1.0)  # shocks dominate
+    post = post.copy(deep=True)
+    post["station_day_sd"].values[...] = 1.0  # shocks dominate
     days = pd.date_range(model.last_date + pd.Timedelta(days=1), periods=10)
     zips = model.zips.sort_values("station").index.to_numpy()
     same, other = zips[:2], zips[[0, 2]]
