@@ -63,7 +63,10 @@ def convergence(idata: xr.DataTree) -> dict[str, Any]:
         "max_treedepth_hits": depth_hits,
     }
     problems = []
-    if not rhat_max <= RHAT_MAX:
+    chains = int(idata["posterior"].sizes.get("chain", 0))
+    if chains < 2:
+        problems.append(f"R-hat needs at least 2 chains, the fit has {chains}")
+    elif not rhat_max <= RHAT_MAX:
         problems.append(f"R-hat {rhat_max:.3f} > {RHAT_MAX} ({rhat_name})")
     if not bulk_min >= ESS_MIN:
         problems.append(f"bulk ESS {bulk_min:.0f} < {ESS_MIN} ({bulk_name})")

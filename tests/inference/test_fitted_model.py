@@ -64,6 +64,8 @@ def test_sampler_overrides_and_bad_settings():
         warnings.simplefilter("ignore")  # one short chain: no verdict expected
         quick = CoinModel().fit(TOSSES, random_seed=1, draws=200, chains=1)
     assert quick.idata["posterior"].sizes == {"chain": 1, "draw": 200}
+    assert "R-hat needs at least 2 chains, the fit has 1" in quick.diagnostics["problems"]
+    assert not quick.diagnostics["ok"]
     with pytest.raises(ArgumentError, match=r"target_accept = 1\.5"):
         CoinModel().fit(TOSSES, target_accept=1.5)
     with pytest.raises(ArgumentError, match="method must be 'nuts' or 'advi'"):
