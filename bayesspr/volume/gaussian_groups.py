@@ -169,7 +169,6 @@ class _Posterior:
     mean: np.ndarray
     cov_diag: np.ndarray
     log_det_precision: np.ndarray
-    cov_cols: np.ndarray | None = None
 
 
 def _shared_variance(var: np.ndarray) -> bool:
@@ -178,17 +177,11 @@ def _shared_variance(var: np.ndarray) -> bool:
 
 
 def _posterior(
-    xx: np.ndarray,
-    xy: np.ndarray,
-    prior_mean: np.ndarray,
-    var: np.ndarray,
-    noise: np.ndarray,
-    columns: np.ndarray | None = None,
+    xx: np.ndarray, xy: np.ndarray, prior_mean: np.ndarray, var: np.ndarray, noise: np.ndarray
 ) -> tuple[_Posterior, Any]:
     """Posterior moments of groups sharing one XᵀX; also a square-root factory for draws.
 
-    Returns the moments (with V[:, :, columns], (G, p, K), when ``columns`` is given) and a
-    function z ↦ (V^½ z) for standard normals z (G, p).
+    Returns the moments and a function z ↦ (V^½ z) for standard normals z (G, p).
     """
     rhs = xy / noise[:, None] + prior_mean / var
     if _shared_variance(var):
@@ -203,13 +196,7 @@ def _posterior(
         def root(z: np.ndarray) -> np.ndarray:
             return w * ((z * np.sqrt(shrink)) @ q.T)
 
-        cov_cols = None
-        if columns is not None:
-            # V[:, c] = W Q diag(shrink_g) Q[c]ᵀ W[c]: one (G, p) × (p, p·K) product
-            left, right = w[:, None] * q, w[columns][:, None] * q[columns]
-            outer = (left[:, None, :] * right[None, :, :]).transpose(2, 0, 1)  # (p', p, K)
-            cov_cols = (shrink @ outer.reshape(len(q), -1)).reshape(-1, *outer.shape[1:])
-        return _Posterior(mean, cov_diag, log_det, cov_cols), root
+        return _Posterior(mean, cov_diag, log_det), root
     precision = xx[None] / noise[:, None, None] + _batched_diag(1.0 / var)
     chol = np.linalg.cholesky(precision)
     cov = _chol_inverse(chol)
@@ -220,8 +207,7 @@ def _posterior(
     def root(z: np.ndarray) -> np.ndarray:
         return np.linalg.solve(chol_t, z[..., None])[..., 0]
 
-    cov_cols = None if columns is None else cov[:, :, columns]
-    return _Posterior(mean, np.diagonal(cov, axis1=-2, axis2=-1), log_det, cov_cols), root
+    return _Posterior(mean, np.diagonal(cov, axis1=-2, axis2=-1), log_det), root
 
 
 def posterior_moments(
@@ -348,7 +334,7 @@ def shared_moments(
     )
     logp, d_mean, d_var, d_noise, d_shared = group_kernels.shared_gradients(
         stats.xx,
-        stats.pattern.astype(np.int64),
+        np.asarray(stats.pattern, np.int64),
         stats.xy,
         stats.yy,
         stats.n,

@@ -259,13 +259,14 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, own)
     d_mean = np.empty((n_groups, p))
     d_var = np.empty((n_groups, p))
     d_noise = np.empty(n_groups)
+    xx_beta = np.empty(p)
     by_cluster = np.argsort(cluster, kind="mergesort")
     bounds = np.searchsorted(cluster[by_cluster], np.arange(n_clusters + 1))
     for c in range(n_clusters):
         groups = by_cluster[bounds[c] : bounds[c + 1]]
         size = len(groups)
         # G_g = V D⁻¹ E for every group of the cluster, stacked: (size·p, K)
-        gain = cov_cols[groups].copy()
+        gain = cov_cols[groups]  # a copy: fancy indexing
         for r in range(size):
             for j in range(k):
                 gain[r, :, j] /= d[groups[r], columns[j]]
@@ -285,7 +286,6 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, own)
                 at = gain_cov[r, col, j]
                 dev_var[col] += w_cov[c, j, j] - 2.0 * at
                 at_cols_over_d += at / d[g, col]
-            xx_beta = np.empty(p)
             _matvec(xx[pattern[g]], beta[r], xx_beta)
             resid = yy[g] - 2.0 * _dot(beta[r], xy[g]) + _dot(xx_beta, beta[r])
             trace_own = s2[g] * (p - (cov_diag[g] / d[g]).sum())

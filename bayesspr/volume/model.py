@@ -321,9 +321,6 @@ class VolumeModel(FittedModel):
         self.spec = load_volume_spec(
             spec, priors=priors, design={"harmonics": harmonics, "knot_days": knot_days}
         )
-        self.priors = self.spec["priors"]
-        self.harmonics = self.spec["design"]["harmonics"]
-        self.knot_days = self.spec["design"]["knot_days"]
         self.regressors = None if regressors is None else clean_regressors(regressors)
         #: (key, draws) of the cities' walks for the last posterior sample forecast from
         self._walk_cache: tuple[Any, np.ndarray] | None = None
@@ -375,6 +372,21 @@ class VolumeModel(FittedModel):
     def ratio_design(self, dates: pd.DatetimeIndex) -> np.ndarray:
         """Packages-per-stop design (D, 2): level, τ."""
         return np.stack([np.ones(len(dates)), self.design.years(dates)], axis=1)
+
+    @property
+    def priors(self) -> dict[str, float]:
+        """Every prior of the model (log scale): the spec's ``[priors]`` with overrides."""
+        return self.spec["priors"]
+
+    @property
+    def harmonics(self) -> int:
+        """Yearly Fourier pairs of each station's cycle: the spec's ``[design] harmonics``."""
+        return self.spec["design"]["harmonics"]
+
+    @property
+    def knot_days(self) -> int:
+        """Days between the random-walk knots: the spec's ``[design] knot_days``."""
+        return self.spec["design"]["knot_days"]
 
     # ------------------------------------------------------------------ fitting
     def sampler_config(self) -> SamplerConfig:

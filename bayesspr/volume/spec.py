@@ -136,7 +136,7 @@ def _read(spec: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
 def _whole(where: str, name: str, value: Any, closing: str = "") -> int:
     """``value`` as an int if it is a whole number in ``DESIGN_RANGES[name]``.
 
-    The message reads ``{where}{name} = {value}{closing}: expected ...``.
+    The message reads ``{where}{name}={value}{closing}: expected ...``.
     """
     low, high, meaning = DESIGN_RANGES[name]
     whole = not isinstance(value, bool) and isinstance(value, int | np.integer)
