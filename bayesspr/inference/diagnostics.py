@@ -49,7 +49,7 @@ def convergence(idata: xr.DataTree) -> dict[str, Any]:
     bulk_min, bulk_name = worst("ess_bulk", largest=False)
     tail_min, tail_name = worst("ess_tail", largest=False)
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
-    bfmi = np.asarray(az.bfmi(idata)["energy"]) if "energy" in stats else np.array([np.nan])
+    bfmi = np.asarray(ebfmi_by_chain(idata)) if "energy" in stats else np.array([np.nan])
     depth_hits = int(stats["maxdepth_reached"].sum()) if "maxdepth_reached" in stats else 0
     report: dict[str, Any] = {
         "rhat_max": rhat_max,
@@ -79,6 +79,48 @@ def convergence(idata: xr.DataTree) -> dict[str, Any]:
     report["problems"] = problems
     report["ok"] = not problems
     return report
+
+
+def ebfmi_by_chain(idata: xr.DataTree) -> xr.DataArray:
+    """E-BFMI of every chain (ArviZ), and of every block for a fit sampled in blocks.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        A fit whose ``sample_stats`` hold ``energy`` (dims ``chain``, ``draw`` and, for a
+        fit of independent blocks, ``block``).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``chain`` (and ``block``), values (–).
+    """
+    return az.bfmi(idata)["energy"]
+
+
+def worst_energy_block(idata: xr.DataTree) -> tuple[xr.DataTree, str]:
+    """The fit with only the sampler statistics of its block of lowest E-BFMI.
+
+    A fit of independent blocks (:func:`bayesspr.inference.fitted_model.run_nuts_blocks`)
+    has one energy per block; an energy plot shows one Hamiltonian at a time.
+
+    Returns
+    -------
+    tuple
+        The fit to plot (``idata`` itself when it has no blocks) and the block's name
+        (``""`` when none).
+    """
+    stats = idata["sample_stats"].to_dataset()
+    if "block" not in stats.dims:
+        return idata, ""
+    worst = str(ebfmi_by_chain(idata).min("chain").idxmin("block").item())
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": idata["posterior"].to_dataset(),
+            "sample_stats": stats.sel(block=worst, drop=True),
+        }
+    )
+    return tree, worst
 
 
 def parameter_diagnostics(idata: xr.DataTree) -> pd.DataFrame:

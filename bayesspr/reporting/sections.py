@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import arviz_stats as azs
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -26,7 +25,9 @@ from bayesspr.defaults import (
 from bayesspr.errors import ReportError
 from bayesspr.inference.diagnostics import (
     convergence,
+    ebfmi_by_chain,
     parameter_diagnostics,
+    worst_energy_block,
 )
 from bayesspr.reporting import figures, markup
 from bayesspr.spr.model import SPRModel
@@ -131,7 +132,9 @@ def sampler_health(idata: xr.DataTree, table: pd.DataFrame | None = None) -> pd.
     table = parameter_diagnostics(idata) if table is None else table
     conv = convergence(idata)
     stats = idata["sample_stats"].to_dataset()
-    ebfmi = np.atleast_1d(np.asarray(azs.bfmi(idata)["energy"], dtype=float))
+    ebfmi_da = ebfmi_by_chain(idata)
+    blocks = [str(b) for b in ebfmi_da["block"].to_numpy()] if "block" in ebfmi_da.dims else []
+    ebfmi = np.atleast_1d(np.asarray(ebfmi_da.transpose(..., "chain"), dtype=float))
     hit_name = next((n for n in ("maxdepth_reached", "reached_max_treedepth") if n in stats), None)
     depth_name = next((n for n in ("depth", "tree_depth") if n in stats), None)
     n_draws = stats.sizes.get("chain", 1) * stats.sizes.get("draw", 1)
@@ -145,7 +148,7 @@ def sampler_health(idata: xr.DataTree, table: pd.DataFrame | None = None) -> pd.
         ("divergences", f"{conv['divergences']} of {n_draws} draws", conv["divergences"] == 0),
         (
             "ebfmi",
-            "per chain: " + ", ".join(f"{v:.2f}" for v in ebfmi),
+            _ebfmi_text(ebfmi, blocks),
             bool(np.all(ebfmi >= EBFMI_MIN)),
         ),
     ]
@@ -168,6 +171,16 @@ def sampler_health(idata: xr.DataTree, table: pd.DataFrame | None = None) -> pd.
             )
         )
     return pd.DataFrame(out, columns=["check", "value", "threshold", "status", "advice"])
+
+
+def _ebfmi_text(ebfmi: np.ndarray, blocks: list[str]) -> str:
+    """E-BFMI values per chain, grouped by block for a fit sampled in blocks."""
+    if not blocks:
+        return "per chain: " + ", ".join(f"{v:.2f}" for v in ebfmi.ravel())
+    return "per chain, by block: " + "; ".join(
+        f"{name} " + ", ".join(f"{v:.2f}" for v in row)
+        for name, row in zip(blocks, ebfmi, strict=True)
+    )
 
 
 def _parameter_check(table: pd.DataFrame, column: str, *, largest: bool) -> tuple[str, str, bool]:
@@ -356,11 +369,17 @@ def energy_section(idata: xr.DataTree) -> str:
         return markup.note(
             "No energy statistics: this fit was not made with Hamiltonian Monte Carlo."
         )
+    shown, block = worst_energy_block(idata)
+    which = (
+        f"The fit was sampled in independent blocks; this is the block of lowest E-BFMI ({block}). "
+        if block
+        else ""
+    )
     return markup.plot(
-        lambda: figures.energy_figure(idata),
+        lambda: figures.energy_figure(shown),
         "Energy plot",
-        "Left: E-BFMI per chain (dashed line: the threshold). Right: marginal energy and energy "
-        "transition distributions. The two should be of similar width; a transition "
+        which + "Left: E-BFMI per chain (dashed line: the threshold). Right: marginal energy "
+        "and energy transition distributions. The two should be of similar width; a transition "
         f"distribution much narrower than the marginal one (E-BFMI < {EBFMI_MIN}) means the "
         "sampler cannot explore the tails.",
     )

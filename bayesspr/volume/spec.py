@@ -7,7 +7,9 @@ the model's configuration as data. Its tables:
   present or taken from the shipped file;
 * ``[design]``: ``knot_days`` (days between the random-walk knots, 7 to 366) and
   ``harmonics`` (yearly Fourier pairs, 0 to :data:`~bayesspr.defaults.MAX_HARMONICS`);
-* ``[sampler]``: NUTS settings (:class:`~bayesspr.inference.fitted_model.SamplerConfig`).
+* ``[sampler]``: NUTS settings (:class:`~bayesspr.inference.fitted_model.SamplerConfig`);
+* ``[blocks]``: per block of :data:`VOLUME_BLOCKS` (sampled one by one), the settings of
+  :data:`BLOCK_SETTINGS` that differ from ``[sampler]``.
 
 Copy ``models/volume.toml``, edit it and pass its path: ``VolumeModel("my_volume.toml")``.
 """
@@ -33,7 +35,15 @@ SHIPPED_VOLUME_SPEC: dict[str, Any] = read_spec_file(SPEC_DIR / "volume.toml")
 VOLUME_PRIORS: dict[str, float] = dict(SHIPPED_VOLUME_SPEC["priors"])
 
 #: Tables a volume spec may have.
-VOLUME_SPEC_TABLES = ("priors", "design", "sampler")
+VOLUME_SPEC_TABLES = ("priors", "design", "sampler", "blocks")
+
+#: The volume model's two independent blocks, in the order the fit samples them: station
+#: totals, and the zips' regressions (shares of their station, packages per stop). They share
+#: no parameter, so each is its own NUTS run (:meth:`bayesspr.VolumeModel.build_blocks`).
+VOLUME_BLOCKS = ("station_totals", "zips")
+
+#: Sampler settings a ``[blocks]`` entry may change (chains, draws and tuning are common).
+BLOCK_SETTINGS = ("target_accept", "low_rank_mass_matrix")
 
 #: Range of each ``[design]`` setting (whole numbers, inclusive) and what it means.
 DESIGN_RANGES: dict[str, tuple[int, int, str]] = {
@@ -111,7 +121,37 @@ def load_volume_spec(
         "priors": merged,
         "design": checked_design,
         "sampler": sampler,
+        "blocks": _blocks(data.get("blocks", SHIPPED_VOLUME_SPEC["blocks"]), sampler, origin),
     }
+
+
+def _blocks(
+    blocks: Mapping[str, Any], sampler: Mapping[str, Any], origin: str
+) -> dict[str, dict[str, Any]]:
+    """The ``[blocks]`` table checked: known blocks, known settings, valid with ``sampler``."""
+    unknown = sorted(set(blocks) - set(VOLUME_BLOCKS))
+    if unknown:
+        raise SpecError(
+            f"volume spec {origin}: [blocks] has unknown block(s) {unknown}; expected some of "
+            f"{list(VOLUME_BLOCKS)}"
+        )
+    checked = {}
+    for name in VOLUME_BLOCKS:
+        settings = blocks.get(name, {})
+        if not isinstance(settings, Mapping):
+            raise SpecError(
+                f"volume spec {origin}: [blocks] {name} = {settings!r}; expected a table of "
+                f"some of {list(BLOCK_SETTINGS)}"
+            )
+        unknown = sorted(set(settings) - set(BLOCK_SETTINGS))
+        if unknown:
+            raise SpecError(
+                f"volume spec {origin}: [blocks] {name} has unknown setting(s) {unknown}; "
+                f"expected some of {list(BLOCK_SETTINGS)} (the others are common: [sampler])"
+            )
+        SamplerConfig.from_mapping({**sampler, **settings}, origin=f"{origin} [blocks] {name}")
+        checked[name] = dict(settings)
+    return checked
 
 
 def _read(spec: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:

@@ -59,6 +59,68 @@ def test_the_base_fits_a_new_model_and_judges_it(coin):
     assert isinstance(coin.pymc_model, pm.Model)
 
 
+class TwoCoinModel(CoinModel):
+    """Two coins with their own priors: a posterior of two independent blocks."""
+
+    model_name = "TwoCoinModel"
+    format_attr = "test_two_coin_save_format"
+    parameter_supports: ClassVar[dict] = {"p": (0.0, 1.0), "q": (0.0, 1.0)}
+
+    def _add(self, name: str, data: pd.DataFrame) -> None:
+        p = pm.Beta(name, self.prior_a, self.prior_b)
+        pm.Binomial(f"{name}_heads", n=data["tosses"], p=p, observed=data[f"{name}_heads"])
+
+    def build_model(self, data: pd.DataFrame) -> pm.Model:
+        with pm.Model() as model:
+            for name in ("p", "q"):
+                self._add(name, data)
+        return model
+
+    def build_blocks(self, data: pd.DataFrame) -> dict[str, pm.Model]:
+        blocks = {}
+        for name in ("p", "q"):
+            with pm.Model() as blocks[name]:
+                self._add(name, data)
+        return blocks
+
+    def block_sampler(self, block: str, sampler: SamplerConfig) -> SamplerConfig:
+        return sampler.with_overrides(target_accept=0.95 if block == "q" else None)
+
+
+def test_a_posterior_of_independent_blocks_is_sampled_block_by_block():
+    tosses = TOSSES.assign(p_heads=TOSSES["heads"], q_heads=[3, 5, 4, 2])
+    fit = TwoCoinModel(2.0, 2.0).fit(tosses, random_seed=5)
+    post = fit.idata["posterior"]
+    assert post.sizes == {"chain": 2, "draw": 1000}
+    # each block's conjugate posterior: Beta(2 + 54, 2 + 26) and Beta(2 + 14, 2 + 66)
+    assert post["p"].mean() == pytest.approx(56 / 84, abs=0.015)
+    assert post["q"].mean() == pytest.approx(16 / 84, abs=0.015)
+    assert abs(np.corrcoef(post["p"].values.ravel(), post["q"].values.ravel())[0, 1]) < 0.1
+    stats = fit.idata["sample_stats"]
+    assert list(stats["block"].to_numpy()) == ["p", "q"]
+    assert stats["diverging"].dims == ("chain", "draw", "block")
+    assert fit.diagnostics["ok"], fit.diagnostics["problems"]
+    assert np.asarray(fit.diagnostics["ebfmi_min"]) > 0.3
+    # the same seed gives the same fit; the blocks' seeds differ from each other
+    again = TwoCoinModel(2.0, 2.0).fit(tosses, random_seed=5)
+    assert np.array_equal(again.idata["posterior"]["q"], post["q"])
+
+
+def test_blocks_of_different_lengths_are_refused():
+    from bayesspr.inference.fitted_model import run_nuts_blocks
+
+    with pm.Model() as one:
+        pm.Normal("a")
+    with pm.Model() as two:
+        pm.Normal("b")
+    with pytest.raises(ArgumentError, match="same chains and draws"):
+        run_nuts_blocks(
+            {"one": (one, SamplerConfig(draws=10)), "two": (two, SamplerConfig(draws=20))},
+            random_seed=1,
+            progressbar=False,
+        )
+
+
 def test_sampler_overrides_and_bad_settings():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # one short chain: no verdict expected

@@ -550,6 +550,11 @@ def test_volume_report_is_self_contained_with_health_and_verdict(demo_volume_fit
     for station in ["all", *stations]:
         assert f"<tr><td>{station}</td>" in sections["ppc"]
     assert "packages per route" not in sections["ppc"]  # not the SPR report's check
+    # a fit of independent blocks: E-BFMI per block and chain, the energy plot of the worst
+    ebfmi = demo_volume_fit.idata["sample_stats"]["block"].to_numpy()
+    assert list(ebfmi) == ["station_totals", "zips"]
+    assert "per chain, by block: station_totals " in sections["health"]
+    assert "this is the block of lowest E-BFMI" in sections["energy"]
 
 
 def test_volume_report_without_history_says_so(demo_volume_fit, tmp_path):

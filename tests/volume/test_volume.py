@@ -206,6 +206,10 @@ def test_an_edited_copy_of_the_volume_spec_is_the_model(tmp_path):
     model = VolumeModel(copy, knot_days=14)
     assert model.priors["drift_sd_city"] == 0.25 and model.harmonics == 4
     assert model.knot_days == 14 and model.sampler_config().tune == 300
+    # a block's settings apply over [sampler]
+    zips = model.block_sampler("zips", model.sampler_config())
+    assert zips.tune == 300 and zips.low_rank_mass_matrix is False
+    assert model.block_sampler("station_totals", model.sampler_config()).low_rank_mass_matrix
     assert VolumeModel.from_config(model.config()).config() == model.config()
     assert model.spec_id() != VolumeModel().spec_id()
     # a fit saved before the spec had [design] and [sampler] tables (format 2) still rebuilds
@@ -222,6 +226,13 @@ def test_an_edited_copy_of_the_volume_spec_is_the_model(tmp_path):
         ({"design": {"knot_days": 400}}, r"\[design\] knot_days=400: expected a whole number"),
         ({"design": {"knots": 4}}, r"\[design\] has unknown setting\(s\) \['knots'\]"),
         ({"sampler": {"target_accept": 2}}, r"\[sampler\] target_accept = 2"),
+        ({"blocks": {"shares": {}}}, r"\[blocks\] has unknown block\(s\) \['shares'\]"),
+        (
+            {"blocks": {"zips": {"draws": 9}}},
+            r"\[blocks\] zips has unknown setting\(s\) \['draws'\]",
+        ),
+        ({"blocks": {"zips": 0.95}}, r"\[blocks\] zips = 0.95; expected a table"),
+        ({"blocks": {"zips": {"target_accept": 1.2}}}, r"\[blocks\] zips.*target_accept = 1.2"),
         ("default", "is an SPR spec"),
         ("nope", "volume spec 'nope' not found"),
     ],
