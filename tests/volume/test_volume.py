@@ -201,6 +201,7 @@ def test_an_edited_copy_of_the_volume_spec_is_the_model(tmp_path):
     text = text.replace("drift_sd_city = 0.1 ", "drift_sd_city = 0.25 ")
     text = text.replace("harmonics = 2 ", "harmonics = 4 ")
     text = re.sub(r"^tune = \d+", "tune = 300", text, flags=re.MULTILINE)
+    text = text.replace("[blocks]\n", "[blocks]\nzips = { target_accept = 0.95 }\n")
     copy = tmp_path / "my_volume.toml"
     copy.write_text(text)
     model = VolumeModel(copy, knot_days=14)
@@ -208,8 +209,9 @@ def test_an_edited_copy_of_the_volume_spec_is_the_model(tmp_path):
     assert model.knot_days == 14 and model.sampler_config().tune == 300
     # a block's settings apply over [sampler]
     zips = model.block_sampler("zips", model.sampler_config())
-    assert zips.tune == 300 and zips.low_rank_mass_matrix is False
-    assert model.block_sampler("station_totals", model.sampler_config()).low_rank_mass_matrix
+    assert (zips.tune, zips.target_accept) == (300, 0.95)
+    totals = model.block_sampler("station_totals", model.sampler_config())
+    assert totals.target_accept == model.sampler_config().target_accept == 0.9
     assert VolumeModel.from_config(model.config()).config() == model.config()
     assert model.spec_id() != VolumeModel().spec_id()
     # a fit saved before the spec had [design] and [sampler] tables (format 2) still rebuilds
