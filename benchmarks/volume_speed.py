@@ -99,6 +99,15 @@ def chart(table: pd.DataFrame, path: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, part in table.groupby("model"):
         ax.plot(part["zips"], part["wall_s"], marker="o", label=name)
+    ax.axhline(600, color="grey", linestyle="--", linewidth=1, label="10 minutes")
+    for _, row in table.iterrows():
+        ax.annotate(
+            f"{row['wall_s']:.0f} s",
+            (row["zips"], row["wall_s"]),
+            textcoords="offset points",
+            xytext=(6, -10),
+            fontsize=8,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("zips (8 per station; daily history)")
