@@ -575,7 +575,8 @@ class FittedModel:
             "target_accept": target_accept,
             "nuts_sampler": nuts_sampler,
         }
-        sampler = self.sampler_config().with_overrides(**overrides)
+        defaults = self.sampler_config()
+        sampler = defaults.with_overrides(**overrides)
         prepared = self._prepare(data)
         model = self.build_model(prepared)
         blocks = self.build_blocks(prepared) if method == "nuts" else None
@@ -586,9 +587,7 @@ class FittedModel:
                     {
                         name: (
                             block,
-                            self.block_sampler(name, self.sampler_config()).with_overrides(
-                                **overrides
-                            ),
+                            self.block_sampler(name, defaults).with_overrides(**overrides),
                         )
                         for name, block in blocks.items()
                     },

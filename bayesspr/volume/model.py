@@ -88,22 +88,26 @@ _VAR_FLOOR = 1e-8
 _COEF_TAG = np.uint64(1 << 40)
 _KNOT_TAG = np.uint64(2 << 40)
 
-_SPREADS = (
-    "growth_sd_station",
-    "weekday_sd_station",
-    "yearly_sd_station",
-    "regressor_sd_station",
-    "drift_sd_station",
-    "drift_sd_city",
-    "share_growth_sd",
-    "share_weekday_sd",
-    "share_drift_sd",
-    "ratio_growth_sd",
-    "ratio_noise_sd",
-)
-
-#: The spreads each block learns (every name of ``_SPREADS`` in exactly one block).
-_BLOCK_SPREADS = {"station_totals": _SPREADS[:6], "zips": _SPREADS[6:]}
+#: The spreads each block learns, by block (:data:`VOLUME_BLOCKS`).
+_BLOCK_SPREADS = {
+    "station_totals": (
+        "growth_sd_station",
+        "weekday_sd_station",
+        "yearly_sd_station",
+        "regressor_sd_station",
+        "drift_sd_station",
+        "drift_sd_city",
+    ),
+    "zips": (
+        "share_growth_sd",
+        "share_weekday_sd",
+        "share_drift_sd",
+        "ratio_growth_sd",
+        "ratio_noise_sd",
+    ),
+}
+#: Every spread of the model.
+_SPREADS = tuple(name for block in VOLUME_BLOCKS for name in _BLOCK_SPREADS[block])
 
 #: Support of the positive posterior variables (checked when a saved fit loads).
 VOLUME_SUPPORTS: dict[str, tuple[float, float]] = {
