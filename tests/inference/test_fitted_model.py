@@ -1,6 +1,7 @@
 """A third model written in a few lines fits, saves, loads and refuses wrong files through
 the base alone (:class:`bayesspr.inference.fitted_model.FittedModel`)."""
 
+import os
 import warnings
 from typing import ClassVar
 
@@ -134,6 +135,23 @@ def test_sampler_overrides_and_bad_settings():
         CoinModel().fit(TOSSES, method="gibbs")
     with pytest.raises(SpecError, match=r"unknown setting\(s\) \['thin'\]"):
         SamplerConfig.from_mapping({"draws": 10, "thin": 2})
+
+
+def test_chains_run_on_the_cores_this_process_may_use(monkeypatch):
+    from bayesspr.inference import fitted_model
+
+    assert 1 <= fitted_model.available_cores() <= (os.cpu_count() or 1)
+    # PyMC's own default counts half the CPUs (1 on a 2-core machine: chains one by one)
+    monkeypatch.setattr(fitted_model, "available_cores", lambda: 2)
+    assert SamplerConfig(chains=4).pymc_kwargs()["cores"] == 2
+    assert SamplerConfig(chains=1).pymc_kwargs()["cores"] == 1
+    monkeypatch.setattr(fitted_model, "available_cores", lambda: 16)
+    assert SamplerConfig(chains=4).pymc_kwargs()["cores"] == 4
+    assert SamplerConfig(chains=4, cores=1).pymc_kwargs()["cores"] == 1
+    assert SamplerConfig().with_overrides(cores=3, draws=None).cores == 3
+    for bad in (0, 1.5, "2", True):
+        with pytest.raises(ArgumentError, match=r"sampler cores = .*whole number >= 1"):
+            SamplerConfig(cores=bad)
 
 
 def test_save_and_load_round_trip_through_the_base(coin, tmp_path):
