@@ -95,6 +95,7 @@ def chart(table: pd.DataFrame, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, part in table.groupby("model"):
@@ -113,8 +114,11 @@ def chart(table: pd.DataFrame, path: str) -> None:
     ax.set_xlabel("zips (8 per station; daily history)")
     ax.set_ylabel("fit wall time (s, 2 cores)")
     ax.set_title("Volume model fit time against network size")
+    ax.set_yticks([t for t in (10, 30, 60, 100, 200, 400, 600, 1000, 2000, 4000)])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

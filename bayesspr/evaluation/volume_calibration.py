@@ -5,12 +5,15 @@
 months and pools the worlds: the share of station-days inside the 80 % interval, of
 station-months inside the 90 % interval and of zip-months inside the 80 % interval at forecast
 months 1, 6 and 16, and of city-months inside the 90 % interval (the sum of a city's
-stations: are they forecast with the correlation they have?), each with the 99 % binomial
-band around nominal. ``make validate``
-(``tests/volume/test_station_shares.py``) and ``benchmarks/volume_coverage.py`` both use it.
+stations: are they forecast with the correlation they have?), each with the 99 % band around
+nominal it should fall in. ``make validate`` (``tests/volume/test_station_shares.py``) and
+``benchmarks/volume_coverage.py`` both use it.
 
-The units of one world share its growth and level errors, so a band computed as if they were
-independent is narrow; pooling several small worlds keeps the units closer to independent.
+The units of one world share its growth and level errors (the days of a station, the stations
+of a city), so the binomial band, computed as if they were independent, is too narrow for them.
+The band is the forecast's own (:func:`~bayesspr.simulate.volume_worlds.coverage_by_horizon`):
+how far the share of its own draws, standing in for the truth, strays from nominal; the
+binomial band is reported beside it.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ class EffectCoverage:
     ----------
     table : pandas.DataFrame
         One row per forecast month (1, 6, 16): ``station_day`` / ``station_month`` /
-        ``zip_month`` / ``city_month`` coverage with ``*_lo`` / ``*_hi`` (99 % binomial band)
-        and ``*_n``. A city-month is the sum of its stations' draws, so it checks that the
-        stations of a city are forecast with the correlation they have.
+        ``zip_month`` / ``city_month`` coverage with ``*_lo`` / ``*_hi`` (its 99 % band,
+        dependence of the units included), ``*_binom_lo`` / ``*_binom_hi`` (the binomial band
+        for independent units) and ``*_n``. A city-month is the sum of its stations' draws,
+        so it checks that the stations of a city are forecast with the correlation they have.
     fits : list of dict
         Per world: ``seed``, ``wall_s`` (fit seconds) and the fit's diagnostics.
     """
@@ -153,12 +157,13 @@ def effect_coverage(
     station = coverage_by_horizon(*pool("station"), days)
     zips = coverage_by_horizon(*pool("zip"), days, month_level=0.8)
     cities = coverage_by_horizon(*pool("city"), days)
+    keys = ("_cover", "_lo", "_hi", "_binom_lo", "_binom_hi", "_n")
     table = pd.DataFrame(
         {
-            **{f"station_day{k}": station[f"day{k}"] for k in ("_cover", "_lo", "_hi", "_n")},
-            **{f"station_month{k}": station[f"month{k}"] for k in ("_cover", "_lo", "_hi", "_n")},
-            **{f"zip_month{k}": zips[f"month{k}"] for k in ("_cover", "_lo", "_hi", "_n")},
-            **{f"city_month{k}": cities[f"month{k}"] for k in ("_cover", "_lo", "_hi", "_n")},
+            **{f"station_day{k}": station[f"day{k}"] for k in keys},
+            **{f"station_month{k}": station[f"month{k}"] for k in keys},
+            **{f"zip_month{k}": zips[f"month{k}"] for k in keys},
+            **{f"city_month{k}": cities[f"month{k}"] for k in keys},
         }
     )
     table.columns = [c.replace("_cover", "") for c in table.columns]

@@ -76,8 +76,9 @@ def default_nuts_sampler() -> str:
 def available_cores() -> int:
     """CPUs this process may run on (its affinity mask, so a container's limit counts).
 
-    Where the platform has no affinity masks, all of the machine's. PyMC's own default for ``cores`` assumes half the CPUs are hyper-threads, which on a
-    2-core machine runs every chain one after the other.
+    Where the platform has no affinity masks, all of the machine's. PyMC's own default for
+    ``cores`` assumes half the CPUs are hyper-threads, which on a 2-core machine runs every
+    chain one after the other.
 
     Returns
     -------

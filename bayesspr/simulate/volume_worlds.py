@@ -267,10 +267,20 @@ def coverage_by_horizon(
 ) -> pd.DataFrame:
     """Share of station-days and station-months inside central intervals, by forecast month.
 
+    Each share comes with the 99 % band it should fall in if the forecast is calibrated. The
+    days of one station are not independent trials (a station forecast too low is too low on
+    most days of the month), nor are the stations of a city, so the binomial band, which
+    assumes they are, is too narrow for them. The band used here is the forecast's own: half
+    of the draws stand in for the truth, one at a time, scored against the intervals of the
+    other half; a calibrated forecast's truth behaves like one of its draws, dependence
+    included. The band is nominal ± 2.576 standard deviations of those stand-ins' shares,
+    never narrower than the binomial band (reported as well). For independent units the two
+    agree.
+
     Parameters
     ----------
     draws : numpy.ndarray
-        Forecast draws of stops per station-day, (samples, days, stations).
+        Forecast draws of stops per station-day, (samples, days, stations); at least 20.
     observed : numpy.ndarray
         True stops per station-day, (days, stations).
     dates : pandas.DatetimeIndex
@@ -284,10 +294,17 @@ def coverage_by_horizon(
     -------
     pandas.DataFrame
         One row per horizon: ``day_cover`` and ``day_n`` (station-days), ``month_cover`` and
-        ``month_n`` (station-months, one per station), each with the 99 % binomial band
-        (``*_lo``, ``*_hi``) around nominal.
+        ``month_n`` (station-months, one per station), each with its 99 % band (``*_lo``,
+        ``*_hi``) and the binomial band for independent units (``*_binom_lo``,
+        ``*_binom_hi``).
     """
     from scipy import stats
+
+    def inside(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return (values >= lo) & (values <= hi)
+
+    def interval(sample: np.ndarray, level: float) -> np.ndarray:
+        return np.quantile(sample, [(1 - level) / 2, (1 + level) / 2], axis=0)
 
     rows = []
     for h in horizons:
@@ -296,22 +313,26 @@ def coverage_by_horizon(
         o = observed[window]
         if o.shape[0] < 30:
             continue
-        lo, hi = np.quantile(d, [(1 - day_level) / 2, (1 + day_level) / 2], axis=0)
-        day_hits = (o >= lo) & (o <= hi)
-        m = d.sum(axis=1)
-        mlo, mhi = np.quantile(m, [(1 - month_level) / 2, (1 + month_level) / 2], axis=0)
-        om = o.sum(axis=0)
-        month_hits = (om >= mlo) & (om <= mhi)
-        row = {"horizon_month": h}
-        for name, hits, level in (("day", day_hits, day_level), ("month", month_hits, month_level)):
+        row: dict[str, float] = {"horizon_month": h}
+        for name, sample, truth, level in (
+            ("day", d, o, day_level),
+            ("month", d.sum(axis=1), o.sum(axis=0), month_level),
+        ):
+            hits = inside(truth, *interval(sample, level))
+            # the forecast's own band: odd draws as truths against the even draws' intervals
+            lo, hi = interval(sample[0::2], level)
+            stand_ins = inside(sample[1::2], lo, hi).reshape(len(sample[1::2]), -1).mean(axis=1)
             n = hits.size
-            band = stats.binom.ppf([0.005, 0.995], n, level) / n
+            binom = stats.binom.ppf([0.005, 0.995], n, level) / n
+            half = max(2.576 * float(stand_ins.std(ddof=1)), *(np.abs(binom - level)))
             row.update(
                 {
-                    f"{name}_cover": hits.mean(),
+                    f"{name}_cover": float(hits.mean()),
                     f"{name}_n": n,
-                    f"{name}_lo": band[0],
-                    f"{name}_hi": band[1],
+                    f"{name}_lo": max(0.0, level - half),
+                    f"{name}_hi": min(1.0, level + half),
+                    f"{name}_binom_lo": float(binom[0]),
+                    f"{name}_binom_hi": float(binom[1]),
                 }
             )
         rows.append(row)

@@ -140,7 +140,8 @@ def _coverage_evidence(result, effect, request, evidence, coverages=COVERAGES):
                 request,
                 f"volume {effect}: {label} coverage, forecast month {month}",
                 f"{row[name]:.3f} of {int(row[f'{name}_n'])}",
-                f"{row[f'{name}_lo']:.3f}–{row[f'{name}_hi']:.3f} (99 % binomial band)",
+                f"{row[f'{name}_lo']:.3f}–{row[f'{name}_hi']:.3f} (99 %, the forecast's own "
+                f"band; binomial {row[f'{name}_binom_lo']:.3f}–{row[f'{name}_binom_hi']:.3f})",
                 bool(inside.loc[month, name]),
             )
     # city-months (benchmarks/volume_coverage.py) need many cities: 2 per world are too few here
