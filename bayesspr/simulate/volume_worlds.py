@@ -256,6 +256,55 @@ def simulate_volume_world(
     )
 
 
+def coverage_with_band(sample: np.ndarray, truth: np.ndarray, level: float) -> dict[str, float]:
+    """Share of units whose truth lies in the forecast's central interval, and its 99 % band.
+
+    The units of a forecast are seldom independent trials (the days of a station share its
+    level error, the months of a station its growth, the stations of a city its walk), so the
+    binomial band, which assumes they are, is too narrow for them. The band here is the
+    forecast's own: half of the draws stand in for the truth, one at a time, scored against
+    the intervals of the other half; a calibrated forecast's truth behaves like one of its
+    draws, dependence included. It is ``level`` ± 2.576 standard deviations of those stand-ins'
+    shares, never narrower than the binomial band (returned as well). For independent units the
+    two agree; where the units share most of their uncertainty the band is wide, which says
+    how little one forecast's units can tell.
+
+    Parameters
+    ----------
+    sample : numpy.ndarray
+        Forecast draws, (samples, *units); at least 20 samples.
+    truth : numpy.ndarray
+        What happened, (*units).
+    level : float
+        Central interval mass (–).
+
+    Returns
+    -------
+    dict
+        ``cover`` (share of units inside), ``n`` (units), ``lo`` / ``hi`` (the forecast's own
+        99 % band) and ``binom_lo`` / ``binom_hi`` (the binomial band of independent units).
+    """
+    from scipy import stats
+
+    def inside(values: np.ndarray, part: np.ndarray) -> np.ndarray:
+        lo, hi = np.quantile(part, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        return (values >= lo) & (values <= hi)
+
+    hits = inside(truth, sample)
+    stand_ins = inside(sample[1::2], sample[0::2]).reshape(len(sample[1::2]), -1).mean(axis=1)
+    n = hits.size
+    binom = stats.binom.ppf([0.005, 0.995], n, level) / n
+    half = max(2.576 * float(stand_ins.std(ddof=1)), *(np.abs(binom - level)))
+    return {
+        "cover": float(hits.mean()),
+        "n": n,
+        "lo": max(0.0, level - half),
+        "hi": min(1.0, level + half),
+        "binom_lo": float(binom[0]),
+        "binom_hi": float(binom[1]),
+    }
+
+
 def coverage_by_horizon(
     draws: np.ndarray,
     observed: np.ndarray,
@@ -267,15 +316,9 @@ def coverage_by_horizon(
 ) -> pd.DataFrame:
     """Share of station-days and station-months inside central intervals, by forecast month.
 
-    Each share comes with the 99 % band it should fall in if the forecast is calibrated. The
-    days of one station are not independent trials (a station forecast too low is too low on
-    most days of the month), nor are the stations of a city, so the binomial band, which
-    assumes they are, is too narrow for them. The band used here is the forecast's own: half
-    of the draws stand in for the truth, one at a time, scored against the intervals of the
-    other half; a calibrated forecast's truth behaves like one of its draws, dependence
-    included. The band is nominal ± 2.576 standard deviations of those stand-ins' shares,
-    never narrower than the binomial band (reported as well). For independent units the two
-    agree.
+    Each share comes with the 99 % band it should fall in if the forecast is calibrated, the
+    forecast's own (dependence of the units included), and the binomial band for independent
+    units (see :func:`coverage_with_band`).
 
     Parameters
     ----------
@@ -295,17 +338,8 @@ def coverage_by_horizon(
     pandas.DataFrame
         One row per horizon: ``day_cover`` and ``day_n`` (station-days), ``month_cover`` and
         ``month_n`` (station-months, one per station), each with its 99 % band (``*_lo``,
-        ``*_hi``) and the binomial band for independent units (``*_binom_lo``,
-        ``*_binom_hi``).
+        ``*_hi``) and the binomial band (``*_binom_lo``, ``*_binom_hi``).
     """
-    from scipy import stats
-
-    def inside(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        return (values >= lo) & (values <= hi)
-
-    def interval(sample: np.ndarray, level: float) -> np.ndarray:
-        return np.quantile(sample, [(1 - level) / 2, (1 + level) / 2], axis=0)
-
     rows = []
     for h in horizons:
         window = slice(30 * (h - 1), 30 * h)
@@ -318,22 +352,8 @@ def coverage_by_horizon(
             ("day", d, o, day_level),
             ("month", d.sum(axis=1), o.sum(axis=0), month_level),
         ):
-            hits = inside(truth, *interval(sample, level))
-            # the forecast's own band: odd draws as truths against the even draws' intervals
-            lo, hi = interval(sample[0::2], level)
-            stand_ins = inside(sample[1::2], lo, hi).reshape(len(sample[1::2]), -1).mean(axis=1)
-            n = hits.size
-            binom = stats.binom.ppf([0.005, 0.995], n, level) / n
-            half = max(2.576 * float(stand_ins.std(ddof=1)), *(np.abs(binom - level)))
             row.update(
-                {
-                    f"{name}_cover": float(hits.mean()),
-                    f"{name}_n": n,
-                    f"{name}_lo": max(0.0, level - half),
-                    f"{name}_hi": min(1.0, level + half),
-                    f"{name}_binom_lo": float(binom[0]),
-                    f"{name}_binom_hi": float(binom[1]),
-                }
+                {f"{name}_{k}": v for k, v in coverage_with_band(sample, truth, level).items()}
             )
         rows.append(row)
     return pd.DataFrame(rows).set_index("horizon_month")
