@@ -11,7 +11,7 @@ nominal it should fall in. ``make validate`` (``tests/volume/test_station_shares
 
 The units of one world share its growth and level errors (the days of a station, the stations
 of a city), so the binomial band, computed as if they were independent, is too narrow for them.
-The band is the forecast's own (:func:`~bayesspr.simulate.volume_worlds.coverage_by_horizon`):
+The band is the forecast's own (:func:`~bayesspr.simulate.volume_worlds.coverage_with_band`):
 how far the share of its own draws, standing in for the truth, strays from nominal; the
 binomial band is reported beside it.
 """

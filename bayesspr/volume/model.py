@@ -500,10 +500,7 @@ class VolumeModel(FittedModel):
         -------
         pymc.Model
         """
-        with pm.Model(coords=self._coords(tables)) as model:
-            for block in VOLUME_BLOCKS:
-                self._add_block(block, tables)
-        return model
+        return self._model_of(VOLUME_BLOCKS, tables, self._coords(tables))
 
     def build_blocks(self, tables: HistoryTables) -> dict[str, pm.Model]:
         """The model's two independent blocks as PyMC models, sampled one by one.
@@ -528,12 +525,14 @@ class VolumeModel(FittedModel):
             By block name (:data:`VOLUME_BLOCKS`).
         """
         coords = self._coords(tables)
-        blocks = {}
-        for block in VOLUME_BLOCKS:
-            with pm.Model(coords=coords) as model:
+        return {block: self._model_of((block,), tables, coords) for block in VOLUME_BLOCKS}
+
+    def _model_of(self, blocks: tuple[str, ...], tables: HistoryTables, coords: dict) -> pm.Model:
+        """One PyMC model holding the given blocks' parameters and likelihoods."""
+        with pm.Model(coords=coords) as model:
+            for block in blocks:
                 self._add_block(block, tables)
-            blocks[block] = model
-        return blocks
+        return model
 
     def block_sampler(self, block: str, sampler: SamplerConfig) -> SamplerConfig:
         """NUTS settings of one block: the fit's, changed by the spec's ``[blocks]`` entry.
