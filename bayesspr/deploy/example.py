@@ -40,7 +40,8 @@ def example_problem(
     n_years : int
         Periods (years); purchases are made at the start of each.
     months_per_year : int
-        Planned months per year (e.g. 12, or 2 for a quick look at summer and winter).
+        Planned months per year (e.g. 12, or 2 for a quick look at summer and winter); each
+        stands for 12 / months_per_year calendar months of costs.
     n_samples : int
         Joint draws.
     seed : int
@@ -99,6 +100,7 @@ def example_problem(
         "van_types": vans,
         "station_city": pd.Series(cities, index=stations),
         "month_period": pd.Series(years, index=months),
+        "month_weight": pd.Series(12.0 / months_per_year, index=months),
         "demand": xr.DataArray(demand, dims=("sample", "station", "month"), coords=coords),
         "in_range": xr.DataArray(
             in_range, dims=("sample", "van", "station", "month"), coords=ev_coords

@@ -117,7 +117,7 @@ class DeployPlan:
 
     @cached_property
     def cost(self) -> pd.Series:
-        """Expected cost and its parts (currency): purchases, holding, moves, shortage, CO2."""
+        """Expected cost and its parts (currency; the residual value is negative)."""
         prog, x = self.program, self.solution.x
         out = pd.Series(
             {
@@ -201,7 +201,8 @@ class DeployPlan:
         """A few lines: cost, gap, solve time, vans bought."""
         c = self.cost
         return (
-            f"expected cost {c['total']:,.0f} (purchases {c['purchases']:,.0f}, holding "
+            f"expected cost {c['total']:,.0f} (purchases {c['purchases']:,.0f} less residual "
+            f"value {-c['residual_value']:,.0f}, holding "
             f"{c['holding']:,.0f}, moves {c['moves']:,.0f}, shortage "
             f"{c['shortage']:,.0f}, emissions {c['emissions']:,.0f}); "
             f"MIP gap {self.mip_gap:.2%}; solved in {self.seconds:.2f} s; "

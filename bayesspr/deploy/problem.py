@@ -51,6 +51,12 @@ class DeployCosts:
         CO2 of a combustion or rented van (kg per km), ≥ 0.
     emission_days_per_month : float
         Days a month whose routes the design day stands for in the emission cost (days), ≥ 0.
+    van_life_months : float or mapping of str to float, optional
+        Service life over which a van's price is written off in a straight line (calendar
+        months; one number for every type or one per type), > 0. A van still owned at the
+        horizon's end is credited the unused part of its price (its residual value), so a
+        van bought in the last year costs that year's share of its price, not all of it.
+        None: no residual value (every purchase costs its whole price).
     """
 
     holding_per_van_month: Mapping[str, float]
@@ -60,6 +66,16 @@ class DeployCosts:
     emission_price_per_kg: float = 0.0
     emission_kg_per_km: float = 0.0
     emission_days_per_month: float = 0.0
+    van_life_months: float | Mapping[str, float] | None = 96.0
+
+    def life_months(self, vans: Sequence[str]) -> np.ndarray:
+        """Service life of each van type (calendar months; inf where none is given)."""
+        life = self.van_life_months
+        if life is None:
+            return np.full(len(vans), math.inf)
+        if isinstance(life, Mapping):
+            return np.array([float(life[v]) for v in vans])
+        return np.full(len(vans), float(life))
 
 
 def _finite(value: object) -> bool:
@@ -114,6 +130,12 @@ class DeployProblem:
         period (–, in [0, 1]), per period.
     hard_service : bool
         If True no shortage is allowed on any draw (the fleet covers every draw's design day).
+    month_weight : pandas.Series, optional
+        Calendar months each modelled month stands for (months, > 0; index: the months in
+        order). Holding, shortage and emission costs of a month count this many times, so a
+        year planned on two representative months weighs as much as one planned on twelve.
+        Missing: 1 each, which is right only when the months are consecutive calendar months;
+        ``YYYY-MM`` labels that skip months are refused without it.
     """
 
     van_types: Sequence[VanType]
@@ -133,6 +155,7 @@ class DeployProblem:
     initial_fleet: pd.DataFrame | None = None
     min_electric_share: pd.Series | None = None
     hard_service: bool = False
+    month_weight: pd.Series | None = None
     _problems: list[Problem] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -217,12 +240,32 @@ class DeployProblem:
             if bad:
                 rule = "expected a finite number " + ("> 0" if lower_open else "≥ 0")
                 found.append(Problem("costs", col, value, rule))
+        self._check_life(names, found)
         if not _finite(self.charging_hours) or not 0 < float(self.charging_hours) <= 24:
             found.append(
                 Problem(
                     "charging_hours", None, self.charging_hours, "expected hours a night in (0, 24]"
                 )
             )
+
+    def _check_life(self, names: list, found: list[Problem]) -> None:
+        """Each van type's service life is a number of calendar months > 0 (or no life)."""
+        life = self.costs.van_life_months
+        if life is None:
+            return
+        per_type = life if isinstance(life, Mapping) else dict.fromkeys(names, life)
+        for name in names:
+            value = per_type.get(name)
+            if not _finite(value) or float(value) <= 0:  # type: ignore[arg-type]
+                found.append(
+                    Problem(
+                        "costs.van_life_months",
+                        name,
+                        value,
+                        "expected a service life > 0 (calendar months), or None for no "
+                        "residual value",
+                    )
+                )
 
     def _check_network(self, found: list[Problem]) -> None:
         if not isinstance(self.station_city, pd.Series) or self.station_city.empty:
@@ -257,6 +300,47 @@ class DeployProblem:
                 break
             if not seen or p != seen[-1]:
                 seen.append(p)
+        self._check_month_weight(found)
+
+    def _check_month_weight(self, found: list[Problem]) -> None:
+        """Weights match the months and are > 0; skipped calendar months need weights."""
+        months = self.months
+        if self.month_weight is None:
+            labels = [str(m) for m in months]
+            if not all(
+                len(m) == 7 and m[4] == "-" and m.replace("-", "").isdigit() for m in labels
+            ):
+                return
+            steps = np.diff([int(m[:4]) * 12 + int(m[5:]) for m in labels])
+            if len(steps) and (steps != 1).any():
+                t = int(np.flatnonzero(steps != 1)[0])
+                found.append(
+                    Problem(
+                        "month_weight",
+                        None,
+                        None,
+                        f"months {labels[t]} and {labels[t + 1]} are not consecutive calendar "
+                        "months: give month_weight, the calendar months each modelled month "
+                        "stands for (e.g. 6 each for two months a year)",
+                    )
+                )
+            return
+        weight = self.month_weight
+        if not isinstance(weight, pd.Series) or list(weight.index) != months:
+            found.append(
+                Problem(
+                    "month_weight",
+                    "month",
+                    str(getattr(weight, "index", None))[:80],
+                    f"expected a pandas.Series with the months {months!s:.80} in that order",
+                )
+            )
+            return
+        for month, value in weight.items():
+            if not _finite(value) or float(value) <= 0:
+                found.append(
+                    Problem("month_weight", str(month), value, "expected calendar months > 0")
+                )
 
     def _check_draws(self, found: list[Problem]) -> None:
         if found:  # labels are needed to check the draws
@@ -485,9 +569,10 @@ class DeployProblem:
         -------
         dict of str to numpy.ndarray
             ``demand`` (W, S, T), ``in_range`` and ``kwh`` (W, E, S, T), ``km`` (W, S, T),
-            ``period_of`` (T,) int, ``city_of`` (S,) int, and per period ``budget``,
-            ``ev_supply``, ``share``; ``station_kw`` (S, P), ``city_kw`` (C, P), ``bays`` (S,),
-            ``initial`` (V, C); ``inf`` where a limit is not given.
+            ``period_of`` (T,) int, ``month_weight`` (T,) calendar months, ``city_of`` (S,)
+            int, and per period ``budget``, ``ev_supply``, ``share``; ``station_kw`` (S, P),
+            ``city_kw`` (C, P), ``bays`` (S,), ``initial`` (V, C); ``inf`` where a limit is
+            not given.
         """
         periods, stations, cities = self.periods, self.stations, self.cities
         n_w, n_s, n_t, n_p = self.n_samples, len(stations), len(self.months), len(periods)
@@ -495,6 +580,11 @@ class DeployProblem:
         out: dict[str, np.ndarray] = {
             "demand": self.demand.transpose("sample", "station", "month").to_numpy().astype(float),
             "period_of": np.array([periods.index(p) for p in self.month_period.tolist()]),
+            "month_weight": (
+                np.ones(len(self.months))
+                if self.month_weight is None
+                else self.month_weight.to_numpy(dtype=float)
+            ),
             "city_of": np.array([cities.index(str(c)) for c in self.station_city]),
         }
         if n_e:

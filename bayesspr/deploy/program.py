@@ -14,9 +14,10 @@ the routes each range reaches (nested: a longer range serves every route a short
 their overnight energy within the station's and the city's power × charging hours; combustion
 vans plus electric routes plus shortage cover the design day (no shortage if hard service).
 
-Objective (currency): purchases + holding of every owned van each month from its purchase
-(initial fleet included) + moves + mean over draws of shortage cost and of the emission cost
-of the routes not run electric.
+Objective (currency): purchases less their residual value at the horizon's end + holding of
+every owned van each month from its purchase (initial fleet included) + moves + mean over
+draws of shortage cost and of the emission cost of the routes not run electric; each modelled
+month counts the calendar months it stands for (``month_weight``).
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ class Program:
     arrays : dict of str to numpy.ndarray
         The problem's arrays (:meth:`DeployProblem.arrays`).
     parts : dict of str to numpy.ndarray
-        Objective coefficients of each cost part (``purchases``, ``holding`` of owned vans,
-        ``moves``, expected ``shortage``, expected ``emissions``); they sum to ``c``.
+        Objective coefficients of each cost part (``purchases``, ``residual_value`` at the
+        horizon's end, ``holding`` of owned vans, ``moves``, expected ``shortage``, expected
+        ``emissions``); they sum to ``c``.
     constants : dict of str to float
         Constant of each part (holding of the initial fleet; emissions if nothing ran
         electric); they sum to ``constant``.
@@ -239,25 +241,37 @@ def _variable_bounds(lay: _Layout, fixed: dict | None) -> tuple[np.ndarray, np.n
 def _objective(lay: _Layout) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """The objective's cost parts: coefficients per variable and constants (currency).
 
+    Each modelled month counts its ``month_weight`` calendar months in holding, shortage and
+    emissions; a van bought at the start of period p is held for the calendar months from p
+    to the horizon's end, H_p, and is credited its residual value, price · max(0, 1 − H_p /
+    life), at the end (straight-line write-off over ``van_life_months``).
+
     Returns
     -------
     parts : dict of str to numpy.ndarray
-        ``purchases``, ``holding`` (each van bought held from its period on), ``moves``,
+        ``purchases``, ``residual_value`` (negative: the unused part of each van's price at
+        the horizon's end), ``holding`` (each van bought held from its period on), ``moves``,
         expected ``shortage`` and expected ``emissions`` (negative: each electric route
         saves the emissions of its km).
     constants : dict of str to float
         Holding of the initial fleet; emissions if no route ran electric.
     """
-    a, cost, n_w, n_t = lay.a, lay.problem.costs, lay.n_w, lay.n_t
-    months_owned = (lay.period_of[None, :] >= np.arange(lay.n_p)[:, None]).sum(1)  # (p,)
+    a, cost, n_w = lay.a, lay.problem.costs, lay.n_w
+    weight = a["month_weight"]  # calendar months per modelled month (T,)
+    held = (lay.period_of[None, :] >= np.arange(lay.n_p)[:, None]) @ weight  # (p,) months
+    life = cost.life_months(lay.problem.vans)  # (v,)
     parts = {
-        k: np.zeros(lay.n_x) for k in ("purchases", "holding", "moves", "shortage", "emissions")
+        k: np.zeros(lay.n_x)
+        for k in ("purchases", "residual_value", "holding", "moves", "shortage", "emissions")
     }
     parts["purchases"][lay.buy] = lay.price[:, None, None]
-    parts["holding"][lay.buy] = lay.hold[:, None, None] * months_owned[None, None, :]
+    unused = np.clip(1.0 - held[None, :] / life[:, None], 0.0, 1.0)  # (v, p) of the price
+    unused[~np.isfinite(life)] = 0.0  # no service life given: no residual value
+    parts["residual_value"][lay.buy] = -(lay.price[:, None] * unused)[:, None, :]
+    parts["holding"][lay.buy] = lay.hold[:, None, None] * held[None, None, :]
     parts["moves"][lay.move] = float(cost.move_per_van)
     parts["shortage"][lay.short] = (
-        float(cost.shortage_per_van_day) * float(cost.shortage_days_per_month) / n_w
+        float(cost.shortage_per_van_day) * float(cost.shortage_days_per_month) / n_w * weight
     )
     emission = (
         float(cost.emission_price_per_kg)
@@ -265,13 +279,16 @@ def _objective(lay: _Layout) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         * float(cost.emission_days_per_month)
         / n_w
     )
-    parts["emissions"][lay.ev] = -emission * a["km"][:, None]  # each electric route saves its km
+    # each electric route saves its km
+    parts["emissions"][lay.ev] = -emission * (a["km"] * weight)[:, None]
     constants = {
         "purchases": 0.0,
-        "holding": float(lay.hold @ a["initial"].sum(1)) * n_t,
+        "residual_value": 0.0,
+        "holding": float(lay.hold @ a["initial"].sum(1)) * float(weight.sum()),
         "moves": 0.0,
         "shortage": 0.0,
-        "emissions": emission * float((a["km"] * a["demand"]).sum()),  # if none ran electric
+        # if none ran electric
+        "emissions": emission * float((a["km"] * a["demand"] * weight).sum()),
     }
     return parts, constants
 

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -55,14 +56,20 @@ def tiny(demand, in_range, kwh, power_kw, *, km=50.0, co2_price=1.0, **kw):
     )
 
 
-def enumerate_optimum(demand, in_range, kwh, power_kw, km=50.0, co2=1.0):
-    """Best cost over every whole fleet (0..10 of each), recourse in closed form."""
+def enumerate_optimum(demand, in_range, kwh, power_kw, km=50.0, co2=1.0, life=96.0):
+    """Best cost over every whole fleet (0..10 of each), recourse in closed form.
+
+    One month held: a van costs the month's share of its price (1 / life; the rest is its
+    residual value at the horizon's end) plus a month's holding.
+    """
     d, r, e = (np.asarray(v, float) for v in (demand, in_range, kwh))
     best = math.inf
+    capital = min(1.0, 1.0 / life)
     for xd, xe in itertools.product(range(11), range(11)):
         u = np.minimum(np.minimum(xe, r), power_kw * 8.0 / e)  # routes run electric
         y = np.maximum(0.0, d - xd - u)
-        cost = 11 * xd + 12.5 * xe + np.mean(20 * y + co2 * 0.1 * km * (d - u))
+        van_cost = (10 * capital + 1.0) * xd + (12 * capital + 0.5) * xe
+        cost = van_cost + np.mean(20 * y + co2 * 0.1 * km * (d - u))
         best = min(best, cost)
     return best
 
@@ -186,6 +193,80 @@ def test_more_range_never_costs_more():
     assert costs[1] <= costs[0] + 1e-6
     assert costs[2] <= costs[1] + 1e-6
     assert costs[2] < costs[0] - 1.0
+
+
+def _sampled_finer(problem, k):
+    """The same year with each modelled month repeated k times, each standing for 1/k of it."""
+    months = problem.months
+    labels = [f"{m}#{i}" for m in months for i in range(k)]
+    pick = np.repeat(np.arange(len(months)), k)
+
+    def finer(draws):
+        return draws.isel(month=pick).assign_coords(month=labels)
+
+    return replace(
+        problem,
+        demand=finer(problem.demand),
+        in_range=finer(problem.in_range),
+        kwh_per_route=finer(problem.kwh_per_route),
+        route_km=finer(problem.route_km),
+        month_period=pd.Series(problem.month_period.to_numpy()[pick], index=labels),
+        month_weight=pd.Series(problem.month_weight.to_numpy()[pick] / k, index=labels),
+    )
+
+
+def test_a_year_gives_the_same_plan_however_finely_its_months_are_sampled():
+    # two representative months a year (6 calendar months each) against the same months
+    # sampled six times as finely (1 calendar month each): the same year, so the same plan
+    coarse = example_problem(n_samples=12)
+    fine = _sampled_finer(coarse, 6)
+    a, b = deploy(coarse, mip_rel_gap=0.0), deploy(fine, mip_rel_gap=0.0)
+    np.testing.assert_array_equal(a.buy, b.buy)
+    assert a.cost["total"] == pytest.approx(b.cost["total"], rel=1e-6)
+    assert a.buy[1:].sum() > 0  # electric vans are bought: the weights matter to the choice
+
+
+def test_the_last_year_buys_when_a_van_keeps_its_residual_value():
+    # one station, no van in year one, one route a day in year two (one modelled month a
+    # year, 12 calendar months each); a year of shortage costs 12 × 50 × 20 = 12,000
+    months = ["y1", "y2"]
+    c = {"sample": [0], "station": ["A"], "month": months}
+
+    def problem(life):
+        return DeployProblem(
+            van_types=[VanType("diesel", 250, 20_000.0)],
+            station_city=pd.Series(["X"], index=["A"]),
+            month_period=pd.Series([1, 2], index=months),
+            month_weight=pd.Series([12.0, 12.0], index=months),
+            demand=_da([[[0.0, 1.0]]], ("sample", "station", "month"), **c),
+            costs=DeployCosts(
+                {"diesel": 100.0},
+                shortage_per_van_day=50.0,
+                shortage_days_per_month=20.0,
+                van_life_months=life,
+            ),
+        )
+
+    # whole price 20,000 + a year's holding 1,200 > 12,000 of shortage: no van
+    whole = deploy(problem(None), mip_rel_gap=0.0)
+    assert whole.buy.sum() == 0
+    assert whole.cost["total"] == pytest.approx(12_000.0)
+    # written off over 96 months: the year costs 20,000 × 12 / 96 = 2,500 + 1,200 holding
+    kept = deploy(problem(96.0), mip_rel_gap=0.0)
+    np.testing.assert_array_equal(kept.buy[0, 0], [0, 1])
+    assert kept.cost["residual_value"] == pytest.approx(-20_000.0 * 84 / 96)
+    assert kept.cost["total"] == pytest.approx(3_700.0)
+
+
+def test_month_weights_and_service_lives_are_checked():
+    good = _small()
+    weight = pd.Series(6.0, index=good.months)
+    with pytest.raises(DeployInputError, match=r"month_weight.*2027-07.*expected calendar months"):
+        _small(month_weight=weight.where(weight.index != "2027-07", 0.0))
+    with pytest.raises(DeployInputError, match=r"month_weight.*expected a pandas.Series"):
+        _small(month_weight=weight.iloc[::-1])
+    with pytest.raises(DeployInputError, match=r"van_life_months.*diesel.*expected a service"):
+        _small(costs=replace(good.costs, van_life_months={"diesel": -1.0, "ev_small": 9.0}))
 
 
 def test_infeasible_hard_service_names_the_budget():

@@ -83,13 +83,17 @@ def test_design_days_match_a_loop():
                 if n_ok:
                     assert out.p_run_out.sel(sample=w, van="ev", station=s, month=label) <= m.risk
     assert list(out.month_period) == [2027, 2027]
-    # the draws fill a problem as they are
-    problem = DeployProblem(
-        van_types=[DIESEL, EV],
-        station_city=city,
-        costs=DeployCosts({"diesel": 1.0, "ev": 1.0}, 100.0),
+    # the draws fill a problem, once it says what the two months (Jan, Jul) stand for
+    fields = {
+        "van_types": [DIESEL, EV],
+        "station_city": city,
+        "costs": DeployCosts({"diesel": 1.0, "ev": 1.0}, 100.0),
         **out.problem_fields(),
-    )
+    }
+    with pytest.raises(DeployInputError, match=r"2027-01 and 2027-07 are not consecutive"):
+        DeployProblem(**fields)
+    weight = pd.Series([6.0, 6.0], index=["2027-01", "2027-07"])
+    problem = DeployProblem(**fields, month_weight=weight)
     assert problem.n_samples == 2
 
 
