@@ -5,8 +5,11 @@
 (``station_of``). A fleet is sized for the busy day, so for each draw and station-month the
 design day is the month's busiest day of that station (most routes) in that draw; on it we
 count the routes each electric type can run (energy from :class:`~bayesspr.deploy.energy.
-EnergyModel`: the city's temperature that month, the zip's climb, the payload), their mean
-energy and P(run out of charge), and the mean route km. Vectorised over draws, days and zips
+EnergyModel`: the city's temperature that month, the zip's climb, the payload) in each
+route-length class, the mean energy of each class's routes, P(run out of charge), and the mean
+route km. The classes split the forecast's routes by km into equal shares; a class's energy is
+that of all its routes, so a longer range adds routes to the in-range counts without changing
+the energy charged for those already in range. Vectorised over draws, days and zips
 one month at a time; sums per station through a sparse zip-day × station matrix.
 """
 
@@ -37,12 +40,13 @@ class DesignDays:
         Routes on the design day (sample, station, month).
     in_range : xarray.DataArray
         Of those, routes each electric type runs with P(run out) ≤ risk (sample, van,
-        station, month).
+        station, month, km_class).
     kwh_per_route : xarray.DataArray
-        Mean planned energy of those routes (kWh per route); 0 where none.
+        Mean planned energy of a route of each class, in range or not (kWh per route; same
+        dims); 0 where the class has no route.
     p_run_out : xarray.DataArray
-        Mean P(run out of charge) of those routes (–); ≤ the risk by construction, NaN where
-        none.
+        Mean P(run out of charge) of the in-range routes (–; sample, van, station, month);
+        ≤ the risk by construction, NaN where none.
     route_km : xarray.DataArray
         Mean km of a design-day route (sample, station, month); 0 where no route.
     month_period : pandas.Series
@@ -136,6 +140,36 @@ def _network_problems(
     return found
 
 
+def _km_class_edges(
+    routes: np.ndarray, km: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, list[str]]:
+    """Inner edges (km) splitting the forecast's routes into equal shares, and class labels.
+
+    Parameters
+    ----------
+    routes, km : numpy.ndarray
+        Routes and km per route of every zip-day draw (same shape).
+    n_classes : int
+        Classes wanted.
+
+    Returns
+    -------
+    edges : numpy.ndarray
+        Increasing inner edges (km); a route of km x is in class ``searchsorted(edges, x,
+        side="right")``. Fewer than ``n_classes − 1`` where the km repeat.
+    labels : list of str
+        ``"0-62 km"``, ``"62-80 km"``, …, ``"101+ km"``.
+    """
+    used = np.nan_to_num(routes) > 0
+    lengths = np.nan_to_num(km)[used]
+    if lengths.size == 0 or n_classes == 1:
+        return np.array([]), ["all"]
+    edges = np.unique(np.quantile(lengths, np.arange(1, n_classes) / n_classes))
+    bounds = [0.0, *edges]
+    labels = [f"{lo:.0f}-{hi:.0f} km" for lo, hi in zip(bounds[:-1], edges, strict=True)]
+    return edges, [*labels, f"{bounds[-1]:.0f}+ km"]
+
+
 def from_forecast(
     draws: xr.Dataset,
     station_city: pd.Series,
@@ -145,6 +179,7 @@ def from_forecast(
     climb_m_per_km: pd.Series | None = None,
     payload_t: float = 0.5,
     energy: EnergyModel | None = None,
+    km_classes: int = 4,
 ) -> DesignDays:
     """Design-day draws per station-month from a composed forecast's zip-day draws.
 
@@ -165,6 +200,9 @@ def from_forecast(
         Payload of a loaded van (t).
     energy : EnergyModel, optional
         Consumption and risk settings; default :class:`EnergyModel()`.
+    km_classes : int
+        Route-length classes (≥ 1): the forecast's routes split by km into equal shares. More
+        classes charge each route an energy closer to its own (1: one mean for all).
 
     Returns
     -------
@@ -172,8 +210,13 @@ def from_forecast(
     """
     energy = energy or EnergyModel()
     _check(draws, station_city, temperature_c)
+    if isinstance(km_classes, bool) or not isinstance(km_classes, int) or km_classes < 1:
+        raise DeployInputError(
+            [Problem("km_classes", None, km_classes, "expected a whole number of classes ≥ 1")]
+        )
     routes = draws["routes_zip"].transpose("sample", "date", "zip")
     km = draws["route_km_zip"].transpose("sample", "date", "zip")
+    edges, class_labels = _km_class_edges(routes.values, km.values, km_classes)
     station_of = draws["station_of"].transpose("date", "zip").values.astype(str)
     stations = [str(s) for s in station_city.index]
     code = pd.Index(stations).get_indexer(station_of.ravel()).reshape(station_of.shape)
@@ -192,7 +235,9 @@ def from_forecast(
     n_w, n_s, n_e = routes.sizes["sample"], len(stations), len(evs)
     shape = (n_w, n_s, len(labels))
     demand, route_km = np.zeros(shape), np.zeros(shape)
-    in_range, kwh, p_out = (np.zeros((n_w, n_e, n_s, len(labels))) for _ in range(3))
+    n_k = len(class_labels)
+    in_range, kwh = (np.zeros((n_w, n_e, n_s, len(labels), n_k)) for _ in range(2))
+    p_out = np.zeros((n_w, n_e, n_s, len(labels)))
     for t, label in enumerate(labels):
         day = np.nonzero(np.asarray(months == pd.Period(label)))[0]
         r = np.nan_to_num(routes.isel(date=day).values.astype(float))  # (w, d, z)
@@ -221,26 +266,36 @@ def from_forecast(
         month_no = pd.Period(label).month
         temp = temperature_c.loc[city_idx, month_no].to_numpy(float)[city_of_station]
         temp_dz = temp[np.maximum(c, 0)]  # (d, z)
+        km_class = np.searchsorted(edges, k, side="right")  # (w, d, z)
+        design = routes_d.reshape(r.shape)
         for e, van in enumerate(evs):
             per_km = energy.kwh_per_km(van, temp_dz, climb[None, :], payload_t)  # (d, z)
             route_kwh = k * per_km[None]  # (w, d, z)
             ok = (route_kwh <= energy.reach_kwh(van)) & (k > 0)
-            served = np.where(ok, routes_d.reshape(r.shape), 0.0).reshape(n_w, -1)
+            served = np.where(ok, design, 0.0).reshape(n_w, -1)
             n_ok = served @ onehot
-            in_range[:, e, :, t] = n_ok
-            e_sum = (served * route_kwh.reshape(n_w, -1)) @ onehot
             p_sum = (served * energy.p_run_out(van, route_kwh).reshape(n_w, -1)) @ onehot
-            kwh[:, e, :, t] = np.divide(e_sum, n_ok, out=np.zeros_like(e_sum), where=n_ok > 0)
             p_out[:, e, :, t] = np.divide(
                 p_sum, n_ok, out=np.full_like(p_sum, np.nan), where=n_ok > 0
             )
+            for j in range(n_k):
+                in_class = (km_class == j) & (k > 0)
+                class_routes = np.where(in_class, design, 0.0).reshape(n_w, -1)
+                n_class = class_routes @ onehot
+                e_sum = (class_routes * route_kwh.reshape(n_w, -1)) @ onehot
+                kwh[:, e, :, t, j] = np.divide(
+                    e_sum, n_class, out=np.zeros_like(e_sum), where=n_class > 0
+                )
+                in_range[:, e, :, t, j] = (served * in_class.reshape(n_w, -1)) @ onehot
     coords = {"sample": routes["sample"].values, "station": stations, "month": labels}
     ev_coords = {**coords, "van": [v.name for v in evs]}
+    class_coords = {**ev_coords, "km_class": class_labels}
     dims3, dims4 = ("sample", "station", "month"), ("sample", "van", "station", "month")
+    dims5 = (*dims4, "km_class")
     return DesignDays(
         demand=xr.DataArray(demand, dims=dims3, coords=coords, name="demand"),
-        in_range=xr.DataArray(in_range, dims=dims4, coords=ev_coords, name="in_range"),
-        kwh_per_route=xr.DataArray(kwh, dims=dims4, coords=ev_coords, name="kwh_per_route"),
+        in_range=xr.DataArray(in_range, dims=dims5, coords=class_coords, name="in_range"),
+        kwh_per_route=xr.DataArray(kwh, dims=dims5, coords=class_coords, name="kwh_per_route"),
         p_run_out=xr.DataArray(p_out, dims=dims4, coords=ev_coords, name="p_run_out"),
         route_km=xr.DataArray(route_km, dims=dims3, coords=coords, name="route_km"),
         month_period=pd.Series([pd.Period(m).year for m in labels], index=labels),

@@ -64,7 +64,7 @@ class DeployPlan:
 
     @property
     def ev_routes(self) -> np.ndarray:
-        """Design-day routes run electric per draw (sample, electric van, station, month)."""
+        """Design-day routes run electric per draw (sample, van, station, month, km class)."""
         return self._block("ev")
 
     @property
@@ -176,7 +176,7 @@ class DeployPlan:
         out: dict[str, np.ndarray] = {}
         out["bays"] = (np.abs(fleet.sum(0) - a["bays"][:, None]) < _TOL).astype(float)
         if ev.shape[1]:
-            energy = (ev * a["kwh"]).sum(1)  # (w, s, t)
+            energy = (ev * a["kwh"]).sum((1, 4))  # (w, s, t)
             cap = a["station_kw"][:, period_of] * hours
             out["station power"] = (energy >= _slack(cap)[None]).mean(0)
             n_c = a["city_kw"].shape[0]
@@ -185,8 +185,9 @@ class DeployPlan:
             ccap = a["city_kw"][:, period_of] * hours
             tight_c = city_energy >= _slack(ccap)[None]
             out["city power"] = tight_c[:, city_of].mean(0)
-            reach = a["in_range"][:, -1]
-            out["range"] = ((ev.sum(1) >= reach - _TOL) & (a["demand"] > reach + _TOL)).mean(0)
+            reach = a["in_range"][:, -1].sum(-1)  # (w, s, t): routes the longest range runs
+            run = ev.sum((1, 4))
+            out["range"] = ((run >= reach - _TOL) & (a["demand"] > reach + _TOL)).mean(0)
         spend = (
             self.buy * np.array([float(v.cost_per_van) for v in p.van_types])[:, None, None]
         ).sum((0, 1))
@@ -383,15 +384,15 @@ def check_plan(plan: DeployPlan, problem: DeployProblem | None = None) -> list[s
         over("ev supply", buy[ev_idx].sum((0, 1)) - a["ev_supply"])
         share = a["share"][period_of]
         over("electric share", share * fleet.sum((0, 1)) - fleet[ev_idx].sum((0, 1)))
-        over("electric routes within electric vans", ev - fleet[ev_idx][None])
+        over("electric routes within electric vans", ev.sum(4) - fleet[ev_idx][None])
         over("electric routes within range", np.cumsum(ev, axis=1) - a["in_range"])
-        energy = (ev * a["kwh"]).sum(1)
+        energy = (ev * a["kwh"]).sum((1, 4))
         over("station power", energy - a["station_kw"][:, period_of][None] * hours)
         city_e = np.zeros((energy.shape[0], n_c, energy.shape[2]))
         np.add.at(city_e, (slice(None), city_of), energy)
         over("city power", city_e - a["city_kw"][:, period_of][None] * hours)
     over("bays", fleet.sum(0) - a["bays"][:, None])
-    served = fleet[conv].sum(0)[None] + ev.sum(1) + short
+    served = fleet[conv].sum(0)[None] + ev.sum((1, 4)) + short
     over("design day covered", a["demand"] - served)
     if p.hard_service:
         over("hard service", short)

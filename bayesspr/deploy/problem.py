@@ -6,8 +6,9 @@ it on construction: every problem found is listed in one
 
 Draws are labelled arrays: ``demand`` (routes on a station-month's design day, usually its
 busiest day, dims ``sample``, ``station``, ``month``), ``in_range`` (of those routes, how many
-an electric van type can run on one charge, dims ``sample``, ``van``, ``station``, ``month``),
-``kwh_per_route`` (overnight energy of one such route, kWh) and ``route_km`` (mean km of a
+an electric van type can run on one charge, dims ``sample``, ``van``, ``station``, ``month``
+and, optionally, ``km_class``: route-length classes), ``kwh_per_route`` (overnight energy of
+one route of each class, kWh) and ``route_km`` (mean km of a
 route, for emissions). :func:`bayesspr.deploy.demand.from_forecast` builds them from
 :func:`bayesspr.forecast` draws.
 """
@@ -104,9 +105,15 @@ class DeployProblem:
         may not be), dims ``sample``, ``station``, ``month``.
     in_range : xarray.DataArray, optional
         Of those routes, how many each electric type can run on one charge (routes), dims
-        ``sample``, ``van``, ``station``, ``month``; ≤ demand and not fewer for a longer range.
+        ``sample``, ``van``, ``station``, ``month`` and optionally ``km_class``
+        (route-length classes: the routes of each class that the type can run); summed over
+        the classes ≤ demand, and not fewer for a longer range in any class.
     kwh_per_route : xarray.DataArray, optional
-        Overnight energy of one in-range route per electric type (kWh per route), same dims.
+        Overnight energy of one route of each class per electric type (kWh per route), same
+        dims. Give the energy of the class's routes, not of its in-range ones only: then a
+        longer range adds routes without changing the energy of those already in range, and
+        the power rows charge each route its own class's energy. Without ``km_class`` every
+        route is charged one mean.
     route_km : xarray.DataArray, optional
         Mean length of a route (km), dims ``sample``, ``station``, ``month``; for emissions.
     costs : DeployCosts
@@ -360,6 +367,8 @@ class DeployProblem:
         evs = self.electric
         if evs:
             want_ev = {"sample": None, "van": evs, "station": self.stations, "month": self.months}
+            if isinstance(self.in_range, xr.DataArray) and "km_class" in self.in_range.dims:
+                want_ev["km_class"] = None  # any labels, the same in both arrays (below)
             for name in ("in_range", "kwh_per_route"):
                 arr = getattr(self, name)
                 if arr is None:
@@ -369,16 +378,35 @@ class DeployProblem:
                             None,
                             None,
                             "expected draws for the electric van types "
-                            f"{evs} (dims sample, van, station, month)",
+                            f"{evs} (dims sample, van, station, month[, km_class])",
                         )
                     )
                 else:
                     self._check_array(name, arr, want_ev, found, integer=False)
+            self._check_same_classes(found)
         if self.route_km is not None:
             self._check_array("route_km", self.route_km, want, found, integer=False)
         elif self.costs.emission_price_per_kg * self.costs.emission_kg_per_km > 0:
             found.append(
                 Problem("route_km", None, None, "expected route km draws when emissions are priced")
+            )
+
+    def _check_same_classes(self, found: list[Problem]) -> None:
+        """``kwh_per_route`` has the route-length classes of ``in_range``, in its order."""
+        r, k = self.in_range, self.kwh_per_route
+        if not (isinstance(r, xr.DataArray) and isinstance(k, xr.DataArray)):
+            return
+        if "km_class" not in r.dims or "km_class" not in k.dims:
+            return
+        have, want = list(k["km_class"].values), list(r["km_class"].values)
+        if have != want:
+            found.append(
+                Problem(
+                    "kwh_per_route",
+                    "km_class",
+                    str(have)[:80],
+                    f"expected the route-length classes of in_range {want!s:.80} in that order",
+                )
             )
 
     def _check_ev_samples(self, found: list[Problem]) -> None:
@@ -395,11 +423,27 @@ class DeployProblem:
                     )
                 )
 
+    @property
+    def km_classes(self) -> list[object]:
+        """Labels of the route-length classes of ``in_range`` (one unnamed class without)."""
+        if self.in_range is not None and "km_class" in self.in_range.dims:
+            return list(self.in_range["km_class"].values)
+        return [None]
+
+    def _ev_array(self, name: str) -> np.ndarray:
+        """``in_range`` or ``kwh_per_route`` as (sample, van, station, month, km_class)."""
+        arr = getattr(self, name)
+        if "km_class" not in arr.dims:
+            arr = arr.expand_dims(km_class=1, axis=-1)
+        dims = ("sample", "van", "station", "month", "km_class")
+        return arr.transpose(*dims).to_numpy().astype(float)
+
     def _check_nested_ranges(self, found: list[Problem]) -> None:
         """Routes in range are at most the demand and grow with the range (first offender)."""
-        evs = self.electric
+        evs, classes = self.electric, self.km_classes
         d = self.demand.transpose("sample", "station", "month").to_numpy()
-        r = self.in_range.transpose("sample", "van", "station", "month").to_numpy()  # type: ignore[union-attr]
+        per_class = self._ev_array("in_range")
+        r = per_class.sum(axis=4)
         over = np.argwhere(r > d[:, None] + 1e-9)
         if len(over):
             w, e, s, t = over[0]
@@ -412,15 +456,16 @@ class DeployProblem:
                     f"expected ≤ demand {d[w, s, t]:g}",
                 )
             )
-        shrink = np.argwhere(np.diff(r, axis=1) < -1e-9)
+        shrink = np.argwhere(np.diff(per_class, axis=1) < -1e-9)
         if len(shrink):
-            w, e, s, t = shrink[0]
+            w, e, s, t, k = shrink[0]
+            km_class = "" if classes == [None] else f", km_class {classes[k]!r}"
             found.append(
                 Problem(
                     "in_range",
-                    f"van {evs[e + 1]!r}, station {self.stations[s]!r}",
-                    float(r[w, e + 1, s, t]),
-                    f"expected ≥ {r[w, e, s, t]:g} of the shorter-range "
+                    f"van {evs[e + 1]!r}, station {self.stations[s]!r}{km_class}",
+                    float(per_class[w, e + 1, s, t, k]),
+                    f"expected ≥ {per_class[w, e, s, t, k]:g} of the shorter-range "
                     f"{evs[e]!r}: a longer range serves every route a shorter "
                     "one does",
                 )
@@ -568,7 +613,8 @@ class DeployProblem:
         Returns
         -------
         dict of str to numpy.ndarray
-            ``demand`` (W, S, T), ``in_range`` and ``kwh`` (W, E, S, T), ``km`` (W, S, T),
+            ``demand`` (W, S, T), ``in_range`` and ``kwh`` (W, E, S, T, K: route-length
+            classes, 1 without), ``km`` (W, S, T),
             ``period_of`` (T,) int, ``month_weight`` (T,) calendar months, ``city_of`` (S,)
             int, and per period ``budget``, ``ev_supply``, ``share``; ``station_kw`` (S, P),
             ``city_kw`` (C, P), ``bays`` (S,), ``initial`` (V, C); ``inf`` where a limit is
@@ -588,12 +634,11 @@ class DeployProblem:
             "city_of": np.array([cities.index(str(c)) for c in self.station_city]),
         }
         if n_e:
-            dims = ("sample", "van", "station", "month")
-            out["in_range"] = self.in_range.transpose(*dims).to_numpy().astype(float)  # type: ignore[union-attr]
-            out["kwh"] = self.kwh_per_route.transpose(*dims).to_numpy().astype(float)  # type: ignore[union-attr]
+            out["in_range"] = self._ev_array("in_range")
+            out["kwh"] = self._ev_array("kwh_per_route")
         else:
-            out["in_range"] = np.zeros((n_w, 0, n_s, n_t))
-            out["kwh"] = np.zeros((n_w, 0, n_s, n_t))
+            out["in_range"] = np.zeros((n_w, 0, n_s, n_t, 1))
+            out["kwh"] = np.zeros((n_w, 0, n_s, n_t, 1))
         out["km"] = (
             self.route_km.transpose("sample", "station", "month").to_numpy().astype(float)
             if self.route_km is not None

@@ -3,15 +3,17 @@
 First stage (the same on every draw): ``buy[v, c, p]`` vans of type v bought for city c at the
 start of period p (integer), ``fleet[v, s, t]`` vans of type v assigned to station s in month t
 (integer), ``place[v, s, t]`` new vans placed at s in a period's first month and
-``move[v, s, t]`` vans moved in (continuous, ≥ 0). Second stage per draw w: ``ev[w, e, s, t]``
-design-day routes run by electric type e and ``short[w, s, t]`` routes short (continuous).
+``move[v, s, t]`` vans moved in (continuous, ≥ 0). Second stage per draw w:
+``ev[w, e, s, t, k]`` design-day routes of route-length class k run by electric type e and
+``short[w, s, t]`` routes short (continuous).
 
 Constraints: the fleet of a city is what it owned plus what it bought so far; a van added to
 a station that is not a new one pays the move cost; purchases within each period's budget;
 electric purchases within each period's supply; the electric share target; a station's
-fleet fits its bays. On each draw: electric routes within the vans of their type and within
-the routes each range reaches (nested: a longer range serves every route a shorter one does);
-their overnight energy within the station's and the city's power × charging hours; combustion
+fleet fits its bays. On each draw: electric routes within the vans of their type and, class by
+class, within the routes each range reaches (nested: a longer range serves every route a
+shorter one does); their overnight energy, each route at its class's energy, within the
+station's and the city's power × charging hours; combustion
 vans plus electric routes plus shortage cover the design day (no shortage if hard service).
 
 Objective (currency): purchases less their residual value at the horizon's end + holding of
@@ -133,6 +135,7 @@ class _Layout:
     a: dict[str, np.ndarray]
     n_w: int
     n_e: int
+    n_k: int  # route-length classes
     n_s: int
     n_t: int
     n_v: int
@@ -165,7 +168,7 @@ def _layout(problem: DeployProblem) -> _Layout:
     a = problem.arrays()
     d, r = a["demand"], a["in_range"]
     n_w, n_s, n_t = d.shape
-    n_e = r.shape[1]
+    n_e, n_k = r.shape[1], r.shape[4]
     vans, evs = problem.vans, problem.electric
     n_v, n_c, n_p = len(vans), len(problem.cities), len(problem.periods)
     period_of = a["period_of"]
@@ -174,7 +177,7 @@ def _layout(problem: DeployProblem) -> _Layout:
         "fleet": (n_v, n_s, n_t),
         "place": (n_v, n_s, n_t),
         "move": (n_v, n_s, n_t),
-        "ev": (n_w, n_e, n_s, n_t),
+        "ev": (n_w, n_e, n_s, n_t, n_k),
         "short": (n_w, n_s, n_t),
     }
     blocks, start = {}, 0
@@ -190,6 +193,7 @@ def _layout(problem: DeployProblem) -> _Layout:
         a=a,
         n_w=n_w,
         n_e=n_e,
+        n_k=n_k,
         n_s=n_s,
         n_t=n_t,
         n_v=n_v,
@@ -280,7 +284,7 @@ def _objective(lay: _Layout) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         / n_w
     )
     # each electric route saves its km
-    parts["emissions"][lay.ev] = -emission * (a["km"] * weight)[:, None]
+    parts["emissions"][lay.ev] = -emission * (a["km"] * weight)[:, None, :, :, None]
     constants = {
         "purchases": 0.0,
         "residual_value": 0.0,
@@ -377,24 +381,32 @@ def _limit_rows(rows: _Rows, lay: _Layout, drop: tuple[str, ...]) -> None:
 def _draw_rows(rows: _Rows, lay: _Layout, drop: tuple[str, ...]) -> None:
     """Rows of each draw: electric vans, nested ranges, power (unless dropped), cover."""
     a, n_w, n_e, n_s, n_t, n_c = lay.a, lay.n_w, lay.n_e, lay.n_s, lay.n_t, lay.n_c
+    n_k = lay.n_k
     d, ev, fleet = a["demand"], lay.ev, lay.fleet
     wst = np.arange(n_w * n_s * n_t).reshape(n_w, n_s, n_t)
+    per_route = wst[:, None, :, :, None]  # a (w, s, t) row for every (e, k) route variable
     if n_e:
         n_u = n_w * n_e * n_s * n_t
         u_row = np.arange(n_u).reshape(n_w, n_e, n_s, n_t)
         rows.add(
-            "ev_vans", n_u, [(u_row, ev, 1.0), (u_row, fleet[lay.ev_of][None], -1.0)], -np.inf, 0.0
+            "ev_vans",
+            n_u,
+            [(u_row[..., None], ev, 1.0), (u_row, fleet[lay.ev_of][None], -1.0)],
+            -np.inf,
+            0.0,
         )
-        # nested ranges: Σ_{e' ≤ e} ev[w,e',s,t] ≤ in_range[w,e,s,t]
-        terms = [(u_row[:, e : e + 1], ev[:, : e + 1], 1.0) for e in range(n_e)]
-        rows.add("range", n_u, terms, -np.inf, a["in_range"].ravel())
+        # nested ranges, class by class: Σ_{e' ≤ e} ev[w,e',s,t,k] ≤ in_range[w,e,s,t,k]
+        n_r = n_u * n_k
+        r_row = np.arange(n_r).reshape(n_w, n_e, n_s, n_t, n_k)
+        terms = [(r_row[:, e : e + 1], ev[:, : e + 1], 1.0) for e in range(n_e)]
+        rows.add("range", n_r, terms, -np.inf, a["in_range"].ravel())
         if "power" not in drop:
             hours = float(lay.problem.charging_hours)
             kwh, period_of = a["kwh"], lay.period_of
             rows.add(
                 "station_power",
                 n_w * n_s * n_t,
-                [(wst[:, None], ev, kwh)],
+                [(per_route, ev, kwh)],
                 -np.inf,
                 np.broadcast_to(a["station_kw"][:, period_of] * hours, d.shape).ravel(),
             )
@@ -402,7 +414,7 @@ def _draw_rows(rows: _Rows, lay: _Layout, drop: tuple[str, ...]) -> None:
             rows.add(
                 "city_power",
                 n_w * n_c * n_t,
-                [(wct[:, None][:, :, lay.city_of], ev, kwh)],
+                [(wct[:, None, lay.city_of, :, None], ev, kwh)],
                 -np.inf,
                 np.broadcast_to(a["city_kw"][:, period_of] * hours, (n_w, n_c, n_t)).ravel(),
             )
@@ -411,7 +423,7 @@ def _draw_rows(rows: _Rows, lay: _Layout, drop: tuple[str, ...]) -> None:
         n_w * n_s * n_t,
         [
             (wst[:, None], fleet[lay.conv][None], 1.0),
-            (wst[:, None], ev, 1.0),
+            (per_route, ev, 1.0),
             (wst, lay.short, 1.0),
         ],
         d.ravel(),

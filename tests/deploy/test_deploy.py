@@ -163,10 +163,13 @@ def _cost(problem):
     return deploy(problem, mip_rel_gap=0.0).cost["total"]
 
 
-def _longer(problem, factor):
-    """The same draws with ``factor`` × as many routes within range (nested, ≤ demand)."""
-    more = np.minimum(np.round(problem.in_range * factor), problem.demand)
-    return more.copy(data=np.maximum.accumulate(more.values, axis=1))
+def _vans_with_range(factor):
+    """The example's van types, their electric ranges × ``factor``."""
+    return [
+        VanType("diesel", 250, 20_000.0),
+        VanType("ev_small", 200, 24_000.0, range_km=120.0 * factor, kwh_per_km=0.25),
+        VanType("ev_large", 250, 28_000.0, range_km=200.0 * factor, kwh_per_km=0.30),
+    ]
 
 
 POWER = pd.DataFrame({2027: [15.0, 20.0], 2028: [25.0, 30.0]}, index=["S000", "S001"])
@@ -188,8 +191,9 @@ def test_more_budget_never_costs_more():
 
 
 def test_more_range_never_costs_more():
-    base = _small()
-    costs = [_cost(_small(in_range=_longer(base, f))) for f in (1.0, 1.5, 3.0)]
+    # the ranges go through EnergyModel: same route-length classes and class energies, more
+    # of each class's routes within range
+    costs = [_cost(_small(vans=_vans_with_range(f))) for f in (1.0, 1.5, 3.0)]
     assert costs[1] <= costs[0] + 1e-6
     assert costs[2] <= costs[1] + 1e-6
     assert costs[2] < costs[0] - 1.0

@@ -8,6 +8,7 @@ import xarray as xr
 from bayesspr.deploy import DeployInputError
 from bayesspr.deploy.demand import from_forecast
 from bayesspr.deploy.energy import EnergyModel
+from bayesspr.deploy.plan import deploy
 from bayesspr.deploy.problem import DeployCosts, DeployProblem
 from bayesspr.fleet.config import VanType
 
@@ -61,6 +62,13 @@ def test_design_days_match_a_loop():
     r, k = ds["routes_zip"].values, ds["route_km_zip"].values
     st = ds["station_of"].values
     months = {"2027-01": [0, 1, 2], "2027-07": [3, 4]}
+    # four route-length classes: quartiles of the km of every zip-day with routes
+    edges = np.quantile(k[r > 0], [0.25, 0.5, 0.75])
+    assert out.in_range.sizes["km_class"] == 4
+
+    def km_class(x):
+        return int(np.sum(x >= edges))
+
     for w in range(2):
         for s in ("A", "B"):
             for label, days in months.items():
@@ -71,15 +79,22 @@ def test_design_days_match_a_loop():
                     r[w, d, z] for z in zs
                 )
                 t = -10.0 if label == "2027-01" else 20.0
-                ok = [
-                    z
-                    for z in zs
-                    if k[w, d, z] * m.kwh_per_km(EV, t, climb.get(["z1", "z2", "z3"][z], 0.0), 0.5)
-                    <= m.reach_kwh(EV)
-                ]
+
+                def kwh(z, t=t, d=d, w=w):
+                    z_name = ["z1", "z2", "z3"][z]
+                    return k[w, d, z] * m.kwh_per_km(EV, t, climb.get(z_name, 0.0), 0.5)
+
+                ok = [z for z in zs if kwh(z) <= m.reach_kwh(EV)]
                 n_ok = sum(r[w, d, z] for z in ok)
                 got = out.in_range.sel(sample=w, van="ev", station=s, month=label)
-                assert got == n_ok
+                assert got.sum() == n_ok
+                for j in range(4):  # per class: its routes in range, the energy of all of them
+                    in_j = [z for z in zs if km_class(k[w, d, z]) == j and r[w, d, z] > 0]
+                    assert got[j] == sum(r[w, d, z] for z in in_j if z in ok)
+                    n_j = sum(r[w, d, z] for z in in_j)
+                    want = sum(r[w, d, z] * kwh(z) for z in in_j) / n_j if n_j else 0.0
+                    energy = out.kwh_per_route.sel(sample=w, van="ev", station=s, month=label)
+                    assert float(energy[j]) == pytest.approx(want)
                 if n_ok:
                     assert out.p_run_out.sel(sample=w, van="ev", station=s, month=label) <= m.risk
     assert list(out.month_period) == [2027, 2027]
@@ -104,8 +119,8 @@ def test_cold_month_has_fewer_routes_in_range():
     city = pd.Series(["X", "X"], index=["A", "B"])
     temp = pd.DataFrame({1: [-15.0], 7: [20.0]}, index=["X"])
     out = from_forecast(ds, city, [EV], temp)
-    jan = out.in_range.sel(month="2027-01").values
-    jul = out.in_range.sel(month="2027-07").values
+    jan = out.in_range.sel(month="2027-01").sum("km_class").values
+    jul = out.in_range.sel(month="2027-07").sum("km_class").values
     assert (jan == 0).all() and (jul > 0).all()
 
 
@@ -119,3 +134,47 @@ def test_bad_forecast_inputs_are_named():
         from_forecast(ds.drop_vars("routes_zip"), city, [EV], temp)
     with pytest.raises(DeployInputError, match=r"temperature_c.*\[7\]"):
         from_forecast(ds, pd.Series(["X", "X"], index=["A", "B"]), [EV], temp[[1]])
+
+
+def _range_problem(range_km, station_kw):
+    """One station, one January: six short routes (40 km) and two long (350 km) a day."""
+    dates = pd.date_range("2027-01-01", periods=31)
+    routes = np.broadcast_to([6.0, 2.0], (2, 31, 2)).copy()
+    km = np.broadcast_to([40.0, 350.0], (2, 31, 2)).copy()
+    ds = xr.Dataset(
+        {
+            "routes_zip": (("sample", "date", "zip"), routes),
+            "route_km_zip": (("sample", "date", "zip"), km),
+            "station_of": (("date", "zip"), np.full((31, 2), "A")),
+        },
+        coords={"sample": [0, 1], "date": dates, "zip": ["near", "far"]},
+    )
+    city = pd.Series(["X"], index=["A"])
+    ev = VanType("ev", 250, 30_000.0, range_km=range_km, kwh_per_km=0.25)
+    days = from_forecast(ds, city, [DIESEL, ev], pd.DataFrame({1: [5.0]}, index=["X"]))
+    return DeployProblem(
+        van_types=[DIESEL, ev],
+        station_city=city,
+        costs=DeployCosts(
+            {"diesel": 2_000.0, "ev": 800.0},
+            shortage_per_van_day=900.0,
+            shortage_days_per_month=20.0,
+            emission_price_per_kg=0.5,
+            emission_kg_per_km=0.25,
+            emission_days_per_month=22.0,
+        ),
+        station_power_kw=pd.DataFrame({2027: [station_kw]}, index=["A"]),
+        **days.problem_fields(),
+    )
+
+
+@pytest.mark.parametrize("station_kw", [5.0, 8.0])
+def test_a_longer_range_never_costs_more_under_a_binding_power_limit(station_kw):
+    # 400 km reaches the short routes only, 600 km the long ones too. Charged one mean energy
+    # for all in-range routes, the long routes raised the energy of the short ones and fewer
+    # ran electric under the power limit: the optimal cost rose with the range.
+    short, long = (deploy(_range_problem(r, station_kw), mip_rel_gap=0.0) for r in (400, 600))
+    assert short.problem.in_range.sum() < long.problem.in_range.sum()  # the range matters
+    unlimited = deploy(_range_problem(400, 1e6), mip_rel_gap=0.0)
+    assert unlimited.cost["total"] < short.cost["total"] - 1.0  # the power limit binds
+    assert long.cost["total"] <= short.cost["total"] + 1e-6
