@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -18,7 +20,7 @@ import pandas as pd
 
 from bayesspr.cli.manifest import inputs_record, write_manifest
 from bayesspr.deploy.example import example_problem
-from bayesspr.deploy.plan import DeployPlan, check_plan, deploy
+from bayesspr.deploy.plan import DeployPlan, DeployWarning, check_plan, deploy
 from bayesspr.deploy.problem import DeployProblem
 from bayesspr.errors import DeployInputError, Problem
 from bayesspr.io.files import atomic_folder, check_output_path, write_csv
@@ -49,7 +51,11 @@ LIMITS_COLUMNS = ("period", "budget", "ev_supply", "min_electric_share")
 #: (None: a blank is not allowed).
 _Rule = tuple[Callable[[float], bool], str, float | None]
 _STATION_RULES: dict[str, _Rule] = {
-    "bays": (lambda v: v >= 0 and v == round(v), "a whole number of parking bays ≥ 0", None),
+    "bays": (
+        lambda v: math.isfinite(v) and v >= 0 and v == round(v),
+        "a whole number of parking bays ≥ 0",
+        None,
+    ),
     "power_kw": (
         lambda v: v >= 0 and not math.isnan(v),
         "a charging power ≥ 0 (kW), or blank for no limit",
@@ -73,6 +79,26 @@ _LIMIT_RULES: dict[str, _Rule] = {
         0.0,
     ),
 }
+
+
+def _read_columns(
+    path: str, where: str, key: str, rules: Mapping[str, _Rule]
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """The CSV as text, and the problems with its header (none, unknown or missing columns)."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        expected = f"expected a header row ({key}, {', '.join(rules)})"
+        return pd.DataFrame(), [Problem(where, None, None, expected)]
+    allowed = (key, *rules)
+    found = [
+        Problem(where, c, None, f"expected only the columns {list(allowed)}")
+        for c in raw.columns
+        if c not in allowed
+    ]
+    if key not in raw.columns:
+        found.append(Problem(where, key, None, f"expected a {key!r} column"))
+    return raw, found
 
 
 def _read_table(
@@ -101,16 +127,8 @@ def _read_table(
     problems : list of Problem
         Every problem found; rows are numbered from 1, the first row after the header.
     """
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     where = f"{option} {path}"
-    allowed = (key, *rules)
-    found = [
-        Problem(where, c, None, f"expected only the columns {list(allowed)}")
-        for c in raw.columns
-        if c not in allowed
-    ]
-    if key not in raw.columns:
-        found.append(Problem(where, key, None, f"expected a {key!r} column"))
+    raw, found = _read_columns(path, where, key, rules)
     if found:
         return pd.DataFrame(), found
     keys = raw[key].str.strip()
@@ -253,7 +271,9 @@ def deploy_cli(args: argparse.Namespace) -> int:
     if args.charging_hours is not None:
         fields["charging_hours"] = args.charging_hours
     problem = replace(problem, **fields)
-    plan = deploy(problem, time_limit=args.time_limit, mip_rel_gap=args.mip_gap)
+    with warnings.catch_warnings():  # said below and kept in the manifest
+        warnings.simplefilter("ignore", DeployWarning)
+        plan = deploy(problem, time_limit=args.time_limit, mip_rel_gap=args.mip_gap)
     broken = check_plan(plan)
     if broken:  # never write a plan that breaks a constraint
         raise RuntimeError("the solver's plan breaks constraints: " + "; ".join(broken))
@@ -278,8 +298,11 @@ def deploy_cli(args: argparse.Namespace) -> int:
             settings=settings,
             mip_gap=None if math.isnan(plan.mip_gap) else plan.mip_gap,
             solve_seconds=plan.seconds,
+            warnings=plan.warnings,
         )
     print(plan.summary())
     print(plan.purchases.query("vans > 0").to_string(index=False))
     print(f"wrote {', '.join(DEPLOY_FILES)} and manifest.json to {out}")
+    for message in plan.warnings:
+        print(f"warning: {message}", file=sys.stderr)
     return 0

@@ -20,6 +20,7 @@ _EXPORTS = {
     "DeploySolveError": "plan",  # defined in bayesspr.errors
     "example_problem": "example",
     "DeployPlan": "plan",
+    "DeployWarning": "plan",
     "check_plan": "plan",
     "deploy": "plan",
     "evaluate_plan": "plan",

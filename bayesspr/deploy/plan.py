@@ -10,6 +10,7 @@ solver saw); :func:`evaluate_plan` prices a plan's first stage on other draws.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -21,9 +22,15 @@ from bayesspr.deploy.problem import DeployProblem
 from bayesspr.deploy.program import LIMITS, Program, Solution, build_program, solve_program
 from bayesspr.errors import DeploySolveError, InfeasibleDeploymentError
 
-__all__ = ["DeployPlan", "check_plan", "deploy", "evaluate_plan"]
+__all__ = ["DeployPlan", "DeployWarning", "check_plan", "deploy", "evaluate_plan"]
 
 _TOL = 1e-6
+#: Share of the expected cost above which a plan's shortage is said to dominate it (–).
+SHORTAGE_DOMINATES = 0.5
+
+
+class DeployWarning(UserWarning):
+    """A plan was found, but it is not one a fleet owner should sign as it stands."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +205,34 @@ class DeployPlan:
             out["ev supply"] = (self.buy[ev_idx].sum((0, 1)) >= a["ev_supply"] - _TOL)[period_of]
         return out
 
+    @cached_property
+    def warnings(self) -> list[str]:
+        """What makes the plan doubtful, one sentence each (empty when nothing does).
+
+        A plan whose expected shortage is more than half its expected cost leaves most of
+        the work to rented vans or missed routes: the limits (budget, supply, an electric
+        share target that only a network that barely runs can meet) decide it, not the
+        costs.
+        """
+        c = self.cost
+        out = []
+        if c["total"] > 0 and c["shortage"] > SHORTAGE_DOMINATES * c["total"]:
+            p_short = float((self.shortage > _TOL).mean())
+            target = self.problem.min_electric_share
+            why = (
+                f"the electric share target {target.to_dict()} can only be met by running few "
+                "vans; "
+                if target is not None and (target > 0).any()
+                else ""
+            )
+            out.append(
+                f"shortage is {c['shortage']:,.0f} of the expected cost {c['total']:,.0f} "
+                f"({c['shortage'] / c['total']:.0%}; a route is short in {p_short:.0%} of "
+                f"station-month draws): {why}raise the budget or the electric supply, or "
+                "relax the target, before acting on this plan"
+            )
+        return out
+
     def summary(self) -> str:
         """A few lines: cost, gap, solve time, vans bought."""
         c = self.cost
@@ -287,6 +322,12 @@ def deploy(
     DeploySolveError
         If HiGHS finds no plan within the time limit, or fails otherwise (also a
         ``RuntimeError``).
+
+    Warns
+    -----
+    DeployWarning
+        For each of :attr:`DeployPlan.warnings` (e.g. a plan whose shortage dominates its
+        cost).
     """
     program = build_program(problem)
     sol = solve_program(program, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
@@ -298,7 +339,10 @@ def deploy(
             f"time_limit = {time_limit} s: give a longer time limit (--time-limit) or fewer "
             "draws (--samples)"
         )
-    return DeployPlan(problem, program, sol)
+    plan = DeployPlan(problem, program, sol)
+    for message in plan.warnings:
+        warnings.warn(message, DeployWarning, stacklevel=2)
+    return plan
 
 
 def evaluate_plan(

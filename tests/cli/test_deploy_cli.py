@@ -93,3 +93,32 @@ def test_an_infeasible_example_exits_2_naming_the_limit(tmp_path, capsys):
     assert main(argv) == 2
     assert "budget" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_infinite_bays_and_an_empty_table_are_named_errors(tmp_path, capsys):
+    stations = _write(tmp_path / "stations.csv", "station,bays\nS000,inf\nS001,3\nS002,3\nS003,3\n")
+    assert main(["deploy", "--example", "--stations", stations, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"row 1 of --stations {stations}, column 'bays', value 'inf'" in err
+    empty = _write(tmp_path / "limits.csv", "")
+    assert main(["deploy", "--example", "--limits", empty, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"--limits {empty}" in err and "expected a header row (period, budget" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_plan_whose_shortage_dominates_is_written_with_a_warning(tmp_path, capsys):
+    # an electric share of 0.8 with one electric van a year: only a network that barely
+    # runs meets it
+    limits = _write(
+        tmp_path / "limits.csv",
+        "period,ev_supply,min_electric_share\n2027,1,0.8\n2028,1,0.8\n",
+    )
+    out = tmp_path / "plan"
+    assert main(["deploy", "--example", "--limits", limits, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: shortage is" in err and "electric share target" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["warnings"]) == 1 and "shortage is" in manifest["warnings"][0]
+    cost = pd.read_csv(out / "cost.csv").set_index("part")["currency"]
+    assert cost["shortage"] > 0.5 * cost["total"]

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -11,10 +12,13 @@ import xarray as xr
 
 from bayesspr.deploy import DeployInputError, DeploySolveError, InfeasibleDeploymentError
 from bayesspr.deploy.example import example_problem
-from bayesspr.deploy.plan import DeployPlan, check_plan, deploy
+from bayesspr.deploy.plan import DeployPlan, DeployWarning, check_plan, deploy
 from bayesspr.deploy.problem import DeployCosts, DeployProblem
 from bayesspr.errors import BayessprError
 from bayesspr.fleet.config import VanType
+
+# tight budgets leave shortage dominating some of these plans; the warning has its own test
+pytestmark = pytest.mark.filterwarnings("ignore::bayesspr.deploy.plan.DeployWarning")
 
 DIESEL = VanType("diesel", 250, 10.0)
 EV = VanType("ev", 250, 12.0, range_km=150.0, kwh_per_km=0.2)
@@ -346,3 +350,16 @@ def test_no_plan_within_the_time_limit_is_a_named_error_that_says_what_to_do():
     with pytest.raises(DeploySolveError, match=r"no plan .*longer time limit") as caught:
         deploy(example_problem(), time_limit=1e-9)
     assert isinstance(caught.value, RuntimeError)  # as before it had a name
+
+
+def test_a_plan_whose_shortage_dominates_warns_and_a_sound_one_does_not():
+    starved = _small(
+        ev_supply=pd.Series({2027: 1, 2028: 1}),
+        min_electric_share=pd.Series({2027: 0.8, 2028: 0.8}),
+    )
+    with pytest.warns(DeployWarning, match=r"shortage is .* of the expected cost .*target"):
+        plan = deploy(starved)
+    assert plan.cost["shortage"] > 0.5 * plan.cost["total"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeployWarning)
+        assert deploy(_small()).warnings == []
