@@ -13,7 +13,7 @@ import math
 import sys
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -22,6 +22,7 @@ from bayesspr.cli.manifest import inputs_record, write_manifest
 from bayesspr.deploy.example import example_problem
 from bayesspr.deploy.plan import DeployPlan, DeployWarning, check_plan, deploy
 from bayesspr.deploy.problem import DeployProblem
+from bayesspr.deploy.vss import out_of_sample_cost, replicated_value_of_stochastic_solution
 from bayesspr.errors import DeployInputError, Problem
 from bayesspr.io.files import atomic_folder, check_output_path, write_csv
 
@@ -42,6 +43,10 @@ DEPLOY_FILES = (
     "cost.csv",
     "station_months.csv",
 )
+#: Written with ``--vss``: the value of the stochastic solution per replicate.
+VSS_FILE = "vss.csv"
+#: Draw seed of the fresh draws a plan is priced on (the planning draws use 0, 1, ...).
+FRESH_DRAW_SEED = 1_000
 #: Columns of a ``--stations`` table: the station, then what may be set for it.
 STATIONS_COLUMNS = ("station", "bays", "power_kw")
 #: Columns of a ``--limits`` table: the period, then its limits (blank: no limit).
@@ -223,11 +228,18 @@ def read_limits(path: str, problem: DeployProblem) -> dict[str, Any]:
     return {col: table[col] for col in table.columns}
 
 
-def _tables(plan: DeployPlan) -> dict[str, pd.DataFrame]:
-    """The plan's tables as flat frames, by file name."""
+def _tables(plan: DeployPlan, solved: _Solved) -> dict[str, pd.DataFrame]:
+    """The plan's tables as flat frames, by file name (cost in and out of sample)."""
     fleet = plan.fleet.to_dataframe().reset_index()[["month", "station", "van", "fleet"]]
     share = plan.electric_share.rename_axis(index="city", columns=None).reset_index()
-    cost = plan.cost.rename_axis("part").reset_index()
+    cost = pd.DataFrame(
+        {
+            "in_sample": plan.cost,
+            "out_of_sample": solved.priced.cost,
+            "out_of_sample_se": pd.Series({"total": solved.out_of_sample["out_of_sample_se"]}),
+        }
+    )
+    cost = cost.loc[plan.cost.index].rename_axis("part").reset_index()
     station_months = plan.station_months
     return {
         "purchases.csv": plan.purchases,
@@ -238,8 +250,80 @@ def _tables(plan: DeployPlan) -> dict[str, pd.DataFrame]:
     }
 
 
+def _changed_fields(args: argparse.Namespace, problem: DeployProblem) -> dict[str, Any]:
+    """The example's fields that the command's tables and options replace."""
+    fields: dict[str, Any] = {"hard_service": args.hard_service}
+    if args.stations is not None:
+        fields.update(read_stations(args.stations, problem))
+    if args.limits is not None:
+        fields.update(read_limits(args.limits, problem))
+    if args.shortage_cost is not None:
+        fields["costs"] = replace(problem.costs, shortage_per_van_day=args.shortage_cost)
+    if args.charging_hours is not None:
+        fields["charging_hours"] = args.charging_hours
+    return fields
+
+
+@dataclass(frozen=True)
+class _Solved:
+    """What the command solved: the plan, the plan priced out of sample, the VSS."""
+
+    plan: DeployPlan
+    out_of_sample: pd.Series
+    priced: DeployPlan
+    vss: tuple[pd.Series, pd.DataFrame] | None
+
+
+def _solve(args: argparse.Namespace, fields: dict[str, Any]) -> _Solved:
+    """Plan on the example's draws, price it on fresh ones and, with ``--vss``, the VSS."""
+
+    def example(n_samples: int, draw_seed: int) -> DeployProblem:
+        draws = example_problem(n_samples=n_samples, seed=args.seed, draw_seed=draw_seed)
+        return replace(draws, **fields)
+
+    problem = example(args.samples, 0)
+    with warnings.catch_warnings():  # said after the plan and kept in the manifest
+        warnings.simplefilter("ignore", DeployWarning)
+        plan = deploy(problem, time_limit=args.time_limit, mip_rel_gap=args.mip_gap)
+        broken = check_plan(plan)
+        if broken:  # never write a plan that breaks a constraint
+            raise RuntimeError("the solver's plan breaks constraints: " + "; ".join(broken))
+        fresh = example(args.fresh_samples, FRESH_DRAW_SEED)
+        summary, priced = out_of_sample_cost(plan, fresh, time_limit=args.time_limit)
+        vss = None
+        if args.vss:
+            planning = [problem, *(example(args.samples, r) for r in range(1, args.vss))]
+            vss = replicated_value_of_stochastic_solution(
+                planning, fresh, time_limit=args.time_limit, mip_rel_gap=args.mip_gap
+            )
+    return _Solved(plan, summary, priced, vss)
+
+
+def _say(solved: _Solved, args: argparse.Namespace) -> None:
+    """Print the plan, its cost out of sample, the VSS and any warning."""
+    plan, cost = solved.plan, solved.out_of_sample
+    print(plan.summary())
+    print(
+        f"on {args.fresh_samples} fresh draws the plan costs {cost['out_of_sample']:,.0f} "
+        f"± {cost['out_of_sample_se']:,.0f}, {cost['optimism_share']:+.1%} against its "
+        f"in-sample {cost['in_sample']:,.0f} (it was chosen on those draws, so that flatters)"
+    )
+    if solved.vss is not None:
+        v = solved.vss[0]
+        print(
+            f"value of the stochastic solution over {args.vss} sets of planning draws: "
+            f"{v['vss']:,.0f} ± {v['vss_se']:,.0f} ({v['vss_share']:.1%} of the "
+            f"mean-forecast plan's cost); each set in {VSS_FILE}"
+        )
+    print(plan.purchases.query("vans > 0").to_string(index=False))
+
+
 def deploy_cli(args: argparse.Namespace) -> int:
     """``bayesspr deploy``: plan the example network, write the plan tables and a manifest.
+
+    The plan is priced on ``--fresh-samples`` fresh draws of the example (out of sample,
+    with its standard error); ``--vss R`` adds the value of the stochastic solution over R
+    independent sets of planning draws.
 
     Parameters
     ----------
@@ -259,24 +343,15 @@ def deploy_cli(args: argparse.Namespace) -> int:
         No plan meets the hard limits; nothing is written.
     """
     inputs = {"--stations": args.stations, "--limits": args.limits}
-    out = check_output_path(args.out, "folder", inputs, folder_files=DEPLOY_FILES)
-    problem = example_problem(n_samples=args.samples, seed=args.seed)
-    fields: dict[str, Any] = {"hard_service": args.hard_service}
-    if args.stations is not None:
-        fields.update(read_stations(args.stations, problem))
-    if args.limits is not None:
-        fields.update(read_limits(args.limits, problem))
-    if args.shortage_cost is not None:
-        fields["costs"] = replace(problem.costs, shortage_per_van_day=args.shortage_cost)
-    if args.charging_hours is not None:
-        fields["charging_hours"] = args.charging_hours
-    problem = replace(problem, **fields)
-    with warnings.catch_warnings():  # said below and kept in the manifest
-        warnings.simplefilter("ignore", DeployWarning)
-        plan = deploy(problem, time_limit=args.time_limit, mip_rel_gap=args.mip_gap)
-    broken = check_plan(plan)
-    if broken:  # never write a plan that breaks a constraint
-        raise RuntimeError("the solver's plan breaks constraints: " + "; ".join(broken))
+    files = (*DEPLOY_FILES, VSS_FILE) if args.vss else DEPLOY_FILES
+    out = check_output_path(args.out, "folder", inputs, folder_files=files)
+    if args.vss == 1:
+        raise DeployInputError(
+            [Problem("--vss", None, 1, "expected 0 (none) or at least 2 replicates")]
+        )
+    fields = _changed_fields(args, example_problem(n_samples=args.samples, seed=args.seed))
+    solved = _solve(args, fields)
+    plan = solved.plan
     record = inputs_record(inputs)
     settings = {
         "example": True,
@@ -284,13 +359,18 @@ def deploy_cli(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "time_limit_s": args.time_limit,
         "mip_gap": args.mip_gap,
-        "shortage_cost": problem.costs.shortage_per_van_day,
-        "charging_hours": problem.charging_hours,
-        "hard_service": problem.hard_service,
+        "shortage_cost": plan.problem.costs.shortage_per_van_day,
+        "charging_hours": plan.problem.charging_hours,
+        "hard_service": plan.problem.hard_service,
+        "fresh_samples": args.fresh_samples,
+        "fresh_draw_seed": FRESH_DRAW_SEED,
+        "vss_replicates": args.vss,
     }
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
-        for name, table in _tables(plan).items():
+        for name, table in _tables(plan, solved).items():
             write_csv(table, tmp / name)
+        if solved.vss is not None:
+            write_csv(solved.vss[1], tmp / VSS_FILE)
         write_manifest(
             tmp,
             getattr(args, "argv", []),
@@ -299,10 +379,11 @@ def deploy_cli(args: argparse.Namespace) -> int:
             mip_gap=None if math.isnan(plan.mip_gap) else plan.mip_gap,
             solve_seconds=plan.seconds,
             warnings=plan.warnings,
+            out_of_sample=solved.out_of_sample.to_dict(),
+            vss=None if solved.vss is None else solved.vss[0].to_dict(),
         )
-    print(plan.summary())
-    print(plan.purchases.query("vans > 0").to_string(index=False))
-    print(f"wrote {', '.join(DEPLOY_FILES)} and manifest.json to {out}")
+    _say(solved, args)
+    print(f"wrote {', '.join(files)} and manifest.json to {out}")
     for message in plan.warnings:
         print(f"warning: {message}", file=sys.stderr)
     return 0

@@ -500,11 +500,25 @@ def _add_deploy(sub: _Subparsers) -> None:
     )
     p.add_argument("--hard-service", action="store_true", help="allow no shortage on any draw")
     p.add_argument(
+        "--fresh-samples",
+        type=_whole(2, 10_000, " draws"),
+        default=100,
+        help="fresh draws of the example the plan is priced on out of sample, 2 to 10,000",
+    )
+    p.add_argument(
+        "--vss",
+        type=_whole(0, 100, " replicates"),
+        default=0,
+        metavar="REPLICATES",
+        help="value of the stochastic solution over this many independent sets of planning "
+        "draws (2 or more; 0: not computed), priced on the fresh draws; writes vss.csv",
+    )
+    p.add_argument(
         "--out",
         required=True,
         help="folder for purchases.csv, fleet.csv, "
-        "electric_share.csv, cost.csv, station_months.csv and manifest.json; "
-        "replaced whole",
+        "electric_share.csv, cost.csv, station_months.csv, manifest.json and, with "
+        "--vss, vss.csv; replaced whole",
     )
     p.set_defaults(func=cmd_deploy)
 

@@ -32,7 +32,9 @@ _EXPORTS = {
     "build_program": "program",
     "solve_program": "program",
     "mean_problem": "vss",
+    "out_of_sample_cost": "vss",
     "per_draw_cost": "vss",
+    "replicated_value_of_stochastic_solution": "vss",
     "value_of_stochastic_solution": "vss",
 }
 

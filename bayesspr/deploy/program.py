@@ -71,6 +71,9 @@ class Program:
     constants : dict of str to float
         Constant of each part (holding of the initial fleet; emissions if nothing ran
         electric); they sum to ``constant``.
+    draw_constant : numpy.ndarray
+        The constant as it falls on each draw (currency, one per draw; its mean is
+        ``constant``): the emissions if nothing ran electric differ by draw.
     """
 
     c: np.ndarray
@@ -86,6 +89,7 @@ class Program:
     arrays: dict[str, np.ndarray]
     parts: dict[str, np.ndarray]
     constants: dict[str, float]
+    draw_constant: np.ndarray
 
     def index(self, block: str) -> np.ndarray:
         """Column indices of a variable block, shaped like the block."""
@@ -242,7 +246,9 @@ def _variable_bounds(lay: _Layout, fixed: dict | None) -> tuple[np.ndarray, np.n
     return lb, ub, integrality
 
 
-def _objective(lay: _Layout) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+def _objective(
+    lay: _Layout,
+) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
     """The objective's cost parts: coefficients per variable and constants (currency).
 
     Each modelled month counts its ``month_weight`` calendar months in holding, shortage and
@@ -259,6 +265,8 @@ def _objective(lay: _Layout) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         saves the emissions of its km).
     constants : dict of str to float
         Holding of the initial fleet; emissions if no route ran electric.
+    draw_constant : numpy.ndarray
+        The constants as they fall on each draw (their mean is the constants' sum).
     """
     a, cost, n_w = lay.a, lay.problem.costs, lay.n_w
     weight = a["month_weight"]  # calendar months per modelled month (T,)
@@ -285,16 +293,17 @@ def _objective(lay: _Layout) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     )
     # each electric route saves its km
     parts["emissions"][lay.ev] = -emission * (a["km"] * weight)[:, None, :, :, None]
+    # emissions if no route ran electric, per draw (emission is already per draw's share)
+    draw_emissions = emission * n_w * (a["km"] * a["demand"] * weight).sum((1, 2))
     constants = {
         "purchases": 0.0,
         "residual_value": 0.0,
         "holding": float(lay.hold @ a["initial"].sum(1)) * float(weight.sum()),
         "moves": 0.0,
         "shortage": 0.0,
-        # if none ran electric
-        "emissions": emission * float((a["km"] * a["demand"] * weight).sum()),
+        "emissions": float(draw_emissions.mean()),
     }
-    return parts, constants
+    return parts, constants, constants["holding"] + draw_emissions
 
 
 def _first_stage_rows(rows: _Rows, lay: _Layout) -> None:
@@ -482,7 +491,7 @@ def build_program(
     """
     lay = _layout(problem)
     lb, ub, integrality = _variable_bounds(lay, fixed)
-    parts, constants = _objective(lay)
+    parts, constants, draw_constant = _objective(lay)
     c = sum(parts.values())
     constant = sum(constants.values())
     rows = _Rows()
@@ -491,7 +500,20 @@ def build_program(
     _draw_rows(rows, lay, drop)
     A, lo, hi, groups = _matrix(rows, lay.n_x)
     return Program(
-        c, constant, A, lo, hi, lb, ub, integrality, lay.blocks, groups, lay.a, parts, constants
+        c,
+        constant,
+        A,
+        lo,
+        hi,
+        lb,
+        ub,
+        integrality,
+        lay.blocks,
+        groups,
+        lay.a,
+        parts,
+        constants,
+        draw_constant,
     )
 
 

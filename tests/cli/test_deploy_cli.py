@@ -33,9 +33,16 @@ def test_deploy_example_writes_the_plan_it_solved_and_it_passes_check_plan(tmp_p
     written = fleet.set_index(["van", "station", "month"])["vans"]
     expected = plan.fleet.to_series().rename("vans")
     assert written.sort_index().tolist() == expected.sort_index().tolist()
-    cost = pd.read_csv(out / "cost.csv").set_index("part")["currency"]
-    assert cost["total"] == pytest.approx(plan.cost["total"], rel=1e-9)
-    assert cost.drop("total").sum() == pytest.approx(cost["total"], rel=1e-9)
+    cost = pd.read_csv(out / "cost.csv").set_index("part")
+    assert cost.loc["total", "in_sample"] == pytest.approx(plan.cost["total"], rel=1e-9)
+    for column in ("in_sample", "out_of_sample"):
+        parts = cost[column].drop("total").sum()
+        assert parts == pytest.approx(cost.loc["total", column], rel=1e-9)
+    # priced on 100 fresh draws: the plan's own draws flatter it
+    fresh = manifest["out_of_sample"]
+    assert fresh["out_of_sample"] == pytest.approx(cost.loc["total", "out_of_sample"])
+    assert fresh["out_of_sample_se"] > 0 and fresh["n_fresh"] == 100
+    assert f"on 100 fresh draws the plan costs {fresh['out_of_sample']:,.0f}" in printed
     share = pd.read_csv(out / "electric_share.csv").set_index("city")
     assert ((share >= 0) & (share <= 1)).all().all()
     months = pd.read_csv(out / "station_months.csv")
@@ -120,5 +127,24 @@ def test_a_plan_whose_shortage_dominates_is_written_with_a_warning(tmp_path, cap
     assert "warning: shortage is" in err and "electric share target" in err
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["warnings"]) == 1 and "shortage is" in manifest["warnings"][0]
-    cost = pd.read_csv(out / "cost.csv").set_index("part")["currency"]
+    cost = pd.read_csv(out / "cost.csv").set_index("part")["in_sample"]
     assert cost["shortage"] > 0.5 * cost["total"]
+
+
+def test_vss_over_replicated_planning_draws_is_written_and_one_replicate_is_refused(
+    tmp_path, capsys
+):
+    out = tmp_path / "plan"
+    argv = ["deploy", "--example", "--samples", "8", "--fresh-samples", "40", "--vss", "3"]
+    assert main([*argv, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "vss.csv")
+    assert len(table) == 3 and {"vss", "vss_se", "saa_cost", "mean_cost"} <= set(table.columns)
+    summary = json.loads((out / "manifest.json").read_text())["vss"]
+    assert summary["vss"] == pytest.approx(table["vss"].mean())
+    assert summary["vss_se"] == pytest.approx(table["vss"].std(ddof=1) / 3**0.5)
+    assert "value of the stochastic solution over 3 sets of planning draws" in printed
+    assert main([*argv[:-1], "1", "--out", str(tmp_path / "one")]) == 2
+    err = capsys.readouterr().err
+    assert "--vss" in err and "at least 2 replicates" in err
+    assert not (tmp_path / "one").exists()
