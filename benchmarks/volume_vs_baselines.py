@@ -7,6 +7,9 @@ growth), three forecasters predict each station's daily stops over the held-out 
 
 * ``bayesspr``: :class:`bayesspr.VolumeModel` fitted on the zip-day history, its zip-day
   draws summed per station (what the SPR composition uses);
+* ``zip-day``: the earlier default, :class:`bayesspr.volume.zip_day.ZipDayVolumeModel` (a
+  negative binomial per zip-day, full NUTS over every row), summed the same way: the reference
+  the two-level model must be no less accurate than;
 * ``prophet``: one Prophet model per station on its daily stops (yearly and weekly
   multiplicative seasonality, the known holiday flag as a regressor), predictive samples;
 * ``autoets``: statsforecast's AutoETS per station (weekly season), its Gaussian intervals.
@@ -69,16 +72,19 @@ def station_history(world: VolumeWorld) -> tuple[pd.DataFrame, pd.DatetimeIndex]
     return history, days
 
 
-def bayesspr_forecast(world: VolumeWorld, seed: int) -> tuple[np.ndarray, list[str]]:
-    """(samples, days, stations) draws of the default VolumeModel."""
+def bayesspr_forecast(
+    world: VolumeWorld, seed: int, reference: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    """(samples, days, stations) draws of the default VolumeModel (or the zip-day reference)."""
     from bayesspr import VolumeModel
+    from bayesspr.volume.zip_day import ZipDayVolumeModel
 
-    model = VolumeModel(regressors=world.regressors)
+    model = (ZipDayVolumeModel if reference else VolumeModel)(regressors=world.regressors)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(world.table, random_seed=seed)
     if not model.diagnostics["ok"]:
-        print(f"  bayesspr fit not converged: {model.diagnostics['problems']}")
+        print(f"  {type(model).__name__} fit not converged: {model.diagnostics['problems']}")
     draws, _, _ = forecast_against_truth(model, world, "station", SAMPLES, random_seed=seed)
     stations = sorted(world.table["station"].unique())
     return draws, stations
@@ -177,7 +183,11 @@ def run_one(name: str, world: VolumeWorld, seed: int) -> dict[str, float]:
         quantiles, means, stations = autoets_quantiles(world, seed)
         draws = None
     else:
-        make: Callable = bayesspr_forecast if name == "bayesspr" else prophet_forecast
+        make: Callable = {
+            "bayesspr": bayesspr_forecast,
+            "zip-day": lambda w, s: bayesspr_forecast(w, s, reference=True),
+            "prophet": prophet_forecast,
+        }[name]
         draws, stations = make(world, seed)
         quantiles = np.quantile(draws, LEVELS, axis=0)
         means = draws.mean(axis=0)
@@ -194,7 +204,7 @@ def main() -> None:
         "--models",
         nargs="*",
         default=["bayesspr", "prophet", "autoets"],
-        choices=["bayesspr", "prophet", "autoets"],
+        choices=["bayesspr", "zip-day", "prophet", "autoets"],
     )
     args = parser.parse_args()
     rows = []

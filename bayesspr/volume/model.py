@@ -46,9 +46,9 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayesspr.data.network import Network, NetworkError
 from bayesspr.errors import SavedFitError, VolumeDataError
-from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
+from bayesspr.inference.fitted_model import SamplerConfig
+from bayesspr.volume.base import ZipVolumeModel
 from bayesspr.volume.gaussian_groups import (
     GroupStatistics,
     SharedCoefficients,
@@ -59,15 +59,10 @@ from bayesspr.volume.gaussian_groups import (
     shared_log_likelihood,
 )
 from bayesspr.volume.inputs import (
-    clean_regressors,
     fourier_terms,
-    regressor_matrix,
     regressors_from_record,
     regressors_record,
-    volume_dataset,
     zip_day_volume,
-    zips_from_record,
-    zips_record,
 )
 from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
 from bayesspr.volume.spec import SHIPPED_VOLUME_SPEC, VOLUME_BLOCKS, load_volume_spec
@@ -267,7 +262,7 @@ def history_tables(volume: pd.DataFrame, zips: pd.DataFrame) -> HistoryTables:
     )
 
 
-class VolumeModel(FittedModel):
+class VolumeModel(ZipVolumeModel):
     """Daily stops and packages per zip from station totals × zip shares (scales with groups).
 
     Parameters
@@ -315,6 +310,7 @@ class VolumeModel(FittedModel):
     config_attr = "bayesspr_volume_model_meta"
     default_samples = 500
     parameter_supports = VOLUME_SUPPORTS
+    unknown_zip_advice = "a zip needs some history to have a share of its station"
 
     def __init__(
         self,
@@ -328,23 +324,15 @@ class VolumeModel(FittedModel):
         self.spec = load_volume_spec(
             spec, priors=priors, design={"harmonics": harmonics, "knot_days": knot_days}
         )
-        self.regressors = None if regressors is None else clean_regressors(regressors)
+        self._init_history(regressors)
         #: (key, draws) of the cities' walks for the last posterior sample forecast from
         self._walk_cache: tuple[Any, np.ndarray] | None = None
-        self.idata: xr.DataTree | None = None
-        self.diagnostics: dict[str, Any] = {}
-        self.zips = pd.DataFrame()
-        self.last_date: pd.Timestamp | None = None
         self.design: TimeDesign | None = None
-        self.network: Network | None = None
         self._statistics: dict[str, GroupStatistics] = {}
         self._group_means: dict[str, np.ndarray] = {}
         self._tables: HistoryTables | None = None
 
     # ------------------------------------------------------------------ design
-    def _regressor_matrix(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        return regressor_matrix(self.regressors, dates)
-
     def _n_regressors(self) -> int:
         return 0 if self.regressors is None else self.regressors.shape[1]
 
@@ -424,17 +412,9 @@ class VolumeModel(FittedModel):
         volume = zip_day_volume(data)
         if volume.empty:
             raise VolumeDataError("volume table has no rows")
-        last = volume.sort_values("date", kind="stable").groupby("zip").last()
-        self.zips = pd.DataFrame(
-            {
-                "city": last["city"],
-                "station": last["station"],
-                "first_date": volume.groupby("zip")["date"].min(),
-            }
-        )
-        self.zips.index.name = "zip"
+        self._remember_history(volume, data)
         tables = history_tables(volume, self.zips)
-        first, self.last_date = tables.days[0], tables.days[-1]
+        first = tables.days[0]
         self.design = TimeDesign(
             start=first,
             time_origin=(first + (self.last_date - first) / 2).normalize(),
@@ -443,10 +423,6 @@ class VolumeModel(FittedModel):
             knot_days=self.knot_days,
             history_knots=(len(tables.days) - 1) // self.knot_days + 1,
         )
-        try:
-            self.network = Network.from_table(data)
-        except NetworkError:
-            self.network = None
         self._tables = tables
         self._summarise(tables)
         return tables
@@ -759,21 +735,14 @@ class VolumeModel(FittedModel):
         return cls(config, regressors=regressors)
 
     def _fit_state(self) -> dict[str, Any]:
-        if self.last_date is None:
-            return {}
-        return {
-            "last_date": f"{self.last_date:%Y-%m-%d}",
-            "design": self.design.to_json(),
-            "zips": zips_record(self.zips),
-            "network": None if self.network is None else self.network.to_json(),
-        }
+        state = super()._fit_state()
+        if state:  # fitted
+            state["design"] = self.design.to_json()
+        return state
 
     def _restore_state(self, state: Mapping[str, Any]) -> None:
-        self.last_date = pd.Timestamp(state["last_date"])
+        super()._restore_state(state)
         self.design = TimeDesign.from_json(state["design"])
-        self.zips = zips_from_record(state["zips"])
-        if state.get("network") is not None:
-            self.network = Network.from_json(state["network"])
 
     def _restore(self, idata: xr.DataTree) -> None:
         super()._restore(idata)
@@ -831,13 +800,7 @@ class VolumeModel(FittedModel):
             (S, D, Z) integer draws (per zip-day).
         """
         del seed
-        zips = np.asarray(zips)
-        unknown = sorted(set(zips) - set(self.zips.index))
-        if unknown:
-            raise VolumeDataError(
-                f"zip(s) {unknown[:5]} have no volume history in this fit; a zip needs some "
-                "history to have a share of its station"
-            )
+        zips = self._known_zips(zips)
         dates = pd.DatetimeIndex(dates)
         stations_all = self._station_labels()
         wanted_stations = pd.Index(sorted(set(self.zips.loc[zips, "station"])))
@@ -1109,40 +1072,6 @@ class VolumeModel(FittedModel):
         knot_keys = _KNOT_TAG + np.arange(first_knot, first_knot + n_new, dtype=np.uint64)
         steps = keyed_normals(draw_keys(post), keys, knot_keys) * step_sd[:, None, :]
         return np.einsum("dk,skg->sdg", ramps, steps)
-
-    def forecast(
-        self,
-        dates: pd.DatetimeIndex,
-        *,
-        zips: list[str] | None = None,
-        n_samples: int = 500,
-        random_seed: int | None = 0,
-    ) -> xr.Dataset:
-        """Posterior predictive draws of daily stops and packages per zip.
-
-        Parameters
-        ----------
-        dates : pandas.DatetimeIndex
-            Forecast days.
-        zips : list of str, optional
-            Zips to forecast (default: all zips of the fit).
-        n_samples : int
-            Posterior samples used (a seeded random subset).
-        random_seed : int, optional
-            Seed of the subset.
-
-        Returns
-        -------
-        xarray.Dataset
-            ``stops`` and ``packages`` (per zip-day) with dims ``sample`` × ``date`` × ``zip``
-            and coords ``station`` and ``city`` per zip (the latest assignment).
-        """
-        self._require_fit()
-        dates = pd.DatetimeIndex(dates)
-        zips_arr = np.asarray(self.zips.index if zips is None else zips)
-        post = self.posterior_samples(n_samples, random_seed=random_seed)
-        stops, packages = self.volume_draws(post, dates, zips_arr)
-        return volume_dataset(stops, packages, dates, zips_arr, self.zips)
 
 
 def footprint_offset(tables: HistoryTables, totals: np.ndarray) -> np.ndarray:

@@ -36,23 +36,18 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayesspr.data.network import Network, NetworkError
 from bayesspr.defaults import MAX_HARMONICS
 from bayesspr.errors import SpecError, VolumeDataError
-from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
+from bayesspr.inference.fitted_model import SamplerConfig
 from bayesspr.spr.model import pooled_offsets
 from bayesspr.spr.spec import SPEC_DIR, read_spec_file, spec_id
+from bayesspr.volume.base import ZipVolumeModel
 from bayesspr.volume.inputs import (
-    clean_regressors,
     fourier_terms,
     merged_priors,
-    regressor_matrix,
     regressors_from_record,
     regressors_record,
-    volume_dataset,
     zip_day_volume,
-    zips_from_record,
-    zips_record,
 )
 from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
 
@@ -106,7 +101,7 @@ ZIP_DAY_REQUIRED = (
 )
 
 
-class ZipDayVolumeModel(FittedModel):
+class ZipDayVolumeModel(ZipVolumeModel):
     """Hierarchical negative-binomial model of daily stops and packages per zip.
 
     Parameters
@@ -142,6 +137,7 @@ class ZipDayVolumeModel(FittedModel):
     config_attr = "bayesspr_volume_meta"
     default_samples = 500
     parameter_supports = ZIP_DAY_SUPPORTS
+    unknown_zip_advice = "a zip needs some history (its parents' pooling then covers a short one)"
 
     def learned_parameters(self) -> tuple[str, ...]:
         """Posterior variables every volume fit has (what forecasts read).
@@ -175,19 +171,11 @@ class ZipDayVolumeModel(FittedModel):
                 f"ZipDayVolumeModel(day_shocks={day_shocks!r}): expected one of {DAY_SHOCKS}"
             )
         self.day_shocks = day_shocks
-        self.regressors = None if regressors is None else clean_regressors(regressors)
-        self.idata: xr.DataTree | None = None
-        self.diagnostics: dict[str, Any] = {}
-        self.zips = pd.DataFrame()
-        self.last_date: pd.Timestamp | None = None
+        self._init_history(regressors)
         self.time_origin: pd.Timestamp | None = None
         self.fourier_centre = np.zeros(2 * self.harmonics)
-        self.network: Network | None = None
 
     # ------------------------------------------------------------------ design
-    def _regressor_matrix(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        return regressor_matrix(self.regressors, dates)
-
     def _fourier(self, dates: pd.DatetimeIndex) -> np.ndarray:
         """Yearly features centred on their history mean (so the level is the history mean)."""
         return fourier_terms(dates, self.harmonics) - self.fourier_centre
@@ -310,23 +298,11 @@ class ZipDayVolumeModel(FittedModel):
         volume = zip_day_volume(data)
         if volume.empty:
             raise VolumeDataError("volume table has no rows")
-        last = volume.sort_values("date").groupby("zip").last()
-        self.zips = pd.DataFrame(
-            {
-                "city": last["city"],
-                "station": last["station"],
-                "first_date": volume.groupby("zip")["date"].min(),
-            }
-        )
-        self.last_date = pd.Timestamp(volume["date"].max())
+        self._remember_history(volume, data)
         first = pd.Timestamp(volume["date"].min())
         self.time_origin = (first + (self.last_date - first) / 2).normalize()
         dates = pd.DatetimeIndex(volume["date"])
         self.fourier_centre = fourier_terms(dates, self.harmonics).mean(0)
-        try:  # the canonical table also describes the network forecasts run on
-            self.network = Network.from_table(data)
-        except NetworkError:
-            self.network = None
         return volume
 
     # ------------------------------------------------------------------ forecasting
@@ -365,13 +341,7 @@ class ZipDayVolumeModel(FittedModel):
         stops, packages : numpy.ndarray
             (S, D, Z) integer draws (per zip-day).
         """
-        zips = np.asarray(zips)
-        unknown = sorted(set(zips) - set(self.zips.index))
-        if unknown:
-            raise VolumeDataError(
-                f"zip(s) {unknown[:5]} have no volume history in this fit; a zip needs some "
-                "history (its parents' pooling then covers a short one)"
-            )
+        zips = self._known_zips(zips)
         dates = pd.DatetimeIndex(dates)
         cities = list(post["level_city"]["city"].to_numpy())
         city_idx = np.array([cities.index(c) for c in self.zips.loc[zips, "city"]])
@@ -410,41 +380,6 @@ class ZipDayVolumeModel(FittedModel):
             )
         return stops, stops + extra
 
-    def forecast(
-        self,
-        dates: pd.DatetimeIndex,
-        *,
-        zips: list[str] | None = None,
-        n_samples: int = 500,
-        random_seed: int | None = 0,
-    ) -> xr.Dataset:
-        """Posterior predictive draws of daily stops and packages per zip.
-
-        Parameters
-        ----------
-        dates : pandas.DatetimeIndex
-            Forecast days.
-        zips : list of str, optional
-            Zips to forecast (default: all zips of the fit).
-        n_samples : int
-            Posterior samples used (a seeded random subset).
-        random_seed : int, optional
-            Seed of the subset and the noise.
-
-        Returns
-        -------
-        xarray.Dataset
-            ``stops`` and ``packages`` (per zip-day) with dims ``sample`` × ``date`` × ``zip``
-            and coords ``station`` and ``city`` per zip (the latest assignment).
-        """
-        self._require_fit()
-        dates = pd.DatetimeIndex(dates)
-        zips_arr = np.asarray(self.zips.index if zips is None else zips)
-        post = self.posterior_samples(n_samples, random_seed=random_seed)
-        seed = np.random.SeedSequence(None if random_seed is None else [random_seed, 2])
-        stops, packages = self.volume_draws(post, dates, zips_arr, seed)
-        return volume_dataset(stops, packages, dates, zips_arr, self.zips)
-
     # ------------------------------------------------------------------ persistence
     def config(self) -> dict[str, Any]:
         """Priors, harmonics, day shocks and known regressors, as data.
@@ -478,23 +413,16 @@ class ZipDayVolumeModel(FittedModel):
         )
 
     def _fit_state(self) -> dict[str, Any]:
-        if self.last_date is None:
-            return {}
-        return {
-            "last_date": f"{self.last_date:%Y-%m-%d}",
-            "time_origin": f"{self.time_origin:%Y-%m-%d}",
-            "fourier_centre": self.fourier_centre.tolist(),
-            "zips": zips_record(self.zips),
-            "network": None if self.network is None else self.network.to_json(),
-        }
+        state = super()._fit_state()
+        if state:  # fitted
+            state["time_origin"] = f"{self.time_origin:%Y-%m-%d}"
+            state["fourier_centre"] = self.fourier_centre.tolist()
+        return state
 
     def _restore_state(self, state: Mapping[str, Any]) -> None:
-        self.last_date = pd.Timestamp(state["last_date"])
+        super()._restore_state(state)
         self.time_origin = pd.Timestamp(state["time_origin"])
         self.fourier_centre = np.asarray(state["fourier_centre"], dtype=float)
-        self.zips = zips_from_record(state["zips"])
-        if state.get("network") is not None:
-            self.network = Network.from_json(state["network"])
 
     def spec_id(self) -> str:
         """Short stable hash (hex) of the spec in use: priors, harmonics, regressor names.
