@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from bayesspr.cli.manifest import inputs_record, write_manifest
+from bayesspr.deploy.charts import CHART_FILES, deploy_charts
 from bayesspr.deploy.example import example_problem
 from bayesspr.deploy.plan import DeployPlan, DeployWarning, check_plan, deploy
 from bayesspr.deploy.problem import DeployProblem
@@ -42,6 +43,7 @@ DEPLOY_FILES = (
     "electric_share.csv",
     "cost.csv",
     "station_months.csv",
+    *CHART_FILES,
 )
 #: Written with ``--vss``: the value of the stochastic solution per replicate.
 VSS_FILE = "vss.csv"
@@ -369,6 +371,7 @@ def deploy_cli(args: argparse.Namespace) -> int:
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
         for name, table in _tables(plan, solved).items():
             write_csv(table, tmp / name)
+        deploy_charts(plan, tmp, priced=solved.priced)
         if solved.vss is not None:
             write_csv(solved.vss[1], tmp / VSS_FILE)
         write_manifest(

@@ -517,8 +517,9 @@ def _add_deploy(sub: _Subparsers) -> None:
         "--out",
         required=True,
         help="folder for purchases.csv, fleet.csv, "
-        "electric_share.csv, cost.csv, station_months.csv, manifest.json and, with "
-        "--vss, vss.csv; replaced whole",
+        "electric_share.csv, cost.csv, station_months.csv, three charts "
+        "(electric_share.png, shortfall_heatmap.png, cost_breakdown.png), manifest.json "
+        "and, with --vss, vss.csv; replaced whole",
     )
     p.set_defaults(func=cmd_deploy)
 
