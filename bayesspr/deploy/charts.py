@@ -39,6 +39,8 @@ _PARTS = {
     "purchases": "purchases",
     "residual_value": "residual value at the end (credit)",
     "holding": "holding (owned vans)",
+    "partners": "delivery partners' rates",
+    "storage": "storage modules",
     "moves": "moves between stations",
     "shortage": "shortage (routes short)",
     "emissions": "CO₂ emissions",

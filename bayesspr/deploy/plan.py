@@ -11,6 +11,7 @@ solver saw); :func:`evaluate_plan` prices a plan's first stage on other draws.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -19,7 +20,14 @@ import pandas as pd
 import xarray as xr
 
 from bayesspr.deploy.problem import DeployProblem
-from bayesspr.deploy.program import LIMITS, Program, Solution, build_program, solve_program
+from bayesspr.deploy.program import (
+    FIRST_STAGE,
+    LIMITS,
+    Program,
+    Solution,
+    build_program,
+    solve_program,
+)
 from bayesspr.errors import DeploySolveError, InfeasibleDeploymentError
 
 __all__ = ["DeployPlan", "DeployWarning", "check_plan", "deploy", "evaluate_plan"]
@@ -67,7 +75,7 @@ class DeployPlan:
     @property
     def first_stage(self) -> dict[str, np.ndarray]:
         """The decisions shared by all draws: ``buy``, ``fleet``, ``place``, ``move``."""
-        return {k: self._block(k) for k in ("buy", "fleet", "place", "move")}
+        return {k: self._block(k) for k in FIRST_STAGE}
 
     @property
     def ev_routes(self) -> np.ndarray:
@@ -113,6 +121,61 @@ class DeployPlan:
         )
 
     @cached_property
+    def partner_fleet(self) -> pd.DataFrame:
+        """Vans each delivery service partner runs per station and month (vans).
+
+        Columns ``station``, ``partner``, ``month``, ``vans``, ``max_vans`` and the partner's
+        ``cost_per_van_month``; empty when the problem has no partners.
+        """
+        pairs = self.problem.partner_table()
+        vans = self._block("partner")
+        rows = [
+            {
+                "station": pair["station"],
+                "partner": pair["partner"],
+                "month": month,
+                "vans": int(np.rint(vans[j, t])),
+                "max_vans": pair["max_vans"],
+                "cost_per_van_month": pair["cost_per_van_month"],
+            }
+            for j, pair in pairs.iterrows()
+            for t, month in enumerate(self.problem.months)
+        ]
+        columns = ["station", "partner", "month", "vans", "max_vans", "cost_per_van_month"]
+        return pd.DataFrame(rows, columns=columns)
+
+    @cached_property
+    def storage(self) -> pd.DataFrame:
+        """Storage per station and period: modules added, capacity after them (packages).
+
+        Columns ``station``, ``period``, ``modules_added``, ``capacity_packages``; only the
+        stations with a storage limit.
+        """
+        p, a = self.problem, self.program.arrays
+        size = float(p.costs.storage_module_packages)
+        added = np.rint(self._block("expand")).astype(int)  # (s, p)
+        rows = [
+            {
+                "station": station,
+                "period": period,
+                "modules_added": int(added[s, k]),
+                "capacity_packages": float(a["storage"][s] + size * added[s, : k + 1].sum()),
+            }
+            for s, station in enumerate(p.stations)
+            if np.isfinite(a["storage"][s])
+            for k, period in enumerate(p.periods)
+        ]
+        columns = ["station", "period", "modules_added", "capacity_packages"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def _storage_capacity(self) -> np.ndarray:
+        """Packages each station can store in each month, modules included (S, T)."""
+        a = self.program.arrays
+        size = float(self.problem.costs.storage_module_packages)
+        cum = np.cumsum(self._block("expand"), axis=1)[:, a["period_of"]]  # (s, t)
+        return a["storage"][:, None] + size * cum
+
+    @cached_property
     def electric_share(self) -> pd.DataFrame:
         """Share of each city's fleet that is electric per month (–; rows city, columns month)."""
         p = self.problem
@@ -143,7 +206,9 @@ class DeployPlan:
         Columns: ``vans``; ``p_shortfall`` (share of draws with a route short);
         ``shortage_van_days`` (expected, design-day shortage × shortage days per month);
         ``p_overflow`` (share of draws whose design-day routes exceed the bays: vans rented
-        to cover them could not park); ``binding`` (limits tight at the plan: ``bays``,
+        to cover them could not park); ``p_storage_overflow`` (share of draws whose
+        design-day packages exceed the storage, modules included; 0 without a limit);
+        ``binding`` (limits tight at the plan: ``bays``,
         ``station power``, ``city power``, ``range``, with the share of draws where tight, and
         ``budget`` / ``ev supply`` when the period's limit is spent).
         """
@@ -152,6 +217,7 @@ class DeployPlan:
         short = self.shortage
         days = float(p.costs.shortage_days_per_month)
         tight = self._tight()
+        over_storage = (a["packages"] > self._storage_capacity()[None] + _TOL).mean(0)
         rows = []
         for s, station in enumerate(p.stations):
             for t, month in enumerate(p.months):
@@ -169,6 +235,7 @@ class DeployPlan:
                         "p_shortfall": float((short[:, s, t] > _TOL).mean()),
                         "shortage_van_days": float(short[:, s, t].mean() * days),
                         "p_overflow": float((a["demand"][:, s, t] > a["bays"][s] + _TOL).mean()),
+                        "p_storage_overflow": float(over_storage[s, t]),
                         "binding": ", ".join(names),
                     }
                 )
@@ -236,11 +303,14 @@ class DeployPlan:
     def summary(self) -> str:
         """A few lines: cost, gap, solve time, vans bought."""
         c = self.cost
+        extra = "".join(
+            f", {name} {c[name]:,.0f}" for name in ("partners", "storage") if c[name] != 0
+        )
         return (
             f"expected cost {c['total']:,.0f} (purchases {c['purchases']:,.0f} less residual "
             f"value {-c['residual_value']:,.0f}, holding "
             f"{c['holding']:,.0f}, moves {c['moves']:,.0f}, shortage "
-            f"{c['shortage']:,.0f}, emissions {c['emissions']:,.0f}); "
+            f"{c['shortage']:,.0f}, emissions {c['emissions']:,.0f}{extra}); "
             f"MIP gap {self.mip_gap:.2%}; solved in {self.seconds:.2f} s; "
             f"{int(self.buy.sum())} vans bought over {len(self.problem.periods)} periods"
         )
@@ -262,6 +332,8 @@ def _explain_infeasible(problem: DeployProblem, time_limit: float) -> Infeasible
         "power": problem.station_power_kw
         if problem.city_power_kw is None
         else problem.city_power_kw,
+        "partners": problem.partners,
+        "storage": problem.storage_packages,
     }
     helps, unknown = [], []
     for limit in LIMITS:
@@ -440,4 +512,24 @@ def check_plan(plan: DeployPlan, problem: DeployProblem | None = None) -> list[s
     over("design day covered", a["demand"] - served)
     if p.hard_service:
         over("hard service", short)
+    _check_partners_and_storage(plan, p, over)
     return bad
+
+
+def _check_partners_and_storage(plan: DeployPlan, p: DeployProblem, over: Callable) -> None:
+    """Partners run their station's whole fleet within their bounds; storage holds enough."""
+    pairs = p.partner_table()
+    if len(pairs):
+        vans = plan.first_stage["partner"]
+        over("partners' capacity", vans - pairs["max_vans"].to_numpy(float)[:, None])
+        over("partners' minimum", pairs["min_vans"].to_numpy(float)[:, None] - vans)
+        station = pd.Index(p.stations).get_indexer(pairs["station"])
+        run = np.zeros((len(p.stations), len(p.months)))
+        np.add.at(run, station, vans)
+        fleet = plan.fleet_array.sum(0)
+        has = np.unique(station)
+        over("partners run the whole fleet", np.abs(run[has] - fleet[has]))
+    a = p.arrays()
+    if np.isfinite(a["storage"]).any():
+        share = (a["packages"] > plan._storage_capacity()[None] + _TOL).mean(0)
+        over("storage overflow share", share - float(p.storage_risk))

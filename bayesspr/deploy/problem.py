@@ -52,6 +52,11 @@ class DeployCosts:
         CO2 of a combustion or rented van (kg per km), ≥ 0.
     emission_days_per_month : float
         Days a month whose routes the design day stands for in the emission cost (days), ≥ 0.
+    storage_module_packages : float
+        Packages a station's storage grows by with one more module (packages), ≥ 0; 0: the
+        storage cannot grow.
+    storage_per_module : float
+        Price of one storage module (currency per module), ≥ 0.
     van_life_months : float or mapping of str to float, optional
         Service life over which a van's price is written off in a straight line (calendar
         months; one number for every type or one per type), > 0. A van still owned at the
@@ -67,6 +72,8 @@ class DeployCosts:
     emission_price_per_kg: float = 0.0
     emission_kg_per_km: float = 0.0
     emission_days_per_month: float = 0.0
+    storage_module_packages: float = 0.0
+    storage_per_module: float = 0.0
     van_life_months: float | Mapping[str, float] | None = 96.0
 
     def life_months(self, vans: Sequence[str]) -> np.ndarray:
@@ -137,6 +144,21 @@ class DeployProblem:
         period (–, in [0, 1]), per period.
     hard_service : bool
         If True no shortage is allowed on any draw (the fleet covers every draw's design day).
+    partners : pandas.DataFrame, optional
+        Delivery service partners: one row per station and partner, columns ``station``,
+        ``partner``, ``max_vans`` (vans it can run, whole ≥ 0 or inf), ``min_vans`` (its
+        contract minimum, vans; default 0) and ``cost_per_van_month`` (its rate, currency per
+        van-month, ≥ 0). A station with partners has its whole fleet split among them each
+        month (whole vans); a station without runs its own.
+    packages : xarray.DataArray, optional
+        Packages a station stages on the design day (packages ≥ 0), dims ``sample``,
+        ``station``, ``month``; with ``storage_packages``.
+    storage_packages : pandas.Series, optional
+        Packages each station can store (index: station; packages ≥ 0, inf for no limit).
+        The storage, grown by whole modules (``DeployCosts.storage_module_packages``), must
+        hold the design day's packages on all but a share ``storage_risk`` of the draws.
+    storage_risk : float
+        Largest accepted share of draws whose packages overflow the storage (–, in [0, 1)).
     month_weight : pandas.Series, optional
         Calendar months each modelled month stands for (months, > 0; index: the months in
         order). Holding, shortage and emission costs of a month count this many times, so a
@@ -163,6 +185,10 @@ class DeployProblem:
     min_electric_share: pd.Series | None = None
     hard_service: bool = False
     month_weight: pd.Series | None = None
+    partners: pd.DataFrame | None = None
+    packages: xr.DataArray | None = None
+    storage_packages: pd.Series | None = None
+    storage_risk: float = 0.05
     _problems: list[Problem] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -172,6 +198,8 @@ class DeployProblem:
         self._check_network(found)
         self._check_draws(found)
         self._check_limits(found)
+        self._check_partners(found)
+        self._check_storage(found)
         if found:
             raise DeployInputError(found)
 
@@ -206,6 +234,25 @@ class DeployProblem:
     def periods(self) -> list[object]:
         """Period labels, in order of first month."""
         return list(dict.fromkeys(self.month_period.tolist()))
+
+    def partner_table(self) -> pd.DataFrame:
+        """The partners in station order, ``min_vans`` filled (empty without partners).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``station``, ``partner``, ``min_vans``, ``max_vans``, ``cost_per_van_month``.
+        """
+        columns = ["station", "partner", "min_vans", "max_vans", "cost_per_van_month"]
+        if self.partners is None:
+            return pd.DataFrame(columns=columns)
+        tab = self.partners.copy()
+        if "min_vans" not in tab:
+            tab["min_vans"] = 0.0
+        tab["station"] = tab["station"].astype(str)
+        order = {s: i for i, s in enumerate(self.stations)}
+        tab = tab.sort_values("station", key=lambda c: c.map(order), kind="stable")
+        return tab[columns].reset_index(drop=True)
 
     @property
     def n_samples(self) -> int:
@@ -242,6 +289,8 @@ class DeployProblem:
             ("emission_price_per_kg", c.emission_price_per_kg, False),
             ("emission_kg_per_km", c.emission_kg_per_km, False),
             ("emission_days_per_month", c.emission_days_per_month, False),
+            ("storage_module_packages", c.storage_module_packages, False),
+            ("storage_per_module", c.storage_per_module, False),
         ):
             bad = not _finite(value) or float(value) < 0 or (lower_open and float(value) == 0)
             if bad:
@@ -567,6 +616,71 @@ class DeployProblem:
                 integer=True,
             )
 
+    def _check_partners(self, found: list[Problem]) -> None:
+        """Each partner row names a station once, with capacity ≥ minimum ≥ 0 and a rate."""
+        tab = self.partners
+        if tab is None:
+            return
+        columns = ("station", "partner", "max_vans", "cost_per_van_month")
+        if not isinstance(tab, pd.DataFrame) or any(c not in tab.columns for c in columns):
+            found.append(
+                Problem("partners", None, None, f"expected a table with columns {list(columns)}")
+            )
+            return
+        stations = set(self.stations)
+        for i, row in tab.reset_index(drop=True).iterrows():
+            where = f"partners row {i + 1}"
+            if str(row["station"]) not in stations:
+                found.append(Problem(where, "station", row["station"], "expected a station"))
+            low = row.get("min_vans", 0.0)
+            for col, value in (("max_vans", row["max_vans"]), ("min_vans", low)):
+                x = float(value) if _finite(value) or value == math.inf else math.nan
+                if not (x >= 0 and (x == math.inf or x == round(x))):
+                    found.append(Problem(where, col, value, "expected a whole number of vans ≥ 0"))
+            if _finite(low) and float(low) > float(row["max_vans"]):
+                found.append(
+                    Problem(where, "min_vans", low, f"expected ≤ max_vans {row['max_vans']}")
+                )
+            rate = row["cost_per_van_month"]
+            if not _finite(rate) or float(rate) < 0:
+                found.append(
+                    Problem(where, "cost_per_van_month", rate, "expected a finite cost ≥ 0")
+                )
+        pairs = tab[["station", "partner"]].astype(str)
+        if pairs.duplicated().any():
+            dup = pairs[pairs.duplicated()].iloc[0].tolist()
+            found.append(Problem("partners", "partner", str(dup), "expected each pair once"))
+
+    def _check_storage(self, found: list[Problem]) -> None:
+        """Storage needs package draws, a capacity per station and a risk in [0, 1)."""
+        if self.storage_packages is None:
+            return
+        if not _finite(self.storage_risk) or not 0 <= float(self.storage_risk) < 1:
+            found.append(
+                Problem("storage_risk", None, self.storage_risk, "expected a share in [0, 1)")
+            )
+        if self.packages is None:
+            found.append(
+                Problem(
+                    "packages",
+                    None,
+                    None,
+                    "expected design-day package draws (sample, station, month) with "
+                    "storage_packages",
+                )
+            )
+        else:
+            want = {"sample": None, "station": self.stations, "month": self.months}
+            self._check_array("packages", self.packages, want, found, integer=False)
+        self._check_table(
+            "storage_packages",
+            pd.DataFrame({"packages": self.storage_packages}),
+            ["packages"],
+            found,
+            rows=self.stations,
+            allow_inf=True,
+        )
+
     @staticmethod
     def _check_table(
         name: str,
@@ -617,8 +731,8 @@ class DeployProblem:
             classes, 1 without), ``km`` (W, S, T),
             ``period_of`` (T,) int, ``month_weight`` (T,) calendar months, ``city_of`` (S,)
             int, and per period ``budget``, ``ev_supply``, ``share``; ``station_kw`` (S, P),
-            ``city_kw`` (C, P), ``bays`` (S,), ``initial`` (V, C); ``inf`` where a limit is
-            not given.
+            ``city_kw`` (C, P), ``bays`` (S,), ``storage`` (S,) packages and ``packages``
+            (W, S, T), ``initial`` (V, C); ``inf`` where a limit is not given.
         """
         periods, stations, cities = self.periods, self.stations, self.cities
         n_w, n_s, n_t, n_p = self.n_samples, len(stations), len(self.months), len(periods)
@@ -667,6 +781,16 @@ class DeployProblem:
             np.full(n_s, math.inf)
             if self.bays is None
             else self.bays.loc[stations].to_numpy().astype(float)
+        )
+        out["storage"] = (
+            np.full(n_s, math.inf)
+            if self.storage_packages is None
+            else self.storage_packages.loc[stations].to_numpy().astype(float)
+        )
+        out["packages"] = (
+            np.zeros((n_w, n_s, n_t))
+            if self.packages is None
+            else self.packages.transpose("sample", "station", "month").to_numpy().astype(float)
         )
         out["initial"] = (
             np.zeros((len(self.vans), len(cities)))

@@ -3,7 +3,9 @@
 First stage (the same on every draw): ``buy[v, c, p]`` vans of type v bought for city c at the
 start of period p (integer), ``fleet[v, s, t]`` vans of type v assigned to station s in month t
 (integer), ``place[v, s, t]`` new vans placed at s in a period's first month and
-``move[v, s, t]`` vans moved in (continuous, ≥ 0). Second stage per draw w:
+``move[v, s, t]`` vans moved in (continuous, ≥ 0), ``partner[j, t]`` vans of partner pair j
+(a station's delivery service partner) in month t and ``expand[s, p]`` storage modules added
+at s at the start of period p (integer). Second stage per draw w:
 ``ev[w, e, s, t, k]`` design-day routes of route-length class k run by electric type e and
 ``short[w, s, t]`` routes short (continuous).
 
@@ -13,7 +15,10 @@ electric purchases within each period's supply; the electric share target; a sta
 fleet fits its bays. On each draw: electric routes within the vans of their type and, class by
 class, within the routes each range reaches (nested: a longer range serves every route a
 shorter one does); their overnight energy, each route at its class's energy, within the
-station's and the city's power × charging hours; combustion
+station's and the city's power × charging hours; a station's partners run its whole fleet,
+each between its minimum and its capacity; the storage, with its modules, holds the design
+day's packages on all but ``storage_risk`` of the draws (its order statistic over the draws: a
+chance constraint over exogenous draws is linear); combustion
 vans plus electric routes plus shortage cover the design day (no shortage if hard service).
 
 Objective (currency): purchases less their residual value at the horizon's end + holding of
@@ -29,15 +34,18 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from bayesspr.deploy.problem import DeployProblem
 
-__all__ = ["LIMITS", "Program", "build_program", "solve_program"]
+__all__ = ["FIRST_STAGE", "LIMITS", "Program", "build_program", "solve_program"]
 
 #: The limit groups that can be dropped to explain an infeasible program.
-LIMITS = ("budget", "ev_supply", "min_electric_share", "bays", "power")
+LIMITS = ("budget", "ev_supply", "min_electric_share", "bays", "power", "partners", "storage")
+#: The variable blocks decided once for every draw (a plan's first stage).
+FIRST_STAGE = ("buy", "fleet", "place", "move", "partner", "expand")
 
 
 @dataclass
@@ -158,8 +166,12 @@ class _Layout:
     fleet: np.ndarray
     place: np.ndarray
     move: np.ndarray
+    partner: np.ndarray
+    expand: np.ndarray
     ev: np.ndarray
     short: np.ndarray
+    pairs: pd.DataFrame  # the partner pairs (problem.partner_table())
+    pair_station: np.ndarray  # station index of each partner pair
 
     def idx(self, name: str) -> np.ndarray:
         """Column indices of a variable block, shaped like the block."""
@@ -176,11 +188,14 @@ def _layout(problem: DeployProblem) -> _Layout:
     vans, evs = problem.vans, problem.electric
     n_v, n_c, n_p = len(vans), len(problem.cities), len(problem.periods)
     period_of = a["period_of"]
+    pairs = problem.partner_table()
     shapes = {
         "buy": (n_v, n_c, n_p),
         "fleet": (n_v, n_s, n_t),
         "place": (n_v, n_s, n_t),
         "move": (n_v, n_s, n_t),
+        "partner": (len(pairs), n_t),
+        "expand": (n_s, n_p),
         "ev": (n_w, n_e, n_s, n_t, n_k),
         "short": (n_w, n_s, n_t),
     }
@@ -212,6 +227,8 @@ def _layout(problem: DeployProblem) -> _Layout:
         first=np.r_[True, period_of[1:] != period_of[:-1]],
         blocks=blocks,
         n_x=start,
+        pairs=pairs,
+        pair_station=pd.Index(problem.stations).get_indexer(pairs["station"]),
         **index,
     )
 
@@ -232,14 +249,20 @@ def _variable_bounds(lay: _Layout, fixed: dict | None) -> tuple[np.ndarray, np.n
     """
     lb, ub = np.zeros(lay.n_x), np.full(lay.n_x, np.inf)
     integrality = np.zeros(lay.n_x, dtype=np.uint8)
-    integrality[lay.buy.ravel()] = 1
-    integrality[lay.fleet.ravel()] = 1
+    for name in ("buy", "fleet", "partner", "expand"):
+        integrality[lay.idx(name).ravel()] = 1
+    pairs = lay.pairs
+    if len(pairs):
+        lb[lay.partner] = pairs["min_vans"].to_numpy(float)[:, None]
+        ub[lay.partner] = pairs["max_vans"].to_numpy(float)[:, None]
+    storable = np.isfinite(lay.a["storage"]) & (lay.problem.costs.storage_module_packages > 0)
+    ub[lay.expand[~storable].ravel()] = 0.0
     ub[lay.place[:, :, ~lay.first].ravel()] = 0.0
     ub[lay.move[:, :, 0].ravel()] = 0.0  # the first month's assignment is free
     if lay.problem.hard_service and fixed is None:
         ub[lay.short.ravel()] = 0.0
     if fixed is not None:
-        for name in ("buy", "fleet", "place", "move"):
+        for name in FIRST_STAGE:
             value = np.asarray(fixed[name], float).ravel()
             lb[lay.idx(name).ravel()] = value
             ub[lay.idx(name).ravel()] = value
@@ -274,8 +297,21 @@ def _objective(
     life = cost.life_months(lay.problem.vans)  # (v,)
     parts = {
         k: np.zeros(lay.n_x)
-        for k in ("purchases", "residual_value", "holding", "moves", "shortage", "emissions")
+        for k in (
+            "purchases",
+            "residual_value",
+            "holding",
+            "partners",
+            "storage",
+            "moves",
+            "shortage",
+            "emissions",
+        )
     }
+    if len(lay.pairs):
+        rate = lay.pairs["cost_per_van_month"].to_numpy(float)
+        parts["partners"][lay.partner] = rate[:, None] * weight[None, :]
+    parts["storage"][lay.expand] = float(cost.storage_per_module)
     parts["purchases"][lay.buy] = lay.price[:, None, None]
     unused = np.clip(1.0 - held[None, :] / life[:, None], 0.0, 1.0)  # (v, p) of the price
     unused[~np.isfinite(life)] = 0.0  # no service life given: no residual value
@@ -298,6 +334,8 @@ def _objective(
     constants = {
         "purchases": 0.0,
         "residual_value": 0.0,
+        "partners": 0.0,
+        "storage": 0.0,
         "holding": float(lay.hold @ a["initial"].sum(1)) * float(weight.sum()),
         "moves": 0.0,
         "shortage": 0.0,
@@ -385,6 +423,46 @@ def _limit_rows(rows: _Rows, lay: _Layout, drop: tuple[str, ...]) -> None:
     if "bays" not in drop:
         st = np.arange(n_s * n_t).reshape(n_s, n_t)
         rows.add("bays", n_s * n_t, [(st[None], fleet, 1.0)], -np.inf, np.repeat(a["bays"], n_t))
+
+
+def _partner_and_storage_rows(
+    rows: _Rows, lay: _Layout, drop: tuple[str, ...], planning: bool
+) -> None:
+    """A station's partners run its whole fleet; the storage holds the packages (planning)."""
+    n_t, n_s, n_p = lay.n_t, lay.n_s, lay.n_p
+    with_partners = np.unique(lay.pair_station)
+    if len(with_partners) and "partners" not in drop:
+        # Σ_{j at s} partner[j, t] − Σ_v fleet[v, s, t] = 0
+        row_of = {s: i for i, s in enumerate(with_partners)}
+        pair_row = np.array([row_of[s] for s in lay.pair_station])
+        st = np.arange(len(with_partners) * n_t).reshape(len(with_partners), n_t)
+        rows.add(
+            "partners",
+            st.size,
+            [
+                (st[pair_row], lay.partner, 1.0),
+                (st[None], lay.fleet[:, with_partners], -1.0),
+            ],
+            0.0,
+            0.0,
+        )
+    storage = lay.a["storage"]
+    if planning and np.isfinite(storage).any() and "storage" not in drop:
+        # size · Σ_{p' ≤ p(t)} expand[s, p'] ≥ q[s, t] − capacity[s], where q is the design
+        # day's packages that at most ⌊risk · W⌋ draws exceed
+        size = float(lay.problem.costs.storage_module_packages)
+        k = math.floor(float(lay.problem.storage_risk) * lay.n_w)
+        q = -np.sort(-lay.a["packages"], axis=0)[k]  # (s, t)
+        st = np.arange(n_s * n_t).reshape(n_s, n_t)
+        cum = lay.period_of[None, :] >= np.arange(n_p)[:, None]  # (p', t): added by month t
+        pp, tt = np.nonzero(cum)
+        rows.add(
+            "storage",
+            n_s * n_t,
+            [(st[:, tt], lay.expand[:, pp], size)],
+            (q - storage[:, None]).ravel(),  # −inf where a station's storage has no limit
+            np.inf,
+        )
 
 
 def _draw_rows(rows: _Rows, lay: _Layout, drop: tuple[str, ...]) -> None:
@@ -497,6 +575,7 @@ def build_program(
     rows = _Rows()
     _first_stage_rows(rows, lay)
     _limit_rows(rows, lay, drop)
+    _partner_and_storage_rows(rows, lay, drop, planning=fixed is None)
     _draw_rows(rows, lay, drop)
     A, lo, hi, groups = _matrix(rows, lay.n_x)
     return Program(

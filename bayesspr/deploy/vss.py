@@ -24,6 +24,7 @@ import pandas as pd
 
 from bayesspr.deploy.plan import DeployPlan, deploy, evaluate_plan
 from bayesspr.deploy.problem import DeployProblem
+from bayesspr.deploy.program import FIRST_STAGE
 from bayesspr.errors import DeployInputError, Problem
 
 __all__ = [
@@ -72,7 +73,7 @@ def per_draw_cost(plan: DeployPlan) -> np.ndarray:
     prog, x = plan.program, plan.solution.x
     n_w = plan.problem.n_samples
     first = 0.0
-    for name in ("buy", "fleet", "place", "move"):
+    for name in FIRST_STAGE:
         i = prog.index(name).ravel()
         first += float(prog.c[i] @ x[i])  # type: ignore[index]
     per = first + prog.draw_constant

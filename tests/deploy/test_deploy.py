@@ -363,3 +363,103 @@ def test_a_plan_whose_shortage_dominates_warns_and_a_sound_one_does_not():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeployWarning)
         assert deploy(_small()).warnings == []
+
+
+def _one_station(demand, **kw):
+    """One station, one month, one draw per demand value: a diesel van type only."""
+    n = len(demand)
+    c = {"sample": np.arange(n), "station": ["A"], "month": ["m1"]}
+    fields = {
+        "van_types": [VanType("diesel", 250, 12_000.0)],
+        "station_city": pd.Series(["X"], index=["A"]),
+        "month_period": pd.Series([1], index=["m1"]),
+        "demand": _da(np.reshape(demand, (n, 1, 1)), ("sample", "station", "month"), **c),
+        "costs": DeployCosts({"diesel": 100.0}, shortage_per_van_day=10_000.0),
+        **kw,
+    }
+    return DeployProblem(**fields)
+
+
+def test_partners_split_the_fleet_cheapest_first_within_their_capacity():
+    partners = pd.DataFrame(
+        {
+            "station": ["A", "A", "A"],
+            "partner": ["cheap", "dear", "contract"],
+            "max_vans": [6, 20, 5],
+            "min_vans": [0, 0, 2],
+            "cost_per_van_month": [100.0, 150.0, 300.0],
+        }
+    )
+    plan = deploy(_one_station([10.0], partners=partners), mip_rel_gap=0.0)
+    split = plan.partner_fleet.set_index("partner")["vans"]
+    # 10 vans: the contract's minimum 2, the cheap partner full (6), the rest (2) to the dear
+    assert split.to_dict() == {"cheap": 6, "dear": 2, "contract": 2}
+    assert plan.fleet_array.sum() == 10
+    assert plan.cost["partners"] == pytest.approx(6 * 100 + 2 * 150 + 2 * 300)
+    assert check_plan(plan) == []
+    # partners that cannot run the fleet leave the rest short
+    small = partners.assign(max_vans=[3, 3, 2])
+    capped = deploy(_one_station([10.0], partners=small), mip_rel_gap=0.0)
+    assert capped.fleet_array.sum() == 8 and capped.shortage.sum() == pytest.approx(2.0)
+    with pytest.raises(InfeasibleDeploymentError, match="partners"):
+        deploy(_one_station([10.0], partners=small, hard_service=True))
+
+
+def test_storage_holds_all_but_the_accepted_share_of_draws():
+    # design-day packages on four draws; the station stores 1,000, a module adds 200
+    packages = _da([[[900.0]], [[1_100.0]], [[1_300.0]], [[950.0]]], ("sample", "station", "month"))
+    packages = packages.assign_coords(sample=np.arange(4), station=["A"], month=["m1"])
+    costs = DeployCosts(
+        {"diesel": 100.0},
+        shortage_per_van_day=10_000.0,
+        storage_module_packages=200.0,
+        storage_per_module=5_000.0,
+    )
+
+    def plan_at(risk):
+        problem = _one_station(
+            [3.0] * 4,
+            costs=costs,
+            packages=packages,
+            storage_packages=pd.Series({"A": 1_000.0}),
+            storage_risk=risk,
+        )
+        return deploy(problem, mip_rel_gap=0.0)
+
+    # one draw in four may overflow: hold the second largest, 1,100 → one module
+    quarter = plan_at(0.25)
+    assert quarter.storage["modules_added"].tolist() == [1]
+    assert quarter.station_months["p_storage_overflow"].tolist() == [0.25]
+    assert quarter.cost["storage"] == pytest.approx(5_000.0)
+    # none may: hold 1,300 → two modules
+    assert plan_at(0.0).storage["capacity_packages"].tolist() == [1_400.0]
+    assert check_plan(quarter) == []
+    no_modules = replace(costs, storage_module_packages=0.0)
+    with pytest.raises(InfeasibleDeploymentError, match="storage"):
+        deploy(
+            _one_station(
+                [3.0] * 4,
+                costs=no_modules,
+                packages=packages,
+                storage_packages=pd.Series({"A": 1_000.0}),
+                storage_risk=0.0,
+            )
+        )
+
+
+def test_partner_and_storage_inputs_are_named():
+    bad = pd.DataFrame(
+        {
+            "station": ["A", "Z"],
+            "partner": ["p", "q"],
+            "max_vans": [2, 1.5],
+            "cost_per_van_month": [1.0, -1.0],
+        }
+    )
+    with pytest.raises(DeployInputError) as info:
+        _one_station([1.0], partners=bad)
+    text = str(info.value)
+    assert "partners row 2, column 'station', value 'Z'" in text
+    assert "column 'max_vans', value 1.5" in text and "cost_per_van_month" in text
+    with pytest.raises(DeployInputError, match=r"packages.*expected design-day package draws"):
+        _one_station([1.0], storage_packages=pd.Series({"A": 10.0}))
