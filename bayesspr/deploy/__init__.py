@@ -12,6 +12,9 @@ from __future__ import annotations
 from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
+    "DecomposedPlan": "decompose",
+    "city_problem": "decompose",
+    "deploy_by_city": "decompose",
     "DesignDays": "demand",
     "from_forecast": "demand",
     "EnergyModel": "energy",

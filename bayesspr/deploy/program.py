@@ -612,9 +612,13 @@ class Solution:
     message : str
         HiGHS's message.
     mip_gap : float
-        Relative MIP gap at the end (–); 0 for a proven optimum.
+        Relative gap at the end, (objective − bound) / |objective| with the objective's
+        constant in both (–); 0 for a proven optimum.
     seconds : float
         Wall time of the solve (s).
+    bound : float
+        A proven lower bound on the optimal cost, constant included (currency); NaN where
+        HiGHS gave none.
     """
 
     x: np.ndarray | None
@@ -623,6 +627,7 @@ class Solution:
     message: str
     mip_gap: float
     seconds: float
+    bound: float = math.nan
 
 
 def solve_program(
@@ -658,6 +663,16 @@ def solve_program(
         x = x.copy()
         x[ints] = np.round(x[ints])
     objective = math.nan if x is None else float(program.c @ x + program.constant)
-    gap = getattr(res, "mip_gap", None)
-    gap = 0.0 if gap is None and res.status == 0 else (math.nan if gap is None else float(gap))
-    return Solution(x, objective, int(res.status), str(res.message), gap, seconds)
+    dual = getattr(res, "mip_dual_bound", None)
+    if dual is not None and math.isfinite(float(dual)):
+        bound = float(dual) + program.constant
+    elif res.status == 0 and x is not None:  # solved to optimality (e.g. no integer left)
+        bound = objective
+    else:
+        bound = math.nan
+    gap = (
+        max(0.0, (objective - bound) / abs(objective))
+        if math.isfinite(bound) and math.isfinite(objective) and objective != 0
+        else (0.0 if res.status == 0 else math.nan)
+    )
+    return Solution(x, objective, int(res.status), str(res.message), gap, seconds, bound)
