@@ -230,8 +230,9 @@ def read_limits(path: str, problem: DeployProblem) -> dict[str, Any]:
     return {col: table[col] for col in table.columns}
 
 
-def _tables(plan: DeployPlan, solved: _Solved) -> dict[str, pd.DataFrame]:
+def _tables(solved: _Solved) -> dict[str, pd.DataFrame]:
     """The plan's tables as flat frames, by file name (cost in and out of sample)."""
+    plan = solved.plan
     fleet = plan.fleet.to_dataframe().reset_index()[["month", "station", "van", "fleet"]]
     share = plan.electric_share.rename_axis(index="city", columns=None).reset_index()
     cost = pd.DataFrame(
@@ -276,14 +277,18 @@ class _Solved:
     vss: tuple[pd.Series, pd.DataFrame] | None
 
 
-def _solve(args: argparse.Namespace, fields: dict[str, Any]) -> _Solved:
-    """Plan on the example's draws, price it on fresh ones and, with ``--vss``, the VSS."""
+def _solve(args: argparse.Namespace, base: DeployProblem, fields: dict[str, Any]) -> _Solved:
+    """Plan on the example's draws, price it on fresh ones and, with ``--vss``, the VSS.
+
+    ``base`` is the example on its planning draws (draw seed 0); ``fields`` replace its
+    limits and costs, and those of every other set of draws the command makes.
+    """
 
     def example(n_samples: int, draw_seed: int) -> DeployProblem:
         draws = example_problem(n_samples=n_samples, seed=args.seed, draw_seed=draw_seed)
         return replace(draws, **fields)
 
-    problem = example(args.samples, 0)
+    problem = replace(base, **fields)
     with warnings.catch_warnings():  # said after the plan and kept in the manifest
         warnings.simplefilter("ignore", DeployWarning)
         plan = deploy(problem, time_limit=args.time_limit, mip_rel_gap=args.mip_gap)
@@ -351,8 +356,8 @@ def deploy_cli(args: argparse.Namespace) -> int:
         raise DeployInputError(
             [Problem("--vss", None, 1, "expected 0 (none) or at least 2 replicates")]
         )
-    fields = _changed_fields(args, example_problem(n_samples=args.samples, seed=args.seed))
-    solved = _solve(args, fields)
+    base = example_problem(n_samples=args.samples, seed=args.seed)
+    solved = _solve(args, base, _changed_fields(args, base))
     plan = solved.plan
     record = inputs_record(inputs)
     settings = {
@@ -369,7 +374,7 @@ def deploy_cli(args: argparse.Namespace) -> int:
         "vss_replicates": args.vss,
     }
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
-        for name, table in _tables(plan, solved).items():
+        for name, table in _tables(solved).items():
             write_csv(table, tmp / name)
         deploy_charts(plan, tmp, priced=solved.priced)
         if solved.vss is not None:

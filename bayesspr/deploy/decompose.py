@@ -40,7 +40,14 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from bayesspr.deploy.plan import DeployPlan, check_plan, deploy
 from bayesspr.deploy.problem import DeployProblem
-from bayesspr.deploy.program import FIRST_STAGE, Program, Solution, build_program, solve_program
+from bayesspr.deploy.program import (
+    FIRST_STAGE,
+    Program,
+    Solution,
+    block_values,
+    build_program,
+    solve_program,
+)
 from bayesspr.errors import DeploySolveError, InfeasibleDeploymentError
 
 __all__ = ["DecomposedPlan", "city_problem", "deploy_by_city"]
@@ -112,6 +119,15 @@ class _Shared:
     share: np.ndarray  # (T,), 0: none
     price: np.ndarray  # (V,) purchase price
     electric: np.ndarray  # (V,) bool
+    period_of: np.ndarray  # (T,) period index of each month
+
+    def no_prices(self) -> dict[str, np.ndarray]:
+        """Zero prices on every shared row."""
+        return {
+            "budget": np.zeros(len(self.budget)),
+            "supply": np.zeros(len(self.supply)),
+            "share": np.zeros(len(self.share)),
+        }
 
 
 @dataclass(frozen=True)
@@ -129,8 +145,7 @@ class _CityResult:
 
     def values(self, name: str) -> np.ndarray:
         """A block of the city's solution, shaped like the block."""
-        start, shape = self.blocks[name]
-        return self.x[start : start + math.prod(shape)].reshape(shape)
+        return block_values(self.blocks, self.x, name)
 
 
 def _use(program: Program, x: np.ndarray, shared: _Shared) -> tuple[np.ndarray, ...]:
@@ -255,6 +270,7 @@ class _Decomposition:
             share=a["share"][a["period_of"]],
             price=np.array([float(v.cost_per_van) for v in problem.van_types]),
             electric=np.array([v.electric for v in problem.van_types], dtype=bool),
+            period_of=a["period_of"],
         )
         self.city_problems = [city_problem(problem, c) for c in self.cities]
         self.best_bound = -math.inf
@@ -363,13 +379,14 @@ class _Decomposition:
             # columns that meet the shared limits together: the master MIP is feasible
             spend = np.stack([r.spend for r in results])
             self.repair(spend, np.stack([r.ev_bought for r in results]))
-        _, new_prices, mix = _master(self, integer=False)
-        if k % 3 == 2 and mix is not None:  # share the limits as the master's mix uses them
-            spend, ev, shares = mix
+        priced = _master_prices(self)
+        new_prices = None if priced is None else priced[0]
+        if k % 3 == 2 and priced is not None:  # share the limits as the master's mix uses them
+            spend, ev, shares = priced[1]
             self.repair(spend, ev)  # the network's minimum share in every city
             if self.problem.min_electric_share is not None:
                 self.repair(spend, ev, shares)  # each city's share as the mix has it
-        plan_cost, _, choice = _master(self, integer=True)
+        plan_cost, choice = _master_plan(self)
         if choice is not None and plan_cost < self.best_cost:
             self.best_cost = plan_cost
             self.best = [self.columns[i][c] for i, c in enumerate(choice)]
@@ -377,10 +394,7 @@ class _Decomposition:
 
     def _city_columns(self, program: Program, i: int) -> dict[str, np.ndarray]:
         """Indices in the whole program of city ``i``'s variables, block by block."""
-        stations = pd.Index(self.problem.stations)
-        own = stations.get_indexer(
-            [s for s, c in self.problem.station_city.items() if str(c) == self.cities[i]]
-        )
+        own = pd.Index(self.problem.stations).get_indexer(self.city_problems[i].stations)
         pairs, sub_pairs = self.problem.partner_table(), self.city_problems[i].partner_table()
         key = pairs["station"] + "\x00" + pairs["partner"].astype(str)
         sub_key = sub_pairs["station"] + "\x00" + sub_pairs["partner"].astype(str)
@@ -417,94 +431,116 @@ class _Decomposition:
         return DeployPlan(self.problem, program, solution)
 
 
-def _master(run: _Decomposition, integer: bool) -> tuple[float, dict | None, object]:
-    """Solve the master over the columns: its cost, the shared rows' prices, the choice.
+@dataclass(frozen=True)
+class _MasterRows:
+    """The master over every city's columns: costs, shared rows (≤) and one column a city."""
+
+    cols: list[tuple[int, _CityResult]]  # (city, column), in order
+    cost: np.ndarray
+    a_ub: np.ndarray
+    b_ub: np.ndarray
+    a_eq: np.ndarray
+    rows: dict[str, np.ndarray]  # which periods or months each kind of shared row has
+
+
+def _master_rows(run: _Decomposition) -> _MasterRows:
+    """Stack the columns: spend ≤ budget, electric vans ≤ supply, share · fleet ≤ electric."""
+    sh = run.shared
+    cols = [(i, r) for i, city_cols in enumerate(run.columns) for r in city_cols]
+    rows = {
+        "budget": np.isfinite(sh.budget),
+        "supply": np.isfinite(sh.supply),
+        "share": sh.share > 0,
+    }
+    blocks = [
+        (np.stack([r.spend for _, r in cols], 1)[rows["budget"]], sh.budget[rows["budget"]]),
+        (np.stack([r.ev_bought for _, r in cols], 1)[rows["supply"]], sh.supply[rows["supply"]]),
+        (
+            np.stack([sh.share * r.fleet - r.ev_fleet for _, r in cols], 1)[rows["share"]],
+            np.zeros(int(rows["share"].sum())),
+        ),
+    ]
+    a_eq = np.zeros((len(run.cities), len(cols)))
+    a_eq[[i for i, _ in cols], np.arange(len(cols))] = 1.0
+    return _MasterRows(
+        cols=cols,
+        cost=np.array([r.cost for _, r in cols]),
+        a_ub=np.vstack([b[0] for b in blocks]),
+        b_ub=np.concatenate([b[1] for b in blocks]),
+        a_eq=a_eq,
+        rows=rows,
+    )
+
+
+def _master_plan(run: _Decomposition) -> tuple[float, list[int] | None]:
+    """The master MIP: the cheapest choice of one column per city under the shared limits.
 
     Returns
     -------
     cost : float
-        Optimal master cost (inf when infeasible).
-    prices : dict or None
-        The shared rows' dual prices (≥ 0; LP only).
+        Its cost (inf when no choice meets the limits).
     choice : list of int or None
-        The column chosen for each city (MIP only); for the LP, the (city, period) spend and
-        electric purchases of its mix of columns instead.
+        The column chosen for each city.
     """
-    sh = run.shared
-    cols = [(i, r) for i, city_cols in enumerate(run.columns) for r in city_cols]
-    n = len(cols)
-    cost = np.array([r.cost for _, r in cols])
-    finite_b, finite_s = np.isfinite(sh.budget), np.isfinite(sh.supply)
-    share_rows = sh.share > 0
-    blocks = [
-        (np.stack([r.spend for _, r in cols], 1)[finite_b], sh.budget[finite_b]),
-        (np.stack([r.ev_bought for _, r in cols], 1)[finite_s], sh.supply[finite_s]),
-        (
-            np.stack([sh.share * r.fleet - r.ev_fleet for _, r in cols], 1)[share_rows],
-            np.zeros(int(share_rows.sum())),
-        ),
-    ]
-    a_ub = np.vstack([b[0] for b in blocks])
-    b_ub = np.concatenate([b[1] for b in blocks])
-    a_eq = np.zeros((len(run.cities), n))
-    a_eq[[i for i, _ in cols], np.arange(n)] = 1.0
-    if integer:
-        res = milp(
-            cost,
-            constraints=[
-                LinearConstraint(a_ub, -np.inf, b_ub),
-                LinearConstraint(a_eq, 1.0, 1.0),
-            ],
-            integrality=np.ones(n),
-            bounds=Bounds(0.0, 1.0),
-            options={"time_limit": 60.0},
-        )
-        if res.x is None:
-            return math.inf, None, None
-        picked = np.flatnonzero(np.round(res.x) > 0.5)
-        choice = [0] * len(run.cities)
-        offset = np.cumsum([0, *map(len, run.columns)])
-        for k in picked:
-            i = cols[k][0]
-            choice[i] = int(k - offset[i])
-        return float(cost @ np.round(res.x)), None, choice
-    res = linprog(
-        cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.ones(len(run.cities)), method="highs"
+    m = _master_rows(run)
+    res = milp(
+        m.cost,
+        constraints=[LinearConstraint(m.a_ub, -np.inf, m.b_ub), LinearConstraint(m.a_eq, 1.0, 1.0)],
+        integrality=np.ones(len(m.cols)),
+        bounds=Bounds(0.0, 1.0),
+        options={"time_limit": 60.0},
     )
-    if res.status != 0:
-        return math.inf, None, None
-    duals = -np.asarray(res.ineqlin.marginals)  # ≥ 0 for ≤ rows of a minimisation
-    sizes = [int(finite_b.sum()), int(finite_s.sum()), int(share_rows.sum())]
-    parts = np.split(duals, np.cumsum(sizes)[:-1])
-    prices = {
-        "budget": np.zeros(len(sh.budget)),
-        "supply": np.zeros(len(sh.supply)),
-        "share": np.zeros(len(sh.share)),
-    }
-    prices["budget"][finite_b] = parts[0]
-    prices["supply"][finite_s] = parts[1]
-    prices["share"][share_rows] = parts[2]
-    z = np.asarray(res.x)
-    city = np.array([i for i, _ in cols])
+    if res.x is None:
+        return math.inf, None
+    offset = np.cumsum([0, *map(len, run.columns)])
+    choice = [0] * len(run.cities)
+    for k in np.flatnonzero(np.round(res.x) > 0.5):
+        i = m.cols[k][0]
+        choice[i] = int(k - offset[i])
+    return float(m.cost @ np.round(res.x)), choice
+
+
+def _master_prices(
+    run: _Decomposition,
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...]] | None:
+    """The master LP: the shared rows' dual prices and how its mix of columns uses them.
+
+    Returns
+    -------
+    (prices, mix) or None
+        ``prices`` (≥ 0) per shared row; ``mix``: the (city, period) spend, electric
+        purchases and least electric share of each city's mix of columns. None when the LP
+        has no solution.
+    """
+    sh, m = run.shared, _master_rows(run)
     n_c = len(run.cities)
+    res = linprog(m.cost, A_ub=m.a_ub, b_ub=m.b_ub, A_eq=m.a_eq, b_eq=np.ones(n_c), method="highs")
+    if res.status != 0:
+        return None
+    duals = -np.asarray(res.ineqlin.marginals)  # ≥ 0 for ≤ rows of a minimisation
+    names = ("budget", "supply", "share")
+    parts = np.split(duals, np.cumsum([int(m.rows[n].sum()) for n in names])[:-1])
+    prices = sh.no_prices()
+    for name, part in zip(names, parts, strict=True):
+        prices[name][m.rows[name]] = np.maximum(part, 0.0)
+    z = np.asarray(res.x)
+    city = np.array([i for i, _ in m.cols])
 
     def mix(name: str) -> np.ndarray:
-        values = np.stack([getattr(r, name) for _, r in cols])
+        values = np.stack([getattr(r, name) for _, r in m.cols])
         out = np.zeros((n_c, values.shape[1]))
         np.add.at(out, city, z[:, None] * values)
         return out
 
     fleet, ev_fleet = mix("fleet"), mix("ev_fleet")  # (city, month)
     ratio = np.divide(ev_fleet, fleet, out=np.ones_like(fleet), where=fleet > 0)
-    period_of = np.asarray(run.problem.arrays()["period_of"])
     # each city's own minimum share: the least its mix runs electric in a month of the period
     shares = np.stack(
-        [np.floor(ratio[:, period_of == p].min(1) * 1e4) / 1e4 for p in range(len(sh.budget))],
+        [np.floor(ratio[:, sh.period_of == p].min(1) * 1e4) / 1e4 for p in range(len(sh.budget))],
         1,
     )
     shares = np.where(sh.share.max() > 0, shares, 0.0)
-    prices = {k: np.maximum(v, 0.0) for k, v in prices.items()}
-    return float(res.fun), prices, (mix("spend"), mix("ev_bought"), shares)
+    return prices, (mix("spend"), mix("ev_bought"), shares)
 
 
 def deploy_by_city(
@@ -555,11 +591,7 @@ def deploy_by_city(
         history = pd.DataFrame([{"iteration": 0, "seconds": time.perf_counter() - start}])
         return DecomposedPlan(plan, plan.solution.bound, plan.solution.objective, history)
     run = _Decomposition(problem, executor, city_time_limit, city_gap)
-    prices = {
-        "budget": np.zeros(len(run.shared.budget)),
-        "supply": np.zeros(len(run.shared.supply)),
-        "share": np.zeros(len(run.shared.share)),
-    }
+    prices = run.shared.no_prices()
     rows = []
     for k in range(iterations):
         bound, new_prices = run.round(prices, k)

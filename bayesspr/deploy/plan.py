@@ -74,7 +74,7 @@ class DeployPlan:
 
     @property
     def first_stage(self) -> dict[str, np.ndarray]:
-        """The decisions shared by all draws: ``buy``, ``fleet``, ``place``, ``move``."""
+        """The decisions shared by all draws (:data:`~bayesspr.deploy.program.FIRST_STAGE`)."""
         return {k: self._block(k) for k in FIRST_STAGE}
 
     @property
@@ -152,14 +152,14 @@ class DeployPlan:
         stations with a storage limit.
         """
         p, a = self.problem, self.program.arrays
-        size = float(p.costs.storage_module_packages)
         added = np.rint(self._block("expand")).astype(int)  # (s, p)
+        capacity = self._storage_by_period()
         rows = [
             {
                 "station": station,
                 "period": period,
                 "modules_added": int(added[s, k]),
-                "capacity_packages": float(a["storage"][s] + size * added[s, : k + 1].sum()),
+                "capacity_packages": float(capacity[s, k]),
             }
             for s, station in enumerate(p.stations)
             if np.isfinite(a["storage"][s])
@@ -168,12 +168,15 @@ class DeployPlan:
         columns = ["station", "period", "modules_added", "capacity_packages"]
         return pd.DataFrame(rows, columns=columns)
 
+    def _storage_by_period(self) -> np.ndarray:
+        """Packages each station can store in each period, modules included (S, P)."""
+        size = float(self.problem.costs.storage_module_packages)
+        modules = np.cumsum(np.rint(self._block("expand")), axis=1)
+        return self.program.arrays["storage"][:, None] + size * modules
+
     def _storage_capacity(self) -> np.ndarray:
         """Packages each station can store in each month, modules included (S, T)."""
-        a = self.program.arrays
-        size = float(self.problem.costs.storage_module_packages)
-        cum = np.cumsum(self._block("expand"), axis=1)[:, a["period_of"]]  # (s, t)
-        return a["storage"][:, None] + size * cum
+        return self._storage_by_period()[:, self.program.arrays["period_of"]]
 
     @cached_property
     def electric_share(self) -> pd.DataFrame:
@@ -512,11 +515,13 @@ def check_plan(plan: DeployPlan, problem: DeployProblem | None = None) -> list[s
     over("design day covered", a["demand"] - served)
     if p.hard_service:
         over("hard service", short)
-    _check_partners_and_storage(plan, p, over)
+    _check_partners_and_storage(plan, p, a, over)
     return bad
 
 
-def _check_partners_and_storage(plan: DeployPlan, p: DeployProblem, over: Callable) -> None:
+def _check_partners_and_storage(
+    plan: DeployPlan, p: DeployProblem, a: dict[str, np.ndarray], over: Callable
+) -> None:
     """Partners run their station's whole fleet within their bounds; storage holds enough."""
     pairs = p.partner_table()
     if len(pairs):
@@ -529,7 +534,6 @@ def _check_partners_and_storage(plan: DeployPlan, p: DeployProblem, over: Callab
         fleet = plan.fleet_array.sum(0)
         has = np.unique(station)
         over("partners run the whole fleet", np.abs(run[has] - fleet[has]))
-    a = p.arrays()
     if np.isfinite(a["storage"]).any():
         share = (a["packages"] > plan._storage_capacity()[None] + _TOL).mean(0)
         over("storage overflow share", share - float(p.storage_risk))

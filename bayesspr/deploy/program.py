@@ -74,8 +74,8 @@ class Program:
         The problem's arrays (:meth:`DeployProblem.arrays`).
     parts : dict of str to numpy.ndarray
         Objective coefficients of each cost part (``purchases``, ``residual_value`` at the
-        horizon's end, ``holding`` of owned vans, ``moves``, expected ``shortage``, expected
-        ``emissions``); they sum to ``c``.
+        horizon's end, ``holding`` of owned vans, ``partners``' rates, ``storage`` modules,
+        ``moves``, expected ``shortage``, expected ``emissions``); they sum to ``c``.
     constants : dict of str to float
         Constant of each part (holding of the initial fleet; emissions if nothing ran
         electric); they sum to ``constant``.
@@ -106,8 +106,29 @@ class Program:
 
     def values(self, x: np.ndarray, block: str) -> np.ndarray:
         """A block's values from a solution vector, shaped like the block."""
-        start, shape = self.blocks[block]
-        return x[start : start + math.prod(shape)].reshape(shape)
+        return block_values(self.blocks, x, block)
+
+
+def block_values(
+    blocks: dict[str, tuple[int, tuple[int, ...]]], x: np.ndarray, block: str
+) -> np.ndarray:
+    """A block's values from a solution vector, shaped like the block.
+
+    Parameters
+    ----------
+    blocks : dict of str to (int, tuple)
+        Offset and shape of each variable block (:attr:`Program.blocks`).
+    x : numpy.ndarray
+        A solution vector of that program.
+    block : str
+        The block.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    start, shape = blocks[block]
+    return x[start : start + math.prod(shape)].reshape(shape)
 
 
 class _Rows:
@@ -430,11 +451,9 @@ def _partner_and_storage_rows(
 ) -> None:
     """A station's partners run its whole fleet; the storage holds the packages (planning)."""
     n_t, n_s, n_p = lay.n_t, lay.n_s, lay.n_p
-    with_partners = np.unique(lay.pair_station)
+    with_partners, pair_row = np.unique(lay.pair_station, return_inverse=True)
     if len(with_partners) and "partners" not in drop:
         # Σ_{j at s} partner[j, t] − Σ_v fleet[v, s, t] = 0
-        row_of = {s: i for i, s in enumerate(with_partners)}
-        pair_row = np.array([row_of[s] for s in lay.pair_station])
         st = np.arange(len(with_partners) * n_t).reshape(len(with_partners), n_t)
         rows.add(
             "partners",

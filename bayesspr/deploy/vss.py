@@ -120,20 +120,19 @@ def value_of_stochastic_solution(
     mean_plan = deploy(mean_problem(problem), time_limit=time_limit, mip_rel_gap=mip_rel_gap)
     saa = evaluate_plan(saa_plan, fresh, time_limit=time_limit)
     mean = evaluate_plan(mean_plan, fresh, time_limit=time_limit)
-    diff = per_draw_cost(mean) - per_draw_cost(saa)
-    n = len(diff)
+    vss, vss_se = _mean_and_se(per_draw_cost(mean) - per_draw_cost(saa))
     summary = pd.Series(
         {
             "saa_cost": saa.cost["total"],
             "mean_cost": mean.cost["total"],
-            "vss": float(diff.mean()),
-            "vss_se": float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
-            "vss_share": float(diff.mean() / mean.cost["total"]),
+            "vss": vss,
+            "vss_se": vss_se,
+            "vss_share": vss / mean.cost["total"],
             "saa_in_sample": saa_plan.solution.objective,
             "mean_in_sample": mean_plan.solution.objective,
             "saa_vans": float(saa_plan.buy.sum()),
             "mean_vans": float(mean_plan.buy.sum()),
-            "n_fresh": float(n),
+            "n_fresh": float(fresh.n_samples),
         }
     )
     return summary, saa, mean
