@@ -1,9 +1,10 @@
 """``bayesspr deploy``: plan purchases and station fleets, write the plan tables.
 
 The command plans on the built-in worked example (:func:`bayesspr.deploy.example_problem`),
-optionally with its stations' bays and charging power and its per-period limits replaced by
-CSV tables. Each table is validated whole: one :class:`~bayesspr.errors.DeployInputError`
-lists every row, column and value that cannot be used, with what was expected.
+optionally with its stations' bays and charging power, its per-period limits, its delivery
+service partners and its stations' storage replaced by CSV tables. Each table is validated
+whole: one :class:`~bayesspr.errors.DeployInputError` lists every row, column and value that
+cannot be used, with what was expected.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bayesspr.cli.manifest import inputs_record, write_manifest
@@ -33,7 +35,9 @@ __all__ = [
     "STATIONS_COLUMNS",
     "deploy_cli",
     "read_limits",
+    "read_partners",
     "read_stations",
+    "read_storage",
 ]
 
 #: What ``bayesspr deploy`` writes into its output folder (with ``manifest.json``).
@@ -45,6 +49,8 @@ DEPLOY_FILES = (
     "station_months.csv",
     *CHART_FILES,
 )
+#: Written with ``--partners`` / ``--storage``: each partner's vans, each station's storage.
+PARTNERS_FILE, STORAGE_FILE = "partners.csv", "storage.csv"
 #: Written with ``--vss``: the value of the stochastic solution per replicate.
 VSS_FILE = "vss.csv"
 #: Draw seed of the fresh draws a plan is priced on (the planning draws use 0, 1, ...).
@@ -53,6 +59,11 @@ FRESH_DRAW_SEED = 1_000
 STATIONS_COLUMNS = ("station", "bays", "power_kw")
 #: Columns of a ``--limits`` table: the period, then its limits (blank: no limit).
 LIMITS_COLUMNS = ("period", "budget", "ev_supply", "min_electric_share")
+
+#: Columns of a ``--partners`` table (``min_vans`` may be left out).
+PARTNERS_COLUMNS = ("station", "partner", "max_vans", "min_vans", "cost_per_van_month")
+#: Columns of a ``--storage`` table.
+STORAGE_COLUMNS = ("station", "storage_packages")
 
 #: Per value column: a test of a number, what is expected, and what a blank means
 #: (None: a blank is not allowed).
@@ -86,32 +97,80 @@ _LIMIT_RULES: dict[str, _Rule] = {
         0.0,
     ),
 }
+_PARTNER_RULES: dict[str, _Rule] = {
+    "max_vans": (
+        lambda v: v >= 0 and (v == math.inf or v == round(v)),
+        "a whole number of vans ≥ 0 the partner can run, or blank for no limit",
+        math.inf,
+    ),
+    "min_vans": (
+        lambda v: math.isfinite(v) and v >= 0 and v == round(v),
+        "a whole number of vans ≥ 0 (the contract minimum; blank: 0)",
+        0.0,
+    ),
+    "cost_per_van_month": (
+        lambda v: math.isfinite(v) and v >= 0,
+        "the partner's rate ≥ 0 (currency per van-month)",
+        None,
+    ),
+}
+_STORAGE_RULES: dict[str, _Rule] = {
+    "storage_packages": (
+        lambda v: v >= 0 and not math.isnan(v),
+        "packages the station can store ≥ 0, or blank for no limit",
+        math.inf,
+    ),
+}
 
 
 def _read_columns(
-    path: str, where: str, key: str, rules: Mapping[str, _Rule]
+    path: str, where: str, key: str, rules: Mapping[str, _Rule], required: tuple[str, ...] = ()
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """The CSV as text, and the problems with its header (none, unknown or missing columns)."""
+    allowed = tuple(dict.fromkeys((key, *required, *rules)))
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
-        expected = f"expected a header row ({key}, {', '.join(rules)})"
+        expected = f"expected a header row ({', '.join(allowed)})"
         return pd.DataFrame(), [Problem(where, None, None, expected)]
-    allowed = (key, *rules)
     found = [
         Problem(where, c, None, f"expected only the columns {list(allowed)}")
         for c in raw.columns
         if c not in allowed
     ]
-    if key not in raw.columns:
-        found.append(Problem(where, key, None, f"expected a {key!r} column"))
+    found += [
+        Problem(where, c, None, f"expected a {c!r} column")
+        for c in (key, *required)
+        if c not in raw.columns
+    ]
     return raw, found
 
 
+def _cell_value(cell: str, rule: _Rule) -> float | None:
+    """A cell's number (a blank's value from the rule), or None when the rule refuses it."""
+    check, _, blank = rule
+    try:
+        value = float(cell.strip()) if cell.strip() else blank
+    except ValueError:
+        return None
+    return value if value is not None and check(value) else None
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a table's rows must be: the keys it may name, once each, every one of them."""
+
+    key: str
+    known: list[str]
+    unique: bool = True
+    every: bool = True
+    required: tuple[str, ...] = ()
+
+
 def _read_table(
-    path: str, option: str, key: str, known: list[str], rules: Mapping[str, _Rule]
+    path: str, option: str, shape: _Shape, rules: Mapping[str, _Rule]
 ) -> tuple[pd.DataFrame, list[Problem]]:
-    """Read a CSV table with one row per ``key`` and check its columns, rows and values.
+    """Read a CSV table with rows named by ``shape.key`` and check its columns, rows, values.
 
     Parameters
     ----------
@@ -119,10 +178,10 @@ def _read_table(
         The CSV file.
     option : str
         The option that named it (for messages).
-    key : str
-        The column naming each row (``station`` or ``period``).
-    known : list of str
-        The keys the problem has; each must appear once.
+    shape : _Shape
+        The column naming each row (``station`` or ``period``), the keys the problem has,
+        whether each may appear only once and must appear, and the columns the table needs
+        (text columns other than the key are kept as text; a blank one is a problem).
     rules : mapping of str to (check, expected, blank)
         Per value column: a test of a number, what is expected if it fails, and the value
         of a blank cell (None: a blank is a problem).
@@ -130,38 +189,44 @@ def _read_table(
     Returns
     -------
     table : pandas.DataFrame
-        Indexed by ``key`` (as text) in the order of ``known``, the value columns as floats.
+        Indexed by the key (as text; in the order of ``known`` when each appears once), the
+        value columns as floats and the other required columns as text.
     problems : list of Problem
         Every problem found; rows are numbered from 1, the first row after the header.
     """
-    where = f"{option} {path}"
-    raw, found = _read_columns(path, where, key, rules)
+    where, key, known = f"{option} {path}", shape.key, shape.known
+    raw, found = _read_columns(path, where, key, rules, shape.required)
     if found:
         return pd.DataFrame(), found
     keys = raw[key].str.strip()
     values = pd.DataFrame(index=raw.index, columns=[c for c in rules if c in raw], dtype=float)
+    text = [c for c in shape.required if c not in rules]
     for i in raw.index:
         row = f"{i + 1} of {where}"
         if keys[i] not in known:
             found.append(Problem(row, key, raw[key][i], f"expected one of {known}"))
-        elif (keys[:i] == keys[i]).any():
+        elif shape.unique and (keys[:i] == keys[i]).any():
             found.append(Problem(row, key, raw[key][i], f"expected each {key} once"))
+        found += [
+            Problem(row, col, raw[col][i], "expected a name, not a blank")
+            for col in text
+            if not raw[col][i].strip()
+        ]
         for col in values.columns:
-            check, expected, blank = rules[col]
-            text = raw[col][i].strip()
-            try:
-                value = float(text) if text else blank
-            except ValueError:
-                value = None
-            if value is None or not check(value):
-                found.append(Problem(row, col, raw[col][i], f"expected {expected}"))
+            value = _cell_value(raw[col][i], rules[col])
+            if value is None:
+                found.append(Problem(row, col, raw[col][i], f"expected {rules[col][1]}"))
             else:
                 values.loc[i, col] = value
     lacking = [k for k in known if k not in set(keys)]
-    if lacking:
+    if lacking and shape.every:
         found.append(Problem(where, key, str(lacking), f"expected a row for every {key}"))
+    for col in text:
+        values[col] = raw[col].str.strip()
     table = values.set_axis(keys.to_numpy())
-    return (table if found else table.loc[known]), found
+    if found or not shape.unique:
+        return table, found
+    return table.reindex([k for k in known if k in set(keys)]), found
 
 
 def read_stations(path: str, problem: DeployProblem) -> dict[str, Any]:
@@ -185,7 +250,8 @@ def read_stations(path: str, problem: DeployProblem) -> dict[str, Any]:
     DeployInputError
         Naming every row, column and value that cannot be used, and what was expected.
     """
-    table, found = _read_table(path, "--stations", "station", problem.stations, _STATION_RULES)
+    shape = _Shape("station", problem.stations)
+    table, found = _read_table(path, "--stations", shape, _STATION_RULES)
     if found:
         raise DeployInputError(found)
     fields: dict[str, Any] = {}
@@ -221,13 +287,101 @@ def read_limits(path: str, problem: DeployProblem) -> dict[str, Any]:
         Naming every row, column and value that cannot be used, and what was expected.
     """
     periods = [str(p) for p in problem.periods]
-    table, found = _read_table(path, "--limits", "period", periods, _LIMIT_RULES)
+    table, found = _read_table(path, "--limits", _Shape("period", periods), _LIMIT_RULES)
     if found:
         raise DeployInputError(found)
     table = table.set_axis(list(problem.periods))
     if "ev_supply" in table:
         table["ev_supply"] = table["ev_supply"].astype("int64")
     return {col: table[col] for col in table.columns}
+
+
+def read_partners(path: str, problem: DeployProblem) -> dict[str, Any]:
+    """The delivery service partners a ``--partners`` table sets, as a problem field.
+
+    Parameters
+    ----------
+    path : str
+        CSV with a row per station and partner: ``station``, ``partner`` (a name),
+        ``max_vans`` (vans it can run; blank: no limit), optionally ``min_vans`` (its contract
+        minimum, vans; blank: 0) and ``cost_per_van_month`` (its rate, currency per
+        van-month). A station with partners has its whole fleet split among them each month.
+    problem : DeployProblem
+        The problem whose stations the table names.
+
+    Returns
+    -------
+    dict
+        ``partners`` for :func:`dataclasses.replace`.
+
+    Raises
+    ------
+    DeployInputError
+        Naming every row, column and value that cannot be used, and what was expected.
+    """
+    shape = _Shape(
+        "station",
+        problem.stations,
+        unique=False,
+        every=False,
+        required=("partner", "max_vans", "cost_per_van_month"),
+    )
+    table, found = _read_table(path, "--partners", shape, _PARTNER_RULES)
+    if not found:
+        pairs = pd.Series(table.index + "\x00" + table["partner"].to_numpy())
+        found += [
+            Problem(
+                f"{i + 1} of --partners {path}",
+                "partner",
+                table["partner"].iloc[i],
+                f"expected each partner once per station ({table.index[i]!r})",
+            )
+            for i in np.flatnonzero(pairs.duplicated().to_numpy())
+        ]
+        low = table.get("min_vans", pd.Series(0.0, index=table.index)).to_numpy()
+        found += [
+            Problem(
+                f"{i + 1} of --partners {path}",
+                "min_vans",
+                low[i],
+                f"expected ≤ max_vans ({table['max_vans'].iloc[i]:g})",
+            )
+            for i in np.flatnonzero(low > table["max_vans"].to_numpy())
+        ]
+    if found:
+        raise DeployInputError(found)
+    return {"partners": table.rename_axis("station").reset_index()}
+
+
+def read_storage(path: str, problem: DeployProblem) -> dict[str, Any]:
+    """The stations' storage a ``--storage`` table sets, as a problem field.
+
+    Parameters
+    ----------
+    path : str
+        CSV with a row per station that has a storage limit: ``station`` and
+        ``storage_packages`` (packages it can store today; blank: no limit). Stations left
+        out have no limit.
+    problem : DeployProblem
+        The problem whose stations the table names.
+
+    Returns
+    -------
+    dict
+        ``storage_packages`` (every station; infinite where not limited) for
+        :func:`dataclasses.replace`.
+
+    Raises
+    ------
+    DeployInputError
+        Naming every row, column and value that cannot be used, and what was expected.
+    """
+    shape = _Shape("station", problem.stations, every=False, required=("storage_packages",))
+    table, found = _read_table(path, "--storage", shape, _STORAGE_RULES)
+    if found:
+        raise DeployInputError(found)
+    storage = table["storage_packages"].reindex(problem.stations, fill_value=math.inf)
+    return {"storage_packages": storage.rename_axis("station")}
 
 
 def _tables(solved: _Solved) -> dict[str, pd.DataFrame]:
@@ -243,14 +397,18 @@ def _tables(solved: _Solved) -> dict[str, pd.DataFrame]:
         }
     )
     cost = cost.loc[plan.cost.index].rename_axis("part").reset_index()
-    station_months = plan.station_months
-    return {
+    tables = {
         "purchases.csv": plan.purchases,
         "fleet.csv": fleet.rename(columns={"fleet": "vans"}),
         "electric_share.csv": share,
         "cost.csv": cost,
-        "station_months.csv": station_months,
+        "station_months.csv": plan.station_months,
     }
+    if plan.problem.partners is not None:
+        tables[PARTNERS_FILE] = plan.partner_fleet
+    if plan.problem.storage_packages is not None:
+        tables[STORAGE_FILE] = plan.storage
+    return tables
 
 
 def _changed_fields(args: argparse.Namespace, problem: DeployProblem) -> dict[str, Any]:
@@ -260,8 +418,19 @@ def _changed_fields(args: argparse.Namespace, problem: DeployProblem) -> dict[st
         fields.update(read_stations(args.stations, problem))
     if args.limits is not None:
         fields.update(read_limits(args.limits, problem))
-    if args.shortage_cost is not None:
-        fields["costs"] = replace(problem.costs, shortage_per_van_day=args.shortage_cost)
+    if args.partners is not None:
+        fields.update(read_partners(args.partners, problem))
+    if args.storage is not None:
+        fields.update(read_storage(args.storage, problem))
+        fields["storage_risk"] = args.storage_risk
+    costs = {
+        "shortage_per_van_day": args.shortage_cost,
+        "storage_module_packages": args.storage_module_packages,
+        "storage_per_module": args.storage_module_cost,
+    }
+    costs = {k: v for k, v in costs.items() if v is not None}
+    if costs:
+        fields["costs"] = replace(problem.costs, **costs)
     if args.charging_hours is not None:
         fields["charging_hours"] = args.charging_hours
     return fields
@@ -345,12 +514,23 @@ def deploy_cli(args: argparse.Namespace) -> int:
     Raises
     ------
     DeployInputError
-        A ``--stations`` or ``--limits`` table, or an option, cannot be used.
+        A ``--stations``, ``--limits``, ``--partners`` or ``--storage`` table, or an option,
+        cannot be used.
     InfeasibleDeploymentError
         No plan meets the hard limits; nothing is written.
     """
-    inputs = {"--stations": args.stations, "--limits": args.limits}
-    files = (*DEPLOY_FILES, VSS_FILE) if args.vss else DEPLOY_FILES
+    inputs = {
+        "--stations": args.stations,
+        "--limits": args.limits,
+        "--partners": args.partners,
+        "--storage": args.storage,
+    }
+    files = (
+        *DEPLOY_FILES,
+        *([PARTNERS_FILE] if args.partners else []),
+        *([STORAGE_FILE] if args.storage else []),
+        *([VSS_FILE] if args.vss else []),
+    )
     out = check_output_path(args.out, "folder", inputs, folder_files=files)
     if args.vss == 1:
         raise DeployInputError(
@@ -369,6 +549,9 @@ def deploy_cli(args: argparse.Namespace) -> int:
         "shortage_cost": plan.problem.costs.shortage_per_van_day,
         "charging_hours": plan.problem.charging_hours,
         "hard_service": plan.problem.hard_service,
+        "storage_risk": plan.problem.storage_risk if args.storage else None,
+        "storage_module_packages": plan.problem.costs.storage_module_packages,
+        "storage_per_module": plan.problem.costs.storage_per_module,
         "fresh_samples": args.fresh_samples,
         "fresh_draw_seed": FRESH_DRAW_SEED,
         "vss_replicates": args.vss,

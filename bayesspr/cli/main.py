@@ -470,6 +470,38 @@ def _add_deploy(sub: _Subparsers) -> None:
         "min_electric_share (0 to 1)",
     )
     p.add_argument(
+        "--partners",
+        default=None,
+        help="CSV with a row per station and delivery service partner: station, partner, "
+        "max_vans (blank: no limit), min_vans (optional; blank: 0), cost_per_van_month; "
+        "writes partners.csv",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="CSV with a row per station with a storage limit: station, storage_packages "
+        "(packages it stores today; blank: no limit); writes storage.csv",
+    )
+    p.add_argument(
+        "--storage-risk",
+        type=_number_type(lambda v: 0 <= v < 1, "a share in [0, 1)"),
+        default=0.05,
+        help="largest share of draws whose design-day packages may overflow the storage",
+    )
+    p.add_argument(
+        "--storage-module-packages",
+        type=_non_negative,
+        default=None,
+        help="packages one storage module adds (0: storage cannot grow; default: the "
+        "example's 500)",
+    )
+    p.add_argument(
+        "--storage-module-cost",
+        type=_non_negative,
+        default=None,
+        help="price of one storage module (currency; default: the example's 15,000)",
+    )
+    p.add_argument(
         "--samples",
         type=_whole(1, 1000, " draws"),
         default=20,
@@ -519,7 +551,8 @@ def _add_deploy(sub: _Subparsers) -> None:
         help="folder for purchases.csv, fleet.csv, "
         "electric_share.csv, cost.csv, station_months.csv, three charts "
         "(electric_share.png, shortfall_heatmap.png, cost_breakdown.png), manifest.json "
-        "and, with --vss, vss.csv; replaced whole",
+        "and, with --partners, --storage or --vss, partners.csv, storage.csv or vss.csv; "
+        "replaced whole",
     )
     p.set_defaults(func=cmd_deploy)
 

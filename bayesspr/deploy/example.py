@@ -4,8 +4,10 @@ Route counts per station-month design day are Poisson around a level that grows 
 route lengths are log-normal per station, split into four route-length classes of equal share;
 each electric van's energy per km comes from :class:`~bayesspr.deploy.energy.EnergyModel`
 (the city's temperature that month, the station's climb, a 0.5 t payload), so cold months and
-the hilly station put fewer routes within range and charge each class its own energy. Not a
-forecast: a world with known inputs, for trying the program.
+the hilly station put fewer routes within range and charge each class its own energy. The
+design day's packages are the routes times a drawn load; a storage module adds 500 packages
+for 15,000 (used only with a storage limit). Not a forecast: a world with known inputs, for
+trying the program.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def example_problem(
     seed: int = 0,
     draw_seed: int = 0,
     level: float = 12.0,
+    packages_per_route: float = 180.0,
     vans: list[VanType] | None = None,
     **overrides: object,
 ) -> DeployProblem:
@@ -65,6 +68,10 @@ def example_problem(
         world (for out-of-sample evaluation).
     level : float
         Mean design-day routes of a station in the first month (routes).
+    packages_per_route : float
+        Mean packages a route carries (packages per route); the design day's packages of a
+        station (``packages``, for a storage limit) are its routes times a per-draw load of
+        this mean and a 10 % coefficient of variation.
     vans : list of VanType, optional
         Van types (default: a 250-package diesel van, a 200-package electric van of 120 km
         and a 250-package one of 200 km). The routes in range are drawn from one uniform per
@@ -127,6 +134,8 @@ def example_problem(
         in_range[:, e] = binom.ppf(uniform, counts, np.broadcast_to(share, counts.shape))
         kwh[:, e] = per_km[:, :, None] * class_km[:, None, :]
     in_range = np.minimum(np.maximum.accumulate(in_range, axis=1), counts[:, None])
+    # packages from a stream of their own, so the route draws are those without them
+    load = np.random.default_rng([seed, draw_seed, 1]).gamma(100, packages_per_route / 100, demand.shape)
     coords = {"sample": np.arange(n_samples), "station": stations, "month": months}
     ev_coords = {**coords, "van": [v.name for v in evs], "km_class": CLASS_LABELS}
     fields: dict[str, object] = {
@@ -140,6 +149,9 @@ def example_problem(
         ),
         "kwh_per_route": xr.DataArray(
             kwh, dims=("sample", "van", "station", "month", "km_class"), coords=ev_coords
+        ),
+        "packages": xr.DataArray(
+            demand * load, dims=("sample", "station", "month"), coords=coords
         ),
         "route_km": xr.DataArray(
             np.broadcast_to(km[None, :, None], demand.shape).copy(),
@@ -156,6 +168,8 @@ def example_problem(
             emission_price_per_kg=0.5,
             emission_kg_per_km=0.25,
             emission_days_per_month=22.0,
+            storage_module_packages=500.0,
+            storage_per_module=15_000.0,
         ),
         "initial_fleet": pd.DataFrame(0, index=sorted(set(cities)), columns=[v.name for v in vans]),
     }

@@ -148,3 +148,83 @@ def test_vss_over_replicated_planning_draws_is_written_and_one_replicate_is_refu
     err = capsys.readouterr().err
     assert "--vss" in err and "at least 2 replicates" in err
     assert not (tmp_path / "one").exists()
+
+
+def test_partners_and_storage_tables_split_the_fleet_and_grow_the_storage(tmp_path):
+    partners = _write(
+        tmp_path / "partners.csv",
+        "station,partner,max_vans,min_vans,cost_per_van_month\n"
+        "S000,DSP-A,6,2,150\nS000,DSP-B,,0,250\nS001,DSP-C,20,,100\n",
+    )
+    storage = _write(tmp_path / "storage.csv", "station,storage_packages\nS000,1500\nS002,\n")
+    out = tmp_path / "plan"
+    argv = ["deploy", "--example", "--samples", "12", "--partners", partners]
+    argv += ["--storage", storage, "--storage-risk", "0.1", "--fresh-samples", "10"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert {"partners.csv", "storage.csv"} <= {p.name for p in out.iterdir()}
+    fleet = pd.read_csv(out / "fleet.csv").groupby(["station", "month"])["vans"].sum()
+    split = pd.read_csv(out / "partners.csv")
+    by_pair = split.set_index(["station", "partner"])
+    assert (by_pair.loc[("S000", "DSP-A"), "vans"].between(2, 6)).all()
+    assert (by_pair.loc[("S001", "DSP-C"), "vans"] <= 20).all()
+    run = split.groupby(["station", "month"])["vans"].sum()
+    assert (run == fleet.loc[run.index]).all()  # the partners run the whole fleet
+    grown = pd.read_csv(out / "storage.csv")
+    assert grown["station"].unique().tolist() == ["S000"]  # blank: no limit
+    months = pd.read_csv(out / "station_months.csv").set_index("station")
+    assert (months.loc["S000", "p_storage_overflow"] <= 0.1 + 1e-9).all()
+    assert (grown["capacity_packages"] > 1500).all()  # the example's packages need modules
+
+    # the Python API on the same problem gives the same plan and cost
+    from dataclasses import replace
+
+    from bayesspr.cli.deploy import read_partners, read_storage
+
+    base = example_problem(n_samples=12)
+    fields = {**read_partners(partners, base), **read_storage(storage, base)}
+    plan = deploy(replace(base, **fields, storage_risk=0.1))
+    cost = pd.read_csv(out / "cost.csv").set_index("part")
+    assert cost.loc["total", "in_sample"] == pytest.approx(plan.cost["total"], rel=1e-6)
+    assert cost.loc["partners", "in_sample"] > 0 and cost.loc["storage", "in_sample"] > 0
+    settings = json.loads((out / "manifest.json").read_text())["settings"]
+    assert settings["storage_risk"] == 0.1
+
+
+def test_a_bad_partners_table_names_each_row_column_and_value(tmp_path, capsys):
+    partners = _write(
+        tmp_path / "partners.csv",
+        "station,partner,max_vans,min_vans,cost_per_van_month\n"
+        "S000,DSP-A,6,2,150\nS000,DSP-A,4,0,100\nS009,DSP-B,3,0,100\n"
+        "S001,,3,0,100\nS002,DSP-C,2.5,0,-1\n",
+    )
+    out = tmp_path / "plan"
+    assert main(["deploy", "--example", "--partners", partners, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    where = f"--partners {partners}"
+    assert f"row 3 of {where}, column 'station', value 'S009': expected one of" in err
+    assert f"row 4 of {where}, column 'partner', value '': expected a name" in err
+    assert f"row 5 of {where}, column 'max_vans', value '2.5': expected a whole number" in err
+    assert f"row 5 of {where}, column 'cost_per_van_month', value '-1': expected" in err
+    assert not out.exists()
+
+    twice = _write(
+        tmp_path / "twice.csv",
+        "station,partner,max_vans,min_vans,cost_per_van_month\n"
+        "S000,DSP-A,6,2,150\nS000,DSP-A,4,5,100\n",
+    )
+    assert main(["deploy", "--example", "--partners", twice, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "row 2 of --partners" in err and "expected each partner once per station" in err
+    assert "column 'min_vans', value 5.0: expected ≤ max_vans (4)" in err
+    missing = _write(tmp_path / "missing.csv", "station,partner\nS000,DSP-A\n")
+    assert main(["deploy", "--example", "--partners", missing, "--out", str(out)]) == 2
+    assert "expected a 'max_vans' column" in capsys.readouterr().err
+
+
+def test_a_bad_storage_table_is_refused(tmp_path, capsys):
+    storage = _write(tmp_path / "storage.csv", "station,storage_packages\nS000,-3\nS000,100\n")
+    out = tmp_path / "plan"
+    assert main(["deploy", "--example", "--storage", storage, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "value '-3': expected packages the station can store ≥ 0" in err
+    assert "row 2 of --storage" in err and "expected each station once" in err
