@@ -86,6 +86,7 @@ def test_site_has_the_pages(site):
         "forecast.html",
         "fleet.html",
         "backtest.html",
+        "monitor.html",
         "validation.html",
         "report.html",
         "notebooks.html",

@@ -33,6 +33,7 @@ ROOMS = (
     ("fleet",),
     ("deploy",),
     ("evaluation",),
+    ("monitor",),
     ("reporting",),
     ("cli",),
     ("__init__",),

@@ -13,6 +13,9 @@ from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
     "CITY_NAMES": "worlds",
+    "EVENT_KINDS": "events",
+    "InjectedEvent": "events",
+    "inject_event": "events",
     "CONVERGENCE_SHAPES": "worlds",
     "DEFAULT_TRUTH": "worlds",
     "LIMITS": "worlds",

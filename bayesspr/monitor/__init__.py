@@ -1,0 +1,21 @@
+"""The monthly monitor: last month's models against the month that happened.
+
+:func:`monitor_spr` scores each station's observed routes against the SPR model's predictive
+draws for the volume seen, tests the stations together at a false discovery rate, and says
+for each flagged one whether the surprise is one day or persistent, which zips carry it and
+what the data show changed (:mod:`.surprise`); :func:`event_outcome` reads a report against
+an injected event of known truth (:mod:`.outcomes`, for the validation). Names load on
+first use (no import cycles).
+"""
+
+from __future__ import annotations
+
+from bayesspr._exports import lazy_exports
+
+_EXPORTS = {
+    "event_outcome": "outcomes",
+    "MonitorReport": "surprise",
+    "monitor_spr": "surprise",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

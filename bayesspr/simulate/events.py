@@ -1,0 +1,207 @@
+"""Events injected into a simulated month, for testing the monthly monitor against known truth.
+
+A month of observations (canonical rows with routes, e.g. the last weeks of a
+:class:`~bayesspr.simulate.worlds.World`'s table or its ``future``) is changed as a real
+station would change it, and the changed rows' routes are drawn again from the world's truth
+with the change applied (:func:`~bayesspr.simulate.worlds.draw_routes`):
+
+``quiet``
+    Nothing happens: the month is returned as it is.
+``overhead_jump``
+    The station's dispatch overhead grows by ``size`` hours (default 0.5 h) from the month's
+    first day: every route there loses that much of its shift (persistent).
+``zip_takeover``
+    The station takes over a zip from another station of its city (its stem distance becomes
+    the station's), and that zip is served ``size`` less efficiently on the log scale (default
+    0.35: about 40 % more time per stop): a zip that does not behave like the ones it had.
+``outage``
+    One day (the middle day the station delivers), the station loses ``size`` hours of its
+    shift (default 3 h): a one-day event, not a shift.
+``new_van``
+    The station's vans become ``size`` packages (default 1.5 × its largest van) from the
+    month's first day: the physics explains it, so a calibrated model should not be
+    surprised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayesspr.errors import SimulationError
+from bayesspr.simulate.worlds import Truth, draw_routes
+
+__all__ = ["EVENT_KINDS", "InjectedEvent", "inject_event"]
+
+#: The events :func:`inject_event` knows, with their default size (unit in the module doc).
+EVENT_KINDS: dict[str, float | None] = {
+    "quiet": None,
+    "overhead_jump": 0.5,
+    "zip_takeover": 0.35,
+    "outage": 3.0,
+    "new_van": None,
+}
+
+
+@dataclass(frozen=True)
+class InjectedEvent:
+    """What was injected: the truth a monitor should find.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`EVENT_KINDS`.
+    station : str or None
+        The station it happened at (None for ``quiet``).
+    zip : str or None
+        The zip taken over (``zip_takeover`` only).
+    date : pandas.Timestamp or None
+        The day of an ``outage``; the first day of the month otherwise.
+    size : float or None
+        Its size (hours, log efficiency or packages; see the module doc).
+    persistent : bool
+        Whether it lasts the rest of the month (False for ``outage`` and ``quiet``).
+    """
+
+    kind: str
+    station: str | None
+    zip: str | None
+    date: pd.Timestamp | None
+    size: float | None
+    persistent: bool
+
+    def record(self) -> dict[str, object]:
+        """The event as plain values (for a table or a manifest)."""
+        out = dataclasses.asdict(self)
+        out["date"] = None if self.date is None else str(self.date.date())
+        return out
+
+
+def _with_group(truth: Truth, group: str, key: str, change: float) -> Truth:
+    """The truth with one group effect moved by ``change``."""
+    groups = {name: series.copy() for name, series in truth.groups.items()}
+    groups[group].loc[key] = groups[group].loc[key] + change
+    return dataclasses.replace(truth, groups=groups)
+
+
+def _redraw(month: pd.DataFrame, rows: np.ndarray, truth: Truth, seed: int) -> pd.DataFrame:
+    """The month with the chosen rows' routes (and route km) drawn again from ``truth``."""
+    out = month.copy()
+    km = "route_km" in out.columns
+    routes, route_km = draw_routes(
+        out.loc[rows], truth, np.random.default_rng([seed, 7]), with_route_km=km
+    )
+    out.loc[rows, "routes"] = routes
+    if km:
+        out.loc[rows, "route_km"] = route_km
+    return out
+
+
+def inject_event(
+    month: pd.DataFrame,
+    truth: Truth,
+    kind: str,
+    *,
+    station: str | None = None,
+    size: float | None = None,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, InjectedEvent]:
+    """A month of observations with one event injected at one station.
+
+    Parameters
+    ----------
+    month : pandas.DataFrame
+        Canonical rows with ``routes`` (one month, say), of a world whose truth is ``truth``.
+    truth : Truth
+        The world's parameters (:attr:`World.truth`).
+    kind : str
+        One of :data:`EVENT_KINDS` (see the module doc).
+    station : str, optional
+        Where it happens; default one drawn with ``seed`` (for ``zip_takeover``, among the
+        stations with another station in their city).
+    size : float, optional
+        Its size (default in :data:`EVENT_KINDS`; ``new_van``: 1.5 × the station's largest
+        van, in packages).
+    seed : int
+        Seed of the choices and of the redrawn day noise.
+
+    Returns
+    -------
+    month : pandas.DataFrame
+        The rows after the event (a copy; the input is not changed).
+    event : InjectedEvent
+        What happened, where and when.
+
+    Raises
+    ------
+    SimulationError
+        An unknown kind or station, or a takeover at a station alone in its city.
+    """
+    if kind not in EVENT_KINDS:
+        raise SimulationError(f"event kind {kind!r}: expected one of {list(EVENT_KINDS)}")
+    rng = np.random.default_rng(seed)
+    first = pd.Timestamp(month["date"].min())
+    if kind == "quiet":
+        return month.copy(), InjectedEvent("quiet", None, None, first, None, False)
+    stations = sorted(month["station"].unique())
+    if kind == "zip_takeover":
+        city_size = month.groupby("city")["station"].nunique()
+        stations = [s for s in stations if city_size[_city_of(month, s)] > 1]
+    if station is None:
+        if not stations:
+            raise SimulationError("zip_takeover needs a city with two stations in the month")
+        station = str(rng.choice(stations))
+    elif station not in stations:
+        raise SimulationError(f"station {station!r}: expected one of {stations} for {kind}")
+    here = (month["station"] == station).to_numpy()
+    size = EVENT_KINDS[kind] if size is None else float(size)
+    if kind == "overhead_jump":
+        changed = _with_group(truth, "overhead_hours_station", station, size)
+        event = InjectedEvent(kind, station, None, first, size, True)
+        return _redraw(month, here, changed, seed), event
+    if kind == "outage":
+        days = np.sort(month.loc[here, "date"].unique())
+        day = pd.Timestamp(days[len(days) // 2])
+        rows = here & (month["date"] == day).to_numpy()
+        changed = _with_group(truth, "overhead_hours_station", station, size)
+        return _redraw(month, rows, changed, seed), InjectedEvent(
+            kind, station, None, day, size, False
+        )
+    if kind == "new_van":
+        size = 1.5 * float(month.loc[here, "van_capacity"].max()) if size is None else size
+        out = month.copy()
+        out.loc[here, "van_capacity"] = size
+        return _redraw(out, here, truth, seed), InjectedEvent(
+            kind, station, None, first, size, True
+        )
+    return _takeover(month, truth, station, size, rng, seed)
+
+
+def _city_of(month: pd.DataFrame, station: str) -> str:
+    return str(month.loc[month["station"] == station, "city"].iloc[0])
+
+
+def _takeover(
+    month: pd.DataFrame,
+    truth: Truth,
+    station: str,
+    size: float,
+    rng: np.random.Generator,
+    seed: int,
+) -> tuple[pd.DataFrame, InjectedEvent]:
+    """The station takes over a zip of another station of its city, less efficient there."""
+    city = _city_of(month, station)
+    others = month[(month["city"] == city) & (month["station"] != station)]
+    zip_code = str(rng.choice(sorted(others["zip"].unique())))
+    rows = (month["zip"] == zip_code).to_numpy()
+    out = month.copy()
+    out.loc[rows, "station"] = station
+    out.loc[rows, "stem_km"] = float(month.loc[month["station"] == station, "stem_km"].median())
+    changed = _with_group(truth, "zip_effect", zip_code, -size)
+    first = pd.Timestamp(month["date"].min())
+    return _redraw(out, rows, changed, seed), InjectedEvent(
+        "zip_takeover", station, zip_code, first, size, True
+    )

@@ -1,0 +1,132 @@
+"""The monthly monitor finds injected events where they happened, and stays quiet otherwise.
+
+``make test`` runs the five events at two seeded stations each on the demo world's next month
+against the demo fit; ``make validate`` runs them on 20 seeded worlds, each fitted on its own
+history, and records recall, the zip ranked first, the outage's label and the false alarms
+of quiet months in the validation table.
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesspr import SPRModel, simulate_world
+from bayesspr.data.table import validate
+from bayesspr.errors import DataError, EvaluationError
+from bayesspr.monitor import event_outcome, monitor_spr
+from bayesspr.simulate import EVENT_KINDS, inject_event
+
+#: Days in the monitored month.
+MONTH_DAYS = 28
+
+
+def _outcomes(model, history, month, truth, seeds):
+    rows = []
+    for kind in EVENT_KINDS:
+        for seed in seeds:
+            changed, event = inject_event(month, truth, kind, seed=seed)
+            report = monitor_spr(model, changed, history=history, random_seed=seed)
+            rows.append({**event_outcome(report, event), "seed": seed})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def demo_outcomes(demo_fit, demo_split):
+    history, month = demo_split
+    return _outcomes(demo_fit, history, month, simulate_world().truth, seeds=(0, 1))
+
+
+def test_demo_quiet_month_and_new_vans_raise_no_alarm(demo_outcomes):
+    calm = demo_outcomes[demo_outcomes["kind"].isin(["quiet", "new_van"])]
+    assert (calm["false_alarms"] == 0).all()
+    assert not calm["flagged"].fillna(False).any()  # the physics explains a bigger van
+
+
+def test_demo_persistent_events_are_flagged_at_their_station_as_persistent(demo_outcomes):
+    persistent = demo_outcomes[demo_outcomes["kind"].isin(["overhead_jump", "zip_takeover"])]
+    assert persistent["flagged"].all() and (persistent["duration"] == "persistent").all()
+    assert (persistent["false_alarms"] == 0).all()
+    takeovers = demo_outcomes[demo_outcomes["kind"] == "zip_takeover"]
+    assert takeovers["top_zip_right"].all() and takeovers["zip_named"].all()
+
+
+def test_demo_outage_is_flagged_as_one_day(demo_outcomes):
+    outages = demo_outcomes[demo_outcomes["kind"] == "outage"]
+    assert outages["flagged"].all() and (outages["duration"] == "transient").all()
+
+
+def test_report_tables_and_the_reading_of_a_takeover(demo_fit, demo_split):
+    history, month = demo_split
+    changed, event = inject_event(month, simulate_world().truth, "zip_takeover", station="BOS3")
+    report = monitor_spr(demo_fit, changed, history=history)
+    top = report.stations.iloc[0]
+    assert top["station"] == "BOS3" and top["flagged"] and top["direction"] == "more routes"
+    assert f"zip {event.zip} (newly served" in top["cause"]
+    assert f"zip {event.zip} newly served (from BOS2)" in top["changes"]
+    # totals add up: the station's month is the sum of its zips and of its days
+    bos3 = report.zips[report.zips["station"] == "BOS3"]
+    days = report.station_days[report.station_days["station"] == "BOS3"]
+    assert bos3["observed_routes"].sum() == top["observed_routes"] == days["observed_routes"].sum()
+    assert np.isclose(bos3["predicted_routes"].sum(), top["predicted_routes"])
+    assert bos3.iloc[0]["zip"] == event.zip and bos3.iloc[0]["new_to_station"]
+    assert top["lower_90"] <= top["predicted_routes"] <= top["upper_90"]
+    assert report.stations["q_value"].between(0, 1).all()
+    assert "1 flagged" in report.summary() and "BOS3 (Boston)" in report.summary()
+
+
+def test_monitor_inputs_are_checked(demo_fit, demo_split):
+    _, month = demo_split
+    with pytest.raises(EvaluationError, match=r"fdr = 1\.5: expected a share in"):
+        monitor_spr(demo_fit, month, fdr=1.5)
+    with pytest.raises(DataError, match="routes"):
+        monitor_spr(demo_fit, month.drop(columns="routes"))
+
+
+#: Worlds of the validation and the figures it must reach (issue 18).
+N_WORLDS = 20
+RECALL, ZIP_FIRST, TRANSIENT, QUIET_ALARMS = 0.9, 0.8, 0.9, 0.1
+
+
+@pytest.mark.validation
+def test_monitor_on_twenty_worlds(evidence, request):
+    rows = []
+    for i in range(N_WORLDS):
+        world = simulate_world(300 + i)
+        table = validate(world.table)
+        cutoff = table["date"].max() - pd.Timedelta(days=MONTH_DAYS - 1)
+        history, month = table[table["date"] < cutoff], table[table["date"] >= cutoff]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = SPRModel().fit(history, random_seed=1)
+        rows.append(_outcomes(model, history, month, world.truth, seeds=(i,)))
+    out = pd.concat(rows, ignore_index=True)
+    kind = out.groupby("kind")
+    persistent = out[out["kind"].isin(["overhead_jump", "zip_takeover"])]
+    recall = persistent["flagged"].mean()
+    zip_first = kind.get_group("zip_takeover")["top_zip_right"].mean()
+    outage = kind.get_group("outage")
+    transient = (outage["flagged"] & (outage["duration"] == "transient")).mean()
+    quiet = (kind.get_group("quiet")["false_alarms"] > 0).mean()
+    new_van = (
+        kind.get_group("new_van")["false_alarms"] + kind.get_group("new_van")["flagged"] > 0
+    ).mean()
+    figures = [
+        ("persistent events flagged at their station", recall, f"≥ {RECALL}", recall >= RECALL),
+        ("takeover: the zip ranked first", zip_first, f"≥ {ZIP_FIRST}", zip_first >= ZIP_FIRST),
+        (
+            "outage flagged and labelled transient",
+            transient,
+            f"≥ {TRANSIENT}",
+            transient >= TRANSIENT,
+        ),
+        ("quiet months with a false alarm", quiet, f"≤ {QUIET_ALARMS}", quiet <= QUIET_ALARMS),
+        ("new-van months with any alarm", new_van, "reported", True),
+    ]
+    for name, figure, threshold, passed in figures:
+        evidence.record(
+            request, f"monitor, {N_WORLDS} worlds: {name}", f"{figure:.2f}", threshold, passed
+        )
+    assert recall >= RECALL and zip_first >= ZIP_FIRST
+    assert transient >= TRANSIENT and quiet <= QUIET_ALARMS
