@@ -1,6 +1,6 @@
 """The monthly monitor: last month's models against the month that happened.
 
-:func:`monitor_spr` scores each station's observed routes against the SPR model's predictive
+:func:`monitor_month` scores each station's observed routes against the SPR model's predictive
 draws for the volume seen, tests the stations together at a false discovery rate, and says
 for each flagged one whether the surprise is one day or persistent, which zips carry it and
 what the data show changed (:mod:`.surprise`); :func:`event_outcome` reads a report against
@@ -15,7 +15,7 @@ from bayesspr._exports import lazy_exports
 _EXPORTS = {
     "event_outcome": "outcomes",
     "MonitorReport": "surprise",
-    "monitor_spr": "surprise",
+    "monitor_month": "surprise",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

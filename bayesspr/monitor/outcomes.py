@@ -14,7 +14,7 @@ def event_outcome(report: MonitorReport, event: InjectedEvent) -> dict[str, obje
     Parameters
     ----------
     report : MonitorReport
-        :func:`~bayesspr.monitor.monitor_spr` on the month with the event.
+        :func:`~bayesspr.monitor.monitor_month` on the month with the event.
     event : InjectedEvent
         What :func:`~bayesspr.simulate.inject_event` injected.
 
@@ -23,7 +23,8 @@ def event_outcome(report: MonitorReport, event: InjectedEvent) -> dict[str, obje
     dict
         ``kind``, ``station``; ``flagged`` (the event's station flagged; None for a quiet
         month), ``false_alarms`` (other stations flagged), ``duration`` the monitor gave
-        the event's station (``persistent``, ``transient`` or empty), ``top_zip_right``
+        the event's station (``persistent``, ``transient`` or empty), ``part`` it gave it
+        (``productivity``, ``volume``, ``both`` or empty), ``top_zip_right``
         (the injected zip ranked first at its new station; None unless a takeover) and
         ``zip_named`` (the cause names that zip; None unless a takeover).
     """
@@ -33,6 +34,7 @@ def event_outcome(report: MonitorReport, event: InjectedEvent) -> dict[str, obje
     out["flagged"] = None if event.station is None else event.station in flagged
     out["false_alarms"] = len(flagged - {event.station})
     out["duration"] = "" if event.station is None else stations.at[event.station, "duration"]
+    out["part"] = "" if event.station is None else stations.at[event.station, "part"]
     out["top_zip_right"] = out["zip_named"] = None
     if event.zip is not None:
         out["top_zip_right"] = stations.at[event.station, "top_zip"] == event.zip

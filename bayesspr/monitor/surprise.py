@@ -8,6 +8,10 @@ between days (the draws are joint), so its two-sided p-value is valid; the stati
 tested together at a false discovery rate (Benjamini–Hochberg,
 :func:`scipy.stats.false_discovery_control`), so a planner reads a short ranked list.
 
+With last month's volume fit too, each station's stops over the month are tested against
+the volume forecast, so a flagged station says which **part** moved: the volume (more or
+fewer stops than forecast), the productivity (routes for the volume seen), or both.
+
 For each flagged station the report says
 
 * whether the surprise is **transient**: without its most surprising day the rest of the
@@ -32,8 +36,9 @@ from bayesspr.data.table import validate
 from bayesspr.errors import EvaluationError
 from bayesspr.evaluation.scores import randomised_pit
 from bayesspr.spr.model import SPRModel
+from bayesspr.volume.base import ZipVolumeModel
 
-__all__ = ["MonitorReport", "monitor_spr"]
+__all__ = ["MonitorReport", "monitor_month"]
 
 #: Draws that must lie beyond an observation for its p-value to be read off the draws.
 TAIL_DRAWS = 20
@@ -65,7 +70,12 @@ class MonitorReport:
         ``transient`` for flagged stations, with ``top_day`` and ``p_without_top_day``),
         ``top_zip`` and its ``top_zip_share`` of the excess, ``p_without_top_zip``,
         ``changes`` (what the data show changed against the history) and ``cause`` (the
-        reading of all of it, in words).
+        reading of all of it, in words). With a volume fit also ``observed_stops``,
+        ``predicted_stops``, ``observed_packages``, ``predicted_packages`` (month totals of
+        the zips the fit knows), ``stops_excess_share``, ``packages_excess_share`` (–),
+        ``stops_p_value``, ``stops_q_value`` (–), ``zips_without_volume_forecast``; and
+        ``volume_flagged`` and ``part`` (``productivity``, ``volume`` or ``both``: what
+        moved at a flagged station).
     zips : pandas.DataFrame
         One row per station and zip: ``observed_routes``, ``predicted_routes``,
         ``excess_routes`` (routes), ``share_of_excess`` (of the station's, signed with its
@@ -100,11 +110,12 @@ class MonitorReport:
             f"{len(flagged)} flagged"
         ]
         for row in flagged.itertuples():
-            test = (
-                f"month q = {row.q_value:.3g}"
-                if row.month_flagged
-                else f"day q = {row.day_q_value:.3g}"
-            )
+            if row.month_flagged:
+                test = f"month q = {row.q_value:.3g}"
+            elif row.part == "volume":
+                test = f"stops q = {row.stops_q_value:.3g}"
+            else:
+                test = f"day q = {row.day_q_value:.3g}"
             lines.append(
                 f"  {row.station} ({row.city}): {row.observed_routes:,.0f} routes in the month "
                 f"against {row.predicted_routes:,.0f} forecast ({row.excess_share:+.1%}, "
@@ -135,10 +146,11 @@ def _p_values(summed: np.ndarray, observed: np.ndarray, rng: np.random.Generator
     return u, np.where(p < reach, np.minimum(2.0 * norm.sf(distance), reach), p)
 
 
-def monitor_spr(
+def monitor_month(
     model: SPRModel,
     observed: pd.DataFrame,
     *,
+    volume_model: ZipVolumeModel | None = None,
     history: pd.DataFrame | None = None,
     fdr: float = 0.05,
     transient_level: float = 0.05,
@@ -153,6 +165,10 @@ def monitor_spr(
         Last month's fit (it has not seen ``observed``).
     observed : pandas.DataFrame
         The new month: canonical rows with ``routes`` (see :mod:`bayesspr.data.table`).
+    volume_model : VolumeModel, optional
+        Last month's volume fit: each station's stops over the month (its zips in the
+        month, those the fit knows) are tested against its forecast too, so a flagged
+        station says whether its **volume** or its **productivity** moved, or both.
     history : pandas.DataFrame, optional
         The rows the model was fitted on (or the recent part of them): what the data checks
         compare the month with (zips newly served, van sizes, shifts, packages per stop).
@@ -188,6 +204,9 @@ def monitor_spr(
     days = _station_days(clean, routes, rng)
     zips = _zips(clean, routes, before, rng)
     stations = _stations(clean, routes, rng)
+    if volume_model is not None:
+        volume = _volume_stations(volume_model, clean, n_samples, random_seed, rng)
+        stations = stations.merge(volume, on="station", how="left")
     _test_together(stations, days, fdr)
     stations = _durations(stations, days, clean, routes, rng, transient_level)
     stations = _explain(stations, zips, _changes(clean, before), clean, routes, rng)
@@ -220,22 +239,77 @@ def _station_days(
 
 
 def _test_together(stations: pd.DataFrame, days: pd.DataFrame, fdr: float) -> None:
-    """Benjamini–Hochberg over the stations' months and over the station-days, in place.
+    """Benjamini–Hochberg over each family of tests, in place.
 
-    A station is flagged when its month total or one of its days is a discovery: a
-    persistent change shows in the month, a one-day event in its day. Each family is tested
-    at half the rate (its q-values doubled), so the two together keep the rate ``fdr`` and
-    the few month tests are not drowned by the many days.
+    The families: the stations' months and the station-days (routes for the volume seen),
+    and with a volume fit the stations' stops. A station is flagged when its month total, one
+    of its days or its stops is a discovery: a persistent change shows in the month, a
+    one-day event in its day, a volume change in the stops. Each family is tested at the
+    rate over the number of families (its q-values multiplied by it), so together they keep
+    the rate ``fdr`` and the few month tests are not drowned by the many days.
     """
-    for frame in (stations, days):
-        q = false_discovery_control(frame["p_value"].to_numpy(), method="bh")
-        frame["q_value"] = np.minimum(1.0, 2.0 * q)
+    families = [(stations, "p_value", "q_value"), (days, "p_value", "q_value")]
+    if "stops_p_value" in stations:
+        families.append((stations, "stops_p_value", "stops_q_value"))
+    for frame, p, q in families:
+        tested = frame[p].notna().to_numpy()
+        values = np.full(len(frame), np.nan)
+        if tested.any():
+            found = false_discovery_control(frame.loc[tested, p].to_numpy(), method="bh")
+            values[tested] = np.minimum(1.0, len(families) * found)
+        frame[q] = values
     days["flagged"] = days["q_value"] <= fdr
     day_flag = days.groupby("station")["flagged"].any().reindex(stations["station"])
     day_q = days.groupby("station")["q_value"].min().reindex(stations["station"])
     stations["day_q_value"] = day_q.to_numpy()
     stations["month_flagged"] = stations["q_value"] <= fdr
-    stations["flagged"] = stations["month_flagged"].to_numpy() | day_flag.to_numpy()
+    productivity = stations["month_flagged"].to_numpy() | day_flag.to_numpy()
+    volume = (
+        (stations["stops_q_value"] <= fdr).to_numpy()
+        if len(families) == 3
+        else np.zeros(len(stations), bool)
+    )
+    stations["volume_flagged"] = volume
+    stations["flagged"] = productivity | volume
+    stations["part"] = np.select(
+        [productivity & volume, productivity, volume], ["both", "productivity", "volume"], ""
+    )
+
+
+def _volume_stations(
+    volume_model: ZipVolumeModel,
+    clean: pd.DataFrame,
+    n_samples: int | None,
+    seed: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Each station's stops and packages over the month against the volume forecast.
+
+    A station's volume is that of the zips it served in the month (their observed
+    assignment), on the zip-days observed; zips the volume fit never saw are left out of
+    both sides and counted in ``zips_without_volume_forecast``.
+    """
+    zip_days = clean.groupby(["date", "zip"], as_index=False).agg(
+        station=("station", "first"), stops=("stops", "sum"), packages=("packages", "sum")
+    )
+    known = zip_days["zip"].isin(volume_model.zips.index).to_numpy()
+    unseen = zip_days[~known].groupby("station")["zip"].nunique()
+    rows = zip_days[known].reset_index(drop=True)
+    dates = pd.DatetimeIndex(sorted(rows["date"].unique()))
+    zips = sorted(rows["zip"].unique())
+    draws = volume_model.forecast(dates, zips=zips, n_samples=n_samples or 1000, random_seed=seed)
+    d, z = dates.get_indexer(rows["date"]), pd.Index(zips).get_indexer(rows["zip"])
+    out = pd.DataFrame({"station": sorted(clean["station"].unique())})
+    for column in ("stops", "packages"):
+        values = draws[column].transpose("sample", "date", "zip").to_numpy()[:, d, z]
+        frame, summed = _totals(rows.assign(routes=rows[column]), values, ["station"])
+        frame.columns = ["station", f"observed_{column}", f"predicted_{column}"]
+        if column == "stops":
+            frame["stops_p_value"] = _p_values(summed, frame["observed_stops"].to_numpy(), rng)[1]
+        out = out.merge(frame, on="station", how="left")
+        out[f"{column}_excess_share"] = out[f"observed_{column}"] / out[f"predicted_{column}"] - 1
+    out["zips_without_volume_forecast"] = unseen.reindex(out["station"]).fillna(0).to_numpy(int)
+    return out
 
 
 def _stations(clean: pd.DataFrame, routes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
@@ -282,7 +356,7 @@ def _durations(
     the month without its most surprising day is no longer surprising (p ≥ ``level``).
     """
     out = stations.assign(duration="", top_day=pd.NaT, p_without_top_day=np.nan)
-    for i in np.flatnonzero(out["flagged"].to_numpy()):
+    for i in np.flatnonzero(out["part"].isin(["productivity", "both"]).to_numpy()):
         station = out.at[i, "station"]
         if not out.at[i, "month_flagged"]:
             mine = days[(days["station"] == station) & days["flagged"]]
@@ -365,6 +439,14 @@ def _changes(clean: pd.DataFrame, before: pd.DataFrame | None) -> dict[str, list
     return out
 
 
+def _volume_words(row: object) -> str:
+    """A station's volume surprise in words."""
+    return (
+        f"volume: stops {row.stops_excess_share:+.0%} and packages "  # type: ignore[attr-defined]
+        f"{row.packages_excess_share:+.0%} against the volume forecast"  # type: ignore[attr-defined]
+    )
+
+
 def _explain(
     stations: pd.DataFrame,
     zips: pd.DataFrame,
@@ -387,8 +469,9 @@ def _explain(
     new = zips.set_index(["station", "zip"])["new_to_station"]
     causes = []
     for i, row in enumerate(out.itertuples()):
-        if not row.flagged:
-            causes.append("")
+        volume = _volume_words(row) if row.part in ("volume", "both") else ""
+        if row.part in ("", "volume"):
+            causes.append(volume)
             continue
         if row.duration == "transient":
             causes.append(f"one day ({row.top_day.date()}): the rest of the month as forecast")
@@ -409,6 +492,9 @@ def _explain(
                 f"station-wide (the other {n - 1} zips are surprising too): dispatch overhead, "
                 "shift or station practice"
             )
-    out["cause"] = causes
+    out["cause"] = [
+        c if row.part != "both" else f"{c}; and {_volume_words(row)}"
+        for c, row in zip(causes, out.itertuples(), strict=True)
+    ]
     order = np.lexsort((out["p_value"].to_numpy(), out["q_value"].to_numpy()))
     return out.iloc[order].reset_index(drop=True)

@@ -21,6 +21,10 @@ with the change applied (:func:`~bayesspr.simulate.worlds.draw_routes`):
     The station's vans become ``size`` packages (default 1.5 × its largest van) from the
     month's first day: the physics explains it, so a calibrated model should not be
     surprised.
+``volume_jump``
+    The station's zips get ``size`` more stops and packages (default 0.25: +25 %) from the
+    month's first day, and their routes follow from the truth: the volume moved, the
+    productivity did not.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ EVENT_KINDS: dict[str, float | None] = {
     "zip_takeover": 0.35,
     "outage": 3.0,
     "new_van": None,
+    "volume_jump": 0.25,
 }
 
 
@@ -158,50 +163,78 @@ def inject_event(
         raise SimulationError(f"station {station!r}: expected one of {stations} for {kind}")
     here = (month["station"] == station).to_numpy()
     size = EVENT_KINDS[kind] if size is None else float(size)
-    if kind == "overhead_jump":
-        changed = _with_group(truth, "overhead_hours_station", station, size)
-        event = InjectedEvent(kind, station, None, first, size, True)
-        return _redraw(month, here, changed, seed), event
-    if kind == "outage":
-        days = np.sort(month.loc[here, "date"].unique())
-        day = pd.Timestamp(days[len(days) // 2])
-        rows = here & (month["date"] == day).to_numpy()
-        changed = _with_group(truth, "overhead_hours_station", station, size)
-        return _redraw(month, rows, changed, seed), InjectedEvent(
-            kind, station, None, day, size, False
-        )
-    if kind == "new_van":
-        size = 1.5 * float(month.loc[here, "van_capacity"].max()) if size is None else size
-        out = month.copy()
-        out.loc[here, "van_capacity"] = size
-        return _redraw(out, here, truth, seed), InjectedEvent(
-            kind, station, None, first, size, True
-        )
-    return _takeover(month, truth, station, size, rng, seed)
+    return _HANDLERS[kind](_Where(month, truth, station, here, first), size, rng, seed)
+
+
+_Injected = tuple[pd.DataFrame, InjectedEvent]
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The month, the truth, the station and its rows, and the month's first day."""
+
+    month: pd.DataFrame
+    truth: Truth
+    station: str
+    here: np.ndarray
+    first: pd.Timestamp
+
+
+def _overhead_jump(w: _Where, size: float, rng: np.random.Generator, seed: int) -> _Injected:
+    changed = _with_group(w.truth, "overhead_hours_station", w.station, size)
+    event = InjectedEvent("overhead_jump", w.station, None, w.first, size, True)
+    return _redraw(w.month, w.here, changed, seed), event
+
+
+def _outage(w: _Where, size: float, rng: np.random.Generator, seed: int) -> _Injected:
+    days = np.sort(w.month.loc[w.here, "date"].unique())
+    day = pd.Timestamp(days[len(days) // 2])
+    rows = w.here & (w.month["date"] == day).to_numpy()
+    changed = _with_group(w.truth, "overhead_hours_station", w.station, size)
+    event = InjectedEvent("outage", w.station, None, day, size, False)
+    return _redraw(w.month, rows, changed, seed), event
+
+
+def _new_van(w: _Where, size: float | None, rng: np.random.Generator, seed: int) -> _Injected:
+    size = 1.5 * float(w.month.loc[w.here, "van_capacity"].max()) if size is None else size
+    out = w.month.copy()
+    out.loc[w.here, "van_capacity"] = size
+    event = InjectedEvent("new_van", w.station, None, w.first, size, True)
+    return _redraw(out, w.here, w.truth, seed), event
+
+
+def _volume_jump(w: _Where, size: float, rng: np.random.Generator, seed: int) -> _Injected:
+    out = w.month.copy()
+    for column in ("stops", "packages"):
+        more = np.round(w.month.loc[w.here, column].to_numpy() * (1.0 + size))
+        out.loc[w.here, column] = more.astype(w.month[column].dtype)
+    event = InjectedEvent("volume_jump", w.station, None, w.first, size, True)
+    return _redraw(out, w.here, w.truth, seed), event
 
 
 def _city_of(month: pd.DataFrame, station: str) -> str:
     return str(month.loc[month["station"] == station, "city"].iloc[0])
 
 
-def _takeover(
-    month: pd.DataFrame,
-    truth: Truth,
-    station: str,
-    size: float,
-    rng: np.random.Generator,
-    seed: int,
-) -> tuple[pd.DataFrame, InjectedEvent]:
+def _takeover(w: _Where, size: float, rng: np.random.Generator, seed: int) -> _Injected:
     """The station takes over a zip of another station of its city, less efficient there."""
+    month, station = w.month, w.station
     city = _city_of(month, station)
     others = month[(month["city"] == city) & (month["station"] != station)]
     zip_code = str(rng.choice(sorted(others["zip"].unique())))
     rows = (month["zip"] == zip_code).to_numpy()
     out = month.copy()
     out.loc[rows, "station"] = station
-    out.loc[rows, "stem_km"] = float(month.loc[month["station"] == station, "stem_km"].median())
-    changed = _with_group(truth, "zip_effect", zip_code, -size)
-    first = pd.Timestamp(month["date"].min())
-    return _redraw(out, rows, changed, seed), InjectedEvent(
-        "zip_takeover", station, zip_code, first, size, True
-    )
+    out.loc[rows, "stem_km"] = float(month.loc[w.here, "stem_km"].median())
+    changed = _with_group(w.truth, "zip_effect", zip_code, -size)
+    event = InjectedEvent("zip_takeover", station, zip_code, w.first, size, True)
+    return _redraw(out, rows, changed, seed), event
+
+
+_HANDLERS = {
+    "overhead_jump": _overhead_jump,
+    "zip_takeover": _takeover,
+    "outage": _outage,
+    "new_van": _new_van,
+    "volume_jump": _volume_jump,
+}

@@ -87,4 +87,23 @@ def test_bad_events_are_named(world_month):
     alone = month[month["city"] == "Boston"].assign(city=lambda t: t["station"])
     with pytest.raises(SimulationError, match="two stations"):
         inject_event(alone, world.truth, "zip_takeover")
-    assert set(EVENT_KINDS) == {"quiet", "overhead_jump", "zip_takeover", "outage", "new_van"}
+    assert set(EVENT_KINDS) == {
+        "quiet",
+        "overhead_jump",
+        "zip_takeover",
+        "outage",
+        "new_van",
+        "volume_jump",
+    }
+
+
+def test_a_volume_jump_raises_stops_and_packages_at_its_station(world_month):
+    world, month = world_month
+    after, event = inject_event(month, world.truth, "volume_jump", station="BOS2", size=0.2)
+    assert event.persistent and event.size == 0.2
+    here = (month["station"] == "BOS2").to_numpy()
+    for column in ("stops", "packages"):
+        ratio = after.loc[here, column].sum() / month.loc[here, column].sum()
+        assert ratio == pytest.approx(1.2, abs=0.01)
+        assert (after.loc[~here, column] == month.loc[~here, column]).all()
+    assert after.loc[here, "routes"].sum() > month.loc[here, "routes"].sum()

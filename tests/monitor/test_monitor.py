@@ -15,27 +15,32 @@ import pytest
 from bayesspr import SPRModel, simulate_world
 from bayesspr.data.table import validate
 from bayesspr.errors import DataError, EvaluationError
-from bayesspr.monitor import event_outcome, monitor_spr
+from bayesspr.monitor import event_outcome, monitor_month
 from bayesspr.simulate import EVENT_KINDS, inject_event
+from bayesspr.volume.model import VolumeModel
 
 #: Days in the monitored month.
 MONTH_DAYS = 28
 
 
-def _outcomes(model, history, month, truth, seeds):
+def _outcomes(models, history, month, truth, seeds):
+    spr, volume = models
     rows = []
     for kind in EVENT_KINDS:
         for seed in seeds:
             changed, event = inject_event(month, truth, kind, seed=seed)
-            report = monitor_spr(model, changed, history=history, random_seed=seed)
+            report = monitor_month(
+                spr, changed, volume_model=volume, history=history, random_seed=seed
+            )
             rows.append({**event_outcome(report, event), "seed": seed})
     return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="module")
-def demo_outcomes(demo_fit, demo_split):
+def demo_outcomes(demo_fit, demo_volume_fit, demo_split):
     history, month = demo_split
-    return _outcomes(demo_fit, history, month, simulate_world().truth, seeds=(0, 1))
+    models = (demo_fit, demo_volume_fit)
+    return _outcomes(models, history, month, simulate_world().truth, seeds=(0, 1))
 
 
 def test_demo_quiet_month_and_new_vans_raise_no_alarm(demo_outcomes):
@@ -47,6 +52,7 @@ def test_demo_quiet_month_and_new_vans_raise_no_alarm(demo_outcomes):
 def test_demo_persistent_events_are_flagged_at_their_station_as_persistent(demo_outcomes):
     persistent = demo_outcomes[demo_outcomes["kind"].isin(["overhead_jump", "zip_takeover"])]
     assert persistent["flagged"].all() and (persistent["duration"] == "persistent").all()
+    assert (persistent["part"] == "productivity").all()  # the volume is as forecast
     assert (persistent["false_alarms"] == 0).all()
     takeovers = demo_outcomes[demo_outcomes["kind"] == "zip_takeover"]
     assert takeovers["top_zip_right"].all() and takeovers["zip_named"].all()
@@ -57,10 +63,16 @@ def test_demo_outage_is_flagged_as_one_day(demo_outcomes):
     assert outages["flagged"].all() and (outages["duration"] == "transient").all()
 
 
-def test_report_tables_and_the_reading_of_a_takeover(demo_fit, demo_split):
+def test_demo_volume_jump_is_volume_not_productivity(demo_outcomes):
+    jumps = demo_outcomes[demo_outcomes["kind"] == "volume_jump"]
+    assert jumps["flagged"].all() and (jumps["part"] == "volume").all()
+    assert (jumps["false_alarms"] == 0).all()
+
+
+def test_report_tables_and_the_reading_of_a_takeover(demo_fit, demo_volume_fit, demo_split):
     history, month = demo_split
     changed, event = inject_event(month, simulate_world().truth, "zip_takeover", station="BOS3")
-    report = monitor_spr(demo_fit, changed, history=history)
+    report = monitor_month(demo_fit, changed, volume_model=demo_volume_fit, history=history)
     top = report.stations.iloc[0]
     assert top["station"] == "BOS3" and top["flagged"] and top["direction"] == "more routes"
     assert f"zip {event.zip} (newly served" in top["cause"]
@@ -74,14 +86,18 @@ def test_report_tables_and_the_reading_of_a_takeover(demo_fit, demo_split):
     assert top["lower_90"] <= top["predicted_routes"] <= top["upper_90"]
     assert report.stations["q_value"].between(0, 1).all()
     assert "1 flagged" in report.summary() and "BOS3 (Boston)" in report.summary()
+    # the volume side: the zip moved in with its volume, so the station's stops are its
+    # zips' forecast, the taken-over one included
+    assert top["part"] == "productivity" and top["zips_without_volume_forecast"] == 0
+    assert top["observed_stops"] == changed.loc[changed["station"] == "BOS3", "stops"].sum()
 
 
 def test_monitor_inputs_are_checked(demo_fit, demo_split):
     _, month = demo_split
     with pytest.raises(EvaluationError, match=r"fdr = 1\.5: expected a share in"):
-        monitor_spr(demo_fit, month, fdr=1.5)
+        monitor_month(demo_fit, month, fdr=1.5)
     with pytest.raises(DataError, match="routes"):
-        monitor_spr(demo_fit, month.drop(columns="routes"))
+        monitor_month(demo_fit, month.drop(columns="routes"))
 
 
 #: Worlds of the validation and the figures it must reach (issue 18).
@@ -99,12 +115,17 @@ def test_monitor_on_twenty_worlds(evidence, request):
         history, month = table[table["date"] < cutoff], table[table["date"] >= cutoff]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = SPRModel().fit(history, random_seed=1)
-        rows.append(_outcomes(model, history, month, world.truth, seeds=(i,)))
+            models = (
+                SPRModel().fit(history, random_seed=1),
+                VolumeModel().fit(history, random_seed=1),
+            )
+        rows.append(_outcomes(models, history, month, world.truth, seeds=(i,)))
     out = pd.concat(rows, ignore_index=True)
     kind = out.groupby("kind")
-    persistent = out[out["kind"].isin(["overhead_jump", "zip_takeover"])]
+    persistent = out[out["kind"].isin(["overhead_jump", "zip_takeover", "volume_jump"])]
     recall = persistent["flagged"].mean()
+    jumps = kind.get_group("volume_jump")
+    part_right = (jumps["part"] == "volume").mean()
     zip_first = kind.get_group("zip_takeover")["top_zip_right"].mean()
     outage = kind.get_group("outage")
     transient = (outage["flagged"] & (outage["duration"] == "transient")).mean()
@@ -123,10 +144,11 @@ def test_monitor_on_twenty_worlds(evidence, request):
         ),
         ("quiet months with a false alarm", quiet, f"≤ {QUIET_ALARMS}", quiet <= QUIET_ALARMS),
         ("new-van months with any alarm", new_van, "reported", True),
+        ("volume jumps read as volume only", part_right, "≥ 0.9", part_right >= 0.9),
     ]
     for name, figure, threshold, passed in figures:
         evidence.record(
             request, f"monitor, {N_WORLDS} worlds: {name}", f"{figure:.2f}", threshold, passed
         )
     assert recall >= RECALL and zip_first >= ZIP_FIRST
-    assert transient >= TRANSIENT and quiet <= QUIET_ALARMS
+    assert transient >= TRANSIENT and quiet <= QUIET_ALARMS and part_right >= 0.9
