@@ -299,6 +299,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return deploy_cli(args)
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """``bayesspr monitor``: last month's fits against the month that happened."""
+    from bayesspr.cli.monitor import monitor_cli
+
+    return monitor_cli(args)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``bayesspr report``: the HTML diagnostic report of a saved fit."""
     from bayesspr.reporting.html import write_report

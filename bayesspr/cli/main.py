@@ -1,6 +1,7 @@
 """The ``bayesspr`` command line.
 
-Sub-commands: demo, simulate, fit, fit-volume, predict, plan, absorb, backtest, report.
+Sub-commands: demo, simulate, fit, fit-volume, predict, plan, absorb, backtest, deploy,
+monitor, report.
 ``bayesspr COMMAND --help`` explains each.
 
 Exit status: 0 done; 2 bad input or options (stderr says what, where, and what to do); 3 a
@@ -21,6 +22,7 @@ from bayesspr.cli.commands import (
     cmd_deploy,
     cmd_fit,
     cmd_fit_volume,
+    cmd_monitor,
     cmd_plan,
     cmd_predict,
     cmd_report,
@@ -130,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     -------
     argparse.ArgumentParser
         Parser with ``--version`` and sub-commands ``demo``, ``simulate``, ``fit``,
-        ``fit-volume``, ``predict``, ``plan``, ``absorb``, ``backtest``, ``deploy`` and
-        ``report``.
+        ``fit-volume``, ``predict``, ``plan``, ``absorb``, ``backtest``, ``deploy``,
+        ``monitor`` and ``report``.
     """
     parser = argparse.ArgumentParser(
         prog="bayesspr",
@@ -150,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_absorb,
         _add_backtest,
         _add_deploy,
+        _add_monitor,
         _add_report,
     ):
         add(sub)
@@ -555,6 +558,32 @@ def _add_deploy(sub: _Subparsers) -> None:
         "replaced whole",
     )
     p.set_defaults(func=cmd_deploy)
+
+
+def _add_monitor(sub: _Subparsers) -> None:
+    p = _command(sub, "monitor", "score a new month against last month's fits, station by station")
+    p.add_argument("--model", required=True, help="last month's SPR fit (.nc)")
+    p.add_argument(
+        "--volume-model",
+        default=None,
+        help="last month's volume fit (.nc): test each station's stops too (volume or "
+        "productivity)",
+    )
+    p.add_argument("--history", required=True, help="the table the fits were made on")
+    p.add_argument("--new-month", required=True, help="the new month's observation table")
+    p.add_argument(
+        "--fdr", type=_fraction, default=0.05, help="false discovery rate of the station tests"
+    )
+    p.add_argument("--samples", type=_samples, default=1000, help="predictive draws")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws and the PITs")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder for stations.csv, zips.csv, station_days.csv, monitor_stations.png and "
+        "manifest.json; replaced whole",
+    )
+    _strict(p, loaded=True)
+    p.set_defaults(func=cmd_monitor)
 
 
 def _add_report(sub: _Subparsers) -> None:

@@ -83,8 +83,8 @@ class MonitorReport:
         station in the month but not in the history), ``rank`` within the station (1: the
         zip that carries most of the station's surprise).
     station_days : pandas.DataFrame
-        One row per station-day: ``observed_routes``, ``predicted_routes``, ``pit``,
-        ``p_value``, ``q_value`` (–) and ``flagged``.
+        One row per station-day: ``observed_routes``, ``predicted_routes``, ``lower_90``,
+        ``upper_90`` (routes), ``pit``, ``p_value``, ``q_value`` (–) and ``flagged``.
     fdr : float
         The false discovery rate the stations were tested at (–).
     n_samples : int
@@ -234,6 +234,8 @@ def _station_days(
     clean: pd.DataFrame, routes: np.ndarray, rng: np.random.Generator
 ) -> pd.DataFrame:
     frame, summed = _totals(clean, routes, ["station", "date"])
+    frame["lower_90"] = np.quantile(summed, 0.05, axis=0)
+    frame["upper_90"] = np.quantile(summed, 0.95, axis=0)
     frame["pit"], frame["p_value"] = _p_values(summed, frame["observed_routes"].to_numpy(), rng)
     return frame
 
@@ -497,4 +499,27 @@ def _explain(
         for c, row in zip(causes, out.itertuples(), strict=True)
     ]
     order = np.lexsort((out["p_value"].to_numpy(), out["q_value"].to_numpy()))
-    return out.iloc[order].reset_index(drop=True)
+    first = [c for c in _READING if c in out.columns]
+    rest = [c for c in out.columns if c not in first]
+    return out.iloc[order][first + rest].reset_index(drop=True)
+
+
+#: The columns a planner reads first, in order; the test figures follow.
+_READING = (
+    "station",
+    "city",
+    "flagged",
+    "part",
+    "duration",
+    "cause",
+    "changes",
+    "direction",
+    "observed_routes",
+    "predicted_routes",
+    "lower_90",
+    "upper_90",
+    "excess_share",
+    "top_zip",
+    "top_zip_share",
+    "top_day",
+)

@@ -152,3 +152,19 @@ def test_monitor_on_twenty_worlds(evidence, request):
         )
     assert recall >= RECALL and zip_first >= ZIP_FIRST
     assert transient >= TRANSIENT and quiet <= QUIET_ALARMS and part_right >= 0.9
+
+
+def test_the_chart_draws_the_most_surprising_stations_with_history(demo_fit, demo_split, tmp_path):
+    from bayesspr.monitor.charts import MONITOR_CHART, monitor_figure, write_monitor_chart
+
+    history, month = demo_split
+    changed, _ = inject_event(month, simulate_world().truth, "outage", station="BOS3")
+    report = monitor_month(demo_fit, changed, history=history, n_samples=300)
+    fig = monitor_figure(report, history, stations=2)
+    axes = fig.get_axes()
+    assert len(axes) == 2 and axes[0].get_title(loc="left").startswith("BOS3 (Boston): one day")
+    assert all(ax.get_ylabel() == "routes per day" for ax in axes)
+    labels = fig.legends[0].get_texts()
+    assert {t.get_text() for t in labels} >= {"history", "90 % predictive band", "surprising day"}
+    path = write_monitor_chart(report, tmp_path, history)
+    assert path.name == MONITOR_CHART and path.read_bytes()[:4] == b"\x89PNG"
