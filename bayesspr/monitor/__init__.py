@@ -14,6 +14,9 @@ from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
     "event_outcome": "outcomes",
+    "event_worlds": "outcomes",
+    "month_outcomes": "outcomes",
+    "summarise_outcomes": "outcomes",
     "MonitorReport": "surprise",
     "monitor_month": "surprise",
 }

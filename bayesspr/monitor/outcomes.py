@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from bayesspr.monitor.surprise import MonitorReport
-from bayesspr.simulate.events import InjectedEvent
+import warnings
+from collections.abc import Callable, Sequence
 
-__all__ = ["event_outcome"]
+import pandas as pd
+
+from bayesspr.data.table import validate
+from bayesspr.monitor.surprise import MonitorReport, monitor_month
+from bayesspr.simulate.events import EVENT_KINDS, InjectedEvent, inject_event
+from bayesspr.simulate.worlds import Truth, simulate_world
+from bayesspr.spr.model import SPRModel
+from bayesspr.volume.base import ZipVolumeModel
+from bayesspr.volume.model import VolumeModel
+
+__all__ = ["event_outcome", "event_worlds", "month_outcomes", "summarise_outcomes"]
 
 
 def event_outcome(report: MonitorReport, event: InjectedEvent) -> dict[str, object]:
@@ -40,3 +50,116 @@ def event_outcome(report: MonitorReport, event: InjectedEvent) -> dict[str, obje
         out["top_zip_right"] = stations.at[event.station, "top_zip"] == event.zip
         out["zip_named"] = f"zip {event.zip}" in stations.at[event.station, "cause"]
     return out
+
+
+#: Seed of the first world of :func:`event_worlds`.
+FIRST_WORLD_SEED = 300
+#: Days in each world's monitored month.
+MONTH_DAYS = 28
+
+
+def month_outcomes(
+    models: tuple[SPRModel, ZipVolumeModel | None],
+    history: pd.DataFrame,
+    month: pd.DataFrame,
+    truth: Truth,
+    seeds: Sequence[int],
+) -> pd.DataFrame:
+    """Each event of :data:`EVENT_KINDS` injected into one month, monitored, and scored.
+
+    Parameters
+    ----------
+    models : (SPRModel, VolumeModel or None)
+        Fits of ``history``.
+    history, month : pandas.DataFrame
+        The rows fitted and the month after them (canonical, with routes).
+    truth : Truth
+        The world's truth.
+    seeds : sequence of int
+        One injection (and monitor seed) per seed and kind.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per kind and seed: :func:`event_outcome`'s figures and the ``seed``.
+    """
+    spr, volume = models
+    rows = []
+    for kind in EVENT_KINDS:
+        for seed in seeds:
+            changed, event = inject_event(month, truth, kind, seed=seed)
+            report = monitor_month(
+                spr, changed, volume_model=volume, history=history, random_seed=seed
+            )
+            rows.append({**event_outcome(report, event), "seed": seed})
+    return pd.DataFrame(rows)
+
+
+def event_worlds(n_worlds: int, *, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Fit both models on seeded worlds and score every event on each world's next month.
+
+    World ``i`` is ``simulate_world(FIRST_WORLD_SEED + i)``; its last :data:`MONTH_DAYS`
+    days are the month, the rest the history both models are fitted on (default settings,
+    ``random_seed=1``); each event is injected once, at a station drawn with seed ``i``.
+
+    Parameters
+    ----------
+    n_worlds : int
+        Worlds (each two fits: minutes on two cores).
+    progress : callable, optional
+        Called with a line after each world.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`month_outcomes` of every world, with its ``world`` seed.
+    """
+    out = []
+    for i in range(n_worlds):
+        world = simulate_world(FIRST_WORLD_SEED + i)
+        table = validate(world.table)
+        cutoff = table["date"].max() - pd.Timedelta(days=MONTH_DAYS - 1)
+        history, month = table[table["date"] < cutoff], table[table["date"] >= cutoff]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            spr = SPRModel().fit(history, random_seed=1)
+            volume = VolumeModel().fit(history, random_seed=1)
+        found = month_outcomes((spr, volume), history, month, world.truth, seeds=(i,))
+        out.append(found.assign(world=FIRST_WORLD_SEED + i))
+        if progress is not None:
+            right = found["flagged"].fillna(False) == found["kind"].ne("quiet")
+            progress(
+                f"world {FIRST_WORLD_SEED + i}: {int(right.sum())} of {len(found)} events read "
+                f"right; false alarms {found['false_alarms'].tolist()}"
+            )
+    return pd.concat(out, ignore_index=True)
+
+
+def summarise_outcomes(outcomes: pd.DataFrame) -> dict[str, float]:
+    """Issue 18's figures from :func:`event_worlds` (or :func:`month_outcomes`) rows.
+
+    Returns
+    -------
+    dict of str to float
+        ``recall`` (persistent events, volume jumps included, flagged at their station),
+        ``zip_first`` (takeovers with the zip ranked first), ``outage_transient`` (outages
+        flagged and labelled transient), ``volume_part`` (volume jumps read as volume only),
+        ``quiet_alarm`` (quiet months with any station flagged), ``new_van_alarm`` (new-van
+        months with any station flagged), all shares in [0, 1].
+    """
+    kind = outcomes.groupby("kind")
+    persistent = outcomes[outcomes["kind"].isin(["overhead_jump", "zip_takeover", "volume_jump"])]
+    outage = kind.get_group("outage")
+    new_van = kind.get_group("new_van")
+    return {
+        "recall": float(persistent["flagged"].astype(bool).mean()),
+        "zip_first": float(kind.get_group("zip_takeover")["top_zip_right"].astype(bool).mean()),
+        "outage_transient": float(
+            (outage["flagged"].astype(bool) & (outage["duration"] == "transient")).mean()
+        ),
+        "volume_part": float((kind.get_group("volume_jump")["part"] == "volume").mean()),
+        "quiet_alarm": float((kind.get_group("quiet")["false_alarms"] > 0).mean()),
+        "new_van_alarm": float(
+            ((new_van["false_alarms"] > 0) | new_van["flagged"].astype(bool)).mean()
+        ),
+    }
