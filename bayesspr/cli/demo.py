@@ -26,12 +26,17 @@ from bayesspr.forecasting.compose import Forecast, forecast, summary_legend
 from bayesspr.forecasting.scenario import Scenario, VanChange, VolumeShock
 from bayesspr.forecasting.summaries import observed_vs_physics, station_forecast
 from bayesspr.io.files import atomic_folder, check_output_path, write_csv
-from bayesspr.simulate.worlds import simulate_world
+from bayesspr.monitor.surprise import monitor_month
+from bayesspr.simulate.events import inject_event
+from bayesspr.simulate.worlds import Truth, simulate_world
 from bayesspr.spr.model import SPRModel
 from bayesspr.volume.model import VolumeModel
 
 #: Days of the demo world held out as "next month".
 DEMO_HORIZON_DAYS = 28
+
+#: Station that takes over a zip in the demo's monitored month (a simulated event).
+DEMO_MONITOR_STATION = "CHI2"
 
 #: Capacity of the larger van in the demo's scenario (packages).
 DEMO_LARGER_VAN = 450.0
@@ -124,7 +129,7 @@ def run_demo(
     from bayesspr.reporting.html import write_report  # matplotlib/arviz_plots only when needed
 
     out = check_output_path(out, "folder", folder_files=DEMO_FILES)  # before any work
-    history, future = _demo_world(seed)
+    history, future, truth = _demo_world(seed)
 
     started = time.perf_counter()
     model = spr or SPRModel().fit(history, random_seed=seed, draws=draws, tune=tune)
@@ -151,6 +156,7 @@ def run_demo(
 
     started = time.perf_counter()
     _print_next_month_calibration(model, volume, future, n_samples, seed)
+    _print_monitor(model, volume, history, future, truth, seed)
     # the plan buys one van type: forecast the routes of that van at every station (the
     # history mixes 200- and 300-package vans; a VanChange from the first day sets it)
     first_day = volume.last_date + pd.Timedelta(days=1)
@@ -243,9 +249,10 @@ def _van_note(history: pd.DataFrame) -> str:
     )
 
 
-def _demo_world(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The demo world split into history and its last month; prints what it holds."""
-    table = data.validate(simulate_world(seed).table)
+def _demo_world(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, Truth]:
+    """The demo world split into history and its last month, and its truth; prints it."""
+    world = simulate_world(seed)
+    table = data.validate(world.table)
     cutoff = table["date"].max() - pd.Timedelta(days=DEMO_HORIZON_DAYS - 1)
     history, future = table[table["date"] < cutoff], table[table["date"] >= cutoff]
     print(
@@ -257,7 +264,28 @@ def _demo_world(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     _print_table(
         "Observed SPR vs textbook physics (packages per route):", observed_vs_physics(history)
     )
-    return history, future
+    return history, future, world.truth
+
+
+def _print_monitor(
+    model: SPRModel,
+    volume: VolumeModel,
+    history: pd.DataFrame,
+    future: pd.DataFrame,
+    truth: Truth,
+    seed: int,
+) -> None:
+    """The monthly monitor on next month, with one simulated event injected into it."""
+    changed, event = inject_event(
+        future, truth, "zip_takeover", station=DEMO_MONITOR_STATION, seed=seed
+    )
+    report = monitor_month(model, changed, volume_model=volume, history=history, random_seed=seed)
+    print(
+        f"\nMonitor: next month as it happened, with {event.station} taking over zip "
+        f"{event.zip} and serving it less efficiently (a simulated event; "
+        "`bayesspr monitor` runs this on your own month):"
+    )
+    print(report.summary())
 
 
 def _print_next_month(model: SPRModel, future: pd.DataFrame, seed: int) -> None:

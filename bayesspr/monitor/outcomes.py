@@ -127,7 +127,8 @@ def event_worlds(n_worlds: int, *, progress: Callable[[str], None] | None = None
         found = month_outcomes((spr, volume), history, month, world.truth, seeds=(i,))
         out.append(found.assign(world=FIRST_WORLD_SEED + i))
         if progress is not None:
-            right = found["flagged"].fillna(False) == found["kind"].ne("quiet")
+            expected = ~found["kind"].isin(["quiet", "new_van"])
+            right = found["flagged"].fillna(False).astype(bool) == expected
             progress(
                 f"world {FIRST_WORLD_SEED + i}: {int(right.sum())} of {len(found)} events read "
                 f"right; false alarms {found['false_alarms'].tolist()}"

@@ -724,8 +724,10 @@ def test_demo_ends_with_the_fleet_plan(demo_fit, demo_volume_fit, tmp_path, caps
         "Over-budget margin",
         "absorb +40% volume",
         "Electric vans per station",
+        "Monitor: next month as it happened, with CHI2 taking over zip",
     ):
         assert heading in text
+    assert "1 flagged" in text and "CHI2 (Chicago)" in text and "newly served" in text
     from bayesspr.cli.demo import DEMO_FILES
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DEMO_FILES)  # nothing else
