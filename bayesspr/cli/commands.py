@@ -299,6 +299,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return deploy_cli(args)
 
 
+def cmd_cycle(args: argparse.Namespace) -> int:
+    """``bayesspr cycle``: one month of the operating cycle."""
+    from bayesspr.cli.cycle import cycle_cli
+
+    return cycle_cli(args)
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
     """``bayesspr monitor``: last month's fits against the month that happened."""
     from bayesspr.cli.monitor import monitor_cli

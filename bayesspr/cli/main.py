@@ -1,7 +1,7 @@
 """The ``bayesspr`` command line.
 
 Sub-commands: demo, simulate, fit, fit-volume, predict, plan, absorb, backtest, deploy,
-monitor, report.
+monitor, cycle, report.
 ``bayesspr COMMAND --help`` explains each.
 
 Exit status: 0 done; 2 bad input or options (stderr says what, where, and what to do); 3 a
@@ -19,6 +19,7 @@ from typing import Any
 from bayesspr.cli.commands import (
     cmd_absorb,
     cmd_backtest,
+    cmd_cycle,
     cmd_deploy,
     cmd_fit,
     cmd_fit_volume,
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         Parser with ``--version`` and sub-commands ``demo``, ``simulate``, ``fit``,
         ``fit-volume``, ``predict``, ``plan``, ``absorb``, ``backtest``, ``deploy``,
-        ``monitor`` and ``report``.
+        ``monitor``, ``cycle`` and ``report``.
     """
     parser = argparse.ArgumentParser(
         prog="bayesspr",
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_backtest,
         _add_deploy,
         _add_monitor,
+        _add_cycle,
         _add_report,
     ):
         add(sub)
@@ -584,6 +586,35 @@ def _add_monitor(sub: _Subparsers) -> None:
     )
     _strict(p, loaded=True)
     p.set_defaults(func=cmd_monitor)
+
+
+def _add_cycle(sub: _Subparsers) -> None:
+    p = _command(sub, "cycle", "monitor a new month, re-fit, re-plan and record what changed")
+    p.add_argument("--new-month", required=True, help="the new month's observation table")
+    p.add_argument(
+        "--runs", required=True, help="folder of the runs; the new one goes in RUNS/RUN_ID/"
+    )
+    p.add_argument(
+        "--history",
+        default=None,
+        help="observations before the new month (default: the last run's history.parquet; "
+        "required for the first run)",
+    )
+    p.add_argument(
+        "--db", default=None, help="DuckDB file of the runs' tables (default: RUNS/runs.duckdb)"
+    )
+    p.add_argument("--run-id", default=None, help="the run's id (default: the month, YYYY-MM)")
+    p.add_argument("--horizon", type=_horizon, default="16M", help="forecast horizon")
+    p.add_argument(
+        "--service-level", type=_fraction, default=0.95, help="P(the fleet covers a peak day)"
+    )
+    p.add_argument("--samples", type=_samples, default=400, help="joint forecast draws")
+    p.add_argument("--seed", type=int, default=0, help="seed of fits, forecasts and monitor")
+    p.add_argument("--draws", type=_positive_int, default=None, help="SPR draws per chain")
+    p.add_argument("--tune", type=_positive_int, default=None, help="SPR tuning steps per chain")
+    p.add_argument("--chains", type=_chains, default=None, help="SPR chains")
+    p.add_argument("--fdr", type=_fraction, default=0.05, help="the monitor's false discovery rate")
+    p.set_defaults(func=cmd_cycle)
 
 
 def _add_report(sub: _Subparsers) -> None:

@@ -135,7 +135,9 @@ def example_problem(
         kwh[:, e] = per_km[:, :, None] * class_km[:, None, :]
     in_range = np.minimum(np.maximum.accumulate(in_range, axis=1), counts[:, None])
     # packages from a stream of their own, so the route draws are those without them
-    load = np.random.default_rng([seed, draw_seed, 1]).gamma(100, packages_per_route / 100, demand.shape)
+    load = np.random.default_rng([seed, draw_seed, 1]).gamma(
+        100, packages_per_route / 100, demand.shape
+    )
     coords = {"sample": np.arange(n_samples), "station": stations, "month": months}
     ev_coords = {**coords, "van": [v.name for v in evs], "km_class": CLASS_LABELS}
     fields: dict[str, object] = {
@@ -150,9 +152,7 @@ def example_problem(
         "kwh_per_route": xr.DataArray(
             kwh, dims=("sample", "van", "station", "month", "km_class"), coords=ev_coords
         ),
-        "packages": xr.DataArray(
-            demand * load, dims=("sample", "station", "month"), coords=coords
-        ),
+        "packages": xr.DataArray(demand * load, dims=("sample", "station", "month"), coords=coords),
         "route_km": xr.DataArray(
             np.broadcast_to(km[None, :, None], demand.shape).copy(),
             dims=("sample", "station", "month"),

@@ -4,8 +4,8 @@
 draws for the volume seen, tests the stations together at a false discovery rate, and says
 for each flagged one whether the surprise is one day or persistent, which zips carry it and
 what the data show changed (:mod:`.surprise`); :func:`event_outcome` reads a report against
-an injected event of known truth (:mod:`.outcomes`, for the validation). Names load on
-first use (no import cycles).
+an injected event of known truth (:mod:`.outcomes`, for the validation); :func:`run_cycle`
+is the monthly cycle (:mod:`.cycle`). Names load on first use (no import cycles).
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from __future__ import annotations
 from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
+    "CycleError": "cycle",
+    "CycleResult": "cycle",
+    "CycleSettings": "cycle",
+    "run_cycle": "cycle",
     "event_outcome": "outcomes",
     "event_worlds": "outcomes",
     "month_outcomes": "outcomes",

@@ -1,0 +1,82 @@
+"""``bayesspr cycle``: one month of the operating cycle, as a dated run folder.
+
+Validates the new month, monitors it against the last run's fits, re-fits both models,
+forecasts, re-plans the fleet, diffs the plan against the last run's and writes
+``RUNS/RUN_ID/`` and the run's tables in a DuckDB file (:mod:`bayesspr.monitor.cycle`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bayesspr.data import table as data
+from bayesspr.errors import ArgumentError
+from bayesspr.monitor.cycle import CycleSettings, last_run, run_cycle
+
+__all__ = ["cycle_cli"]
+
+
+def cycle_cli(args: argparse.Namespace) -> int:
+    """``bayesspr cycle``: run one month; print each step and the monitor's short list.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options of ``bayesspr cycle``.
+
+    Returns
+    -------
+    int
+        0 when the run folder and its tables were written.
+
+    Raises
+    ------
+    CycleError
+        Naming the step that failed (nothing of the new run is kept).
+    ArgumentError
+        No ``--history`` on a first run.
+    """
+    from pathlib import Path
+
+    runs = Path(args.runs)
+    previous = last_run(runs) if runs.is_dir() else None
+    if args.history is None and previous is None:
+        raise ArgumentError(
+            f"no earlier run in {runs}: give --history (the observations before the new month) "
+            "for the first run"
+        )
+    history_path = args.history or str(previous.folder / "history.parquet")  # type: ignore[union-attr]
+    history = data.read_table(history_path)
+    month = data.read_table(args.new_month)
+    settings = CycleSettings(
+        horizon=args.horizon,
+        service_level=args.service_level,
+        n_samples=args.samples,
+        seed=args.seed,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        fdr=args.fdr,
+    )
+    result = run_cycle(
+        history,
+        month,
+        runs,
+        run_id=args.run_id,
+        db=args.db,
+        settings=settings,
+        inputs={"history": history_path, "new_month": args.new_month},
+        progress=lambda line: print(line, flush=True),
+    )
+    if result.diff is not None:
+        moved = result.diff[result.diff["driver"] != "none"]
+        print(
+            f"plan against run {result.previous}: {len(moved)} of {len(result.diff)} "
+            "station-months change; by driver: "
+            + ", ".join(f"{k} {v}" for k, v in moved["driver"].value_counts().items())
+        )
+    else:
+        print("first run: nothing to monitor or compare against yet", file=sys.stderr)
+    print(f"wrote run {result.run_id} to {result.folder}")
+    return 0
