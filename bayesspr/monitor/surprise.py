@@ -64,11 +64,13 @@ class MonitorReport:
         predictive mean), ``lower_90`` / ``upper_90`` (routes), ``excess_share`` (observed /
         predicted − 1, –), ``pit`` (randomised PIT of the total, –), ``p_value`` (two-sided,
         –), ``q_value`` (Benjamini–Hochberg over the stations' months, –), ``day_q_value``
-        (the smallest over its days, –), ``month_flagged`` (q ≤ ``fdr``), ``flagged`` (its
-        month or one of its days), ``direction``
+        (the smallest over its days, –), ``month_flagged`` (q ≤ ``fdr``), ``zip_flagged``
+        (one of its zips is a discovery), ``flagged`` (its month, a day, a zip or its
+        stops), ``direction``
         (``more routes`` or ``fewer routes`` than forecast), ``duration`` (``persistent`` /
         ``transient`` for flagged stations, with ``top_day`` and ``p_without_top_day``),
-        ``top_zip`` and its ``top_zip_share`` of the excess, ``p_without_top_zip``,
+        ``top_zip`` (the flagged zip when the station was found at one, ``cause_zip``; else
+        the one ranked first) and its ``top_zip_share`` of the excess, ``p_without_top_zip``,
         ``changes`` (what the data show changed against the history) and ``cause`` (the
         reading of all of it, in words). With a volume fit also ``observed_stops``,
         ``predicted_stops``, ``observed_packages``, ``predicted_packages`` (month totals of
@@ -79,7 +81,8 @@ class MonitorReport:
     zips : pandas.DataFrame
         One row per station and zip: ``observed_routes``, ``predicted_routes``,
         ``excess_routes`` (routes), ``share_of_excess`` (of the station's, signed with its
-        direction, –), ``p_value`` (two-sided, –), ``new_to_station`` (served by the
+        direction, –), ``p_value`` (two-sided, –), ``q_value`` and ``flagged`` (tested as a
+        family of their own), ``new_to_station`` (served by the
         station in the month but not in the history), ``rank`` within the station (1: the
         zip that carries most of the station's surprise).
     station_days : pandas.DataFrame
@@ -207,8 +210,8 @@ def monitor_month(
     if volume_model is not None:
         volume = _volume_stations(volume_model, clean, n_samples, random_seed, rng)
         stations = stations.merge(volume, on="station", how="left")
-    _test_together(stations, days, fdr)
-    stations = _durations(stations, days, clean, routes, rng, transient_level)
+    _test_together(stations, days, zips, fdr)
+    stations = _durations(stations, days, zips, clean, routes, rng, transient_level)
     stations = _explain(stations, zips, _changes(clean, before), clean, routes, rng)
     settings = {"fdr": fdr, "transient_level": transient_level, "random_seed": random_seed}
     return MonitorReport(stations, zips, days, fdr, routes.shape[0], settings)
@@ -240,17 +243,24 @@ def _station_days(
     return frame
 
 
-def _test_together(stations: pd.DataFrame, days: pd.DataFrame, fdr: float) -> None:
+def _test_together(
+    stations: pd.DataFrame, days: pd.DataFrame, zips: pd.DataFrame, fdr: float
+) -> None:
     """Benjamini–Hochberg over each family of tests, in place.
 
-    The families: the stations' months and the station-days (routes for the volume seen),
-    and with a volume fit the stations' stops. A station is flagged when its month total, one
-    of its days or its stops is a discovery: a persistent change shows in the month, a
-    one-day event in its day, a volume change in the stops. Each family is tested at the
+    The families: the stations' months, the station-days and the zips' months (routes for
+    the volume seen), and with a volume fit the stations' stops. A station is flagged when
+    its month total, one of its days, one of its zips or its stops is a discovery: a
+    persistent change shows in the month, a one-day event in its day, a change at one zip of
+    a big station in that zip, a volume change in the stops. Each family is tested at the
     rate over the number of families (its q-values multiplied by it), so together they keep
     the rate ``fdr`` and the few month tests are not drowned by the many days.
     """
-    families = [(stations, "p_value", "q_value"), (days, "p_value", "q_value")]
+    families = [
+        (stations, "p_value", "q_value"),
+        (days, "p_value", "q_value"),
+        (zips, "p_value", "q_value"),
+    ]
     if "stops_p_value" in stations:
         families.append((stations, "stops_p_value", "stops_q_value"))
     for frame, p, q in families:
@@ -261,14 +271,17 @@ def _test_together(stations: pd.DataFrame, days: pd.DataFrame, fdr: float) -> No
             values[tested] = np.minimum(1.0, len(families) * found)
         frame[q] = values
     days["flagged"] = days["q_value"] <= fdr
+    zips["flagged"] = zips["q_value"] <= fdr
     day_flag = days.groupby("station")["flagged"].any().reindex(stations["station"])
+    zip_flag = zips.groupby("station")["flagged"].any().reindex(stations["station"])
+    stations["zip_flagged"] = zip_flag.to_numpy()
     day_q = days.groupby("station")["q_value"].min().reindex(stations["station"])
     stations["day_q_value"] = day_q.to_numpy()
     stations["month_flagged"] = stations["q_value"] <= fdr
-    productivity = stations["month_flagged"].to_numpy() | day_flag.to_numpy()
+    productivity = stations["month_flagged"].to_numpy() | day_flag.to_numpy() | zip_flag.to_numpy()
     volume = (
         (stations["stops_q_value"] <= fdr).to_numpy()
-        if len(families) == 3
+        if len(families) == 4
         else np.zeros(len(stations), bool)
     )
     stations["volume_flagged"] = volume
@@ -347,27 +360,36 @@ def _leave_one_out(
 def _durations(
     stations: pd.DataFrame,
     days: pd.DataFrame,
+    zips: pd.DataFrame,
     clean: pd.DataFrame,
     routes: np.ndarray,
     rng: np.random.Generator,
     level: float,
 ) -> pd.DataFrame:
-    """Persistent or transient per flagged station: the month without its top day.
+    """Persistent or transient per station flagged for productivity.
 
-    A station flagged by a day alone is transient; one flagged by its month is transient when
-    the month without its most surprising day is no longer surprising (p ≥ ``level``).
+    The surprise is read where it was found: the station's month if that was a discovery,
+    else its most surprising flagged zip's month (``cause_zip``); it is transient when,
+    without its most surprising day, it is no longer surprising (p ≥ ``level``). A station
+    flagged by a day alone is transient.
     """
-    out = stations.assign(duration="", top_day=pd.NaT, p_without_top_day=np.nan)
+    out = stations.assign(duration="", top_day=pd.NaT, p_without_top_day=np.nan, cause_zip="")
     for i in np.flatnonzero(out["part"].isin(["productivity", "both"]).to_numpy()):
         station = out.at[i, "station"]
-        if not out.at[i, "month_flagged"]:
+        here = (clean["station"] == station).to_numpy()
+        if not out.at[i, "month_flagged"] and out.at[i, "zip_flagged"]:
+            mine = zips[(zips["station"] == station) & zips["flagged"]]
+            worst = mine.loc[mine["p_value"].idxmin()]
+            out.at[i, "cause_zip"] = worst["zip"]
+            out.at[i, "direction"] = "more routes" if worst["excess_routes"] > 0 else "fewer routes"
+            here = here & (clean["zip"] == worst["zip"]).to_numpy()
+        elif not out.at[i, "month_flagged"]:
             mine = days[(days["station"] == station) & days["flagged"]]
             worst = mine.loc[mine["p_value"].idxmin()]
             out.at[i, "top_day"] = worst["date"]
             out.at[i, "duration"] = "transient"
             out.at[i, "direction"] = "more routes" if worst["pit"] >= 0.5 else "fewer routes"
             continue
-        here = (clean["station"] == station).to_numpy()
         sign = 1.0 if out.at[i, "direction"] == "more routes" else -1.0
         top, p_rest = _leave_one_out(clean[here], routes[:, here], "date", sign, rng)
         out.at[i, "top_day"] = top
@@ -464,7 +486,8 @@ def _explain(
     """
     top = zips[zips["rank"] == 1].set_index("station")
     out = stations.copy()
-    out["top_zip"] = top["zip"].reindex(out["station"]).to_numpy()
+    ranked_first = top["zip"].reindex(out["station"]).to_numpy()
+    out["top_zip"] = np.where(out["cause_zip"] != "", out["cause_zip"], ranked_first)
     out["top_zip_share"] = top["share_of_excess"].reindex(out["station"]).to_numpy()
     out["p_without_top_zip"] = np.nan
     out["changes"] = ["; ".join(changes.get(s, [])) for s in out["station"]]
@@ -477,6 +500,14 @@ def _explain(
             continue
         if row.duration == "transient":
             causes.append(f"one day ({row.top_day.date()}): the rest of the month as forecast")
+            continue
+        if row.cause_zip:  # found at one zip: the station's month was not surprising
+            zip_row = zips[(zips["station"] == row.station) & (zips["zip"] == row.cause_zip)]
+            newly = "newly served, " if bool(zip_row["new_to_station"].iloc[0]) else ""
+            causes.append(
+                f"zip {row.cause_zip} ({newly}{zip_row['excess_routes'].iloc[0]:+.0f} routes "
+                "against its forecast): the station's month as a whole is within its band"
+            )
             continue
         here = (clean["station"] == row.station).to_numpy()
         sign = 1.0 if row.direction == "more routes" else -1.0

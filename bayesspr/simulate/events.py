@@ -8,15 +8,18 @@ with the change applied (:func:`~bayesspr.simulate.worlds.draw_routes`):
 ``quiet``
     Nothing happens: the month is returned as it is.
 ``overhead_jump``
-    The station's dispatch overhead grows by ``size`` hours (default 0.5 h) from the month's
-    first day: every route there loses that much of its shift (persistent).
+    The station's dispatch overhead grows by ``size`` hours (default 1 h, about +10 % routes
+    where time binds) from the month's first day: every route there loses that much of its
+    shift (persistent).
 ``zip_takeover``
     The station takes over a zip from another station of its city (its stem distance becomes
     the station's), and that zip is served ``size`` less efficiently on the log scale (default
     0.35: about 40 % more time per stop): a zip that does not behave like the ones it had.
+    The zip is the city's most time-bound one at the other stations (highest routes over
+    their van-capacity floor): a capacity-bound zip's routes would not show the change.
 ``outage``
-    One day (the middle day the station delivers), the station loses ``size`` hours of its
-    shift (default 3 h): a one-day event, not a shift.
+    One day (the middle day the station delivers), the station loses a share ``size`` of that
+    day's shift (default 0.5, half of it): a one-day event, not a shift.
 ``new_van``
     The station's vans become ``size`` packages (default 1.5 × its largest van) from the
     month's first day: the physics explains it, so a calibrated model should not be
@@ -43,9 +46,9 @@ __all__ = ["EVENT_KINDS", "InjectedEvent", "inject_event"]
 #: The events :func:`inject_event` knows, with their default size (unit in the module doc).
 EVENT_KINDS: dict[str, float | None] = {
     "quiet": None,
-    "overhead_jump": 0.5,
+    "overhead_jump": 1.0,
     "zip_takeover": 0.35,
-    "outage": 3.0,
+    "outage": 0.5,
     "new_van": None,
     "volume_jump": 0.25,
 }
@@ -190,7 +193,8 @@ def _outage(w: _Where, size: float, rng: np.random.Generator, seed: int) -> _Inj
     days = np.sort(w.month.loc[w.here, "date"].unique())
     day = pd.Timestamp(days[len(days) // 2])
     rows = w.here & (w.month["date"] == day).to_numpy()
-    changed = _with_group(w.truth, "overhead_hours_station", w.station, size)
+    lost = size * float(w.month.loc[rows, "shift_hours"].mean())  # hours of that day's shift
+    changed = _with_group(w.truth, "overhead_hours_station", w.station, lost)
     event = InjectedEvent("outage", w.station, None, day, size, False)
     return _redraw(w.month, rows, changed, seed), event
 
@@ -221,7 +225,11 @@ def _takeover(w: _Where, size: float, rng: np.random.Generator, seed: int) -> _I
     month, station = w.month, w.station
     city = _city_of(month, station)
     others = month[(month["city"] == city) & (month["station"] != station)]
-    zip_code = str(rng.choice(sorted(others["zip"].unique())))
+    # the zip whose routes are set by time the most, not by van capacity: its efficiency
+    # shows in its routes (a capacity-bound zip's routes do not change with it)
+    floor = np.ceil(others["packages"] / others["van_capacity"])
+    by_time = (others["routes"] / floor).groupby(others["zip"]).mean()
+    zip_code = str(by_time.idxmax())
     rows = (month["zip"] == zip_code).to_numpy()
     out = month.copy()
     out.loc[rows, "station"] = station

@@ -56,7 +56,8 @@ def test_report_tables_and_the_reading_of_a_takeover(demo_fit, demo_volume_fit, 
     top = report.stations.iloc[0]
     assert top["station"] == "BOS3" and top["flagged"] and top["direction"] == "more routes"
     assert f"zip {event.zip} (newly served" in top["cause"]
-    assert f"zip {event.zip} newly served (from BOS2)" in top["changes"]
+    donor = month.loc[month["zip"] == event.zip, "station"].iloc[0]
+    assert f"zip {event.zip} newly served (from {donor})" in top["changes"]
     # totals add up: the station's month is the sum of its zips and of its days
     bos3 = report.zips[report.zips["station"] == "BOS3"]
     days = report.station_days[report.station_days["station"] == "BOS3"]
@@ -89,6 +90,7 @@ THRESHOLDS = {
     "volume_part": (">=", 0.9, "volume jumps read as volume only"),
     "quiet_alarm": ("<=", 0.1, "quiet months with a false alarm"),
     "new_van_alarm": (None, None, "new-van months with any alarm"),
+    "small_overhead_recall": (None, None, "a +0.5 h overhead jump flagged at its station"),
 }
 
 
