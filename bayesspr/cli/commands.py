@@ -323,7 +323,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not sep:
             raise ArgumentError(f"--chart {item!r}: expected NAME=PNG, e.g. Fleet=fan_chart.png")
         charts[name] = Path(path)
-    inputs = {"--model": args.model, "--history": args.history, "--holdout": args.holdout}
+    inputs = {
+        "--model": args.model,
+        "--history": args.history,
+        "--holdout": args.holdout,
+        "--new-month": args.new_month,
+    }
     inputs.update({f"--chart {name}": str(path) for name, path in charts.items()})
     check_output_path(args.out, "html", inputs)
     kind = saved_fit_kind(args.model)
@@ -337,8 +342,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         history = None if args.history is None else data.read_raw_table(args.history)
         holdout = None if args.holdout is None else data.read_raw_table(args.holdout)
     check_loaded(model, args.model, "--model", args)
+    monitored = None
+    if args.new_month is not None:
+        if kind != "spr":
+            raise ArgumentError("--new-month is for SPR fits: give the SPR fit as --model")
+        from bayesspr.monitor.surprise import monitor_month
+
+        monitored = monitor_month(model, data.read_table(args.new_month), history=history)
     path = write_report(
-        model, args.out, history=history, holdout=holdout, extra_figures=charts or None
+        model,
+        args.out,
+        history=history,
+        holdout=holdout,
+        extra_figures=charts or None,
+        monitor=monitored,
     )
     print(f"wrote {path}")
     return 0

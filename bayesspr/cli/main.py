@@ -629,6 +629,12 @@ def _add_report(sub: _Subparsers) -> None:
     p.add_argument("--history", default=None, help="the table the fit was made on (PPC, LOO)")
     p.add_argument("--holdout", default=None, help="held-out rows with routes (calibration)")
     p.add_argument(
+        "--new-month",
+        default=None,
+        help="SPR fits: a later month's observations; adds the monitor's section (which "
+        "stations the fit got wrong there, and why)",
+    )
+    p.add_argument(
         "--chart",
         action="append",
         default=[],

@@ -45,6 +45,8 @@ from bayesspr.inference.diagnostics import (
     parameter_diagnostics,
 )
 from bayesspr.io.files import atomic_write
+from bayesspr.monitor.charts import monitor_figure
+from bayesspr.monitor.surprise import MonitorReport
 from bayesspr.reporting import markup
 from bayesspr.reporting.sections import sampler_health
 from bayesspr.reporting.spr_report import (
@@ -93,6 +95,7 @@ def write_report(
     history: pd.DataFrame | None = None,
     holdout: pd.DataFrame | None = None,
     extra_figures: Mapping[str, Figure | str | os.PathLike[str]] | None = None,
+    monitor: MonitorReport | None = None,
     title: str = "bayesspr fit report",
     random_seed: int = 0,
 ) -> Path:
@@ -122,6 +125,11 @@ def write_report(
     extra_figures : mapping of str to matplotlib Figure or PNG path, optional
         Charts to attach (forecast fan charts, fleet plans), each under its own heading (the
         key). Figures are rendered to PNG but not closed (they belong to the caller).
+    monitor : MonitorReport, optional
+        SPR fits only: :func:`bayesspr.monitor.monitor_month` of a later month against this
+        fit. Adds a monitoring section: the summary, the ranked station table and, for the
+        most surprising stations, the month's observed routes per day against the predictive
+        band with the history's last weeks before them (``history``, when given).
     title : str
         Title of the report.
     random_seed : int
@@ -157,10 +165,10 @@ def write_report(
     if idata is None:
         kind = type(model).__name__
         raise NotFittedError(f"{kind} has no fit: call model.fit(df) or {kind}.load(path)")
-    if isinstance(model, VolumeModel) and holdout is not None:
+    if isinstance(model, VolumeModel) and (holdout is not None or monitor is not None):
         raise ReportError(
-            "holdout is checked for SPRModel reports only; a VolumeModel report checks the "
-            "history it was fitted on (history=...)"
+            "holdout and monitor are for SPRModel reports only; a VolumeModel report checks "
+            "the history it was fitted on (history=...)"
         )
     # Read the inputs first, so a bad argument fails before any plotting.
     charts = {str(name): markup.png_of(name, fig) for name, fig in (extra_figures or {}).items()}
@@ -175,8 +183,48 @@ def write_report(
             holdout = data_mod.validate(holdout, require_routes=True)
         body = spr_report_body(model, idata, history, holdout, charts, random_seed)
         sections = SECTIONS
+        if monitor is not None:
+            sections = (*SECTIONS, MONITOR_SECTION)
+            body = [*body, (MONITOR_SECTION[0], _monitor_section(monitor, history))]
     page = _page(title, body[0], sections, body[1:])
     return atomic_write(lambda tmp: Path(tmp).write_text(page, encoding="utf-8"), path)
+
+
+#: The monitoring section of an SPR report given ``monitor=``.
+MONITOR_SECTION = ("monitor", "Monitoring: a later month against this fit")
+#: Columns of the monitoring section's table.
+_MONITOR_COLUMNS = [
+    "station",
+    "city",
+    "flagged",
+    "part",
+    "duration",
+    "cause",
+    "observed_routes",
+    "predicted_routes",
+    "lower_90",
+    "upper_90",
+    "q_value",
+]
+
+
+def _monitor_section(report: MonitorReport, history: pd.DataFrame | None) -> str:
+    """The summary, the ranked station table and the chart of the most surprising."""
+    table = report.stations[[c for c in _MONITOR_COLUMNS if c in report.stations]]
+    summary = "".join(
+        f"<p>{markup.escape(line.strip())}</p>" for line in report.summary().split("\n")
+    )
+    return (
+        summary
+        + markup.attempt(lambda: markup.html_table(table.round(3)))
+        + markup.plot(
+            lambda: monitor_figure(report, history),
+            "observed routes per day against the predictive band",
+            "Routes per day at the most surprising stations: the history's last weeks (grey), "
+            "then the month's observed routes (dots; red: a surprising day) against the "
+            "fit's 90 % predictive band.",
+        )
+    )
 
 
 def _page(

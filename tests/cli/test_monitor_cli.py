@@ -87,3 +87,15 @@ def test_a_failed_monitor_leaves_the_earlier_folder(saved, tmp_path, capsys):
     assert main(_argv({**paths, "month": str(bad)}, out)) == 2
     assert "routes" in capsys.readouterr().err
     assert (out / "stations.csv").read_bytes() == before
+
+
+def test_report_with_a_new_month_has_the_monitoring_section(saved, tmp_path, capsys):
+    paths, event = saved
+    out = tmp_path / "report.html"
+    argv = ["report", "--model", paths["spr"], "--history", paths["history"]]
+    assert main([*argv, "--new-month", paths["month"], "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "Monitoring: a later month against this fit" in text and f"zip {event.zip}" in text
+    wrong = ["report", "--model", paths["volume"], "--new-month", paths["month"]]
+    assert main([*wrong, "--out", str(tmp_path / "v.html")]) == 2
+    assert "--new-month is for SPR fits" in capsys.readouterr().err

@@ -124,3 +124,17 @@ def test_the_chart_draws_the_most_surprising_stations_with_history(demo_fit, dem
     assert {t.get_text() for t in labels} >= {"history", "90 % predictive band", "surprising day"}
     path = write_monitor_chart(report, tmp_path, history)
     assert path.name == MONITOR_CHART and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_report_has_a_monitoring_section(demo_fit, demo_split, tmp_path):
+    from bayesspr.reporting.html import write_report
+
+    history, month = demo_split
+    changed, event = inject_event(month, simulate_world().truth, "outage", station="BOS3")
+    report = monitor_month(demo_fit, changed, history=history, n_samples=300)
+    page = write_report(demo_fit, tmp_path / "r.html", monitor=report, history=history)
+    text = page.read_text(encoding="utf-8")
+    assert 'href="#monitor"' in text and "Monitoring: a later month against this fit" in text
+    assert "1 flagged" in text and "BOS3" in text
+    assert f"one day ({event.date.date()})" in text
+    assert text.count("data:image/png;base64") >= 2  # the monitor's chart among the figures
