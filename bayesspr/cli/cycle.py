@@ -12,6 +12,7 @@ import sys
 
 from bayesspr.data import table as data
 from bayesspr.errors import ArgumentError
+from bayesspr.io.warehouse import read_query
 from bayesspr.monitor.cycle import CycleSettings, last_run, run_cycle
 
 __all__ = ["cycle_cli"]
@@ -48,7 +49,15 @@ def cycle_cli(args: argparse.Namespace) -> int:
         )
     history_path = args.history or str(previous.folder / "history.parquet")  # type: ignore[union-attr]
     history = data.read_table(history_path)
-    month = data.read_table(args.new_month)
+    if (args.new_month is None) == (args.new_month_query is None):
+        raise ArgumentError("give the new month as --new-month FILE or --new-month-query SQL")
+    if args.new_month is not None:
+        month, source = data.read_table(args.new_month), args.new_month
+    else:
+        if args.source is None:
+            raise ArgumentError("--new-month-query needs --source (a DuckDB file or a URL)")
+        month = read_query(args.source, args.new_month_query)
+        source = f"{args.new_month_query} on {args.source}"
     settings = CycleSettings(
         horizon=args.horizon,
         service_level=args.service_level,
@@ -66,7 +75,7 @@ def cycle_cli(args: argparse.Namespace) -> int:
         run_id=args.run_id,
         db=args.db,
         settings=settings,
-        inputs={"history": history_path, "new_month": args.new_month},
+        inputs={"history": history_path, "new_month": source},
         progress=lambda line: print(line, flush=True),
     )
     if result.diff is not None:

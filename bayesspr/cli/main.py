@@ -590,7 +590,18 @@ def _add_monitor(sub: _Subparsers) -> None:
 
 def _add_cycle(sub: _Subparsers) -> None:
     p = _command(sub, "cycle", "monitor a new month, re-fit, re-plan and record what changed")
-    p.add_argument("--new-month", required=True, help="the new month's observation table")
+    p.add_argument("--new-month", default=None, help="the new month's observation table")
+    p.add_argument(
+        "--new-month-query",
+        default=None,
+        metavar="SQL",
+        help="or: a SQL query giving the new month's rows, run on --source",
+    )
+    p.add_argument(
+        "--source",
+        default=None,
+        help="DuckDB file or SQLAlchemy URL (postgresql://...) --new-month-query runs on",
+    )
     p.add_argument(
         "--runs", required=True, help="folder of the runs; the new one goes in RUNS/RUN_ID/"
     )
@@ -601,7 +612,9 @@ def _add_cycle(sub: _Subparsers) -> None:
         "required for the first run)",
     )
     p.add_argument(
-        "--db", default=None, help="DuckDB file of the runs' tables (default: RUNS/runs.duckdb)"
+        "--db",
+        default=None,
+        help="DuckDB file or SQLAlchemy URL of the runs' tables (default: RUNS/runs.duckdb)",
     )
     p.add_argument("--run-id", default=None, help="the run's id (default: the month, YYYY-MM)")
     p.add_argument("--horizon", type=_horizon, default="16M", help="forecast horizon")

@@ -1,10 +1,15 @@
-"""Run tables in an embedded DuckDB file, for planners who query their results with SQL.
+"""Run tables in a SQL database, for planners who query their results with SQL.
 
 Each monthly run appends its tables (forecast summary, fleet plan, plan diff, monitor
-tables, one ``runs`` row) to one DuckDB file, every row keyed by ``run_id``, in one
+tables, one ``runs`` row) to one database, every row keyed by ``run_id``, in one
 transaction: a run is recorded whole or not at all, and a run already recorded is refused
-(runs are never overwritten). Tables move as Arrow, not row by row; a column a later run adds
-is added to the table (earlier runs read NULL there).
+(runs are never overwritten). A column a later run adds is added to the table (earlier runs
+read NULL there).
+
+The database is a DuckDB file by default (a path: embedded, no server; tables move as Arrow,
+not row by row), or any SQLAlchemy URL where a team has a server (``postgresql://...``; a
+URL is anything with ``://``; needs ``pip install bayesspr[sql]``); observations can be read
+from either with :func:`read_query`.
 
     SELECT station, month, vans_needed FROM plan WHERE run_id = '2025-04'
 """
@@ -21,7 +26,7 @@ import pyarrow as pa
 
 from bayesspr.errors import OutputPathError
 
-__all__ = ["read_query", "record_run", "recorded_runs"]
+__all__ = ["is_url", "read_query", "record_run", "recorded_runs"]
 
 #: Table names a run may write (letters, digits, underscores).
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -51,8 +56,80 @@ def _arrow(frame: pd.DataFrame) -> pa.Table:
     return pa.table(columns)
 
 
+def is_url(target: str | os.PathLike[str]) -> bool:
+    """Whether a database target is a SQLAlchemy URL (``scheme://...``) rather than a file."""
+    return "://" in str(target)
+
+
+def _engine(url: str):  # -> sqlalchemy.Engine
+    try:
+        import sqlalchemy
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise OutputPathError(
+            f"{url}: a SQLAlchemy URL needs sqlalchemy; pip install 'bayesspr[sql]' (or give "
+            "a DuckDB file path)"
+        ) from exc
+    return sqlalchemy.create_engine(url)
+
+
+_SQL_TYPES = {
+    "f": "DOUBLE PRECISION",
+    "i": "BIGINT",
+    "u": "BIGINT",
+    "b": "BOOLEAN",
+    "M": "TIMESTAMP",
+}
+
+
+def _record_sqlalchemy(url: str, run_id: str, tables: Mapping[str, pd.DataFrame]) -> None:
+    """:func:`record_run` through SQLAlchemy: one transaction, new columns added."""
+    import sqlalchemy
+
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:  # commits at the end, rolls back on any error
+            inspector = sqlalchemy.inspect(conn)
+            for name, frame in tables.items():
+                rows = frame.assign(run_id=run_id).reset_index(drop=True)
+                if inspector.has_table(name):
+                    have = {c["name"] for c in inspector.get_columns(name)}
+                    for column in rows.columns:
+                        if column not in have:
+                            kind = _SQL_TYPES.get(rows[column].dtype.kind, "TEXT")
+                            conn.execute(
+                                sqlalchemy.text(
+                                    f'ALTER TABLE "{name}" ADD COLUMN "{column}" {kind}'
+                                )
+                            )
+                rows.to_sql(name, conn, if_exists="append", index=False)
+    finally:
+        engine.dispose()
+
+
 def recorded_runs(path: str | os.PathLike[str]) -> list[str]:
-    """The run ids recorded in a DuckDB file, oldest first (none if the file is absent)."""
+    """The run ids recorded in a database, oldest first (none if it has no runs yet).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A DuckDB file or a SQLAlchemy URL.
+
+    Returns
+    -------
+    list of str
+    """
+    if is_url(path):
+        import sqlalchemy
+
+        engine = _engine(str(path))
+        try:
+            with engine.connect() as conn:
+                if not sqlalchemy.inspect(conn).has_table("runs"):
+                    return []
+                query = sqlalchemy.text("SELECT run_id FROM runs ORDER BY recorded_at")
+                return [r[0] for r in conn.execute(query)]
+        finally:
+            engine.dispose()
     if not Path(path).is_file():
         return []
     con = _connect(path, read_only=True)
@@ -76,7 +153,7 @@ def record_run(
     Parameters
     ----------
     path : str or os.PathLike
-        The DuckDB file (created if missing).
+        The DuckDB file (created if missing) or a SQLAlchemy URL.
     run_id : str
         The run's id; every row gets it in a ``run_id`` column. Must contain ``runs`` (one
         row describing the run).
@@ -100,6 +177,9 @@ def record_run(
             f"run {run_id!r} is already recorded in {path}: runs are never overwritten; give "
             "the new run another id"
         )
+    if is_url(path):
+        _record_sqlalchemy(str(path), run_id, tables)
+        return
     con = _connect(path)
     try:
         con.execute("BEGIN TRANSACTION")
@@ -137,12 +217,12 @@ def record_run(
 
 
 def read_query(path: str | os.PathLike[str], sql: str) -> pd.DataFrame:
-    """The rows of a SQL query on a DuckDB file (read only; fetched as Arrow).
+    """The rows of a SQL query (a DuckDB file: read only, fetched as Arrow).
 
     Parameters
     ----------
     path : str or os.PathLike
-        The DuckDB file.
+        The DuckDB file, or a SQLAlchemy URL (read through :func:`pandas.read_sql`).
     sql : str
         The query.
 
@@ -150,6 +230,12 @@ def read_query(path: str | os.PathLike[str], sql: str) -> pd.DataFrame:
     -------
     pandas.DataFrame
     """
+    if is_url(path):
+        engine = _engine(str(path))
+        try:
+            return pd.read_sql(sql, engine)
+        finally:
+            engine.dispose()
     con = _connect(path, read_only=True)
     try:
         return con.sql(sql).to_arrow_table().to_pandas()

@@ -41,7 +41,7 @@ from bayesspr.errors import BayessprError
 from bayesspr.fleet import decisions as fleet
 from bayesspr.forecasting.compose import forecast
 from bayesspr.io.files import atomic_folder, sha256_of, write_csv
-from bayesspr.io.warehouse import record_run, recorded_runs
+from bayesspr.io.warehouse import is_url, record_run, recorded_runs
 from bayesspr.monitor.charts import write_monitor_chart
 from bayesspr.monitor.surprise import MonitorReport, monitor_month
 from bayesspr.spr.model import SPRModel
@@ -318,7 +318,7 @@ def _write(folder: Path, parts: dict, manifest: dict, record: Callable[[], None]
 
 
 @_step("record the run in the database")
-def _record(db: Path, run_id: str, tables: dict) -> None:
+def _record(db: Path | str, run_id: str, tables: dict) -> None:
     record_run(db, run_id, tables)
 
 
@@ -348,11 +348,13 @@ def run_cycle(
     run_id : str, optional
         The new run's id (default: the new month's ``YYYY-MM``).
     db : str or pathlib.Path, optional
-        DuckDB file the run's tables are appended to (default ``runs / "runs.duckdb"``).
+        DuckDB file or SQLAlchemy URL the run's tables are appended to (default
+        ``runs / "runs.duckdb"``).
     settings : CycleSettings, optional
         Fits, forecast, plan and monitor settings.
     inputs : dict of str to str, optional
-        The files the tables came from, by role (their SHA-256 go to the manifest).
+        The files the tables came from, by role (their SHA-256 go to the manifest); a role
+        whose value is not a file (a SQL query, say) is recorded as given.
     progress : callable, optional
         Called with a line as each step ends.
 
@@ -370,7 +372,7 @@ def run_cycle(
     settings = settings or CycleSettings()
     say = progress or (lambda line: None)
     runs = Path(runs)
-    db = Path(db) if db is not None else runs / "runs.duckdb"
+    db = runs / "runs.duckdb" if db is None else (str(db) if is_url(db) else Path(db))
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -420,6 +422,8 @@ def run_cycle(
         "settings": settings.__dict__,
         "inputs": {
             role: {"path": str(path), "sha256": sha256_of(path)}
+            if Path(str(path)).is_file()
+            else {"query": str(path)}
             for role, path in (inputs or {}).items()
         },
         "flagged": [] if report is None else report.flagged()["station"].tolist(),

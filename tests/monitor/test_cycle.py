@@ -18,7 +18,7 @@ import pytest
 from bayesspr import simulate_world
 from bayesspr.cli.main import main
 from bayesspr.data.table import validate, write_table
-from bayesspr.io.warehouse import read_query, recorded_runs
+from bayesspr.io.warehouse import read_query, record_run, recorded_runs
 from bayesspr.monitor.cycle import STEPS
 from bayesspr.simulate import inject_event
 
@@ -135,9 +135,21 @@ def test_a_failed_step_names_itself_and_leaves_the_runs(two_runs, monkeypatch, c
 
     monkeypatch.setattr(VolumeModel, "fit", broken)
     before = {run: _hashes(runs / run) for run in ("2025-02", "2025-03")}
-    argv = ["cycle", "--runs", str(runs), "--new-month", str(paths["month3"]), *FAST]
-    assert main(argv) == 2
-    err = capsys.readouterr().err
+    # the new month read with SQL from a warehouse file (a DuckDB table of observations)
+    source = runs.parent / "warehouse.duckdb"
+    record_run(
+        source,
+        "observations",
+        {
+            "runs": pd.DataFrame({"recorded_at": [pd.Timestamp(0)]}),
+            "deliveries": pd.read_csv(paths["month3"], dtype={"zip": str}),
+        },
+    )
+    query = "SELECT * EXCLUDE (run_id) FROM deliveries ORDER BY date, zip"
+    argv = ["cycle", "--runs", str(runs), "--new-month-query", query, "--source", str(source)]
+    assert main([*argv, *FAST]) == 2
+    out, err = capsys.readouterr()
+    assert f"{STEPS[1]}: done" in out  # the month from SQL was validated and monitored
     assert f"step 4 ({STEPS[3]}) failed: sampler crashed" in err
     assert sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) == [
         "2025-02",
