@@ -87,6 +87,7 @@ def test_site_has_the_pages(site):
         "fleet.html",
         "backtest.html",
         "monitor.html",
+        "scale.html",
         "validation.html",
         "report.html",
         "notebooks.html",

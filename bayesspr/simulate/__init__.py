@@ -14,6 +14,8 @@ from bayesspr._exports import lazy_exports
 _EXPORTS = {
     "CITY_NAMES": "worlds",
     "EVENT_KINDS": "events",
+    "RUNGS": "ladder",
+    "simulate_network": "ladder",
     "InjectedEvent": "events",
     "inject_event": "events",
     "CONVERGENCE_SHAPES": "worlds",
