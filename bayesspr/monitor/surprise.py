@@ -38,7 +38,7 @@ from bayesspr.evaluation.scores import randomised_pit
 from bayesspr.spr.model import SPRModel
 from bayesspr.volume.base import ZipVolumeModel
 
-__all__ = ["MonitorReport", "monitor_month"]
+__all__ = ["READING_COLUMNS", "MonitorReport", "monitor_month"]
 
 #: Draws that must lie beyond an observation for its p-value to be read off the draws.
 TAIL_DRAWS = 20
@@ -530,13 +530,14 @@ def _explain(
         for c, row in zip(causes, out.itertuples(), strict=True)
     ]
     order = np.lexsort((out["p_value"].to_numpy(), out["q_value"].to_numpy()))
-    first = [c for c in _READING if c in out.columns]
+    first = [c for c in READING_COLUMNS if c in out.columns]
     rest = [c for c in out.columns if c not in first]
     return out.iloc[order][first + rest].reset_index(drop=True)
 
 
-#: The columns a planner reads first, in order; the test figures follow.
-_READING = (
+#: The columns of :attr:`MonitorReport.stations` a planner reads first, in order; the test
+#: figures follow.
+READING_COLUMNS = (
     "station",
     "city",
     "flagged",

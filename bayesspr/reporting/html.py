@@ -46,7 +46,7 @@ from bayesspr.inference.diagnostics import (
 )
 from bayesspr.io.files import atomic_write
 from bayesspr.monitor.charts import monitor_figure
-from bayesspr.monitor.surprise import MonitorReport
+from bayesspr.monitor.surprise import READING_COLUMNS, MonitorReport
 from bayesspr.reporting import markup
 from bayesspr.reporting.sections import sampler_health
 from bayesspr.reporting.spr_report import (
@@ -192,20 +192,8 @@ def write_report(
 
 #: The monitoring section of an SPR report given ``monitor=``.
 MONITOR_SECTION = ("monitor", "Monitoring: a later month against this fit")
-#: Columns of the monitoring section's table.
-_MONITOR_COLUMNS = [
-    "station",
-    "city",
-    "flagged",
-    "part",
-    "duration",
-    "cause",
-    "observed_routes",
-    "predicted_routes",
-    "lower_90",
-    "upper_90",
-    "q_value",
-]
+#: Columns of the monitoring section's table: what a planner reads, then the q-value.
+_MONITOR_COLUMNS = [*READING_COLUMNS[:12], "q_value"]
 
 
 def _monitor_section(report: MonitorReport, history: pd.DataFrame | None) -> str:

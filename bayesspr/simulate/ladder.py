@@ -16,6 +16,8 @@ parameters can be checked against.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -139,26 +141,20 @@ def simulate_network(
         index=pd.Index([f"{10000 + i:05d}" for i in range(n_zips)], name="zip"),
     )
     truth = _truth(params, cities, stations, zips, rng, annual_growth)
-    table = _table(
-        zips,
-        truth,
-        days,
-        station_of,
-        stem_of,
-        stations,
-        cities,
-        city_of_station,
-        rng,
-        yearly_amplitude,
-        holiday_peak,
-        large,
-        large_from,
-        large_van,
-    )
+    network = _Network(zips, days, station_of, stem_of, stations, cities, city_of_station)
+    season = seasonal_factor(days, yearly_amplitude, holiday_peak)
+    table = _table(network, truth, season, rng, (large, large_from, large_van))
     return World(table=table, truth=truth, zips=zips, events=events)
 
 
-def _size(rung, n_zips, n_stations, n_cities, n_days) -> tuple[int, int, int]:
+def _size(
+    rung: str | None,
+    n_zips: int | None,
+    n_stations: int | None,
+    n_cities: int | None,
+    n_days: int,
+) -> tuple[int, int, int]:
+    """The network's (zips, stations, cities), from the rung or as given, checked."""
     if rung is not None:
         if rung not in RUNGS:
             raise SimulationError(f"rung {rung!r}: expected one of {list(RUNGS)} or None")
@@ -175,7 +171,16 @@ def _size(rung, n_zips, n_stations, n_cities, n_days) -> tuple[int, int, int]:
     return n_zips, n_stations, n_cities
 
 
-def _launch(rng, launched, launch_day, city_of_station, home, n_old, station_of, stem_of):
+def _launch(
+    rng: np.random.Generator,
+    launched: np.ndarray,
+    launch_day: np.ndarray,
+    city_of_station: np.ndarray,
+    home: np.ndarray,
+    n_old: int,
+    station_of: np.ndarray,
+    stem_of: np.ndarray,
+) -> dict[str, object]:
     """Each launched station takes two zips of another station of its city from its day."""
     taken_all = []
     for k, (station, day) in enumerate(zip(launched, launch_day, strict=True)):
@@ -189,7 +194,16 @@ def _launch(rng, launched, launch_day, city_of_station, home, n_old, station_of,
     return {"launches": taken_all}
 
 
-def _moves(rng, n_old, home, city_of_station, n_stations, station_of, stem_of, days):
+def _moves(
+    rng: np.random.Generator,
+    n_old: int,
+    home: np.ndarray,
+    city_of_station: np.ndarray,
+    n_stations: int,
+    station_of: np.ndarray,
+    stem_of: np.ndarray,
+    days: pd.DatetimeIndex,
+) -> dict[str, object]:
     """A share of the original zips move to another station of their city, from a day on."""
     n_moved = max(1, round(MOVED_SHARE * n_old))
     movers = rng.choice(n_old, n_moved, replace=False)
@@ -207,7 +221,15 @@ def _moves(rng, n_old, home, city_of_station, n_stations, station_of, stem_of, d
     return {"moves": moved}
 
 
-def _truth(params, cities, stations, zips, rng, annual_growth) -> Truth:
+def _truth(
+    params: dict[str, float],
+    cities: np.ndarray,
+    stations: np.ndarray,
+    zips: pd.DataFrame,
+    rng: np.random.Generator,
+    annual_growth: float,
+) -> Truth:
+    """City, station and zip effects drawn from their populations, and growth per city."""
     groups = {
         "service_min_city": pd.Series(
             params["service_min_pop"]
@@ -236,31 +258,41 @@ def _truth(params, cities, stations, zips, rng, annual_growth) -> Truth:
     )
 
 
+@dataclass(frozen=True)
+class _Network:
+    """The network's arrays: zips, days, each zip-day's station and stem, the labels."""
+
+    zips: pd.DataFrame
+    days: pd.DatetimeIndex
+    station_of: np.ndarray  # (zip, day): station index
+    stem_of: np.ndarray  # (zip, day): km to that station
+    stations: np.ndarray
+    cities: np.ndarray
+    city_of_station: np.ndarray
+
+
 def _table(
-    zips,
-    truth,
-    days,
-    station_of,
-    stem_of,
-    stations,
-    cities,
-    city_of_station,
-    rng,
-    yearly_amplitude,
-    holiday_peak,
-    large,
-    large_from,
-    large_van,
+    network: _Network,
+    truth: Truth,
+    season: np.ndarray,
+    rng: np.random.Generator,
+    large_vans: tuple[np.ndarray, int, float],
 ) -> pd.DataFrame:
     """Every zip-day from the zip's first day: volume, van, shift, then routes from the truth."""
+    zips, days, station_of, stations = (
+        network.zips,
+        network.days,
+        network.station_of,
+        network.stations,
+    )
+    large, large_from, large_van = large_vans
     n_days = station_of.shape[1]
     live = np.arange(n_days)[None, :] >= zips["first_day"].to_numpy()[:, None]
     z_idx, d_idx = np.nonzero(live)
     t = d_idx.astype(float)
-    city_idx = city_of_station[station_of[z_idx, d_idx]]
+    city_idx = network.city_of_station[station_of[z_idx, d_idx]]
     growth = truth.growth_city.to_numpy()[city_idx]
     weekday = np.asarray(WEEKDAY_FACTORS)[days.day_of_week.to_numpy()]
-    season = seasonal_factor(days, yearly_amplitude, holiday_peak)
     level = (
         zips["base_stops"].to_numpy()[z_idx]
         * np.exp(growth * t / 365.0)
@@ -278,14 +310,14 @@ def _table(
     table = pd.DataFrame(
         {
             "date": days[d_idx],
-            "city": pd.Categorical.from_codes(city_idx, cities),
+            "city": pd.Categorical.from_codes(city_idx, network.cities),
             "station": pd.Categorical.from_codes(station_idx, stations),
             "zip": pd.Categorical.from_codes(z_idx, zips.index.to_numpy()),
             "van_capacity": van,
             "packages": packages.astype(np.int64),
             "stops": stops.astype(np.int64),
             "area_km2": zips["area_km2"].to_numpy()[z_idx],
-            "stem_km": stem_of[z_idx, d_idx],
+            "stem_km": network.stem_of[z_idx, d_idx],
             "shift_hours": shift[station_idx, d_idx],
         }
     )
