@@ -289,17 +289,22 @@ class DeployPlan:
         if c["total"] > 0 and c["shortage"] > SHORTAGE_DOMINATES * c["total"]:
             p_short = float((self.shortage > _TOL).mean())
             target = self.problem.min_electric_share
+            has_target = target is not None and bool((target > 0).any())
             why = (
                 f"the electric share target {target.to_dict()} can only be met by running few "
                 "vans; "
-                if target is not None and (target > 0).any()
+                if has_target
                 else ""
+            )
+            what = (
+                "raise the budget or the electric supply, or relax the target"
+                if has_target
+                else "raise the budget, the electric supply, the bays or the power"
             )
             out.append(
                 f"shortage is {c['shortage']:,.0f} of the expected cost {c['total']:,.0f} "
                 f"({c['shortage'] / c['total']:.0%}; a route is short in {p_short:.0%} of "
-                f"station-month draws): {why}raise the budget or the electric supply, or "
-                "relax the target, before acting on this plan"
+                f"station-month draws): {why}{what}, before acting on this plan"
             )
         return out
 

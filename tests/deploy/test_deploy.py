@@ -363,6 +363,11 @@ def test_a_plan_whose_shortage_dominates_warns_and_a_sound_one_does_not():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeployWarning)
         assert deploy(_small()).warnings == []
+    # starved by the budget alone: the warning names what to raise, not a target it lacks
+    broke = _small(budget=pd.Series({2027: 0.0, 2028: 0.0}))
+    with pytest.warns(DeployWarning, match=r"raise the budget, the electric supply, the bays"):
+        plan = deploy(broke)
+    assert "target" not in plan.warnings[0]
 
 
 def _one_station(demand, **kw):
