@@ -10,9 +10,9 @@ step (:data:`STEPS`):
 4. forecasts routes (``horizon``, 16 months by default) and plans the fleet per station and
    month at a service level;
 5. compares the plan with the one the last run's models make for the same months, and puts
-   each station-month's change on the volume forecast or on SPR (a two-factor Shapley split
+   each station-month's change on the volume forecast, on SPR (a two-factor Shapley split
    over the four plans of old/new SPR × old/new volume, all on the same days, network and
-   draws seed);
+   draws seed) and on zips the last run never saw;
 6. writes a dated run folder, whole or not at all, beside the earlier runs (never over one):
    the fits, the updated history, the monitor tables, the plan, the plan diff and a manifest
    with each input's SHA-256, the models' spec ids, package versions, diagnostics and the
@@ -130,8 +130,10 @@ class CycleResult:
         Vans needed per station and month (``fleet.plan``'s table).
     diff : pandas.DataFrame or None
         Per station and month: ``vans_before`` (the last run's models), ``vans_after``,
-        ``change``, ``from_volume``, ``from_spr`` (vans; they sum to the change) and
-        ``driver`` (``volume``, ``SPR``, ``both`` or ``none``).
+        ``change``, ``from_volume``, ``from_spr``, ``from_new_zips`` (vans; they sum to the
+        change) and ``driver`` (``volume``, ``SPR`` or ``new zips`` when that part is at
+        least twice each other, ``several`` otherwise, ``none`` when all are under half a
+        van).
     """
 
     run_id: str
@@ -258,27 +260,46 @@ def _plan(spr, volume, updated, start, settings):
 
 @_step("compare with the last run's plan")
 def _diff(previous: _Run, spr, volume, updated, start, settings, after) -> pd.DataFrame:
-    """Vans before and after per station-month, the change split into volume and SPR."""
-    old_old = _vans(previous.spr, previous.volume, updated, start, settings)[2]
-    new_old = _vans(spr, previous.volume, updated, start, settings)[2]  # new SPR, old volume
-    old_new = _vans(previous.spr, volume, updated, start, settings)[2]  # old SPR, new volume
+    """Vans before and after per station-month, the change split into volume and SPR.
+
+    The four plans of the split run on the zips the last run's volume fit knows; zips it
+    never saw (opened in the new month) are a part of their own, ``from_new_zips``: this
+    run's plan with them less this run's plan without them.
+    """
+    known = updated["zip"].isin(previous.volume.zips.index)
+    common = updated[known]
+    new_new = after if known.all() else _vans(spr, volume, common, start, settings)[2]
+    old_old = _vans(previous.spr, previous.volume, common, start, settings)[2]
+    new_old = _vans(spr, previous.volume, common, start, settings)[2]  # new SPR, old volume
+    old_new = _vans(previous.spr, volume, common, start, settings)[2]  # old SPR, new volume
     frame = pd.DataFrame(
-        {"vans_before": old_old, "vans_after": after, "new_spr": new_old, "new_volume": old_new}
+        {
+            "vans_before": old_old,
+            "vans_after": after,
+            "new_both": new_new,
+            "new_spr": new_old,
+            "new_volume": old_new,
+        }
     ).fillna(0.0)
     frame["change"] = frame["vans_after"] - frame["vans_before"]
     frame["from_volume"] = 0.5 * (
-        (frame["vans_after"] - frame["new_spr"]) + (frame["new_volume"] - frame["vans_before"])
+        (frame["new_both"] - frame["new_spr"]) + (frame["new_volume"] - frame["vans_before"])
     )
     frame["from_spr"] = 0.5 * (
-        (frame["vans_after"] - frame["new_volume"]) + (frame["new_spr"] - frame["vans_before"])
+        (frame["new_both"] - frame["new_volume"]) + (frame["new_spr"] - frame["vans_before"])
     )
-    v, s = frame["from_volume"].abs(), frame["from_spr"].abs()
-    frame["driver"] = np.select(
-        [(v < NO_CHANGE_VANS) & (s < NO_CHANGE_VANS), v >= 2 * s, s >= 2 * v],
-        ["none", "volume", "SPR"],
-        "both",
+    frame["from_new_zips"] = frame["vans_after"] - frame["new_both"]
+    parts = frame[["from_volume", "from_spr", "from_new_zips"]].abs()
+    biggest = parts.idxmax(axis=1).map(
+        {"from_volume": "volume", "from_spr": "SPR", "from_new_zips": "new zips"}
     )
-    return frame.drop(columns=["new_spr", "new_volume"]).reset_index()
+    ordered = np.sort(parts.to_numpy(), axis=1)
+    frame["driver"] = np.where(
+        ordered[:, -1] < NO_CHANGE_VANS,
+        "none",
+        np.where(ordered[:, -1] >= 2 * ordered[:, -2], biggest, "several"),
+    )
+    return frame.drop(columns=["new_both", "new_spr", "new_volume"]).reset_index()
 
 
 def _run_id(month: pd.DataFrame, run_id: str | None) -> str:

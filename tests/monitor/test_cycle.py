@@ -40,6 +40,9 @@ def two_runs(tmp_path_factory):
     month1 = table[(table["date"] >= first) & (table["date"] < second)]
     month2 = table[(table["date"] >= second) & (table["date"] < second + WEEKS)]
     month2, event = inject_event(month2, world.truth, "zip_takeover", station="CHI2")
+    # and BOS1 opens a zip the first run never saw (a copy of one of its zips, relabelled)
+    opened = month2[month2["zip"] == "10002"].assign(zip="10098")
+    month2 = pd.concat([month2, opened], ignore_index=True)
     month3 = table[table["date"] >= second + WEEKS]
     paths = {name: root / f"{name}.csv" for name in ("history", "month1", "month2", "month3")}
     for name, rows in zip(paths, (history, month1, month2, month3), strict=True):
@@ -88,11 +91,16 @@ def test_the_second_run_flags_the_takeover_and_diffs_the_plan(two_runs):
     top = monitor.iloc[0]
     assert top["station"] == "CHI2" and f"zip {event.zip}" in top["cause"]
     diff = pd.read_csv(second / "plan_diff.csv")
-    assert set(diff["driver"]) <= {"volume", "SPR", "both", "none"}
-    split = diff["from_volume"] + diff["from_spr"]
-    assert (split - diff["change"]).abs().max() < 1e-9  # the two parts add up
+    assert set(diff["driver"]) <= {"volume", "SPR", "new zips", "several", "none"}
+    split = diff["from_volume"] + diff["from_spr"] + diff["from_new_zips"]
+    assert (split - diff["change"]).abs().max() < 1e-9  # the parts add up
     chi2 = diff[diff["station"] == "CHI2"]
     assert chi2["from_spr"].mean() > 0  # the less efficient zip needs more vans
+    new_zip = diff.groupby("station")["from_new_zips"].mean()
+    # BOS1 needs vans for it; elsewhere only Monte Carlo noise (the draws' layout changed)
+    assert new_zip["BOS1"] > 2 and (new_zip.drop("BOS1").abs() < 0.5).all()
+    changes = monitor.set_index("station").loc["BOS1", "changes"]
+    assert "zip 10098 newly served (never seen)" in changes
 
 
 def test_two_runs_compare_with_plain_sql(two_runs):
