@@ -41,9 +41,9 @@ def monitor_cli(args: argparse.Namespace) -> int:
 
     Raises
     ------
-    DataError
+    bayesspr.errors.DataError
         ``--history`` or ``--new-month`` is not a valid observation table with routes.
-    SavedFitError
+    bayesspr.errors.SavedFitError
         A fit file cannot be read as the fit it should be.
     """
     inputs = {

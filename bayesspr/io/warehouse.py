@@ -162,7 +162,7 @@ def record_run(
 
     Raises
     ------
-    OutputPathError
+    bayesspr.errors.OutputPathError
         The run is already recorded (runs are never overwritten), a table name is not
         allowed, or ``runs`` is missing. Nothing is written then, nor when an insert fails.
     """

@@ -191,7 +191,7 @@ def monitor_month(
 
     Raises
     ------
-    DataError
+    bayesspr.errors.DataError
         If ``observed`` (or ``history``) is not a valid observation table with routes.
     EvaluationError
         If ``fdr`` or ``transient_level`` is not in (0, 1).
