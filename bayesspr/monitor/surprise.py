@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scoringrules as sr
 from scipy.stats import false_discovery_control, norm
 
 from bayesspr.data.table import validate
@@ -62,7 +63,8 @@ class MonitorReport:
         One row per station, most surprising first: ``station``, ``city``, ``days``,
         ``observed_routes`` and ``predicted_routes`` (month totals, routes; predicted: the
         predictive mean), ``lower_90`` / ``upper_90`` (routes), ``excess_share`` (observed /
-        predicted − 1, –), ``pit`` (randomised PIT of the total, –), ``p_value`` (two-sided,
+        predicted − 1, –), ``pit`` (randomised PIT of the total, –), ``log_score`` (of the
+        total, nats, lower is better), ``p_value`` (two-sided,
         –), ``q_value`` (Benjamini–Hochberg over the stations' months, –), ``day_q_value``
         (the smallest over its days, –), ``month_flagged`` (q ≤ ``fdr``), ``zip_flagged``
         (one of its zips is a discovery), ``flagged`` (its month, a day, a zip or its
@@ -75,19 +77,22 @@ class MonitorReport:
         reading of all of it, in words). With a volume fit also ``observed_stops``,
         ``predicted_stops``, ``observed_packages``, ``predicted_packages`` (month totals of
         the zips the fit knows), ``stops_excess_share``, ``packages_excess_share`` (–),
-        ``stops_p_value``, ``stops_q_value`` (–), ``zips_without_volume_forecast``; and
+        ``stops_p_value``, ``stops_q_value`` (–), ``stops_log_score``,
+        ``packages_log_score`` (nats), ``zips_without_volume_forecast``; and
         ``volume_flagged`` and ``part`` (``productivity``, ``volume`` or ``both``: what
         moved at a flagged station).
     zips : pandas.DataFrame
         One row per station and zip: ``observed_routes``, ``predicted_routes``,
         ``excess_routes`` (routes), ``share_of_excess`` (of the station's, signed with its
-        direction, –), ``p_value`` (two-sided, –), ``q_value`` and ``flagged`` (tested as a
+        direction, –), ``log_score`` (nats), ``p_value`` (two-sided, –), ``q_value`` and
+        ``flagged`` (tested as a
         family of their own), ``new_to_station`` (served by the
         station in the month but not in the history), ``rank`` within the station (1: the
         zip that carries most of the station's surprise).
     station_days : pandas.DataFrame
         One row per station-day: ``observed_routes``, ``predicted_routes``, ``lower_90``,
-        ``upper_90`` (routes), ``pit``, ``p_value``, ``q_value`` (–) and ``flagged``.
+        ``upper_90`` (routes), ``log_score`` (nats), ``pit``, ``p_value``, ``q_value`` (–)
+        and ``flagged``.
     fdr : float
         The false discovery rate the stations were tested at (–).
     n_samples : int
@@ -233,10 +238,28 @@ def _totals(
     return frame, summed
 
 
+def _log_score(summed: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Log score of observed totals under their draws (nats; lower is better).
+
+    The negative log of a kernel density of the draws at the observation
+    (:func:`scoringrules.logs_ensemble`): a continuous stand-in for the totals' pmf. Where
+    every draw is the same (a total the forecast is sure of) it is a point mass: 0 nats at
+    that value, infinite elsewhere.
+    """
+    observed = observed.astype(float)
+    spread = summed.std(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.asarray(sr.logs_ensemble(observed, summed.T.astype(float)))
+    sure = spread == 0
+    score[sure] = np.where(observed[sure] == summed[0, sure], 0.0, np.inf)
+    return score
+
+
 def _station_days(
     clean: pd.DataFrame, routes: np.ndarray, rng: np.random.Generator
 ) -> pd.DataFrame:
     frame, summed = _totals(clean, routes, ["station", "date"])
+    frame["log_score"] = _log_score(summed, frame["observed_routes"].to_numpy())
     frame["lower_90"] = np.quantile(summed, 0.05, axis=0)
     frame["upper_90"] = np.quantile(summed, 0.95, axis=0)
     frame["pit"], frame["p_value"] = _p_values(summed, frame["observed_routes"].to_numpy(), rng)
@@ -319,6 +342,7 @@ def _volume_stations(
         values = draws[column].transpose("sample", "date", "zip").to_numpy()[:, d, z]
         frame, summed = _totals(rows.assign(routes=rows[column]), values, ["station"])
         frame.columns = ["station", f"observed_{column}", f"predicted_{column}"]
+        frame[f"{column}_log_score"] = _log_score(summed, frame[f"observed_{column}"].to_numpy())
         if column == "stops":
             frame["stops_p_value"] = _p_values(summed, frame["observed_stops"].to_numpy(), rng)[1]
         out = out.merge(frame, on="station", how="left")
@@ -337,6 +361,7 @@ def _stations(clean: pd.DataFrame, routes: np.ndarray, rng: np.random.Generator)
     frame["excess_share"] = frame["observed_routes"] / frame["predicted_routes"] - 1.0
     pit, frame["p_value"] = _p_values(summed, frame["observed_routes"].to_numpy(), rng)
     frame["pit"] = pit
+    frame["log_score"] = _log_score(summed, frame["observed_routes"].to_numpy())
     frame["direction"] = np.where(pit >= 0.5, "more routes", "fewer routes")
     return frame
 
@@ -413,6 +438,7 @@ def _zips(
         station_excess != 0, np.nan
     )
     frame["p_value"] = _p_values(summed, frame["observed_routes"].to_numpy(), rng)[1]
+    frame["log_score"] = _log_score(summed, frame["observed_routes"].to_numpy())
     if before is None:
         frame["new_to_station"] = False
     else:

@@ -65,6 +65,11 @@ def test_report_tables_and_the_reading_of_a_takeover(demo_fit, demo_volume_fit, 
     assert np.isclose(bos3["predicted_routes"].sum(), top["predicted_routes"])
     assert bos3.iloc[0]["zip"] == event.zip and bos3.iloc[0]["new_to_station"]
     assert top["lower_90"] <= top["predicted_routes"] <= top["upper_90"]
+    # the log score (nats) is worst where the surprise is, at the station and at the zip
+    scores = report.stations.set_index("station")["log_score"]
+    assert np.isfinite(scores).all() and scores["BOS3"] == scores.max()
+    assert bos3.set_index("zip")["log_score"].idxmax() == event.zip
+    assert np.isfinite(report.stations["stops_log_score"]).all()
     assert report.stations["q_value"].between(0, 1).all()
     assert "1 flagged" in report.summary() and "BOS3 (Boston)" in report.summary()
     # the volume side: the zip moved in with its volume, so the station's stops are its
