@@ -543,11 +543,23 @@ def _master_prices(
     return prices, (mix("spend"), mix("ev_bought"), shares)
 
 
+def _smoothed(
+    center: dict[str, np.ndarray], duals: dict[str, np.ndarray], weight: float
+) -> dict[str, np.ndarray]:
+    """Prices between the best-bound prices and the master's duals (Wentges smoothing).
+
+    ``weight`` of the centre, the rest of the duals: a convex mix of prices ≥ 0 is ≥ 0, so
+    the Lagrangian bound at it stays valid; it damps the duals' swings between rounds.
+    """
+    return {key: weight * center[key] + (1.0 - weight) * duals[key] for key in duals}
+
+
 def deploy_by_city(
     problem: DeployProblem,
     *,
     target_gap: float = 0.01,
     iterations: int = 30,
+    smoothing: float = 0.5,
     time_limit: float = 900.0,
     city_time_limit: float = 60.0,
     city_gap: float = 1e-3,
@@ -570,6 +582,9 @@ def deploy_by_city(
         Wall-time limit of each city MILP (s).
     city_gap : float
         Relative gap of each city MILP (–); the bound stays valid (each city gives its own).
+    smoothing : float
+        Weight of the best-bound prices in the next round's prices, the rest the master's
+        duals (Wentges smoothing, in [0, 1); 0: the duals alone).
     executor : concurrent.futures.Executor, optional
         Solves the city MILPs in parallel (a Dask ``Client.get_executor()``, a process
         pool); default: one after another.
@@ -592,9 +607,12 @@ def deploy_by_city(
         return DecomposedPlan(plan, plan.solution.bound, plan.solution.objective, history)
     run = _Decomposition(problem, executor, city_time_limit, city_gap)
     prices = run.shared.no_prices()
+    center, best = prices, -math.inf  # the prices of the best bound so far
     rows = []
     for k in range(iterations):
         bound, new_prices = run.round(prices, k)
+        if bound > best:
+            center, best = prices, bound
         gap = (run.best_cost - run.best_bound) / abs(run.best_cost)
         elapsed = time.perf_counter() - start
         rows.append(
@@ -615,7 +633,7 @@ def deploy_by_city(
             )
         if gap <= target_gap or elapsed > time_limit or new_prices is None:
             break
-        prices = new_prices
+        prices = _smoothed(center, new_prices, smoothing)
     if run.best is None:
         raise InfeasibleDeploymentError(
             "no plan of the cities meets the shared budget, supply and electric share: "

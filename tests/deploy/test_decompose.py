@@ -87,3 +87,18 @@ def test_a_city_without_a_plan_of_its_own_is_named():
     )
     with pytest.raises(InfeasibleDeploymentError, match="city 'C0' has no plan"):
         deploy_by_city(problem)
+
+
+def test_unsmoothed_prices_reach_the_same_valid_bound(both):
+    """Wentges smoothing (the default 0.5) only changes the path: with the master's duals
+    alone the bound is as valid and the plan within the same gap of the optimum."""
+    problem, whole, smoothed = both
+    plain = deploy_by_city(problem, target_gap=0.01, smoothing=0.0)
+    optimum = whole.solution.objective
+    for run in (plain, smoothed):
+        assert run.lower_bound <= optimum * (1 + 1e-9) <= run.upper_bound * (1 + 2e-9)
+        assert run.gap <= 0.01
+    from bayesspr.deploy.decompose import _smoothed
+
+    mixed = _smoothed({"budget": np.array([2.0])}, {"budget": np.array([0.0])}, 0.25)
+    assert mixed["budget"].tolist() == [0.5]  # a quarter of the centre, the rest duals
