@@ -223,18 +223,47 @@ def monitor_month(
 
 
 def _totals(
-    clean: pd.DataFrame, routes: np.ndarray, keys: list[str]
+    clean: pd.DataFrame, draws: np.ndarray, keys: list[str], column: str = "routes"
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Observed totals per group of ``keys`` and the draws of each total (S, G)."""
+    """Observed totals of ``column`` per group of ``keys`` and the draws of each (S, G).
+
+    The frame has the keys, ``observed_<column>`` and ``predicted_<column>`` (the draws'
+    mean); ``draws`` are (S, rows) draws of ``column``.
+    """
     grouped = clean.groupby(keys, sort=True)
     codes = grouped.ngroup().to_numpy()
     frame = grouped.size().index.to_frame(index=False)
-    summed = np.zeros((len(frame), routes.shape[0]))
-    np.add.at(summed, codes, routes.T)
+    summed = np.zeros((len(frame), draws.shape[0]))
+    np.add.at(summed, codes, draws.T)
     summed = summed.T
-    observed = np.bincount(codes, weights=clean["routes"].to_numpy(float), minlength=len(frame))
-    frame["observed_routes"] = observed
-    frame["predicted_routes"] = summed.mean(axis=0)
+    observed = np.bincount(codes, weights=clean[column].to_numpy(float), minlength=len(frame))
+    frame[f"observed_{column}"] = observed
+    frame[f"predicted_{column}"] = summed.mean(axis=0)
+    return frame, summed
+
+
+def _scored_totals(
+    clean: pd.DataFrame,
+    draws: np.ndarray,
+    keys: list[str],
+    rng: np.random.Generator,
+    *,
+    column: str = "routes",
+    band: bool = True,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`_totals`, each total scored against its draws.
+
+    Columns ``lower_90``, ``upper_90`` (with ``band``), ``pit``, ``p_value`` and
+    ``log_score``, prefixed ``<column>_`` for another column than routes.
+    """
+    frame, summed = _totals(clean, draws, keys, column)
+    observed = frame[f"observed_{column}"].to_numpy()
+    prefix = "" if column == "routes" else f"{column}_"
+    if band:
+        frame[f"{prefix}lower_90"] = np.quantile(summed, 0.05, axis=0)
+        frame[f"{prefix}upper_90"] = np.quantile(summed, 0.95, axis=0)
+    frame[f"{prefix}pit"], frame[f"{prefix}p_value"] = _p_values(summed, observed, rng)
+    frame[f"{prefix}log_score"] = _log_score(summed, observed)
     return frame, summed
 
 
@@ -258,12 +287,7 @@ def _log_score(summed: np.ndarray, observed: np.ndarray) -> np.ndarray:
 def _station_days(
     clean: pd.DataFrame, routes: np.ndarray, rng: np.random.Generator
 ) -> pd.DataFrame:
-    frame, summed = _totals(clean, routes, ["station", "date"])
-    frame["log_score"] = _log_score(summed, frame["observed_routes"].to_numpy())
-    frame["lower_90"] = np.quantile(summed, 0.05, axis=0)
-    frame["upper_90"] = np.quantile(summed, 0.95, axis=0)
-    frame["pit"], frame["p_value"] = _p_values(summed, frame["observed_routes"].to_numpy(), rng)
-    return frame
+    return _scored_totals(clean, routes, ["station", "date"], rng)[0]
 
 
 def _test_together(
@@ -284,7 +308,8 @@ def _test_together(
         (days, "p_value", "q_value"),
         (zips, "p_value", "q_value"),
     ]
-    if "stops_p_value" in stations:
+    with_volume = "stops_p_value" in stations
+    if with_volume:
         families.append((stations, "stops_p_value", "stops_q_value"))
     for frame, p, q in families:
         tested = frame[p].notna().to_numpy()
@@ -304,7 +329,7 @@ def _test_together(
     productivity = stations["month_flagged"].to_numpy() | day_flag.to_numpy() | zip_flag.to_numpy()
     volume = (
         (stations["stops_q_value"] <= fdr).to_numpy()
-        if len(families) == 4
+        if with_volume
         else np.zeros(len(stations), bool)
     )
     stations["volume_flagged"] = volume
@@ -340,11 +365,12 @@ def _volume_stations(
     out = pd.DataFrame({"station": sorted(clean["station"].unique())})
     for column in ("stops", "packages"):
         values = draws[column].transpose("sample", "date", "zip").to_numpy()[:, d, z]
-        frame, summed = _totals(rows.assign(routes=rows[column]), values, ["station"])
-        frame.columns = ["station", f"observed_{column}", f"predicted_{column}"]
-        frame[f"{column}_log_score"] = _log_score(summed, frame[f"observed_{column}"].to_numpy())
-        if column == "stops":
-            frame["stops_p_value"] = _p_values(summed, frame["observed_stops"].to_numpy(), rng)[1]
+        if column == "stops":  # the tested total: its PIT and p-value too
+            frame, _ = _scored_totals(rows, values, ["station"], rng, column=column, band=False)
+            frame = frame.drop(columns="stops_pit")
+        else:
+            frame, summed = _totals(rows, values, ["station"], column)
+            frame["packages_log_score"] = _log_score(summed, frame["observed_packages"].to_numpy())
         out = out.merge(frame, on="station", how="left")
         out[f"{column}_excess_share"] = out[f"observed_{column}"] / out[f"predicted_{column}"] - 1
     out["zips_without_volume_forecast"] = unseen.reindex(out["station"]).fillna(0).to_numpy(int)
@@ -352,17 +378,12 @@ def _volume_stations(
 
 
 def _stations(clean: pd.DataFrame, routes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-    frame, summed = _totals(clean, routes, ["station"])
+    frame, _ = _scored_totals(clean, routes, ["station"], rng)
     city = clean.groupby("station")["city"].first()
     frame.insert(1, "city", city.loc[frame["station"]].to_numpy())
     frame.insert(2, "days", clean.groupby("station")["date"].nunique().loc[frame["station"]].values)
-    frame["lower_90"] = np.quantile(summed, 0.05, axis=0)
-    frame["upper_90"] = np.quantile(summed, 0.95, axis=0)
     frame["excess_share"] = frame["observed_routes"] / frame["predicted_routes"] - 1.0
-    pit, frame["p_value"] = _p_values(summed, frame["observed_routes"].to_numpy(), rng)
-    frame["pit"] = pit
-    frame["log_score"] = _log_score(summed, frame["observed_routes"].to_numpy())
-    frame["direction"] = np.where(pit >= 0.5, "more routes", "fewer routes")
+    frame["direction"] = np.where(frame["pit"] >= 0.5, "more routes", "fewer routes")
     return frame
 
 
@@ -430,15 +451,14 @@ def _zips(
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Each station's zips: their month totals, share of the station's excess, rank."""
-    frame, summed = _totals(clean, routes, ["station", "zip"])
+    frame, _ = _scored_totals(clean, routes, ["station", "zip"], rng, band=False)
+    frame = frame.drop(columns="pit")
     frame["excess_routes"] = frame["observed_routes"] - frame["predicted_routes"]
     station_excess = frame.groupby("station")["excess_routes"].transform("sum")
     sign = np.sign(station_excess).replace(0.0, 1.0)
     frame["share_of_excess"] = frame["excess_routes"] / station_excess.where(
         station_excess != 0, np.nan
     )
-    frame["p_value"] = _p_values(summed, frame["observed_routes"].to_numpy(), rng)[1]
-    frame["log_score"] = _log_score(summed, frame["observed_routes"].to_numpy())
     if before is None:
         frame["new_to_station"] = False
     else:
