@@ -13,7 +13,7 @@ import sys
 from bayesspr.data import table as data
 from bayesspr.errors import ArgumentError
 from bayesspr.io.warehouse import read_query
-from bayesspr.monitor.cycle import CycleSettings, last_run, run_cycle
+from bayesspr.monitor.cycle import CycleSettings, last_run_folder, run_cycle
 
 __all__ = ["cycle_cli"]
 
@@ -41,13 +41,13 @@ def cycle_cli(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     runs = Path(args.runs)
-    previous = last_run(runs) if runs.is_dir() else None
+    previous = last_run_folder(runs) if runs.is_dir() else None  # its fits load in run_cycle
     if args.history is None and previous is None:
         raise ArgumentError(
             f"no earlier run in {runs}: give --history (the observations before the new month) "
             "for the first run"
         )
-    history_path = args.history or str(previous.folder / "history.parquet")  # type: ignore[union-attr]
+    history_path = args.history or str(previous / "history.parquet")  # type: ignore[operator]
     history = data.read_table(history_path)
     if (args.new_month is None) == (args.new_month_query is None):
         raise ArgumentError("give the new month as --new-month FILE or --new-month-query SQL")

@@ -607,12 +607,13 @@ def deploy_by_city(
         return DecomposedPlan(plan, plan.solution.bound, plan.solution.objective, history)
     run = _Decomposition(problem, executor, city_time_limit, city_gap)
     prices = run.shared.no_prices()
-    center, best = prices, -math.inf  # the prices of the best bound so far
+    center = prices  # the prices of the best bound so far
     rows = []
     for k in range(iterations):
+        best = run.best_bound
         bound, new_prices = run.round(prices, k)
         if bound > best:
-            center, best = prices, bound
+            center = prices
         gap = (run.best_cost - run.best_bound) / abs(run.best_cost)
         elapsed = time.perf_counter() - start
         rows.append(

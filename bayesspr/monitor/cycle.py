@@ -47,7 +47,15 @@ from bayesspr.monitor.surprise import MonitorReport, monitor_month
 from bayesspr.spr.model import SPRModel
 from bayesspr.volume.model import VolumeModel
 
-__all__ = ["STEPS", "CycleError", "CycleResult", "CycleSettings", "run_cycle"]
+__all__ = [
+    "STEPS",
+    "CycleError",
+    "CycleResult",
+    "CycleSettings",
+    "last_run",
+    "last_run_folder",
+    "run_cycle",
+]
 
 #: The cycle's steps, in order (a failure names one of them).
 STEPS = (
@@ -177,16 +185,26 @@ def _step(name: str) -> Callable:
     return wrap
 
 
-def last_run(runs: Path) -> _Run | None:
-    """The latest complete run in ``runs`` (by its history's last day), or None."""
+def last_run_folder(runs: Path) -> Path | None:
+    """The folder of the latest complete run in ``runs`` (by its history's last day).
+
+    Reads the manifests only; None when there is no run.
+    """
     found = []
     for manifest in sorted(runs.glob("*/manifest.json")):
         record = json.loads(manifest.read_text(encoding="utf-8"))
         if record.get("kind") == "bayesspr cycle run":
-            found.append((pd.Timestamp(record["history_last_date"]), manifest.parent, record))
-    if not found:
+            found.append((pd.Timestamp(record["history_last_date"]), manifest.parent))
+    return max(found, key=lambda item: item[0])[1] if found else None
+
+
+def last_run(runs: Path) -> _Run | None:
+    """The latest complete run in ``runs`` with its fits loaded, or None."""
+    folder = last_run_folder(runs) if runs.is_dir() else None
+    if folder is None:
         return None
-    last_date, folder, record = max(found, key=lambda item: item[0])
+    record = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    last_date = pd.Timestamp(record["history_last_date"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         spr = SPRModel.load(folder / "spr.nc")
@@ -412,7 +430,7 @@ def run_cycle(
             "runs are never overwritten: give another run id"
         )
     done(STEPS[0])
-    previous = last_run(runs) if runs.is_dir() else None
+    previous = last_run(runs)
     report = None
     if previous is not None:
         report = _monitor(previous, before, month, settings)

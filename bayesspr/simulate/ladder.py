@@ -183,14 +183,14 @@ def _launch(
 ) -> dict[str, object]:
     """Each launched station takes two zips of another station of its city from its day."""
     taken_all = []
-    for k, (station, day) in enumerate(zip(launched, launch_day, strict=True)):
+    for station, day in zip(launched, launch_day, strict=True):
         mates = np.flatnonzero(city_of_station[home[:n_old]] == city_of_station[station])
         if len(mates) < 2:
             continue
         taken = rng.choice(mates, 2, replace=False)
         station_of[taken, day:] = station
         stem_of[taken, day:] *= 0.4  # the new station is closer
-        taken_all.append((int(station), int(day), [int(z) for z in taken], k))
+        taken_all.append((int(station), int(day), [int(z) for z in taken]))
     return {"launches": taken_all}
 
 
