@@ -69,7 +69,21 @@ def _engine(url: str):  # -> sqlalchemy.Engine
             f"{url}: a SQLAlchemy URL needs sqlalchemy; pip install 'bayesspr[sql]' (or give "
             "a DuckDB file path)"
         ) from exc
-    return sqlalchemy.create_engine(url)
+    return sqlalchemy.create_engine(_with_installed_driver(sqlalchemy.engine.make_url(url)))
+
+
+def _with_installed_driver(url):  # sqlalchemy.URL -> sqlalchemy.URL
+    """A plain ``postgresql://`` URL through psycopg 3 where psycopg2 is not installed.
+
+    psycopg2 is SQLAlchemy's default PostgreSQL driver; ``bayesspr[sql]`` installs psycopg 3.
+    """
+    if url.drivername not in ("postgresql", "postgres"):
+        return url
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        return url.set(drivername="postgresql+psycopg")
+    return url.set(drivername="postgresql")
 
 
 _SQL_TYPES = {

@@ -1,4 +1,8 @@
-"""Run tables in a real DuckDB file and, through SQLAlchemy, a real SQLite file (no mocks)."""
+"""Run tables in a real DuckDB file and, through SQLAlchemy, a real SQLite file and a real
+PostgreSQL server (pgserver's binaries, started in a temporary folder; no mocks)."""
+
+import itertools
+import warnings
 
 import pandas as pd
 import pytest
@@ -15,9 +19,28 @@ def _run(when, vans, **extra):
     return {"runs": runs, "plan": plan}
 
 
-@pytest.fixture(params=["duckdb", "sqlite"])
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A PostgreSQL server of its own for this module; skipped where pgserver is missing."""
+    pgserver = pytest.importorskip("pgserver", reason="pip install pgserver (a dev dependency)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR not set
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    databases = itertools.count()
+    yield server, databases
+    server.cleanup()
+
+
+@pytest.fixture(params=["duckdb", "sqlite", "postgresql"])
 def target(request, tmp_path):
-    return tmp_path / "runs.duckdb" if request.param == "duckdb" else f"sqlite:///{tmp_path}/r.db"
+    if request.param == "duckdb":
+        return tmp_path / "runs.duckdb"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/r.db"
+    server, databases = request.getfixturevalue("postgres")
+    name = f"runs_{next(databases)}"
+    server.psql(f"CREATE DATABASE {name};")
+    return server.get_uri(name)  # a plain postgresql:// URL, as a team would give it
 
 
 def test_two_runs_compare_with_sql_and_a_later_column_is_added(target):
