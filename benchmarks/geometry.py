@@ -11,7 +11,9 @@ Variants:
 * ``before``: the spec as it was (τ_o ~ LogNormal(0.15, 0.6), τ_z ~ HalfNormal(0.1)) at
   target_accept 0.99 — the setting issue 30 called convergence bought with speed;
 * ``before@0.9``: the same priors at a normal target_accept 0.9;
-* ``default``: the shipped ``models/default.toml``;
+* ``zip-halfnormal`` and ``zip-halfnormal@0.9``: the shipped spec but τ_z ~ HalfNormal(0.06),
+  the default until 2026-12-05, at 0.95 and 0.9;
+* ``default``: the shipped ``models/default.toml`` (τ_z ~ LogNormal(0.05, 0.5));
 * ``default@0.9``: the shipped priors at target_accept 0.9.
 
 ``--locate WORLD`` instead samples one world with nutpie directly, keeps each divergence's
@@ -20,6 +22,7 @@ their posterior mean in posterior SDs: where the geometry breaks.
 
     python benchmarks/geometry.py                      # 10 worlds × seeds 1, 2 (≈ 12 min)
     python benchmarks/geometry.py --worlds 4 --seeds 1
+    python benchmarks/geometry.py --variants zip-halfnormal default   # side by side
     python benchmarks/geometry.py --locate 103 --variant before@0.9
 """
 
@@ -44,10 +47,14 @@ def variants() -> dict[str, dict]:
     before = copy.deepcopy(shipped)
     before["priors"]["overhead_hours_sd"] = {"dist": "LogNormal", "median": 0.15, "sigma": 0.6}
     before["priors"]["zip_effect_sd"] = {"dist": "HalfNormal", "sigma": 0.1}
+    zip_halfnormal = copy.deepcopy(shipped)
+    zip_halfnormal["priors"]["zip_effect_sd"] = {"dist": "HalfNormal", "sigma": 0.06}
     out = {}
     for name, spec, accept in (
         ("before", before, 0.99),
         ("before@0.9", before, 0.9),
+        ("zip-halfnormal", zip_halfnormal, None),
+        ("zip-halfnormal@0.9", zip_halfnormal, 0.9),
         ("default", shipped, None),
         ("default@0.9", shipped, 0.9),
     ):
@@ -59,11 +66,12 @@ def variants() -> dict[str, dict]:
     return out
 
 
-def run(n_worlds: int, seeds: list[int]) -> None:
-    """Fit every world with every variant and seed; print the table."""
+def run(n_worlds: int, seeds: list[int], names: list[str] | None = None) -> None:
+    """Fit every world with every variant (or the ``names`` given) and seed; print the table."""
     worlds = list(convergence_worlds(n_worlds))
     rows = []
-    for name, spec in variants().items():
+    chosen = {name: spec for name, spec in variants().items() if not names or name in names}
+    for name, spec in chosen.items():
         divs, ess, steps, seconds, rates = [], [], [], 0.0, []
         for seed in seeds:
             for label, world in worlds:
@@ -143,11 +151,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--locate", type=int, help="a world seed (100, 101, ...)")
     parser.add_argument("--variant", default="before@0.9", choices=list(variants()))
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=list(variants()),
+        help="compare only these (the first is the baseline)",
+    )
     args = parser.parse_args()
     if args.locate is not None:
         locate(args.locate, args.variant, args.seeds[0])
     else:
-        run(args.worlds, args.seeds)
+        run(args.worlds, args.seeds, args.variants)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Run::
 
     python benchmarks/volume_coverage.py                              # every effect, 2 seeds
     python benchmarks/volume_coverage.py --effects baseline station_day_shocks --models zip-day
+    python benchmarks/volume_coverage.py --effects station_yearly --prior yearly_sd_station=0.1
 """
 
 from __future__ import annotations
@@ -38,11 +39,17 @@ MODELS = {"two-level": VolumeModel, "zip-day": ZipDayVolumeModel}
 
 
 def score_effect(
-    name: str, effect: str, seeds: list[int], size: dict[str, int], fit_kwargs: dict
+    name: str,
+    effect: str,
+    seeds: list[int],
+    size: dict[str, int],
+    fit_kwargs: dict,
+    priors: dict[str, float] | None = None,
 ) -> list[dict]:
     """Fit one model on every seed's world of one effect; pooled coverage rows."""
+    extra = {"priors": priors} if priors else {}
     result = effect_coverage(
-        lambda world: MODELS[name](regressors=world.regressors),
+        lambda world: MODELS[name](regressors=world.regressors, **extra),
         effect,
         seeds,
         world_size=size,
@@ -87,7 +94,15 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument(
+        "--prior",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a prior of the two-level model's spec, e.g. yearly_sd_station=0.1",
+    )
     args = parser.parse_args()
+    priors = {k: float(v) for k, v in (item.split("=", 1) for item in args.prior)}
     rows = []
     for effect in args.effects:
         for name in args.models:
@@ -97,7 +112,8 @@ def main() -> None:
                 "zips_per_station": 2,
             }
             fit_kwargs = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
-            rows += score_effect(name, effect, args.seeds, size, fit_kwargs)
+            chosen = priors if name == "two-level" else None
+            rows += score_effect(name, effect, args.seeds, size, fit_kwargs, chosen)
             print(pd.DataFrame(rows[-3:]).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
     print()
