@@ -39,6 +39,8 @@ PLAN_FILES = (
     "fan_chart.png",
     "shortfall.png",
 )
+#: The Zarr store ``bayesspr plan --keep-draws`` adds to the plan folder.
+PLAN_DRAWS = "draws.zarr"
 
 
 def _checked_spr_fit(args: argparse.Namespace) -> SPRModel:
@@ -153,22 +155,46 @@ def _rounded(table: pd.DataFrame) -> pd.DataFrame:
 def cmd_plan(args: argparse.Namespace) -> int:
     """``bayesspr plan``: forecast, plan the fleet and write the plan folder."""
     inputs = {"--model": args.model, "--volume": args.volume, "--history": args.history}
-    out = check_output_path(args.out, "folder", inputs, folder_files=PLAN_FILES)
+    out = check_output_path(args.out, "folder", inputs, folder_files=(*PLAN_FILES, PLAN_DRAWS))
     changes = _changes(args)
     source, network, first_day, history = volume_source(args)
     model = _checked_spr_fit(args)
     volume, network, first_day = load_volume(args, source, network, first_day)
     scenario = _scenario(args, changes, first_day)
     record = inputs_record(inputs)
-    result = forecast(
-        model,
-        volume,
-        args.horizon,
-        scenario=scenario,
-        network=network,
-        n_samples=args.samples,
-        random_seed=args.seed,
-    )
+    with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
+        result = forecast(
+            model,
+            volume,
+            args.horizon,
+            scenario=scenario,
+            network=network,
+            n_samples=args.samples,
+            random_seed=args.seed,
+            store=tmp / PLAN_DRAWS if args.keep_draws else None,
+        )
+        fleet_plan = _write_plan(
+            args, model, volume, network, history, scenario, record, result, tmp
+        )
+    written = (*PLAN_FILES, PLAN_DRAWS) if args.keep_draws else PLAN_FILES
+    print(f"scenario: {scenario.describe()}")
+    print(_rounded(fleet_plan.horizon).to_string(index=False))
+    print(f"wrote {', '.join(written)} and manifest.json to {out}")
+    return 0
+
+
+def _write_plan(
+    args: argparse.Namespace,
+    model: Any,
+    volume: Any,
+    network: Any,
+    history: pd.DataFrame | None,
+    scenario: Scenario,
+    record: dict[str, Any],
+    result: Any,
+    tmp: Path,
+) -> fleet.FleetPlan:
+    """Plan the fleet on the forecast and write the plan folder's files into ``tmp``."""
     costs = None
     if args.van_cost is not None:
         capacity = args.van_capacity
@@ -189,49 +215,44 @@ def cmd_plan(args: argparse.Namespace) -> int:
         "van_capacity": args.van_capacity,
         "van_cost": args.van_cost,
         "shortage_cost": args.shortage_cost,
+        "keep_draws": args.keep_draws,
     }
     tables = {
         "plan.csv": fleet_plan.table,
         "fleet.csv": fleet_plan.horizon,
         "forecast_summary.csv": result.summary,
     }
-    with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
-        for name, table in tables.items():
-            write_csv(_with_scenario(table, scenario.name), tmp / name)
-        write_csv(
-            summary_legend(tables["forecast_summary.csv"]), tmp / "forecast_summary_legend.csv"
-        )
-        if history is not None and "routes" not in history:
-            history = None  # a history without routes describes the network only
-        fleet_charts.fan_chart(
-            result.draws,
-            fleet_plan,
-            tmp / "fan_chart.png",
-            history=history,
-            note=_chart_note(history, scenario),
-        )
-        fleet_charts.shortfall_chart(
-            fleet_plan.table, tmp / "shortfall.png", service_level=args.service_level
-        )
-        fits = {
-            "--model": model.verdict(),
-            "--volume": volume.verdict()
-            if isinstance(volume, VolumeModel)
-            else "a planned-volume table (no fit)",
-        }
-        write_manifest(
-            tmp,
-            getattr(args, "argv", []),
-            inputs=record,
-            settings=settings,
-            fits=fits,
-            scenario=scenario.record(),
-            model_spec_id=model.idata.attrs.get("bayesspr_spec_id"),
-        )
-    print(f"scenario: {scenario.describe()}")
-    print(_rounded(fleet_plan.horizon).to_string(index=False))
-    print(f"wrote {', '.join(PLAN_FILES)} and manifest.json to {out}")
-    return 0
+    for name, table in tables.items():
+        write_csv(_with_scenario(table, scenario.name), tmp / name)
+    write_csv(summary_legend(tables["forecast_summary.csv"]), tmp / "forecast_summary_legend.csv")
+    if history is not None and "routes" not in history:
+        history = None  # a history without routes describes the network only
+    fleet_charts.fan_chart(
+        result.draws,
+        fleet_plan,
+        tmp / "fan_chart.png",
+        history=history,
+        note=_chart_note(history, scenario),
+    )
+    fleet_charts.shortfall_chart(
+        fleet_plan.table, tmp / "shortfall.png", service_level=args.service_level
+    )
+    fits = {
+        "--model": model.verdict(),
+        "--volume": volume.verdict()
+        if isinstance(volume, VolumeModel)
+        else "a planned-volume table (no fit)",
+    }
+    write_manifest(
+        tmp,
+        getattr(args, "argv", []),
+        inputs=record,
+        settings=settings,
+        fits=fits,
+        scenario=scenario.record(),
+        model_spec_id=model.idata.attrs.get("bayesspr_spec_id"),
+    )
+    return fleet_plan
 
 
 def cmd_absorb(args: argparse.Namespace) -> int:

@@ -392,6 +392,13 @@ def _add_plan(sub: _Subparsers) -> None:
         help="cost of one van-day the fleet cannot cover (currency)",
     )
     p.add_argument(
+        "--keep-draws",
+        action="store_true",
+        help="also keep every zip-day and station-day draw in draws.zarr in the folder "
+        "(a Zarr store, streamed block by block; open it with "
+        "bayesspr.io.draw_store.open_draws)",
+    )
+    p.add_argument(
         "--out",
         required=True,
         help="folder for the plan CSVs, charts and "

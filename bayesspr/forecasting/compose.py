@@ -10,9 +10,11 @@ over draws, days and zips), so 10,000 zips fit in memory.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,8 @@ from bayesspr.forecasting.scenario import (
     VolumeShock,
     ZipMove,
 )
+from bayesspr.io.draw_store import ZipBlockWriter, open_draws
+from bayesspr.io.files import atomic_folder
 from bayesspr.spr.model import SPRModel
 from bayesspr.spr.physics import ZoneDay
 from bayesspr.volume.model import VolumeModel
@@ -399,6 +403,7 @@ def forecast(
     random_seed: int = 0,
     keep_zips: bool = True,
     interval: float = DEFAULT_INTERVAL,
+    store: str | os.PathLike[str] | None = None,
 ) -> Forecast:
     """Forecast routes per zip-day and station-day from volume draws and the SPR posterior.
 
@@ -432,11 +437,19 @@ def forecast(
         Keep zip-day draws (needed for EV range checks); turn off for very many zips.
     interval : float
         Central interval mass of the summary, in (0, 1).
+    store : str or os.PathLike, optional
+        A Zarr store (folder) to stream the draws to: each block of zips is written as soon
+        as it is drawn (one Zarr chunk along ``zip``), so memory holds one block and the
+        station-day sums, whatever the number of zips; the store is written beside its path
+        and moved into place whole (an earlier store there is replaced only by a complete
+        one). The returned draws are then opened lazily from it
+        (:func:`bayesspr.io.draw_store.open_draws`).
 
     Returns
     -------
     Forecast
-        Draws (xarray) and the station-month summary (pandas), named by the scenario.
+        Draws (xarray; lazy with ``store``) and the station-month summary (pandas), named by
+        the scenario.
 
     Raises
     ------
@@ -468,8 +481,31 @@ def forecast(
     }
     params = spr_model.parameter_draws(spr_post.isel(sample=slice(0, n_s)), labels, rng)
 
-    totals = _Totals.zeros(n_s, layout, keep_zips)
-    chunk = max(1, CHUNK_ELEMENTS // max(1, n_s * len(dates)))
+    if store is None:
+        totals = _Totals.zeros(n_s, layout, keep_zips)
+        _draw_blocks(spr_model, params, source, layout, totals, random_seed)
+        draws = totals.dataset(scenario)
+    else:
+        with atomic_folder(store) as folder:  # an earlier store stays until this one is whole
+            writer = ZipBlockWriter(folder)
+            totals = _Totals.zeros(n_s, layout, keep_zips, writer)
+            _draw_blocks(spr_model, params, source, layout, totals, random_seed)
+            writer.add(totals.dataset(scenario))
+        draws = open_draws(store)
+    return Forecast(draws=draws, summary=summarise(draws, interval=interval), scenario=scenario)
+
+
+def _draw_blocks(
+    spr_model: SPRModel,
+    params: Any,
+    source: object,
+    layout: _Layout,
+    totals: _Totals,
+    random_seed: int,
+) -> None:
+    """Draw volume and routes block of zips by block, adding each block to ``totals``."""
+    n_s = totals.routes.shape[0]
+    chunk = max(1, CHUNK_ELEMENTS // max(1, n_s * len(layout.dates)))
     for z0 in range(0, len(layout.zips), chunk):
         cols = slice(z0, min(z0 + chunk, len(layout.zips)))
         stops, packages = _chunk_volume(source, layout, cols, n_s, random_seed)
@@ -486,8 +522,6 @@ def forecast(
             np.where(empty, 0, routes),
             np.where(empty, np.nan, km),
         )
-    draws = totals.dataset(layout, scenario)
-    return Forecast(draws=draws, summary=summarise(draws, interval=interval), scenario=scenario)
 
 
 def _whole_numbers(n_samples: object, random_seed: object) -> tuple[int, int]:
@@ -580,23 +614,31 @@ ZIP_DRAWS = {
 
 @dataclass
 class _Totals:
-    """Station-day sums on the draws (S, D·K) and, optionally, the zip-day draws (S, D, Z)."""
+    """Station-day sums on the draws (S, D·K), and the zip-day draws (S, D, Z).
 
+    The zip-day draws are kept in memory, handed block by block to a Zarr store, or dropped.
+    """
+
+    layout: _Layout
     routes: np.ndarray
     packages: np.ndarray
     stops: np.ndarray
     zip_draws: dict[str, np.ndarray]
+    writer: ZipBlockWriter | None = None
 
     @classmethod
-    def zeros(cls, n_s: int, layout: _Layout, keep_zips: bool) -> _Totals:
+    def zeros(
+        cls, n_s: int, layout: _Layout, keep_zips: bool, writer: ZipBlockWriter | None = None
+    ) -> _Totals:
         n_d, n_z, n_k = len(layout.dates), len(layout.zips), len(layout.stations)
         keep = {}
-        if keep_zips:
+        if keep_zips and writer is None:
             keep = {
                 name: np.zeros((n_s, n_d, n_z), dtype=dtype)
                 for name, (dtype, _) in ZIP_DRAWS.items()
             }
-        return cls(*(np.zeros((n_s, n_d * n_k)) for _ in range(3)), zip_draws=keep)
+        sums = (np.zeros((n_s, n_d * n_k)) for _ in range(3))
+        return cls(layout, *sums, zip_draws=keep, writer=writer if keep_zips else None)
 
     def add(
         self,
@@ -607,7 +649,7 @@ class _Totals:
         routes: np.ndarray,
         km: np.ndarray,
     ) -> None:
-        """Add a chunk's zip-days (S, D·C) to their stations' days, keep them if asked."""
+        """Add a chunk's zip-days (S, D·C) to their stations' days; keep or store them."""
         n_s, n_c = self.routes.shape[0], cols.stop - cols.start
         n_d = stops.shape[1] // n_c
         n_k = self.routes.shape[1] // n_d
@@ -629,9 +671,36 @@ class _Totals:
         }
         for name, values in self.zip_draws.items():
             values[:, :, cols] = chunk[name].reshape(n_s, n_d, n_c)
+        if self.writer is not None:
+            block = {
+                name: chunk[name].reshape(n_s, n_d, n_c).astype(dtype)
+                for name, (dtype, _) in ZIP_DRAWS.items()
+            }
+            self.writer.append(self._zip_dataset(block, cols))
 
-    def dataset(self, layout: _Layout, scenario: Scenario) -> xr.Dataset:
-        """The forecast's draws: station-day sums, zip-day draws kept, named by scenario."""
+    def _zip_dataset(self, arrays: dict[str, np.ndarray], cols: slice) -> xr.Dataset:
+        """Zip-day draws of the zips ``cols`` as a dataset, with their station each day."""
+        layout = self.layout
+        dims = ("sample", "date", "zip")
+        return xr.Dataset(
+            {
+                name: (dims, values, {"units": ZIP_DRAWS[name][1]})
+                for name, values in arrays.items()
+            },
+            coords={
+                "sample": np.arange(self.routes.shape[0]),
+                "date": layout.dates,
+                "zip": layout.zips[cols].to_numpy(),
+                "station_of": (
+                    ("date", "zip"),
+                    layout.stations.to_numpy()[layout.station_code[:, cols]],
+                ),
+            },
+        )
+
+    def dataset(self, scenario: Scenario) -> xr.Dataset:
+        """The station-day sums, with the zip-day draws kept in memory, named by scenario."""
+        layout = self.layout
         n_s = self.routes.shape[0]
         shape = (n_s, len(layout.dates), len(layout.stations))
         dims = ("sample", "date", "station")
@@ -644,19 +713,15 @@ class _Totals:
             "packages": (dims, self.packages.reshape(shape), {"units": "packages per day"}),
             "stops": (dims, self.stops.reshape(shape), {"units": "stops per day"}),
         }
-        for name, values in self.zip_draws.items():
-            data_vars[name] = (("sample", "date", "zip"), values, {"units": ZIP_DRAWS[name][1]})
         coords = {
             "sample": np.arange(n_s),
             "date": layout.dates,
             "station": layout.stations.to_numpy(),
-            "zip": layout.zips.to_numpy(),
         }
-        if self.zip_draws:
-            coords["station_of"] = (
-                ("date", "zip"),
-                layout.stations.to_numpy()[layout.station_code],
-            )
+        if self.zip_draws:  # the arrays themselves, not copies
+            zips = self._zip_dataset(self.zip_draws, slice(0, len(layout.zips)))
+            data_vars.update({name: zips[name].variable for name in zips.data_vars})
+            coords.update({name: zips[name].variable for name in ("zip", "station_of")})
         return xr.Dataset(
             data_vars,
             coords=coords,

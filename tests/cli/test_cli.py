@@ -510,6 +510,26 @@ def test_plan_writes_one_folder_that_records_what_it_holds(saved_fits, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]  # no temporary leftovers
 
 
+def test_plan_keeps_its_draws_in_a_zarr_store_when_asked(saved_fits, tmp_path):
+    from bayesspr.io.draw_store import open_draws
+
+    spr, volume = saved_fits
+    out = tmp_path / "plan"
+    argv = ["plan", "--model", spr, "--volume", volume, "--horizon", "1M", "--samples", "20"]
+    assert main([*argv, "--keep-draws", "--out", str(out)]) == 0
+    draws = open_draws(out / commands.PLAN_DRAWS)
+    assert draws["routes_zip"].chunks is not None  # lazy
+    assert draws.sizes["sample"] == 20
+    for station in draws["station"].to_numpy():
+        summed = draws["routes_zip"].where(draws["station_of"] == station, 0).sum("zip")
+        assert (summed == draws["routes"].sel(station=station)).all()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["keep_draws"] is True
+    # the folder is an earlier plan: a plan without --keep-draws replaces it whole
+    assert main([*argv, "--out", str(out)]) == 0
+    assert not (out / commands.PLAN_DRAWS).exists()
+
+
 def test_a_plan_killed_midway_leaves_the_earlier_plan_intact(
     saved_fits, tmp_path, monkeypatch, capsys
 ):
