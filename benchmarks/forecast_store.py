@@ -27,42 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import dask.array as da
-import numpy as np
-import pandas as pd
-import xarray as xr
-from forecast_speed import fits
+from forecast_speed import HORIZON_DAYS, fits, lazy_volume
 
 from bayesspr.data.network import Network
-from bayesspr.forecasting.compose import CHUNK_ELEMENTS, forecast
+from bayesspr.forecasting.compose import forecast
 from bayesspr.simulate.ladder import simulate_network
-
-HORIZON_DAYS = 487  # 16 months
-
-
-def lazy_volume(table: pd.DataFrame, n_samples: int) -> xr.Dataset:
-    """Volume draws (sample, date, zip) made by Dask only when a block of zips is read."""
-    last = table["date"].max()
-    recent = table[table["date"] > last - pd.Timedelta(days=28)]
-    mean = recent.groupby("zip", observed=True)["stops"].mean()
-    zips, level = mean.index.astype(str).to_numpy(), mean.to_numpy()
-    dates = pd.date_range(last + pd.Timedelta(days=1), periods=HORIZON_DAYS, freq="D")
-    block = max(1, CHUNK_ELEMENTS // (n_samples * len(dates)))
-    edges = [*range(0, len(zips), block), len(zips)]
-
-    def make(block_info=None):
-        z0, z1 = block_info[None]["array-location"][2]
-        rng = np.random.default_rng([0, z0])
-        noise = np.exp(0.15 * rng.standard_normal((n_samples, len(dates), z1 - z0)))
-        return np.round(level[None, None, z0:z1] * noise)
-
-    chunks = ((n_samples,), (len(dates),), tuple(np.diff(edges)))
-    stops = da.map_blocks(make, chunks=chunks, dtype=float, meta=np.array((), dtype=float))
-    dims = ("sample", "date", "zip")
-    coords = {"sample": np.arange(n_samples), "date": dates, "zip": zips}
-    return xr.Dataset(
-        {"stops": (dims, stops), "packages": (dims, da.round(stops * 1.7))}, coords=coords
-    )
 
 
 def child(mode: str, rung: str, samples: int, cache: str, folder: str) -> dict:

@@ -41,17 +41,18 @@ def test_worlds_differ_in_shape(fits):
 
 
 def test_default_fit_converges_on_the_worlds(fits, evidence, request):
-    """The strict verdict on at least 8 of 10 worlds (1 of the 2 of the small check); no
+    """The strict verdict on at least 9 of 10 worlds (1 of the 2 of the small check); no
     world far from it.
 
-    Two clean-clone runs of the same commit and seeds on one kind of machine gave different
-    chains (floating-point order differs between processes): one run met the strict verdict
-    on all 10 worlds, the other on 8 (seed 104: one divergence in 4,000 draws; seed 107:
-    R-hat 1.0100 on ``zip_effect_sd``). A marginal miss like those warns the user
-    (``ConvergenceWarning``); what this test refuses is a real regression — the earlier
-    HalfNormal spread prior gave R-hat 1.020 and tail ESS 147 on the README world.
+    Runs of the same commit and seeds give different chains (floating-point order differs
+    between processes), so a rare marginal miss (one divergence in 4,000 draws) is allowed
+    once; it warns the user (``ConvergenceWarning``). With the HalfNormal(0.06) zip spread
+    two runs met the verdict on 8 and 9 of 10 worlds (τ_z the lowest-ESS variable); with the
+    zero-avoiding LogNormal(0.05, 0.5) of today's spec, 10 of 10 (2026-12-05). What this test
+    refuses is a real regression — the earlier HalfNormal station spread gave R-hat 1.020
+    and tail ESS 147 on the README world.
     """
-    size, out = fits
+    _, out = fits
     for label, model, seconds in out:
         d = model.diagnostics
         ess_per_s = min(d["ess_bulk_min"], d["ess_tail_min"]) / seconds
@@ -65,7 +66,7 @@ def test_default_fit_converges_on_the_worlds(fits, evidence, request):
             d["ok"],
         )
     failed = {label: m.diagnostics["problems"] for label, m, _ in out if not m.diagnostics["ok"]}
-    allowed = 2 if size == "full" else 1
+    allowed = 1
     evidence.record(
         request,
         "SPR default fit: worlds meeting the strict verdict",
