@@ -1,7 +1,7 @@
 """PNG charts of a deployment plan, as an owner would see them in a review.
 
 Figures are built with matplotlib's object API on the Agg canvas (no pyplot, no global
-backend state) and written atomically through :func:`bayesspr.io.files.atomic_write`.
+backend state) and written atomically through :func:`bayesspr.io.files.write_png`.
 
 * :func:`electric_share_figure`: the electric share of each city's fleet by month, with the
   network's minimum share where one is set.
@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from bayesspr.deploy.plan import DeployPlan
-from bayesspr.io.files import atomic_write
+from bayesspr.io.files import write_png
 
 __all__ = [
     "CHART_FILES",
@@ -207,9 +207,4 @@ def deploy_charts(
             strict=True,
         )
     )
-    out = {}
-    for name, fig in figures.items():
-        out[name] = atomic_write(
-            lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=dpi), folder / name
-        )
-    return out
+    return {name: write_png(fig, folder / name, dpi) for name, fig in figures.items()}

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from bayesspr.evaluation.backtest import HARD_CASES, Backtest
 from bayesspr.evaluation.baselines import VARIANTS
 from bayesspr.evaluation.scores import pit_coverage
-from bayesspr.io.files import atomic_write
+from bayesspr.io.files import write_png
 from bayesspr.spr.model import LEVELS
 
 
@@ -127,4 +127,4 @@ def plot_coverage(backtest: Backtest, path: str | Path) -> Path:
 def _write_png(fig: Figure, path: str | Path) -> Path:
     """Lay the figure out and write it as a 110-dpi PNG, atomically."""
     fig.tight_layout()
-    return atomic_write(lambda tmp: fig.savefig(tmp, format="png", dpi=110), path)
+    return write_png(fig, path, 110)

@@ -2,7 +2,7 @@
 
 One job: draw what :mod:`bayesspr.fleet.decisions` decided, as a planner would show it in a review.
 Figures are built with matplotlib's object API on the Agg canvas (no pyplot, no global
-backend state) and written atomically through :func:`bayesspr.io.files.atomic_write`.
+backend state) and written atomically through :func:`bayesspr.io.files.write_png`.
 
 * :func:`fan_chart` (:func:`fan_figure`): one panel per station, by month: the routes of a
   mean day and of a peak day (median, 50 % and 90 % intervals over the joint draws), the
@@ -34,7 +34,7 @@ from bayesspr.fleet.config import _check_peak_share
 from bayesspr.fleet.decisions import FleetPlan
 from bayesspr.fleet.draws import as_routes, month_slices, peak_count, scenario_name
 from bayesspr.fleet.legend import percent_text
-from bayesspr.io.files import atomic_write
+from bayesspr.io.files import write_png
 
 #: Central interval masses of the fan chart's bands, widest first.
 FAN_BANDS = (0.9, 0.5)
@@ -42,11 +42,6 @@ FAN_BANDS = (0.9, 0.5)
 #: Colours of the two monthly series: the mean day and the peak day.
 _COLOURS = {"mean": "tab:blue", "peak": "tab:orange"}
 _FLEET_COLOUR = "tab:red"
-
-
-def _save(fig: Figure, path: str | os.PathLike[str], dpi: int) -> Path:
-    """Write ``fig`` as PNG to ``path`` in one step."""
-    return atomic_write(lambda tmp: fig.savefig(tmp, format="png", dpi=dpi), path)
 
 
 # --- monthly aggregates ----------------------------------------------------------------------
@@ -467,7 +462,7 @@ def fan_chart(
         ncols=ncols,
         note=note,
     )
-    return _save(fig, path, dpi)
+    return write_png(fig, path, dpi)
 
 
 # --- shortfall chart -------------------------------------------------------------------------
@@ -569,4 +564,4 @@ def shortfall_chart(
         The written file.
     """
     fig = shortfall_figure(plan_df, service_level=service_level, scenario=scenario)
-    return _save(fig, path, dpi)
+    return write_png(fig, path, dpi)

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pandas as pd
 import xarray as xr
@@ -45,6 +46,7 @@ __all__ = [
     "sha256_of",
     "table_format",
     "write_csv",
+    "write_png",
 ]
 
 #: Decimal places of numbers in the CSV tables people read (routes, vans, probabilities).
@@ -250,6 +252,26 @@ def atomic_write(write: Callable[[str], None], path: str | os.PathLike[str]) -> 
             Path(tmp).unlink(missing_ok=True)
             raise
     return target
+
+
+def write_png(figure: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """Write a matplotlib figure as a PNG file in one step (:func:`atomic_write`).
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+        The chart.
+    path : str or os.PathLike
+        Destination file; its folder is created if missing.
+    dpi : int
+        Resolution (dots per inch).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    return atomic_write(lambda tmp: figure.savefig(tmp, format="png", dpi=dpi), path)
 
 
 @contextlib.contextmanager

@@ -1,7 +1,7 @@
 """The monitor's chart: the most surprising stations' days, history beside the month.
 
 Built with matplotlib's object API on the Agg canvas (no pyplot, no global state) and written
-atomically (:func:`bayesspr.io.files.atomic_write`).
+atomically (:func:`bayesspr.io.files.write_png`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
-from bayesspr.io.files import atomic_write
+from bayesspr.io.files import write_png
 from bayesspr.monitor.surprise import MonitorReport
 
 __all__ = ["MONITOR_CHART", "monitor_figure", "write_monitor_chart"]
@@ -116,6 +116,4 @@ def write_monitor_chart(
         The written file.
     """
     fig = monitor_figure(report, history)
-    return atomic_write(
-        lambda tmp: fig.savefig(tmp, format="png", dpi=dpi), Path(folder) / MONITOR_CHART
-    )
+    return write_png(fig, Path(folder) / MONITOR_CHART, dpi)
