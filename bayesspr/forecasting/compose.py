@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -510,9 +511,9 @@ def _draw_blocks(
         cols = slice(z0, min(z0 + chunk, len(layout.zips)))
         stops, packages = _chunk_volume(source, layout, cols, n_s, random_seed)
         zone, index = _chunk_rows(layout, cols, stops, packages)
-        routes, km = spr_model.route_draws(
-            params, zone, index, np.random.default_rng([random_seed, 4, cols.start])
-        )
+        n_noise = 1 if params.sigma_km is None else 2
+        normals = _route_normals(random_seed, layout.zips[cols], n_s, len(layout.dates), n_noise)
+        routes, km = spr_model.route_draws(params, zone, index, normals=normals)
         empty = stops < 1  # a zip-day with no stops needs no route
         totals.add(
             cols,
@@ -522,6 +523,22 @@ def _draw_blocks(
             np.where(empty, 0, routes),
             np.where(empty, np.nan, km),
         )
+
+
+def _route_normals(
+    random_seed: int, zips: Sequence[str], n_s: int, n_d: int, n_noise: int
+) -> np.ndarray:
+    """(n_noise, S, D·Z) standard normals of the routes' day noise, rows day-major (–).
+
+    Each zip's come from its own stream, seeded by the forecast's seed and the zip's name, so
+    a zip's route draws do not depend on which zips share its block (nor on the block size).
+    """
+    out = np.empty((n_noise, n_s, n_d, len(zips)))
+    for j, name in enumerate(zips):
+        code = str(name).encode()
+        stream = np.random.default_rng([random_seed, 4, len(code), *code])
+        out[..., j] = stream.standard_normal((n_noise, n_s, n_d))
+    return out.reshape(n_noise, n_s, n_d * len(zips))
 
 
 def _whole_numbers(n_samples: object, random_seed: object) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from bayesspr._exports import lazy_exports
 _EXPORTS = {
     "draw_route_counts": "likelihood",
     "route_count_logp": "likelihood",
+    "route_counts": "likelihood",
     "DEFAULT_INTERVAL": "model",
     "GROUP_EFFECTS": "model",
     "LEVELS": "model",

@@ -115,5 +115,15 @@ def draw_route_counts(
         Whole routes (float array of integers).
     """
     log_need, sigma, floor = np.broadcast_arrays(log_need, sigma, floor)
-    need = np.exp(log_need + sigma * rng.standard_normal(log_need.shape))
-    return np.maximum(np.ceil(need), floor)
+    return route_counts(log_need, sigma, floor, rng.standard_normal(log_need.shape))
+
+
+def route_counts(
+    log_need: np.ndarray, sigma: np.ndarray, floor: np.ndarray, normals: np.ndarray
+) -> np.ndarray:
+    """Whole routes R = max(⌈exp(μ + σ·z)⌉, L) for given standard normals z (routes).
+
+    :func:`draw_route_counts` with the noise supplied: ``log_need`` (log routes), ``sigma``
+    (log routes), ``floor`` (routes) and ``normals`` (–) broadcast together.
+    """
+    return np.maximum(np.ceil(np.exp(log_need + sigma * normals)), floor)

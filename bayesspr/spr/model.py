@@ -34,11 +34,12 @@ import xarray as xr
 
 from bayesspr.data import table as data_mod
 from bayesspr.defaults import DEFAULT_INTERVAL, central_bounds
+from bayesspr.errors import ForecastError
 from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
 from bayesspr.inference.fitted_model import stacked_samples as stacked_samples  # re-exported
 from bayesspr.inference.fitted_model import warm_start_values as warm_start_values  # re-exported
 from bayesspr.spr import physics
-from bayesspr.spr.likelihood import draw_route_counts, route_count_logp
+from bayesspr.spr.likelihood import route_count_logp, route_counts
 from bayesspr.spr.physics import RouteConstants, ZoneDay
 from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_rv
 
@@ -472,7 +473,9 @@ class SPRModel(FittedModel):
         params: ParameterDraws,
         rows: ZoneDay,
         index: dict[str, np.ndarray],
-        rng: np.random.Generator,
+        rng: np.random.Generator | None = None,
+        *,
+        normals: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Draws of whole routes and route length for rows whose volume may vary by sample.
 
@@ -487,8 +490,12 @@ class SPRModel(FittedModel):
         index : dict
             Integer position of each row's group in the labels given to
             :meth:`parameter_draws`: ``{"city": (R,), "station": (R,), "zip": (R,)}``.
-        rng : numpy.random.Generator
-            Source of the day noise.
+        rng : numpy.random.Generator, optional
+            Source of the day noise, unless ``normals`` gives it.
+        normals : numpy.ndarray, optional
+            (2, S, R) standard normals: the day noise of the route need, then of the route
+            length (–); the caller's own, e.g. keyed by zip so that draws do not depend on
+            which rows are drawn together.
 
         Returns
         -------
@@ -496,15 +503,25 @@ class SPRModel(FittedModel):
             (S, R) whole routes per zip-day (routes).
         route_km : numpy.ndarray
             (S, R) length of a route (km), with the fitted day noise when learned.
+
+        Raises
+        ------
+        ForecastError
+            If neither ``rng`` nor ``normals`` is given.
         """
+        if rng is None and normals is None:
+            raise ForecastError("route_draws needs rng= or normals= (the day noise)")
         constants = params.route_constants(index, float(self.spec["constants"]["circuity"]))
         mu = log_route_need(rows, constants)
-        floor = physics.capacity_floor_routes(rows.packages, rows.capacity)
-        routes = draw_route_counts(mu, params.sigma_route, np.atleast_2d(floor), rng)
+        floor = np.atleast_2d(physics.capacity_floor_routes(rows.packages, rows.capacity))
+        shape = np.broadcast_shapes(np.shape(mu), np.shape(params.sigma_route), floor.shape)
+        z_need = normals[0] if normals is not None else rng.standard_normal(shape)
+        routes = route_counts(mu, params.sigma_route, floor, z_need)
         km = physics.expected_route_km(rows, constants, routes=routes)
         km = np.broadcast_to(km, routes.shape)
         if params.sigma_km is not None:
-            km = km * np.exp(params.sigma_km * rng.standard_normal(routes.shape))
+            z_km = normals[1] if normals is not None else rng.standard_normal(routes.shape)
+            km = km * np.exp(params.sigma_km * z_km)
         return routes, km
 
     def predict_draws(

@@ -20,7 +20,7 @@ BLOCK_ZIPS = 3
 
 @pytest.fixture(scope="module")
 def blocks(demo_volume_fit):
-    """Blocks of three zips (route draws are seeded per block, so both runs share them)."""
+    """Blocks of three zips for the streamed forecasts."""
     days = len(horizon_days(demo_volume_fit.last_date + pd.Timedelta(days=1), HORIZON))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(compose, "CHUNK_ELEMENTS", BLOCK_ZIPS * SAMPLES * days)
@@ -28,8 +28,11 @@ def blocks(demo_volume_fit):
 
 
 @pytest.fixture(scope="module")
-def in_memory(demo_fit, demo_volume_fit, blocks):
-    return forecast(demo_fit, demo_volume_fit, HORIZON, n_samples=SAMPLES, random_seed=5)
+def in_memory(demo_fit, demo_volume_fit):
+    """All zips in one block: a zip's draws do not depend on which zips share its block."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compose, "CHUNK_ELEMENTS", 10**12)
+        return forecast(demo_fit, demo_volume_fit, HORIZON, n_samples=SAMPLES, random_seed=5)
 
 
 def test_a_streamed_forecast_equals_the_one_in_memory(
