@@ -43,6 +43,20 @@ EFFECT_WORLDS: dict[str, dict[str, float]] = {
 #: Log-scale day-to-day noise of one zip-day around its mean (–), as in the SPR worlds.
 ZIP_DAY_SD = 0.08
 
+#: Zips of one station, at most: a zip's code is 10000 + 1000·(city index) + 100·(station index
+#: in the network) + its number, unique while a station has under 100 zips.
+_MAX_ZIPS_PER_STATION = 99
+
+
+def city_names(n_cities: int) -> list[str]:
+    """Names of ``n_cities`` cities: those of ``CITY_NAMES`` first, then ``C07``, ``C08``, ….
+
+    Each name's first three letters differ, so the stations named after them do too.
+    """
+    extra = [f"C{c + 1:02d}" for c in range(len(CITY_NAMES), n_cities)]
+    return list(CITY_NAMES[:n_cities]) + extra
+
+
 #: Yearly cycle: log amplitude of the network's first harmonic, peaking in late November.
 SEASON_PEAK_DAY = 330
 
@@ -98,7 +112,9 @@ def simulate_volume_world(
     seed : int
         Seed; the same seed and arguments give the same world.
     n_cities, stations_per_city, zips_per_station : int
-        Size of the hierarchy.
+        Size of the hierarchy. The first six cities carry the names of
+        :data:`~bayesspr.simulate.worlds.CITY_NAMES`, the rest ``C07``, ``C08``, …; a
+        station has at most 99 zips.
     n_days, horizon_days : int
         Days of history and of held-out future (days).
     start : str
@@ -131,7 +147,8 @@ def simulate_volume_world(
     Raises
     ------
     SimulationError
-        If a size is below 1, a day count negative, or an sd negative.
+        If a size is below 1 (or a station has over 99 zips), a day count negative, or an sd
+        negative.
     """
     sizes = {
         "n_cities": n_cities,
@@ -144,9 +161,10 @@ def simulate_volume_world(
             raise SimulationError(
                 f"simulate_volume_world({name}={value!r}): expected a whole number >= 1"
             )
-    if n_cities > len(CITY_NAMES):
+    if zips_per_station > _MAX_ZIPS_PER_STATION:
         raise SimulationError(
-            f"simulate_volume_world(n_cities={n_cities}): at most {len(CITY_NAMES)}"
+            f"simulate_volume_world(zips_per_station={zips_per_station}): at most "
+            f"{_MAX_ZIPS_PER_STATION} (a zip's code holds its number in two digits)"
         )
     sds = {
         "station_day_sd": station_day_sd,
@@ -162,7 +180,7 @@ def simulate_volume_world(
                 f"simulate_volume_world({name}={value!r}): expected a finite sd >= 0"
             )
     rng = np.random.default_rng(seed)
-    cities = list(CITY_NAMES[:n_cities])
+    cities = city_names(n_cities)
     stations = [(c, f"{c[:3].upper()}{j + 1}") for c in cities for j in range(stations_per_city)]
     zip_rows = [
         (f"{10000 + 1000 * ci + 100 * si + j:05d}", c, s)

@@ -41,6 +41,25 @@ def test_volume_worlds_are_seeded_and_effects_switch_on_alone():
         simulate_volume_world(4, station_day_sd=-1)
 
 
+def test_volume_worlds_grow_past_six_cities_with_unique_names():
+    world = simulate_volume_world(
+        2, n_cities=20, stations_per_city=3, zips_per_station=99, n_days=20, horizon_days=5
+    )
+    zips = world.table.drop_duplicates("zip")
+    assert len(zips) == 20 * 3 * 99 and zips["station"].nunique() == 60
+    assert zips.groupby("city")["station"].nunique().eq(3).all()
+    assert {"Boston", "Atlanta", "C07", "C20"} <= set(zips["city"])
+    # the six named cities keep their zips whatever comes after them
+    six = simulate_volume_world(2, n_cities=6, stations_per_city=3, n_days=20, horizon_days=5)
+    assert set(six.table["zip"]) < set(
+        simulate_volume_world(2, n_cities=7, stations_per_city=3, n_days=20, horizon_days=5).table[
+            "zip"
+        ]
+    )
+    with pytest.raises(ValueError, match="zips_per_station=100"):
+        simulate_volume_world(2, zips_per_station=100)
+
+
 def test_day_shocks_option_is_checked_and_in_the_spec_id():
     with pytest.raises(ValueError, match="day_shocks='city'"):
         VolumeModel(day_shocks="city")
