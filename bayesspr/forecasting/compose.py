@@ -532,13 +532,15 @@ def _route_normals(
 
     Each zip's come from its own stream, seeded by the forecast's seed and the zip's name, so
     a zip's route draws do not depend on which zips share its block (nor on the block size).
+    Single precision: they only perturb a log route need, and they are the forecast's
+    largest array.
     """
-    out = np.empty((n_noise, n_s, n_d, len(zips)))
+    by_zip = np.empty((len(zips), n_noise, n_s, n_d), dtype=np.float32)
     for j, name in enumerate(zips):
         code = str(name).encode()
         stream = np.random.default_rng([random_seed, 4, len(code), *code])
-        out[..., j] = stream.standard_normal((n_noise, n_s, n_d))
-    return out.reshape(n_noise, n_s, n_d * len(zips))
+        stream.standard_normal((n_noise, n_s, n_d), dtype=np.float32, out=by_zip[j])
+    return np.ascontiguousarray(by_zip.transpose(1, 2, 3, 0)).reshape(n_noise, n_s, -1)
 
 
 def _whole_numbers(n_samples: object, random_seed: object) -> tuple[int, int]:

@@ -14,9 +14,13 @@ The same functions give the log-probability (pytensor, for NUTS) and draws (nump
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytensor.tensor as pt
 from pymc.math import logdiffexp
+
+from bayesspr.spr.physics import backend
 
 _SQRT_HALF = float(np.sqrt(0.5))
 
@@ -118,12 +122,12 @@ def draw_route_counts(
     return route_counts(log_need, sigma, floor, rng.standard_normal(log_need.shape))
 
 
-def route_counts(
-    log_need: np.ndarray, sigma: np.ndarray, floor: np.ndarray, normals: np.ndarray
-) -> np.ndarray:
+def route_counts(log_need: Any, sigma: Any, floor: Any, normals: Any) -> Any:
     """Whole routes R = max(⌈exp(μ + σ·z)⌉, L) for given standard normals z (routes).
 
     :func:`draw_route_counts` with the noise supplied: ``log_need`` (log routes), ``sigma``
-    (log routes), ``floor`` (routes) and ``normals`` (–) broadcast together.
+    (log routes), ``floor`` (routes) and ``normals`` (–) broadcast together; numpy or
+    pytensor, as the physics.
     """
-    return np.maximum(np.ceil(np.exp(log_need + sigma * normals)), floor)
+    xp = backend(log_need, sigma, floor, normals)
+    return xp.maximum(xp.ceil(xp.exp(log_need + sigma * normals)), floor)

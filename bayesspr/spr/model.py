@@ -20,8 +20,9 @@ present, a log-normal likelihood of the route length informs the tour constant.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
@@ -204,6 +206,59 @@ class ParameterDraws:
 def _pick(values: Any, index: Any) -> Any:
     """Columns ``index`` of (S, n_groups) draws, or entries of (n_groups,) values."""
     return values[:, index] if values.ndim == 2 else values[index]
+
+
+def _route_inputs(
+    params: ParameterDraws, rows: ZoneDay, index: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The arrays a route kernel reads, by name: parameter draws, row covariates, indices."""
+    values = {f"param_{f.name}": getattr(params, f.name) for f in fields(params)}
+    values |= {f"row_{f.name}": getattr(rows, f.name) for f in fields(rows)}
+    values |= {f"index_{level}": index[level] for level in ("city", "station", "zip")}
+    return {k: np.asarray(v) for k, v in values.items() if v is not None}
+
+
+def _signature(values: dict[str, np.ndarray]) -> tuple[tuple[str, str, tuple[bool, ...]], ...]:
+    """What a compiled kernel depends on: each input's name, dtype and length-1 axes."""
+    return tuple((k, v.dtype.str, tuple(n == 1 for n in v.shape)) for k, v in values.items())
+
+
+@functools.lru_cache(maxsize=32)
+def _route_kernel(
+    signature: tuple[tuple[str, str, tuple[bool, ...]], ...],
+    circuity: float,
+    with_km: bool,
+    normals_dtype: str = "<f8",
+) -> Callable[..., list[np.ndarray]]:
+    """Route draws as one compiled PyTensor function of the same physics formulas.
+
+    The numpy evaluation of :func:`log_route_need` makes a temporary array per operation;
+    compiled, PyTensor fuses the element-wise chain into one loop (about twice the rows per
+    second on a 4-million-row block). Inputs are those of :func:`_route_inputs` in order, then
+    the standard normals of the route need and of the route length, (S, R) each; outputs are
+    routes and km per route, (S, R).
+    """
+    symbols = {
+        name: pt.tensor(name, dtype=np.dtype(dtype), shape=tuple(1 if b else None for b in one))
+        for name, dtype, one in signature
+    }
+
+    def part(prefix: str) -> dict[str, Any]:
+        return {k.removeprefix(prefix): v for k, v in symbols.items() if k.startswith(prefix)}
+
+    params = ParameterDraws(**part("param_"))
+    rows = ZoneDay(**part("row_"))
+    index = part("index_")
+    z_need = pt.matrix("z_need", dtype=np.dtype(normals_dtype))
+    z_km = pt.matrix("z_km", dtype=np.dtype(normals_dtype))
+    constants = params.route_constants(index, circuity)
+    floor = pt.atleast_2d(physics.capacity_floor_routes(rows.packages, rows.capacity))
+    routes = route_counts(log_route_need(rows, constants), params.sigma_route, floor, z_need)
+    km = physics.expected_route_km(rows, constants, routes=routes) + pt.zeros_like(routes)
+    if with_km:
+        km = km * pt.exp(params.sigma_km * z_km)
+    inputs = [*symbols.values(), z_need, z_km]
+    return pytensor.function(inputs, [routes, km], on_unused_input="ignore")
 
 
 def log_route_need(zone: ZoneDay, constants: RouteConstants) -> Any:
@@ -493,9 +548,9 @@ class SPRModel(FittedModel):
         rng : numpy.random.Generator, optional
             Source of the day noise, unless ``normals`` gives it.
         normals : numpy.ndarray, optional
-            (2, S, R) standard normals: the day noise of the route need, then of the route
-            length (–); the caller's own, e.g. keyed by zip so that draws do not depend on
-            which rows are drawn together.
+            (2, S, R) standard normals (float64 or float32): the day noise of the route need,
+            then of the route length (–); the caller's own, e.g. keyed by zip so that draws
+            do not depend on which rows are drawn together.
 
         Returns
         -------
@@ -511,17 +566,16 @@ class SPRModel(FittedModel):
         """
         if rng is None and normals is None:
             raise ForecastError("route_draws needs rng= or normals= (the day noise)")
-        constants = params.route_constants(index, float(self.spec["constants"]["circuity"]))
-        mu = log_route_need(rows, constants)
-        floor = np.atleast_2d(physics.capacity_floor_routes(rows.packages, rows.capacity))
-        shape = np.broadcast_shapes(np.shape(mu), np.shape(params.sigma_route), floor.shape)
-        z_need = normals[0] if normals is not None else rng.standard_normal(shape)
-        routes = route_counts(mu, params.sigma_route, floor, z_need)
-        km = physics.expected_route_km(rows, constants, routes=routes)
-        km = np.broadcast_to(km, routes.shape)
-        if params.sigma_km is not None:
-            z_km = normals[1] if normals is not None else rng.standard_normal(routes.shape)
-            km = km * np.exp(params.sigma_km * z_km)
+        circuity = float(self.spec["constants"]["circuity"])
+        values = _route_inputs(params, rows, index)
+        n_rows = len(np.asarray(index["zip"]))
+        shape = (np.shape(params.sigma_route)[0], n_rows)
+        with_km = params.sigma_km is not None
+        if normals is None:
+            normals = np.stack([rng.standard_normal(shape) for _ in range(1 + with_km)])
+        normals = np.asarray(normals)
+        kernel = _route_kernel(_signature(values), circuity, with_km, normals.dtype.str)
+        routes, km = kernel(*values.values(), normals[0], normals[1 if with_km else 0])
         return routes, km
 
     def predict_draws(
