@@ -1,0 +1,170 @@
+"""The monthly cycle up the size ladder: time, memory and convergence per rung and step.
+
+For each rung of :data:`bayesspr.simulate.ladder.RUNGS` asked for, one process per rung
+(so that its peak memory is its own) runs the steps in order and prints a row per step:
+
+* ``simulate``: the rung's network and a year of daily history;
+* ``validate``: the canonical table checked;
+* ``spr fit``: ``SPRModel().fit`` with its defaults;
+* ``volume fit``: ``VolumeModel().fit`` with its defaults;
+* ``forecast``: 16 months of joint draws (``--samples``) composed per station-day, zip-day
+  draws streamed to a Zarr store;
+* ``plan``: the fleet plan per station and month at the default service level.
+
+Each row has the step's wall time (s), the process's peak RSS so far (MiB) and, for fits,
+min bulk ESS, ESS per second, max R-hat and divergences. ``--markdown`` prints the table;
+``--chart PATH`` draws fit and forecast time against zips on log-log axes.
+
+Usage: ``python benchmarks/scale.py --rungs S [--samples 200] [--markdown] [--chart PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+STEPS = ("simulate", "validate", "spr fit", "volume fit", "forecast", "plan")
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _fit_row(model, seconds: float) -> dict:
+    d = model.diagnostics
+    ess = min(d["ess_bulk_min"], d["ess_tail_min"])
+    return {
+        "min bulk ESS": round(d["ess_bulk_min"]),
+        "ESS/s": round(ess / seconds, 2),
+        "max R-hat": round(d["rhat_max"], 4),
+        "divergences": d["divergences"],
+    }
+
+
+def run_rung(rung: str, samples: int, seed: int) -> list[dict]:
+    """The cycle's steps on one rung, in this process."""
+    from bayesspr import SPRModel, VolumeModel, forecast
+    from bayesspr.data.table import validate
+    from bayesspr.fleet import decisions
+    from bayesspr.simulate.ladder import simulate_network
+
+    warnings.simplefilter("ignore")
+    rows: list[dict] = []
+    state: dict = {}
+
+    def step(name: str, work) -> None:
+        started = time.perf_counter()
+        extra = work() or {}
+        seconds = time.perf_counter() - started
+        row = {"rung": rung, "step": name, "wall s": round(seconds, 1), "peak MiB": _peak_mib()}
+        row |= extra(seconds) if callable(extra) else extra
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+
+    def simulate():
+        state["world"] = simulate_network(rung, seed=seed)
+        state["zips"] = state["world"].table["zip"].nunique()
+        return {"zips": state["zips"], "rows": len(state["world"].table)}
+
+    def check():
+        state["table"] = validate(state["world"].table)
+
+    def fit_spr():
+        state["spr"] = SPRModel().fit(state["table"], random_seed=1)
+        return lambda seconds: _fit_row(state["spr"], seconds)
+
+    def fit_volume():
+        state["volume"] = VolumeModel().fit(state["table"], random_seed=2)
+        return lambda seconds: _fit_row(state["volume"], seconds)
+
+    def compose():
+        folder = Path(tempfile.mkdtemp(prefix="bayesspr-scale-"))
+        state["forecast"] = forecast(
+            state["spr"],
+            state["volume"],
+            "16M",
+            n_samples=samples,
+            random_seed=3,
+            store=folder / "draws.zarr",
+        )
+        draws = state["forecast"].draws
+        n = draws.sizes["sample"] * draws.sizes["date"] * draws.sizes["zip"]
+        return lambda seconds: {"zip-day draws/s": round(n / seconds)}
+
+    def plan():
+        decisions.plan(state["forecast"].draws["routes"].load())
+
+    work = {
+        "simulate": simulate,
+        "validate": check,
+        "spr fit": fit_spr,
+        "volume fit": fit_volume,
+        "forecast": compose,
+        "plan": plan,
+    }
+    for name in STEPS:
+        step(name, work[name])
+    for row in rows:
+        row["zips"] = state["zips"]
+    return rows
+
+
+def chart(table: pd.DataFrame, path: str) -> None:
+    """Log-log chart of each step's wall time against zips."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for step_name, part in table.groupby("step", sort=False):
+        if step_name in ("spr fit", "volume fit", "forecast", "plan"):
+            ax.plot(part["zips"], part["wall s"], marker="o", label=step_name)
+    ax.set(xscale="log", yscale="log", xlabel="zips in the network", ylabel="wall time (s)")
+    ax.set_title("Cost of the monthly cycle by network size (2 cores)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rungs", nargs="+", default=["S"])
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--chart", default=None, help="write the log-log chart here (PNG)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_rung(args.child, args.samples, args.seed)))
+        return
+    rows = []
+    for rung in args.rungs:
+        command = [sys.executable, __file__, "--child", rung]
+        command += ["--samples", str(args.samples), "--seed", str(args.seed)]
+        done = subprocess.run(
+            command,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+        )
+        rows += json.loads(done.stdout.strip().splitlines()[-1])
+    table = pd.DataFrame(rows)
+    print(table.to_markdown(index=False) if args.markdown else table.to_string(index=False))
+    if args.chart:
+        chart(table, args.chart)
+
+
+if __name__ == "__main__":
+    main()
