@@ -125,6 +125,8 @@ def chart(table: pd.DataFrame, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from bayesspr.io.files import write_png
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for step_name, part in table.groupby("step", sort=False):
         if step_name in ("spr fit", "volume fit", "forecast", "plan"):
@@ -134,7 +136,7 @@ def chart(table: pd.DataFrame, path: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_png(fig, path)
 
 
 def main() -> None:

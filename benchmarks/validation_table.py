@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+from bayesspr.io.files import atomic_write
+
 
 def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
@@ -27,9 +29,7 @@ def _read(path: Path) -> list[dict]:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), path)
 
 
 def merge(rows: list[dict], part: list[dict]) -> list[dict]:

@@ -163,16 +163,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     scenario = _scenario(args, changes, first_day)
     record = inputs_record(inputs)
     with atomic_folder(out) as tmp:  # the whole folder, or the earlier one
-        result = forecast(
-            model,
-            volume,
-            args.horizon,
-            scenario=scenario,
-            network=network,
-            n_samples=args.samples,
-            random_seed=args.seed,
-            store=tmp / PLAN_DRAWS if args.keep_draws else None,
-        )
+        store = tmp / PLAN_DRAWS if args.keep_draws else None
+        result = _forecast_of_command(args, model, volume, network, scenario, store=store)
         fleet_plan = _write_plan(
             args, model, volume, network, history, scenario, record, result, tmp
         )
@@ -181,6 +173,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(_rounded(fleet_plan.horizon).to_string(index=False))
     print(f"wrote {', '.join(written)} and manifest.json to {out}")
     return 0
+
+
+def _forecast_of_command(
+    args: argparse.Namespace,
+    model: Any,
+    volume: Any,
+    network: Any,
+    scenario: Scenario,
+    **options: Any,
+) -> Any:
+    """The composed forecast at the command's ``--horizon``, ``--samples`` and ``--seed``."""
+    return forecast(
+        model,
+        volume,
+        args.horizon,
+        scenario=scenario,
+        network=network,
+        n_samples=args.samples,
+        random_seed=args.seed,
+        **options,
+    )
 
 
 def _write_plan(
@@ -275,16 +288,7 @@ def cmd_absorb(args: argparse.Namespace) -> int:
         bought = pd.Series(args.vans, index=stations, name="vans")
     fleet.vans_by_station(bought, stations.to_numpy())  # a station typo fails before any work
     scenario = _scenario(args, changes, first_day)
-    result = forecast(
-        model,
-        volume,
-        args.horizon,
-        scenario=scenario,
-        network=network,
-        n_samples=args.samples,
-        random_seed=args.seed,
-        keep_zips=False,
-    )
+    result = _forecast_of_command(args, model, volume, network, scenario, keep_zips=False)
     table = _with_scenario(fleet.absorb(bought, result.draws), scenario.name)
     print(f"scenario: {scenario.describe()}")
     print(_rounded(table).to_string(index=False))
