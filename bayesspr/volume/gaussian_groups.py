@@ -332,7 +332,7 @@ def shared_moments(
     own = group_kernels.group_moments(
         stats.xx, order, starts, stats.xy, stats.yy, stats.n, m, d, s2, cols
     )
-    logp, d_mean, d_var, d_noise, d_shared = group_kernels.shared_gradients(
+    logp, d_mean, d_var, d_noise, d_shared, *_ = group_kernels.shared_gradients(
         stats.xx,
         np.asarray(stats.pattern, np.int64),
         stats.xy,
@@ -344,6 +344,7 @@ def shared_moments(
         np.asarray(shared.cluster, np.int64),
         cols,
         v,
+        np.ones(len(s2)),
         own,
     )
     return {
@@ -398,6 +399,7 @@ def shared_draws(
             cols,
             shared.n_clusters,
             *_float_arrays(shared_var[s]),
+            np.ones(m.shape[0]),
         )
         # w = ŵ + L⁻ᵀ z has covariance P⁻¹ for P = L Lᵀ
         chol_t = np.swapaxes(chol, -1, -2)

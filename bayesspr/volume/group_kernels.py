@@ -203,11 +203,11 @@ def group_moments(xx, order, starts, xy, yy, n, m, d, s2, columns):
 
 
 @numba.njit(cache=True, nogil=True)
-def cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v):
+def cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v, weight):
     """Posterior of each cluster's shared values, and each cluster's extra log density.
 
     Inputs as for :func:`shared_gradients`, with ``mean`` and ``cov_cols`` from
-    :func:`group_moments`.
+    :func:`group_moments`; group g carries its cluster's shared values times ``weight[g]``.
 
     Returns
     -------
@@ -219,12 +219,13 @@ def cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v):
     b = np.zeros((n_clusters, k))
     for g in range(m.shape[0]):
         c = cluster[g]
+        a_g = weight[g]
         for i in range(k):
             ci = columns[i]
-            b[c, i] += (mean[g, ci] - m[g, ci]) / d[g, ci]
-            a[c, i, i] += 1.0 / d[g, ci]
+            b[c, i] += a_g * (mean[g, ci] - m[g, ci]) / d[g, ci]
+            a[c, i, i] += a_g * a_g / d[g, ci]
             for j in range(k):
-                a[c, i, j] -= cov_cols[g, ci, j] / (d[g, ci] * d[g, columns[j]])
+                a[c, i, j] -= a_g * a_g * cov_cols[g, ci, j] / (d[g, ci] * d[g, columns[j]])
     w_mean = np.empty((n_clusters, k))
     w_cov = np.empty((n_clusters, k, k))
     chol = np.empty((n_clusters, k, k))
@@ -245,26 +246,32 @@ def cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v):
 
 
 @numba.njit(cache=True, nogil=True)
-def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, own):
+def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weight, own):
     """Log density and gradients with each cluster's shared values integrated out as well.
 
-    ``own`` is :func:`group_moments`' output for the same inputs.
+    ``own`` is :func:`group_moments`' output for the same inputs; group g's prior mean is
+    m_g + weight[g]·E w_c (weight 1 for a plain walk; a rotated group's column sum of the
+    rotation under city-day shocks).
 
     Returns
     -------
     tuple
         ``logp`` (float), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,), ``d_shared``
-        (C, K).
+        (C, K); and for the cross terms of city-day shocks, the posterior means of the
+        coefficients ``beta`` (G, p), the gains G_g = weight·V_g D⁻¹E (G, p, K) and the
+        clusters' posterior covariances P⁻¹ (C, K, K).
     """
     logp_g, _, _, _, mean, cov_diag, cov_cols = own
     n_groups, p = m.shape
     k = columns.shape[0]
     n_clusters = v.shape[0]
-    posterior = cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v)
+    posterior = cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v, weight)
     w_mean, w_cov, _, extra = posterior
     d_mean = np.empty((n_groups, p))
     d_var = np.empty((n_groups, p))
     d_noise = np.empty(n_groups)
+    beta_all = np.empty((n_groups, p))
+    gain_all = np.empty((n_groups, p, k))
     xx_beta = np.empty(p)
     by_cluster = np.argsort(cluster, kind="mergesort")
     bounds = np.searchsorted(cluster[by_cluster], np.arange(n_clusters + 1))
@@ -275,7 +282,8 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, own)
         gain = cov_cols[groups]  # a copy: fancy indexing
         for r in range(size):
             for j in range(k):
-                gain[r, :, j] /= d[groups[r], columns[j]]
+                gain[r, :, j] *= weight[groups[r]] / d[groups[r], columns[j]]
+            gain_all[groups[r]] = gain[r]
         gain = gain.reshape(size * p, k)
         beta = mean[groups] + (gain @ w_mean[c]).reshape(size, p)
         gain_cov = gain @ w_cov[c]  # G P⁻¹
@@ -283,19 +291,21 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, own)
         gain_cov = gain_cov.reshape(size, p, k)
         for r in range(size):
             g = groups[r]
+            a_g = weight[g]
+            beta_all[g] = beta[r]
             dev = beta[r] - m[g]
             dev_var = cov_diag[g] + gcg[r]
             at_cols_over_d = 0.0
             for j in range(k):
                 col = columns[j]
-                dev[col] -= w_mean[c, j]
+                dev[col] -= a_g * w_mean[c, j]
                 at = gain_cov[r, col, j]
-                dev_var[col] += w_cov[c, j, j] - 2.0 * at
-                at_cols_over_d += at / d[g, col]
+                dev_var[col] += a_g * a_g * w_cov[c, j, j] - 2.0 * a_g * at
+                at_cols_over_d += a_g * at / d[g, col]
             _matvec(xx[pattern[g]], beta[r], xx_beta)
             resid = yy[g] - 2.0 * _dot(beta[r], xy[g]) + _dot(xx_beta, beta[r])
             trace_own = s2[g] * (p - (cov_diag[g] / d[g]).sum())
-            # tr(XᵀX G P⁻¹ Gᵀ) with XᵀX G = σ² D⁻¹(E − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²)
+            # tr(XᵀX G P⁻¹ Gᵀ) with XᵀX G = σ² D⁻¹(aE − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²)
             trace_shared = -s2[g] * ((gcg[r] / d[g]).sum() - at_cols_over_d)
             d_mean[g] = dev / d[g]
             d_var[g] = 0.5 * (dev**2 + dev_var) / d[g] ** 2 - 0.5 / d[g]
@@ -305,4 +315,13 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, own)
         for j in range(k):
             second_moment = w_mean[c, j] ** 2 + w_cov[c, j, j]
             d_shared[c, j] = 0.5 * second_moment / v[c, j] ** 2 - 0.5 / v[c, j]
-    return logp_g.sum() + extra.sum(), d_mean, d_var, d_noise, d_shared
+    return (
+        logp_g.sum() + extra.sum(),
+        d_mean,
+        d_var,
+        d_noise,
+        d_shared,
+        beta_all,
+        gain_all,
+        w_cov,
+    )

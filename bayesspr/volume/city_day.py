@@ -1,0 +1,457 @@
+"""Stations whose daily noise shares a city-day shock, solved as independent rotated groups.
+
+A city's stations s = 1 … n have y_st = x_tᵀβ_s + c_t + e_st with a shock c_t ~ Normal(0, τ²)
+that every station of the city shares on day t (weather, a holiday the regressors miss, a
+carrier outage) and their own noise e_st ~ Normal(0, σ_s²). On the days all n report, the
+noise vector of a day has covariance Σ = diag(σ²) + τ²11ᵀ, the same every day. With
+Σ = U diag(ν) Uᵀ, the rotated responses z_t = Uᵀy_t have independent noise (variances ν), and
+the rotated coefficients γ_j = Σ_s U_sj β_s are independent too, because every station of
+the city has the same prior covariance (the spreads are common): γ_j ~ Normal(Σ_s U_sj m_s +
+a_j E w, D) with a_j = Σ_s U_sj, where w is the city's walk. So the stations of a city become
+n groups of :mod:`bayesspr.volume.gaussian_groups` again: their statistics are the rotated
+Xᵀy and, from the city's n × n cross products Σ_t y_st y_s't (kept with the fit), yᵀy; their
+walk weights are a_j. The log density is unchanged by the rotation (U is orthogonal).
+
+The gradient with respect to σ² and τ² does not differentiate U: by Fisher's identity it is
+the posterior mean of the complete-data derivative, ∂L/∂Σ = ½ Σ⁻¹(R − TΣ)Σ⁻¹ with R the
+posterior mean of Σ_t r_t r_tᵀ, evaluated in the rotated basis (where Σ is diagonal) from
+the groups' posterior means, their gains on the walk and the walk's posterior covariance; then
+∂L/∂σ_s² = (∂L/∂Σ)_ss and ∂L/∂τ² = 1ᵀ(∂L/∂Σ)1.
+
+Stations are grouped into **partitions**: the stations of one city that report on the same
+days. A station that launched during the history is its own partition, and the shock's
+correlation between partitions is left out (each station's noise variance is still σ_s² + τ²,
+and the walk still ties the whole city): an approximation for the launch days only.
+
+* :func:`city_day_statistics`: the partitions and their cross products.
+* :func:`city_day_moments`: log density and gradients (numpy and numba).
+* :func:`city_day_log_likelihood`: the same as a PyTensor Op, for the PyMC model.
+* :func:`city_day_draws`: draws of the walk and every station's coefficients for forecasts.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+from bayesspr.volume import group_kernels
+from bayesspr.volume.gaussian_groups import (
+    GroupStatistics,
+    SharedCoefficients,
+    coefficient_draws,
+    posterior_moments,
+)
+
+
+@dataclass(frozen=True)
+class CityDayStatistics:
+    """Which stations share city-day shocks, and their cross products.
+
+    Attributes
+    ----------
+    partition : numpy.ndarray
+        (G,) the partition of each group: the stations of one city present on the same days.
+    cross : numpy.ndarray
+        (G, M) row g holds Σ_t y_gt y_ht over the partition's days for the partition's
+        members h in order (``members``), padded with zeros to the largest partition M.
+    """
+
+    partition: np.ndarray
+    cross: np.ndarray
+
+    @functools.cached_property
+    def members(self) -> list[np.ndarray]:
+        """Each partition's groups, in increasing order."""
+        order = np.argsort(self.partition, kind="stable")
+        counts = np.bincount(self.partition)
+        return np.split(order, np.cumsum(counts)[:-1])
+
+    @functools.cached_property
+    def batches(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Partitions of equal size stacked: (P, n) members and (P, n, n) cross products."""
+        by_size: dict[int, list[np.ndarray]] = {}
+        for group in self.members:
+            by_size.setdefault(len(group), []).append(group)
+        out = []
+        for size, groups in sorted(by_size.items()):
+            members = np.stack(groups)
+            out.append((members, self.cross[members][:, :, :size]))
+        return out
+
+
+def city_day_statistics(
+    values: np.ndarray, present: np.ndarray, cluster: np.ndarray
+) -> CityDayStatistics:
+    """Partitions (cluster × presence pattern) and their cross products.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        (G, T) responses; entries where ``present`` is False are ignored.
+    present : numpy.ndarray
+        (G, T) bool.
+    cluster : numpy.ndarray
+        (G,) the cluster (city) of each group.
+
+    Returns
+    -------
+    CityDayStatistics
+    """
+    present = np.asarray(present, dtype=bool)
+    _, pattern = np.unique(present, axis=0, return_inverse=True)
+    key = np.stack([np.asarray(cluster, np.int64), pattern.ravel()], axis=1)
+    _, partition = np.unique(key, axis=0, return_inverse=True)
+    partition = partition.ravel().astype(np.int64)
+    y = np.where(present, values, 0.0)
+    counts = np.bincount(partition)
+    cross = np.zeros((len(partition), int(counts.max())))
+    for k in range(len(counts)):
+        members = np.flatnonzero(partition == k)
+        cross[members, : len(members)] = y[members] @ y[members].T
+    return CityDayStatistics(partition=partition, cross=cross)
+
+
+@dataclass(frozen=True)
+class _Rotation:
+    """Each partition's eigenbasis U (P, n, n) and noise variances ν (P, n), by batch."""
+
+    batches: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    size: int
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Station values (G, …) to rotated groups: Uᵀx per partition."""
+        out = np.empty_like(x)
+        for members, u, _, _ in self.batches:
+            out[members] = np.einsum("pij,pi...->pj...", u, x[members])
+        return out
+
+    def backward(self, x: np.ndarray) -> np.ndarray:
+        """Rotated group values (G, …) to stations: Ux per partition."""
+        out = np.empty_like(x)
+        for members, u, _, _ in self.batches:
+            out[members] = np.einsum("pij,pj...->pi...", u, x[members])
+        return out
+
+    def per_group(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Noise variances ν, walk weights a = Uᵀ1 and rotated yᵀy, each (G,)."""
+        noise, weight, yy = (np.empty(self.size) for _ in range(3))
+        for members, u, nu, cross in self.batches:
+            noise[members] = nu
+            weight[members] = u.sum(axis=1)
+            yy[members] = np.einsum("pij,pik,pkj->pj", u, cross, u)
+        return noise, weight, yy
+
+
+def _rotation(
+    city_day: CityDayStatistics, noise_var: np.ndarray, shock_var: np.ndarray
+) -> _Rotation:
+    """Eigen-decompose every partition's day covariance diag(σ²) + τ²11ᵀ."""
+    batches = []
+    for members, cross in city_day.batches:
+        n = members.shape[1]
+        sigma = np.broadcast_to(shock_var[members][:, :, None], (*members.shape, n)).copy()
+        idx = np.arange(n)
+        sigma[:, idx, idx] += noise_var[members]
+        nu, u = np.linalg.eigh(sigma)
+        batches.append((members, u, nu, cross))
+    return _Rotation(batches, len(noise_var))
+
+
+def _tied_variances(city_day: CityDayStatistics, prior_var: np.ndarray) -> None:
+    """Raise unless every partition's stations share their prior variances."""
+    for members, _ in city_day.batches:
+        block = prior_var[members]
+        if not np.array_equal(block, np.broadcast_to(block[:, :1], block.shape)):
+            raise ValueError(
+                "city-day shocks need the same prior variances for every station of a city "
+                "(the rotation keeps stations independent only then)"
+            )
+
+
+def _rotated_statistics(stats: GroupStatistics, rot: _Rotation) -> tuple[GroupStatistics, Any]:
+    noise, weight, yy = rot.per_group()
+    rotated = GroupStatistics(stats.xx, stats.pattern, rot.forward(stats.xy), yy, stats.n)
+    return rotated, (noise, weight)
+
+
+def city_day_moments(
+    stats: GroupStatistics,
+    city_day: CityDayStatistics,
+    prior_mean: np.ndarray,
+    prior_var: np.ndarray,
+    noise_var: np.ndarray,
+    shared: SharedCoefficients,
+    shared_var: np.ndarray,
+    shock_var: np.ndarray,
+) -> dict[str, Any]:
+    """Log density and gradients of stations with a walk and city-day shocks integrated out.
+
+    Parameters
+    ----------
+    stats : GroupStatistics
+        Sufficient statistics of the G stations.
+    city_day : CityDayStatistics
+        Their partitions and cross products.
+    prior_mean, prior_var : numpy.ndarray
+        (G, p) prior means and variances of each station's own coefficients; the variances
+        must be equal within a partition.
+    noise_var : numpy.ndarray
+        (G,) each station's own noise variance σ².
+    shared : SharedCoefficients
+        The cities (clusters) and the walk's columns.
+    shared_var : numpy.ndarray
+        (C, K) prior variances of the walks.
+    shock_var : numpy.ndarray
+        (C,) variance τ² of each city's day shock.
+
+    Returns
+    -------
+    dict
+        ``logp`` (float, nats), ``d_mean`` (G, p), ``d_var`` (G, p; each partition's total
+        split evenly among its stations, the derivative for variances tied within it),
+        ``d_noise`` (G,), ``d_shared`` (C, K), ``d_shock`` (C,).
+    """
+    m, d, s2, v, tau2 = (
+        np.ascontiguousarray(a, dtype=np.float64)
+        for a in (prior_mean, prior_var, noise_var, shared_var, shock_var)
+    )
+    _tied_variances(city_day, d)
+    cluster = np.asarray(shared.cluster, np.int64)
+    cols = np.asarray(shared.columns, np.int64)
+    rot = _rotation(city_day, s2, tau2[cluster])
+    rotated, (nu, weight) = _rotated_statistics(stats, rot)
+    m_rot = rot.forward(m)
+    order, starts = stats.runs
+    own = group_kernels.group_moments(
+        rotated.xx, order, starts, rotated.xy, rotated.yy, rotated.n, m_rot, d, nu, cols
+    )
+    logp, d_mean_rot, d_var_rot, d_noise_rot, d_shared, beta, gain, w_cov = (
+        group_kernels.shared_gradients(
+            rotated.xx,
+            np.asarray(stats.pattern, np.int64),
+            rotated.xy,
+            rotated.yy,
+            rotated.n,
+            m_rot,
+            d,
+            nu,
+            cluster,
+            cols,
+            v,
+            weight,
+            own,
+        )
+    )
+    d_var = np.empty_like(d_var_rot)
+    d_noise = np.empty_like(s2)
+    d_shock = np.zeros(len(tau2))
+    for members, u, nu_b, cross in rot.batches:
+        d_var[members] = d_var_rot[members].mean(axis=1, keepdims=True)
+        off = _cross_residuals(
+            rotated, members, u, nu_b, cross, beta, gain, w_cov, d, weight, cluster, cols
+        )
+        # ∂L/∂Σ̃ in the rotated basis: ½ R̃_jk/(ν_j ν_k) off the diagonal, the groups' own
+        # noise derivatives on it
+        grad = 0.5 * off / (nu_b[:, :, None] * nu_b[:, None, :])
+        n = members.shape[1]
+        idx = np.arange(n)
+        grad[:, idx, idx] = d_noise_rot[members]
+        grad = u @ grad @ np.swapaxes(u, 1, 2)  # ∂L/∂Σ in the stations' basis
+        d_noise[members] = grad[:, idx, idx]
+        np.add.at(d_shock, cluster[members[:, 0]], grad.sum(axis=(1, 2)))
+    return {
+        "logp": float(logp),
+        "d_mean": rot.backward(d_mean_rot),
+        "d_var": d_var,
+        "d_noise": d_noise,
+        "d_shared": d_shared,
+        "d_shock": d_shock,
+    }
+
+
+def _cross_residuals(
+    rotated: GroupStatistics,
+    members: np.ndarray,
+    u: np.ndarray,
+    nu: np.ndarray,
+    cross: np.ndarray,
+    beta: np.ndarray,
+    gain: np.ndarray,
+    w_cov: np.ndarray,
+    prior_var: np.ndarray,
+    weight: np.ndarray,
+    cluster: np.ndarray,
+    cols: np.ndarray,
+) -> np.ndarray:
+    """Posterior mean of Σ_t r_jt r_kt between rotated groups j ≠ k of each partition.
+
+    (P, n, n); the diagonal is not meaningful (the groups' own derivatives carry it). With
+    γ̂ the posterior means and G the gains on the walk, Cov(γ_j, γ_k) = G_j P⁻¹ G_kᵀ for j ≠ k,
+    so R̃_jk = z_jᵀz_k − γ̂_jᵀXᵀz_k − γ̂_kᵀXᵀz_j + γ̂_jᵀXᵀXγ̂_k + tr(XᵀX G_j P⁻¹ G_kᵀ), with
+    XᵀX G_j = ν_j D⁻¹(a_j E − G_j).
+    """
+    b = beta[members]  # (P, n, p)
+    xy = rotated.xy[members]
+    xx = rotated.xx[rotated.pattern[members[:, 0]]]  # (P, p, p)
+    zz = np.swapaxes(u, 1, 2) @ cross @ u
+    bxy = b @ np.swapaxes(xy, 1, 2)
+    out = zz - bxy - np.swapaxes(bxy, 1, 2) + b @ xx @ np.swapaxes(b, 1, 2)
+    g = gain[members]  # (P, n, p, K)
+    a_minus = -g
+    k = len(cols)
+    a_minus[:, :, cols, np.arange(k)] += weight[members][:, :, None]
+    xxg = nu[:, :, None, None] * a_minus / prior_var[members][:, :, :, None]
+    h = xxg @ w_cov[cluster[members[:, 0]]][:, None]  # (P, n, p, K)
+    out += np.einsum("pjak,plak->pjl", h, g)
+    return out
+
+
+def city_day_draws(
+    stats: GroupStatistics,
+    city_day: CityDayStatistics,
+    prior_mean: np.ndarray,
+    prior_var: np.ndarray,
+    noise_var: np.ndarray,
+    shared: SharedCoefficients,
+    shared_var: np.ndarray,
+    shock_var: np.ndarray,
+    walk_normals: np.ndarray,
+    coefficient_normals: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of each city's walk and every station's coefficients, one per sample.
+
+    Parameters
+    ----------
+    stats, city_day, shared : as for :func:`city_day_moments`.
+    prior_mean, prior_var : numpy.ndarray
+        (S, G, p) per hyper-parameter sample.
+    noise_var : numpy.ndarray
+        (S, G).
+    shared_var : numpy.ndarray
+        (S, C, K).
+    shock_var : numpy.ndarray
+        (S, C).
+    walk_normals : numpy.ndarray
+        (S, C, K) standard normal values, keyed by city.
+    coefficient_normals : numpy.ndarray
+        (S, G, p) standard normal values, keyed by station (they drive the rotated groups of
+        the station's partition, so every station of a partition is drawn together).
+
+    Returns
+    -------
+    walk : numpy.ndarray
+        (S, C, K) draws of w.
+    beta : numpy.ndarray
+        (S, G, p) draws of each station's coefficients, its city's walk included (at the
+        walk's columns).
+    """
+    cluster = np.asarray(shared.cluster, np.int64)
+    cols = np.asarray(shared.columns, np.int64)
+    walk = np.empty(walk_normals.shape)
+    beta = np.empty(coefficient_normals.shape)
+    for s in range(walk_normals.shape[0]):
+        m, d, s2, v, tau2 = (
+            np.ascontiguousarray(a[s], dtype=np.float64)
+            for a in (prior_mean, prior_var, noise_var, shared_var, shock_var)
+        )
+        rot = _rotation(city_day, s2, tau2[cluster])
+        rotated, (nu, weight) = _rotated_statistics(stats, rot)
+        m_rot = rot.forward(m)
+        pieces = posterior_moments(rotated, m_rot, d, nu, cols)
+        w_mean, _, chol, _ = group_kernels.cluster_posterior(
+            pieces["mean"],
+            pieces["cov_cols"],
+            m_rot,
+            d,
+            cluster,
+            cols,
+            shared.n_clusters,
+            v,
+            weight,
+        )
+        chol_t = np.swapaxes(chol, -1, -2)
+        walk[s] = w_mean + np.linalg.solve(chol_t, walk_normals[s][..., None])[..., 0]
+        m_rot[:, cols] += weight[:, None] * walk[s][cluster]
+        gamma = coefficient_draws(
+            rotated, m_rot[None], d[None], nu[None], coefficient_normals[s][None]
+        )[0]
+        beta[s] = rot.backward(gamma)
+    return walk, beta
+
+
+def city_day_log_likelihood(
+    stats: GroupStatistics,
+    city_day: CityDayStatistics,
+    prior_mean: pt.TensorLike,
+    prior_var: pt.TensorLike,
+    noise_var: pt.TensorLike,
+    shared: SharedCoefficients,
+    shared_var: pt.TensorLike,
+    shock_var: pt.TensorLike,
+) -> pt.TensorVariable:
+    """:func:`city_day_moments`' log density as a PyTensor scalar (nats), with its gradient."""
+    _register_numba()
+    return CityDayGaussianGroups(stats, city_day, shared)(
+        *(
+            pt.as_tensor(x).astype("float64")
+            for x in (prior_mean, prior_var, noise_var, shared_var, shock_var)
+        )
+    )[0]
+
+
+class CityDayGaussianGroups(Op):
+    """PyTensor Op of :func:`city_day_moments` for fixed statistics, with gradient.
+
+    Inputs: prior mean (G, p), prior variance (G, p), noise variance (G,), walk variance
+    (C, K), shock variance (C,). Outputs: the scalar log density and its derivatives.
+    """
+
+    __props__ = ("key",)
+
+    def __init__(
+        self, stats: GroupStatistics, city_day: CityDayStatistics, shared: SharedCoefficients
+    ) -> None:
+        self.stats = stats
+        self.city_day = city_day
+        self.shared = shared
+        self.key = (id(stats), id(city_day), id(shared))
+
+    def make_node(self, *inputs: Any) -> Apply:
+        """The node: five float inputs, six outputs."""
+        tensors = [pt.as_tensor(x) for x in inputs]
+        return Apply(self, tensors, [pt.dscalar(), *(x.type() for x in tensors)])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray], output_storage: list) -> None:
+        """Evaluate in numpy."""
+        mean, var, noise, shared_var, shock_var = inputs
+        out = city_day_moments(
+            self.stats, self.city_day, mean, var, noise, self.shared, shared_var, shock_var
+        )
+        keys = ("logp", "d_mean", "d_var", "d_noise", "d_shared", "d_shock")
+        for storage, key in zip(output_storage, keys, strict=True):
+            storage[0] = np.asarray(out[key], dtype=float)
+
+    def pullback(self, inputs: list, outputs: list, cotangents: list) -> list:
+        """Gradient of the log density (the other outputs are not differentiable)."""
+        g = cotangents[0]
+        return [g * d for d in outputs[1:]]
+
+
+@functools.cache
+def _register_numba() -> None:
+    """Run the Op's numpy ``perform`` from numba-compiled graphs (nutpie) without a warning."""
+    import warnings
+
+    from pytensor.link.numba.dispatch.basic import generate_fallback_impl, numba_funcify
+
+    @numba_funcify.register(CityDayGaussianGroups)
+    def _funcify(op: Op, node: Apply | None = None, storage_map: Any = None, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Numba will use object mode")
+            return generate_fallback_impl(op, node, storage_map, **kwargs)

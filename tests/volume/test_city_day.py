@@ -1,0 +1,194 @@
+"""City-day shocks: the rotated groups against the dense Gaussian of the stacked stations."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bayesspr.volume.city_day import (
+    city_day_draws,
+    city_day_log_likelihood,
+    city_day_moments,
+    city_day_statistics,
+)
+from bayesspr.volume.gaussian_groups import SharedCoefficients, group_statistics, shared_moments
+
+
+@pytest.fixture(scope="module")
+def city():
+    """Two cities: three stations on the same days; two more and one that launched later."""
+    rng = np.random.default_rng(11)
+    n_days, p, n_groups = 40, 4, 6
+    design = rng.normal(size=(n_days, p))
+    values = rng.normal(size=(n_groups, n_days))
+    present = np.ones((n_groups, n_days), dtype=bool)
+    present[:, :3] = False  # every station misses the first days
+    present[5, :15] = False  # a station that launched later
+    cluster = np.array([0, 0, 0, 1, 1, 1])
+    mean = rng.normal(size=(n_groups, p))
+    var = np.broadcast_to(rng.uniform(0.3, 2.0, p), (n_groups, p)).copy()
+    noise = rng.uniform(0.3, 2.0, n_groups)
+    shared = SharedCoefficients(cluster=cluster, columns=np.array([1, 3]), n_clusters=2)
+    shared_var = rng.uniform(0.2, 1.5, (2, 2))
+    shock = np.array([0.7, 0.4])
+    return design, values, present, mean, var, noise, shared, shared_var, shock
+
+
+def dense_log_density(design, values, present, mean, var, noise, shared, shared_var, shock):
+    """Each city's stacked station-days as one Gaussian (shock shared within a partition)."""
+    cd = city_day_statistics(values, present, shared.cluster)
+    total = 0.0
+    for c in range(shared.n_clusters):
+        groups = np.flatnonzero(shared.cluster == c)
+        rows = [(g, t) for g in groups for t in np.flatnonzero(present[g])]
+        x = np.array([design[t] for _, t in rows])
+        cov = np.zeros((len(rows), len(rows)))
+        for i, (g, t) in enumerate(rows):
+            for j, (h, u) in enumerate(rows):
+                xe_i, xe_j = x[i, shared.columns], x[j, shared.columns]
+                cov[i, j] = xe_i @ (shared_var[c] * xe_j)
+                if g == h:
+                    cov[i, j] += x[i] @ (var[g] * x[j]) + (noise[g] if t == u else 0.0)
+                if t == u and cd.partition[g] == cd.partition[h]:
+                    cov[i, j] += shock[c]
+        mu = np.array([design[t] @ mean[g] for g, t in rows])
+        y = np.array([values[g, t] for g, t in rows])
+        total += stats.multivariate_normal(mu, cov).logpdf(y)
+    return total
+
+
+def test_partitions_split_a_city_by_presence(city):
+    _, values, present, *_, shared, _, _ = city
+    cd = city_day_statistics(values, present, shared.cluster)
+    assert sorted(list(m) for m in cd.members) == [[0, 1, 2], [3, 4], [5]]
+
+
+def test_log_density_equals_the_dense_gaussian(city):
+    design, values, present, mean, var, noise, shared, shared_var, shock = city
+    st = group_statistics(design, values, present)
+    cd = city_day_statistics(values, present, shared.cluster)
+    got = city_day_moments(st, cd, mean, var, noise, shared, shared_var, shock)["logp"]
+    np.testing.assert_allclose(got, dense_log_density(*city), rtol=1e-10)
+
+
+def test_no_shock_is_the_walk_model(city):
+    design, values, present, mean, var, noise, shared, shared_var, _ = city
+    st = group_statistics(design, values, present)
+    cd = city_day_statistics(values, present, shared.cluster)
+    got = city_day_moments(st, cd, mean, var, noise, shared, shared_var, np.zeros(2))
+    want = shared_moments(st, mean, var, noise, shared, shared_var)
+    np.testing.assert_allclose(got["logp"], want["logp"], rtol=1e-12)
+    np.testing.assert_allclose(got["d_noise"], want["d_noise"], rtol=1e-8, atol=1e-10)
+
+
+def test_gradient_matches_finite_differences(city):
+    design, values, present, mean, var, noise, shared, shared_var, shock = city
+    st = group_statistics(design, values, present)
+    cd = city_day_statistics(values, present, shared.cluster)
+    got = city_day_moments(st, cd, mean, var, noise, shared, shared_var, shock)
+
+    def logp(m=mean, d=var, s2=noise, v=shared_var, tau2=shock):
+        return city_day_moments(st, cd, m, d, s2, shared, v, tau2)["logp"]
+
+    eps = 1e-6
+    for key, name, value in (
+        ("m", "d_mean", mean),
+        ("s2", "d_noise", noise),
+        ("v", "d_shared", shared_var),
+        ("tau2", "d_shock", shock),
+    ):
+        numeric = np.empty(value.shape)
+        for idx in np.ndindex(value.shape):
+            up, down = value.copy(), value.copy()
+            up[idx] += eps
+            down[idx] -= eps
+            numeric[idx] = (logp(**{key: up}) - logp(**{key: down})) / (2 * eps)
+        np.testing.assert_allclose(got[name], numeric, rtol=1e-5, atol=1e-6, err_msg=name)
+    # prior variances are tied within a partition: the derivative of a common scale
+    scale = lambda f: logp(d=var * f)  # noqa: E731
+    numeric = (scale(1 + eps) - scale(1 - eps)) / (2 * eps)
+    np.testing.assert_allclose((got["d_var"] * var).sum(), numeric, rtol=1e-5)
+
+
+def test_untied_prior_variances_are_refused(city):
+    design, values, present, mean, var, noise, shared, shared_var, shock = city
+    st = group_statistics(design, values, present)
+    cd = city_day_statistics(values, present, shared.cluster)
+    uneven = var * np.linspace(0.5, 1.5, var.shape[0])[:, None]
+    with pytest.raises(ValueError, match="same prior variances"):
+        city_day_moments(st, cd, mean, uneven, noise, shared, shared_var, shock)
+
+
+def test_draws_have_the_dense_conditional_mean_and_covariance(city):
+    """Joint draws of (walk, coefficients) match the dense Gaussian posterior of city 1."""
+    design, values, present, mean, var, noise, shared, shared_var, shock = city
+    st = group_statistics(design, values, present)
+    cd = city_day_statistics(values, present, shared.cluster)
+    n, p, k = 4_000, mean.shape[1], len(shared.columns)
+    rng = np.random.default_rng(3)
+    walk, beta = city_day_draws(
+        st,
+        cd,
+        np.broadcast_to(mean, (n, *mean.shape)),
+        np.broadcast_to(var, (n, *var.shape)),
+        np.broadcast_to(noise, (n, len(noise))),
+        shared,
+        np.broadcast_to(shared_var, (n, 2, k)),
+        np.broadcast_to(shock, (n, 2)),
+        rng.normal(size=(n, 2, k)),
+        rng.normal(size=(n, *mean.shape)),
+    )
+    # dense posterior of θ = (w_1, β_3, β_4, β_5) for city 1
+    c, groups = 1, [3, 4, 5]
+    rows = [(g, t) for g in groups for t in np.flatnonzero(present[g])]
+    dim = k + p * len(groups)
+    prior_cov = np.zeros((dim, dim))
+    prior_cov[:k, :k] = np.diag(shared_var[c])
+    prior_mean = np.zeros(dim)
+    for i, g in enumerate(groups):
+        sl = slice(k + p * i, k + p * (i + 1))
+        prior_cov[sl, sl] = np.diag(var[g])
+        prior_mean[sl] = mean[g]
+    # β here is the station's coefficient including its walk: map θ → rows
+    obs = np.zeros((len(rows), dim))
+    for r, (g, t) in enumerate(rows):
+        i = groups.index(g)
+        obs[r, k + p * i : k + p * (i + 1)] = design[t]
+        obs[r, :k] = design[t, shared.columns]
+    noise_cov = np.zeros((len(rows), len(rows)))
+    cd_part = cd.partition
+    for a, (g, t) in enumerate(rows):
+        for b, (h, u) in enumerate(rows):
+            if t == u:
+                noise_cov[a, b] = (noise[g] if g == h else 0.0) + (
+                    shock[c] if cd_part[g] == cd_part[h] else 0.0
+                )
+    y = np.array([values[g, t] for g, t in rows])
+    precision = np.linalg.inv(prior_cov) + obs.T @ np.linalg.solve(noise_cov, obs)
+    post_cov = np.linalg.inv(precision)
+    post_mean = post_cov @ (
+        np.linalg.solve(prior_cov, prior_mean) + obs.T @ np.linalg.solve(noise_cov, y)
+    )
+    # the draws' coefficients include the walk: take it out to compare with β's own part
+    own = beta[:, groups].copy()
+    own[:, :, shared.columns] -= walk[:, c][:, None, :]
+    got = np.concatenate([walk[:, c], own.reshape(n, -1)], axis=1)
+    sd = np.sqrt(np.diag(post_cov))
+    np.testing.assert_allclose(got.mean(0), post_mean, atol=4 * (sd / np.sqrt(n)).max())
+    np.testing.assert_allclose(np.cov(got.T), post_cov, atol=0.06 * sd.max() ** 2)
+
+
+def test_op_value_and_gradient(city):
+    from pytensor.gradient import verify_grad
+
+    design, values, present, mean, var, noise, shared, shared_var, shock = city
+    st = group_statistics(design, values, present)
+    cd = city_day_statistics(values, present, shared.cluster)
+    value = city_day_log_likelihood(st, cd, mean, var, noise, shared, shared_var, shock).eval()
+    np.testing.assert_allclose(
+        value, city_day_moments(st, cd, mean, var, noise, shared, shared_var, shock)["logp"]
+    )
+    verify_grad(
+        lambda a, c, v, tau2: city_day_log_likelihood(st, cd, a, var, c, shared, v, tau2),
+        [mean, noise, shared_var, shock],
+        rng=np.random.default_rng(2),
+    )
