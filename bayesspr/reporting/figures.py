@@ -51,6 +51,7 @@ UNITS: dict[str, str] = {
     "drift_sd_station": "log level per √year",
     "drift_sd_city": "log level per √year",
     "noise_sd_station": "log stops per station-day",
+    "city_day_sd": "log stops per city-day",
     "share_growth_sd": "log share per year",
     "share_weekday_sd": "log scale, –",
     "share_drift_sd": "log share per √year",

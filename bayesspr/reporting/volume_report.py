@@ -61,6 +61,7 @@ _VOLUME_PRIORS: tuple[tuple[str, str, str], ...] = (
     ("regressor_sd_station", "regressor_sd_station", "HalfNormal(σ = {regressor_sd_station})"),
     ("drift_sd_station", "drift_sd_station", "HalfNormal(σ = {drift_sd_station})"),
     ("drift_sd_city", "drift_sd_city", "HalfNormal(σ = {drift_sd_city})"),
+    ("city_day_sd", "city_day_sd", "HalfNormal(σ = {city_day_sd})"),
     (
         "noise_sd_station",
         "noise_sd_station",

@@ -73,6 +73,19 @@ class CityDayStatistics:
         return np.split(order, np.cumsum(counts)[:-1])
 
     @functools.cached_property
+    def layout(self) -> tuple[np.ndarray, np.ndarray]:
+        """The partitions' groups one after another (G,), and where each starts (K + 1,)."""
+        members = np.concatenate(self.members).astype(np.int64)
+        sizes = np.array([len(m) for m in self.members], dtype=np.int64)
+        return members, np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    @functools.cached_property
+    def leader(self) -> np.ndarray:
+        """(G,) the first group of each group's partition."""
+        first = np.array([m[0] for m in self.members], dtype=np.int64)
+        return first[self.partition]
+
+    @functools.cached_property
     def batches(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Partitions of equal size stacked: (P, n) members and (P, n, n) cross products."""
         by_size: dict[int, list[np.ndarray]] = {}
@@ -165,13 +178,11 @@ def _rotation(
 
 def _tied_variances(city_day: CityDayStatistics, prior_var: np.ndarray) -> None:
     """Raise unless every partition's stations share their prior variances."""
-    for members, _ in city_day.batches:
-        block = prior_var[members]
-        if not np.array_equal(block, np.broadcast_to(block[:, :1], block.shape)):
-            raise ValueError(
-                "city-day shocks need the same prior variances for every station of a city "
-                "(the rotation keeps stations independent only then)"
-            )
+    if not np.array_equal(prior_var, prior_var[city_day.leader]):
+        raise ValueError(
+            "city-day shocks need the same prior variances for every station of a city "
+            "(the rotation keeps stations independent only then)"
+        )
 
 
 def _rotated_statistics(stats: GroupStatistics, rot: _Rotation) -> tuple[GroupStatistics, Any]:
@@ -223,93 +234,34 @@ def city_day_moments(
     )
     _tied_variances(city_day, d)
     cluster = np.asarray(shared.cluster, np.int64)
-    cols = np.asarray(shared.columns, np.int64)
-    rot = _rotation(city_day, s2, tau2[cluster])
-    rotated, (nu, weight) = _rotated_statistics(stats, rot)
-    m_rot = rot.forward(m)
     order, starts = stats.runs
-    own = group_kernels.group_moments(
-        rotated.xx, order, starts, rotated.xy, rotated.yy, rotated.n, m_rot, d, nu, cols
+    part_members, part_starts = city_day.layout
+    logp, d_mean, d_var, d_noise, d_shared, d_shock = group_kernels.city_day_gradients(
+        stats.xx,
+        order,
+        starts,
+        np.asarray(stats.pattern, np.int64),
+        stats.xy,
+        stats.n,
+        m,
+        d,
+        s2,
+        cluster,
+        np.asarray(shared.columns, np.int64),
+        v,
+        np.ascontiguousarray(tau2[cluster]),
+        part_members,
+        part_starts,
+        city_day.cross,
     )
-    logp, d_mean_rot, d_var_rot, d_noise_rot, d_shared, beta, gain, w_cov = (
-        group_kernels.shared_gradients(
-            rotated.xx,
-            np.asarray(stats.pattern, np.int64),
-            rotated.xy,
-            rotated.yy,
-            rotated.n,
-            m_rot,
-            d,
-            nu,
-            cluster,
-            cols,
-            v,
-            weight,
-            own,
-        )
-    )
-    d_var = np.empty_like(d_var_rot)
-    d_noise = np.empty_like(s2)
-    d_shock = np.zeros(len(tau2))
-    for members, u, nu_b, cross in rot.batches:
-        d_var[members] = d_var_rot[members].mean(axis=1, keepdims=True)
-        off = _cross_residuals(
-            rotated, members, u, nu_b, cross, beta, gain, w_cov, d, weight, cluster, cols
-        )
-        # ∂L/∂Σ̃ in the rotated basis: ½ R̃_jk/(ν_j ν_k) off the diagonal, the groups' own
-        # noise derivatives on it
-        grad = 0.5 * off / (nu_b[:, :, None] * nu_b[:, None, :])
-        n = members.shape[1]
-        idx = np.arange(n)
-        grad[:, idx, idx] = d_noise_rot[members]
-        grad = u @ grad @ np.swapaxes(u, 1, 2)  # ∂L/∂Σ in the stations' basis
-        d_noise[members] = grad[:, idx, idx]
-        np.add.at(d_shock, cluster[members[:, 0]], grad.sum(axis=(1, 2)))
     return {
         "logp": float(logp),
-        "d_mean": rot.backward(d_mean_rot),
+        "d_mean": d_mean,
         "d_var": d_var,
         "d_noise": d_noise,
         "d_shared": d_shared,
-        "d_shock": d_shock,
+        "d_shock": np.bincount(cluster, weights=d_shock, minlength=len(tau2)),
     }
-
-
-def _cross_residuals(
-    rotated: GroupStatistics,
-    members: np.ndarray,
-    u: np.ndarray,
-    nu: np.ndarray,
-    cross: np.ndarray,
-    beta: np.ndarray,
-    gain: np.ndarray,
-    w_cov: np.ndarray,
-    prior_var: np.ndarray,
-    weight: np.ndarray,
-    cluster: np.ndarray,
-    cols: np.ndarray,
-) -> np.ndarray:
-    """Posterior mean of Σ_t r_jt r_kt between rotated groups j ≠ k of each partition.
-
-    (P, n, n); the diagonal is not meaningful (the groups' own derivatives carry it). With
-    γ̂ the posterior means and G the gains on the walk, Cov(γ_j, γ_k) = G_j P⁻¹ G_kᵀ for j ≠ k,
-    so R̃_jk = z_jᵀz_k − γ̂_jᵀXᵀz_k − γ̂_kᵀXᵀz_j + γ̂_jᵀXᵀXγ̂_k + tr(XᵀX G_j P⁻¹ G_kᵀ), with
-    XᵀX G_j = ν_j D⁻¹(a_j E − G_j).
-    """
-    b = beta[members]  # (P, n, p)
-    xy = rotated.xy[members]
-    xx = rotated.xx[rotated.pattern[members[:, 0]]]  # (P, p, p)
-    zz = np.swapaxes(u, 1, 2) @ cross @ u
-    bxy = b @ np.swapaxes(xy, 1, 2)
-    out = zz - bxy - np.swapaxes(bxy, 1, 2) + b @ xx @ np.swapaxes(b, 1, 2)
-    g = gain[members]  # (P, n, p, K)
-    a_minus = -g
-    k = len(cols)
-    a_minus[:, :, cols, np.arange(k)] += weight[members][:, :, None]
-    xxg = nu[:, :, None, None] * a_minus / prior_var[members][:, :, :, None]
-    h = xxg @ w_cov[cluster[members[:, 0]]][:, None]  # (P, n, p, K)
-    out += np.einsum("pjak,plak->pjl", h, g)
-    return out
 
 
 def city_day_draws(

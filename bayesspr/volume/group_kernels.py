@@ -325,3 +325,143 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
         gain_all,
         w_cov,
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _rotate_partitions(xy, m, s2, shock_var, part_members, part_starts, cross):
+    """Each partition's eigenbasis of diag(σ²) + τ²11ᵀ and its stations' rotated statistics.
+
+    Returns the rotation (G, M) (row ``members[i]`` holds row i of the partition's U), the
+    rotated Xᵀy (G, p), prior means (G, p) and yᵀy (G,), the noise variances ν (G,) and the
+    walk weights a = Uᵀ1 (G,); rotated group j of a partition sits at ``members[j]``.
+    """
+    n_groups, p = xy.shape
+    rotation = np.zeros((n_groups, cross.shape[1]))
+    xy_r = np.zeros((n_groups, p))
+    m_r = np.zeros((n_groups, p))
+    yy_r = np.zeros(n_groups)
+    nu = np.empty(n_groups)
+    weight = np.zeros(n_groups)
+    for k in range(part_starts.shape[0] - 1):
+        members = part_members[part_starts[k] : part_starts[k + 1]]
+        size = members.shape[0]
+        sigma = np.empty((size, size))
+        for i in range(size):
+            for j in range(size):
+                sigma[i, j] = shock_var[members[i]]
+            sigma[i, i] += s2[members[i]]
+        values, u = np.linalg.eigh(sigma)
+        for j in range(size):
+            gj = members[j]
+            nu[gj] = values[j]
+            for i in range(size):
+                gi = members[i]
+                rotation[gi, j] = u[i, j]
+                weight[gj] += u[i, j]
+                for a in range(p):
+                    xy_r[gj, a] += u[i, j] * xy[gi, a]
+                    m_r[gj, a] += u[i, j] * m[gi, a]
+                acc = 0.0
+                for o in range(size):
+                    acc += cross[gi, o] * u[o, j]
+                yy_r[gj] += u[i, j] * acc
+    return rotation, xy_r, m_r, yy_r, nu, weight
+
+
+@numba.njit(cache=True, nogil=True)
+def _rotated_noise_gradient(
+    members, u, cross, xy_r, beta, xx_beta, gain, w_cov_c, nu, weight, d_first, columns,
+    d_noise_r,
+):  # fmt: skip
+    """∂L/∂Σ̃ of one partition in its rotated basis (n, n).
+
+    Off the diagonal ½ R̃_jk/(ν_j ν_k), R̃ the posterior mean of the rotated groups' residual
+    cross products: z_jᵀz_k − γ̂_jᵀXᵀz_k − γ̂_kᵀXᵀz_j + γ̂_jᵀXᵀXγ̂_k + tr(XᵀX G_j P⁻¹ G_kᵀ),
+    with XᵀX G_j = ν_j D⁻¹(a_j E − G_j); on it the groups' own noise derivatives.
+    """
+    size = members.shape[0]
+    p, k = gain.shape[1], gain.shape[2]
+    h = np.zeros((size, p, k))  # H_j = XᵀX G_j P⁻¹
+    for j in range(size):
+        gj = members[j]
+        xxg = np.empty((p, k))
+        for a in range(p):
+            for c in range(k):
+                e = weight[gj] if columns[c] == a else 0.0
+                xxg[a, c] = nu[gj] * (e - gain[gj, a, c]) / d_first[a]
+        h[j] = xxg @ w_cov_c
+    u_t = np.ascontiguousarray(u.T)
+    zz = u_t @ np.ascontiguousarray(cross[members][:, :size]) @ u
+    grad = np.empty((size, size))
+    for j in range(size):
+        gj = members[j]
+        grad[j, j] = d_noise_r[gj]
+        for o in range(j + 1, size):
+            go = members[o]
+            r = zz[j, o] - _dot(beta[gj], xy_r[go]) - _dot(beta[go], xy_r[gj])
+            r += _dot(beta[gj], xx_beta[go])
+            for a in range(p):
+                for c in range(k):
+                    r += h[j, a, c] * gain[go, a, c]
+            grad[j, o] = 0.5 * r / (nu[gj] * nu[go])
+            grad[o, j] = grad[j, o]
+    return grad
+
+
+@numba.njit(cache=True, nogil=True)
+def city_day_gradients(
+    xx, order, starts, pattern, xy, n, m, d, s2, cluster, columns, v, shock_var,
+    part_members, part_starts, cross,
+):  # fmt: skip
+    """Log density and gradients of stations with a walk and city-day shocks integrated out.
+
+    The formulas of :func:`bayesspr.volume.city_day.city_day_moments` (see its module):
+    each partition's stations are rotated into independent groups, :func:`group_moments`
+    and :func:`shared_gradients` give the log density and the rotated groups' derivatives,
+    and the derivatives in σ² and τ² take the cross-group residuals (Fisher's identity).
+    ``shock_var`` is τ² per group (its city's); ``part_members`` lists the partitions'
+    groups one partition after another, ``part_starts`` where each starts.
+
+    Returns
+    -------
+    tuple
+        ``logp`` (float), ``d_mean`` (G, p), ``d_var`` (G, p; a partition's total split evenly
+        among its stations), ``d_noise`` (G,), ``d_shared`` (C, K), ``d_shock`` (G,; each
+        partition's derivative on its first station, zero on the others).
+    """
+    n_groups, p = xy.shape
+    rotation, xy_r, m_r, yy_r, nu, weight = _rotate_partitions(
+        xy, m, s2, shock_var, part_members, part_starts, cross
+    )
+    own = group_moments(xx, order, starts, xy_r, yy_r, n, m_r, d, nu, columns)
+    logp, d_mean_r, d_var_r, d_noise_r, d_shared, beta, gain, w_cov = shared_gradients(
+        xx, pattern, xy_r, yy_r, n, m_r, d, nu, cluster, columns, v, weight, own
+    )
+    d_mean = np.zeros((n_groups, p))
+    d_var = np.empty((n_groups, p))
+    d_noise = np.empty(n_groups)
+    d_shock = np.zeros(n_groups)
+    xx_beta = np.empty((n_groups, p))
+    for g in range(n_groups):
+        _matvec(xx[pattern[g]], beta[g], xx_beta[g])
+    for q in range(part_starts.shape[0] - 1):
+        members = part_members[part_starts[q] : part_starts[q + 1]]
+        size = members.shape[0]
+        u = np.empty((size, size))
+        for i in range(size):
+            for j in range(size):
+                u[i, j] = rotation[members[i], j]
+        grad = _rotated_noise_gradient(
+            members, u, cross, xy_r, beta, xx_beta, gain, w_cov[cluster[members[0]]], nu,
+            weight, d[members[0]], columns, d_noise_r,
+        )  # fmt: skip
+        station_grad = u @ grad @ np.ascontiguousarray(u.T)  # ∂L/∂Σ in the stations' basis
+        d_shock[members[0]] = station_grad.sum()
+        for i in range(size):
+            gi = members[i]
+            d_noise[gi] = station_grad[i, i]
+            d_var[gi] = 0.0
+            for j in range(size):
+                d_mean[gi] += u[i, j] * d_mean_r[members[j]]
+                d_var[gi] += d_var_r[members[j]] / size
+    return logp, d_mean, d_var, d_noise, d_shared, d_shock

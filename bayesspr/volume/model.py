@@ -14,7 +14,10 @@ forecast is about.
   from 0 to 1 over knot j's h days), continued into the future with fresh increments, so the
   intervals widen with the horizon as much as the history's wandering says; e_st ~ Normal(0,
   σ_s²) the station's day-to-day noise. A shock shared by a station's zips is part of e_st: it
-  needs no latent parameter.
+  needs no latent parameter. A shock shared by a city's stations on a day, c_ct ~ Normal(0,
+  city_day_sd²), is integrated out with them (:mod:`bayesspr.volume.city_day`): without it
+  the city's days look like its walk moving, and the walk's learned spread widens every
+  forecast of that city.
 * **Zip shares.** log(stops_zt + ½) − log(Y_st + ½) = b_z + c_z·τ_t + v_z·weekday_t + Σ_j
   Δ_zj·ramp_j(t) + u_zt with u_zt ~ Normal(0, ν_z²); a forecast normalises the shares of a
   footprint to one, so its zips add up to the station's total.
@@ -49,14 +52,18 @@ import xarray as xr
 from bayesspr.errors import SavedFitError, VolumeDataError
 from bayesspr.inference.fitted_model import SamplerConfig
 from bayesspr.volume.base import ZipVolumeModel
+from bayesspr.volume.city_day import (
+    CityDayStatistics,
+    city_day_draws,
+    city_day_log_likelihood,
+    city_day_statistics,
+)
 from bayesspr.volume.gaussian_groups import (
     GroupStatistics,
     SharedCoefficients,
     coefficient_draws,
     group_statistics,
     marginal_log_likelihood,
-    shared_draws,
-    shared_log_likelihood,
 )
 from bayesspr.volume.inputs import (
     fourier_terms,
@@ -68,9 +75,10 @@ from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
 from bayesspr.volume.spec import SHIPPED_VOLUME_SPEC, VOLUME_BLOCKS, load_volume_spec
 
 #: Version of the saved volume-fit layout (1: station totals × zip shares, statistics in
-#: ``constant_data``; 2: with each city's walk, ``drift_sd_city``; zip-day fits of earlier
-#: versions load with ZipDayVolumeModel).
-VOLUME_SAVE_FORMAT = 2
+#: ``constant_data``; 2: with each city's walk, ``drift_sd_city``; 3: with city-day shocks,
+#: ``city_day_sd`` and the stations' cross products; zip-day fits of earlier versions load with
+#: ZipDayVolumeModel).
+VOLUME_SAVE_FORMAT = 3
 
 #: NUTS settings of the shipped spec (``models/volume.toml``).
 VOLUME_SAMPLER = SamplerConfig.from_mapping(SHIPPED_VOLUME_SPEC["sampler"], origin="volume.toml")
@@ -92,6 +100,7 @@ _BLOCK_SPREADS = {
         "regressor_sd_station",
         "drift_sd_station",
         "drift_sd_city",
+        "city_day_sd",
     ),
     "zips": (
         "share_growth_sd",
@@ -329,6 +338,7 @@ class VolumeModel(ZipVolumeModel):
         self._walk_cache: tuple[Any, np.ndarray] | None = None
         self.design: TimeDesign | None = None
         self._statistics: dict[str, GroupStatistics] = {}
+        self._city_day: CityDayStatistics | None = None
         self._group_means: dict[str, np.ndarray] = {}
         self._tables: HistoryTables | None = None
 
@@ -438,6 +448,7 @@ class VolumeModel(ZipVolumeModel):
         self._statistics["total"] = group_statistics(
             self.total_design(days, knots), y_total, station_present
         )
+        self._city_day = city_day_statistics(y_total, station_present, tables.station_city)
         footprint_size = np.bincount(tables.zip_station, minlength=len(tables.stations))
         multi = footprint_size[tables.zip_station] > 1
         share_present = tables.present & multi[:, None]
@@ -588,15 +599,20 @@ class VolumeModel(ZipVolumeModel):
         city_walk_var = (
             pt.full((len(tables.cities), knots), h_years) * spreads["drift_sd_city"] ** 2
         )
+        # and a day's shock moves them together too: integrated out by rotating each city's
+        # stations into independent groups
+        shock_var = pt.full((len(tables.cities),), 1.0) * spreads["city_day_sd"] ** 2
         pm.Potential(
             "station_totals",
-            shared_log_likelihood(
+            city_day_log_likelihood(
                 self._statistics["total"],
+                self._city_day,
                 pt.concatenate(means, axis=1),
                 pt.concatenate(var_parts, axis=1) + _VAR_FLOOR,
                 noise_sd**2,
                 self._city_walk(city, len(tables.cities)),
                 city_walk_var + _VAR_FLOOR,
+                shock_var,
             ),
         )
 
@@ -700,6 +716,8 @@ class VolumeModel(ZipVolumeModel):
             out[f"{name}_xy"] = ((group, f"{name}_p"), st.xy)
             out[f"{name}_yy"] = ((group,), st.yy)
             out[f"{name}_n"] = ((group,), st.n)
+        out["total_partition"] = (("station",), self._city_day.partition)
+        out["total_cross"] = (("station", "total_partner"), self._city_day.cross)
         for name, values in self._group_means.items():
             out[f"mean_{name}"] = (("station" if name == "total" else "zip",), values)
         out["history_zip_stops"] = (("zip",), self._tables.stops.sum(axis=1))
@@ -760,6 +778,10 @@ class VolumeModel(ZipVolumeModel):
                 yy=data[f"{name}_yy"].to_numpy(),
                 n=data[f"{name}_n"].to_numpy(),
             )
+        self._city_day = CityDayStatistics(
+            partition=data["total_partition"].to_numpy().astype(np.int64),
+            cross=data["total_cross"].to_numpy(),
+        )
         self._group_means = {
             name.removeprefix("mean_"): data[name].to_numpy()
             for name in data.data_vars
@@ -885,7 +907,7 @@ class VolumeModel(ZipVolumeModel):
         ]
         return np.concatenate(means, axis=2), np.concatenate(var, axis=2) + _VAR_FLOOR, noise_sd
 
-    def _city_walk_draws(
+    def _station_coefficient_draws(
         self,
         post: xr.Dataset,
         stations_all: pd.Index,
@@ -893,11 +915,11 @@ class VolumeModel(ZipVolumeModel):
         cities: list[str],
         spread: dict[str, np.ndarray],
     ) -> np.ndarray:
-        """Draws (S, C, K) of each city's walk over the history's knots, given all its stations.
+        """Draws (S, G, p) of every station's total coefficients, its city's walk included.
 
-        Every station of the fit informs its city's walk, so the draws are made from all of
-        them whichever stations are asked for (chunks of zips agree), keyed by city, and kept
-        for the next chunk of the same posterior sample.
+        A city's stations share its walk and its day shocks, so their coefficients are drawn
+        together from all of them whichever stations are asked for (chunks of zips agree),
+        keyed by city and station, and kept for the next chunk of the same posterior sample.
         """
         knots = self.design.history_knots
         city_keys = name_keys(np.array([f"citywalk:{c}" for c in cities]))
@@ -905,31 +927,41 @@ class VolumeModel(ZipVolumeModel):
             id(self._statistics["total"]),
             draw_keys(post).tobytes(),
             spread["drift_sd_city"].tobytes(),
+            spread["city_day_sd"].tobytes(),
         )
         if self._walk_cache is not None and self._walk_cache[0] == tag:
             return self._walk_cache[1]
         h_years = self.knot_days / _DAYS_PER_YEAR
         mean, var, noise_sd = self._total_priors(post, stations_all, city_all, spread)
+        n_samp = mean.shape[0]
         walk_var = (
-            np.ones((mean.shape[0], len(cities), knots))
+            np.ones((n_samp, len(cities), knots))
             * h_years
             * spread["drift_sd_city"][:, :, None] ** 2
             + _VAR_FLOOR
         )
-        normals = keyed_normals(
+        walk_normals = keyed_normals(
             draw_keys(post), city_keys, _COEF_TAG + np.arange(knots, dtype=np.uint64)
         ).transpose(0, 2, 1)
-        walk = shared_draws(
+        p = self._statistics["total"].n_coefficients
+        keys = name_keys(np.array([f"total:{s}" for s in stations_all]))
+        coef_normals = keyed_normals(
+            draw_keys(post), keys, _COEF_TAG + np.arange(p, dtype=np.uint64)
+        ).transpose(0, 2, 1)
+        _, beta = city_day_draws(
             self._statistics["total"],
+            self._city_day,
             mean,
             var,
             noise_sd**2,
             self._city_walk(city_all, len(cities)),
             walk_var,
-            normals,
+            np.ones((n_samp, len(cities))) * spread["city_day_sd"] ** 2,
+            walk_normals,
+            coef_normals,
         )
-        self._walk_cache = (tag, walk)
-        return walk
+        self._walk_cache = (tag, beta)
+        return beta
 
     def _station_log_totals(
         self,
@@ -946,13 +978,9 @@ class VolumeModel(ZipVolumeModel):
         city_all = self._city_index(cities, stations_all)
         city = city_all[pos]
         spread = {name: self._hyper(post, name) for name in _SPREADS}
-        mean, var, noise_sd = self._total_priors(post, stations, city, spread)
-        walk = self._city_walk_draws(post, stations_all, city_all, cities, spread)
-        mean[:, :, -knots:] += walk[:, city, :]
+        _, _, noise_sd = self._total_priors(post, stations, city, spread)
+        beta = self._station_coefficient_draws(post, stations_all, city_all, cities, spread)[:, pos]
         keys = name_keys(np.array([f"total:{s}" for s in stations]))
-        beta = self._coefficients(
-            post, self._statistics["total"].take(pos), mean, var, noise_sd**2, keys
-        )
         n_knots = self.design.knots_through(dates)
         design = self.total_design(dates, n_knots)
         p_hist = beta.shape[2]
@@ -965,6 +993,10 @@ class VolumeModel(ZipVolumeModel):
         city_steps = spread["drift_sd_city"] * np.sqrt(h_years) * np.ones((1, len(cities)))
         city_future = self._future_drift(post, design[:, p_hist:], knots, city_steps, city_keys)
         out += city_future[:, :, city]
+        # a day's shock of the city, then each station's own noise
+        shock_keys = name_keys(np.array([f"cityday:{c}" for c in cities]))
+        shock = keyed_normals(draw_keys(post), shock_keys, day_keys(dates))
+        out += spread["city_day_sd"][:, :, None] * shock[:, :, city]
         out += noise_sd[:, None, :] * keyed_normals(draw_keys(post), keys, day_keys(dates))
         return out
 
