@@ -175,9 +175,6 @@ OPEN_ON_FORTY_CITIES = {
     ("station_yearly", "4cities"): "four cities per fit cannot rule out a walk of a few "
     "percent a year, so the stations' cycles and growth stay uncertain: station-days and "
     "zip-months over-cover at month 16 (covered with twenty cities per fit)",
-    ("city_day_shocks", "20cities"): "a daily shock shared by a city's stations is read as "
-    "walk: zip-months over-cover at month 16 (0.975 against a band top of 0.973); a city-day "
-    "noise term is not built yet",
 }
 
 
