@@ -334,7 +334,8 @@ class VolumeModel(ZipVolumeModel):
             spec, priors=priors, design={"harmonics": harmonics, "knot_days": knot_days}
         )
         self._init_history(regressors)
-        #: (key, draws) of the cities' walks for the last posterior sample forecast from
+        #: (key, draws) of every station's total coefficients, walks included, for the last
+        #: posterior sample forecast from (the next chunk of zips reuses them)
         self._walk_cache: tuple[Any, np.ndarray] | None = None
         self.design: TimeDesign | None = None
         self._statistics: dict[str, GroupStatistics] = {}

@@ -72,6 +72,53 @@ def test_a_city_walk_is_learned_and_moves_the_city_stations_together(drift_fit, 
     assert np.abs(corr[~same]).max() < 0.4, corr
 
 
+@pytest.fixture(scope="module")
+def city_day_world():
+    """A daily shock shared by each city's stations (sd 0.08), three cities of three."""
+    return simulate_volume_world(
+        6, n_cities=3, stations_per_city=3, zips_per_station=2, **EFFECT_WORLDS["city_day_shocks"]
+    )
+
+
+@pytest.fixture(scope="module")
+def city_day_fit(city_day_world):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return VolumeModel(regressors=city_day_world.regressors).fit(
+            city_day_world.table, random_seed=1
+        )
+
+
+def test_city_day_shocks_are_learned_and_shared_by_the_city_stations(city_day_fit, city_day_world):
+    d = city_day_fit.diagnostics
+    assert d["divergences"] == 0 and d["rhat_max"] <= 1.01, d
+    post = city_day_fit.idata["posterior"]
+    shock_sd = post["city_day_sd"].to_numpy().ravel()
+    lo, hi = np.quantile(shock_sd, [0.005, 0.995])
+    assert lo <= city_day_world.truth["city_day_sd"] <= hi, (lo, hi)
+    # the shock is the city's: the stations' own noise (their zips' Poisson noise) is smaller
+    assert float(post["noise_sd_station"].median()) < 0.6 * np.median(shock_sd)
+    # a forecast day moves a city's stations together; stations of two cities do not
+    days = pd.date_range(city_day_fit.last_date + pd.Timedelta(days=1), periods=60)
+    daily = np.log(
+        city_day_fit.forecast(days, n_samples=100, random_seed=4)["stops"]
+        .groupby("station")
+        .sum("zip")
+        .transpose("sample", "date", "station")
+        .to_numpy()
+        + 0.5
+    )
+    # each station-day's draws around their mean over the samples
+    dev = daily - daily.mean(axis=0, keepdims=True)
+    corr = np.corrcoef(dev.reshape(-1, dev.shape[2]).T)
+    stations = city_day_fit._station_labels().to_numpy()
+    city = station_cities_of(city_day_fit, stations)
+    same = city[:, None] == city[None, :]
+    off = ~np.eye(len(city), dtype=bool)
+    assert corr[same & off].min() > 0.5, corr
+    assert np.abs(corr[~same]).max() < 0.3, corr
+
+
 def station_cities_of(model, stations):
     """Each station's city, from the fit's zips."""
     return model.zips.groupby("station")["city"].first().reindex(stations).to_numpy()
