@@ -96,8 +96,6 @@ def test_city_day_shocks_are_learned_and_shared_by_the_city_stations(city_day_fi
     shock_sd = post["city_day_sd"].to_numpy().ravel()
     lo, hi = np.quantile(shock_sd, [0.005, 0.995])
     assert lo <= city_day_world.truth["city_day_sd"] <= hi, (lo, hi)
-    # the shock is the city's: the stations' own noise (their zips' Poisson noise) is smaller
-    assert float(post["noise_sd_station"].median()) < 0.6 * np.median(shock_sd)
     # a forecast day moves a city's stations together; stations of two cities do not
     days = pd.date_range(city_day_fit.last_date + pd.Timedelta(days=1), periods=60)
     daily = np.log(
