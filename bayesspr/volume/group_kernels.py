@@ -381,15 +381,18 @@ def _rotated_noise_gradient(
     """
     size = members.shape[0]
     p, k = gain.shape[1], gain.shape[2]
-    h = np.zeros((size, p, k))  # H_j = XᵀX G_j P⁻¹
+    # tr(XᵀX G_j P⁻¹ G_oᵀ) for every pair at once: two matrix products over the partition
+    xxg = np.empty((size * p, k))  # rows (j, a): XᵀX G_j
+    gains = np.empty((size, p * k))
     for j in range(size):
         gj = members[j]
-        xxg = np.empty((p, k))
         for a in range(p):
             for c in range(k):
                 e = weight[gj] if columns[c] == a else 0.0
-                xxg[a, c] = nu[gj] * (e - gain[gj, a, c]) / d_first[a]
-        h[j] = xxg @ w_cov_c
+                xxg[j * p + a, c] = nu[gj] * (e - gain[gj, a, c]) / d_first[a]
+                gains[j, a * k + c] = gain[gj, a, c]
+    h = (xxg @ w_cov_c).reshape(size, p * k)
+    walk_terms = h @ np.ascontiguousarray(gains.T)
     u_t = np.ascontiguousarray(u.T)
     zz = u_t @ np.ascontiguousarray(cross[members][:, :size]) @ u
     grad = np.empty((size, size))
@@ -399,10 +402,7 @@ def _rotated_noise_gradient(
         for o in range(j + 1, size):
             go = members[o]
             r = zz[j, o] - _dot(beta[gj], xy_r[go]) - _dot(beta[go], xy_r[gj])
-            r += _dot(beta[gj], xx_beta[go])
-            for a in range(p):
-                for c in range(k):
-                    r += h[j, a, c] * gain[go, a, c]
+            r += _dot(beta[gj], xx_beta[go]) + walk_terms[j, o]
             grad[j, o] = 0.5 * r / (nu[gj] * nu[go])
             grad[o, j] = grad[j, o]
     return grad
