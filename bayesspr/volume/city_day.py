@@ -40,6 +40,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
+from bayesspr.errors import ArgumentError
 from bayesspr.volume import group_kernels
 from bayesspr.volume.gaussian_groups import (
     GroupStatistics,
@@ -178,10 +179,14 @@ def _rotation(
 
 def _tied_variances(city_day: CityDayStatistics, prior_var: np.ndarray) -> None:
     """Raise unless every partition's stations share their prior variances."""
-    if not np.array_equal(prior_var, prior_var[city_day.leader]):
-        raise ValueError(
-            "city-day shocks need the same prior variances for every station of a city "
-            "(the rotation keeps stations independent only then)"
+    leader = prior_var[city_day.leader]
+    if not np.array_equal(prior_var, leader):
+        g, j = np.argwhere(prior_var != leader)[0]
+        raise ArgumentError(
+            f"prior_var[{g}, {j}] = {prior_var[g, j]!r} differs from {leader[g, j]!r} of "
+            f"group {city_day.leader[g]} in the same partition; city-day shocks need the same "
+            "prior variances for every station of a city (the rotation keeps stations "
+            "independent only then)"
         )
 
 
