@@ -47,6 +47,7 @@ from bayesspr.volume.gaussian_groups import (
     SharedCoefficients,
     coefficient_draws,
     posterior_moments,
+    register_object_mode,
 )
 
 
@@ -403,12 +404,4 @@ class CityDayGaussianGroups(Op):
 @functools.cache
 def _register_numba() -> None:
     """Run the Op's numpy ``perform`` from numba-compiled graphs (nutpie) without a warning."""
-    import warnings
-
-    from pytensor.link.numba.dispatch.basic import generate_fallback_impl, numba_funcify
-
-    @numba_funcify.register(CityDayGaussianGroups)
-    def _funcify(op: Op, node: Apply | None = None, storage_map: Any = None, **kwargs: Any) -> Any:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Numba will use object mode")
-            return generate_fallback_impl(op, node, storage_map, **kwargs)
+    register_object_mode(CityDayGaussianGroups)

@@ -567,16 +567,22 @@ class SharedGaussianGroups(Op):
 
 @functools.cache
 def _register_numba() -> None:
-    """Run the Op's numpy ``perform`` from numba-compiled graphs (nutpie) without a warning.
+    """Run the Ops' numpy ``perform`` from numba-compiled graphs (nutpie) without a warning.
 
-    The Op is already vectorised numpy; numba would only call it, which is what its
-    object-mode fallback does. This registers that fallback for the Op quietly.
+    The Ops are already vectorised numpy; numba would only call them, which is what its
+    object-mode fallback does. This registers that fallback for the Ops quietly.
     """
+    register_object_mode(MarginalGaussianGroups, SharedGaussianGroups)
+
+
+def register_object_mode(*ops: type[Op]) -> None:
+    """Let numba-compiled graphs call these Ops' ``perform`` (object mode) without a warning."""
     from pytensor.link.numba.dispatch.basic import generate_fallback_impl, numba_funcify
 
-    @numba_funcify.register(MarginalGaussianGroups)
-    @numba_funcify.register(SharedGaussianGroups)
     def _funcify(op: Op, node: Apply | None = None, storage_map: Any = None, **kwargs: Any) -> Any:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Numba will use object mode")
             return generate_fallback_impl(op, node, storage_map, **kwargs)
+
+    for op in ops:
+        numba_funcify.register(op)(_funcify)
