@@ -37,13 +37,12 @@ from typing import Any
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.graph.basic import Apply
-from pytensor.graph.op import Op
 
 from bayesspr.errors import ArgumentError
 from bayesspr.volume import group_kernels
 from bayesspr.volume.gaussian_groups import (
     GroupStatistics,
+    ScalarLogDensityOp,
     SharedCoefficients,
     coefficient_draws,
     posterior_moments,
@@ -363,14 +362,14 @@ def city_day_log_likelihood(
     )[0]
 
 
-class CityDayGaussianGroups(Op):
+class CityDayGaussianGroups(ScalarLogDensityOp):
     """PyTensor Op of :func:`city_day_moments` for fixed statistics, with gradient.
 
     Inputs: prior mean (G, p), prior variance (G, p), noise variance (G,), walk variance
     (C, K), shock variance (C,). Outputs: the scalar log density and its derivatives.
     """
 
-    __props__ = ("key",)
+    gradient_keys = ("d_mean", "d_var", "d_noise", "d_shared", "d_shock")
 
     def __init__(
         self, stats: GroupStatistics, city_day: CityDayStatistics, shared: SharedCoefficients
@@ -380,25 +379,12 @@ class CityDayGaussianGroups(Op):
         self.shared = shared
         self.key = (id(stats), id(city_day), id(shared))
 
-    def make_node(self, *inputs: Any) -> Apply:
-        """The node: five float inputs, six outputs."""
-        tensors = [pt.as_tensor(x) for x in inputs]
-        return Apply(self, tensors, [pt.dscalar(), *(x.type() for x in tensors)])
-
-    def perform(self, node: Apply, inputs: list[np.ndarray], output_storage: list) -> None:
-        """Evaluate in numpy."""
+    def moments(self, *inputs: np.ndarray) -> dict[str, Any]:
+        """:func:`city_day_moments` at (prior mean, prior variance, noise, walk, shock)."""
         mean, var, noise, shared_var, shock_var = inputs
-        out = city_day_moments(
+        return city_day_moments(
             self.stats, self.city_day, mean, var, noise, self.shared, shared_var, shock_var
         )
-        keys = ("logp", "d_mean", "d_var", "d_noise", "d_shared", "d_shock")
-        for storage, key in zip(output_storage, keys, strict=True):
-            storage[0] = np.asarray(out[key], dtype=float)
-
-    def pullback(self, inputs: list, outputs: list, cotangents: list) -> list:
-        """Gradient of the log density (the other outputs are not differentiable)."""
-        g = cotangents[0]
-        return [g * d for d in outputs[1:]]
 
 
 @functools.cache

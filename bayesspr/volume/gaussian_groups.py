@@ -527,42 +527,55 @@ def shared_log_likelihood(
     )[0]
 
 
-class SharedGaussianGroups(Op):
-    """PyTensor Op: :func:`shared_moments`' log density of fixed statistics, with gradient.
+class ScalarLogDensityOp(Op):
+    """A PyTensor Op of fixed statistics: a scalar log density and its input derivatives.
 
-    Inputs: prior mean (G, p), prior variance (G, p), noise variance (G,), shared variance
-    (C, K). Outputs: the scalar log density and its derivatives with respect to the inputs.
+    Subclasses set ``gradient_keys`` (the keys of :meth:`moments`' output that hold the
+    derivatives, one per input, in input order) and implement :meth:`moments`.
     """
 
     __props__ = ("key",)
+    gradient_keys: tuple[str, ...] = ()
 
-    def __init__(self, stats: GroupStatistics, shared: SharedCoefficients) -> None:
-        self.stats = stats
-        self.shared = shared
-        self.key = (id(stats), id(shared))
+    def moments(self, *inputs: np.ndarray) -> dict[str, Any]:
+        """``logp`` and the derivatives named by ``gradient_keys`` at the inputs."""
+        raise NotImplementedError
 
     def make_node(self, *inputs: Any) -> Apply:
-        """The node: four float inputs, five outputs."""
-        mean, var, noise, shared_var = (pt.as_tensor(x) for x in inputs)
-        return Apply(
-            self,
-            [mean, var, noise, shared_var],
-            [pt.dscalar(), mean.type(), var.type(), noise.type(), shared_var.type()],
-        )
+        """The node: float inputs; the scalar log density and one derivative per input."""
+        tensors = [pt.as_tensor(x) for x in inputs]
+        return Apply(self, tensors, [pt.dscalar(), *(x.type() for x in tensors)])
 
     def perform(self, node: Apply, inputs: list[np.ndarray], output_storage: list) -> None:
         """Evaluate in numpy."""
-        mean, var, noise, shared_var = inputs
-        out = shared_moments(self.stats, mean, var, noise, self.shared, shared_var)
-        for storage, key in zip(
-            output_storage, ("logp", "d_mean", "d_var", "d_noise", "d_shared"), strict=True
-        ):
+        out = self.moments(*inputs)
+        for storage, key in zip(output_storage, ("logp", *self.gradient_keys), strict=True):
             storage[0] = np.asarray(out[key], dtype=float)
 
     def pullback(self, inputs: list, outputs: list, cotangents: list) -> list:
         """Gradient of the log density (the other outputs are not differentiable)."""
         g = cotangents[0]
         return [g * d for d in outputs[1:]]
+
+
+class SharedGaussianGroups(ScalarLogDensityOp):
+    """PyTensor Op: :func:`shared_moments`' log density of fixed statistics, with gradient.
+
+    Inputs: prior mean (G, p), prior variance (G, p), noise variance (G,), shared variance
+    (C, K). Outputs: the scalar log density and its derivatives with respect to the inputs.
+    """
+
+    gradient_keys = ("d_mean", "d_var", "d_noise", "d_shared")
+
+    def __init__(self, stats: GroupStatistics, shared: SharedCoefficients) -> None:
+        self.stats = stats
+        self.shared = shared
+        self.key = (id(stats), id(shared))
+
+    def moments(self, *inputs: np.ndarray) -> dict[str, Any]:
+        """:func:`shared_moments` at (prior mean, prior variance, noise, shared variance)."""
+        mean, var, noise, shared_var = inputs
+        return shared_moments(self.stats, mean, var, noise, self.shared, shared_var)
 
 
 @functools.cache
