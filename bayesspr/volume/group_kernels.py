@@ -19,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from bayesspr.volume.rank_one_eigen import eigh_diagonal_plus_rank_one
+
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
@@ -258,8 +260,7 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
     tuple
         ``logp`` (float), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,), ``d_shared``
         (C, K); and for the cross terms of city-day shocks, the posterior means of the
-        coefficients ``beta`` (G, p), the gains G_g = weight·V_g D⁻¹E (G, p, K) and the
-        clusters' posterior covariances P⁻¹ (C, K, K).
+        coefficients ``beta`` (G, p) and the clusters' posterior covariances P⁻¹ (C, K, K).
     """
     logp_g, _, _, _, mean, cov_diag, cov_cols = own
     n_groups, p = m.shape
@@ -271,7 +272,6 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
     d_var = np.empty((n_groups, p))
     d_noise = np.empty(n_groups)
     beta_all = np.empty((n_groups, p))
-    gain_all = np.empty((n_groups, p, k))
     xx_beta = np.empty(p)
     by_cluster = np.argsort(cluster, kind="mergesort")
     bounds = np.searchsorted(cluster[by_cluster], np.arange(n_clusters + 1))
@@ -283,7 +283,6 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
         for r in range(size):
             for j in range(k):
                 gain[r, :, j] *= weight[groups[r]] / d[groups[r], columns[j]]
-            gain_all[groups[r]] = gain[r]
         gain = gain.reshape(size * p, k)
         beta = mean[groups] + (gain @ w_mean[c]).reshape(size, p)
         gain_cov = gain @ w_cov[c]  # G P⁻¹
@@ -322,9 +321,18 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
         d_noise,
         d_shared,
         beta_all,
-        gain_all,
         w_cov,
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _partition_rows(source, members, width):
+    """Rows ``members`` of ``source``, first ``width`` columns, as a contiguous array."""
+    out = np.empty((members.shape[0], width))
+    for i in range(members.shape[0]):
+        for a in range(width):
+            out[i, a] = source[members[i], a]
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -332,78 +340,87 @@ def _rotate_partitions(xy, m, s2, shock_var, part_members, part_starts, cross):
     """Each partition's eigenbasis of diag(σ²) + τ²11ᵀ and its stations' rotated statistics.
 
     Returns the rotation (G, M) (row ``members[i]`` holds row i of the partition's U), the
+    partition's rotated cross products UᵀCU (G, M) (row ``members[j]`` holds row j), the
     rotated Xᵀy (G, p), prior means (G, p) and yᵀy (G,), the noise variances ν (G,) and the
     walk weights a = Uᵀ1 (G,); rotated group j of a partition sits at ``members[j]``.
     """
     n_groups, p = xy.shape
-    rotation = np.zeros((n_groups, cross.shape[1]))
-    xy_r = np.zeros((n_groups, p))
-    m_r = np.zeros((n_groups, p))
-    yy_r = np.zeros(n_groups)
+    width = cross.shape[1]
+    rotation = np.zeros((n_groups, width))
+    zz = np.zeros((n_groups, width))
+    xy_r = np.empty((n_groups, p))
+    m_r = np.empty((n_groups, p))
+    yy_r = np.empty(n_groups)
     nu = np.empty(n_groups)
-    weight = np.zeros(n_groups)
+    weight = np.empty(n_groups)
     for k in range(part_starts.shape[0] - 1):
         members = part_members[part_starts[k] : part_starts[k + 1]]
         size = members.shape[0]
-        sigma = np.empty((size, size))
-        for i in range(size):
-            for j in range(size):
-                sigma[i, j] = shock_var[members[i]]
-            sigma[i, i] += s2[members[i]]
-        values, u = np.linalg.eigh(sigma)
+        values, u = _shock_eigen(s2[members], shock_var[members[0]])
+        u_t = np.ascontiguousarray(u.T)
+        xy_rot = u_t @ _partition_rows(xy, members, p)
+        m_rot = u_t @ _partition_rows(m, members, p)
+        zz_rot = u_t @ (_partition_rows(cross, members, size) @ u)
         for j in range(size):
             gj = members[j]
             nu[gj] = values[j]
-            for i in range(size):
-                gi = members[i]
-                rotation[gi, j] = u[i, j]
-                weight[gj] += u[i, j]
-                for a in range(p):
-                    xy_r[gj, a] += u[i, j] * xy[gi, a]
-                    m_r[gj, a] += u[i, j] * m[gi, a]
-                acc = 0.0
-                for o in range(size):
-                    acc += cross[gi, o] * u[o, j]
-                yy_r[gj] += u[i, j] * acc
-    return rotation, xy_r, m_r, yy_r, nu, weight
+            xy_r[gj] = xy_rot[j]
+            m_r[gj] = m_rot[j]
+            yy_r[gj] = zz_rot[j, j]
+            weight[gj] = u_t[j].sum()
+            rotation[gj, :size] = u[j]
+            zz[gj, :size] = zz_rot[j]
+    return rotation, zz, xy_r, m_r, yy_r, nu, weight
+
+
+@numba.njit(cache=True, nogil=True)
+def _shock_eigen(s2, tau2):
+    """Eigenvalues (ascending) and eigenvectors of diag(s2) + tau2·11ᵀ, in O(n²)."""
+    return eigh_diagonal_plus_rank_one(s2, np.ones(s2.shape[0]), tau2)
 
 
 @numba.njit(cache=True, nogil=True)
 def _rotated_noise_gradient(
-    members, u, cross, xy_r, beta, xx_beta, gain, w_cov_c, nu, weight, d_first, columns,
-    d_noise_r,
+    members, basis, zz, xy_r, beta, xx_beta, w_cov_c, nu, weight, columns, d_noise_r,
 ):  # fmt: skip
     """∂L/∂Σ̃ of one partition in its rotated basis (n, n).
 
     Off the diagonal ½ R̃_jk/(ν_j ν_k), R̃ the posterior mean of the rotated groups' residual
-    cross products: z_jᵀz_k − γ̂_jᵀXᵀz_k − γ̂_kᵀXᵀz_j + γ̂_jᵀXᵀXγ̂_k + tr(XᵀX G_j P⁻¹ G_kᵀ),
-    with XᵀX G_j = ν_j D⁻¹(a_j E − G_j); on it the groups' own noise derivatives.
+    cross products: z_jᵀz_k − γ̂_jᵀXᵀz_k − γ̂_kᵀXᵀz_j + γ̂_jᵀXᵀXγ̂_k + tr(XᵀX G_j P⁻¹ G_kᵀ);
+    on it the groups' own noise derivatives. ``zz`` is the partition's z_jᵀz_k (n, n),
+    ``basis`` the eigenbasis (√d, Λ, Q) of :func:`_pattern_basis` for its days and priors.
+
+    The walk's trace term is taken in the partition's shared eigenbasis (D^½XᵀXD^½ = QΛQᵀ,
+    shrinkage s_j = 1/(1 + Λ/ν_j)): G_j = a_j D^½Q diag(s_j) F with F = QᵀD^-½E, and
+    XᵀX G_j = ν_j D⁻¹(a_j E − G_j), so tr(XᵀX G_j P⁻¹ G_kᵀ) = a_j a_k Σ_l Λ_l s_jl s_kl h_l with
+    h = diag(F P⁻¹ Fᵀ): an (n, p) × (p, n) product instead of (n, pK) × (pK, n).
     """
     size = members.shape[0]
-    p, k = gain.shape[1], gain.shape[2]
-    # tr(XᵀX G_j P⁻¹ G_oᵀ) for every pair at once: two matrix products over the partition
-    xxg = np.empty((size * p, k))  # rows (j, a): XᵀX G_j
-    gains = np.empty((size, p * k))
+    p, k = xy_r.shape[1], columns.shape[0]
+    w, lam, q = basis
+    f = np.empty((p, k))
+    for e in range(p):
+        for c in range(k):
+            f[e, c] = q[columns[c], e] / w[columns[c]]
+    h = ((f @ w_cov_c) * f).sum(axis=1)
+    left = np.empty((size, p))
+    right = np.empty((size, p))
     for j in range(size):
-        gj = members[j]
-        for a in range(p):
-            for c in range(k):
-                e = weight[gj] if columns[c] == a else 0.0
-                xxg[j * p + a, c] = nu[gj] * (e - gain[gj, a, c]) / d_first[a]
-                gains[j, a * k + c] = gain[gj, a, c]
-    h = (xxg @ w_cov_c).reshape(size, p * k)
-    walk_terms = h @ np.ascontiguousarray(gains.T)
-    u_t = np.ascontiguousarray(u.T)
-    zz = u_t @ np.ascontiguousarray(cross[members][:, :size]) @ u
+        a_j = weight[members[j]]
+        for e in range(p):
+            s = 1.0 / (1.0 + lam[e] / nu[members[j]])
+            right[j, e] = a_j * s
+            left[j, e] = right[j, e] * lam[e] * h[e]
+    # every pair's residual cross product as matrix products: BZᵀ, its transpose, BXᵀXBᵀ
+    beta_p = _partition_rows(beta, members, p)
+    cross_beta = beta_p @ np.ascontiguousarray(_partition_rows(xy_r, members, p).T)
+    r = zz + left @ np.ascontiguousarray(right.T) - cross_beta - cross_beta.T
+    r += beta_p @ np.ascontiguousarray(_partition_rows(xx_beta, members, p).T)
     grad = np.empty((size, size))
     for j in range(size):
-        gj = members[j]
-        grad[j, j] = d_noise_r[gj]
+        grad[j, j] = d_noise_r[members[j]]
         for o in range(j + 1, size):
-            go = members[o]
-            r = zz[j, o] - _dot(beta[gj], xy_r[go]) - _dot(beta[go], xy_r[gj])
-            r += _dot(beta[gj], xx_beta[go]) + walk_terms[j, o]
-            grad[j, o] = 0.5 * r / (nu[gj] * nu[go])
+            grad[j, o] = 0.5 * r[j, o] / (nu[members[j]] * nu[members[o]])
             grad[o, j] = grad[j, o]
     return grad
 
@@ -430,38 +447,48 @@ def city_day_gradients(
         partition's derivative on its first station, zero on the others).
     """
     n_groups, p = xy.shape
-    rotation, xy_r, m_r, yy_r, nu, weight = _rotate_partitions(
+    rotation, zz, xy_r, m_r, yy_r, nu, weight = _rotate_partitions(
         xy, m, s2, shock_var, part_members, part_starts, cross
     )
     own = group_moments(xx, order, starts, xy_r, yy_r, n, m_r, d, nu, columns)
-    logp, d_mean_r, d_var_r, d_noise_r, d_shared, beta, gain, w_cov = shared_gradients(
+    logp, d_mean_r, d_var_r, d_noise_r, d_shared, beta, w_cov = shared_gradients(
         xx, pattern, xy_r, yy_r, n, m_r, d, nu, cluster, columns, v, weight, own
     )
-    d_mean = np.zeros((n_groups, p))
+    d_mean = np.empty((n_groups, p))
     d_var = np.empty((n_groups, p))
     d_noise = np.empty(n_groups)
     d_shock = np.zeros(n_groups)
     xx_beta = np.empty((n_groups, p))
     for g in range(n_groups):
         _matvec(xx[pattern[g]], beta[g], xx_beta[g])
+    # the eigenbasis of each pattern of days, reused by its partitions with the same priors
+    basis_owner = np.full(xx.shape[0], -1)
+    basis_w = np.empty((xx.shape[0], p))
+    basis_lam = np.empty((xx.shape[0], p))
+    basis_q = np.empty((xx.shape[0], p, p))
     for q in range(part_starts.shape[0] - 1):
         members = part_members[part_starts[q] : part_starts[q + 1]]
         size = members.shape[0]
-        u = np.empty((size, size))
-        for i in range(size):
-            for j in range(size):
-                u[i, j] = rotation[members[i], j]
+        u_pattern, first = pattern[members[0]], members[0]
+        owner = basis_owner[u_pattern]
+        if owner < 0 or not np.array_equal(d[owner], d[first]):
+            _, basis_w[u_pattern], basis_lam[u_pattern], basis_q[u_pattern] = _pattern_basis(
+                xx[u_pattern], d, members
+            )
+            basis_owner[u_pattern] = first
+        basis = (basis_w[u_pattern], basis_lam[u_pattern], basis_q[u_pattern])
+        u = _partition_rows(rotation, members, size)
         grad = _rotated_noise_gradient(
-            members, u, cross, xy_r, beta, xx_beta, gain, w_cov[cluster[members[0]]], nu,
-            weight, d[members[0]], columns, d_noise_r,
+            members, basis, _partition_rows(zz, members, size), xy_r, beta, xx_beta,
+            w_cov[cluster[first]], nu, weight, columns, d_noise_r,
         )  # fmt: skip
         station_grad = u @ grad @ np.ascontiguousarray(u.T)  # ∂L/∂Σ in the stations' basis
         d_shock[members[0]] = station_grad.sum()
+        station_mean = u @ _partition_rows(d_mean_r, members, p)
+        var_share = _partition_rows(d_var_r, members, p).sum(axis=0) / size
         for i in range(size):
             gi = members[i]
             d_noise[gi] = station_grad[i, i]
-            d_var[gi] = 0.0
-            for j in range(size):
-                d_mean[gi] += u[i, j] * d_mean_r[members[j]]
-                d_var[gi] += d_var_r[members[j]] / size
+            d_mean[gi] = station_mean[i]
+            d_var[gi] = var_share
     return logp, d_mean, d_var, d_noise, d_shared, d_shock
