@@ -6,9 +6,11 @@ growth, weekday, two Fourier pairs, a holiday flag and 16 random-walk knots):
 * ``independent``: every station's coefficients integrated out on its own
   (:func:`bayesspr.volume.gaussian_groups.posterior_moments`, the first landing's model);
 * ``city walk``: the same with each city's walk, shared by its stations, integrated out one
-  level up (:func:`bayesspr.volume.gaussian_groups.shared_moments`, the default).
+  level up (:func:`bayesspr.volume.gaussian_groups.shared_moments`);
+* ``city-day``: the walk and a day shock shared by each city's stations (τ = 0.1) integrated
+  out as well (:func:`bayesspr.volume.city_day.city_day_moments`, the default).
 
-Prints milliseconds per evaluation (median of repeats, one thread) and the ratio::
+Prints milliseconds per evaluation (median of repeats, one thread) and the ratios::
 
     python benchmarks/volume_gradient.py
     python benchmarks/volume_gradient.py --stations 8 500 1000 --cities 2 40 40
@@ -27,6 +29,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 
+from bayesspr.volume.city_day import city_day_moments, city_day_statistics
 from bayesspr.volume.gaussian_groups import (
     SharedCoefficients,
     group_statistics,
@@ -63,8 +66,8 @@ def _median_ms(call, repeats: int) -> float:
 def main() -> None:
     """Time both evaluations at each size; print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stations", nargs="*", type=int, default=[8, 100, 500, 1000])
-    parser.add_argument("--cities", nargs="*", type=int, default=[2, 10, 40, 40])
+    parser.add_argument("--stations", nargs="*", type=int, default=[8, 100, 500, 500, 1000])
+    parser.add_argument("--cities", nargs="*", type=int, default=[2, 10, 5, 40, 40])
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -74,7 +77,8 @@ def main() -> None:
     rows = []
     for n_stations, n_cities in zip(args.stations, args.cities, strict=True):
         values = rng.normal(6.0, 0.1, (n_stations, DAYS))
-        stats = group_statistics(design, values, np.ones((n_stations, DAYS), bool))
+        present = np.ones((n_stations, DAYS), bool)
+        stats = group_statistics(design, values, present)
         mean = np.tile(rng.normal(0.0, 0.1, p), (n_stations, 1))
         var = np.tile(rng.uniform(0.001, 0.05, p), (n_stations, 1))
         noise = np.full(n_stations, 0.05**2)
@@ -88,6 +92,14 @@ def main() -> None:
         walk = _median_ms(
             partial(shared_moments, stats, mean, var, noise, shared, walk_var), args.repeats
         )
+        city_day = city_day_statistics(values, present, shared.cluster)
+        shock_var = np.full(n_cities, 0.1**2)
+        shocks = _median_ms(
+            partial(
+                city_day_moments, stats, city_day, mean, var, noise, shared, walk_var, shock_var
+            ),
+            args.repeats,
+        )
         rows.append(
             {
                 "stations": n_stations,
@@ -95,7 +107,9 @@ def main() -> None:
                 "coefficients": p,
                 "independent (ms)": round(alone, 3),
                 "city walk (ms)": round(walk, 3),
-                "ratio": round(walk / alone, 1),
+                "city-day (ms)": round(shocks, 3),
+                "walk / independent": round(walk / alone, 1),
+                "city-day / walk": round(shocks / walk, 1),
             }
         )
     print(pd.DataFrame(rows).to_markdown(index=False))

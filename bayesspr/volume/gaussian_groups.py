@@ -23,11 +23,14 @@ Cholesky factor each.
 * :func:`posterior_moments`: the same in numpy, with the gradient by Fisher's identity.
 * :func:`coefficient_draws`: draws of β_g from its exact Gaussian conditional posterior per
   hyper-parameter sample (how forecasts recover the integrated coefficients).
-* :class:`SharedCoefficients`, :func:`shared_moments`, :func:`shared_log_likelihood`,
-  :func:`shared_draws`: the same when the groups of a cluster (a city's stations) share part
-  of some coefficients (a city's random walk), integrated out one level up: each group's log
-  density is exactly quadratic in its prior mean, so the cluster's shared values integrate
-  out in closed form (K × K per cluster), and Fisher's identity gives the gradient.
+* :class:`SharedCoefficients`, :func:`shared_moments`: the same when the groups of a cluster
+  (a city's stations) share part of some coefficients (a city's random walk), integrated out
+  one level up: each group's log density is exactly quadratic in its prior mean, so the
+  cluster's shared values integrate out in closed form (K × K per cluster), and Fisher's
+  identity gives the gradient. The volume model uses this through
+  :mod:`bayesspr.volume.city_day`, which adds a day shock shared by a city's stations;
+  :func:`shared_moments` is its special case without the shock (τ = 0), kept as the
+  reference its tests and ``benchmarks/volume_gradient.py`` compare with.
 """
 
 from __future__ import annotations
@@ -356,57 +359,6 @@ def shared_moments(
     }
 
 
-def shared_draws(
-    stats: GroupStatistics,
-    prior_mean: np.ndarray,
-    prior_var: np.ndarray,
-    noise_var: np.ndarray,
-    shared: SharedCoefficients,
-    shared_var: np.ndarray,
-    normals: np.ndarray,
-) -> np.ndarray:
-    """Draws of each cluster's shared values w from their posterior, one per sample.
-
-    Parameters
-    ----------
-    stats, shared : as for :func:`shared_moments`.
-    prior_mean, prior_var : numpy.ndarray
-        (S, G, p) per hyper-parameter sample.
-    noise_var : numpy.ndarray
-        (S, G).
-    shared_var : numpy.ndarray
-        (S, C, K).
-    normals : numpy.ndarray
-        (S, C, K) standard normal values (keyed, so chunks agree).
-
-    Returns
-    -------
-    numpy.ndarray
-        (S, C, K) draws of w; a group's coefficients then follow from
-        :func:`coefficient_draws` with prior mean m_g + E w.
-    """
-    out = np.empty(normals.shape)
-    cols = np.asarray(shared.columns, np.int64)
-    for s in range(normals.shape[0]):
-        m, d = _float_arrays(prior_mean[s], prior_var[s])
-        pieces = posterior_moments(stats, m, d, noise_var[s], cols)
-        w_mean, _, chol, _ = group_kernels.cluster_posterior(
-            pieces["mean"],
-            pieces["cov_cols"],
-            m,
-            d,
-            np.asarray(shared.cluster, np.int64),
-            cols,
-            shared.n_clusters,
-            *_float_arrays(shared_var[s]),
-            np.ones(m.shape[0]),
-        )
-        # w = ŵ + L⁻ᵀ z has covariance P⁻¹ for P = L Lᵀ
-        chol_t = np.swapaxes(chol, -1, -2)
-        out[s] = w_mean + np.linalg.solve(chol_t, normals[s][..., None])[..., 0]
-    return out
-
-
 def marginal_log_likelihood_numpy(
     stats: GroupStatistics, prior_mean: np.ndarray, prior_var: np.ndarray, noise_var: np.ndarray
 ) -> np.ndarray:
@@ -503,30 +455,6 @@ class MarginalGaussianGroups(Op):
         return [g[:, None] * d_mean, g[:, None] * d_var, g * d_noise]
 
 
-def shared_log_likelihood(
-    stats: GroupStatistics,
-    prior_mean: pt.TensorLike,
-    prior_var: pt.TensorLike,
-    noise_var: pt.TensorLike,
-    shared: SharedCoefficients,
-    shared_var: pt.TensorLike,
-) -> pt.TensorVariable:
-    """Log density of all groups with own and cluster-shared coefficients integrated out.
-
-    The PyTensor form of :func:`shared_moments` (same arguments; tensors), with its gradient.
-
-    Returns
-    -------
-    tensor
-        Scalar log density (nats).
-    """
-    _register_numba()
-    return SharedGaussianGroups(stats, shared)(
-        *(pt.as_tensor(x).astype("float64") for x in (prior_mean, prior_var, noise_var)),
-        pt.as_tensor(shared_var).astype("float64"),
-    )[0]
-
-
 class ScalarLogDensityOp(Op):
     """A PyTensor Op of fixed statistics: a scalar log density and its input derivatives.
 
@@ -558,26 +486,6 @@ class ScalarLogDensityOp(Op):
         return [g * d for d in outputs[1:]]
 
 
-class SharedGaussianGroups(ScalarLogDensityOp):
-    """PyTensor Op: :func:`shared_moments`' log density of fixed statistics, with gradient.
-
-    Inputs: prior mean (G, p), prior variance (G, p), noise variance (G,), shared variance
-    (C, K). Outputs: the scalar log density and its derivatives with respect to the inputs.
-    """
-
-    gradient_keys = ("d_mean", "d_var", "d_noise", "d_shared")
-
-    def __init__(self, stats: GroupStatistics, shared: SharedCoefficients) -> None:
-        self.stats = stats
-        self.shared = shared
-        self.key = (id(stats), id(shared))
-
-    def moments(self, *inputs: np.ndarray) -> dict[str, Any]:
-        """:func:`shared_moments` at (prior mean, prior variance, noise, shared variance)."""
-        mean, var, noise, shared_var = inputs
-        return shared_moments(self.stats, mean, var, noise, self.shared, shared_var)
-
-
 @functools.cache
 def _register_numba() -> None:
     """Run the Ops' numpy ``perform`` from numba-compiled graphs (nutpie) without a warning.
@@ -585,7 +493,7 @@ def _register_numba() -> None:
     The Ops are already vectorised numpy; numba would only call them, which is what its
     object-mode fallback does. This registers that fallback for the Ops quietly.
     """
-    register_object_mode(MarginalGaussianGroups, SharedGaussianGroups)
+    register_object_mode(MarginalGaussianGroups)
 
 
 def register_object_mode(*ops: type[Op]) -> None:

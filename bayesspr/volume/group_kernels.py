@@ -273,6 +273,8 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
     d_noise = np.empty(n_groups)
     beta_all = np.empty((n_groups, p))
     xx_beta = np.empty(p)
+    dev = np.empty(p)
+    dev_var = np.empty(p)
     by_cluster = np.argsort(cluster, kind="mergesort")
     bounds = np.searchsorted(cluster[by_cluster], np.arange(n_clusters + 1))
     for c in range(n_clusters):
@@ -291,9 +293,15 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
         for r in range(size):
             g = groups[r]
             a_g = weight[g]
-            beta_all[g] = beta[r]
-            dev = beta[r] - m[g]
-            dev_var = cov_diag[g] + gcg[r]
+            # scalar loops into preallocated rows: no temporary per group (thousands a call)
+            trace_own = float(p)
+            gcg_over_d = 0.0
+            for i in range(p):
+                beta_all[g, i] = beta[r, i]
+                dev[i] = beta[r, i] - m[g, i]
+                dev_var[i] = cov_diag[g, i] + gcg[r, i]
+                trace_own -= cov_diag[g, i] / d[g, i]
+                gcg_over_d += gcg[r, i] / d[g, i]
             at_cols_over_d = 0.0
             for j in range(k):
                 col = columns[j]
@@ -301,14 +309,18 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
                 at = gain_cov[r, col, j]
                 dev_var[col] += a_g * a_g * w_cov[c, j, j] - 2.0 * a_g * at
                 at_cols_over_d += a_g * at / d[g, col]
-            _matvec(xx[pattern[g]], beta[r], xx_beta)
-            resid = yy[g] - 2.0 * _dot(beta[r], xy[g]) + _dot(xx_beta, beta[r])
-            trace_own = s2[g] * (p - (cov_diag[g] / d[g]).sum())
+            _matvec(xx[pattern[g]], beta_all[g], xx_beta)
+            resid = yy[g] - 2.0 * _dot(beta_all[g], xy[g]) + _dot(xx_beta, beta_all[g])
             # tr(XᵀX G P⁻¹ Gᵀ) with XᵀX G = σ² D⁻¹(aE − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²)
-            trace_shared = -s2[g] * ((gcg[r] / d[g]).sum() - at_cols_over_d)
-            d_mean[g] = dev / d[g]
-            d_var[g] = 0.5 * (dev**2 + dev_var) / d[g] ** 2 - 0.5 / d[g]
-            d_noise[g] = -0.5 * n[g] / s2[g] + 0.5 * (resid + trace_own + trace_shared) / s2[g] ** 2
+            trace_shared = -s2[g] * (gcg_over_d - at_cols_over_d)
+            for i in range(p):
+                inv_d = 1.0 / d[g, i]
+                d_mean[g, i] = dev[i] * inv_d
+                d_var[g, i] = 0.5 * (dev[i] * dev[i] + dev_var[i]) * inv_d * inv_d - 0.5 * inv_d
+            s2g = s2[g]
+            d_noise[g] = -0.5 * n[g] / s2g + 0.5 * (resid + s2g * trace_own + trace_shared) / (
+                s2g * s2g
+            )
     d_shared = np.empty((n_clusters, k))
     for c in range(n_clusters):
         for j in range(k):
@@ -482,13 +494,18 @@ def city_day_gradients(
             members, basis, _partition_rows(zz, members, size), xy_r, beta, xx_beta,
             w_cov[cluster[first]], nu, weight, columns, d_noise_r,
         )  # fmt: skip
-        station_grad = u @ grad @ np.ascontiguousarray(u.T)  # ∂L/∂Σ in the stations' basis
-        d_shock[members[0]] = station_grad.sum()
+        # ∂L/∂Σ = U grad Uᵀ in the stations' basis: only its diagonal (∂L/∂σ²) and its sum
+        # (∂L/∂τ² = 1ᵀU grad Uᵀ1 = aᵀ grad a, a = Uᵀ1) are needed
+        u_grad = u @ grad
+        a = np.empty(size)
+        for j in range(size):
+            a[j] = weight[members[j]]
+        d_shock[first] = _dot(a, grad @ a)
         station_mean = u @ _partition_rows(d_mean_r, members, p)
         var_share = _partition_rows(d_var_r, members, p).sum(axis=0) / size
         for i in range(size):
             gi = members[i]
-            d_noise[gi] = station_grad[i, i]
+            d_noise[gi] = _dot(u_grad[i], u[i])
             d_mean[gi] = station_mean[i]
             d_var[gi] = var_share
     return logp, d_mean, d_var, d_noise, d_shared, d_shock
