@@ -260,7 +260,8 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
     tuple
         ``logp`` (float), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,), ``d_shared``
         (C, K); and for the cross terms of city-day shocks, the posterior means of the
-        coefficients ``beta`` (G, p) and the clusters' posterior covariances P⁻¹ (C, K, K).
+        coefficients ``beta`` (G, p), their products XᵀXβ (G, p) and the clusters' posterior
+        covariances P⁻¹ (C, K, K).
     """
     logp_g, _, _, _, mean, cov_diag, cov_cols = own
     n_groups, p = m.shape
@@ -272,7 +273,7 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
     d_var = np.empty((n_groups, p))
     d_noise = np.empty(n_groups)
     beta_all = np.empty((n_groups, p))
-    xx_beta = np.empty(p)
+    xx_beta = np.empty((n_groups, p))
     dev = np.empty(p)
     dev_var = np.empty(p)
     by_cluster = np.argsort(cluster, kind="mergesort")
@@ -309,8 +310,8 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
                 at = gain_cov[r, col, j]
                 dev_var[col] += a_g * a_g * w_cov[c, j, j] - 2.0 * a_g * at
                 at_cols_over_d += a_g * at / d[g, col]
-            _matvec(xx[pattern[g]], beta_all[g], xx_beta)
-            resid = yy[g] - 2.0 * _dot(beta_all[g], xy[g]) + _dot(xx_beta, beta_all[g])
+            _matvec(xx[pattern[g]], beta_all[g], xx_beta[g])
+            resid = yy[g] - 2.0 * _dot(beta_all[g], xy[g]) + _dot(xx_beta[g], beta_all[g])
             # tr(XᵀX G P⁻¹ Gᵀ) with XᵀX G = σ² D⁻¹(aE − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²)
             trace_shared = -s2[g] * (gcg_over_d - at_cols_over_d)
             for i in range(p):
@@ -333,6 +334,7 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
         d_noise,
         d_shared,
         beta_all,
+        xx_beta,
         w_cov,
     )
 
@@ -463,16 +465,13 @@ def city_day_gradients(
         xy, m, s2, shock_var, part_members, part_starts, cross
     )
     own = group_moments(xx, order, starts, xy_r, yy_r, n, m_r, d, nu, columns)
-    logp, d_mean_r, d_var_r, d_noise_r, d_shared, beta, w_cov = shared_gradients(
+    logp, d_mean_r, d_var_r, d_noise_r, d_shared, beta, xx_beta, w_cov = shared_gradients(
         xx, pattern, xy_r, yy_r, n, m_r, d, nu, cluster, columns, v, weight, own
     )
     d_mean = np.empty((n_groups, p))
     d_var = np.empty((n_groups, p))
     d_noise = np.empty(n_groups)
     d_shock = np.zeros(n_groups)
-    xx_beta = np.empty((n_groups, p))
-    for g in range(n_groups):
-        _matvec(xx[pattern[g]], beta[g], xx_beta[g])
     # the eigenbasis of each pattern of days, reused by its partitions with the same priors
     basis_owner = np.full(xx.shape[0], -1)
     basis_w = np.empty((xx.shape[0], p))
