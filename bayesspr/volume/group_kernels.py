@@ -350,21 +350,19 @@ def _partition_rows(source, members, width):
 
 
 @numba.njit(cache=True, nogil=True)
-def _rotate_partitions(xy, m, s2, shock_var, part_members, part_starts, cross):
+def _rotate_partitions(xy, m, s2, shock_var, part_members, part_starts, width):
     """Each partition's eigenbasis of diag(σ²) + τ²11ᵀ and its stations' rotated statistics.
 
-    Returns the rotation (G, M) (row ``members[i]`` holds row i of the partition's U), the
-    partition's rotated cross products UᵀCU (G, M) (row ``members[j]`` holds row j), the
-    rotated Xᵀy (G, p), prior means (G, p) and yᵀy (G,), the noise variances ν (G,) and the
-    walk weights a = Uᵀ1 (G,); rotated group j of a partition sits at ``members[j]``.
+    Returns the rotation (G, ``width``) (row ``members[i]`` holds row i of the partition's
+    U), the rotated Xᵀy (G, p) and prior means (G, p), the noise variances ν (G,) and the
+    walk weights a = Uᵀ1 (G,); rotated group j of a partition sits at ``members[j]``. The
+    rotated yᵀy is not formed (it would cost n³ per partition): the log density needs only
+    its sum over ν, tr(Σ⁻¹C), which :func:`city_day_gradients` takes in the stations' basis.
     """
     n_groups, p = xy.shape
-    width = cross.shape[1]
     rotation = np.zeros((n_groups, width))
-    zz = np.zeros((n_groups, width))
     xy_r = np.empty((n_groups, p))
     m_r = np.empty((n_groups, p))
-    yy_r = np.empty(n_groups)
     nu = np.empty(n_groups)
     weight = np.empty(n_groups)
     for k in range(part_starts.shape[0] - 1):
@@ -374,17 +372,14 @@ def _rotate_partitions(xy, m, s2, shock_var, part_members, part_starts, cross):
         u_t = np.ascontiguousarray(u.T)
         xy_rot = u_t @ _partition_rows(xy, members, p)
         m_rot = u_t @ _partition_rows(m, members, p)
-        zz_rot = u_t @ (_partition_rows(cross, members, size) @ u)
         for j in range(size):
             gj = members[j]
             nu[gj] = values[j]
             xy_r[gj] = xy_rot[j]
             m_r[gj] = m_rot[j]
-            yy_r[gj] = zz_rot[j, j]
             weight[gj] = u_t[j].sum()
             rotation[gj, :size] = u[j]
-            zz[gj, :size] = zz_rot[j]
-    return rotation, zz, xy_r, m_r, yy_r, nu, weight
+    return rotation, xy_r, m_r, nu, weight
 
 
 @numba.njit(cache=True, nogil=True)
@@ -394,49 +389,195 @@ def _shock_eigen(s2, tau2):
 
 
 @numba.njit(cache=True, nogil=True)
-def _rotated_noise_gradient(
-    members, basis, zz, xy_r, beta, xx_beta, w_cov_c, nu, weight, columns, d_noise_r,
-):  # fmt: skip
-    """∂L/∂Σ̃ of one partition in its rotated basis (n, n).
+def _partition_bases(xx, pattern, d, part_members, part_starts):
+    """The eigenbasis (√d, Λ, Q) of D^½XᵀXD^½ for each partition's days and prior variances.
 
-    Off the diagonal ½ R̃_jk/(ν_j ν_k), R̃ the posterior mean of the rotated groups' residual
-    cross products: z_jᵀz_k − γ̂_jᵀXᵀz_k − γ̂_kᵀXᵀz_j + γ̂_jᵀXᵀXγ̂_k + tr(XᵀX G_j P⁻¹ G_kᵀ);
-    on it the groups' own noise derivatives. ``zz`` is the partition's z_jᵀz_k (n, n),
-    ``basis`` the eigenbasis (√d, Λ, Q) of :func:`_pattern_basis` for its days and priors.
-
-    The walk's trace term is taken in the partition's shared eigenbasis (D^½XᵀXD^½ = QΛQᵀ,
-    shrinkage s_j = 1/(1 + Λ/ν_j)): G_j = a_j D^½Q diag(s_j) F with F = QᵀD^-½E, and
-    XᵀX G_j = ν_j D⁻¹(a_j E − G_j), so tr(XᵀX G_j P⁻¹ G_kᵀ) = a_j a_k Σ_l Λ_l s_jl s_kl h_l with
-    h = diag(F P⁻¹ Fᵀ): an (n, p) × (p, n) product instead of (n, pK) × (pK, n).
+    Partitions on the same days with the same prior variances share one (computed once).
+    Returns √d (P, p), Λ (P, p) and Q (P, p, p).
     """
-    size = members.shape[0]
-    p, k = xy_r.shape[1], columns.shape[0]
-    w, lam, q = basis
+    n_parts = part_starts.shape[0] - 1
+    p = d.shape[1]
+    w = np.empty((n_parts, p))
+    lam = np.empty((n_parts, p))
+    q = np.empty((n_parts, p, p))
+    owner = np.full(xx.shape[0], -1)  # the partition whose basis a pattern holds now
+    for k in range(n_parts):
+        members = part_members[part_starts[k] : part_starts[k + 1]]
+        first = members[0]
+        u = pattern[first]
+        if owner[u] >= 0 and np.array_equal(d[part_members[part_starts[owner[u]]]], d[first]):
+            w[k], lam[k], q[k] = w[owner[u]], lam[owner[u]], q[owner[u]]
+            continue
+        _, w[k], lam[k], q[k] = _pattern_basis(xx[u], d, members)
+        owner[u] = k
+    return w, lam, q
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk_loading(w, q, columns):
+    """F = QᵀD^-½E (p, K): the walk's columns in a partition's eigenbasis."""
+    p, k = q.shape[0], columns.shape[0]
     f = np.empty((p, k))
     for e in range(p):
         for c in range(k):
             f[e, c] = q[columns[c], e] / w[columns[c]]
-    h = ((f @ w_cov_c) * f).sum(axis=1)
-    left = np.empty((size, p))
-    right = np.empty((size, p))
+    return f
+
+
+@numba.njit(cache=True, nogil=True)
+def _shrinkage(members, lam, nu, weight):
+    """s_je = 1/(1 + Λ_e/ν_j) (n, p) and the walk weights a_j (n,) of a partition's groups."""
+    size, p = members.shape[0], lam.shape[0]
+    s = np.empty((size, p))
+    a = np.empty(size)
     for j in range(size):
-        a_j = weight[members[j]]
+        a[j] = weight[members[j]]
         for e in range(p):
-            s = 1.0 / (1.0 + lam[e] / nu[members[j]])
-            right[j, e] = a_j * s
-            left[j, e] = right[j, e] * lam[e] * h[e]
-    # every pair's residual cross product as matrix products: BZᵀ, its transpose, BXᵀXBᵀ
-    beta_p = _partition_rows(beta, members, p)
-    cross_beta = beta_p @ np.ascontiguousarray(_partition_rows(xy_r, members, p).T)
-    r = zz + left @ np.ascontiguousarray(right.T) - cross_beta - cross_beta.T
-    r += beta_p @ np.ascontiguousarray(_partition_rows(xx_beta, members, p).T)
-    grad = np.empty((size, size))
+            s[j, e] = 1.0 / (1.0 + lam[e] / nu[members[j]])
+    return s, a
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk_posterior(bases, mean, m, d, nu, weight, cluster, columns, v, part_members, part_starts):
+    """Each city's walk posterior from its rotated groups, in their eigenbases: O(np + pK²).
+
+    The walk's precision gains Σ_j a_j² Eᵀ(D⁻¹ − D⁻¹V_jD⁻¹)E = Fᵀ diag(Σ_j a_j²(1 − s_j)) F
+    per partition (V_j = D^½Q diag(s_j) QᵀD^½), so no group's V[:, E] is formed; the rest is
+    :func:`cluster_posterior`'s. Returns ``w_mean`` (C, K), ``w_cov`` (C, K, K), ``extra`` (C,).
+    """
+    w_all, lam_all, q_all = bases
+    n_clusters, k = v.shape
+    a_mat = np.zeros((n_clusters, k, k))
+    b = np.zeros((n_clusters, k))
+    for part in range(part_starts.shape[0] - 1):
+        members = part_members[part_starts[part] : part_starts[part + 1]]
+        c = cluster[members[0]]
+        f = _walk_loading(w_all[part], q_all[part], columns)
+        s, a = _shrinkage(members, lam_all[part], nu, weight)
+        gain = ((a * a) @ (1.0 - s)).reshape(-1, 1) * f  # diag(Σ a²(1 − s)) F
+        a_mat[c] += np.ascontiguousarray(f.T) @ gain
+        for j in range(members.shape[0]):
+            g = members[j]
+            for i in range(k):
+                col = columns[i]
+                b[c, i] += a[j] * (mean[g, col] - m[g, col]) / d[g, col]
+    w_mean = np.empty((n_clusters, k))
+    w_cov = np.empty((n_clusters, k, k))
+    extra = np.empty(n_clusters)
+    for c in range(n_clusters):
+        precision = a_mat[c].copy()
+        for i in range(k):
+            precision[i, i] += 1.0 / v[c, i]
+        chol = np.linalg.cholesky(precision)
+        w_cov[c] = np.linalg.inv(precision)
+        w_mean[c] = w_cov[c] @ b[c]
+        extra[c] = (
+            0.5 * (b[c] * w_mean[c]).sum() - np.log(np.diag(chol)).sum() - 0.5 * np.log(v[c]).sum()
+        )
+    return w_mean, w_cov, extra
+
+
+@numba.njit(cache=True, nogil=True)
+def _partition_coefficients(
+    members, basis, mean, m, d, cov_diag, nu, weight, columns, w_mean_c, w_cov_c
+):
+    """A partition's rotated groups with their city's walk: means, ∂L/∂m, Σ∂L/∂d, walk terms.
+
+    With G_j = a_j D^½Q diag(s_j) F (the gain of group j on the walk) and the walk's
+    posterior mean ŵ and covariance P⁻¹: γ̂_j = μ_j + G_jŵ; ∂L/∂m_j = D⁻¹(γ̂_j − m_j − a_jEŵ);
+    the derivative in the tied prior variances sums ½((γ̂ − m − aEŵ)² + diag Cov)/d² − ½/d
+    over the groups, where Σ_j diag(G_jP⁻¹G_jᵀ) = diag(D^½Q (H ∘ Σ_j a_j²s_js_jᵀ) QᵀD^½)
+    with H = FP⁻¹Fᵀ, O(np² + p³) for the partition instead of O(npK²). Returns γ̂ (n, p),
+    ∂L/∂m (n, p), the summed ∂L/∂d (p,), the walk's factor ``right`` = a_j s_j (n, p) and
+    ``c`` = Λ ∘ diag(H) (p,) of the residual cross products (:func:`_partition_noise_gradient`).
+    """
+    w, lam, q = basis
+    size, p, k = members.shape[0], lam.shape[0], columns.shape[0]
+    f = _walk_loading(w, q, columns)
+    fp = f @ w_cov_c  # F P⁻¹ (p, K)
+    h = fp @ np.ascontiguousarray(f.T)  # F P⁻¹ Fᵀ (p, p)
+    s, a = _shrinkage(members, lam, nu, weight)
+    right = a.reshape(-1, 1) * s
+    wq_t = np.ascontiguousarray((w.reshape(-1, 1) * q).T)  # (D^½Q)ᵀ
+    beta = _partition_rows(mean, members, p) + (right * (f @ w_mean_c).reshape(1, -1)) @ wq_t
+    d_mean = np.empty((size, p))
+    d_var_sum = np.zeros(p)
+    second = np.zeros(p)  # Σ_j (dev_j² + diag V_j)
+    a2 = 0.0
     for j in range(size):
-        grad[j, j] = d_noise_r[members[j]]
-        for o in range(j + 1, size):
-            grad[j, o] = 0.5 * r[j, o] / (nu[members[j]] * nu[members[o]])
-            grad[o, j] = grad[j, o]
-    return grad
+        g = members[j]
+        a2 += a[j] * a[j]
+        for i in range(p):
+            dev = beta[j, i] - m[g, i]
+            d_mean[j, i] = dev
+        for i in range(k):
+            d_mean[j, columns[i]] -= a[j] * w_mean_c[i]
+        for i in range(p):
+            second[i] += d_mean[j, i] * d_mean[j, i] + cov_diag[g, i]
+            d_mean[j, i] /= d[g, i]
+    # Σ_j diag(G_j P⁻¹ G_jᵀ): d_i Σ_ef Q_ie Q_if H_ef M_ef with M = Σ_j a_j² s_j s_jᵀ
+    hm = h * (np.ascontiguousarray(right.T) @ right)
+    second += w * w * ((q @ hm) * q).sum(axis=1)
+    # the walk's own columns: Σ_j a_j² P⁻¹_ii − 2 Σ_j a_j (G_j P⁻¹)[col_i, i]
+    s_sum = (a * a) @ s
+    for i in range(k):
+        col = columns[i]
+        cross = 0.0
+        for e in range(p):
+            cross += q[col, e] * s_sum[e] * fp[e, i]
+        second[col] += a2 * w_cov_c[i, i] - 2.0 * w[col] * cross
+    d_row = d[members[0]]
+    for i in range(p):
+        d_var_sum[i] = 0.5 * second[i] / (d_row[i] * d_row[i]) - 0.5 * size / d_row[i]
+    c = lam * np.diag(h).copy()
+    return beta, d_mean, d_var_sum, right, c
+
+
+@numba.njit(cache=True, nogil=True)
+def _partition_noise_gradient(s2_p, tau2, n_days, cross, xy_p, beta, beta_xx, walk, c, u, own):
+    """∂L/∂σ² of a partition's stations and ∂L/∂τ², and its −½tr(Σ⁻¹C), in O(n² + np).
+
+    By Fisher's identity ∂L/∂Σ = ½Σ⁻¹RΣ⁻¹ − ½TΣ⁻¹ in the stations' basis, with R the
+    posterior mean of the residual cross products Σ_t r_t r_tᵀ:
+    R = C − B XYᵀ − XY Bᵀ + B XᵀX Bᵀ + W diag(c) Wᵀ + U diag(t) Uᵀ, where C holds the
+    stations' cross products, XY their Xᵀy (n, p), B their posterior mean coefficients
+    (``beta``, n × p, ``beta_xx`` = B XᵀX), W = U·right the walk's factor (``walk``) and t the
+    rotated groups' own traces tr(XᵀX V_j) (``own``). With Σ⁻¹ = D⁻¹ − κggᵀ (g = 1/σ²,
+    κ = τ²/(1 + τ²Σg)) only diag(R), Rg and gᵀRg are needed: no n × n product.
+    Returns ``d_noise`` (n,), ``d_shock`` and ``half_trace`` = ½tr(Σ⁻¹C).
+    """
+    size = s2_p.shape[0]
+    g = 1.0 / s2_p
+    g_sum = g.sum()
+    kappa = tau2 / (1.0 + tau2 * g_sum)
+    # R g and diag(R), term by term
+    r_g = cross @ g
+    diag = np.empty(size)
+    for s in range(size):
+        diag[s] = cross[s, s]
+    half_trace = 0.5 * (_dot(g, diag) - kappa * _dot(g, r_g))
+    xy_g = np.ascontiguousarray(xy_p.T) @ g
+    beta_g = np.ascontiguousarray(beta.T) @ g
+    beta_xx_g = np.ascontiguousarray(beta_xx.T) @ g
+    walk_g = (np.ascontiguousarray(walk.T) @ g) * c
+    u_g = (np.ascontiguousarray(u.T) @ g) * own
+    r_g += -(beta @ xy_g) - (xy_p @ beta_g) + beta @ beta_xx_g + walk @ walk_g + u @ u_g
+    for s in range(size):
+        acc = -2.0 * _dot(beta[s], xy_p[s]) + _dot(beta[s], beta_xx[s])
+        for e in range(walk.shape[1]):
+            acc += c[e] * walk[s, e] * walk[s, e]
+        for j in range(size):
+            acc += own[j] * u[s, j] * u[s, j]
+        diag[s] += acc
+    grg = _dot(g, r_g)
+    d_noise = np.empty(size)
+    for s in range(size):
+        sandwich = g[s] * g[s] * (diag[s] - 2.0 * kappa * r_g[s] + kappa * kappa * grg)
+        d_noise[s] = 0.5 * sandwich - 0.5 * n_days * (g[s] - kappa * g[s] * g[s])
+    ones_inv = g_sum - kappa * g_sum * g_sum  # 1ᵀΣ⁻¹1
+    shrink = 1.0 - kappa * g_sum  # Σ⁻¹1 = g·shrink
+    d_shock = 0.5 * shrink * shrink * grg - 0.5 * n_days * ones_inv
+    return d_noise, d_shock, half_trace
 
 
 @numba.njit(cache=True, nogil=True)
@@ -447,11 +588,14 @@ def city_day_gradients(
     """Log density and gradients of stations with a walk and city-day shocks integrated out.
 
     The formulas of :func:`bayesspr.volume.city_day.city_day_moments` (see its module):
-    each partition's stations are rotated into independent groups, :func:`group_moments`
-    and :func:`shared_gradients` give the log density and the rotated groups' derivatives,
-    and the derivatives in σ² and τ² take the cross-group residuals (Fisher's identity).
-    ``shock_var`` is τ² per group (its city's); ``part_members`` lists the partitions'
-    groups one partition after another, ``part_starts`` where each starts.
+    each partition's stations are rotated into independent groups (:func:`group_moments`
+    gives their own posteriors), the city's walk is integrated out one level up in each
+    partition's eigenbasis (:func:`_walk_posterior`, :func:`_partition_coefficients`), and
+    the derivatives in σ² and τ² take the cross-station residuals (Fisher's identity, in the
+    stations' basis: :func:`_partition_noise_gradient`). ``shock_var`` is τ² per group (its
+    city's); ``part_members`` lists the partitions' groups one partition after another,
+    ``part_starts`` where each starts. A partition of n stations and p coefficients costs
+    O(n²p + np² + p³): no n × n × n product and no p × K matrix per station.
 
     Returns
     -------
@@ -461,50 +605,58 @@ def city_day_gradients(
         partition's derivative on its first station, zero on the others).
     """
     n_groups, p = xy.shape
-    rotation, zz, xy_r, m_r, yy_r, nu, weight = _rotate_partitions(
-        xy, m, s2, shock_var, part_members, part_starts, cross
+    rotation, xy_r, m_r, nu, weight = _rotate_partitions(
+        xy, m, s2, shock_var, part_members, part_starts, cross.shape[1]
     )
-    own = group_moments(xx, order, starts, xy_r, yy_r, n, m_r, d, nu, columns)
-    logp, d_mean_r, d_var_r, d_noise_r, d_shared, beta, xx_beta, w_cov = shared_gradients(
-        xx, pattern, xy_r, yy_r, n, m_r, d, nu, cluster, columns, v, weight, own
+    # yᵀy of the rotated groups is left out here (zero) and its −½Σ_j z_jᵀz_j/ν_j added per
+    # partition below: nothing else depends on it
+    no_columns = np.empty(0, dtype=np.int64)
+    logp_g, _, _, _, mean_r, cov_diag_r, _ = group_moments(
+        xx, order, starts, xy_r, np.zeros(n_groups), n, m_r, d, nu, no_columns
     )
+    bases = _partition_bases(xx, pattern, d, part_members, part_starts)
+    w_mean, w_cov, extra = _walk_posterior(
+        bases, mean_r, m_r, d, nu, weight, cluster, columns, v, part_members, part_starts
+    )
+    logp = logp_g.sum() + extra.sum()
     d_mean = np.empty((n_groups, p))
     d_var = np.empty((n_groups, p))
     d_noise = np.empty(n_groups)
     d_shock = np.zeros(n_groups)
-    # the eigenbasis of each pattern of days, reused by its partitions with the same priors
-    basis_owner = np.full(xx.shape[0], -1)
-    basis_w = np.empty((xx.shape[0], p))
-    basis_lam = np.empty((xx.shape[0], p))
-    basis_q = np.empty((xx.shape[0], p, p))
-    for q in range(part_starts.shape[0] - 1):
-        members = part_members[part_starts[q] : part_starts[q + 1]]
+    for part in range(part_starts.shape[0] - 1):
+        members = part_members[part_starts[part] : part_starts[part + 1]]
         size = members.shape[0]
-        u_pattern, first = pattern[members[0]], members[0]
-        owner = basis_owner[u_pattern]
-        if owner < 0 or not np.array_equal(d[owner], d[first]):
-            _, basis_w[u_pattern], basis_lam[u_pattern], basis_q[u_pattern] = _pattern_basis(
-                xx[u_pattern], d, members
-            )
-            basis_owner[u_pattern] = first
-        basis = (basis_w[u_pattern], basis_lam[u_pattern], basis_q[u_pattern])
-        u = _partition_rows(rotation, members, size)
-        grad = _rotated_noise_gradient(
-            members, basis, _partition_rows(zz, members, size), xy_r, beta, xx_beta,
-            w_cov[cluster[first]], nu, weight, columns, d_noise_r,
-        )  # fmt: skip
-        # ∂L/∂Σ = U grad Uᵀ in the stations' basis: only its diagonal (∂L/∂σ²) and its sum
-        # (∂L/∂τ² = 1ᵀU grad Uᵀ1 = aᵀ grad a, a = Uᵀ1) are needed
-        u_grad = u @ grad
-        a = np.empty(size)
+        first = members[0]
+        c = cluster[first]
+        basis = (bases[0][part], bases[1][part], bases[2][part])
+        beta_r, d_mean_r, d_var_sum, right, walk_c = _partition_coefficients(
+            members, basis, mean_r, m_r, d, cov_diag_r, nu, weight, columns, w_mean[c], w_cov[c]
+        )
+        own_trace = np.empty(size)  # tr(XᵀX V_j) = ν_j (p − Σ_i V_j,ii / d_i)
         for j in range(size):
-            a[j] = weight[members[j]]
-        d_shock[first] = _dot(a, grad @ a)
-        station_mean = u @ _partition_rows(d_mean_r, members, p)
-        var_share = _partition_rows(d_var_r, members, p).sum(axis=0) / size
+            gj = members[j]
+            acc = float(p)
+            for i in range(p):
+                acc -= cov_diag_r[gj, i] / d[gj, i]
+            own_trace[j] = nu[gj] * acc
+        u = _partition_rows(rotation, members, size)
+        beta = u @ beta_r  # the stations' posterior means
+        noise_p, shock_p, half_trace = _partition_noise_gradient(
+            s2[members], shock_var[first], n[first], _partition_rows(cross, members, size),
+            _partition_rows(xy, members, p), beta, beta @ xx[pattern[first]], u @ right,
+            walk_c, u, own_trace,
+        )  # fmt: skip
+        logp -= half_trace
+        d_shock[first] = shock_p
+        station_mean = u @ d_mean_r
         for i in range(size):
             gi = members[i]
-            d_noise[gi] = _dot(u_grad[i], u[i])
+            d_noise[gi] = noise_p[i]
             d_mean[gi] = station_mean[i]
-            d_var[gi] = var_share
+            d_var[gi] = d_var_sum / size
+    d_shared = np.empty(v.shape)
+    for c in range(v.shape[0]):
+        for j in range(v.shape[1]):
+            second_moment = w_mean[c, j] ** 2 + w_cov[c, j, j]
+            d_shared[c, j] = 0.5 * second_moment / v[c, j] ** 2 - 0.5 / v[c, j]
     return logp, d_mean, d_var, d_noise, d_shared, d_shock
