@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import warnings
 from collections.abc import Mapping
@@ -50,6 +51,8 @@ from bayesspr.errors import (
 from bayesspr.inference.diagnostics import ConvergenceWarning, convergence
 from bayesspr.io.files import read_saved_tree
 from bayesspr.io.fit_files import Keep, check_posterior, required_attr, write_fit
+
+_LOG = logging.getLogger("bayesspr")
 
 #: Sampler implementations :class:`SamplerConfig` accepts (None: nutpie when installed).
 NUTS_SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
@@ -324,6 +327,51 @@ def run_nuts_blocks(
     return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats})
 
 
+def free_parameters(model: pm.Model) -> int:
+    """Number of free (sampled) scalar parameters of a PyMC model.
+
+    Parameters
+    ----------
+    model : pymc.Model
+
+    Returns
+    -------
+    int
+    """
+    return int(sum(np.size(value) for value in model.initial_point().values()))
+
+
+def sampler_record(runs: Mapping[str, tuple[pm.Model, SamplerConfig]]) -> dict[str, dict]:
+    """The NUTS settings each run of a fit took, with its size, as JSON-able data.
+
+    Logged (logger ``bayesspr``) and kept in a fit's ``diagnostics["sampler"]`` and saved
+    file, so a fit says which settings its size chose.
+
+    Parameters
+    ----------
+    runs : mapping of str to (pymc.Model, SamplerConfig)
+        Each NUTS run (a block, or ``"model"`` for one run) and its settings.
+
+    Returns
+    -------
+    dict
+        By run: ``parameters``, ``draws``, ``tune``, ``chains``, ``target_accept`` and
+        ``low_rank_mass_matrix``.
+    """
+    record = {}
+    for name, (model, cfg) in runs.items():
+        record[name] = {
+            "parameters": free_parameters(model),
+            "draws": int(cfg.draws),
+            "tune": int(cfg.tune),
+            "chains": int(cfg.chains),
+            "target_accept": float(cfg.target_accept),
+            "low_rank_mass_matrix": bool(cfg.low_rank_mass_matrix),
+        }
+        _LOG.info("NUTS on %s: %s", name, record[name])
+    return record
+
+
 def warm_start_values(model: pm.Model, previous: xr.DataTree) -> dict[str, np.ndarray]:
     """Posterior means of an earlier fit for the free variables a new model shares with it.
 
@@ -473,11 +521,14 @@ class FittedModel:
         """
         return None
 
-    def block_sampler(self, block: str, sampler: SamplerConfig) -> SamplerConfig:
+    def block_sampler(
+        self, block: str, sampler: SamplerConfig, parameters: int | None = None
+    ) -> SamplerConfig:
         """Default NUTS settings of one block of :meth:`build_blocks`.
 
-        ``sampler`` is :meth:`sampler_config`; the settings a caller passes to :meth:`fit`
-        apply over what this returns. Default: ``sampler`` itself.
+        ``sampler`` is :meth:`sampler_config` and ``parameters`` the block's number of free
+        parameters (settings may depend on the block's size); the settings a caller passes
+        to :meth:`fit` apply over what this returns. Default: ``sampler`` itself.
         """
         return sampler
 
@@ -615,16 +666,19 @@ class FittedModel:
         model = self.build_model(prepared)
         blocks = self.build_blocks(prepared) if method == "nuts" else None
         previous = None if warm_start is None else warm_start._require_fit()
+        block_settings = {
+            name: (
+                block,
+                self.block_sampler(name, defaults, free_parameters(block)).with_overrides(
+                    **overrides
+                ),
+            )
+            for name, block in (blocks or {}).items()
+        }
         with model:
             if blocks:
                 idata = run_nuts_blocks(
-                    {
-                        name: (
-                            block,
-                            self.block_sampler(name, defaults).with_overrides(**overrides),
-                        )
-                        for name, block in blocks.items()
-                    },
+                    block_settings,
                     random_seed=random_seed,
                     progressbar=progressbar,
                     previous=previous,
@@ -651,6 +705,9 @@ class FittedModel:
         self.idata = idata
         if method == "nuts":
             self._judge(idata, self.convergence_advice)
+            self.diagnostics["sampler"] = sampler_record(
+                block_settings or {"model": (model, sampler)}
+            )
         else:
             self.diagnostics = {
                 "method": "advi",
@@ -824,6 +881,8 @@ class FittedModel:
             }
             return
         self._judge(idata, "re-fit with more tune/draws before trusting it", stored.get("ok"))
+        if "sampler" in stored:  # the settings the fit ran with, as recorded (not a verdict)
+            self.diagnostics["sampler"] = stored["sampler"]
 
     @classmethod
     def load(cls, path: str | Path) -> Self:

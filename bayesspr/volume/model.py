@@ -72,7 +72,12 @@ from bayesspr.volume.inputs import (
     zip_day_volume,
 )
 from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
-from bayesspr.volume.spec import SHIPPED_VOLUME_SPEC, VOLUME_BLOCKS, load_volume_spec
+from bayesspr.volume.spec import (
+    LARGE_BLOCK_KEY,
+    SHIPPED_VOLUME_SPEC,
+    VOLUME_BLOCKS,
+    load_volume_spec,
+)
 
 #: Version of the saved volume-fit layout (1: station totals × zip shares, statistics in
 #: ``constant_data``; 2: with each city's walk, ``drift_sd_city``; 3: with city-day shocks,
@@ -522,14 +527,34 @@ class VolumeModel(ZipVolumeModel):
                 self._add_block(block, tables)
         return model
 
-    def block_sampler(self, block: str, sampler: SamplerConfig) -> SamplerConfig:
+    def block_sampler(
+        self, block: str, sampler: SamplerConfig, parameters: int | None = None
+    ) -> SamplerConfig:
         """NUTS settings of one block: the fit's, changed by the spec's ``[blocks]`` entry.
+
+        Parameters
+        ----------
+        block : str
+            One of :data:`~bayesspr.volume.spec.VOLUME_BLOCKS`.
+        sampler : SamplerConfig
+            The fit's settings (:meth:`sampler_config`).
+        parameters : int, optional
+            The block's free parameters: from the entry's ``large.parameters`` up, its
+            ``large`` settings apply too (a network of hundreds of stations, thousands of
+            zips; ``models/volume.toml`` says why). None: the block's own settings only.
 
         Returns
         -------
         bayesspr.inference.fitted_model.SamplerConfig
         """
-        return sampler.with_overrides(**self.spec["blocks"].get(block, {}))
+        entry = dict(self.spec["blocks"].get(block, {}))
+        large = entry.pop(LARGE_BLOCK_KEY, None)
+        settings = sampler.with_overrides(**entry)
+        if large is not None and parameters is not None and parameters >= large["parameters"]:
+            settings = settings.with_overrides(
+                **{k: v for k, v in large.items() if k != "parameters"}
+            )
+        return settings
 
     def _coords(self, tables: HistoryTables) -> dict[str, list]:
         multi = self._group_means["multi"] > 0

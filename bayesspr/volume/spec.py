@@ -9,7 +9,8 @@ the model's configuration as data. Its tables:
   ``harmonics`` (yearly Fourier pairs, 0 to :data:`~bayesspr.defaults.MAX_HARMONICS`);
 * ``[sampler]``: NUTS settings (:class:`~bayesspr.inference.fitted_model.SamplerConfig`);
 * ``[blocks]``: per block of :data:`VOLUME_BLOCKS` (sampled one by one), the settings of
-  :data:`BLOCK_SETTINGS` that differ from ``[sampler]``.
+  :data:`BLOCK_SETTINGS` that differ from ``[sampler]``, and optionally a ``large`` table:
+  settings for a block of at least ``parameters`` free parameters (a network's size).
 
 Copy ``models/volume.toml``, edit it and pass its path: ``VolumeModel("my_volume.toml")``.
 """
@@ -44,6 +45,10 @@ VOLUME_BLOCKS = ("station_totals", "zips")
 
 #: Sampler settings a ``[blocks]`` entry may change (chains, draws and tuning are common).
 BLOCK_SETTINGS = ("target_accept", "low_rank_mass_matrix")
+
+#: A ``[blocks]`` entry's ``large`` table: from ``parameters`` free parameters up, its
+#: settings (some of :data:`BLOCK_SETTINGS`) apply over the block's own.
+LARGE_BLOCK_KEY = "large"
 
 #: Range of each ``[design]`` setting (whole numbers, inclusive) and what it means.
 DESIGN_RANGES: dict[str, tuple[int, int, str]] = {
@@ -143,15 +148,40 @@ def _blocks(
                 f"volume spec {origin}: [blocks] {name} = {settings!r}; expected a table of "
                 f"some of {list(BLOCK_SETTINGS)}"
             )
-        unknown = sorted(set(settings) - set(BLOCK_SETTINGS))
+        unknown = sorted(set(settings) - {*BLOCK_SETTINGS, LARGE_BLOCK_KEY})
         if unknown:
             raise SpecError(
                 f"volume spec {origin}: [blocks] {name} has unknown setting(s) {unknown}; "
-                f"expected some of {list(BLOCK_SETTINGS)} (the others are common: [sampler])"
+                f"expected some of {[*BLOCK_SETTINGS, LARGE_BLOCK_KEY]} (the others are "
+                "common: [sampler])"
             )
-        SamplerConfig.from_mapping({**sampler, **settings}, origin=f"{origin} [blocks] {name}")
-        checked[name] = dict(settings)
+        own = {k: v for k, v in settings.items() if k != LARGE_BLOCK_KEY}
+        where = f"{origin} [blocks] {name}"
+        SamplerConfig.from_mapping({**sampler, **own}, origin=where)
+        checked[name] = own
+        if LARGE_BLOCK_KEY in settings:
+            checked[name][LARGE_BLOCK_KEY] = _large(settings[LARGE_BLOCK_KEY], sampler, own, where)
     return checked
+
+
+def _large(
+    large: Any, sampler: Mapping[str, Any], own: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """A block's ``large`` table checked: a whole ``parameters`` ≥ 1 and block settings."""
+    expected = f"a table with 'parameters' (a whole number >= 1) and some of {list(BLOCK_SETTINGS)}"
+    if not isinstance(large, Mapping):
+        raise SpecError(f"volume spec {where}.large = {large!r}; expected {expected}")
+    threshold = large.get("parameters")
+    unknown = sorted(set(large) - {"parameters", *BLOCK_SETTINGS})
+    whole = not isinstance(threshold, bool) and isinstance(threshold, int | np.integer)
+    if unknown or not whole or threshold < 1:
+        raise SpecError(
+            f"volume spec {where}.large = {dict(large)!r}; expected {expected}"
+            + (f" (unknown: {unknown})" if unknown else "")
+        )
+    settings = {k: v for k, v in large.items() if k != "parameters"}
+    SamplerConfig.from_mapping({**sampler, **own, **settings}, origin=f"{where}.large")
+    return {"parameters": int(threshold), **settings}
 
 
 def _read(spec: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:

@@ -84,7 +84,10 @@ class TwoCoinModel(CoinModel):
                 self._add(name, data)
         return blocks
 
-    def block_sampler(self, block: str, sampler: SamplerConfig) -> SamplerConfig:
+    def block_sampler(
+        self, block: str, sampler: SamplerConfig, parameters: int | None = None
+    ) -> SamplerConfig:
+        assert parameters == 1  # each block has one free parameter
         return sampler.with_overrides(target_accept=0.95 if block == "q" else None)
 
 
@@ -102,6 +105,10 @@ def test_a_posterior_of_independent_blocks_is_sampled_block_by_block():
     assert stats["diverging"].dims == ("chain", "draw", "block")
     assert fit.diagnostics["ok"], fit.diagnostics["problems"]
     assert np.asarray(fit.diagnostics["ebfmi_min"]) > 0.3
+    # the settings each block ran with are recorded, with its size
+    runs = fit.diagnostics["sampler"]
+    assert [runs[b]["target_accept"] for b in ("p", "q")] == [0.9, 0.95]
+    assert runs["q"]["parameters"] == 1 and runs["q"]["draws"] == 1000
     # the same seed gives the same fit; the blocks' seeds differ from each other
     again = TwoCoinModel(2.0, 2.0).fit(tosses, random_seed=5)
     assert np.array_equal(again.idata["posterior"]["q"], post["q"])
@@ -162,6 +169,8 @@ def test_save_and_load_round_trip_through_the_base(coin, tmp_path):
         again.idata["posterior"]["p"].to_numpy(), coin.idata["posterior"]["p"].to_numpy(), 1e-6
     )
     assert again.diagnostics["ok"] and again.spec_id() == coin.spec_id()
+    assert again.diagnostics["sampler"] == coin.diagnostics["sampler"]
+    assert coin.diagnostics["sampler"]["model"]["parameters"] == 1
     assert again.idata.attrs["bayesspr_spec_id"] == coin.spec_id()
 
 

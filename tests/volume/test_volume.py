@@ -73,6 +73,9 @@ def test_saved_fit_forecasts_the_same_draws(demo_volume_fit, tmp_path):
     np.testing.assert_array_equal(a["packages"].to_numpy(), b["packages"].to_numpy())
     assert again.network is not None
     assert again.network.stem_km.equals(demo_volume_fit.network.stem_km)
+    # the settings each block ran with travel with the file
+    assert again.diagnostics["sampler"] == demo_volume_fit.diagnostics["sampler"]
+    assert set(again.diagnostics["sampler"]) == {"station_totals", "zips"}
     with pytest.raises(VolumeDataError, match="no volume history"):
         again.forecast(days, zips=["99999"])
 
@@ -200,7 +203,7 @@ def test_an_edited_copy_of_the_volume_spec_is_the_model(tmp_path):
     text = text.replace("drift_sd_city = 0.1 ", "drift_sd_city = 0.25 ")
     text = text.replace("harmonics = 2 ", "harmonics = 4 ")
     text = re.sub(r"^tune = \d+", "tune = 300", text, flags=re.MULTILINE)
-    text = text.replace("[blocks]\n", "[blocks]\nzips = { target_accept = 0.95 }\n")
+    text = re.sub(r"^zips = \{.*\}$", "zips = { target_accept = 0.95 }", text, flags=re.MULTILINE)
     copy = tmp_path / "my_volume.toml"
     copy.write_text(text)
     model = VolumeModel(copy, knot_days=14)
@@ -211,6 +214,16 @@ def test_an_edited_copy_of_the_volume_spec_is_the_model(tmp_path):
     assert (zips.tune, zips.target_accept) == (300, 0.95)
     totals = model.block_sampler("station_totals", model.sampler_config())
     assert (totals.target_accept, model.sampler_config().target_accept) == (0.95, 0.9)
+    # a large block (many stations, zips) takes the entry's `large` settings over its own
+    shipped = VolumeModel()
+    sizes = {"station_totals": (399, 400), "zips": (1999, 2000)}
+    for block, (below, at) in sizes.items():
+        small = shipped.block_sampler(block, shipped.sampler_config(), below)
+        large = shipped.block_sampler(block, shipped.sampler_config(), at)
+        assert (small.target_accept, large.target_accept) == {
+            "station_totals": (0.95, 0.9),
+            "zips": (0.9, 0.8),
+        }[block]
     assert VolumeModel.from_config(model.config()).config() == model.config()
     assert model.spec_id() != VolumeModel().spec_id()
     # a fit saved before the spec had [design] and [sampler] tables (format 2) still rebuilds
@@ -234,6 +247,18 @@ def test_an_edited_copy_of_the_volume_spec_is_the_model(tmp_path):
         ),
         ({"blocks": {"zips": 0.95}}, r"\[blocks\] zips = 0.95; expected a table"),
         ({"blocks": {"zips": {"target_accept": 1.2}}}, r"\[blocks\] zips.*target_accept = 1.2"),
+        (
+            {"blocks": {"zips": {"large": {"target_accept": 0.8}}}},
+            r"\[blocks\] zips.large = .*expected a table with 'parameters'",
+        ),
+        (
+            {"blocks": {"zips": {"large": {"parameters": 10, "tune": 5}}}},
+            r"zips.large = .*\(unknown: \['tune'\]\)",
+        ),
+        (
+            {"blocks": {"zips": {"large": {"parameters": 10, "target_accept": 1}}}},
+            r"zips.large.*target_accept = 1",
+        ),
         ("default", "is an SPR spec"),
         ("nope", "volume spec 'nope' not found"),
     ],
