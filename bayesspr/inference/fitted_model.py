@@ -675,6 +675,12 @@ class FittedModel:
             )
             for name, block in (blocks or {}).items()
         }
+        # logged before sampling: a long fit says at once which settings its size chose
+        runs = (
+            None
+            if method != "nuts"
+            else sampler_record(block_settings or {"model": (model, sampler)})
+        )
         with model:
             if blocks:
                 idata = run_nuts_blocks(
@@ -705,9 +711,7 @@ class FittedModel:
         self.idata = idata
         if method == "nuts":
             self._judge(idata, self.convergence_advice)
-            self.diagnostics["sampler"] = sampler_record(
-                block_settings or {"model": (model, sampler)}
-            )
+            self.diagnostics["sampler"] = runs
         else:
             self.diagnostics = {
                 "method": "advi",

@@ -335,7 +335,7 @@ def shared_moments(
     own = group_kernels.group_moments(
         stats.xx, order, starts, stats.xy, stats.yy, stats.n, m, d, s2, cols
     )
-    logp, d_mean, d_var, d_noise, d_shared, *_ = group_kernels.shared_gradients(
+    logp, d_mean, d_var, d_noise, d_shared = group_kernels.shared_gradients(
         stats.xx,
         np.asarray(stats.pattern, np.int64),
         stats.xy,

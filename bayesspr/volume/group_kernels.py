@@ -228,12 +228,25 @@ def cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v, wei
             a[c, i, i] += a_g * a_g / d[g, ci]
             for j in range(k):
                 a[c, i, j] -= a_g * a_g * cov_cols[g, ci, j] / (d[g, ci] * d[g, columns[j]])
+    return _cluster_gaussian(a, b, v)
+
+
+@numba.njit(cache=True, nogil=True)
+def _cluster_gaussian(gain, b, v):
+    """Each cluster's shared values given the data: precision ``gain`` + diag(1/v), and b.
+
+    ``gain`` (C, K, K) is the precision the groups add to the prior's diag(1/v) (C, K), ``b``
+    (C, K) the groups' linear term. Returns the posterior mean (C, K), covariance P⁻¹
+    (C, K, K), Cholesky factor of P (C, K, K) and each cluster's log density beyond its
+    groups' own, ½bᵀP⁻¹b − ½log det P − ½Σ log v (C,).
+    """
+    n_clusters, k = v.shape
     w_mean = np.empty((n_clusters, k))
     w_cov = np.empty((n_clusters, k, k))
     chol = np.empty((n_clusters, k, k))
     extra = np.empty(n_clusters)
     for c in range(n_clusters):
-        precision = a[c].copy()
+        precision = gain[c].copy()
         for i in range(k):
             precision[i, i] += 1.0 / v[c, i]
         chol[c] = np.linalg.cholesky(precision)
@@ -252,16 +265,15 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
     """Log density and gradients with each cluster's shared values integrated out as well.
 
     ``own`` is :func:`group_moments`' output for the same inputs; group g's prior mean is
-    m_g + weight[g]·E w_c (weight 1 for a plain walk; a rotated group's column sum of the
-    rotation under city-day shocks).
+    m_g + weight[g]·E w_c (weight 1 for a plain walk). This is the τ = 0 reference of
+    :func:`city_day_gradients`, which takes the walk in each partition's eigenbasis instead
+    of forming every group's V[:, E] (p × K).
 
     Returns
     -------
     tuple
         ``logp`` (float), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,), ``d_shared``
-        (C, K); and for the cross terms of city-day shocks, the posterior means of the
-        coefficients ``beta`` (G, p), their products XᵀXβ (G, p) and the clusters' posterior
-        covariances P⁻¹ (C, K, K).
+        (C, K).
     """
     logp_g, _, _, _, mean, cov_diag, cov_cols = own
     n_groups, p = m.shape
@@ -327,16 +339,7 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
         for j in range(k):
             second_moment = w_mean[c, j] ** 2 + w_cov[c, j, j]
             d_shared[c, j] = 0.5 * second_moment / v[c, j] ** 2 - 0.5 / v[c, j]
-    return (
-        logp_g.sum() + extra.sum(),
-        d_mean,
-        d_var,
-        d_noise,
-        d_shared,
-        beta_all,
-        xx_beta,
-        w_cov,
-    )
+    return logp_g.sum() + extra.sum(), d_mean, d_var, d_noise, d_shared
 
 
 @numba.njit(cache=True, nogil=True)
@@ -461,19 +464,7 @@ def _walk_posterior(bases, mean, m, d, nu, weight, cluster, columns, v, part_mem
             for i in range(k):
                 col = columns[i]
                 b[c, i] += a[j] * (mean[g, col] - m[g, col]) / d[g, col]
-    w_mean = np.empty((n_clusters, k))
-    w_cov = np.empty((n_clusters, k, k))
-    extra = np.empty(n_clusters)
-    for c in range(n_clusters):
-        precision = a_mat[c].copy()
-        for i in range(k):
-            precision[i, i] += 1.0 / v[c, i]
-        chol = np.linalg.cholesky(precision)
-        w_cov[c] = np.linalg.inv(precision)
-        w_mean[c] = w_cov[c] @ b[c]
-        extra[c] = (
-            0.5 * (b[c] * w_mean[c]).sum() - np.log(np.diag(chol)).sum() - 0.5 * np.log(v[c]).sum()
-        )
+    w_mean, w_cov, _, extra = _cluster_gaussian(a_mat, b, v)
     return w_mean, w_cov, extra
 
 
