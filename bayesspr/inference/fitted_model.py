@@ -341,7 +341,7 @@ def free_parameters(model: pm.Model) -> int:
     return int(sum(np.size(value) for value in model.initial_point().values()))
 
 
-def sampler_record(runs: Mapping[str, tuple[pm.Model, SamplerConfig]]) -> dict[str, dict]:
+def sampler_record(runs: Mapping[str, tuple[int, SamplerConfig]]) -> dict[str, dict]:
     """The NUTS settings each run of a fit took, with its size, as JSON-able data.
 
     Logged (logger ``bayesspr``) and kept in a fit's ``diagnostics["sampler"]`` and saved
@@ -349,8 +349,9 @@ def sampler_record(runs: Mapping[str, tuple[pm.Model, SamplerConfig]]) -> dict[s
 
     Parameters
     ----------
-    runs : mapping of str to (pymc.Model, SamplerConfig)
-        Each NUTS run (a block, or ``"model"`` for one run) and its settings.
+    runs : mapping of str to (int, SamplerConfig)
+        Each NUTS run (a block, or ``"model"`` for one run): its number of free parameters
+        (:func:`free_parameters`) and its settings.
 
     Returns
     -------
@@ -359,9 +360,9 @@ def sampler_record(runs: Mapping[str, tuple[pm.Model, SamplerConfig]]) -> dict[s
         ``low_rank_mass_matrix``.
     """
     record = {}
-    for name, (model, cfg) in runs.items():
+    for name, (parameters, cfg) in runs.items():
         record[name] = {
-            "parameters": free_parameters(model),
+            "parameters": int(parameters),
             "draws": int(cfg.draws),
             "tune": int(cfg.tune),
             "chains": int(cfg.chains),
@@ -666,21 +667,21 @@ class FittedModel:
         model = self.build_model(prepared)
         blocks = self.build_blocks(prepared) if method == "nuts" else None
         previous = None if warm_start is None else warm_start._require_fit()
+        sizes = {name: free_parameters(block) for name, block in (blocks or {}).items()}
         block_settings = {
             name: (
                 block,
-                self.block_sampler(name, defaults, free_parameters(block)).with_overrides(
-                    **overrides
-                ),
+                self.block_sampler(name, defaults, sizes[name]).with_overrides(**overrides),
             )
             for name, block in (blocks or {}).items()
         }
         # logged before sampling: a long fit says at once which settings its size chose
-        runs = (
-            None
-            if method != "nuts"
-            else sampler_record(block_settings or {"model": (model, sampler)})
-        )
+        runs = None
+        if method == "nuts":
+            runs = sampler_record(
+                {name: (sizes[name], cfg) for name, (_, cfg) in block_settings.items()}
+                or {"model": (free_parameters(model), sampler)}
+            )
         with model:
             if blocks:
                 idata = run_nuts_blocks(

@@ -284,8 +284,7 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
     d_mean = np.empty((n_groups, p))
     d_var = np.empty((n_groups, p))
     d_noise = np.empty(n_groups)
-    beta_all = np.empty((n_groups, p))
-    xx_beta = np.empty((n_groups, p))
+    xx_beta = np.empty(p)
     dev = np.empty(p)
     dev_var = np.empty(p)
     by_cluster = np.argsort(cluster, kind="mergesort")
@@ -310,7 +309,6 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
             trace_own = float(p)
             gcg_over_d = 0.0
             for i in range(p):
-                beta_all[g, i] = beta[r, i]
                 dev[i] = beta[r, i] - m[g, i]
                 dev_var[i] = cov_diag[g, i] + gcg[r, i]
                 trace_own -= cov_diag[g, i] / d[g, i]
@@ -322,8 +320,8 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
                 at = gain_cov[r, col, j]
                 dev_var[col] += a_g * a_g * w_cov[c, j, j] - 2.0 * a_g * at
                 at_cols_over_d += a_g * at / d[g, col]
-            _matvec(xx[pattern[g]], beta_all[g], xx_beta[g])
-            resid = yy[g] - 2.0 * _dot(beta_all[g], xy[g]) + _dot(xx_beta[g], beta_all[g])
+            _matvec(xx[pattern[g]], beta[r], xx_beta)
+            resid = yy[g] - 2.0 * _dot(beta[r], xy[g]) + _dot(xx_beta, beta[r])
             # tr(XᵀX G P⁻¹ Gᵀ) with XᵀX G = σ² D⁻¹(aE − G) (from V⁻¹ = D⁻¹ + XᵀX/σ²)
             trace_shared = -s2[g] * (gcg_over_d - at_cols_over_d)
             for i in range(p):
@@ -334,12 +332,28 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
             d_noise[g] = -0.5 * n[g] / s2g + 0.5 * (resid + s2g * trace_own + trace_shared) / (
                 s2g * s2g
             )
-    d_shared = np.empty((n_clusters, k))
-    for c in range(n_clusters):
-        for j in range(k):
+    return (
+        logp_g.sum() + extra.sum(),
+        d_mean,
+        d_var,
+        d_noise,
+        _shared_var_gradient(w_mean, w_cov, v),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _shared_var_gradient(w_mean, w_cov, v):
+    """∂L/∂v of the clusters' shared values' prior variances (C, K).
+
+    By Fisher's identity ½(ŵ² + P⁻¹_jj)/v² − ½/v, from their posterior mean ŵ (C, K) and
+    covariance P⁻¹ (C, K, K).
+    """
+    d_shared = np.empty(v.shape)
+    for c in range(v.shape[0]):
+        for j in range(v.shape[1]):
             second_moment = w_mean[c, j] ** 2 + w_cov[c, j, j]
             d_shared[c, j] = 0.5 * second_moment / v[c, j] ** 2 - 0.5 / v[c, j]
-    return logp_g.sum() + extra.sum(), d_mean, d_var, d_noise, d_shared
+    return d_shared
 
 
 @numba.njit(cache=True, nogil=True)
@@ -645,9 +659,4 @@ def city_day_gradients(
             d_noise[gi] = noise_p[i]
             d_mean[gi] = station_mean[i]
             d_var[gi] = d_var_sum / size
-    d_shared = np.empty(v.shape)
-    for c in range(v.shape[0]):
-        for j in range(v.shape[1]):
-            second_moment = w_mean[c, j] ** 2 + w_cov[c, j, j]
-            d_shared[c, j] = 0.5 * second_moment / v[c, j] ** 2 - 0.5 / v[c, j]
-    return logp, d_mean, d_var, d_noise, d_shared, d_shock
+    return logp, d_mean, d_var, d_noise, _shared_var_gradient(w_mean, w_cov, v), d_shock
