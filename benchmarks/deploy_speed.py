@@ -1,17 +1,18 @@
-"""Deployment at size: the monolithic MILP and the city-by-city decomposition side by side.
+"""Deployment at size: the monolithic MILP, city by city, and Benders, side by side.
 
 Each size is a simulated network (:func:`bayesspr.deploy.example_problem`, ten stations per
 city): ``--years`` years of ``--months-per-year`` planned months, one combustion and two
 electric van types, a budget, an electric supply and a minimum electric share shared by the
 cities, power per station. For each method it prints the variables, the wall time, the plan's
 cost, a proven lower bound, the gap between them (constants included), and the violations
-:func:`bayesspr.deploy.check_plan` finds; with both methods, the decomposed plan's cost
-against the monolithic one's.
+:func:`bayesspr.deploy.check_plan` finds; with the monolithic solve, each decomposed plan's
+cost against the monolithic one's.
 
     python benchmarks/deploy_speed.py [--stations 10 100 1000] [--samples 20]
-        [--methods monolithic city] [--workers 2] [--time-limit 900]
+        [--methods monolithic city benders] [--workers 2] [--time-limit 900] [--progress]
 
-``--workers N`` solves the cities on a local Dask cluster of N processes (``distributed``).
+``--workers N`` solves the cities (``city``: their MILPs; ``benders``: their recourse LPs) on
+a local Dask cluster of N processes (``distributed``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from concurrent.futures import Executor
 import numpy as np
 import pandas as pd
 
+from bayesspr.deploy.benders import deploy_by_benders
 from bayesspr.deploy.decompose import deploy_by_city
 from bayesspr.deploy.example import example_problem
 from bayesspr.deploy.plan import DeployPlan, check_plan
@@ -66,6 +68,19 @@ def network(n: int, samples: int, years: int, months_per_year: int) -> DeployPro
 
 
 @contextlib.contextmanager
+def dask_client(workers: int) -> Iterator[object]:
+    """A local Dask cluster's client with ``workers`` processes, or None (in turn)."""
+    if workers <= 1:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster:
+        with Client(cluster) as client:
+            yield client
+
+
+@contextlib.contextmanager
 def executor(workers: int) -> Iterator[Executor | None]:
     """A local Dask cluster's executor with ``workers`` processes, or None (in turn)."""
     if workers <= 1:
@@ -89,6 +104,7 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.01, help="target relative gap")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--max-monolithic", type=int, default=200, help="most stations")
+    parser.add_argument("--progress", action="store_true", help="print each Benders round")
     args = parser.parse_args()
     print("stations  method      vars     seconds  plan_cost      bound          gap     bad")
     for n in args.stations:
@@ -102,6 +118,15 @@ def main() -> None:
                 program = build_program(problem)
                 sol = solve_program(program, time_limit=args.time_limit, mip_rel_gap=args.gap)
                 plan = DeployPlan(problem, program, sol)
+            elif method == "benders":
+                with dask_client(args.workers) as client:
+                    plan = deploy_by_benders(
+                        problem,
+                        target_gap=args.gap,
+                        time_limit=args.time_limit,
+                        client=client,
+                        progress=print if args.progress else None,
+                    ).plan
             else:
                 with executor(args.workers) as pool:
                     plan = deploy_by_city(
@@ -116,9 +141,10 @@ def main() -> None:
                 f"{sol.objective:13,.0f}  {sol.bound:13,.0f}  {sol.mip_gap:6.2%}  {len(bad)}",
                 flush=True,
             )
-        if len(costs) == 2:
-            ratio = costs["city"] / costs["monolithic"] - 1
-            print(f"{n:8d}  city plan vs monolithic plan: {ratio:+.3%}", flush=True)
+        for method in ("city", "benders"):
+            if method in costs and "monolithic" in costs:
+                ratio = costs[method] / costs["monolithic"] - 1
+                print(f"{n:8d}  {method} plan vs monolithic plan: {ratio:+.3%}", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 A sample-average stochastic program over joint forecast draws (:mod:`.program`), with its
 validated inputs (:mod:`.problem`), the plan and its tables (:mod:`.plan`), the value of the
-stochastic solution (:mod:`.vss`), energy per route and the demand draws from a composed
-forecast (:mod:`.energy`, :mod:`.demand`) and a simulated network to try it on
+stochastic solution (:mod:`.vss`), large networks city by city (:mod:`.decompose`) or by
+Benders cuts per city-month (:mod:`.benders`), energy per route and the demand draws from a
+composed forecast (:mod:`.energy`, :mod:`.demand`) and a simulated network to try it on
 (:mod:`.example`). Names load on first use (no import cycles).
 """
 
@@ -12,6 +13,9 @@ from __future__ import annotations
 from bayesspr._exports import lazy_exports
 
 _EXPORTS = {
+    "CityRecourse": "benders",
+    "deploy_by_benders": "benders",
+    "recourse_cost": "benders",
     "DecomposedPlan": "decompose",
     "city_problem": "decompose",
     "deploy_by_city": "decompose",
@@ -37,7 +41,9 @@ _EXPORTS = {
     "deploy_charts": "charts",
     "electric_share_figure": "charts",
     "shortfall_figure": "charts",
+    "build_first_stage": "program",
     "build_program": "program",
+    "recourse_rates": "program",
     "solve_program": "program",
     "mean_problem": "vss",
     "out_of_sample_cost": "vss",

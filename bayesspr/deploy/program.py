@@ -40,7 +40,15 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from bayesspr.deploy.problem import DeployProblem
 
-__all__ = ["FIRST_STAGE", "LIMITS", "Program", "build_program", "solve_program"]
+__all__ = [
+    "FIRST_STAGE",
+    "LIMITS",
+    "Program",
+    "build_first_stage",
+    "build_program",
+    "recourse_rates",
+    "solve_program",
+]
 
 #: The limit groups that can be dropped to explain an infeasible program.
 LIMITS = ("budget", "ev_supply", "min_electric_share", "bays", "power", "partners", "storage")
@@ -290,6 +298,40 @@ def _variable_bounds(lay: _Layout, fixed: dict | None) -> tuple[np.ndarray, np.n
     return lb, ub, integrality
 
 
+def recourse_rates(
+    problem: DeployProblem, a: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The second stage's costs, each already divided by the number of draws (currency).
+
+    Parameters
+    ----------
+    problem : DeployProblem
+        The deployment.
+    a : dict of str to numpy.ndarray
+        Its arrays (:meth:`DeployProblem.arrays`).
+
+    Returns
+    -------
+    short_rate : numpy.ndarray
+        Cost of one design-day route short in month t, per draw (T,).
+    saving : numpy.ndarray
+        Emission cost saved by one route run electric (W, S, T).
+    emitted : numpy.ndarray
+        Emission cost if no route ran electric (W, S, T); its sum over draws is the mean.
+    """
+    cost, weight = problem.costs, a["month_weight"]
+    n_w = a["demand"].shape[0]
+    short_rate = float(cost.shortage_per_van_day) * float(cost.shortage_days_per_month) / n_w
+    emission = (
+        float(cost.emission_price_per_kg)
+        * float(cost.emission_kg_per_km)
+        * float(cost.emission_days_per_month)
+        / n_w
+    )
+    saving = emission * a["km"] * weight
+    return short_rate * weight, saving, saving * a["demand"]
+
+
 def _objective(
     lay: _Layout,
 ) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
@@ -339,19 +381,10 @@ def _objective(
     parts["residual_value"][lay.buy] = -(lay.price[:, None] * unused)[:, None, :]
     parts["holding"][lay.buy] = lay.hold[:, None, None] * held[None, None, :]
     parts["moves"][lay.move] = float(cost.move_per_van)
-    parts["shortage"][lay.short] = (
-        float(cost.shortage_per_van_day) * float(cost.shortage_days_per_month) / n_w * weight
-    )
-    emission = (
-        float(cost.emission_price_per_kg)
-        * float(cost.emission_kg_per_km)
-        * float(cost.emission_days_per_month)
-        / n_w
-    )
-    # each electric route saves its km
-    parts["emissions"][lay.ev] = -emission * (a["km"] * weight)[:, None, :, :, None]
-    # emissions if no route ran electric, per draw (emission is already per draw's share)
-    draw_emissions = emission * n_w * (a["km"] * a["demand"] * weight).sum((1, 2))
+    short_rate, saving, emitted = recourse_rates(lay.problem, a)
+    parts["shortage"][lay.short] = short_rate
+    parts["emissions"][lay.ev] = -saving[:, None, :, :, None]  # each electric route saves
+    draw_emissions = n_w * emitted.sum((1, 2))  # emissions if no route ran electric, per draw
     constants = {
         "purchases": 0.0,
         "residual_value": 0.0,
@@ -612,6 +645,56 @@ def build_program(
         parts,
         constants,
         draw_constant,
+    )
+
+
+def build_first_stage(problem: DeployProblem) -> Program:
+    """The first stage of ``problem``'s program alone: no draw's recourse in it.
+
+    The columns are the first-stage blocks (:data:`FIRST_STAGE`), in the same order and with
+    the same bounds, integrality and costs as in :func:`build_program`; the rows are those
+    that involve no draw (owned fleet, moves, placement, budget, electric supply, electric
+    share, bays, partners, storage). The emissions constant belongs to the recourse, so the
+    constant is the initial fleet's holding alone. A decomposition's master starts from it.
+
+    Parameters
+    ----------
+    problem : DeployProblem
+        The deployment to plan.
+
+    Returns
+    -------
+    Program
+        With ``blocks`` of the first stage only and ``draw_constant`` the holding constant on
+        every draw.
+    """
+    lay = _layout(problem)
+    n_first = lay.blocks["ev"][0]
+    lb, ub, integrality = _variable_bounds(lay, None)
+    parts, constants, _ = _objective(lay)
+    constants = {**constants, "emissions": 0.0}
+    rows = _Rows()
+    _first_stage_rows(rows, lay)
+    _limit_rows(rows, lay, ())
+    _partner_and_storage_rows(rows, lay, (), planning=True)
+    A, lo, hi, groups = _matrix(rows, lay.n_x)
+    parts = {k: v[:n_first] for k, v in parts.items()}
+    constant = sum(constants.values())
+    return Program(
+        sum(parts.values()),
+        constant,
+        sparse.csr_array(A[:, :n_first]),
+        lo,
+        hi,
+        lb[:n_first],
+        ub[:n_first],
+        integrality[:n_first],
+        {k: lay.blocks[k] for k in FIRST_STAGE},
+        groups,
+        lay.a,
+        parts,
+        constants,
+        np.full(lay.n_w, constant),
     )
 
 
