@@ -127,7 +127,7 @@ def city_recourses(problem: DeployProblem) -> list[CityRecourse]:
 
 @dataclass(frozen=True)
 class _Month:
-    """Some stations' recourse in one month at a fleet: cost, slopes, routes."""
+    """A city's recourse in one month at a fleet: cost, slopes, routes per station."""
 
     cost: np.ndarray  # (S,) expected cost at each station (currency)
     slope_ev: np.ndarray  # (E, S) d cost / d electric vans of each type
@@ -184,7 +184,6 @@ def _solve_lp(
 def _month_recourse(
     rc: CityRecourse,
     t: int,
-    stations: np.ndarray,
     ev_vans: np.ndarray,
     conv_vans: np.ndarray,
     primal: bool,
@@ -192,17 +191,15 @@ def _month_recourse(
 ) -> _Month:
     """Solve month ``t``'s recourse LP on every draw at the given fleet.
 
-    ``stations`` are the city's stations to solve; ``ev_vans`` (E, S) and ``conv_vans`` (S,)
-    their vans that month. The
+    ``ev_vans`` (E, S) and ``conv_vans`` (S,) are the city's vans at each station that month. The
     rows are those of the whole program (:func:`~bayesspr.deploy.program.build_program`),
     all as ≤ rows: electric routes within their vans, nested ranges, station and city power,
     and the cover row −(electric routes + shortage) ≤ combustion vans − routes. ``warm``
     keys the LP's last basis in this process (:func:`_solve_lp`).
     """
-    n_w, n_e, _, _, n_k = rc.in_range.shape
-    n_s = len(stations)
-    in_range, kwh = rc.in_range[:, :, stations, t], rc.kwh[:, :, stations, t]
-    station_kwh, demand = rc.station_kwh[stations, t], rc.demand[:, stations, t]
+    n_w, n_e, n_s, _, n_k = rc.in_range.shape
+    in_range, kwh = rc.in_range[:, :, :, t], rc.kwh[:, :, :, t]
+    station_kwh, demand = rc.station_kwh[:, t], rc.demand[:, :, t]
     n_ev = n_w * n_e * n_s * n_k
     iv = np.arange(n_ev).reshape(n_w, n_e, n_s, n_k)
     rows = _Rows()
@@ -247,7 +244,7 @@ def _month_recourse(
     )
     cost = np.concatenate(
         [
-            np.broadcast_to(-rc.saving[:, None, stations, t, None], (n_w, n_e, n_s, n_k)).ravel(),
+            np.broadcast_to(-rc.saving[:, None, :, t, None], (n_w, n_e, n_s, n_k)).ravel(),
             np.full(n_w * n_s, rc.short_rate[t]),
         ]
     )
@@ -258,7 +255,7 @@ def _month_recourse(
     per_station = (
         (cost[:n_ev] * x[:n_ev]).reshape(n_w, n_e, n_s, n_k).sum((0, 1, 3))
         + (cost[n_ev:] * x[n_ev:]).reshape(n_w, n_s).sum(0)
-        + rc.emitted[stations, t]
+        + rc.emitted[:, t]
     )
     if n_e:
         s0, s1 = rows.groups["vans"]
@@ -282,13 +279,10 @@ def _city_task(rc: CityRecourse, job: tuple) -> list[tuple[int, _Month]]:
     ``run`` and ``city`` key the warm starts. Returns (month, answer) per month solved.
     """
     ev_vans, conv_vans, todo, primal, run, city = job
-    stations = np.arange(rc.demand.shape[1])
     return [
         (
             int(t),
-            _month_recourse(
-                rc, int(t), stations, ev_vans[:, :, t], conv_vans[:, t], primal, (run, city, t)
-            ),
+            _month_recourse(rc, int(t), ev_vans[:, :, t], conv_vans[:, t], primal, (run, city, t)),
         )
         for t in np.flatnonzero(todo)
     ]
@@ -478,37 +472,18 @@ class _Master:
         """The recourse cost of each unit and month at the last fleet solved (U, T)."""
         return self._per_unit(self.recourses.cost)
 
-    def add_cuts(
-        self,
-        point: np.ndarray,
-        done: np.ndarray,
-        master: np.ndarray | None = None,
-        tol: float = 1e-7,
-    ) -> int:
-        """Add the cuts made at ``point`` that the master's solution breaks; how many.
+    def add_cuts(self, x: np.ndarray, done: np.ndarray, tol: float = 1e-7) -> int:
+        """Add the cut of each unit-month solved at ``x`` whose θ there is below its cost.
 
-        ``done`` (S × T) marks the station-months just solved at ``point``; the cut of each
-        unit-month among them is kept if, at ``master`` (default ``point``), θ is below it.
+        ``done`` (S × T) marks the station-months just solved at ``x``. Returns how many cuts
+        were added.
         """
-        master = point if master is None else master
         rec = self.recourses
         value = self.value()
         fresh = self._per_unit(done.astype(int)) > 0
-        ss, tt = np.nonzero(fresh[self.unit_of])  # every station-month of a fresh unit-month
-        ev_types, conv_types = np.flatnonzero(rec.electric), np.flatnonzero(~rec.electric)
-        slopes = np.concatenate(  # (types, n): each van type's slope at each station-month
-            [rec.slope_ev[:, ss, tt], np.repeat(rec.slope_conv[None, ss, tt], len(conv_types), 0)]
-        )
-        cols = self.fleet_index[np.r_[ev_types, conv_types]][:, ss, tt]
-        unit = np.broadcast_to(self.unit_of[ss], cols.shape).ravel()
-        month = np.broadcast_to(tt, cols.shape).ravel()
-        rise = np.zeros_like(value)  # the cut's rise from point to master
-        np.add.at(rise, (unit, month), (slopes * (master[cols] - point[cols])).ravel())
-        at_master = value + rise
-        cut = fresh & (at_master > master[self.theta] + tol * np.maximum(1.0, np.abs(value)))
+        cut = fresh & (value > x[self.theta] + tol * np.maximum(1.0, np.abs(value)))
         if not cut.any():
             return 0
-        x = point
         row_of = np.full(cut.shape, -1)
         row_of[cut] = np.arange(int(cut.sum()))
         ss, tt = np.nonzero(cut[self.unit_of])  # every station-month of a cut
