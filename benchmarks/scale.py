@@ -12,7 +12,8 @@ For each rung of :data:`bayesspr.simulate.ladder.RUNGS` asked for, one process p
 * ``plan``: the fleet plan per station and month at the default service level.
 
 Each row has the step's wall time (s), the process's peak RSS so far (MiB) and, for fits,
-min bulk ESS, ESS per second, max R-hat and divergences. ``--markdown`` prints the table;
+min bulk ESS, ESS per second, max R-hat, divergences and where NUTS started (``start``:
+``mode`` or ``default`` per run, as the fit's defaults chose by size). ``--markdown`` prints the table;
 ``--chart PATH`` draws fit and forecast time against zips on log-log axes.
 
 Usage: ``python benchmarks/scale.py --rungs S [--samples 200] [--markdown] [--chart PATH]``.
@@ -47,6 +48,10 @@ def _fit_row(model, seconds: float) -> dict:
         "ESS/s": round(ess / seconds, 2),
         "max R-hat": round(d["rhat_max"], 4),
         "divergences": d["divergences"],
+        "start": "; ".join(
+            f"{run}: {record.get('start', {}).get('route', 'default')}"
+            for run, record in d.get("sampler", {}).items()
+        ),
     }
 
 

@@ -47,8 +47,16 @@ from bayesspr.errors import (
     NotFittedError,
     SavedFitError,
     SpecError,
+    UnconvergedFitError,
 )
 from bayesspr.inference.diagnostics import ConvergenceWarning, convergence
+from bayesspr.inference.mode import (
+    MODE_MAX_PARAMETERS,
+    PosteriorMode,
+    find_mode,
+    laplace_posterior,
+    nuts_from_mode,
+)
 from bayesspr.io.files import read_saved_tree
 from bayesspr.io.fit_files import Keep, check_posterior, required_attr, write_fit
 
@@ -57,8 +65,11 @@ _LOG = logging.getLogger("bayesspr")
 #: Sampler implementations :class:`SamplerConfig` accepts (None: nutpie when installed).
 NUTS_SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
 
+#: Where NUTS can start (:class:`SamplerConfig`'s ``start``).
+STARTS = ("auto", "default", "mode")
+
 #: Ways :meth:`FittedModel.fit` can fit.
-METHODS = ("nuts", "advi")
+METHODS = ("nuts", "advi", "laplace")
 
 
 def default_nuts_sampler() -> str:
@@ -132,6 +143,24 @@ class SamplerConfig:
     cores : int or None
         Chains run at once (nutpie: threads; PyMC's own sampler: processes); None: the CPUs
         this process may use, at most ``chains`` (see :func:`available_cores`).
+    start : {"auto", "default", "mode"}
+        Where NUTS starts and how it learns the posterior's scales. ``"default"``: from
+        PyMC's initial point with the sampler's own adaptation. ``"mode"``: at the posterior
+        mode, with the Gaussian there as dense mass matrix (PyMC's NUTS; see
+        :mod:`bayesspr.inference.mode`). ``"auto"``: ``"mode"`` where the data have at least
+        ``mode_min_rows`` rows and the model at most
+        :data:`~bayesspr.inference.mode.MODE_MAX_PARAMETERS` free parameters, else
+        ``"default"``.
+    mode_min_rows : int
+        Rows from which ``start="auto"`` takes the mode (a model without a row count never
+        does).
+    mode_draws, mode_tune : int
+        Kept and tuning draws per chain of NUTS from the mode. It tunes only its step size
+        (the mass matrix is the mode's covariance), so it needs far less tuning, and its
+        draws are nearly independent.
+    mode_target_accept : float
+        Target acceptance of NUTS from the mode, in (0, 1): with a mass matrix fitted to the
+        posterior a longer step keeps the draws exact and halves the gradients per draw.
     """
 
     draws: int = 1000
@@ -141,19 +170,27 @@ class SamplerConfig:
     low_rank_mass_matrix: bool = False
     nuts_sampler: str | None = None
     cores: int | None = None
+    start: str = "auto"
+    mode_min_rows: int = 20_000
+    mode_draws: int = 500
+    mode_tune: int = 200
+    mode_target_accept: float = 0.8
 
     def __post_init__(self) -> None:
-        for name, low in (("draws", 1), ("tune", 0), ("chains", 1), ("cores", 1)):
+        numbers = (("draws", 1), ("tune", 0), ("chains", 1), ("cores", 1), ("mode_min_rows", 0))
+        numbers += (("mode_draws", 1), ("mode_tune", 0))
+        for name, low in numbers:
             value = getattr(self, name)
             if name == "cores" and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise ArgumentError(f"sampler {name} = {value!r}; expected a whole number >= {low}")
-        value = self.target_accept
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-            raise ArgumentError(
-                f"sampler target_accept = {value!r}; expected a number strictly between 0 and 1"
-            )
+        for name in ("target_accept", "mode_target_accept"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+                raise ArgumentError(
+                    f"sampler {name} = {value!r}; expected a number strictly between 0 and 1"
+                )
         if not isinstance(self.low_rank_mass_matrix, bool):
             raise ArgumentError(
                 f"sampler low_rank_mass_matrix = {self.low_rank_mass_matrix!r}; expected "
@@ -163,6 +200,8 @@ class SamplerConfig:
             raise ArgumentError(
                 f"nuts_sampler = {self.nuts_sampler!r}; expected one of {NUTS_SAMPLERS} or None"
             )
+        if self.start not in STARTS:
+            raise ArgumentError(f"sampler start = {self.start!r}; expected one of {STARTS}")
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any], origin: str = "spec") -> SamplerConfig:
@@ -206,6 +245,20 @@ class SamplerConfig:
         """
         given = {key: value for key, value in overrides.items() if value is not None}
         return dataclasses.replace(self, **given) if given else self
+
+    def from_mode(self) -> SamplerConfig:
+        """These settings for NUTS from the posterior mode (its draws, tuning and acceptance).
+
+        Returns
+        -------
+        SamplerConfig
+        """
+        return dataclasses.replace(
+            self,
+            draws=self.mode_draws,
+            tune=self.mode_tune,
+            target_accept=self.mode_target_accept,
+        )
 
     def pymc_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`pymc.sample` for these settings.
@@ -341,7 +394,9 @@ def free_parameters(model: pm.Model) -> int:
     return int(sum(np.size(value) for value in model.initial_point().values()))
 
 
-def sampler_record(runs: Mapping[str, tuple[int, SamplerConfig]]) -> dict[str, dict]:
+def sampler_record(
+    runs: Mapping[str, tuple[int, SamplerConfig]], start: Mapping[str, Any] | None = None
+) -> dict[str, dict]:
     """The NUTS settings each run of a fit took, with its size, as JSON-able data.
 
     Logged (logger ``bayesspr``) and kept in a fit's ``diagnostics["sampler"]`` and saved
@@ -352,12 +407,15 @@ def sampler_record(runs: Mapping[str, tuple[int, SamplerConfig]]) -> dict[str, d
     runs : mapping of str to (int, SamplerConfig)
         Each NUTS run (a block, or ``"model"`` for one run): its number of free parameters
         (:func:`free_parameters`) and its settings.
+    start : mapping, optional
+        Where the runs start (:meth:`FittedModel.fit` fills ``route``, ``reason`` and, from
+        the mode, what its search took); default ``{"route": "default"}``.
 
     Returns
     -------
     dict
-        By run: ``parameters``, ``draws``, ``tune``, ``chains``, ``target_accept`` and
-        ``low_rank_mass_matrix``.
+        By run: ``parameters``, ``draws``, ``tune``, ``chains``, ``target_accept``,
+        ``low_rank_mass_matrix`` and ``start``.
     """
     record = {}
     for name, (parameters, cfg) in runs.items():
@@ -368,6 +426,7 @@ def sampler_record(runs: Mapping[str, tuple[int, SamplerConfig]]) -> dict[str, d
             "chains": int(cfg.chains),
             "target_accept": float(cfg.target_accept),
             "low_rank_mass_matrix": bool(cfg.low_rank_mass_matrix),
+            "start": dict(start or {"route": "default"}),
         }
         _LOG.info("NUTS on %s: %s", name, record[name])
     return record
@@ -467,6 +526,10 @@ class FittedModel:
     default_samples: ClassVar[int] = 1000
     #: Whether :meth:`fit` stores the pointwise log-likelihood (for LOO in the report).
     keeps_log_likelihood: ClassVar[bool] = False
+    #: Most pointwise log-likelihood values (observations × draws) a fit keeps: past it
+    #: (rung S of the size ladder: 145,604 zip-days × 2 variables × 2,000 draws = 582 million,
+    #: 4.7 GB) the fit says in ``diagnostics["log_likelihood"]`` that it kept none.
+    log_likelihood_max_values: ClassVar[int] = 50_000_000
     #: Support (low, high] of each posterior variable a saved file is checked against.
     parameter_supports: ClassVar[Mapping[str, tuple[float, float]]] = {}
     #: What a failed verdict advises.
@@ -605,6 +668,7 @@ class FittedModel:
         target_accept: float | None = None,
         nuts_sampler: str | None = None,
         cores: int | None = None,
+        start: str | None = None,
         advi_iterations: int = 30_000,
         progressbar: bool = False,
         warm_start: FittedModel | None = None,
@@ -617,9 +681,13 @@ class FittedModel:
             The model's data (see the subclass); refused by name if it breaks a rule.
         random_seed : int, optional
             Seed of the sampler.
-        method : {"nuts", "advi"}
-            ``"nuts"``: MCMC, nutpie when installed. ``"advi"``: a fast mean-field
-            variational approximation, labelled approximate in ``diagnostics`` (no verdict).
+        method : {"nuts", "advi", "laplace"}
+            ``"nuts"``: MCMC, nutpie when installed, or PyMC's NUTS started at the posterior
+            mode (the sampler setting ``start``; its ``"auto"`` picks by the data's size and
+            ``diagnostics["sampler"]`` says which it took). ``"advi"``: a fast mean-field
+            variational approximation; ``"laplace"``: draws from the Gaussian at the
+            posterior mode (:mod:`bayesspr.inference.mode`); both labelled approximate in
+            ``diagnostics`` (no verdict).
         draws, tune, chains, target_accept : optional
             Sampler settings; defaults from :meth:`sampler_config`.
         nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, optional
@@ -627,6 +695,9 @@ class FittedModel:
             ``"blackjax"`` run on JAX (``pip install 'bayesspr[jax]'``).
         cores : int, optional
             Chains sampled at once; default the CPUs this process may use, at most ``chains``.
+        start : {"auto", "default", "mode"}, optional
+            Where NUTS starts (see :class:`SamplerConfig`); default from
+            :meth:`sampler_config` (``"auto"``: the posterior mode for large data).
         advi_iterations : int
             Optimisation steps for ``method="advi"``.
         progressbar : bool
@@ -652,7 +723,7 @@ class FittedModel:
             If the NUTS fit fails the checks (R-hat, ESS, divergences, E-BFMI).
         """
         if method not in METHODS:
-            raise ArgumentError(f"method must be 'nuts' or 'advi', got {method!r}")
+            raise ArgumentError(f"method must be one of {METHODS}, got {method!r}")
         overrides = {
             "draws": draws,
             "tune": tune,
@@ -660,6 +731,7 @@ class FittedModel:
             "target_accept": target_accept,
             "nuts_sampler": nuts_sampler,
             "cores": cores,
+            "start": start,
         }
         defaults = self.sampler_config()
         sampler = defaults.with_overrides(**overrides)
@@ -675,12 +747,19 @@ class FittedModel:
             )
             for name, block in (blocks or {}).items()
         }
+        route = self._start_route(sampler, prepared, model, blocks, method)
+        mode = None
+        if route["route"] == "mode" or method == "laplace":
+            mode, route = self._search_mode(model, route, random_seed, strict=method == "laplace")
+        if mode is not None and method == "nuts":
+            sampler = defaults.from_mode().with_overrides(**overrides)
         # logged before sampling: a long fit says at once which settings its size chose
         runs = None
         if method == "nuts":
             runs = sampler_record(
                 {name: (sizes[name], cfg) for name, (_, cfg) in block_settings.items()}
-                or {"model": (free_parameters(model), sampler)}
+                or {"model": (free_parameters(model), sampler)},
+                route,
             )
         with model:
             if blocks:
@@ -690,44 +769,164 @@ class FittedModel:
                     progressbar=progressbar,
                     previous=previous,
                 )
-            elif method == "nuts":
-                idata = run_nuts(
-                    model,
-                    sampler,
-                    random_seed=random_seed,
-                    progressbar=progressbar,
-                    initvals=None if previous is None else warm_start_values(model, previous),
-                )
             else:
-                approx = pm.fit(
-                    n=advi_iterations,
-                    method="advi",
+                idata = self._sample_whole(
+                    model,
+                    method,
+                    sampler,
+                    mode,
+                    previous=previous,
                     random_seed=random_seed,
                     progressbar=progressbar,
+                    advi_iterations=advi_iterations,
                 )
-                idata = approx.sample(sampler.draws, random_seed=random_seed)
-            if self.keeps_log_likelihood:
-                pm.compute_log_likelihood(idata, model=model, progressbar=False)
+            kept_log_likelihood = self._keep_log_likelihood(model, idata)
         self.pymc_model = model
         self.idata = idata
         if method == "nuts":
             self._judge(idata, self.convergence_advice)
             self.diagnostics["sampler"] = runs
         else:
-            self.diagnostics = {
-                "method": "advi",
-                "approximate": True,
-                "ok": None,
-                "problems": ["approximate fit (ADVI): not MCMC, no R-hat/ESS"],
-            }
-            warnings.warn(
-                "method='advi' is an approximation: intervals are typically too narrow; use "
-                "NUTS for decisions",
-                UserWarning,
-                stacklevel=2,
-            )
+            self._label_approximate(method, route)
+        if kept_log_likelihood is not None:
+            self.diagnostics["log_likelihood"] = kept_log_likelihood
         self.idata.attrs.update(self._attrs())
         return self
+
+    @staticmethod
+    def _sample_whole(
+        model: pm.Model,
+        method: str,
+        sampler: SamplerConfig,
+        mode: PosteriorMode | None,
+        *,
+        previous: xr.DataTree | None,
+        random_seed: int | None,
+        progressbar: bool,
+        advi_iterations: int,
+    ) -> xr.DataTree:
+        """The fit of the whole model (not in blocks) by ``method``, inside its context."""
+        if method == "nuts" and mode is not None:
+            return nuts_from_mode(
+                model, mode, sampler, random_seed=random_seed, progressbar=progressbar
+            )
+        if method == "nuts":
+            return run_nuts(
+                model,
+                sampler,
+                random_seed=random_seed,
+                progressbar=progressbar,
+                initvals=None if previous is None else warm_start_values(model, previous),
+            )
+        if method == "laplace":
+            return laplace_posterior(
+                model, mode, draws=sampler.draws, chains=sampler.chains, random_seed=random_seed
+            )
+        approx = pm.fit(
+            n=advi_iterations, method="advi", random_seed=random_seed, progressbar=progressbar
+        )
+        return approx.sample(sampler.draws, random_seed=random_seed)
+
+    def _keep_log_likelihood(self, model: pm.Model, idata: xr.DataTree) -> str | None:
+        """Add the pointwise log-likelihood to ``idata`` where it is kept and small enough.
+
+        Small enough: at most :attr:`log_likelihood_max_values` values. Returns what was done
+        ("kept", or why not), None where the model keeps none.
+        """
+        if not self.keeps_log_likelihood:
+            return None
+        observations = sum(int(np.prod(rv.shape.eval())) for rv in model.observed_RVs)
+        posterior = idata["posterior"]
+        values = observations * posterior.sizes["chain"] * posterior.sizes["draw"]
+        if values > self.log_likelihood_max_values:
+            note = (
+                f"not kept: {observations} observations × {values // observations} draws = "
+                f"{values:,} values, over {self.log_likelihood_max_values:,}; the report "
+                "skips PSIS-LOO (fit a shorter history to compare models by LOO)"
+            )
+            _LOG.info("%s: pointwise log-likelihood %s", self.model_name, note)
+            return note
+        pm.compute_log_likelihood(idata, model=model, progressbar=False)
+        return "kept"
+
+    def data_rows(self, data: Any) -> int | None:
+        """Rows of the prepared data, the size ``start="auto"`` goes by (None: not counted).
+
+        Returns
+        -------
+        int or None
+        """
+        return None
+
+    def _start_route(
+        self,
+        sampler: SamplerConfig,
+        prepared: Any,
+        model: pm.Model,
+        blocks: Mapping[str, pm.Model] | None,
+        method: str,
+    ) -> dict[str, Any]:
+        """Where NUTS starts: ``{"route": "default" | "mode", "reason": ...}``."""
+        if method != "nuts":
+            return {"route": method, "reason": f"method={method!r}"}
+        if blocks:
+            return {"route": "default", "reason": "the model is sampled in blocks"}
+        if sampler.start != "auto":
+            return {"route": sampler.start, "reason": f"start={sampler.start!r} was asked for"}
+        rows = self.data_rows(prepared)
+        parameters = free_parameters(model)
+        if rows is None or rows < sampler.mode_min_rows:
+            return {
+                "route": "default",
+                "reason": f"{rows} rows, fewer than mode_min_rows = {sampler.mode_min_rows}",
+            }
+        if parameters > MODE_MAX_PARAMETERS:
+            return {
+                "route": "default",
+                "reason": f"{parameters} free parameters, more than {MODE_MAX_PARAMETERS}",
+            }
+        return {
+            "route": "mode",
+            "reason": f"{rows} rows (mode_min_rows = {sampler.mode_min_rows}), "
+            f"{parameters} free parameters",
+        }
+
+    def _search_mode(
+        self, model: pm.Model, route: dict[str, Any], random_seed: int | None, *, strict: bool
+    ) -> tuple[PosteriorMode | None, dict[str, Any]]:
+        """The posterior mode for ``route``, or the default start where the search fails.
+
+        Where ``start`` was "auto" a failed search falls back to the default start and says
+        why; where the mode was asked for, or ``strict``, the failure is raised.
+        """
+        _LOG.info("%s: searching the posterior mode (%s)", self.model_name, route["reason"])
+        try:
+            mode = find_mode(model, random_seed=random_seed)
+        except UnconvergedFitError as exc:
+            if strict or "asked for" in route["reason"]:
+                raise
+            _LOG.warning("%s: %s; NUTS starts as usual", self.model_name, exc)
+            return None, {"route": "default", "reason": f"the mode search failed: {exc}"}
+        _LOG.info("%s: mode found: %s", self.model_name, mode.record())
+        return mode, route | {"mode": mode.record()}
+
+    def _label_approximate(self, method: str, route: Mapping[str, Any]) -> None:
+        """Diagnostics of an approximate fit: no verdict, and a warning that says so."""
+        name = {"advi": "ADVI", "laplace": "Laplace: Gaussian at the posterior mode"}[method]
+        self.diagnostics = {
+            "method": method,
+            "approximate": True,
+            "ok": None,
+            "problems": [f"approximate fit ({name}): not MCMC, no R-hat/ESS"],
+        }
+        if "mode" in route:
+            self.diagnostics["mode"] = dict(route["mode"])
+        warnings.warn(
+            f"method={method!r} is an approximation: check it against NUTS before using it "
+            "for decisions",
+            UserWarning,
+            stacklevel=3,
+        )
 
     # ------------------------------------------------------------------ the fit
     def _require_fit(self) -> xr.DataTree:

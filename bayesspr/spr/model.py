@@ -412,8 +412,9 @@ class SPRModel(FittedModel):
     def _centring(self, effect: str, labels: pd.Series, groups: pd.Index) -> np.ndarray:
         """Which groups of an effect to sample centred (one bool per group, ``groups`` order).
 
-        ``"auto"`` centres each group with at least ``centred_min_rows`` rows and non-centres
-        the thin ones; ``"centred"`` / ``"non-centred"`` force the whole effect.
+        ``"auto"`` centres each group with at least ``centred_min_rows`` rows (one number, or
+        a number per effect) and non-centres the thin ones; ``"centred"`` / ``"non-centred"``
+        force the whole effect.
         """
         hierarchy = self.spec.get("hierarchy", {})
         choice = hierarchy.get(effect, "auto")
@@ -424,7 +425,9 @@ class SPRModel(FittedModel):
             )
         if choice != "auto":
             return np.full(len(groups), choice == "centred")
-        min_rows = int(hierarchy.get("centred_min_rows", 50))
+        min_rows = hierarchy.get("centred_min_rows", 50)
+        if isinstance(min_rows, dict):
+            min_rows = min_rows.get(effect, 50)
         counts = labels.value_counts().reindex(groups).to_numpy()
         return counts >= min_rows
 
@@ -443,6 +446,15 @@ class SPRModel(FittedModel):
     def _prepare(self, data: pd.DataFrame) -> pd.DataFrame:
         """The canonical observation table with ``routes``, validated (``DataError``)."""
         return data_mod.validate(data, require_routes=True)
+
+    def data_rows(self, data: pd.DataFrame) -> int:
+        """Rows of the validated table (zip-days): the size the sampler's ``start`` goes by.
+
+        Returns
+        -------
+        int
+        """
+        return len(data)
 
     def config(self) -> dict[str, Any]:
         """The spec in use (priors, constants, sampler, hierarchy) as data.

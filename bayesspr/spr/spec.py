@@ -377,8 +377,13 @@ def _check_hierarchy(origin: str, hierarchy: dict[str, Any]) -> None:
     for key, value in hierarchy.items():
         where = f"model spec {origin}: [hierarchy] {key} = {value!r}"
         if key == "centred_min_rows":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise SpecError(f"{where}; expected a whole number of rows >= 0")
+            for effect, rows in value.items() if isinstance(value, dict) else [(None, value)]:
+                if effect is not None and effect not in hierarchy:
+                    raise SpecError(f"{where}; {effect!r} is not an effect of [hierarchy]")
+                if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+                    raise SpecError(
+                        f"{where}; expected a whole number of rows >= 0, or one per effect"
+                    )
         elif value not in ("auto", "centred", "non-centred"):
             raise SpecError(f"{where}; expected 'auto', 'centred' or 'non-centred'")
 

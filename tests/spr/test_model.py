@@ -183,7 +183,7 @@ def test_advi_is_fast_and_labelled_approximate():
 def test_unknown_method_is_refused(demo_split):
     history, _ = demo_split
     with pytest.raises(ValueError, match="advi"):
-        SPRModel().fit(history.iloc[:50], method="laplace")
+        SPRModel().fit(history.iloc[:50], method="gibbs")
 
 
 def test_warm_start_takes_the_shared_parameters_of_an_earlier_fit(demo_fit, demo_split):

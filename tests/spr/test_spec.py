@@ -2,6 +2,7 @@
 
 import copy
 
+import pandas as pd
 import pytest
 
 from bayesspr import SPRModel, simulate_world
@@ -220,6 +221,14 @@ def tampered(edit) -> dict:
             lambda s: s["hierarchy"].update(zip_effect="centered"),
             r"\[hierarchy\] zip_effect = 'centered'; expected 'auto', 'centred' or 'non-centred'",
         ),
+        (
+            lambda s: s["hierarchy"].update(centred_min_rows={"zip_efect": 200}),
+            r"centred_min_rows = \{'zip_efect': 200\}; 'zip_efect' is not an effect",
+        ),
+        (
+            lambda s: s["hierarchy"].update(centred_min_rows={"zip_effect": -5}),
+            r"expected a whole number of rows >= 0, or one per effect",
+        ),
         (lambda s: s.update(priors=[1, 2]), r"\[priors\] = \[1, 2\]; expected a table"),
     ],
 )
@@ -250,3 +259,23 @@ def test_valid_variants_load_and_a_share_above_one_does_not():
     spec["priors"]["fill"]["upper"] = 1.5
     with pytest.raises(SpecError, match=r"fill: TruncatedNormal draws values from 0.5 to 1.5"):
         load_spec(spec)
+
+
+def test_groups_are_centred_from_their_effects_own_row_count():
+    """The default centres a zip from 200 rows and a station from 2,000 (a year of days)."""
+    from bayesspr import SPRModel
+    from bayesspr.simulate.ladder import simulate_network
+
+    table = simulate_network("S", seed=0).table
+    year = SPRModel()
+    year.build_model(table)
+    zips_rich = int((table.groupby("zip", observed=True).size() >= 200).sum())
+    assert year.parameterisation["zip_effect"] == f"{zips_rich} of 400 groups centred"
+    assert zips_rich > 380
+    stations_rich = int((table.groupby("station", observed=True).size() >= 2000).sum())
+    assert year.parameterisation["overhead_hours_station"].startswith(f"{stations_rich} of")
+    assert stations_rich >= 9
+    month = table[table["date"] < table["date"].min() + pd.Timedelta(days=150)]
+    short = SPRModel()
+    short.build_model(month)
+    assert short.parameterisation["zip_effect"].startswith("0 of")

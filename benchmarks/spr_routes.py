@@ -1,0 +1,165 @@
+"""The SPR fit's routes on a rung of the size ladder, side by side.
+
+Time, convergence, agreement of the physics constants, and randomised-PIT coverage of
+held-out routes.
+
+On a rung of :func:`bayesspr.simulate.ladder.simulate_network` (default S: 400 zips, a year of
+days), the last ``--holdout-days`` are held out and the rest fitted by each route asked for:
+
+* ``mode``: NUTS (PyMC's) started at the posterior mode, the Gaussian there as dense mass
+  matrix (``start="mode"``; what ``start="auto"`` picks at this size): exact MCMC, the
+  reference;
+* ``laplace``: draws from the Gaussian at the mode (``method="laplace"``): an approximation;
+* ``default``: NUTS started as usual with nutpie's own adaptation (``start="default"``),
+  stopped after ``--default-limit`` seconds if it has not finished.
+
+Each fit runs in a process of its own (its peak memory is its own). For each route: wall
+time, peak RSS, min bulk and tail ESS, max R-hat, divergences, ESS per second; against the
+first route, each physics constant's posterior mean difference in the first route's posterior
+sd, and the ratio of posterior sds; the 50 / 80 / 90 % coverage of the held-out routes
+(randomised PIT of whole routes, :func:`bayesspr.evaluation.scores.randomised_pit`).
+
+Usage: ``python benchmarks/spr_routes.py [--rung S] [--routes mode laplace] [--markdown]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+#: The physics constants compared between routes (population level and global).
+CONSTANTS = (
+    "tour_constant",
+    "stem_speed_kmh",
+    "fill",
+    "service_min_pop",
+    "speed_kmh_pop",
+    "overhead_hours_pop",
+    "sigma_route",
+)
+LEVELS = (0.5, 0.8, 0.9)
+
+
+def split(rung: str, seed: int, holdout_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rung's table, validated, cut into history and the held-out last days."""
+    from bayesspr.data.table import validate
+    from bayesspr.simulate.ladder import simulate_network
+
+    table = validate(simulate_network(rung, seed=seed).table)
+    cut = table["date"].max() - pd.Timedelta(days=holdout_days - 1)
+    return table[table["date"] < cut].reset_index(drop=True), table[
+        table["date"] >= cut
+    ].reset_index(drop=True)
+
+
+def run_route(route: str, rung: str, seed: int, holdout_days: int) -> dict:
+    """Fit one route in this process and measure it."""
+    from bayesspr import SPRModel
+    from bayesspr.evaluation.scores import pit_coverage, randomised_pit
+
+    warnings.simplefilter("ignore")
+    train, test = split(rung, seed, holdout_days)
+    kwargs = {"method": "laplace"} if route == "laplace" else {"start": route}
+    started = time.perf_counter()
+    model = SPRModel().fit(train, random_seed=1, **kwargs)
+    seconds = time.perf_counter() - started
+    post = model.idata["posterior"].to_dataset()
+    stacked = post[list(CONSTANTS)].stack(sample=("chain", "draw"))
+    row = {
+        "route": route,
+        "rows": len(train),
+        "fit s": round(seconds, 1),
+        "peak MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "means": {k: float(stacked[k].mean()) for k in CONSTANTS},
+        "sds": {k: float(stacked[k].std()) for k in CONSTANTS},
+    }
+    d = model.diagnostics
+    if not d.get("approximate"):
+        ess = min(d["ess_bulk_min"], d["ess_tail_min"])
+        row |= {
+            "min bulk ESS": round(d["ess_bulk_min"]),
+            "min tail ESS": round(d["ess_tail_min"]),
+            "max R-hat": round(d["rhat_max"], 4),
+            "divergences": d["divergences"],
+            "ESS/s": round(ess / seconds, 2),
+            "start": d["sampler"]["model"]["start"],
+        }
+    else:
+        row["start"] = {"route": "laplace", "mode": d.get("mode")}
+    plan = test.drop(columns=["routes", "route_km"])
+    draws = model.predict_draws(plan, random_seed=2, max_samples=1000)["routes"].to_numpy()
+    pit = randomised_pit(draws, test["routes"].to_numpy(), np.random.default_rng(3))
+    row |= {f"PIT {int(level * 100)} %": round(pit_coverage(pit, level), 4) for level in LEVELS}
+    row["held-out rows"] = len(test)
+    return row
+
+
+def compare(rows: list[dict]) -> pd.DataFrame:
+    """Each route's constants against the first route's posterior (mean gap in its sds)."""
+    reference = rows[0]
+    out = []
+    for row in rows[1:]:
+        for name in CONSTANTS:
+            gap = (row["means"][name] - reference["means"][name]) / reference["sds"][name]
+            out.append(
+                {
+                    "route": row["route"],
+                    "against": reference["route"],
+                    "constant": name,
+                    "mean": round(row["means"][name], 5),
+                    "reference mean": round(reference["means"][name], 5),
+                    "gap (reference sds)": round(gap, 3),
+                    "sd ratio": round(row["sds"][name] / reference["sds"][name], 3),
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rung", default="S")
+    parser.add_argument("--routes", nargs="+", default=["mode", "laplace"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--holdout-days", type=int, default=28)
+    parser.add_argument("--default-limit", type=float, default=1800.0)
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_route(args.child, args.rung, args.seed, args.holdout_days)))
+        return
+    rows = []
+    for route in args.routes:
+        command = [sys.executable, __file__, "--child", route, "--rung", args.rung]
+        command += ["--seed", str(args.seed), "--holdout-days", str(args.holdout_days)]
+        limit = args.default_limit if route == "default" else None
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(
+                command, stdout=subprocess.PIPE, text=True, check=True, timeout=limit
+            )
+        except subprocess.TimeoutExpired:
+            seconds = time.perf_counter() - started
+            print(f"{route}: stopped unfinished after {seconds:.0f} s", file=sys.stderr)
+            continue
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    table = pd.DataFrame(rows).drop(columns=["means", "sds"])
+    table["start"] = [json.dumps(s) for s in table["start"]]
+    show = (lambda t: t.to_markdown(index=False)) if args.markdown else (lambda t: t.to_string())
+    print(show(table))
+    if len(rows) > 1:
+        print()
+        print(show(compare(rows)))
+
+
+if __name__ == "__main__":
+    main()
