@@ -13,8 +13,8 @@ For each rung of :data:`bayesspr.simulate.ladder.RUNGS` asked for, one process p
 
 Each row has the step's wall time (s), the process's peak RSS so far (MiB) and, for fits,
 min bulk ESS, ESS per second, max R-hat, divergences and where NUTS started (``start``:
-``mode`` or ``default`` per run, as the fit's defaults chose by size). ``--markdown`` prints the table;
-``--chart PATH`` draws fit and forecast time against zips on log-log axes.
+``mode`` or ``default`` per run, as the fit's defaults chose by size). ``--markdown``
+prints the table; ``--chart PATH`` draws fit and forecast time against zips on log-log axes.
 
 Usage: ``python benchmarks/scale.py --rungs S [--samples 200] [--markdown] [--chart PATH]``.
 """

@@ -100,6 +100,7 @@ def _fit[M: FittedModel](model: M, table: pd.DataFrame, args: argparse.Namespace
             tune=args.tune,
             chains=args.chains,
             target_accept=args.target_accept,
+            start=getattr(args, "start", None),
         )
 
 

@@ -219,9 +219,17 @@ def _add_fit(sub: _Subparsers) -> None:
     p.add_argument("--spec", default="default", help="model spec name in models/ or a path")
     p.add_argument(
         "--method",
-        choices=["nuts", "advi"],
+        choices=["nuts", "advi", "laplace"],
         default="nuts",
-        help="nuts: MCMC (nutpie); advi: fast approximate posterior",
+        help="nuts: MCMC (nutpie, or PyMC's NUTS from the posterior mode on large data); "
+        "advi, laplace (the Gaussian at the mode): fast approximate posteriors",
+    )
+    p.add_argument(
+        "--start",
+        choices=["auto", "default", "mode"],
+        default=None,
+        help="where NUTS starts: auto (default: the posterior mode from 20,000 rows), "
+        "default (the sampler's own adaptation) or mode",
     )
     p.add_argument("--seed", type=int, default=1, help="sampler seed")
     p.add_argument(

@@ -47,8 +47,8 @@ def convergence_summary(diagnostics: Mapping[str, Any]) -> str:
     if diagnostics.get("approximate"):
         problems = "; ".join(diagnostics.get("problems") or ["approximate fit"])
         return (
-            f"convergence: not checked ({problems})\n  verdict: APPROXIMATE — intervals are "
-            "typically too narrow; re-fit with --method nuts before making decisions"
+            f"convergence: not checked ({problems})\n  verdict: APPROXIMATE — not MCMC, its "
+            "intervals unchecked; re-fit with --method nuts before making decisions"
         )
     if "rhat_max" not in diagnostics:
         return "convergence: no diagnostics stored with this fit\n  verdict: UNKNOWN"

@@ -160,7 +160,7 @@ class SamplerConfig:
         draws are nearly independent.
     mode_target_accept : float
         Target acceptance of NUTS from the mode, in (0, 1): with a mass matrix fitted to the
-        posterior a longer step keeps the draws exact and halves the gradients per draw.
+        posterior, a longer step still gives exact draws with fewer gradients per draw.
     """
 
     draws: int = 1000
@@ -705,7 +705,8 @@ class FittedModel:
         warm_start : FittedModel, optional
             An earlier fit of the same class (last month's, say): every chain starts at its
             posterior mean for the parameters it shares with this model, same groups in the
-            same order (see :func:`warm_start_values`). Only where NUTS starts changes.
+            same order (see :func:`warm_start_values`). Only where NUTS starts changes, and
+            only from the default start: NUTS from the mode starts at draws around the mode.
 
         Returns
         -------

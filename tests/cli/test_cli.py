@@ -196,6 +196,9 @@ def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
     assert main(args) == 2
     assert seen["fit"]["draws"] == 50 and seen["fit"]["method"] == "nuts"
     assert seen["fit"]["chains"] == 2 and seen["fit"]["target_accept"] == 0.95
+    assert seen["fit"]["start"] is None  # the model's own: "auto"
+    assert main([*args, "--method", "laplace", "--start", "mode"]) == 2
+    assert seen["fit"]["method"] == "laplace" and seen["fit"]["start"] == "mode"
     args = [
         "fit-volume",
         "--data",
