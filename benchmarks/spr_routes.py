@@ -35,16 +35,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-#: The physics constants compared between routes (population level and global).
-CONSTANTS = (
-    "tour_constant",
-    "stem_speed_kmh",
-    "fill",
-    "service_min_pop",
-    "speed_kmh_pop",
-    "overhead_hours_pop",
-    "sigma_route",
-)
+from bayesspr.reporting.spr_report import PHYSICS_CONSTANTS
+
+#: The physics constants compared between routes (the report's), and the route noise.
+CONSTANTS = (*PHYSICS_CONSTANTS, "sigma_route")
 LEVELS = (0.5, 0.8, 0.9)
 
 
