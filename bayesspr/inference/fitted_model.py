@@ -751,7 +751,8 @@ class FittedModel:
         route = self._start_route(sampler, prepared, model, blocks, method)
         mode = None
         if route["route"] == "mode" or method == "laplace":
-            mode, route = self._search_mode(model, route, random_seed, strict=method == "laplace")
+            strict = method == "laplace" or sampler.start == "mode"
+            mode, route = self._search_mode(model, route, random_seed, strict=strict)
         if mode is not None and method == "nuts":
             sampler = defaults.from_mode().with_overrides(**overrides)
         # logged before sampling: a long fit says at once which settings its size chose
@@ -897,14 +898,14 @@ class FittedModel:
     ) -> tuple[PosteriorMode | None, dict[str, Any]]:
         """The posterior mode for ``route``, or the default start where the search fails.
 
-        Where ``start`` was "auto" a failed search falls back to the default start and says
-        why; where the mode was asked for, or ``strict``, the failure is raised.
+        A failed search falls back to the default start and says why, or, ``strict`` (the
+        mode or the Laplace method was asked for), is raised.
         """
         _LOG.info("%s: searching the posterior mode (%s)", self.model_name, route["reason"])
         try:
             mode = find_mode(model, random_seed=random_seed)
         except UnconvergedFitError as exc:
-            if strict or "asked for" in route["reason"]:
+            if strict:
                 raise
             _LOG.warning("%s: %s; NUTS starts as usual", self.model_name, exc)
             return None, {"route": "default", "reason": f"the mode search failed: {exc}"}

@@ -76,11 +76,6 @@ class PosteriorMode:
     seconds: float
     gradient_norm: float
 
-    @property
-    def location(self) -> np.ndarray:
-        """The mode raveled, in the order of :attr:`covariance`."""
-        return DictToArrayBijection.map(self.point).data
-
     def draws(self, n: int, random_seed: int | None) -> list[dict[str, np.ndarray]]:
         """``n`` draws from the Gaussian at the mode, each as a point by value variable.
 
@@ -139,8 +134,10 @@ def find_mode(
     Raises
     ------
     UnconvergedFitError
-        If the search does not converge, or the Hessian at the end is not positive definite
-        (no Gaussian fits there); the message says what to use instead.
+        If the search ends where the log density or its gradient is not finite, or the
+        Hessian there is not positive definite (no Gaussian fits there); the message says
+        what to use instead. A search that stops at ``max_iterations`` is not refused: its
+        end is still a start and mass matrix for exact NUTS.
     """
     started = time.perf_counter()
     start = model.initial_point(random_seed)

@@ -84,6 +84,10 @@ PARAMETER_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "sigma_km": (0.0, math.inf, True, "log km"),
 }
 
+#: The pooled effects whose parameterisation ``[hierarchy]`` chooses (an effect it does not
+#: name is "auto"): the group effects of :data:`bayesspr.spr.model.GROUP_EFFECTS` and the zip's.
+HIERARCHY_EFFECTS = ("service_min_city", "speed_kmh_city", "overhead_hours_station", "zip_effect")
+
 #: Population priors: pooled on the log scale, so they must be LogNormal.
 POPULATION_PRIORS = ("service_min_pop", "speed_kmh_pop", "overhead_hours_pop")
 
@@ -378,8 +382,10 @@ def _check_hierarchy(origin: str, hierarchy: dict[str, Any]) -> None:
         where = f"model spec {origin}: [hierarchy] {key} = {value!r}"
         if key == "centred_min_rows":
             for effect, rows in value.items() if isinstance(value, dict) else [(None, value)]:
-                if effect is not None and effect not in hierarchy:
-                    raise SpecError(f"{where}; {effect!r} is not an effect of [hierarchy]")
+                if effect is not None and effect not in HIERARCHY_EFFECTS:
+                    raise SpecError(
+                        f"{where}; {effect!r} is not a pooled effect (one of {HIERARCHY_EFFECTS})"
+                    )
                 if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
                     raise SpecError(
                         f"{where}; expected a whole number of rows >= 0, or one per effect"

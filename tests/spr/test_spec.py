@@ -223,7 +223,7 @@ def tampered(edit) -> dict:
         ),
         (
             lambda s: s["hierarchy"].update(centred_min_rows={"zip_efect": 200}),
-            r"centred_min_rows = \{'zip_efect': 200\}; 'zip_efect' is not an effect",
+            r"centred_min_rows = \{'zip_efect': 200\}; 'zip_efect' is not a pooled effect",
         ),
         (
             lambda s: s["hierarchy"].update(centred_min_rows={"zip_effect": -5}),
@@ -279,3 +279,16 @@ def test_groups_are_centred_from_their_effects_own_row_count():
     short = SPRModel()
     short.build_model(month)
     assert short.parameterisation["zip_effect"].startswith("0 of")
+
+
+def test_the_spec_knows_the_models_pooled_effects():
+    """[hierarchy] checks against the effects the model pools, whether the table names them
+    or leaves them "auto"."""
+    from bayesspr.spr.model import GROUP_EFFECTS
+    from bayesspr.spr.spec import HIERARCHY_EFFECTS
+
+    assert HIERARCHY_EFFECTS == (*(name for name, *_ in GROUP_EFFECTS), "zip_effect")
+    spec = tampered(
+        lambda s: s.update(hierarchy={"centred_min_rows": {"overhead_hours_station": 10}})
+    )
+    assert load_spec(spec)["hierarchy"]["centred_min_rows"] == {"overhead_hours_station": 10}
