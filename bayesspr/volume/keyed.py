@@ -5,12 +5,18 @@ other samples, days or groups are asked for in the same call, so that chunks of 
 separately agree and scenarios share common random numbers. :func:`keyed_normals` gives
 standard normals from 64-bit keys (SplitMix64 hashing and Box–Muller); the helpers turn
 posterior draws, names and dates into keys.
+
+The hashing runs as one compiled loop (numba, cached on disk): written as numpy operations it
+made a 64-bit temporary per step and took about 1 µs a value, three quarters of a 16-month
+forecast's time. ``fastmath`` lets the compiler use its vectorised ``log`` and ``cos``; the
+values agree with the numpy formulas within a few units in the last place.
 """
 
 from __future__ import annotations
 
 import zlib
 
+import numba
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -36,13 +42,37 @@ def day_keys(dates: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(days, dtype=np.int64).astype(np.uint64)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a bijective scrambling of 64-bit integers."""
-    with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_SECOND = np.uint64(0xD1B54A32D192ED03)
+_SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11))
+_UNIT = 2.0**-53  # a 53-bit integer to (0, 1)
+_TWO_PI = 2.0 * np.pi
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mix(x):
+    """SplitMix64 finaliser: a bijective scrambling of a 64-bit integer (wraps modulo 2⁶⁴)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> _SHIFTS[0])) * _MIX_1
+    x = (x ^ (x >> _SHIFTS[1])) * _MIX_2
+    return x ^ (x >> _SHIFTS[2])
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _keyed_normals(sample_keys, group_keys, day_keys, out):
+    """Fill ``out`` (S, D, G) with the Box–Muller normal of each (sample, day, group) key."""
+    for s in range(sample_keys.shape[0]):
+        hs = _mix(sample_keys[s])
+        for d in range(day_keys.shape[0]):
+            hd = _mix(hs ^ day_keys[d])
+            for g in range(group_keys.shape[0]):
+                h = _mix(hd ^ group_keys[g])
+                h2 = _mix(h ^ _SECOND)
+                u1 = (np.float64(h >> _SHIFTS[3]) + 0.5) * _UNIT
+                u2 = (np.float64(h2 >> _SHIFTS[3]) + 0.5) * _UNIT
+                out[s, d, g] = np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)
 
 
 def keyed_normals(
@@ -63,13 +93,67 @@ def keyed_normals(
     numpy.ndarray
         (S, D, G) standard normal values.
     """
-    with np.errstate(over="ignore"):
-        h = _mix(
-            _mix(_mix(sample_keys)[:, None, None] ^ day_keys[None, :, None])
-            ^ group_keys[None, None, :]
-        )
-        h2 = _mix(h ^ np.uint64(0xD1B54A32D192ED03))
-    scale = 2.0**-53
-    u1 = ((h >> np.uint64(11)).astype(np.float64) + 0.5) * scale
-    u2 = ((h2 >> np.uint64(11)).astype(np.float64) + 0.5) * scale
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    keys = [np.ascontiguousarray(k, dtype=np.uint64) for k in (sample_keys, day_keys, group_keys)]
+    out = np.empty(tuple(len(k) for k in keys))
+    _keyed_normals(keys[0], keys[2], keys[1], out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _linear_with_noise(design, beta, scale, sample_keys, day_keys, group_keys, out):
+    """out[s, d, g] = design[d] · beta[s, g] + scale[s, g] · (keyed normal of s, d, g)."""
+    n_p = design.shape[1]
+    for s in range(sample_keys.shape[0]):
+        hs = _mix(sample_keys[s])
+        for d in range(day_keys.shape[0]):
+            hd = _mix(hs ^ day_keys[d])
+            for g in range(group_keys.shape[0]):
+                h = _mix(hd ^ group_keys[g])
+                h2 = _mix(h ^ _SECOND)
+                u1 = (np.float64(h >> _SHIFTS[3]) + 0.5) * _UNIT
+                u2 = (np.float64(h2 >> _SHIFTS[3]) + 0.5) * _UNIT
+                acc = scale[s, g] * np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)
+                for p in range(n_p):
+                    acc += design[d, p] * beta[s, g, p]
+                out[s, d, g] = acc
+
+
+def linear_with_keyed_noise(
+    design: np.ndarray,
+    beta: np.ndarray,
+    scale: np.ndarray,
+    sample_keys: np.ndarray,
+    group_keys: np.ndarray,
+    day_keys: np.ndarray,
+) -> np.ndarray:
+    """A linear predictor per day plus scaled keyed normal noise, in one compiled pass.
+
+    Equal to ``design @ beta`` per sample plus ``scale[:, None, :] * keyed_normals(...)``,
+    without the temporaries: the volume forecast's largest arrays are made this way.
+
+    Parameters
+    ----------
+    design : numpy.ndarray
+        (D, p) design rows of the days (–).
+    beta : numpy.ndarray
+        (S, G, p) coefficients per sample and group.
+    scale : numpy.ndarray
+        (S, G) standard deviation of the noise per sample and group.
+    sample_keys, group_keys, day_keys : numpy.ndarray
+        64-bit unsigned keys of the noise, shapes (S,), (G,) and (D,).
+
+    Returns
+    -------
+    numpy.ndarray
+        (S, D, G) values.
+    """
+    keys = [np.ascontiguousarray(k, dtype=np.uint64) for k in (sample_keys, day_keys, group_keys)]
+    out = np.empty(tuple(len(k) for k in keys))
+    _linear_with_noise(
+        np.ascontiguousarray(design, dtype=np.float64),
+        np.ascontiguousarray(beta, dtype=np.float64),
+        np.ascontiguousarray(np.broadcast_to(scale, (len(keys[0]), len(keys[2]))), dtype=float),
+        *keys,
+        out,
+    )
+    return out

@@ -71,7 +71,13 @@ from bayesspr.volume.inputs import (
     regressors_record,
     zip_day_volume,
 )
-from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
+from bayesspr.volume.keyed import (
+    day_keys,
+    draw_keys,
+    keyed_normals,
+    linear_with_keyed_noise,
+    name_keys,
+)
 from bayesspr.volume.spec import (
     LARGE_BLOCK_KEY,
     SHIPPED_VOLUME_SPEC,
@@ -342,6 +348,7 @@ class VolumeModel(ZipVolumeModel):
         #: (key, draws) of every station's total coefficients, walks included, for the last
         #: posterior sample forecast from (the next chunk of zips reuses them)
         self._walk_cache: tuple[Any, np.ndarray] | None = None
+        self._share_cache: tuple[Any, dict[str, tuple[pd.Index, np.ndarray]]] | None = None
         self.design: TimeDesign | None = None
         self._statistics: dict[str, GroupStatistics] = {}
         self._city_day: CityDayStatistics | None = None
@@ -851,29 +858,58 @@ class VolumeModel(ZipVolumeModel):
         zips = self._known_zips(zips)
         dates = pd.DatetimeIndex(dates)
         stations_all = self._station_labels()
-        wanted_stations = pd.Index(sorted(set(self.zips.loc[zips, "station"])))
-        footprint = self.zips.index[self.zips["station"].isin(wanted_stations)]
+        zip_station = self.zips.loc[zips, "station"].to_numpy()
+        wanted_stations = pd.Index(sorted(set(zip_station)))
         total = self._station_log_totals(post, dates, wanted_stations, stations_all)
-        share = self._zip_log_shares(post, dates, footprint)
-        fp_station = wanted_stations.get_indexer(self.zips.loc[footprint, "station"])
-        # normalise the shares within each footprint (softmax over its zips)
-        share = share - share.max(axis=2, keepdims=True)
-        weight = np.exp(share)
-        denom = np.zeros((*weight.shape[:2], len(wanted_stations)))
-        np.add.at(denom, (slice(None), slice(None), fp_station), weight)
-        pick = footprint.get_indexer(zips)
+        weights = self._share_weights(post, dates, wanted_stations)
+        share = np.empty((post.sizes["sample"], len(dates), len(zips)))
+        for station in wanted_stations:
+            members, weight = weights[station]
+            mine = np.flatnonzero(zip_station == station)
+            share[:, :, mine] = weight[:, :, members.get_indexer(zips[mine])]
         station_total = np.maximum(np.exp(total) - 0.5, 0.0)
-        stops = (
-            station_total[:, :, fp_station[pick]]
-            * weight[:, :, pick]
-            / denom[:, :, fp_station[pick]]
-        )
+        stops = station_total[:, :, wanted_stations.get_indexer(zip_station)] * share
         if factor is not None:
             stops = stops * np.asarray(factor, dtype=float)[None, :, :]
         stops = np.rint(stops)
         log_ratio = self._zip_log_ratio(post, dates, zips)
         packages = np.maximum(np.rint((stops + 0.5) * np.exp(log_ratio) - 0.5), stops)
         return stops.astype(np.int64), packages.astype(np.int64)
+
+    def _share_weights(
+        self, post: xr.Dataset, dates: pd.DatetimeIndex, stations: pd.Index
+    ) -> dict[str, tuple[pd.Index, np.ndarray]]:
+        """Each station's zips and their share draws (S, D, n), normalised within the station.
+
+        A zip's share needs the shares of all its station's zips (a softmax over them), so
+        the shares of a station's zips are drawn together once and kept while the next call
+        (the next chunk of zips of the same forecast) still asks for that station; stations no
+        longer asked for are dropped, so memory holds the stations of one chunk.
+        """
+        tag = (
+            id(self._statistics["share"]),
+            draw_keys(post).tobytes(),
+            day_keys(dates).tobytes(),
+            *(self._hyper(post, name).tobytes() for name in _SPREADS),
+        )
+        if self._share_cache is None or self._share_cache[0] != tag:
+            self._share_cache = (tag, {})
+        kept = {k: v for k, v in self._share_cache[1].items() if k in set(stations)}
+        missing = [k for k in stations if k not in kept]
+        if missing:
+            footprint = self.zips.index[self.zips["station"].isin(missing)]
+            footprint_station = self.zips.loc[footprint, "station"].to_numpy()
+            order = np.argsort(footprint_station, kind="stable")
+            footprint, footprint_station = footprint[order], footprint_station[order]
+            share = self._zip_log_shares(post, dates, footprint)
+            starts = np.flatnonzero(np.r_[True, footprint_station[1:] != footprint_station[:-1]])
+            for start, stop in zip(starts, [*starts[1:], len(footprint)], strict=True):
+                part = share[:, :, start:stop]
+                weight = np.exp(part - part.max(axis=2, keepdims=True))
+                weight /= weight.sum(axis=2, keepdims=True)
+                kept[footprint_station[start]] = (footprint[start:stop], weight)
+        self._share_cache = (tag, kept)
+        return kept
 
     @staticmethod
     def _hyper(post: xr.Dataset, name: str) -> np.ndarray:
@@ -1010,7 +1046,7 @@ class VolumeModel(ZipVolumeModel):
         n_knots = self.design.knots_through(dates)
         design = self.total_design(dates, n_knots)
         p_hist = beta.shape[2]
-        out = np.einsum("dp,sgp->sdg", design[:, :p_hist], beta)
+        out = _by_design(design[:, :p_hist], beta)
         out += self._future_drift(
             post, design[:, p_hist:], knots, spread["drift_sd_station"] * np.sqrt(h_years), keys
         )
@@ -1062,12 +1098,23 @@ class VolumeModel(ZipVolumeModel):
             post, self._statistics["share"].take(zsel), mean, var + _VAR_FLOOR, noise**2, keys
         )
         design = self.share_design(dates, self.design.knots_through(dates))
-        p_hist = beta.shape[2]
-        part = np.einsum("dp,sgp->sdg", design[:, :p_hist], beta)
-        part += self._future_drift(
-            post, design[:, p_hist:], knots, spread["share_drift_sd"] * np.sqrt(h_years), keys
+        steps = self._future_steps(
+            post,
+            design.shape[1] - beta.shape[2],
+            knots,
+            spread["share_drift_sd"] * np.sqrt(h_years),
+            keys,
         )
-        part += noise[:, None, :] * keyed_normals(draw_keys(post), keys, day_keys(dates))
+        part = linear_with_keyed_noise(
+            design,
+            np.concatenate([beta, steps], axis=2),
+            noise,
+            draw_keys(post),
+            keys,
+            day_keys(dates),
+        )
+        if multi.all():
+            return part
         out[:, :, multi] = part
         return out
 
@@ -1094,11 +1141,14 @@ class VolumeModel(ZipVolumeModel):
         beta = self._coefficients(
             post, self._statistics["ratio"].take(pos), mean, var + _VAR_FLOOR, noise_var, keys
         )
-        out = np.einsum("dp,sgp->sdg", self.ratio_design(dates), beta)
-        out += np.sqrt(noise_var)[:, None, :] * keyed_normals(
-            draw_keys(post), keys, day_keys(dates)
+        return linear_with_keyed_noise(
+            self.ratio_design(dates),
+            beta,
+            np.sqrt(noise_var),
+            draw_keys(post),
+            keys,
+            day_keys(dates),
         )
-        return out
 
     def _coefficients(
         self,
@@ -1124,12 +1174,28 @@ class VolumeModel(ZipVolumeModel):
         keys: np.ndarray,
     ) -> np.ndarray:
         """Drift of knots past the history: fresh increments N(0, step_sd²), (S, D, G)."""
-        n_new = ramps.shape[1]
+        steps = self._future_steps(post, ramps.shape[1], first_knot, step_sd, keys)
+        return _by_design(ramps, steps)
+
+    def _future_steps(
+        self,
+        post: xr.Dataset,
+        n_new: int,
+        first_knot: int,
+        step_sd: np.ndarray,
+        keys: np.ndarray,
+    ) -> np.ndarray:
+        """Increments N(0, step_sd²) of the ``n_new`` knots past the history, (S, G, n_new)."""
         if n_new == 0:
-            return np.zeros((step_sd.shape[0], ramps.shape[0], len(keys)))
+            return np.zeros((step_sd.shape[0], len(keys), 0))
         knot_keys = _KNOT_TAG + np.arange(first_knot, first_knot + n_new, dtype=np.uint64)
         steps = keyed_normals(draw_keys(post), keys, knot_keys) * step_sd[:, None, :]
-        return np.einsum("dk,skg->sdg", ramps, steps)
+        return steps.transpose(0, 2, 1)
+
+
+def _by_design(design: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Design (D, p) times coefficient draws (S, G, p), as (S, D, G): one BLAS call a sample."""
+    return np.matmul(design[None], beta.transpose(0, 2, 1))
 
 
 def footprint_offset(tables: HistoryTables, totals: np.ndarray) -> np.ndarray:

@@ -282,6 +282,7 @@ def test_chunks_of_zips_agree_and_zips_add_up_to_their_station(shock_fit):
     zips = shock_fit.zips.index.to_numpy()
     whole, whole_pk = shock_fit.volume_draws(post, days, zips)
     shock_fit._walk_cache = None  # the part draws its cities' walks afresh, from all stations
+    shock_fit._share_cache = None  # and its stations' shares afresh
     part, part_pk = shock_fit.volume_draws(post, days, zips[2:5])
     np.testing.assert_array_equal(whole[:, :, 2:5], part)
     np.testing.assert_array_equal(whole_pk[:, :, 2:5], part_pk)

@@ -1,0 +1,111 @@
+"""Throughput of the composed 16-month forecast with the volume model's own draws, on a rung.
+
+Fits (or loads from ``--fits``) a ``VolumeModel`` with its defaults and an ``SPRModel`` by
+the Laplace approximation (the forecast's cost does not depend on how the SPR posterior was
+found) on a rung of the size ladder, then runs ``bayesspr.forecast`` for 16 months with
+``--samples`` joint draws and ``keep_zips=False``, best of ``--repeats``. It prints the wall
+time, zip-day draws per second, and the share of the time spent in the volume model's draws
+(``VolumeModel.volume_draws``, timed by wrapping it) and in the route draws
+(``SPRModel.route_draws``).
+
+It uses only the public forecast, so the same script run on an earlier commit (``git archive
+COMMIT | tar -x -C DIR`` and ``PYTHONPATH=DIR``) with the same ``--fits`` gives the
+before/after comparison, side by side in the same hour.
+
+Usage: ``python benchmarks/composed_forecast.py [--rung S] [--samples 200] [--fits FOLDER]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from bayesspr import SPRModel, VolumeModel, forecast
+from bayesspr.simulate.ladder import simulate_network
+
+
+def rung_fits(rung: str, cache: str | None) -> tuple[SPRModel, VolumeModel]:
+    """Both models fitted on the rung's year (Laplace for SPR), or loaded from ``cache``."""
+    folder = None if cache is None else Path(cache)
+    if folder is not None and (folder / f"volume_{rung}.nc").is_file():
+        return (
+            SPRModel.load(folder / f"spr_{rung}.nc"),
+            VolumeModel.load(folder / f"volume_{rung}.nc"),
+        )
+    table = simulate_network(rung, seed=0).table
+    volume = VolumeModel().fit(table, random_seed=1)
+    spr = SPRModel().fit(table, method="laplace", random_seed=1)
+    if folder is not None:
+        spr.save(folder / f"spr_{rung}.nc", keep="posterior")
+        volume.save(folder / f"volume_{rung}.nc")
+    return spr, volume
+
+
+class _Timed:
+    """Wraps a method of a class, adding up the seconds spent in it."""
+
+    def __init__(self, cls: type, name: str) -> None:
+        self.cls, self.name, self.real, self.seconds = cls, name, getattr(cls, name), 0.0
+
+    def __enter__(self) -> _Timed:
+        real = self.real
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        setattr(self.cls, self.name, timed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        setattr(self.cls, self.name, self.real)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rung", default="S", choices=["S", "M", "L"])
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--fits", default=None, help="folder caching the two fits (netCDF)")
+    parser.add_argument("--label", default="this commit", help="name of the row printed")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    spr, volume = rung_fits(args.rung, args.fits)
+    runs = []
+    for _ in range(args.repeats):
+        with (
+            _Timed(VolumeModel, "volume_draws") as vol,
+            _Timed(SPRModel, "route_draws") as route,
+        ):
+            started = time.perf_counter()
+            result = forecast(spr, volume, "16M", n_samples=args.samples, keep_zips=False)
+            seconds = time.perf_counter() - started
+        runs.append((seconds, vol.seconds, route.seconds))
+        sizes = result.draws.sizes
+    seconds, vol_s, route_s = min(runs)
+    n_zips = len(volume.zips)
+    draws = sizes["sample"] * sizes["date"] * n_zips
+    print(
+        f"rung {args.rung}: {n_zips} zips, {sizes['date']} days, {sizes['sample']} draws = "
+        f"{draws:,} zip-day draws; best of {args.repeats}"
+    )
+    print("| code | wall s | zip-day draws/s | volume draws s | route draws s | other s |")
+    print("|---|---|---|---|---|---|")
+    other = seconds - vol_s - route_s
+    print(
+        f"| {args.label} | {seconds:.1f} | {draws / seconds:,.0f} | {vol_s:.1f} | "
+        f"{route_s:.1f} | {other:.1f} |"
+    )
+    station_routes = float(np.asarray(result.draws["routes"].sum()))
+    print(f"check: sum of station-day routes over all draws = {station_routes:,.0f}")
+
+
+if __name__ == "__main__":
+    main()
