@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import sparse
 
 from bayesspr.data.network import Network, NetworkError
 from bayesspr.defaults import DEFAULT_INTERVAL, central_bounds
@@ -405,6 +405,7 @@ def forecast(
     keep_zips: bool = True,
     interval: float = DEFAULT_INTERVAL,
     store: str | os.PathLike[str] | None = None,
+    client: Any = None,
 ) -> Forecast:
     """Forecast routes per zip-day and station-day from volume draws and the SPR posterior.
 
@@ -445,6 +446,10 @@ def forecast(
         and moved into place whole (an earlier store there is replaced only by a complete
         one). The returned draws are then opened lazily from it
         (:func:`bayesspr.io.draw_store.open_draws`).
+    client : distributed.Client, optional
+        Draw the blocks of zips as tasks on this Dask cluster (a ``LocalCluster`` here, any
+        deployment elsewhere); the draws are the same as without it. The station-day sums
+        and the store are written here, as the blocks arrive, in order.
 
     Returns
     -------
@@ -484,16 +489,99 @@ def forecast(
 
     if store is None:
         totals = _Totals.zeros(n_s, layout, keep_zips)
-        _draw_blocks(spr_model, params, source, layout, totals, random_seed)
+        _draw_blocks(spr_model, params, source, layout, totals, random_seed, client)
         draws = totals.dataset(scenario)
     else:
         with atomic_folder(store) as folder:  # an earlier store stays until this one is whole
             writer = ZipBlockWriter(folder)
             totals = _Totals.zeros(n_s, layout, keep_zips, writer)
-            _draw_blocks(spr_model, params, source, layout, totals, random_seed)
+            _draw_blocks(spr_model, params, source, layout, totals, random_seed, client)
             writer.add(totals.dataset(scenario))
         draws = open_draws(store)
     return Forecast(draws=draws, summary=summarise(draws, interval=interval), scenario=scenario)
+
+
+@dataclass
+class _Block:
+    """One block of zips drawn: its station-day sums and, when kept, its zip-day draws.
+
+    ``stations`` are the positions of the stations its zips serve on some day; ``sums`` holds
+    ``routes``, ``packages`` and ``stops`` summed over those stations' zips of the block,
+    (S, D, k) each; ``zips`` the zip-day draws (S, D, C) in their stored dtypes, or none.
+    """
+
+    cols: slice
+    stations: np.ndarray
+    sums: dict[str, np.ndarray]
+    zips: dict[str, np.ndarray]
+
+
+def _block_slices(n_zips: int, n_s: int, n_d: int) -> list[slice]:
+    """Contiguous blocks of zips of at most :data:`CHUNK_ELEMENTS` draws × days × zips."""
+    chunk = max(1, CHUNK_ELEMENTS // max(1, n_s * n_d))
+    return [slice(z0, min(z0 + chunk, n_zips)) for z0 in range(0, n_zips, chunk)]
+
+
+def _draw_block(
+    spr_model: SPRModel,
+    params: Any,
+    source: object,
+    layout: _Layout,
+    cols: slice,
+    n_s: int,
+    random_seed: int,
+    keep_zips: bool,
+) -> _Block:
+    """Volume and route draws of the zips ``cols``, summed per station-day.
+
+    A pure function of its arguments: every draw is keyed by the seed, the posterior draw,
+    the zip and the day, so blocks drawn in any order or on any worker agree.
+    """
+    stops, packages = _chunk_volume(source, layout, cols, n_s, random_seed)
+    zone, index = _chunk_rows(layout, cols, stops, packages)
+    n_noise = 1 if params.sigma_km is None else 2
+    normals = _route_normals(random_seed, layout.zips[cols], n_s, len(layout.dates), n_noise)
+    routes, km = spr_model.route_draws(params, zone, index, normals=normals)
+    empty = stops < 1  # a zip-day with no stops needs no route
+    chunk = {
+        "routes_zip": np.where(empty, 0, routes),
+        "stops_zip": stops,
+        "packages_zip": packages,
+        "route_km_zip": np.where(empty, np.nan, km),
+    }
+    n_d, n_c = len(layout.dates), cols.stop - cols.start
+    stations, local = np.unique(index["station"], return_inverse=True)
+    sums = {
+        name: _station_day_sums(
+            chunk[f"{name}_zip"].reshape(n_s, n_d, n_c), local.reshape(n_d, n_c), len(stations)
+        )
+        for name in ("routes", "packages", "stops")
+    }
+    zips = (
+        {
+            name: chunk[name].reshape(n_s, n_d, n_c).astype(dtype)
+            for name, (dtype, _) in ZIP_DRAWS.items()
+        }
+        if keep_zips
+        else {}
+    )
+    return _Block(cols=cols, stations=stations, sums=sums, zips=zips)
+
+
+@numba.njit(cache=True, nogil=True)
+def _station_day_sums(values: np.ndarray, station: np.ndarray, n_stations: int) -> np.ndarray:
+    """Sums (S, D, k) of zip-day values (S, D, C) over the zips each station serves each day.
+
+    ``station`` (D, C) is the position, among the block's ``n_stations``, of the station each
+    zip serves each day. One compiled pass: a zip may change station from one day to the next.
+    """
+    n_s, n_d, n_c = values.shape
+    out = np.zeros((n_s, n_d, n_stations))
+    for s in range(n_s):
+        for d in range(n_d):
+            for c in range(n_c):
+                out[s, d, station[d, c]] += values[s, d, c]
+    return out
 
 
 def _draw_blocks(
@@ -503,26 +591,29 @@ def _draw_blocks(
     layout: _Layout,
     totals: _Totals,
     random_seed: int,
+    client: Any = None,
 ) -> None:
-    """Draw volume and routes block of zips by block, adding each block to ``totals``."""
+    """Draw volume and routes block of zips by block, adding each block to ``totals``.
+
+    With a Dask ``client`` the blocks are tasks on its workers (the models, the parameter
+    draws and the layout sent once), and their results are added here in block order as
+    they arrive.
+    """
     n_s = totals.routes.shape[0]
-    chunk = max(1, CHUNK_ELEMENTS // max(1, n_s * len(layout.dates)))
-    for z0 in range(0, len(layout.zips), chunk):
-        cols = slice(z0, min(z0 + chunk, len(layout.zips)))
-        stops, packages = _chunk_volume(source, layout, cols, n_s, random_seed)
-        zone, index = _chunk_rows(layout, cols, stops, packages)
-        n_noise = 1 if params.sigma_km is None else 2
-        normals = _route_normals(random_seed, layout.zips[cols], n_s, len(layout.dates), n_noise)
-        routes, km = spr_model.route_draws(params, zone, index, normals=normals)
-        empty = stops < 1  # a zip-day with no stops needs no route
-        totals.add(
-            cols,
-            index["station"],
-            stops,
-            packages,
-            np.where(empty, 0, routes),
-            np.where(empty, np.nan, km),
-        )
+    keep = totals.keeps_zips
+    slices = _block_slices(len(layout.zips), n_s, len(layout.dates))
+    if client is None:
+        for cols in slices:
+            totals.add(_draw_block(spr_model, params, source, layout, cols, n_s, random_seed, keep))
+        return
+    shared = client.scatter([spr_model, params, source, layout], broadcast=True)
+    futures = [
+        client.submit(_draw_block, *shared, cols, n_s, random_seed, keep, pure=False)
+        for cols in slices
+    ]
+    for future in futures:  # in block order: a store is appended along zip
+        totals.add(future.result())
+        future.release()
 
 
 def _route_normals(
@@ -659,43 +750,21 @@ class _Totals:
         sums = (np.zeros((n_s, n_d * n_k)) for _ in range(3))
         return cls(layout, *sums, zip_draws=keep, writer=writer if keep_zips else None)
 
-    def add(
-        self,
-        cols: slice,
-        codes: np.ndarray,
-        stops: np.ndarray,
-        packages: np.ndarray,
-        routes: np.ndarray,
-        km: np.ndarray,
-    ) -> None:
-        """Add a chunk's zip-days (S, D·C) to their stations' days; keep or store them."""
-        n_s, n_c = self.routes.shape[0], cols.stop - cols.start
-        n_d = stops.shape[1] // n_c
-        n_k = self.routes.shape[1] // n_d
-        to_station = sparse.csr_array(
-            (
-                np.ones(n_d * n_c),
-                (np.arange(n_d * n_c), np.repeat(np.arange(n_d), n_c) * n_k + codes),
-            ),
-            shape=(n_d * n_c, n_d * n_k),
-        )
-        self.routes += (to_station.T @ routes.T).T
-        self.packages += (to_station.T @ packages.T).T
-        self.stops += (to_station.T @ stops.T).T
-        chunk = {
-            "routes_zip": routes,
-            "stops_zip": stops,
-            "packages_zip": packages,
-            "route_km_zip": km,
-        }
+    @property
+    def keeps_zips(self) -> bool:
+        """Whether the zip-day draws are kept in memory or written to a store."""
+        return bool(self.zip_draws) or self.writer is not None
+
+    def add(self, block: _Block) -> None:
+        """Add a block's station-day sums to their stations; keep or store its zip-days."""
+        n_s, n_k = self.routes.shape[0], len(self.layout.stations)
+        for name in ("routes", "packages", "stops"):
+            total = getattr(self, name).reshape(n_s, -1, n_k)
+            total[:, :, block.stations] += block.sums[name]
         for name, values in self.zip_draws.items():
-            values[:, :, cols] = chunk[name].reshape(n_s, n_d, n_c)
+            values[:, :, block.cols] = block.zips[name]
         if self.writer is not None:
-            block = {
-                name: chunk[name].reshape(n_s, n_d, n_c).astype(dtype)
-                for name, (dtype, _) in ZIP_DRAWS.items()
-            }
-            self.writer.append(self._zip_dataset(block, cols))
+            self.writer.append(self._zip_dataset(block.zips, block.cols))
 
     def _zip_dataset(self, arrays: dict[str, np.ndarray], cols: slice) -> xr.Dataset:
         """Zip-day draws of the zips ``cols`` as a dataset, with their station each day."""

@@ -585,7 +585,10 @@ class SPRModel(FittedModel):
         with_km = params.sigma_km is not None
         if normals is None:
             normals = np.stack([rng.standard_normal(shape) for _ in range(1 + with_km)])
-        normals = np.asarray(normals)
+        # PyTensor's C code refuses unaligned arrays, which unpickled buffers (e.g. arrays a
+        # Dask worker received) can be: aligned copies of those, the rest as they are
+        values = {k: np.require(v, requirements="A") for k, v in values.items()}
+        normals = np.require(normals, requirements="A")
         kernel = _route_kernel(_signature(values), circuity, with_km, normals.dtype.str)
         routes, km = kernel(*values.values(), normals[0], normals[1 if with_km else 0])
         return routes, km

@@ -81,3 +81,27 @@ def test_posterior_medians_draw_routes_too():
     median = params.median()
     routes, km = SPRModel().route_draws(median, rows, index, np.random.default_rng(1))
     assert routes.shape == (1, R) and np.isfinite(km).all() and (routes >= 1).all()
+
+
+def _unaligned(values: np.ndarray) -> np.ndarray:
+    """A copy of ``values`` whose buffer starts one byte off alignment (as unpickled can)."""
+    raw = bytearray(values.nbytes + 1)
+    out = np.frombuffer(raw, dtype=values.dtype, count=values.size, offset=1)
+    out = out.reshape(values.shape)
+    out[...] = values
+    assert not out.flags.aligned
+    return out
+
+
+def test_unaligned_inputs_draw_the_same_routes():
+    rng = np.random.default_rng(12)
+    params, (rows, index) = _draws(rng, True), _rows(rng, True)
+    normals = rng.standard_normal((2, S, R))
+    model = SPRModel()
+    expected = model.route_draws(params, rows, index, normals=normals)
+    shifted = ParameterDraws(
+        **{k: None if v is None else _unaligned(v) for k, v in vars(params).items()}
+    )
+    got = model.route_draws(shifted, rows, index, normals=_unaligned(normals))
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
