@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from bayesspr.cli.cluster import dask_client
 from bayesspr.cli.inputs import load_volume, parse_at, read_fleet, volume_source
 from bayesspr.cli.manifest import inputs_record, write_manifest
 from bayesspr.cli.verdict import check_loaded, finish_fit, load_fit
@@ -184,17 +185,22 @@ def _forecast_of_command(
     scenario: Scenario,
     **options: Any,
 ) -> Any:
-    """The composed forecast at the command's ``--horizon``, ``--samples`` and ``--seed``."""
-    return forecast(
-        model,
-        volume,
-        args.horizon,
-        scenario=scenario,
-        network=network,
-        n_samples=args.samples,
-        random_seed=args.seed,
-        **options,
-    )
+    """The composed forecast at the command's ``--horizon``, ``--samples`` and ``--seed``.
+
+    On the Dask cluster ``--workers`` or ``--scheduler`` names, if either is given.
+    """
+    with dask_client(args) as client:
+        return forecast(
+            model,
+            volume,
+            args.horizon,
+            scenario=scenario,
+            network=network,
+            n_samples=args.samples,
+            random_seed=args.seed,
+            client=client,
+            **options,
+        )
 
 
 def _write_plan(

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bayesspr.cli.cluster import add_cluster_options
 from bayesspr.cli.commands import (
     cmd_absorb,
     cmd_backtest,
@@ -372,6 +373,7 @@ def _forecast_options(p: argparse.ArgumentParser) -> None:
         "--samples", type=_samples, default=400, help=f"joint forecast draws, 1 to {MAX_SAMPLES:,}"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the forecast draws")
+    add_cluster_options(p, _whole(1))
     _strict(p, loaded=True)
 
 

@@ -791,3 +791,24 @@ def test_demo_output_folder_is_checked_before_any_work_and_written_whole(tmp_pat
         demo.run_demo(out=mine)
     assert (mine / "thesis.docx").read_text() == "not the demo's"
     assert "plan_legend.csv" in demo.DEMO_FILES and "report.html" in demo.DEMO_FILES
+
+
+def test_plan_on_a_local_dask_cluster_writes_the_same_plan(
+    saved_fits, tmp_path, monkeypatch, capsys
+):
+    spr, volume = saved_fits
+    argv = ["plan", "--model", spr, "--volume", volume, "--horizon", "2M", "--samples", "40"]
+    assert main([*argv, "--out", str(tmp_path / "here")]) == 0
+    assert main([*argv, "--workers", "2", "--out", str(tmp_path / "dask")]) == 0
+    for table in ("plan.csv", "fleet.csv", "forecast_summary.csv"):
+        here = pd.read_csv(tmp_path / "here" / table)
+        pd.testing.assert_frame_equal(here, pd.read_csv(tmp_path / "dask" / table))
+    # a scheduler that does not answer: a clear error, no folder
+    from bayesspr.cli import cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+    out = tmp_path / "nowhere"
+    capsys.readouterr()
+    assert main([*argv, "--scheduler", "tcp://127.0.0.1:9", "--out", str(out)]) == 2
+    assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,0 +1,68 @@
+"""The CLI's one switch to Dask: ``--workers N`` (a local cluster) or ``--scheduler ADDRESS``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from bayesspr.errors import ArgumentError
+
+#: Seconds to wait for a scheduler named by ``--scheduler``.
+CONNECT_TIMEOUT_S = 20
+
+
+def add_cluster_options(p: argparse.ArgumentParser, whole: Any) -> None:
+    """``--workers`` and ``--scheduler`` (one or the other) on a command that forecasts."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--workers",
+        type=whole,
+        default=None,
+        metavar="N",
+        help="draw the forecast's blocks of zips on a local Dask cluster of N worker "
+        "processes (the same draws as without it)",
+    )
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="draw the forecast's blocks on the Dask cluster whose scheduler is at ADDRESS, "
+        "e.g. tcp://10.0.0.5:8786 (Kubernetes, HPC or cloud; the same draws)",
+    )
+
+
+@contextlib.contextmanager
+def dask_client(args: argparse.Namespace) -> Iterator[Any]:
+    """A ``distributed.Client`` as ``--workers`` / ``--scheduler`` ask, else None.
+
+    Raises
+    ------
+    ArgumentError
+        If the scheduler at ``--scheduler`` cannot be reached.
+    """
+    workers, address = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    if not workers and not address:
+        yield None
+        return
+    import distributed
+
+    with contextlib.ExitStack() as stack:
+        if address:
+            try:
+                client = stack.enter_context(distributed.Client(address, timeout=CONNECT_TIMEOUT_S))
+            except (OSError, TimeoutError) as exc:
+                raise ArgumentError(
+                    f"--scheduler {address}: no Dask scheduler answered within "
+                    f"{CONNECT_TIMEOUT_S} s ({exc}); start one ('dask scheduler') or use "
+                    "--workers N for a local cluster"
+                ) from None
+        else:
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, dashboard_address=None
+                )
+            )
+            client = stack.enter_context(distributed.Client(cluster))
+        yield client
