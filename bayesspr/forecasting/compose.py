@@ -160,7 +160,10 @@ def _layout(
     network: Network, dates: pd.DatetimeIndex, scenario: Scenario, plan: pd.DataFrame | None
 ) -> _Layout:
     """Apply the scenario's changes (in order) and the plan's overrides to the network."""
-    zips = pd.Index(sorted(network.zips.index), name="zip")
+    # zips grouped by their station (then by name): a block of zips touches few stations, so
+    # each station's shares are drawn once, and its zips lie together in a store
+    by_station = network.zips[["station"]].rename_axis("zip").reset_index()
+    zips = pd.Index(by_station.sort_values(["station", "zip"])["zip"].to_numpy(), name="zip")
     stations_tab, stems = _network_after(network, dates, scenario)
     stations = pd.Index(sorted(stations_tab.index), name="station")
     cities = pd.Index(sorted(set(stations_tab["city"]) | set(network.zips["city"])), name="city")
@@ -455,7 +458,7 @@ def forecast(
     -------
     Forecast
         Draws (xarray; lazy with ``store``) and the station-month summary (pandas), named by
-        the scenario.
+        the scenario. Zip-day draws are ordered by station, then zip (select them by label).
 
     Raises
     ------

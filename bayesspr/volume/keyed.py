@@ -60,6 +60,16 @@ def _mix(x):
     return x ^ (x >> _SHIFTS[2])
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _normal(day_hash, group_key):
+    """The Box–Muller normal of a group's key under a (sample, day) hash."""
+    h = _mix(day_hash ^ group_key)
+    h2 = _mix(h ^ _SECOND)
+    u1 = (np.float64(h >> _SHIFTS[3]) + 0.5) * _UNIT
+    u2 = (np.float64(h2 >> _SHIFTS[3]) + 0.5) * _UNIT
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _keyed_normals(sample_keys, group_keys, day_keys, out):
     """Fill ``out`` (S, D, G) with the Box–Muller normal of each (sample, day, group) key."""
@@ -68,11 +78,7 @@ def _keyed_normals(sample_keys, group_keys, day_keys, out):
         for d in range(day_keys.shape[0]):
             hd = _mix(hs ^ day_keys[d])
             for g in range(group_keys.shape[0]):
-                h = _mix(hd ^ group_keys[g])
-                h2 = _mix(h ^ _SECOND)
-                u1 = (np.float64(h >> _SHIFTS[3]) + 0.5) * _UNIT
-                u2 = (np.float64(h2 >> _SHIFTS[3]) + 0.5) * _UNIT
-                out[s, d, g] = np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)
+                out[s, d, g] = _normal(hd, group_keys[g])
 
 
 def keyed_normals(
@@ -108,11 +114,7 @@ def _linear_with_noise(design, beta, scale, sample_keys, day_keys, group_keys, o
         for d in range(day_keys.shape[0]):
             hd = _mix(hs ^ day_keys[d])
             for g in range(group_keys.shape[0]):
-                h = _mix(hd ^ group_keys[g])
-                h2 = _mix(h ^ _SECOND)
-                u1 = (np.float64(h >> _SHIFTS[3]) + 0.5) * _UNIT
-                u2 = (np.float64(h2 >> _SHIFTS[3]) + 0.5) * _UNIT
-                acc = scale[s, g] * np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)
+                acc = scale[s, g] * _normal(hd, group_keys[g])
                 for p in range(n_p):
                     acc += design[d, p] * beta[s, g, p]
                 out[s, d, g] = acc
