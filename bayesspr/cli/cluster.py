@@ -40,13 +40,20 @@ def dask_client(args: argparse.Namespace) -> Iterator[Any]:
     Raises
     ------
     ArgumentError
-        If the scheduler at ``--scheduler`` cannot be reached.
+        If the scheduler at ``--scheduler`` cannot be reached, or Dask's ``distributed`` is
+        not installed.
     """
     workers, address = getattr(args, "workers", None), getattr(args, "scheduler", None)
     if not workers and not address:
         yield None
         return
-    import distributed
+    try:
+        import distributed
+    except ImportError:
+        option = "--scheduler" if address else "--workers"
+        raise ArgumentError(
+            f"{option} needs Dask's distributed package: pip install 'bayesspr[dask]'"
+        ) from None
 
     with contextlib.ExitStack() as stack:
         if address:

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import stat
+import sys
 from importlib import metadata
 
 import pandas as pd
@@ -811,4 +812,18 @@ def test_plan_on_a_local_dask_cluster_writes_the_same_plan(
     capsys.readouterr()
     assert main([*argv, "--scheduler", "tcp://127.0.0.1:9", "--out", str(out)]) == 2
     assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_workers_without_dask_installed_say_what_to_install(
+    saved_fits, tmp_path, monkeypatch, capsys
+):
+    spr, volume = saved_fits
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    out = tmp_path / "plan"
+    argv = ["plan", "--model", spr, "--volume", volume, "--horizon", "1M", "--samples", "10"]
+    assert main([*argv, "--workers", "2", "--out", str(out)]) == 2
+    assert "--workers needs Dask's distributed package: pip install 'bayesspr[dask]'" in (
+        capsys.readouterr().err
+    )
     assert not out.exists()
