@@ -348,6 +348,8 @@ class VolumeModel(ZipVolumeModel):
         #: (key, draws) of every station's total coefficients, walks included, for the last
         #: posterior sample forecast from (the next chunk of zips reuses them)
         self._walk_cache: tuple[Any, np.ndarray] | None = None
+        #: (key, {station: (its zips, normalised share draws)}) for the stations of the last
+        #: chunk of zips forecast (a station's shares are a softmax over all its zips)
         self._share_cache: tuple[Any, dict[str, tuple[pd.Index, np.ndarray]]] | None = None
         self.design: TimeDesign | None = None
         self._statistics: dict[str, GroupStatistics] = {}
@@ -894,7 +896,8 @@ class VolumeModel(ZipVolumeModel):
         )
         if self._share_cache is None or self._share_cache[0] != tag:
             self._share_cache = (tag, {})
-        kept = {k: v for k, v in self._share_cache[1].items() if k in set(stations)}
+        wanted = set(stations)
+        kept = {k: v for k, v in self._share_cache[1].items() if k in wanted}
         missing = [k for k in stations if k not in kept]
         if missing:
             footprint = self.zips.index[self.zips["station"].isin(missing)]
