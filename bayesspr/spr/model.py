@@ -211,11 +211,15 @@ def _pick(values: Any, index: Any) -> Any:
 def _route_inputs(
     params: ParameterDraws, rows: ZoneDay, index: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """The arrays a route kernel reads, by name: parameter draws, row covariates, indices."""
+    """The arrays a route kernel reads, by name: parameter draws, row covariates, indices.
+
+    Aligned in memory: PyTensor's C code refuses unaligned arrays, which unpickled buffers
+    (e.g. arrays a Dask worker received) can be; those are copied, the rest kept as they are.
+    """
     values = {f"param_{f.name}": getattr(params, f.name) for f in fields(params)}
     values |= {f"row_{f.name}": getattr(rows, f.name) for f in fields(rows)}
     values |= {f"index_{level}": index[level] for level in ("city", "station", "zip")}
-    return {k: np.asarray(v) for k, v in values.items() if v is not None}
+    return {k: np.require(v, requirements="A") for k, v in values.items() if v is not None}
 
 
 def _signature(values: dict[str, np.ndarray]) -> tuple[tuple[str, str, tuple[bool, ...]], ...]:
@@ -585,10 +589,7 @@ class SPRModel(FittedModel):
         with_km = params.sigma_km is not None
         if normals is None:
             normals = np.stack([rng.standard_normal(shape) for _ in range(1 + with_km)])
-        # PyTensor's C code refuses unaligned arrays, which unpickled buffers (e.g. arrays a
-        # Dask worker received) can be: aligned copies of those, the rest as they are
-        values = {k: np.require(v, requirements="A") for k, v in values.items()}
-        normals = np.require(normals, requirements="A")
+        normals = np.require(normals, requirements="A")  # aligned, as _route_inputs
         kernel = _route_kernel(_signature(values), circuity, with_km, normals.dtype.str)
         routes, km = kernel(*values.values(), normals[0], normals[1 if with_km else 0])
         return routes, km
