@@ -42,6 +42,12 @@ def _peak_mib() -> float:
 
 def _fit_row(model, seconds: float) -> dict:
     d = model.diagnostics
+    if d.get("approximate"):  # no chains to judge: say what it was and what it took
+        mode = d.get("mode", {})
+        return {
+            "start": f"{d['method']} (approximate): mode in {mode.get('iterations')} "
+            f"iterations, Hessian {mode.get('hessian_gradients')} gradients"
+        }
     ess = min(d["ess_bulk_min"], d["ess_tail_min"])
     return {
         "min bulk ESS": round(d["ess_bulk_min"]),

@@ -96,7 +96,7 @@ def _fit[M: FittedModel](model: M, table: pd.DataFrame, args: argparse.Namespace
         return model.fit(
             table,
             random_seed=args.seed,
-            method=getattr(args, "method", "nuts"),
+            method=getattr(args, "method", "auto"),
             draws=args.draws,
             tune=args.tune,
             chains=args.chains,

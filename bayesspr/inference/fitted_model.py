@@ -37,6 +37,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 import pymc as pm
+import scipy.sparse
 import xarray as xr
 from threadpoolctl import threadpool_limits
 
@@ -69,7 +70,7 @@ NUTS_SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
 STARTS = ("auto", "default", "mode")
 
 #: Ways :meth:`FittedModel.fit` can fit.
-METHODS = ("nuts", "advi", "laplace")
+METHODS = ("auto", "nuts", "advi", "laplace")
 
 
 def default_nuts_sampler() -> str:
@@ -532,6 +533,9 @@ class FittedModel:
     log_likelihood_max_values: ClassVar[int] = 50_000_000
     #: Support (low, high] of each posterior variable a saved file is checked against.
     parameter_supports: ClassVar[Mapping[str, tuple[float, float]]] = {}
+    #: Whether :meth:`hessian_pattern` gives the model's Hessian sparsity (then
+    #: ``method="auto"`` takes the Laplace route where NUTS from the mode is too big).
+    has_hessian_pattern: ClassVar[bool] = False
     #: What a failed verdict advises.
     convergence_advice: ClassVar[str] = "try more tune/draws or a higher target_accept"
 
@@ -661,7 +665,7 @@ class FittedModel:
         data: pd.DataFrame,
         *,
         random_seed: int | None = None,
-        method: str = "nuts",
+        method: str = "auto",
         draws: int | None = None,
         tune: int | None = None,
         chains: int | None = None,
@@ -681,13 +685,19 @@ class FittedModel:
             The model's data (see the subclass); refused by name if it breaks a rule.
         random_seed : int, optional
             Seed of the sampler.
-        method : {"nuts", "advi", "laplace"}
+        method : {"auto", "nuts", "advi", "laplace"}
             ``"nuts"``: MCMC, nutpie when installed, or PyMC's NUTS started at the posterior
             mode (the sampler setting ``start``; its ``"auto"`` picks by the data's size and
             ``diagnostics["sampler"]`` says which it took). ``"advi"``: a fast mean-field
             variational approximation; ``"laplace"``: draws from the Gaussian at the
             posterior mode (:mod:`bayesspr.inference.mode`); both labelled approximate in
-            ``diagnostics`` (no verdict).
+            ``diagnostics`` (no verdict). ``"auto"`` (default): ``"nuts"``, except where
+            NUTS from the mode cannot be built for the data's size (at least
+            ``mode_min_rows`` rows and more than
+            :data:`~bayesspr.inference.mode.MODE_MAX_PARAMETERS` free parameters) and the
+            model gives its Hessian's sparsity (:meth:`hessian_pattern`): there
+            ``"laplace"``, with a sparse Hessian. ``diagnostics["method_choice"]``, the
+            saved file and the log say which it took and why.
         draws, tune, chains, target_accept : optional
             Sampler settings; defaults from :meth:`sampler_config`.
         nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, optional
@@ -738,6 +748,7 @@ class FittedModel:
         sampler = defaults.with_overrides(**overrides)
         prepared = self._prepare(data)
         model = self.build_model(prepared)
+        method, method_choice = self._choose_method(method, sampler, prepared, model)
         blocks = self.build_blocks(prepared) if method == "nuts" else None
         previous = None if warm_start is None else warm_start._require_fit()
         sizes = {name: free_parameters(block) for name, block in (blocks or {}).items()}
@@ -752,7 +763,13 @@ class FittedModel:
         mode = None
         if route["route"] == "mode" or method == "laplace":
             strict = method == "laplace" or sampler.start == "mode"
-            mode, route = self._search_mode(model, route, random_seed, strict=strict)
+            mode, route = self._search_mode(
+                model,
+                route,
+                random_seed,
+                strict=strict,
+                pattern=self.hessian_pattern(prepared, model),
+            )
         if mode is not None and method == "nuts":
             sampler = defaults.from_mode().with_overrides(**overrides)
         # logged before sampling: a long fit says at once which settings its size chose
@@ -792,6 +809,7 @@ class FittedModel:
             self._label_approximate(method, route)
         if kept_log_likelihood is not None:
             self.diagnostics["log_likelihood"] = kept_log_likelihood
+        self.diagnostics["method_choice"] = method_choice
         self.idata.attrs.update(self._attrs())
         return self
 
@@ -893,17 +911,68 @@ class FittedModel:
             f"{parameters} free parameters",
         }
 
+    def hessian_pattern(self, data: Any, model: pm.Model) -> scipy.sparse.csr_array | None:
+        """Where the Hessian of ``model``'s log density may be non-zero.
+
+        In the order of the model's value variables raveled (``model.value_vars``). A model
+        that knows its structure (which parameters each row touches) returns it, so the
+        Hessian at the mode takes a few gradients instead of one per parameter
+        (:mod:`bayesspr.inference.sparse_hessian`), and says so in
+        :attr:`has_hessian_pattern`. None (this default): not known, dense.
+
+        Parameters
+        ----------
+        data : object
+            The prepared data ``model`` was built from (:meth:`build_model`).
+        model : pymc.Model
+            The model.
+
+        Returns
+        -------
+        scipy.sparse.csr_array or None
+        """
+        return None
+
+    def _choose_method(
+        self, method: str, sampler: SamplerConfig, prepared: Any, model: pm.Model
+    ) -> tuple[str, dict[str, str]]:
+        """The method ``"auto"`` stands for here, and why (see :meth:`fit`)."""
+        if method != "auto":
+            return method, {"method": method, "reason": f"method={method!r} was asked for"}
+        rows = self.data_rows(prepared)
+        parameters = free_parameters(model)
+        large = rows is not None and rows >= sampler.mode_min_rows
+        if large and parameters > MODE_MAX_PARAMETERS and self.has_hessian_pattern:
+            choice = {
+                "method": "laplace",
+                "reason": f"{rows} rows and {parameters} free parameters: NUTS from the mode "
+                f"needs their dense covariance (at most {MODE_MAX_PARAMETERS}); the Gaussian "
+                "at the mode (sparse Hessian) instead, an approximation: method='nuts' "
+                "forces MCMC",
+            }
+        else:
+            choice = {"method": "nuts", "reason": f"{rows} rows, {parameters} free parameters"}
+        _LOG.info("%s: method %s (%s)", self.model_name, choice["method"], choice["reason"])
+        return choice["method"], choice
+
     def _search_mode(
-        self, model: pm.Model, route: dict[str, Any], random_seed: int | None, *, strict: bool
+        self,
+        model: pm.Model,
+        route: dict[str, Any],
+        random_seed: int | None,
+        *,
+        strict: bool,
+        pattern: scipy.sparse.csr_array | None = None,
     ) -> tuple[PosteriorMode | None, dict[str, Any]]:
         """The posterior mode for ``route``, or the default start where the search fails.
 
         A failed search falls back to the default start and says why, or, ``strict`` (the
-        mode or the Laplace method was asked for), is raised.
+        mode or the Laplace method was asked for), is raised. ``pattern``: the Hessian's
+        sparsity (:meth:`hessian_pattern`), None for a dense Hessian.
         """
         _LOG.info("%s: searching the posterior mode (%s)", self.model_name, route["reason"])
         try:
-            mode = find_mode(model, random_seed=random_seed)
+            mode = find_mode(model, random_seed=random_seed, pattern=pattern)
         except UnconvergedFitError as exc:
             if strict:
                 raise

@@ -12,8 +12,9 @@ Here the work is done once, exactly, before sampling:
 1. :func:`find_mode`: L-BFGS (:func:`scipy.optimize.minimize`) on the exact log density and
    gradient PyMC compiles, from PyMC's initial point;
 2. the curvature there: the Hessian of the negative log density by forward differences of the
-   exact gradient (one gradient per parameter, :func:`scipy.optimize.approx_fprime`), whose
-   inverse is the covariance of the Gaussian at the mode (the Laplace approximation);
+   exact gradient, one gradient per parameter or, given the model's sparsity pattern, one per
+   colour of :mod:`bayesspr.inference.sparse_hessian` (a few dozen for thousands of zips).
+   Its inverse is the covariance of the Gaussian at the mode (the Laplace approximation);
 3. :func:`nuts_from_mode`: PyMC's NUTS with that covariance as its dense mass matrix, each
    chain started at its own draw from the Gaussian, tuning only the step size. The chains
    are exact MCMC of the model's posterior (the mass matrix changes only how fast they
@@ -22,12 +23,15 @@ Here the work is done once, exactly, before sampling:
 :func:`laplace_posterior` turns draws from the Gaussian into a posterior like a sampler's; it
 is an approximation and is labelled so wherever it is used.
 
-The dense covariance needs one gradient per free parameter and memory for their square, so
-this route suits models of up to a few thousand parameters (:data:`MODE_MAX_PARAMETERS`).
+NUTS's dense mass matrix needs the covariance in memory (8 bytes times the square of the
+parameters), so NUTS from the mode suits models of up to a few thousand parameters
+(:data:`MODE_MAX_PARAMETERS`). Draws from the Gaussian do not: they factor the sparse
+precision (:func:`precision_factor`), so the Laplace route reaches tens of thousands of zips.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,18 +41,26 @@ import numpy as np
 import pymc as pm
 import scipy.linalg
 import scipy.optimize
+import scipy.sparse
+import scipy.sparse.linalg
 import xarray as xr
 from pymc.blocking import DictToArrayBijection, RaveledVars
 from pymc.step_methods.hmc.quadpotential import QuadPotentialFull
 
-from bayesspr.errors import UnconvergedFitError
+from bayesspr.errors import ArgumentError, UnconvergedFitError
+from bayesspr.inference.sparse_hessian import colour_columns, coloured_hessian
 
 if TYPE_CHECKING:
     from bayesspr.inference.fitted_model import SamplerConfig
 
-#: Most free parameters the dense Hessian and mass matrix of this route are built for: one
-#: gradient each for the Hessian and 8 bytes times their square for the covariance.
+#: Most free parameters a dense Hessian (one gradient each) or NUTS's dense mass matrix (8
+#: bytes times their square) is built for.
 MODE_MAX_PARAMETERS = 3000
+
+#: Seconds between the mode search's progress lines (logger ``bayesspr``, INFO).
+PROGRESS_EVERY_S = 30.0
+
+_LOG = logging.getLogger("bayesspr")
 
 
 @dataclass(frozen=True)
@@ -59,25 +71,53 @@ class PosteriorMode:
     ----------
     point : dict of str to numpy.ndarray
         The mode, by value variable (unconstrained: log of a scale, log-odds of a share).
-    covariance : numpy.ndarray
-        Inverse of the Hessian of the negative log density at the mode, in the order of
-        ``point`` raveled (unconstrained units squared).
+    precision : scipy.sparse.csr_array
+        Hessian of the negative log density at the mode, in the order of ``point`` raveled
+        (per unconstrained unit squared): the inverse covariance of the Gaussian there.
     iterations : int
         L-BFGS iterations to the mode.
     seconds : float
         Wall time of the search and of the Hessian together (s).
     gradient_norm : float
         Largest absolute gradient component at the mode (nats per unconstrained unit).
+    hessian_gradients : int
+        Gradients the Hessian took: one per parameter (dense), or one per colour plus two
+        (sparse, :mod:`bayesspr.inference.sparse_hessian`).
     """
 
     point: dict[str, np.ndarray]
-    covariance: np.ndarray
+    precision: scipy.sparse.csr_array
     iterations: int
     seconds: float
     gradient_norm: float
+    hessian_gradients: int = 0
+
+    @property
+    def n_parameters(self) -> int:
+        """Free parameters (unconstrained)."""
+        return int(self.precision.shape[0])
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """The Gaussian's covariance, dense (unconstrained units squared).
+
+        For NUTS's dense mass matrix; refused past :data:`MODE_MAX_PARAMETERS` parameters
+        (their square in memory), where :meth:`draws` still works from the sparse precision.
+        """
+        if self.n_parameters > MODE_MAX_PARAMETERS:
+            raise ArgumentError(
+                f"a dense covariance of {self.n_parameters} parameters is not formed (more "
+                f"than {MODE_MAX_PARAMETERS}); draw from the Gaussian with .draws()"
+            )
+        chol = scipy.linalg.cho_factor(self.precision.toarray(), lower=True)
+        covariance = scipy.linalg.cho_solve(chol, np.eye(self.n_parameters))
+        return 0.5 * (covariance + covariance.T)
 
     def draws(self, n: int, random_seed: int | None) -> list[dict[str, np.ndarray]]:
         """``n`` draws from the Gaussian at the mode, each as a point by value variable.
+
+        The precision is factored sparse (:func:`precision_factor`), so this works for tens
+        of thousands of parameters whose covariance would not fit in memory.
 
         Parameters
         ----------
@@ -91,11 +131,12 @@ class PosteriorMode:
         list of dict
         """
         raveled = DictToArrayBijection.map(self.point)
-        chol = scipy.linalg.cholesky(self.covariance, lower=True)
-        normals = np.random.default_rng(random_seed).standard_normal((n, len(raveled.data)))
-        values = raveled.data + normals @ chol.T
+        factor = precision_factor(self.precision)
+        normals = np.random.default_rng(random_seed).standard_normal((self.n_parameters, n))
+        values = raveled.data[:, None] + factor.whiten(normals)
         return [
-            DictToArrayBijection.rmap(RaveledVars(row, raveled.point_map_info)) for row in values
+            DictToArrayBijection.rmap(RaveledVars(column, raveled.point_map_info))
+            for column in values.T
         ]
 
     def record(self) -> dict[str, Any]:
@@ -106,15 +147,112 @@ class PosteriorMode:
         dict
         """
         return {
-            "parameters": len(self.covariance),
+            "parameters": self.n_parameters,
             "iterations": int(self.iterations),
             "seconds": round(float(self.seconds), 2),
             "gradient_norm": float(self.gradient_norm),
+            "hessian_gradients": int(self.hessian_gradients),
         }
 
 
+@dataclass(frozen=True)
+class PrecisionFactor:
+    """A sparse LDLᵀ factor of a precision matrix, for draws from its Gaussian.
+
+    Attributes
+    ----------
+    solver : scipy.sparse.linalg.SuperLU
+        SuperLU's factor of the precision with the parameters in ``order``, no pivoting.
+    lower : scipy.sparse.csc_array
+        Its unit lower-triangular L.
+    diagonal : numpy.ndarray
+        D (all positive).
+    order : numpy.ndarray
+        The parameters' order in the factor (the finest first, so fill-in stays in the
+        coarse corner).
+    """
+
+    solver: scipy.sparse.linalg.SuperLU
+    lower: scipy.sparse.csc_array
+    diagonal: np.ndarray
+    order: np.ndarray
+
+    def whiten(self, normals: np.ndarray) -> np.ndarray:
+        """Draws with covariance Q⁻¹ from standard normals: Q⁻¹·L·D^½·z.
+
+        With Q = L·D·Lᵀ that is L⁻ᵀ·D^-½·z, whose covariance is (L·D·Lᵀ)⁻¹.
+
+        Parameters
+        ----------
+        normals : numpy.ndarray
+            (n, m) independent standard normals.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, m), in the precision's own parameter order.
+        """
+        scaled = self.lower @ (np.sqrt(self.diagonal)[:, None] * normals[self.order])
+        ordered = self.solver.solve(np.asarray(scaled))
+        values = np.empty_like(ordered)
+        values[self.order] = ordered
+        return values
+
+
+def precision_factor(precision: scipy.sparse.sparray) -> PrecisionFactor:
+    """Factor a symmetric positive-definite precision sparse (SuperLU, no pivoting).
+
+    The parameters are ordered from the least connected to the most (a zip's effect before
+    the population constants), which keeps the factor as sparse as the precision for a
+    hierarchical model; with no pivoting SuperLU's LU is L·(D·Lᵀ).
+
+    Parameters
+    ----------
+    precision : scipy.sparse array
+        (n, n) symmetric.
+
+    Returns
+    -------
+    PrecisionFactor
+
+    Raises
+    ------
+    UnconvergedFitError
+        If the precision is not positive definite (a pivot is not positive).
+    """
+    matrix = scipy.sparse.csc_array(precision)
+    order = np.argsort(np.diff(matrix.indptr), kind="stable")
+    ordered = scipy.sparse.csc_array(matrix[order][:, order])
+    refusal = UnconvergedFitError(
+        "the Hessian at the mode is not positive definite (no Gaussian fits there); fit "
+        "with start='default'"
+    )
+    try:
+        solver = scipy.sparse.linalg.splu(
+            ordered,
+            permc_spec="NATURAL",
+            diag_pivot_thresh=0.0,
+            options={"SymmetricMode": True},
+        )
+    except RuntimeError:  # SuperLU: "Factor is exactly singular"
+        raise refusal from None
+    diagonal = solver.U.diagonal()
+    identity = np.arange(len(order))
+    pivoted = not (
+        np.array_equal(solver.perm_r, identity) and np.array_equal(solver.perm_c, identity)
+    )
+    if pivoted or not np.all(diagonal > 0):
+        raise refusal
+    lower = scipy.sparse.csc_array(solver.L)
+    return PrecisionFactor(solver=solver, lower=lower, diagonal=diagonal, order=order)
+
+
 def find_mode(
-    model: pm.Model, *, max_iterations: int = 20_000, random_seed: int | None = None
+    model: pm.Model,
+    *,
+    max_iterations: int = 20_000,
+    random_seed: int | None = None,
+    pattern: scipy.sparse.sparray | None = None,
 ) -> PosteriorMode:
     """The posterior mode of ``model`` and the curvature there (see the module docstring).
 
@@ -126,6 +264,11 @@ def find_mode(
         Most L-BFGS iterations.
     random_seed : int, optional
         Seed of PyMC's initial point (its jitter, where the model has one).
+    pattern : scipy.sparse array, optional
+        (n, n) where the Hessian of the log density may be non-zero, in the order of the
+        model's value variables raveled: the Hessian then takes one gradient per colour
+        (:mod:`bayesspr.inference.sparse_hessian`), checked along a random direction.
+        None: dense, one gradient per parameter (at most :data:`MODE_MAX_PARAMETERS`).
 
     Returns
     -------
@@ -149,10 +292,26 @@ def find_mode(
         logp, grad = logp_dlogp(x)
         return -float(logp), -np.asarray(grad, dtype=float)
 
+    said = {"at": started, "iterations": 0}
+
+    def progress(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+        # scipy passes the current state to a callback whose argument has this name
+        said["iterations"] += 1
+        now = time.perf_counter()
+        if now - said["at"] >= PROGRESS_EVERY_S:
+            said["at"] = now
+            _LOG.info(
+                "mode search: iteration %d, -log density %.6g, %.0f s",
+                said["iterations"],
+                intermediate_result.fun,
+                now - started,
+            )
+
     result = scipy.optimize.minimize(
         negative,
         raveled.data.astype(float),
         jac=True,
+        callback=progress,
         method="L-BFGS-B",
         options={"maxiter": max_iterations, "maxcor": 30, "ftol": 1e-13, "gtol": 1e-8},
     )
@@ -162,25 +321,50 @@ def find_mode(
             f"the search for the posterior mode ended where the log density is not finite "
             f"({result.message}); fit with method='nuts' and start='default'"
         )
-    hessian = scipy.optimize.approx_fprime(result.x, lambda x: negative(x)[1])
-    hessian = 0.5 * (hessian + hessian.T)
+    hessian, gradients = _hessian(lambda x: negative(x)[1], result.x, pattern, random_seed)
     try:
-        chol = scipy.linalg.cho_factor(hessian, lower=True)
-    except np.linalg.LinAlgError:
+        precision_factor(hessian)
+    except UnconvergedFitError:
         raise UnconvergedFitError(
             f"the posterior is not locally Gaussian at the mode the search found ({result.nit} "
             f"iterations, {result.message}): its Hessian is not positive definite; fit with "
             "start='default'"
         ) from None
-    covariance = scipy.linalg.cho_solve(chol, np.eye(len(result.x)))
     point = DictToArrayBijection.rmap(RaveledVars(result.x, raveled.point_map_info))
     return PosteriorMode(
         point={name: np.asarray(value) for name, value in point.items()},
-        covariance=0.5 * (covariance + covariance.T),
+        precision=hessian,
         iterations=int(result.nit),
         seconds=time.perf_counter() - started,
         gradient_norm=float(np.max(np.abs(grad))),
+        hessian_gradients=gradients,
     )
+
+
+def _hessian(
+    gradient: Any, x: np.ndarray, pattern: scipy.sparse.sparray | None, random_seed: int | None
+) -> tuple[scipy.sparse.csr_array, int]:
+    """The Hessian at ``x``: coloured where a pattern is given, else one gradient a column.
+
+    Returns the Hessian (symmetric) and the gradients it took.
+    """
+    if pattern is not None:
+        colouring = colour_columns(pattern)
+        if colouring.pattern.shape[0] != x.size:
+            raise ArgumentError(
+                f"the Hessian pattern is {colouring.pattern.shape[0]} × "
+                f"{colouring.pattern.shape[0]}; the model has {x.size} free parameters"
+            )
+        seed = 0 if random_seed is None else int(random_seed)
+        hessian = coloured_hessian(gradient, x, colouring, random_seed=seed)
+        return hessian, colouring.n_colours + 2
+    if x.size > MODE_MAX_PARAMETERS:
+        raise ArgumentError(
+            f"a dense Hessian of {x.size} free parameters takes one gradient each (more than "
+            f"{MODE_MAX_PARAMETERS}); give the model's sparsity pattern"
+        )
+    dense = np.reshape(scipy.optimize.approx_fprime(x, gradient), (x.size, x.size))
+    return scipy.sparse.csr_array(0.5 * (dense + dense.T)), x.size + 1
 
 
 def nuts_from_mode(

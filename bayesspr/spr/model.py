@@ -32,6 +32,7 @@ import pandas as pd
 import pymc as pm
 import pytensor
 import pytensor.tensor as pt
+import scipy.sparse
 import xarray as xr
 
 from bayesspr.data import table as data_mod
@@ -317,6 +318,7 @@ class SPRModel(FittedModel):
     save_format = SAVE_FORMAT
     config_attr = "bayesspr_spec"
     keeps_log_likelihood = True
+    has_hessian_pattern = True
     parameter_supports = PARAMETER_SUPPORTS
 
     def __init__(self, spec: str | Path | dict[str, Any] = "default") -> None:
@@ -363,6 +365,7 @@ class SPRModel(FittedModel):
             name: f"{int(mask.sum())} of {mask.size} groups centred"
             for name, mask in centred.items()
         }
+        self._group_layout: dict[str, tuple[str, np.ndarray]] = {}
         with pm.Model(coords=coords) as model:
             tour = prior_rv("tour_constant", priors["tour_constant"])
             stem_speed = prior_rv("stem_speed_kmh", priors["stem_speed_kmh"])
@@ -374,10 +377,14 @@ class SPRModel(FittedModel):
                 log_pop = pm.Normal(log_pop_name, mu, sigma)
                 pm.Deterministic(pop_name, pt.exp(log_pop))
                 sd = prior_rv(sd_name, priors[sd_name])
-                log_group = pooled_offsets(f"log_{name}", log_pop, sd, level, centred[name])
+                log_group = pooled_offsets(
+                    f"log_{name}", log_pop, sd, level, centred[name], self._group_layout
+                )
                 groups[name] = pm.Deterministic(name, pt.exp(log_group), dims=level)
             zip_sd = prior_rv("zip_effect_sd", priors["zip_effect_sd"])
-            zip_effect = pooled_offsets("zip_effect", 0.0, zip_sd, "zip", centred["zip_effect"])
+            zip_effect = pooled_offsets(
+                "zip_effect", 0.0, zip_sd, "zip", centred["zip_effect"], self._group_layout
+            )
             sigma_route = prior_rv("sigma_route", priors["sigma_route"])
 
             draws = ParameterDraws(
@@ -412,6 +419,80 @@ class SPRModel(FittedModel):
                     dims="row",
                 )
         return model
+
+    def hessian_pattern(self, data: pd.DataFrame, model: pm.Model) -> scipy.sparse.csr_array:
+        """Where the Hessian of the log density may be non-zero (see the base class).
+
+        A row's likelihood involves its zip's effect, its station's overhead and its city's
+        service time and speed; every group value's prior involves the population constants.
+        So a zip's effect couples with the stations and cities it has rows in (two for a zip
+        that moved), a station's overhead with its zips and cities, and the population
+        constants (one-value variables: tour constant, stem speed, fill, population medians
+        and spreads, noise scales) with everything. Two zips, or two stations, never share a
+        row: at rung M that leaves about 20 gradients for the Hessian instead of 4,400.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            The validated table ``model`` was built from.
+        model : pymc.Model
+            The model :meth:`build_model` returned for it (its value variables' layout).
+
+        Returns
+        -------
+        scipy.sparse.csr_array
+            (n, n) bool, n = free parameters in ``model.value_vars`` order raveled.
+        """
+        levels = ("zip", "station", "city")
+        codes = {level: pd.factorize(data[level], sort=True) for level in levels}
+        offsets, start = {}, 0
+        for level in levels:
+            offsets[level] = start
+            start += len(codes[level][1])
+        groups = start
+        # the groups each row touches, one set per distinct (zip, station, city)
+        key = codes["zip"][0].astype(np.int64)
+        for level in ("station", "city"):
+            key = key * len(codes[level][1]) + codes[level][0]
+        key = np.unique(key)
+        city = key % len(codes["city"][1])
+        station = (key // len(codes["city"][1])) % len(codes["station"][1])
+        zips = key // (len(codes["city"][1]) * len(codes["station"][1]))
+        touched = np.column_stack(
+            [zips + offsets["zip"], station + offsets["station"], city + offsets["city"]]
+        ).ravel()
+        rows = np.repeat(np.arange(key.size), 3)
+        incidence = scipy.sparse.csr_array(
+            (np.ones(rows.size), (rows, touched)), shape=(key.size, groups)
+        )
+        together = (incidence.T @ incidence).astype(bool)
+        # each raveled parameter's group (-1: a population constant, coupled with all)
+        group_of = []
+        initial = model.initial_point()
+        for value in model.value_vars:
+            size = int(np.size(initial[value.name]))
+            name = model.values_to_rvs[value].name
+            if name in self._group_layout:
+                level, members = self._group_layout[name]
+                group_of.append(offsets[level] + np.asarray(members, dtype=np.int64))
+            else:
+                group_of.append(np.full(size, -1, dtype=np.int64))
+        group_of = np.concatenate(group_of)
+        local = np.flatnonzero(group_of >= 0)
+        membership = scipy.sparse.csr_array(
+            (np.ones(local.size), (local, group_of[local])), shape=(group_of.size, groups)
+        )
+        shared = np.flatnonzero(group_of < 0)
+        everything = np.arange(group_of.size)
+        with_all = scipy.sparse.csr_array(
+            (
+                np.ones(shared.size * everything.size, dtype=bool),
+                (np.repeat(shared, everything.size), np.tile(everything, shared.size)),
+            ),
+            shape=(group_of.size, group_of.size),
+        )
+        pattern = membership @ together @ membership.T + with_all + with_all.T
+        return scipy.sparse.csr_array(pattern.astype(bool))
 
     def _centring(self, effect: str, labels: pd.Series, groups: pd.Index) -> np.ndarray:
         """Which groups of an effect to sample centred (one bool per group, ``groups`` order).
@@ -794,21 +875,34 @@ class SPRModel(FittedModel):
 
 
 def pooled_offsets(
-    name: str, location: Any, scale: Any, level: str, centred: np.ndarray
+    name: str,
+    location: Any,
+    scale: Any,
+    level: str,
+    centred: np.ndarray,
+    layout: dict[str, tuple[str, np.ndarray]] | None = None,
 ) -> pt.TensorVariable:
     """Group values ~ Normal(location, scale) by ``level``, each group centred or not.
 
     Centred groups (``centred[i]`` true) are sampled directly as ``{name}_centred``;
     the others are ``location + scale·z`` with ``z`` named ``{name}_z``. Data-rich groups
-    sample better centred, thin groups (a new zip, a new station) non-centred.
+    sample better centred, thin groups (a new zip, a new station) non-centred. ``layout``,
+    where given, gets each free variable's name with its level and the group of each of its
+    values (what :meth:`SPRModel.hessian_pattern` reads).
     """
     centred = np.asarray(centred, dtype=bool)
+    layout = {} if layout is None else layout
+    everyone = np.arange(centred.size)
     if centred.all():
+        layout[name] = (level, everyone)
         return pm.Normal(name, location, scale, dims=level)
     if not centred.any():
+        layout[f"{name}_z"] = (level, everyone)
         z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=level)
         return pm.Deterministic(name, location + scale * z, dims=level)
     rich, thin = np.flatnonzero(centred), np.flatnonzero(~centred)
+    layout[f"{name}_centred"] = (level, rich)
+    layout[f"{name}_z"] = (level, thin)
     direct = pm.Normal(f"{name}_centred", location, scale, shape=len(rich))
     z = pm.Normal(f"{name}_z", 0.0, 1.0, shape=len(thin))
     values = pt.zeros(len(centred))

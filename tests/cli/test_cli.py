@@ -195,7 +195,7 @@ def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
         "0.95",
     ]
     assert main(args) == 2
-    assert seen["fit"]["draws"] == 50 and seen["fit"]["method"] == "nuts"
+    assert seen["fit"]["draws"] == 50 and seen["fit"]["method"] == "auto"  # the model picks by size
     assert seen["fit"]["chains"] == 2 and seen["fit"]["target_accept"] == 0.95
     assert seen["fit"]["start"] is None  # the model's own: "auto"
     assert main([*args, "--method", "laplace", "--start", "mode"]) == 2

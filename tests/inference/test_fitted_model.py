@@ -138,7 +138,9 @@ def test_sampler_overrides_and_bad_settings():
     assert not quick.diagnostics["ok"]
     with pytest.raises(ArgumentError, match=r"target_accept = 1\.5"):
         CoinModel().fit(TOSSES, target_accept=1.5)
-    with pytest.raises(ArgumentError, match=r"method must be one of \('nuts', 'advi', 'laplace'\)"):
+    with pytest.raises(
+        ArgumentError, match=r"method must be one of \('auto', 'nuts', 'advi', 'laplace'\)"
+    ):
         CoinModel().fit(TOSSES, method="gibbs")
     with pytest.raises(SpecError, match=r"unknown setting\(s\) \['thin'\]"):
         SamplerConfig.from_mapping({"draws": 10, "thin": 2})

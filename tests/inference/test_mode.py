@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
+import scipy.sparse
 
 from bayesspr.errors import ArgumentError, UnconvergedFitError
 from bayesspr.inference import fitted_model
@@ -171,4 +172,47 @@ def test_a_pointwise_log_likelihood_too_big_to_keep_is_left_out_and_said(monkeyp
     assert "log_likelihood" not in big.idata.children
     assert big.diagnostics["log_likelihood"].startswith(
         "not kept: 200 observations × 1000 draws = 200,000 values, over 199,999"
+    )
+
+
+class PatternedRegression(RegressionModel):
+    """The regression with its Hessian's sparsity given: ``scale`` couples with nothing."""
+
+    has_hessian_pattern = True
+
+    def hessian_pattern(self, data, model):
+        pattern = np.zeros((4, 4), dtype=bool)
+        pattern[:3, :3] = True
+        pattern[3, 3] = True
+        return scipy.sparse.csr_array(pattern)
+
+
+def test_auto_takes_laplace_with_a_sparse_hessian_where_nuts_from_the_mode_is_too_big(
+    monkeypatch, caplog
+):
+    data = regression_table()
+    monkeypatch.setattr(fitted_model, "MODE_MAX_PARAMETERS", 3)  # the model has 4
+    with caplog.at_level(logging.INFO, logger="bayesspr"):
+        with pytest.warns(UserWarning, match="approximation"):
+            model = PatternedRegression(mode_min_rows=100).fit(data, random_seed=5)
+    choice = model.diagnostics["method_choice"]
+    assert choice["method"] == "laplace" and "4 free parameters" in choice["reason"]
+    assert "method laplace" in caplog.text
+    # the coloured Hessian: two colours (beta's three are coupled, scale alone shares one)
+    assert model.diagnostics["mode"]["hessian_gradients"] == 3 + 2
+    mean, covariance = exact_posterior(data)
+    draws = model.idata["posterior"]["beta"].to_numpy().reshape(-1, 3)
+    sd = np.sqrt(np.diag(covariance))
+    assert np.all(np.abs(draws.mean(0) - mean) < 5 * sd / np.sqrt(len(draws)))
+    assert np.all(np.abs(draws.std(0) / sd - 1) < 0.1)
+    # below the rows, without a pattern, or forced: NUTS
+    few = PatternedRegression(mode_min_rows=1000)
+    built = few.build_model(data)
+    assert few._choose_method("auto", few.sampler_config(), data, built)[0] == "nuts"
+    plain = RegressionModel(mode_min_rows=100)
+    assert plain._choose_method("auto", plain.sampler_config(), data, built)[0] == "nuts"
+    forced = PatternedRegression(mode_min_rows=100)
+    assert forced._choose_method("nuts", forced.sampler_config(), data, built) == (
+        "nuts",
+        {"method": "nuts", "reason": "method='nuts' was asked for"},
     )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayesspr import DataError, SPRModel
+from bayesspr import DataError, SPRModel, simulate_world
 from bayesspr.data.table import validate
 from bayesspr.errors import ModelVersionError, NotFittedError
 from bayesspr.evaluation.scores import pit_coverage, randomised_pit
@@ -263,3 +263,37 @@ def test_both_models_share_one_base_for_fit_files_and_not_fitted_checks():
         assert issubclass(cls, FittedModel)
         with pytest.raises(NotFittedError, match=f"{cls.__name__} has no fit"):
             cls().posterior_samples()
+
+
+def test_the_hessian_pattern_holds_every_coupling_of_the_log_density():
+    """Every entry of the dense finite-difference Hessian outside the model's pattern is zero,
+    and the coloured Hessian from a few gradients equals it (a moved zip in two stations)."""
+    import scipy.optimize
+    from pymc.blocking import DictToArrayBijection
+
+    from bayesspr.inference.sparse_hessian import colour_columns, coloured_hessian
+
+    table = simulate_world().table
+    assert table.groupby("zip")["station"].nunique().max() == 2
+    model = SPRModel()
+    prepared = model._prepare(table)
+    pymc_model = model.build_model(prepared)
+    pattern = model.hessian_pattern(prepared, pymc_model).toarray()
+    start = pymc_model.initial_point()
+    start = {value.name: start[value.name] for value in pymc_model.value_vars}
+    x = DictToArrayBijection.map(start).data
+    x = x + 0.1 * np.random.default_rng(0).standard_normal(x.size)
+    logp_dlogp = pymc_model.logp_dlogp_function(ravel_inputs=True, initial_point=start)
+
+    def gradient(point):
+        return -np.asarray(logp_dlogp(point)[1], dtype=float)
+
+    dense = scipy.optimize.approx_fprime(x, gradient)
+    dense = 0.5 * (dense + dense.T)
+    assert pattern.shape == dense.shape
+    assert np.all(dense[~pattern] == 0.0)
+    assert not pattern.all()  # zips and stations leave most of it empty
+    colouring = colour_columns(pattern)
+    assert colouring.n_colours < len(x) / 2
+    coloured = coloured_hessian(gradient, x, colouring).toarray()
+    assert coloured == pytest.approx(dense, rel=1e-5, abs=1e-7 * np.abs(dense).max())
