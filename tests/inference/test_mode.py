@@ -198,7 +198,7 @@ def test_auto_takes_laplace_with_a_sparse_hessian_where_nuts_from_the_mode_is_to
     choice = model.diagnostics["method_choice"]
     assert choice["method"] == "laplace" and "4 free parameters" in choice["reason"]
     assert "method laplace" in caplog.text
-    # the coloured Hessian: two colours (beta's three are coupled, scale alone shares one)
+    # the coloured Hessian: three colours (beta's three are coupled; scale shares one)
     assert model.diagnostics["mode"]["hessian_gradients"] == 3 + 2
     mean, covariance = exact_posterior(data)
     draws = model.idata["posterior"]["beta"].to_numpy().reshape(-1, 3)
@@ -216,3 +216,14 @@ def test_auto_takes_laplace_with_a_sparse_hessian_where_nuts_from_the_mode_is_to
         "nuts",
         {"method": "nuts", "reason": "method='nuts' was asked for"},
     )
+
+
+def test_newton_steps_with_a_sparse_hessian_find_the_same_mode_as_lbfgs():
+    model = RegressionModel().build_model(regression_table())
+    quasi = find_mode(model)
+    newton = find_mode(model, pattern=PatternedRegression().hessian_pattern(None, model))
+    assert newton.point["beta"] == pytest.approx(quasi.point["beta"], abs=1e-6)
+    assert newton.precision.toarray() == pytest.approx(quasi.precision.toarray(), rel=1e-4)
+    assert newton.hessian_gradients == 3 + 2 and quasi.hessian_gradients == 4 + 1
+    with pytest.raises(ArgumentError, match="the model has 4 free parameters"):
+        find_mode(model, pattern=scipy.sparse.eye_array(3))
