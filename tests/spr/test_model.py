@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 
 from bayesspr import DataError, SPRModel, simulate_world
+from bayesspr.cli.demo import DEMO_SEED
 from bayesspr.data.table import validate
 from bayesspr.errors import ModelVersionError, NotFittedError
 from bayesspr.evaluation.scores import pit_coverage, randomised_pit
@@ -297,3 +298,26 @@ def test_the_hessian_pattern_holds_every_coupling_of_the_log_density():
     assert colouring.n_colours < len(x) / 2
     coloured = coloured_hessian(gradient, x, colouring).toarray()
     assert coloured == pytest.approx(dense, rel=1e-5, abs=1e-7 * np.abs(dense).max())
+
+
+def test_the_laplace_route_agrees_with_nuts_on_the_demo_history(demo_fit, demo_split):
+    """The approximate route against the demo's own NUTS fit, seeded: the physics constants'
+    posterior means within a fraction of NUTS's posterior sd, and their spread alike.
+
+    On this world of 2 cities and 5 stations the population medians of speed and overhead
+    are the least Gaussian (measured: 0.41 and 0.34 sd apart); on rung S every constant is
+    within 0.13 sd (docs/scale.md, ``benchmarks/spr_routes.py``).
+    """
+    from bayesspr.reporting.spr_report import PHYSICS_CONSTANTS
+
+    history, _ = demo_split
+    with pytest.warns(UserWarning, match="approximation"):
+        laplace = SPRModel().fit(history, method="laplace", random_seed=DEMO_SEED)
+    assert laplace.diagnostics["mode"]["hessian_gradients"] < 36
+    approximate, exact = laplace.idata["posterior"], demo_fit.idata["posterior"]
+    pooled = ("speed_kmh_pop", "overhead_hours_pop")
+    for name in PHYSICS_CONSTANTS:
+        gap = float((approximate[name].mean() - exact[name].mean()) / exact[name].std())
+        assert abs(gap) < (0.6 if name in pooled else 0.25), (name, gap)
+        ratio = float(approximate[name].std() / exact[name].std())
+        assert 0.85 < ratio < 1.25, (name, ratio)
