@@ -150,6 +150,20 @@ def chart(table: pd.DataFrame, path: str) -> None:
     write_png(fig, path)
 
 
+def _readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as the docs show it.
+
+    Whole numbers with thousands separators, blanks where a column does not apply to a step.
+    """
+    shown = table.astype(object)
+    for column in ("peak MiB", "zips", "rows", "min bulk ESS", "divergences", "zip-day draws/s"):
+        if column in shown:
+            shown[column] = [
+                "" if pd.isna(value) else f"{float(value):,.0f}" for value in table[column]
+            ]
+    return shown.where(table.notna(), "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rungs", nargs="+", default=["S"])
@@ -174,7 +188,9 @@ def main() -> None:
         )
         rows += json.loads(done.stdout.strip().splitlines()[-1])
     table = pd.DataFrame(rows)
-    print(table.to_markdown(index=False) if args.markdown else table.to_string(index=False))
+    print(
+        _readable(table).to_markdown(index=False) if args.markdown else table.to_string(index=False)
+    )
     if args.chart:
         chart(table, args.chart)
 

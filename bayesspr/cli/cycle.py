@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bayesspr.cli.cluster import dask_client
 from bayesspr.data import table as data
 from bayesspr.errors import ArgumentError
 from bayesspr.io.warehouse import read_query
@@ -68,16 +69,18 @@ def cycle_cli(args: argparse.Namespace) -> int:
         chains=args.chains,
         fdr=args.fdr,
     )
-    result = run_cycle(
-        history,
-        month,
-        runs,
-        run_id=args.run_id,
-        db=args.db,
-        settings=settings,
-        inputs={"history": history_path, "new_month": source},
-        progress=lambda line: print(line, flush=True),
-    )
+    with dask_client(args) as client:
+        result = run_cycle(
+            history,
+            month,
+            runs,
+            run_id=args.run_id,
+            db=args.db,
+            settings=settings,
+            inputs={"history": history_path, "new_month": source},
+            progress=lambda line: print(line, flush=True),
+            client=client,
+        )
     if result.diff is not None:
         moved = result.diff[result.diff["driver"] != "none"]
         print(

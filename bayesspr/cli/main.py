@@ -646,6 +646,7 @@ def _add_cycle(sub: _Subparsers) -> None:
     p.add_argument("--tune", type=_positive_int, default=None, help="SPR tuning steps per chain")
     p.add_argument("--chains", type=_chains, default=None, help="SPR chains")
     p.add_argument("--fdr", type=_fraction, default=0.05, help="the monitor's false discovery rate")
+    add_cluster_options(p, _whole(1))
     p.set_defaults(func=cmd_cycle)
 
 

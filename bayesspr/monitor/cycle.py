@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -254,8 +255,11 @@ def _fit_volume(updated: pd.DataFrame, settings: CycleSettings) -> VolumeModel:
     return VolumeModel().fit(updated, random_seed=settings.seed)
 
 
-def _vans(spr, volume, updated, start, settings: CycleSettings) -> tuple:
-    """The forecast and the vans needed per station-month on the cycle's days and network."""
+def _vans(spr, volume, updated, start, settings: CycleSettings, client=None) -> tuple:
+    """The forecast and the vans needed per station-month on the cycle's days and network.
+
+    ``client``: a Dask client the forecast's blocks are drawn on (the same draws), or None.
+    """
     result = forecast(
         spr,
         volume,
@@ -265,6 +269,7 @@ def _vans(spr, volume, updated, start, settings: CycleSettings) -> tuple:
         n_samples=settings.n_samples,
         random_seed=settings.seed,
         keep_zips=False,
+        client=client,
     )
     table = fleet.plan(result.draws, settings.service_level).table
     vans = table.groupby(["station", "month"])["vans_needed"].sum()
@@ -272,12 +277,14 @@ def _vans(spr, volume, updated, start, settings: CycleSettings) -> tuple:
 
 
 @_step("forecast and plan the fleet")
-def _plan(spr, volume, updated, start, settings):
-    return _vans(spr, volume, updated, start, settings)
+def _plan(spr, volume, updated, start, settings, client=None):
+    return _vans(spr, volume, updated, start, settings, client)
 
 
 @_step("compare with the last run's plan")
-def _diff(previous: _Run, spr, volume, updated, start, settings, after) -> pd.DataFrame:
+def _diff(
+    previous: _Run, spr, volume, updated, start, settings, after, client=None
+) -> pd.DataFrame:
     """Vans before and after per station-month, the change split into volume and SPR.
 
     The four plans of the split run on the zips the last run's volume fit knows; zips it
@@ -286,10 +293,10 @@ def _diff(previous: _Run, spr, volume, updated, start, settings, after) -> pd.Da
     """
     known = updated["zip"].isin(previous.volume.zips.index)
     common = updated[known]
-    new_new = after if known.all() else _vans(spr, volume, common, start, settings)[2]
-    old_old = _vans(previous.spr, previous.volume, common, start, settings)[2]
-    new_old = _vans(spr, previous.volume, common, start, settings)[2]  # new SPR, old volume
-    old_new = _vans(previous.spr, volume, common, start, settings)[2]  # old SPR, new volume
+    new_new = after if known.all() else _vans(spr, volume, common, start, settings, client)[2]
+    old_old = _vans(previous.spr, previous.volume, common, start, settings, client)[2]
+    new_old = _vans(spr, previous.volume, common, start, settings, client)[2]  # new SPR
+    old_new = _vans(previous.spr, volume, common, start, settings, client)[2]  # new volume
     frame = pd.DataFrame(
         {
             "vans_before": old_old,
@@ -371,6 +378,7 @@ def run_cycle(
     settings: CycleSettings | None = None,
     inputs: dict[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    client: Any = None,
 ) -> CycleResult:
     """One month of the operating cycle (see the module doc).
 
@@ -396,6 +404,9 @@ def run_cycle(
         whose value is not a file (a SQL query, say) is recorded as given.
     progress : callable, optional
         Called with a line as each step ends.
+    client : distributed.Client, optional
+        A Dask client: the forecasts' blocks of zips are drawn on its workers (the same
+        draws as without it; see :func:`bayesspr.forecast`).
 
     Returns
     -------
@@ -443,11 +454,11 @@ def run_cycle(
         volume = _fit_volume(updated, settings)
         done(STEPS[3])
     start = updated["date"].max() + pd.Timedelta(days=1)
-    result, plan_table, after = _plan(spr, volume, updated, start, settings)
+    result, plan_table, after = _plan(spr, volume, updated, start, settings, client)
     done(STEPS[4])
     diff = None
     if previous is not None:
-        diff = _diff(previous, spr, volume, updated, start, settings, after)
+        diff = _diff(previous, spr, volume, updated, start, settings, after, client)
         done(STEPS[5])
     manifest = {
         "kind": "bayesspr cycle run",

@@ -188,3 +188,39 @@ def test_a_killed_cycle_leaves_the_earlier_runs_intact(two_runs):
     assert {run: _hashes(runs / run) for run in before} == before
     assert not (runs / "2025-04").exists()
     assert recorded_runs(runs / "runs.duckdb") == ["2025-02", "2025-03"]
+
+
+def test_a_cycle_on_local_dask_workers_writes_the_same_plan(two_runs, tmp_path, monkeypatch):
+    """``cycle --workers 2``: the forecasts' blocks on a 2-worker LocalCluster, the same plan
+    and plan diff as in process (the fits are the last run's, so only the switch differs)."""
+    import shutil
+
+    pytest.importorskip("distributed")
+    from bayesspr.monitor import cycle
+
+    runs, paths, _ = two_runs
+    last = cycle.last_run(runs)
+    monkeypatch.setattr(cycle, "_fit_spr", lambda updated, settings: last.spr)
+    monkeypatch.setattr(cycle, "_fit_volume", lambda updated, settings: last.volume)
+    clients = []
+    real_forecast = cycle.forecast
+
+    def recorded(*args, client=None, **kwargs):
+        clients.append(None if client is None else len(client.scheduler_info()["workers"]))
+        return real_forecast(*args, client=client, **kwargs)
+
+    monkeypatch.setattr(cycle, "forecast", recorded)
+    written = {}
+    for name, extra in (("local", []), ("dask", ["--workers", "2"])):
+        copy = tmp_path / name
+        shutil.copytree(runs, copy)
+        argv = ["cycle", "--runs", str(copy), "--new-month", str(paths["month3"]), *FAST, *extra]
+        assert main(argv) == 0
+        written[name] = {
+            part: pd.read_csv(copy / "2025-04" / f"{part}.csv") for part in ("plan", "plan_diff")
+        }
+    # 4 forecasts a run (this month's and the diff's three others: every zip is known to
+    # both runs' fits); the second run's on 2 workers
+    assert clients == [None] * 4 + [2] * 4
+    for part in ("plan", "plan_diff"):
+        pd.testing.assert_frame_equal(written["dask"][part], written["local"][part])
