@@ -142,6 +142,19 @@ def chart(table: pd.DataFrame, path: str) -> None:
     for step_name, part in table.groupby("step", sort=False):
         if step_name in ("spr fit", "volume fit", "forecast", "plan"):
             ax.plot(part["zips"], part["wall s"], marker="o", label=step_name)
+        if step_name == "spr fit" and "start" in part:  # the route a size takes, on its point
+            widest = part["zips"].max()
+            for zips, seconds, start in part[["zips", "wall s", "start"]].itertuples(index=False):
+                route = "Laplace (approximate)" if "laplace" in str(start) else "NUTS"
+                right = zips == widest and len(part) > 1  # keep the label inside the axes
+                ax.annotate(
+                    route,
+                    (zips, seconds),
+                    textcoords="offset points",
+                    xytext=(-8, -8) if right else (6, 8),
+                    ha="right" if right else "left",
+                    va="top" if right else "bottom",
+                )
     ax.set(xscale="log", yscale="log", xlabel="zips in the network", ylabel="wall time (s)")
     ax.set_title("Cost of the monthly cycle by network size (2 cores)")
     ax.grid(True, which="both", alpha=0.3)
