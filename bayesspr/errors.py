@@ -33,6 +33,7 @@ __all__ = [
     "SavedFitError",
     "ScenarioError",
     "SimulationError",
+    "SparsityPatternError",
     "SpecError",
     "UnconvergedFitError",
     "VolumeDataError",
@@ -177,6 +178,14 @@ class EvaluationError(BayessprError):
 
 class ReportError(BayessprError):
     """A report was asked for with a history, holdout or figure it cannot use."""
+
+
+class SparsityPatternError(BayessprError, RuntimeError):
+    """A model's Hessian sparsity pattern misses couplings its log density has.
+
+    A defect of the model's ``hessian_pattern``, not of the data: the Hessian from it would
+    be wrong, so the fit stops (see :mod:`bayesspr.inference.sparse_hessian`).
+    """
 
 
 class UnconvergedFitError(BayessprError, RuntimeError):

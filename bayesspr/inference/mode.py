@@ -80,7 +80,7 @@ class PosteriorMode:
         Hessian of the negative log density at the mode, in the order of ``point`` raveled
         (per unconstrained unit squared): the inverse covariance of the Gaussian there.
     iterations : int
-        L-BFGS iterations to the mode.
+        Iterations of the search to the mode (L-BFGS steps, or Newton steps with a pattern).
     seconds : float
         Wall time of the search and of the Hessian together (s).
     gradient_norm : float

@@ -28,6 +28,8 @@ import numba
 import numpy as np
 import scipy.sparse
 
+from bayesspr.errors import ArgumentError, SparsityPatternError
+
 #: Absolute step of the forward differences (that of :func:`scipy.optimize.approx_fprime`).
 STEP = float(np.sqrt(np.finfo(float).eps))
 
@@ -35,10 +37,6 @@ STEP = float(np.sqrt(np.finfo(float).eps))
 #: that :func:`coloured_hessian` accepts (forward differences agree to about 1e-6 here; a
 #: coupling the pattern misses gives an error of order one).
 PATTERN_CHECK_TOLERANCE = 1e-3
-
-
-class SparsityPatternError(ValueError):
-    """The Hessian's sparsity pattern given misses couplings the log density has."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def symmetric_pattern(pattern: scipy.sparse.sparray | np.ndarray) -> scipy.spars
     """
     matrix = scipy.sparse.csr_array(pattern, dtype=bool)
     if matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"a Hessian pattern is square; got shape {matrix.shape}")
+        raise ArgumentError(f"a Hessian pattern is square; got shape {matrix.shape}")
     eye = scipy.sparse.eye_array(matrix.shape[0], dtype=bool, format="csr")
     symmetric = scipy.sparse.csr_array((matrix + matrix.T + eye).astype(bool))
     symmetric.sort_indices()

@@ -8,13 +8,9 @@ import scipy.optimize
 import scipy.sparse
 from scipy.special import expit
 
-from bayesspr.errors import UnconvergedFitError
+from bayesspr.errors import SparsityPatternError, UnconvergedFitError
 from bayesspr.inference.mode import precision_factor
-from bayesspr.inference.sparse_hessian import (
-    SparsityPatternError,
-    colour_columns,
-    coloured_hessian,
-)
+from bayesspr.inference.sparse_hessian import colour_columns, coloured_hessian
 
 N_SHARED = 3
 N_STATIONS = 6
