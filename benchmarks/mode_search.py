@@ -6,6 +6,9 @@
 * ``newton``: Newton steps in a trust region (SciPy ``trust-constr``) with the coloured sparse
   Hessian at every step (what ``find_mode(model, pattern=...)`` does now).
 
+Both are :func:`bayesspr.inference.mode.minimise_negative_log_density`, the search
+``find_mode`` makes, with and without the colouring.
+
 Both start at PyMC's initial point of the same model. For each: wall time, gradients taken,
 the negative log density reached and the largest gradient component there, and the time and
 gradients against the first search. Each search runs in this process one after the other;
@@ -22,11 +25,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import scipy.optimize
 from pymc.blocking import DictToArrayBijection
 
 from bayesspr import SPRModel
 from bayesspr.data.table import validate
+from bayesspr.inference.mode import minimise_negative_log_density
 from bayesspr.inference.sparse_hessian import colour_columns, coloured_hessian
 from bayesspr.simulate.ladder import simulate_network
 
@@ -48,23 +51,9 @@ def search(name: str, model, colouring, start: dict) -> dict:
     negative(x0)  # compiled and warm before the clock starts
     counted["gradients"] = 0
     started = time.perf_counter()
-    if name == "lbfgs":
-        result = scipy.optimize.minimize(
-            negative,
-            x0,
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": 20_000, "maxcor": 30, "ftol": 1e-13, "gtol": 1e-8},
-        )
-    else:
-        result = scipy.optimize.minimize(
-            negative,
-            x0,
-            jac=True,
-            hess=lambda x: coloured_hessian(gradient, x, colouring),
-            method="trust-constr",
-            options={"maxiter": 2_000, "gtol": 1e-8, "xtol": 1e-12},
-        )
+    result = minimise_negative_log_density(
+        negative, x0, colouring=colouring if name == "newton" else None
+    )
     searched = counted["gradients"]
     coloured_hessian(gradient, result.x, colouring)
     seconds = time.perf_counter() - started

@@ -32,9 +32,10 @@ precision (:func:`precision_factor`), so the Laplace route reaches tens of thous
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,17 @@ class PosteriorMode:
         covariance = scipy.linalg.cho_solve(chol, np.eye(self.n_parameters))
         return 0.5 * (covariance + covariance.T)
 
+    @functools.cached_property
+    def factor(self) -> PrecisionFactor:
+        """The precision's sparse factor (:func:`precision_factor`), made once.
+
+        Raises
+        ------
+        UnconvergedFitError
+            If the precision is not positive definite.
+        """
+        return precision_factor(self.precision)
+
     def draws(self, n: int, random_seed: int | None) -> list[dict[str, np.ndarray]]:
         """``n`` draws from the Gaussian at the mode, each as a point by value variable.
 
@@ -139,9 +151,8 @@ class PosteriorMode:
         list of dict
         """
         raveled = DictToArrayBijection.map(self.point)
-        factor = precision_factor(self.precision)
         normals = np.random.default_rng(random_seed).standard_normal((self.n_parameters, n))
-        values = raveled.data[:, None] + factor.whiten(normals)
+        values = raveled.data[:, None] + self.factor.whiten(normals)
         return [
             DictToArrayBijection.rmap(RaveledVars(column, raveled.point_map_info))
             for column in values.T
@@ -310,29 +321,15 @@ def find_mode(
     def gradient(x: np.ndarray) -> np.ndarray:
         return negative(x)[1]
 
-    x0 = raveled.data.astype(float)
-    progress = _progress_logger(started, counted)
-    if pattern is None:
-        result = scipy.optimize.minimize(
-            negative,
-            x0,
-            jac=True,
-            callback=progress,
-            method="L-BFGS-B",
-            options={"maxiter": max_iterations, "maxcor": 30, "ftol": 1e-13, "gtol": 1e-8},
-        )
-    else:
-        colouring = _colouring(pattern, x0.size)
-        seed = 0 if random_seed is None else int(random_seed)
-        result = scipy.optimize.minimize(
-            negative,
-            x0,
-            jac=True,
-            hess=lambda x: coloured_hessian(gradient, x, colouring, random_seed=seed),
-            callback=progress,
-            method="trust-constr",
-            options={"maxiter": max(max_iterations // 10, 1), "gtol": 1e-8, "xtol": 1e-12},
-        )
+    colouring = None if pattern is None else _colouring(pattern, raveled.data.size)
+    result = minimise_negative_log_density(
+        negative,
+        raveled.data.astype(float),
+        colouring=colouring,
+        max_iterations=max_iterations,
+        callback=_progress_logger(started, counted),
+        random_seed=0 if random_seed is None else int(random_seed),
+    )
     value, grad = negative(result.x)
     if not np.isfinite(value) or not np.all(np.isfinite(grad)):
         raise UnconvergedFitError(
@@ -340,17 +337,9 @@ def find_mode(
             f"({result.message}); fit with method='nuts' and start='default'"
         )
     searched = counted["gradients"]
-    hessian = _hessian(gradient, result.x, None if pattern is None else colouring, random_seed)
-    try:
-        precision_factor(hessian)
-    except UnconvergedFitError:
-        raise UnconvergedFitError(
-            f"the posterior is not locally Gaussian at the mode the search found ({result.nit} "
-            f"iterations, {result.message}): its Hessian is not positive definite; fit with "
-            "start='default'"
-        ) from None
+    hessian = _hessian(gradient, result.x, colouring, random_seed)
     point = DictToArrayBijection.rmap(RaveledVars(result.x, raveled.point_map_info))
-    return PosteriorMode(
+    mode = PosteriorMode(
         point={name: np.asarray(value) for name, value in point.items()},
         precision=hessian,
         iterations=int(result.nit),
@@ -358,6 +347,74 @@ def find_mode(
         gradient_norm=float(np.max(np.abs(grad))),
         hessian_gradients=counted["gradients"] - searched,
         search_gradients=searched,
+    )
+    try:
+        mode.factor  # noqa: B018 - factored now (and kept): refused here if not positive definite
+    except UnconvergedFitError:
+        raise UnconvergedFitError(
+            f"the posterior is not locally Gaussian at the mode the search found ({result.nit} "
+            f"iterations, {result.message}): its Hessian is not positive definite; fit with "
+            "start='default'"
+        ) from None
+    return mode
+
+
+def minimise_negative_log_density(
+    negative: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x0: np.ndarray,
+    *,
+    colouring: HessianColouring | None = None,
+    max_iterations: int = 20_000,
+    callback: Callable[[scipy.optimize.OptimizeResult], None] | None = None,
+    random_seed: int = 0,
+) -> scipy.optimize.OptimizeResult:
+    """The search :func:`find_mode` makes, from ``x0``.
+
+    With a colouring: Newton steps in a trust region (SciPy ``trust-constr``) with the
+    coloured sparse Hessian at each step, at most ``max_iterations`` // 10 of them. Without:
+    L-BFGS, at most ``max_iterations`` steps.
+
+    Parameters
+    ----------
+    negative : callable
+        The negative log density and its gradient at a point (unconstrained space).
+    x0 : numpy.ndarray
+        (n,) the start.
+    colouring : HessianColouring, optional
+        From :func:`~bayesspr.inference.sparse_hessian.colour_columns` on the Hessian's
+        sparsity pattern.
+    max_iterations : int
+        Most L-BFGS iterations (a tenth of it for Newton steps).
+    callback : callable, optional
+        Called by SciPy with the current state after each iteration.
+    random_seed : int
+        Seed of the coloured Hessian's check direction.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+    """
+    if colouring is None:
+        return scipy.optimize.minimize(
+            negative,
+            x0,
+            jac=True,
+            callback=callback,
+            method="L-BFGS-B",
+            options={"maxiter": max_iterations, "maxcor": 30, "ftol": 1e-13, "gtol": 1e-8},
+        )
+
+    def gradient(x: np.ndarray) -> np.ndarray:
+        return negative(x)[1]
+
+    return scipy.optimize.minimize(
+        negative,
+        x0,
+        jac=True,
+        hess=lambda x: coloured_hessian(gradient, x, colouring, random_seed=random_seed),
+        callback=callback,
+        method="trust-constr",
+        options={"maxiter": max(max_iterations // 10, 1), "gtol": 1e-8, "xtol": 1e-12},
     )
 
 

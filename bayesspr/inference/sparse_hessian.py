@@ -21,6 +21,7 @@ gradient difference along a random direction and refuses one that misses a coupl
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +63,19 @@ class HessianColouring:
         """Gradients the Hessian takes, besides the one at the point itself."""
         return int(self.colours.max()) + 1 if self.colours.size else 0
 
+    @functools.cached_property
+    def read_entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns) of the entries read from their column's colour, once each pair.
+
+        Those with the row at least as fine as the column (rank(i) >= rank(j)); the others
+        are their mirror. Worked out once per colouring, not at every Hessian.
+        """
+        rank = np.empty_like(self.order)
+        rank[self.order] = np.arange(self.order.size)
+        pattern = self.pattern.tocoo()
+        keep = rank[pattern.row] >= rank[pattern.col]
+        return pattern.row[keep], pattern.col[keep]
+
 
 def symmetric_pattern(pattern: scipy.sparse.sparray | np.ndarray) -> scipy.sparse.csr_array:
     """``pattern`` or its transpose, with the diagonal, as a bool CSR array with sorted indices.
@@ -99,14 +113,13 @@ def colour_columns(pattern: scipy.sparse.sparray | np.ndarray) -> HessianColouri
     symmetric = symmetric_pattern(pattern)
     degree = np.diff(symmetric.indptr)
     order = np.argsort(-degree, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
     # the pattern in rank order, rows' neighbours sorted by rank (coarse first)
     ranked = scipy.sparse.csr_array(symmetric[order][:, order])
     ranked.sort_indices()
     indptr, indices = ranked.indptr.astype(np.int64), ranked.indices.astype(np.int64)
-    ranked_colours = _greedy_colours(indptr, indices)
-    return HessianColouring(colours=ranked_colours[rank], order=order, pattern=symmetric)
+    colours = np.empty(order.size, dtype=np.int64)
+    colours[order] = _greedy_colours(indptr, indices)
+    return HessianColouring(colours=colours, order=order, pattern=symmetric)
 
 
 @numba.njit(cache=True)
@@ -173,8 +186,7 @@ def coloured_hessian(
     for colour in range(colouring.n_colours):
         step = np.where(colouring.colours == colour, STEP, 0.0)
         differences[:, colour] = (np.asarray(gradient(x + step), dtype=float) - base) / STEP
-    lower = _read_lower(colouring)
-    rows, columns = lower.row, lower.col
+    rows, columns = colouring.read_entries
     values = differences[rows, colouring.colours[columns]]
     off = rows != columns
     hessian = scipy.sparse.coo_array(
@@ -186,20 +198,6 @@ def coloured_hessian(
     ).tocsr()
     _check_direction(gradient, x, base, hessian, random_seed)
     return hessian
-
-
-def _read_lower(colouring: HessianColouring) -> scipy.sparse.coo_array:
-    """The entries (i, j) read from column j's colour.
-
-    Those with i at least as fine as j, rank(i) >= rank(j): each off-diagonal pair once.
-    """
-    rank = np.empty_like(colouring.order)
-    rank[colouring.order] = np.arange(colouring.order.size)
-    pattern = colouring.pattern.tocoo()
-    keep = rank[pattern.row] >= rank[pattern.col]
-    return scipy.sparse.coo_array(
-        (pattern.data[keep], (pattern.row[keep], pattern.col[keep])), shape=pattern.shape
-    )
 
 
 def _check_direction(
