@@ -23,6 +23,7 @@ format, with every parameter present and within its support — lives here once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -58,6 +59,7 @@ from bayesspr.inference.mode import (
     laplace_posterior,
     nuts_from_mode,
 )
+from bayesspr.inference.sharded import RowShards, ShardedLogDensity
 from bayesspr.io.files import read_saved_tree
 from bayesspr.io.fit_files import Keep, check_posterior, required_attr, write_fit
 
@@ -676,6 +678,7 @@ class FittedModel:
         advi_iterations: int = 30_000,
         progressbar: bool = False,
         warm_start: FittedModel | None = None,
+        client: Any = None,
     ) -> Self:
         """Fit the model to its data.
 
@@ -717,6 +720,14 @@ class FittedModel:
             posterior mean for the parameters it shares with this model, same groups in the
             same order (see :func:`warm_start_values`). Only where NUTS starts changes, and
             only from the default start: NUTS from the mode starts at draws around the mode.
+        client : distributed.Client, optional
+            A Dask cluster for a fit too big for this process: where the fit takes the
+            Laplace route and the model splits its rows (:meth:`row_shards`), each worker
+            holds some blocks of rows and their likelihood's gradient
+            (:mod:`bayesspr.inference.sharded`), and this process only the priors; the mode,
+            Hessian and draws are the same as without it (to rounding).
+            ``diagnostics["sharded"]`` records each worker's rows, time and peak memory.
+            Other routes run in this process (logged).
 
         Returns
         -------
@@ -747,8 +758,7 @@ class FittedModel:
         defaults = self.sampler_config()
         sampler = defaults.with_overrides(**overrides)
         prepared = self._prepare(data)
-        model = self.build_model(prepared)
-        method, method_choice = self._choose_method(method, sampler, prepared, model)
+        model, shards, method, method_choice = self._model_for(prepared, method, sampler, client)
         blocks = self.build_blocks(prepared) if method == "nuts" else None
         previous = None if warm_start is None else warm_start._require_fit()
         sizes = {name: free_parameters(block) for name, block in (blocks or {}).items()}
@@ -760,15 +770,17 @@ class FittedModel:
             for name, block in (blocks or {}).items()
         }
         route = self._start_route(sampler, prepared, model, blocks, method)
-        mode = None
+        mode, sharded = None, None
         if route["route"] == "mode" or method == "laplace":
             strict = method == "laplace" or sampler.start == "mode"
-            mode, route = self._search_mode(
+            mode, route, sharded = self._search_mode(
                 model,
                 route,
                 random_seed,
                 strict=strict,
                 pattern=self.hessian_pattern(prepared, model),
+                shards=shards,
+                client=client,
             )
         if mode is not None and method == "nuts":
             sampler = defaults.from_mode().with_overrides(**overrides)
@@ -799,7 +811,11 @@ class FittedModel:
                     progressbar=progressbar,
                     advi_iterations=advi_iterations,
                 )
-            kept_log_likelihood = self._keep_log_likelihood(model, idata)
+            kept_log_likelihood = (
+                self._keep_log_likelihood(model, idata)
+                if shards is None
+                else "not kept: the rows' likelihood was on the Dask workers"
+            )
         self.pymc_model = model
         self.idata = idata
         if method == "nuts":
@@ -810,8 +826,33 @@ class FittedModel:
         if kept_log_likelihood is not None:
             self.diagnostics["log_likelihood"] = kept_log_likelihood
         self.diagnostics["method_choice"] = method_choice
+        if shards is not None:
+            self.diagnostics["sharded"] = sharded
         self.idata.attrs.update(self._attrs())
         return self
+
+    def _model_for(
+        self, prepared: Any, method: str, sampler: SamplerConfig, client: Any
+    ) -> tuple[pm.Model, RowShards | None, str, dict[str, str]]:
+        """The model to fit, its row blocks where they go to ``client``, and the method.
+
+        With blocks, the model has the whole data's parameters and no rows (its priors);
+        the rows go to the workers in :meth:`_search_mode`.
+        """
+        shards = None if client is None else self.row_shards(prepared)
+        if shards is None:
+            model = self.build_model(prepared)
+        else:
+            model = self.build_model(shards.no_rows, shards.layout)
+        method, method_choice = self._choose_method(method, sampler, prepared, model)
+        if client is not None and (shards is None or method != "laplace"):
+            why = "the model has no row blocks" if shards is None else f"method {method!r}"
+            _LOG.info(
+                "%s: fitted in this process, not on the Dask cluster (%s)", self.model_name, why
+            )
+            if shards is not None:
+                model, shards = self.build_model(prepared), None
+        return model, shards, method, method_choice
 
     @staticmethod
     def _sample_whole(
@@ -911,6 +952,25 @@ class FittedModel:
             f"{parameters} free parameters",
         }
 
+    def row_shards(self, data: Any) -> RowShards | None:
+        """The data split into blocks of rows whose log-likelihoods add up, for Dask workers.
+
+        A model that can be built on a block with the whole data's parameters
+        (``build_model(block, layout)``) returns them, so ``fit(client=...)`` puts its rows'
+        likelihood on the workers (:mod:`bayesspr.inference.sharded`). None (this default):
+        the model is fitted in one process.
+
+        Parameters
+        ----------
+        data : object
+            The prepared data.
+
+        Returns
+        -------
+        bayesspr.inference.sharded.RowShards or None
+        """
+        return None
+
     def hessian_pattern(self, data: Any, model: pm.Model) -> scipy.sparse.csr_array | None:
         """Where the Hessian of ``model``'s log density may be non-zero.
 
@@ -963,23 +1023,37 @@ class FittedModel:
         *,
         strict: bool,
         pattern: scipy.sparse.csr_array | None = None,
-    ) -> tuple[PosteriorMode | None, dict[str, Any]]:
+        shards: RowShards | None = None,
+        client: Any = None,
+    ) -> tuple[PosteriorMode | None, dict[str, Any], dict[str, Any] | None]:
         """The posterior mode for ``route``, or the default start where the search fails.
 
         A failed search falls back to the default start and says why, or, ``strict`` (the
         mode or the Laplace method was asked for), is raised. ``pattern``: the Hessian's
-        sparsity (:meth:`hessian_pattern`), None for a dense Hessian.
+        sparsity (:meth:`hessian_pattern`), None for a dense Hessian. ``shards``: the rows'
+        blocks to put on ``client``'s workers (``model`` then holds the priors alone); the
+        third value is then their record (:meth:`ShardedLogDensity.record`), else None.
         """
         _LOG.info("%s: searching the posterior mode (%s)", self.model_name, route["reason"])
-        try:
-            mode = find_mode(model, random_seed=random_seed, pattern=pattern)
-        except UnconvergedFitError as exc:
-            if strict:
-                raise
-            _LOG.warning("%s: %s; NUTS starts as usual", self.model_name, exc)
-            return None, {"route": "default", "reason": f"the mode search failed: {exc}"}
+        with contextlib.ExitStack() as stack:
+            sharded = None
+            if shards is not None:
+                sharded = stack.enter_context(ShardedLogDensity(self, model, shards, client))
+            try:
+                mode = find_mode(
+                    model, random_seed=random_seed, pattern=pattern, log_density=sharded
+                )
+            except UnconvergedFitError as exc:
+                if strict:
+                    raise
+                _LOG.warning("%s: %s; NUTS starts as usual", self.model_name, exc)
+                failed = {"route": "default", "reason": f"the mode search failed: {exc}"}
+                return None, failed, None
+            record = None if sharded is None else sharded.record()
         _LOG.info("%s: mode found: %s", self.model_name, mode.record())
-        return mode, route | {"mode": mode.record()}
+        if record is not None:
+            _LOG.info("%s: on the Dask workers: %s", self.model_name, record)
+        return mode, route | {"mode": mode.record()}, record
 
     def _label_approximate(self, method: str, route: Mapping[str, Any]) -> None:
         """Diagnostics of an approximate fit: no verdict, and a warning that says so."""

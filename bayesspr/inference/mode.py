@@ -273,6 +273,7 @@ def find_mode(
     max_iterations: int = 20_000,
     random_seed: int | None = None,
     pattern: scipy.sparse.sparray | None = None,
+    log_density: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
 ) -> PosteriorMode:
     """The posterior mode of ``model`` and the curvature there (see the module docstring).
 
@@ -293,6 +294,11 @@ def find_mode(
         curvature-blind search slows as thousands of zips make the posterior's scales
         differ more. None: L-BFGS and a dense Hessian, one gradient per parameter (at most
         :data:`MODE_MAX_PARAMETERS`).
+    log_density : callable, optional
+        ``x -> (log density, gradient)`` at a raveled point of ``model``'s value variables,
+        in place of the one ``model`` compiles: a
+        :class:`~bayesspr.inference.sharded.ShardedLogDensity` whose rows are on Dask
+        workers, where ``model`` holds the priors alone.
 
     Returns
     -------
@@ -310,7 +316,7 @@ def find_mode(
     start = model.initial_point(random_seed)
     start = {var.name: start[var.name] for var in model.value_vars}
     raveled = DictToArrayBijection.map(start)
-    logp_dlogp = model.logp_dlogp_function(ravel_inputs=True, initial_point=start)
+    logp_dlogp = log_density or model.logp_dlogp_function(ravel_inputs=True, initial_point=start)
     counted = {"gradients": 0}
 
     def negative(x: np.ndarray) -> tuple[float, np.ndarray]:

@@ -37,10 +37,11 @@ import xarray as xr
 
 from bayesspr.data import table as data_mod
 from bayesspr.defaults import DEFAULT_INTERVAL, central_bounds
-from bayesspr.errors import ForecastError
+from bayesspr.errors import ArgumentError, ForecastError
 from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
 from bayesspr.inference.fitted_model import stacked_samples as stacked_samples  # re-exported
 from bayesspr.inference.fitted_model import warm_start_values as warm_start_values  # re-exported
+from bayesspr.inference.sharded import RowShards
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import route_count_logp, route_counts
 from bayesspr.spr.physics import RouteConstants, ZoneDay
@@ -48,6 +49,10 @@ from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_r
 
 #: Version of the saved-fit layout; files of another layout are refused on load.
 SAVE_FORMAT = 1
+
+#: Most rows (zip-days) of a block a Dask worker holds in a fit on a cluster
+#: (:meth:`SPRModel.row_shards`): about 350 MiB of the gradient's intermediate arrays.
+BLOCK_MAX_ROWS = 250_000
 
 #: Levels of the hierarchy, top down.
 LEVELS = ("city", "station", "zip")
@@ -287,6 +292,45 @@ def log_route_need(zone: ZoneDay, constants: RouteConstants) -> Any:
     return xp.log(zone.stops) - xp.log(n_star)
 
 
+@dataclass(frozen=True)
+class SPRLayout:
+    """The parameters of an SPR model: its groups, which are centred, the km likelihood.
+
+    Attributes
+    ----------
+    levels : dict of str to pandas.Index
+        Each level's groups (``city``, ``station``, ``zip``), sorted.
+    centred : dict of str to numpy.ndarray
+        By group effect, which of its level's groups are sampled centred (bool, in
+        ``levels`` order).
+    route_km : bool
+        Whether the route-length likelihood (and its ``sigma_km``) is in the model.
+    """
+
+    levels: dict[str, pd.Index]
+    centred: dict[str, np.ndarray]
+    route_km: bool
+
+    def codes(self, df: pd.DataFrame, level: str) -> np.ndarray:
+        """Each row's group of ``level``, as positions in :attr:`levels`.
+
+        Raises
+        ------
+        ArgumentError
+            If a row's group is not in the layout (naming the first such row).
+        """
+        codes = self.levels[level].get_indexer(df[level])
+        missing = np.flatnonzero(codes < 0)
+        if missing.size:
+            row = df.index[missing[0]]
+            raise ArgumentError(
+                f"row {row!r}, column {level!r}: {df[level].iloc[missing[0]]!r} is not one of "
+                f"the {len(self.levels[level])} {level} groups of the model's layout; build "
+                "the layout from a table that holds every row"
+            )
+        return codes
+
+
 class SPRModel(FittedModel):
     """Hierarchical physics-informed model of shipments per route.
 
@@ -329,13 +373,85 @@ class SPRModel(FittedModel):
         self.parameterisation: dict[str, str] = {}
 
     # ------------------------------------------------------------------ building
-    def build_model(self, df: pd.DataFrame) -> pm.Model:
+    def model_layout(self, df: pd.DataFrame) -> SPRLayout:
+        """The parameters a table fixes: its groups, which are centred, and the km likelihood.
+
+        A model built on any subset of the table's rows with this layout
+        (:meth:`build_model`) has the whole table's parameters in the same order, so the
+        log-likelihoods of disjoint subsets add up to the whole table's.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Canonical table with ``routes``.
+
+        Returns
+        -------
+        SPRLayout
+        """
+        levels = {level: pd.Index(pd.unique(df[level])).sort_values() for level in LEVELS}
+        effect_levels = {name: level for name, _, _, level in GROUP_EFFECTS}
+        effect_levels["zip_effect"] = "zip"
+        centred = {
+            name: self._centring(name, df[level], levels[level])
+            for name, level in effect_levels.items()
+        }
+        return SPRLayout(levels=levels, centred=centred, route_km="route_km" in df)
+
+    def row_shards(self, df: pd.DataFrame, max_rows: int | None = None) -> RowShards:
+        """The table split into blocks of whole stations: what a fit on Dask workers gives out.
+
+        Stations are taken in (city, station) order and gathered into blocks of at most
+        ``max_rows`` rows (a station with more rows is a block of its own), so a block is a
+        few stations of one city or neighbouring cities. Each block's model
+        (:meth:`build_model` with the whole table's :meth:`model_layout`) has every
+        parameter; their log-likelihoods add up to the table's.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            Canonical table with ``routes``.
+        max_rows : int, optional
+            Most rows of a block (zip-days): its gradient's intermediate arrays take about
+            1.4 KiB a row on the worker. Default :data:`BLOCK_MAX_ROWS`.
+
+        Returns
+        -------
+        bayesspr.inference.sharded.RowShards
+            Blocks named after their first station (``"city/station"``).
+        """
+        max_rows = BLOCK_MAX_ROWS if max_rows is None else int(max_rows)
+        counts = df.groupby(["city", "station"], sort=True).size()
+        block_of, names, filled = [], [], max_rows
+        for (city, station), rows in counts.items():
+            if filled + rows > max_rows:
+                names.append(f"{city}/{station}")
+                filled = 0
+            block_of.append(len(names) - 1)
+            filled += rows
+        block = pd.Series(block_of, index=counts.index)
+        keys = pd.MultiIndex.from_frame(df[["city", "station"]])
+        by_row = block.reindex(keys).to_numpy()
+        blocks = {names[code]: rows for code, rows in df.groupby(by_row, sort=True)}
+        return RowShards(
+            layout=self.model_layout(df),
+            blocks=blocks,
+            no_rows=df.iloc[:0],
+            rows={name: len(rows) for name, rows in blocks.items()},
+        )
+
+    def build_model(self, df: pd.DataFrame, layout: SPRLayout | None = None) -> pm.Model:
         """Build the PyMC model for a validated observation table.
 
         Parameters
         ----------
         df : pandas.DataFrame
             Canonical table with ``routes`` (see :mod:`bayesspr.data.table`).
+        layout : SPRLayout, optional
+            Groups and centring from a larger table that holds ``df``'s rows
+            (:meth:`model_layout`): the model then has that table's parameters, and its
+            likelihood only ``df``'s rows (none for an empty ``df``: the priors alone).
+            Default: ``df``'s own.
 
         Returns
         -------
@@ -344,23 +460,13 @@ class SPRModel(FittedModel):
         """
         priors = self.spec["priors"]
         circuity = float(self.spec["constants"]["circuity"])
-        city_idx, cities = pd.factorize(df["city"], sort=True)
-        station_idx, stations = pd.factorize(df["station"], sort=True)
-        zip_idx, zips = pd.factorize(df["zip"], sort=True)
+        layout = self.model_layout(df) if layout is None else layout
+        codes = {level: layout.codes(df, level) for level in LEVELS}
+        city_idx, station_idx, zip_idx = codes["city"], codes["station"], codes["zip"]
         rows = row_inputs(df)
-        coords = {
-            "city": list(cities),
-            "station": list(stations),
-            "zip": list(zips),
-            "row": np.arange(len(df)),
-        }
-        levels = {"city": cities, "station": stations, "zip": zips}
-        effect_levels = {name: level for name, _, _, level in GROUP_EFFECTS}
-        effect_levels["zip_effect"] = "zip"
-        centred = {
-            name: self._centring(name, df[level], levels[level])
-            for name, level in effect_levels.items()
-        }
+        coords = {level: list(layout.levels[level]) for level in LEVELS}
+        coords["row"] = np.arange(len(df))
+        centred = layout.centred
         self.parameterisation = {
             name: f"{int(mask.sum())} of {mask.size} groups centred"
             for name, mask in centred.items()
@@ -408,7 +514,7 @@ class SPRModel(FittedModel):
                 observed=df["routes"].to_numpy(float),
                 dims="row",
             )
-            if "route_km" in df:
+            if layout.route_km:
                 sigma_km = prior_rv("sigma_km", priors["sigma_km"])
                 km = physics.expected_route_km(rows, constants, routes=df["routes"].to_numpy(float))
                 pm.LogNormal(

@@ -1,0 +1,314 @@
+"""A model's log density with its rows on Dask workers: how one fit outgrows one machine.
+
+The log density of a hierarchical model is the log prior of its parameters plus one
+log-likelihood term per row. At national size the rows are what does not fit: at rung L of
+:mod:`bayesspr.simulate.ladder` (14.6 million zip-days) the SPR model's gradient would hold
+about 20 GB of intermediate arrays in one process. The parameters (41,090 at rung L) are small.
+
+So the rows are split into blocks (:meth:`~bayesspr.inference.fitted_model.FittedModel.row_shards`:
+the SPR model's cities), and each Dask worker holds some of them as a stateful
+:class:`ShardLikelihood` (a Dask actor). It builds each block's model with the whole table's
+parameters (the same layout, so the same raveled vector) and compiles the gradient of that
+block's log-likelihood alone. :class:`ShardedLogDensity`, in the fitting process, adds the
+workers' terms to the log prior of a model with no rows; the sum is the whole model's log
+density and gradient, exactly (to rounding), so the search for the mode and the Hessian there
+(:mod:`bayesspr.inference.mode`) run unchanged on top of it. Each worker's memory is its
+blocks' rows and one block's intermediate arrays at a time.
+
+Every gradient asks all workers at once and waits for the slowest: blocks are given out
+largest first to the least-loaded worker, by rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pymc as pm
+import pytensor
+from pymc.pytensorf import compile as compile_pytensor
+from pymc.pytensorf import join_nonshared_inputs
+
+from bayesspr.errors import ArgumentError
+
+if TYPE_CHECKING:
+    from bayesspr.inference.fitted_model import FittedModel
+
+_LOG = logging.getLogger("bayesspr")
+
+LogDensity = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class RowShards:
+    """A model's data split into blocks of rows whose log-likelihoods add up.
+
+    Attributes
+    ----------
+    layout : object
+        What fixes the model's parameters (groups, centring), from the whole data; a model
+        built on any block with it has the whole data's parameters in the same order.
+    blocks : dict of str to object
+        The blocks of rows, by name (disjoint, together the whole data).
+    no_rows : object
+        The data with no rows: with ``layout``, the model of the priors alone.
+    rows : dict of str to int
+        Rows of each block.
+    """
+
+    layout: Any
+    blocks: dict[str, Any]
+    no_rows: Any
+    rows: dict[str, int]
+
+
+def compile_log_density(model: pm.Model, *, likelihood_only: bool) -> LogDensity:
+    """The log density of ``model`` and its gradient as a function of one raveled vector.
+
+    The vector holds the model's value variables (unconstrained) in ``model.value_vars``
+    order, as :class:`pymc.blocking.DictToArrayBijection` ravels a point.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        A model whose free variables are all continuous.
+    likelihood_only : bool
+        The log-likelihood of the observed rows alone (no prior, no Jacobian), or the whole
+        log density.
+
+    Returns
+    -------
+    callable
+        ``x -> (log density, gradient)``, a float and an (n,) array.
+    """
+    cost = model.datalogp if likelihood_only else model.logp()
+    point = model.initial_point()
+    point = {var.name: point[var.name] for var in model.value_vars}
+    (cost,), joined = join_nonshared_inputs(point, [cost], model.value_vars)
+    gradient = pytensor.grad(cost, joined, disconnected_inputs="ignore")
+    function = compile_pytensor([joined], [cost, gradient])
+
+    def log_density(x: np.ndarray) -> tuple[float, np.ndarray]:
+        # an array from a Dask message may sit unaligned in its buffer: C code refuses that
+        x = np.require(x, dtype=joined.dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+        value, grad = function(x)
+        return float(value), np.asarray(grad, dtype=float)
+
+    return log_density
+
+
+class ShardLikelihood:
+    """The log-likelihood of some blocks of rows, held on one Dask worker (a Dask actor).
+
+    Built on the worker: each block's model is built there and its likelihood gradient
+    compiled once; :meth:`value_and_gradient` then sums the blocks at any point.
+
+    Parameters
+    ----------
+    model_class : type of FittedModel
+        The model's class.
+    config : mapping
+        Its :meth:`~bayesspr.inference.fitted_model.FittedModel.config`.
+    layout : object
+        :attr:`RowShards.layout`.
+    blocks : dict of str to object
+        This worker's blocks of rows.
+    """
+
+    def __init__(
+        self,
+        model_class: type[FittedModel],
+        config: Mapping[str, Any],
+        layout: Any,
+        blocks: Mapping[str, Any],
+    ) -> None:
+        started = time.perf_counter()
+        fitted = model_class.from_config(config)
+        self.functions = [
+            compile_log_density(fitted.build_model(block, layout), likelihood_only=True)
+            for block in blocks.values()
+        ]
+        self.names = list(blocks)
+        self.compile_seconds = time.perf_counter() - started
+        self.busy_seconds = 0.0
+        self.calls = 0
+
+    def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The blocks' log-likelihood and its gradient at ``x`` (raveled, unconstrained).
+
+        Returns
+        -------
+        tuple of (float, numpy.ndarray)
+        """
+        started = time.perf_counter()
+        total, gradient = 0.0, np.zeros(np.shape(x))
+        for function in self.functions:
+            value, grad = function(x)
+            total += value
+            gradient += grad
+        self.busy_seconds += time.perf_counter() - started
+        self.calls += 1
+        return total, gradient
+
+    def record(self) -> dict[str, Any]:
+        """What this worker holds and did, as JSON-able data.
+
+        Returns
+        -------
+        dict
+            ``blocks`` (names), ``compile_seconds`` (s), ``busy_seconds`` (s, in
+            :meth:`value_and_gradient`), ``calls`` and ``peak_rss_mib`` (the worker process's
+            peak resident memory so far, MiB).
+        """
+        return {
+            "blocks": self.names,
+            "compile_seconds": round(self.compile_seconds, 2),
+            "busy_seconds": round(self.busy_seconds, 2),
+            "calls": self.calls,
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+
+
+def assign_blocks(rows: Mapping[str, int], workers: list[str]) -> dict[str, list[str]]:
+    """Blocks to workers, largest first to the least-loaded worker (by rows).
+
+    Parameters
+    ----------
+    rows : mapping of str to int
+        Rows of each block.
+    workers : list of str
+        Worker addresses.
+
+    Returns
+    -------
+    dict of str to list of str
+        Each worker's blocks (workers with none left out).
+    """
+    load = dict.fromkeys(workers, 0)
+    given: dict[str, list[str]] = {worker: [] for worker in workers}
+    for name in sorted(rows, key=lambda block: (-rows[block], block)):
+        worker = min(workers, key=lambda w: (load[w], workers.index(w)))
+        given[worker].append(name)
+        load[worker] += rows[name]
+    return {worker: names for worker, names in given.items() if names}
+
+
+class ShardedLogDensity:
+    """A model's log density and gradient with its rows' likelihood on Dask workers.
+
+    Log prior (a model with no rows, in this process) plus each worker's
+    :class:`ShardLikelihood`; called like the function of :func:`compile_log_density`.
+    A context manager: leaving it releases the workers' blocks.
+
+    Parameters
+    ----------
+    fitted : FittedModel
+        The model being fitted (its class and config are sent to the workers).
+    prior_model : pymc.Model
+        ``fitted.build_model(shards.no_rows, shards.layout)``.
+    shards : RowShards
+        The blocks of rows.
+    client : distributed.Client
+        The Dask cluster.
+
+    Raises
+    ------
+    ArgumentError
+        If the cluster has no workers.
+    """
+
+    def __init__(
+        self, fitted: FittedModel, prior_model: pm.Model, shards: RowShards, client: Any
+    ) -> None:
+        started = time.perf_counter()
+        workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        if not workers:
+            raise ArgumentError(
+                "the Dask cluster has no workers: start some, or fit without client="
+            )
+        self.prior = compile_log_density(prior_model, likelihood_only=False)
+        self.assignment = assign_blocks(shards.rows, workers)
+        _LOG.info(
+            "%s: building the likelihood of %d blocks (%d rows) on %d Dask workers",
+            fitted.model_name,
+            len(shards.blocks),
+            sum(shards.rows.values()),
+            len(self.assignment),
+        )
+        futures = []
+        for worker, names in self.assignment.items():
+            blocks = {name: shards.blocks[name] for name in names}
+            [data] = client.scatter([blocks], workers=[worker], hash=False)
+            futures.append(
+                client.submit(
+                    ShardLikelihood,
+                    type(fitted),
+                    fitted.config(),
+                    shards.layout,
+                    data,
+                    actor=True,
+                    workers=[worker],
+                    allow_other_workers=False,
+                    pure=False,
+                )
+            )
+        self._futures = futures
+        self.actors = [future.result() for future in futures]
+        self.rows = {
+            worker: int(sum(shards.rows[name] for name in names))
+            for worker, names in self.assignment.items()
+        }
+        self.build_seconds = time.perf_counter() - started
+        self.calls = 0
+        _LOG.info(
+            "%s: likelihood built on the workers in %.0f s", fitted.model_name, self.build_seconds
+        )
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The whole model's log density and gradient at ``x`` (raveled, unconstrained)."""
+        asked = [actor.value_and_gradient(x) for actor in self.actors]
+        total, gradient = self.prior(x)
+        for answer in asked:
+            value, grad = answer.result()
+            total += value
+            gradient = gradient + grad
+        self.calls += 1
+        return total, gradient
+
+    def record(self) -> dict[str, Any]:
+        """The workers' blocks, rows, build time, busy time and peak memory (JSON-able).
+
+        Returns
+        -------
+        dict
+            ``workers`` (count), ``build_seconds`` (s), ``calls`` and ``by_worker``: each
+            worker's ``rows`` and :meth:`ShardLikelihood.record`.
+        """
+        records = [actor.record().result() for actor in self.actors]
+        return {
+            "workers": len(self.actors),
+            "build_seconds": round(self.build_seconds, 2),
+            "calls": self.calls,
+            "by_worker": {
+                worker: {"rows": self.rows[worker], **record}
+                for worker, record in zip(self.assignment, records, strict=True)
+            },
+        }
+
+    def close(self) -> None:
+        """Release the workers' blocks (the actors and their data)."""
+        self.actors = []
+        for future in self._futures:
+            future.release()
+        self._futures = []
+
+    def __enter__(self) -> ShardedLogDensity:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

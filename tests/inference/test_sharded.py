@@ -1,0 +1,127 @@
+"""The SPR model's rows on Dask workers (:mod:`bayesspr.inference.sharded`): the same log
+density, gradient and Laplace fit as in one process."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from pymc.blocking import DictToArrayBijection
+
+from bayesspr import SPRModel, simulate_world
+from bayesspr.data.table import validate
+from bayesspr.errors import ArgumentError
+from bayesspr.inference.sharded import ShardedLogDensity, assign_blocks, compile_log_density
+from bayesspr.spr import model as spr_model
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def three_cities():
+    """A small world of three cities: three blocks of rows for two workers."""
+    return validate(simulate_world(seed=11, n_cities=3, n_days=60).table, require_routes=True)
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    """Blocks of at most 700 rows: the small world's 1,470 rows make three blocks."""
+    monkeypatch.setattr(spr_model, "BLOCK_MAX_ROWS", 700)
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_blocks_go_largest_first_to_the_least_loaded_worker():
+    given = assign_blocks({"a": 50, "b": 40, "c": 30, "d": 5}, ["w1", "w2", "w3"])
+    assert given == {"w1": ["a"], "w2": ["b"], "w3": ["c", "d"]}
+    assert assign_blocks({"a": 1}, ["w1", "w2"]) == {"w1": ["a"]}
+
+
+def test_a_layout_refuses_rows_of_a_group_it_does_not_hold(three_cities):
+    model = SPRModel()
+    boston = three_cities[three_cities["city"] == three_cities["city"].iloc[0]]
+    layout = model.model_layout(boston)
+    other = three_cities[three_cities["city"] != boston["city"].iloc[0]]
+    with pytest.raises(ArgumentError, match=r"column 'city'.*not one of the 1 city groups"):
+        model.build_model(other, layout)
+
+
+def test_the_compiled_log_density_takes_an_unaligned_vector(three_cities):
+    """A vector from a Dask message may sit at an odd offset of its buffer."""
+    model = SPRModel().build_model(three_cities)
+    start = model.initial_point(0)
+    x = DictToArrayBijection.map({v.name: start[v.name] for v in model.value_vars}).data
+    unaligned = np.frombuffer(b"\0" + x.astype(float).tobytes(), dtype=float, offset=1)
+    assert not unaligned.flags.aligned
+    log_density = compile_log_density(model, likelihood_only=False)
+    value, gradient = log_density(unaligned)
+    expected_value, expected_gradient = model.logp_dlogp_function(ravel_inputs=True)(x)
+    assert value == pytest.approx(float(expected_value), rel=1e-12)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-9, atol=1e-9)
+
+
+def test_blocks_on_workers_sum_to_the_whole_log_density(three_cities, cluster_client):
+    model = SPRModel()
+    whole = model.build_model(three_cities)
+    shards = model.row_shards(three_cities)
+    assert sum(shards.rows.values()) == len(three_cities)
+    assert max(shards.rows.values()) <= 700
+    # whole stations, a block's name its first (city/station)
+    for name, block in shards.blocks.items():
+        first = block.sort_values(["city", "station"]).iloc[0]
+        assert name == f"{first['city']}/{first['station']}"
+    stations = [set(block["station"]) for block in shards.blocks.values()]
+    assert sum(map(len, stations)) == len(set().union(*stations))
+    prior = model.build_model(shards.no_rows, shards.layout)
+    assert [v.name for v in prior.value_vars] == [v.name for v in whole.value_vars]
+    start = whole.initial_point(0)
+    x = DictToArrayBijection.map({v.name: start[v.name] for v in whole.value_vars}).data
+    x = x + np.random.default_rng(2).normal(0.0, 0.2, x.size)
+    expected_value, expected_gradient = whole.logp_dlogp_function(ravel_inputs=True)(x)
+    with ShardedLogDensity(model, prior, shards, cluster_client) as sharded:
+        value, gradient = sharded(x)
+        record = sharded.record()
+    assert value == pytest.approx(float(expected_value), rel=1e-12)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-9, atol=1e-9)
+    # three cities on two workers: one holds two blocks, both are used
+    by_worker = record["by_worker"]
+    assert record["workers"] == 2
+    assert sorted(len(w["blocks"]) for w in by_worker.values()) == [1, 2]
+    assert sum(w["rows"] for w in by_worker.values()) == len(three_cities)
+    assert all(w["calls"] == 1 and w["peak_rss_mib"] > 0 for w in by_worker.values())
+
+
+def test_a_laplace_fit_on_workers_matches_the_fit_in_process(three_cities, cluster_client):
+    """The same mode and Gaussian (to the search's rounding: the sums are added in another
+    order), the same seeded draws; the record says where the rows were."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        local = SPRModel().fit(three_cities, method="laplace", random_seed=4)
+        on_dask = SPRModel().fit(
+            three_cities, method="laplace", random_seed=4, client=cluster_client
+        )
+    here, there = local.idata["posterior"], on_dask.idata["posterior"]
+    for name in ("stem_speed_kmh", "tour_constant", "fill", "overhead_hours_station"):
+        gap = np.abs(here[name].mean(("chain", "draw")) - there[name].mean(("chain", "draw")))
+        assert float((gap / here[name].std(("chain", "draw"))).max()) < 0.01, name
+        spread = there[name].std(("chain", "draw")) / here[name].std(("chain", "draw"))
+        assert np.allclose(spread, 1.0, atol=0.01), name
+    sharded = on_dask.diagnostics["sharded"]
+    assert sharded["workers"] == 2
+    assert (
+        sharded["calls"]
+        == on_dask.diagnostics["mode"]["search_gradients"]
+        + on_dask.diagnostics["mode"]["hessian_gradients"]
+    )
+    assert "Dask workers" in on_dask.diagnostics["log_likelihood"]
+    assert local.diagnostics["log_likelihood"] == "kept"
