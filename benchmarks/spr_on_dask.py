@@ -9,7 +9,8 @@ run is a process of its own, so the fitting process's peak memory is its own.
 
 Per run it prints: wall time of the fit, rows and blocks, the time to build the blocks on
 the workers, gradients and seconds per gradient, each worker's peak memory (the most of
-them), the fitting process's peak memory, and the posterior means of the physics constants
+them), the fitting process's peak memory during the fit (its peak reset after the table is
+made: simulating the whole rung takes more), and the posterior means of the physics constants
 with their largest gap to the first run in posterior sd. From the 1- and 2-worker runs it
 fits the time per gradient as ``a + b / workers`` and estimates the whole rung on 64 workers
 (``--markdown`` prints the tables, with the estimate's sums).
@@ -21,11 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,31 +34,42 @@ import pandas as pd
 CONSTANTS = ("stem_speed_kmh", "tour_constant", "fill", "overhead_hours_pop")
 
 
-def _table(rung: str, cities: int | None, seed: int) -> tuple[pd.DataFrame, int]:
-    """The rung's validated table (its first ``cities`` cities), and the whole rung's rows."""
+def _table(rung: str, cities: int | None, seed: int) -> tuple[pd.DataFrame, tuple[int, int]]:
+    """The rung's validated table (its first ``cities`` cities); the whole rung's rows, zips."""
     from bayesspr.data.table import validate
     from bayesspr.simulate.ladder import simulate_network
 
     table = simulate_network(rung, seed=seed).table
-    whole = len(table)
+    whole = (len(table), int(table["zip"].nunique()))
     if cities:
         kept = sorted(table["city"].unique())[:cities]
         table = table[table["city"].isin(kept)].reset_index(drop=True)
     return validate(table, require_routes=True), whole
 
 
+def _reset_peak() -> None:
+    """Reset this process's peak resident memory (Linux: ``VmHWM``) to what it holds now."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def run(config: str, rung: str, cities: int | None, seed: int) -> dict:
     """One fit: ``config`` is ``"process"`` or ``"dask:N"`` (N local workers)."""
     from bayesspr import SPRModel
+    from bayesspr.inference.sharded import peak_rss_mib
 
     warnings.simplefilter("ignore")
     table, whole = _table(rung, cities, seed)
+    _reset_peak()  # the fit's own peak, not the simulation's of the whole rung
     row = {
         "run": config,
         "rows": len(table),
         "zips": int(table["zip"].nunique()),
         "cities": int(table["city"].nunique()),
-        "rung rows": whole,
+        "rung rows": whole[0],
+        "rung zips": whole[1],
     }
     if config == "process":
         started = time.perf_counter()
@@ -98,7 +110,7 @@ def run(config: str, rung: str, cities: int | None, seed: int) -> dict:
         "Newton steps": mode["iterations"],
         "gradients": gradients,
         "s per gradient": round((seconds - row.get("build s", 0.0)) / gradients, 3),
-        "driver peak MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "driver peak MiB": round(peak_rss_mib()),
     }
     for name in CONSTANTS:
         row[f"{name} mean"] = float(posterior[name].mean())
@@ -109,23 +121,29 @@ def run(config: str, rung: str, cities: int | None, seed: int) -> dict:
 def estimate(table: pd.DataFrame, workers: int) -> dict | None:
     """The whole rung on ``workers`` workers, from the 1- and 2-worker runs (an estimate).
 
-    Time per gradient ``a + b / k`` on k workers (``b``: the rows' share, ``a``: what does not
-    split: the driver, the messages, the slowest block); ``b`` scaled by the whole rung's rows
-    over the subset's; the same gradients; the blocks' build time shared by the workers.
+    Time per gradient ``a + b / k`` on k workers: ``b`` the rows' share (split between the
+    workers), ``a`` what is not (the driver's prior and Newton algebra, the messages), both
+    fitted to the two runs. For the whole rung ``a`` is scaled by its zips over the subset's
+    (the parameters are mostly zips' effects) and ``b`` by its rows, with no worker below one
+    block's rows; the same number of gradients; the blocks' build time shared by the workers.
     """
+    from bayesspr.spr.model import BLOCK_MAX_ROWS
+
     runs = table.set_index("run")
     if not {"dask:1", "dask:2"} <= set(runs.index):
         return None
     one, two = runs.loc["dask:1"], runs.loc["dask:2"]
     b = 2.0 * float(one["s per gradient"] - two["s per gradient"])
     a = max(float(one["s per gradient"]) - b, 0.0)
-    scale = float(one["rung rows"] / one["rows"])
-    per_gradient = a + b * scale / workers
-    blocks = float(np.ceil(one["blocks"] * scale))
-    build = float(one["build s"]) * scale / min(workers, blocks)
+    rows, zips = float(one["rung rows"]), float(one["rung zips"])
+    per_worker = max(rows / workers, min(BLOCK_MAX_ROWS, rows))
+    per_gradient = a * zips / float(one["zips"]) + b * per_worker / float(one["rows"])
+    blocks = float(np.ceil(one["blocks"] * rows / one["rows"]))
+    build = float(one["build s"]) / float(one["blocks"]) * np.ceil(blocks / workers)
     return {
         "workers": workers,
-        "rows": int(one["rung rows"]),
+        "rows": f"{rows:,.0f}",
+        "zips": f"{zips:,.0f}",
         "a (s)": round(a, 3),
         "b (s)": round(b, 3),
         "s per gradient": round(per_gradient, 3),
@@ -143,6 +161,9 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true", help="also fit without Dask")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--runs", default=None, help="tabulate the JSON lines an earlier run printed instead"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -150,6 +171,10 @@ def main() -> None:
         return
     configs = (["process"] if args.in_process else []) + [f"dask:{k}" for k in args.workers]
     rows = []
+    if args.runs:
+        lines = Path(args.runs).read_text().splitlines()
+        rows = [json.loads(line) for line in lines if line.startswith("{")]
+        configs = []
     for config in configs:
         command = [sys.executable, __file__, "--child", config, "--rung", args.rung]
         command += ["--seed", str(args.seed)]
@@ -163,7 +188,7 @@ def main() -> None:
         (table[f"{name} mean"] - first[f"{name} mean"]).abs() / first[f"{name} sd"]
         for name in CONSTANTS
     ]
-    table["max gap (sd)"] = np.max(gaps, axis=0).round(4)
+    table["max gap (sd)"] = [f"{gap:.1e}" for gap in np.max(gaps, axis=0)]
     shown = [
         c
         for c in (
@@ -186,13 +211,14 @@ def main() -> None:
         if c in table
     ]
     ahead = estimate(table, 64)
+    shown_table = table[shown].astype(object).where(table[shown].notna(), "")
     if args.markdown:
-        print(table[shown].to_markdown(index=False))
+        print(shown_table.to_markdown(index=False))
         if ahead:
             print()
             print(pd.DataFrame([ahead]).to_markdown(index=False))
     else:
-        print(table[shown].to_string(index=False))
+        print(shown_table.to_string(index=False))
         if ahead:
             print(ahead)
 

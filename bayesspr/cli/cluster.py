@@ -13,23 +13,32 @@ from bayesspr.errors import ArgumentError
 CONNECT_TIMEOUT_S = 20
 
 
-def add_cluster_options(p: argparse.ArgumentParser, whole: Any) -> None:
-    """``--workers`` and ``--scheduler`` (one or the other) on a command that forecasts."""
+#: What the cluster does, by command family (the options' help).
+CLUSTER_WORK = {
+    "forecast": "draw the forecast's blocks of zips (the same draws as without it)",
+    "fit": "hold the table's rows and their likelihood where the fit takes the Laplace "
+    "route (the same fit as without it)",
+    "cycle": "draw the forecasts' blocks of zips and hold the SPR fit's rows where it takes "
+    "the Laplace route (the same results as without it)",
+}
+
+
+def add_cluster_options(p: argparse.ArgumentParser, whole: Any, work: str = "forecast") -> None:
+    """``--workers`` and ``--scheduler`` (one or the other); ``work``: a key of CLUSTER_WORK."""
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--workers",
         type=whole,
         default=None,
         metavar="N",
-        help="draw the forecast's blocks of zips on a local Dask cluster of N worker "
-        "processes (the same draws as without it)",
+        help=f"on a local Dask cluster of N worker processes: {CLUSTER_WORK[work]}",
     )
     group.add_argument(
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="draw the forecast's blocks on the Dask cluster whose scheduler is at ADDRESS, "
-        "e.g. tcp://10.0.0.5:8786 (Kubernetes, HPC or cloud; the same draws)",
+        help="on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://10.0.0.5:8786 "
+        f"(Kubernetes, HPC or cloud): {CLUSTER_WORK[work]}",
     )
 
 

@@ -90,8 +90,11 @@ def cmd_fit_volume(args: argparse.Namespace) -> int:
 
 
 def _fit[M: FittedModel](model: M, table: pd.DataFrame, args: argparse.Namespace) -> M:
-    """Fit with the command's seed and sampler options; warnings are shown, not raised."""
-    with warnings.catch_warnings():
+    """Fit with the command's seed and sampler options; warnings are shown, not raised.
+
+    On the Dask cluster ``--workers`` or ``--scheduler`` names, if the command has them.
+    """
+    with warnings.catch_warnings(), dask_client(args) as client:
         warnings.simplefilter("always")
         return model.fit(
             table,
@@ -102,6 +105,7 @@ def _fit[M: FittedModel](model: M, table: pd.DataFrame, args: argparse.Namespace
             chains=args.chains,
             target_accept=args.target_accept,
             start=getattr(args, "start", None),
+            client=client,
         )
 
 

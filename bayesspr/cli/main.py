@@ -268,6 +268,7 @@ def _add_fit(sub: _Subparsers) -> None:
         "included), posterior (enough to predict and plan; several times smaller, "
         "no LOO), all (every group, full precision)",
     )
+    add_cluster_options(p, _whole(1), "fit")
     _strict(p, loaded=False)
     p.set_defaults(func=cmd_fit)
 
@@ -646,7 +647,7 @@ def _add_cycle(sub: _Subparsers) -> None:
     p.add_argument("--tune", type=_positive_int, default=None, help="SPR tuning steps per chain")
     p.add_argument("--chains", type=_chains, default=None, help="SPR chains")
     p.add_argument("--fdr", type=_fraction, default=0.05, help="the monitor's false discovery rate")
-    add_cluster_options(p, _whole(1))
+    add_cluster_options(p, _whole(1), "cycle")
     p.set_defaults(func=cmd_cycle)
 
 

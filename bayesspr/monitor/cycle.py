@@ -240,13 +240,14 @@ def _monitor(previous: _Run, before, month, settings: CycleSettings) -> MonitorR
 
 
 @_step("re-fit the SPR model")
-def _fit_spr(updated: pd.DataFrame, settings: CycleSettings) -> SPRModel:
+def _fit_spr(updated: pd.DataFrame, settings: CycleSettings, client: Any = None) -> SPRModel:
     return SPRModel().fit(
         updated,
         random_seed=settings.seed,
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
+        client=client,
     )
 
 
@@ -406,7 +407,8 @@ def run_cycle(
         Called with a line as each step ends.
     client : distributed.Client, optional
         A Dask client: the forecasts' blocks of zips are drawn on its workers (the same
-        draws as without it; see :func:`bayesspr.forecast`).
+        draws as without it; see :func:`bayesspr.forecast`), and an SPR fit that takes the
+        Laplace route holds its rows there (``SPRModel.fit(client=...)``).
 
     Returns
     -------
@@ -449,7 +451,7 @@ def run_cycle(
         say(report.summary())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        spr = _fit_spr(updated, settings)
+        spr = _fit_spr(updated, settings, client)
         done(STEPS[2])
         volume = _fit_volume(updated, settings)
         done(STEPS[3])

@@ -1,6 +1,7 @@
 """The bayesspr command: help, options and their bounds, safe outputs, strict fits, each command."""
 
 import copy
+import importlib.util
 import json
 import os
 import re
@@ -200,6 +201,11 @@ def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
     assert seen["fit"]["start"] is None  # the model's own: "auto"
     assert main([*args, "--method", "laplace", "--start", "mode"]) == 2
     assert seen["fit"]["method"] == "laplace" and seen["fit"]["start"] == "mode"
+    assert seen["fit"]["client"] is None  # no cluster unless asked for
+    if importlib.util.find_spec("distributed") is not None:
+        assert main([*args, "--workers", "2"]) == 2  # the fit gets a 2-worker local cluster
+        client = seen["fit"]["client"]
+        assert type(client).__name__ == "Client" and client.status == "closed"
     args = [
         "fit-volume",
         "--data",

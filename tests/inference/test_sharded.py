@@ -3,7 +3,9 @@ density, gradient and Laplace fit as in one process."""
 
 from __future__ import annotations
 
+import multiprocessing
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,12 @@ from pymc.blocking import DictToArrayBijection
 from bayesspr import SPRModel, simulate_world
 from bayesspr.data.table import validate
 from bayesspr.errors import ArgumentError
-from bayesspr.inference.sharded import ShardedLogDensity, assign_blocks, compile_log_density
+from bayesspr.inference.sharded import (
+    ShardedLogDensity,
+    assign_blocks,
+    compile_log_density,
+    peak_rss_mib,
+)
 from bayesspr.spr import model as spr_model
 
 distributed = pytest.importorskip("distributed")
@@ -45,6 +52,23 @@ def test_blocks_go_largest_first_to_the_least_loaded_worker():
     given = assign_blocks({"a": 50, "b": 40, "c": 30, "d": 5}, ["w1", "w2", "w3"])
     assert given == {"w1": ["a"], "w2": ["b"], "w3": ["c", "d"]}
     assert assign_blocks({"a": 1}, ["w1", "w2"]) == {"w1": ["a"]}
+
+
+def _peak_in_child(queue) -> None:
+    queue.put(peak_rss_mib())
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux's VmHWM")
+def test_a_spawned_worker_reports_its_own_peak_memory_not_its_parents():
+    """Dask spawns workers from the calling process; ``ru_maxrss`` would carry its peak."""
+    held = np.ones(60_000_000)  # 458 MiB here, none of it in the child
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_peak_in_child, args=(queue,))
+    child.start()
+    peak = queue.get(timeout=120)
+    child.join()
+    assert 0 < peak < peak_rss_mib() - held.nbytes / 2**20 / 2
 
 
 def test_a_layout_refuses_rows_of_a_group_it_does_not_hold(three_cities):
