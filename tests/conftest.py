@@ -134,3 +134,16 @@ def frame_hash():
         return int(pd.util.hash_pandas_object(rounded, index=True).sum())
 
     return digest
+
+
+@pytest.fixture(scope="session")
+def cluster_client():
+    """A 2-worker Dask ``LocalCluster`` (one thread each), shared by the tests that fan out."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

@@ -6,24 +6,12 @@ import functools
 
 import distributed
 import numpy as np
-import pytest
 import xarray as xr
 
 from bayesspr import forecast
 from bayesspr.forecasting import compose
 
 SAMPLES = 40
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 def test_blocks_on_two_workers_give_the_same_draws(

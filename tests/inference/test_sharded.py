@@ -22,7 +22,7 @@ from bayesspr.inference.sharded import (
 )
 from bayesspr.spr import model as spr_model
 
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +35,6 @@ def three_cities():
 def small_blocks(monkeypatch):
     """Blocks of at most 700 rows: the small world's 1,470 rows make three blocks."""
     monkeypatch.setattr(spr_model, "BLOCK_MAX_ROWS", 700)
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 def test_blocks_go_largest_first_to_the_least_loaded_worker():
