@@ -515,7 +515,8 @@ class FittedModel:
     diagnostics : dict
         The convergence verdict of :func:`bayesspr.inference.diagnostics.convergence`.
     pymc_model : pymc.Model or None
-        The PyMC model of the last :meth:`fit` (None after :meth:`load`).
+        The PyMC model of the last :meth:`fit` (None after :meth:`load`); after a fit whose
+        rows were on Dask workers (``client=``), the model with no rows: the priors alone.
     """
 
     #: Class name used in messages and saved-file checks.
