@@ -136,9 +136,13 @@ def frame_hash():
     return digest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster_client():
-    """A 2-worker Dask ``LocalCluster`` (one thread each), shared by the tests that fan out."""
+    """A 2-worker Dask ``LocalCluster`` (one thread each) for a test module that fans out.
+
+    Module-scoped: closed when the module's tests end, so the rest of the suite does not run
+    beside its processes and its client's event loop.
+    """
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
