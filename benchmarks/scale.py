@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,10 +33,6 @@ from pathlib import Path
 import pandas as pd
 
 STEPS = ("simulate", "validate", "spr fit", "volume fit", "forecast", "plan")
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _fit_row(model, seconds: float) -> dict:
@@ -66,6 +61,7 @@ def run_rung(rung: str, samples: int, seed: int) -> list[dict]:
     from bayesspr import SPRModel, VolumeModel, forecast
     from bayesspr.data.table import validate
     from bayesspr.fleet import decisions
+    from bayesspr.inference.sharded import peak_rss_mib
     from bayesspr.simulate.ladder import simulate_network
 
     warnings.simplefilter("ignore")
@@ -76,7 +72,7 @@ def run_rung(rung: str, samples: int, seed: int) -> list[dict]:
         started = time.perf_counter()
         extra = work() or {}
         seconds = time.perf_counter() - started
-        row = {"rung": rung, "step": name, "wall s": round(seconds, 1), "peak MiB": _peak_mib()}
+        row = {"rung": rung, "step": name, "wall s": round(seconds, 1), "peak MiB": peak_rss_mib()}
         row |= extra(seconds) if callable(extra) else extra
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)

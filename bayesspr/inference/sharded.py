@@ -67,26 +67,25 @@ class RowShards:
     rows: dict[str, int]
 
 
-def compile_log_density(model: pm.Model, *, likelihood_only: bool) -> LogDensity:
-    """The log density of ``model`` and its gradient as a function of one raveled vector.
+def compile_likelihood(model: pm.Model) -> LogDensity:
+    """The log-likelihood of ``model``'s rows and its gradient, as a function of one vector.
 
     The vector holds the model's value variables (unconstrained) in ``model.value_vars``
-    order, as :class:`pymc.blocking.DictToArrayBijection` ravels a point.
+    order, as :class:`pymc.blocking.DictToArrayBijection` ravels a point. The observed
+    variables' log density alone: no prior, no Jacobian (PyMC's own
+    ``logp_dlogp_function`` compiles the whole log density, always with the prior).
 
     Parameters
     ----------
     model : pymc.Model
         A model whose free variables are all continuous.
-    likelihood_only : bool
-        The log-likelihood of the observed rows alone (no prior, no Jacobian), or the whole
-        log density.
 
     Returns
     -------
     callable
-        ``x -> (log density, gradient)``, a float and an (n,) array.
+        ``x -> (log-likelihood, gradient)``, a float and an (n,) array.
     """
-    cost = model.datalogp if likelihood_only else model.logp()
+    cost = model.datalogp
     point = model.initial_point()
     point = {var.name: point[var.name] for var in model.value_vars}
     (cost,), joined = join_nonshared_inputs(point, [cost], model.value_vars)
@@ -130,8 +129,7 @@ class ShardLikelihood:
         started = time.perf_counter()
         fitted = model_class.from_config(config)
         self.functions = [
-            compile_log_density(fitted.build_model(block, layout), likelihood_only=True)
-            for block in blocks.values()
+            compile_likelihood(fitted.build_model(block, layout)) for block in blocks.values()
         ]
         self.names = list(blocks)
         self.compile_seconds = time.perf_counter() - started
@@ -219,7 +217,7 @@ class ShardedLogDensity:
     """A model's log density and gradient with its rows' likelihood on Dask workers.
 
     Log prior (a model with no rows, in this process) plus each worker's
-    :class:`ShardLikelihood`; called like the function of :func:`compile_log_density`.
+    :class:`ShardLikelihood`; called like the function of :func:`compile_likelihood`.
     A context manager: leaving it releases the workers' blocks.
 
     Parameters
@@ -248,7 +246,7 @@ class ShardedLogDensity:
             raise ArgumentError(
                 "the Dask cluster has no workers: start some, or fit without client="
             )
-        self.prior = compile_log_density(prior_model, likelihood_only=False)
+        self.prior = prior_model.logp_dlogp_function(ravel_inputs=True)
         self.assignment = assign_blocks(shards.rows, workers)
         _LOG.info(
             "%s: building the likelihood of %d blocks (%d rows) on %d Dask workers",
@@ -289,7 +287,8 @@ class ShardedLogDensity:
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """The whole model's log density and gradient at ``x`` (raveled, unconstrained)."""
         asked = [actor.value_and_gradient(x) for actor in self.actors]
-        total, gradient = self.prior(x)
+        value, grad = self.prior(x)
+        total, gradient = float(value), np.asarray(grad, dtype=float)
         for answer in asked:
             value, grad = answer.result()
             total += value

@@ -17,7 +17,7 @@ from bayesspr.errors import ArgumentError
 from bayesspr.inference.sharded import (
     ShardedLogDensity,
     assign_blocks,
-    compile_log_density,
+    compile_likelihood,
     peak_rss_mib,
 )
 from bayesspr.spr import model as spr_model
@@ -69,18 +69,21 @@ def test_a_layout_refuses_rows_of_a_group_it_does_not_hold(three_cities):
         model.build_model(other, layout)
 
 
-def test_the_compiled_log_density_takes_an_unaligned_vector(three_cities):
-    """A vector from a Dask message may sit at an odd offset of its buffer."""
-    model = SPRModel().build_model(three_cities)
+def test_the_compiled_likelihood_takes_an_unaligned_vector(three_cities):
+    """A vector from a Dask message may sit at an odd offset of its buffer. The likelihood
+    is the whole log density less that of the same model with no rows (the priors)."""
+    spr = SPRModel()
+    model = spr.build_model(three_cities)
+    priors = spr.build_model(three_cities.iloc[:0], spr.model_layout(three_cities))
     start = model.initial_point(0)
     x = DictToArrayBijection.map({v.name: start[v.name] for v in model.value_vars}).data
     unaligned = np.frombuffer(b"\0" + x.astype(float).tobytes(), dtype=float, offset=1)
     assert not unaligned.flags.aligned
-    log_density = compile_log_density(model, likelihood_only=False)
-    value, gradient = log_density(unaligned)
-    expected_value, expected_gradient = model.logp_dlogp_function(ravel_inputs=True)(x)
-    assert value == pytest.approx(float(expected_value), rel=1e-12)
-    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-9, atol=1e-9)
+    value, gradient = compile_likelihood(model)(unaligned)
+    whole_value, whole_gradient = model.logp_dlogp_function(ravel_inputs=True)(x)
+    prior_value, prior_gradient = priors.logp_dlogp_function(ravel_inputs=True)(x)
+    assert value == pytest.approx(float(whole_value - prior_value), rel=1e-12)
+    np.testing.assert_allclose(gradient, whole_gradient - prior_gradient, rtol=1e-9, atol=1e-9)
 
 
 def test_blocks_on_workers_sum_to_the_whole_log_density(three_cities, cluster_client):
