@@ -47,22 +47,14 @@ def _table(rung: str, cities: int | None, seed: int) -> tuple[pd.DataFrame, tupl
     return validate(table, require_routes=True), whole
 
 
-def _reset_peak() -> None:
-    """Reset this process's peak resident memory (Linux: ``VmHWM``) to what it holds now."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
 def run(config: str, rung: str, cities: int | None, seed: int) -> dict:
     """One fit: ``config`` is ``"process"`` or ``"dask:N"`` (N local workers)."""
     from bayesspr import SPRModel
-    from bayesspr.inference.sharded import peak_rss_mib
+    from bayesspr.inference.sharded import peak_rss_mib, reset_peak_rss
 
     warnings.simplefilter("ignore")
     table, whole = _table(rung, cities, seed)
-    _reset_peak()  # the fit's own peak, not the simulation's of the whole rung
+    reset_peak_rss()  # the fit's own peak, not the simulation's of the whole rung
     row = {
         "run": config,
         "rows": len(table),
@@ -108,6 +100,7 @@ def run(config: str, rung: str, cities: int | None, seed: int) -> dict:
         "method": model.diagnostics["method"],
         "parameters": mode["parameters"],
         "Newton steps": mode["iterations"],
+        "gradient norm": mode["gradient_norm"],
         "gradients": gradients,
         "s per gradient": round((seconds - row.get("build s", 0.0)) / gradients, 3),
         "driver peak MiB": round(peak_rss_mib()),

@@ -840,14 +840,16 @@ class FittedModel:
         With blocks, the model has the whole data's parameters and no rows (its priors);
         the rows go to the workers in :meth:`_search_mode`.
         """
-        shards = None if client is None else self.row_shards(prepared)
+        # the blocks (copies of every row) are cut only where the method may be Laplace
+        may_shard = client is not None and method in ("auto", "laplace")
+        shards = self.row_shards(prepared) if may_shard else None
         if shards is None:
             model = self.build_model(prepared)
         else:
             model = self.build_model(shards.no_rows, shards.layout)
         method, method_choice = self._choose_method(method, sampler, prepared, model)
         if client is not None and (shards is None or method != "laplace"):
-            why = "the model has no row blocks" if shards is None else f"method {method!r}"
+            why = f"method {method!r}" if method != "laplace" else "the model has no row blocks"
             _LOG.info(
                 "%s: fitted in this process, not on the Dask cluster (%s)", self.model_name, why
             )

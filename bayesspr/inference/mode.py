@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,10 @@ if TYPE_CHECKING:
 #: Most free parameters a dense Hessian (one gradient each) or NUTS's dense mass matrix (8
 #: bytes times their square) is built for.
 MODE_MAX_PARAMETERS = 3000
+
+#: Most draws from the Gaussian at the mode whitened at once (:meth:`PosteriorMode.draw_chunks`):
+#: the memory of one chunk is 8 bytes × parameters × this, a few times over.
+DRAW_CHUNK = 200
 
 #: Seconds between the mode search's progress lines (logger ``bayesspr``, INFO).
 PROGRESS_EVERY_S = 30.0
@@ -133,11 +137,44 @@ class PosteriorMode:
         """
         return precision_factor(self.precision)
 
+    def draw_chunks(
+        self, n: int, random_seed: int | None, chunk: int = DRAW_CHUNK
+    ) -> Iterator[np.ndarray]:
+        """``n`` draws from the Gaussian at the mode, raveled, ``chunk`` at a time.
+
+        The precision is factored sparse (:func:`precision_factor`), so this works for tens
+        of thousands of parameters whose covariance would not fit in memory; only one
+        chunk's normals and their whitened copies are held at once (at rung L, 41,090
+        parameters, 4,000 draws at once took several GiB). Each draw's normals are one run
+        of the seeded stream, so the draws are the same whatever ``chunk`` is.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws.
+        random_seed : int, optional
+            Seed.
+        chunk : int
+            Most draws made at once.
+
+        Yields
+        ------
+        numpy.ndarray
+            (k, parameters) draws, k ≤ ``chunk``, in the order of ``point`` raveled
+            (unconstrained units).
+        """
+        if chunk < 1:
+            raise ArgumentError(f"chunk is {chunk}; expected a positive number of draws")
+        centre = DictToArrayBijection.map(self.point).data
+        rng = np.random.default_rng(random_seed)
+        for start in range(0, n, chunk):
+            normals = rng.standard_normal((min(chunk, n - start), self.n_parameters))
+            yield centre + self.factor.whiten(normals.T).T
+
     def draws(self, n: int, random_seed: int | None) -> list[dict[str, np.ndarray]]:
         """``n`` draws from the Gaussian at the mode, each as a point by value variable.
 
-        The precision is factored sparse (:func:`precision_factor`), so this works for tens
-        of thousands of parameters whose covariance would not fit in memory.
+        The values of :meth:`draw_chunks` for the same seed, mapped back to the variables.
 
         Parameters
         ----------
@@ -150,12 +187,11 @@ class PosteriorMode:
         -------
         list of dict
         """
-        raveled = DictToArrayBijection.map(self.point)
-        normals = np.random.default_rng(random_seed).standard_normal((self.n_parameters, n))
-        values = raveled.data[:, None] + self.factor.whiten(normals)
+        info = DictToArrayBijection.map(self.point).point_map_info
         return [
-            DictToArrayBijection.rmap(RaveledVars(column, raveled.point_map_info))
-            for column in values.T
+            DictToArrayBijection.rmap(RaveledVars(row, info))
+            for values in self.draw_chunks(n, random_seed)
+            for row in values
         ]
 
     def record(self) -> dict[str, Any]:
@@ -564,24 +600,32 @@ def laplace_posterior(
     xarray.DataTree
         ``posterior`` with every free and deterministic variable on the model's dims.
     """
-    points = mode.draws(chains * draws, random_seed)
     variables = [*model.free_RVs, *model.deterministics]
     names = [var.name for var in variables]
     outputs = _values_to(model, variables)
-    values: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for point in points:
-        for name, value in zip(names, outputs(point), strict=True):
-            values[name].append(np.asarray(value))
+    info = DictToArrayBijection.map(mode.point).point_map_info
+    values: dict[str, np.ndarray] = {}
+    done = 0
+    for chunk in mode.draw_chunks(chains * draws, random_seed):
+        for row in chunk:
+            point = DictToArrayBijection.rmap(RaveledVars(row, info))
+            for name, value in zip(names, outputs(point), strict=True):
+                if name not in values:
+                    values[name] = np.empty(
+                        (chains * draws, *np.shape(value)), np.asarray(value).dtype
+                    )
+                values[name][done] = value
+            done += 1
     return xr.DataTree.from_dict({"posterior": _as_posterior(model, values, chains, draws)})
 
 
 def _as_posterior(
-    model: pm.Model, values: Mapping[str, list[np.ndarray]], chains: int, draws: int
+    model: pm.Model, values: Mapping[str, np.ndarray], chains: int, draws: int
 ) -> xr.Dataset:
-    """Stacked draws by variable as a ``(chain, draw, *dims)`` dataset with the model's coords."""
+    """Draws by variable, ``(chains × draws, *shape)`` each, as ``(chain, draw, *dims)``."""
     data = {}
     for name, stack in values.items():
-        array = np.stack(stack).reshape(chains, draws, *np.shape(stack[0]))
+        array = stack.reshape(chains, draws, *stack.shape[1:])
         dims = list(model.named_vars_to_dims.get(name, ()))
         dims += [f"{name}_dim_{i}" for i in range(len(dims), array.ndim - 2)]
         data[name] = xr.DataArray(array, dims=["chain", "draw", *dims])

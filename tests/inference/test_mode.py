@@ -227,3 +227,21 @@ def test_newton_steps_with_a_sparse_hessian_find_the_same_mode_as_lbfgs():
     assert newton.hessian_gradients == 3 + 2 and quasi.hessian_gradients == 4 + 1
     with pytest.raises(ArgumentError, match="the model has 4 free parameters"):
         find_mode(model, pattern=scipy.sparse.eye_array(3))
+
+
+def test_draws_from_the_mode_are_the_same_whatever_the_chunk():
+    data = regression_table()
+    mode = find_mode(RegressionModel().build_model(data))
+    whole = np.concatenate(list(mode.draw_chunks(500, random_seed=3, chunk=500)))
+    pieces = list(mode.draw_chunks(500, random_seed=3, chunk=64))
+    assert [len(piece) for piece in pieces] == [64] * 7 + [52]
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    points = mode.draws(500, random_seed=3)
+    np.testing.assert_array_equal(points[-1]["beta"], whole[-1, :3])
+    assert not np.array_equal(whole, np.concatenate(list(mode.draw_chunks(500, 4))))
+    # the draws' covariance is the mode's (500 draws: within a few sampling errors)
+    _, covariance = exact_posterior(data)
+    sd = np.sqrt(np.diag(covariance))
+    assert np.all(np.abs(whole[:, :3].std(0) / sd - 1) < 0.15)
+    with pytest.raises(ArgumentError, match="chunk is 0"):
+        next(mode.draw_chunks(5, 1, chunk=0))

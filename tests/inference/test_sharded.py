@@ -141,3 +141,18 @@ def test_a_laplace_fit_on_workers_matches_the_fit_in_process(three_cities, clust
     )
     assert "Dask workers" in on_dask.diagnostics["log_likelihood"]
     assert local.diagnostics["log_likelihood"] == "kept"
+
+
+def test_a_forced_method_that_is_not_laplace_cuts_no_blocks(three_cities, monkeypatch, caplog):
+    """With ``client=`` and method "nuts" the rows stay in this process, uncopied."""
+
+    def no_blocks(*args, **kwargs):
+        raise AssertionError("row_shards was called for a fit that cannot use it")
+
+    spr = SPRModel()
+    monkeypatch.setattr(spr, "row_shards", no_blocks)
+    sampler = spr.sampler_config()
+    with caplog.at_level("INFO", logger="bayesspr"):
+        model, shards, method, _ = spr._model_for(three_cities, "nuts", sampler, object())
+    assert shards is None and method == "nuts" and len(model.observed_RVs) > 0
+    assert "not on the Dask cluster (method 'nuts')" in caplog.text
