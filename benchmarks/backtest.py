@@ -6,13 +6,23 @@ monthly origins from 1 March 2025, each variant re-fitted on the history before 
 routes of the next months forecast given their realised volume, scored per case, level and
 horizon. Prints every fit's diagnostics and the scores table; writes CSVs and PNGs to --out.
 
+With ``--workers 0 2`` it runs the backtest once per entry, side by side: 0 in this process,
+N on a local Dask cluster of N single-threaded workers (each origin × variant a task;
+``bayesspr backtest --workers N``), each into ``--out``/``<run>``, and prints the wall time of
+each, its ratio to the first, and whether its scores equal the first's.
+
     nice -n 15 python benchmarks/backtest.py [--origins 3] [--horizon 3] [--out backtest_out]
+    python benchmarks/backtest.py --workers 0 2
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from pathlib import Path
+
+import pandas as pd
 
 from bayesspr.cli.backtest import backtest_cli
 from bayesspr.evaluation.baselines import BACKTEST_SAMPLER, VARIANTS
@@ -29,20 +39,52 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=BACKTEST_SAMPLER["tune"])
     parser.add_argument("--chains", type=int, default=BACKTEST_SAMPLER["chains"])
     parser.add_argument("--out", default="backtest_out")
-    args = parser.parse_args()
-    t0 = time.perf_counter()
-    backtest_cli(
-        args.world,
-        args.out,
-        args.seed,
-        n_origins=args.origins,
-        horizon_months=args.horizon,
-        variants=args.variants,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=None,
+        help="run once per entry: 0 in this process, N on a local cluster of N workers",
     )
-    print(f"total wall time {time.perf_counter() - t0:.0f} s")
+    args = parser.parse_args()
+    runs = [None] if args.workers is None else args.workers
+    rows = []
+    for workers in runs:
+        out = Path(args.out) if workers is None else Path(args.out) / f"workers_{workers}"
+        with contextlib.ExitStack() as stack:
+            client = None
+            if workers:
+                import distributed
+
+                cluster = stack.enter_context(
+                    distributed.LocalCluster(
+                        n_workers=workers, threads_per_worker=1, dashboard_address=None
+                    )
+                )
+                client = stack.enter_context(distributed.Client(cluster))
+            t0 = time.perf_counter()
+            backtest_cli(
+                args.world,
+                out,
+                args.seed,
+                n_origins=args.origins,
+                horizon_months=args.horizon,
+                variants=args.variants,
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
+                client=client,
+            )
+            seconds = time.perf_counter() - t0
+        print(f"total wall time {seconds:.0f} s")
+        rows.append({"workers": workers or 0, "wall s": round(seconds, 1), "out": out})
+    if len(rows) > 1:
+        first = pd.read_csv(rows[0]["out"] / "backtest_scores.csv")
+        for row in rows:
+            scores = pd.read_csv(row["out"] / "backtest_scores.csv")
+            row["same scores"] = bool(scores.equals(first))
+            row["time ratio"] = round(row["wall s"] / rows[0]["wall s"], 2)
+        print(pd.DataFrame(rows).drop(columns="out").to_markdown(index=False))
 
 
 if __name__ == "__main__":

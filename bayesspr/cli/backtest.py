@@ -38,6 +38,7 @@ def backtest_cli(
     tune: int = BACKTEST_SAMPLER["tune"],
     chains: int = BACKTEST_SAMPLER["chains"],
     warm_start: bool = False,
+    client: Any = None,
 ) -> int:
     """``bayesspr backtest``: run the rolling backtest, print the table, write CSV and PNGs.
 
@@ -63,6 +64,9 @@ def backtest_cli(
     warm_start : bool
         Warm-start each re-fit from the previous origin's (see
         :func:`bayesspr.evaluation.backtest.rolling_backtest`).
+    client : distributed.Client, optional
+        Run the origins and variants as tasks on this Dask cluster (``--workers`` or
+        ``--scheduler``); the same scores.
 
     Returns
     -------
@@ -93,6 +97,7 @@ def backtest_cli(
         seed=seed,
         warm_start=warm_start,
         on_fit=lambda row: print(fit_line(row)),
+        client=client,
     )
     table = scores_table(result)
     with pd.option_context("display.width", 160, "display.max_rows", 500):

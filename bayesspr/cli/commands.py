@@ -315,17 +315,19 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from bayesspr.evaluation.baselines import VARIANTS
 
     variants = VARIANTS if args.variants is None else tuple(args.variants.split(","))
-    return backtest_cli(
-        args.world,
-        args.out,
-        args.seed,
-        n_origins=args.origins,
-        horizon_months=args.horizon,
-        variants=variants,
-        draws=args.draws,
-        tune=args.tune,
-        warm_start=args.warm_start,
-    )
+    with dask_client(args) as client:
+        return backtest_cli(
+            args.world,
+            args.out,
+            args.seed,
+            n_origins=args.origins,
+            horizon_months=args.horizon,
+            variants=variants,
+            draws=args.draws,
+            tune=args.tune,
+            warm_start=args.warm_start,
+            client=client,
+        )
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:

@@ -468,6 +468,7 @@ def _add_backtest(sub: _Subparsers) -> None:
         action="store_true",
         help="start each re-fit at the previous origin's posterior means",
     )
+    add_cluster_options(p, _whole(1), "backtest")
     p.set_defaults(func=cmd_backtest)
 
 

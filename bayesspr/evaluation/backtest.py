@@ -25,7 +25,7 @@ from bayesspr.data import table as data_mod
 from bayesspr.errors import EvaluationError
 from bayesspr.evaluation.baselines import VARIANTS, forecast_draws
 from bayesspr.evaluation.scores import summarise_scores, unit_scores
-from bayesspr.spr.model import LEVELS, SPRModel
+from bayesspr.spr.model import LEVELS
 
 #: Hard cases, each scored on its own (zip level); see :func:`hard_case_flags`.
 HARD_CASES = ("new_van", "volume_beyond", "new_zip", "moved_zip", "new_station", "demand_shock")
@@ -154,6 +154,7 @@ def rolling_backtest(
     seed: int = 0,
     on_fit: Callable[[dict[str, Any]], None] | None = None,
     warm_start: bool = False,
+    client: Any = None,
 ) -> Backtest:
     """Rolling-origin backtest with a monthly re-fit.
 
@@ -161,6 +162,10 @@ def rolling_backtest(
     routes of the rows of the next ``horizon_months`` calendar months, given their realised
     packages and stops. Route draws are summed per day to zips, stations and cities and
     scored; hard cases (:func:`hard_case_flags`) are scored on their own at the zip level.
+
+    Each origin × variant is a task of its own, with its own random streams (seeded by
+    ``seed``, the origin's position and the variant), so the results do not depend on which
+    other variants run or on where the task runs: here in turn, or on a Dask cluster.
 
     Parameters
     ----------
@@ -184,47 +189,129 @@ def rolling_backtest(
     on_fit : callable, optional
         Called with each fit's row of :attr:`Backtest.fits` as soon as it is done (the
         command line prints it with :func:`bayesspr.cli.backtest.fit_line`); None: silent.
+        On a cluster the rows come in the order the tasks end.
     warm_start : bool
         Start each fitted variant's chains at its posterior means from the previous origin;
-        the first origin starts cold. Off by default: on the demo world it did not help
-        (``benchmarks/warm_start.py``: lower ESS, higher R-hat at about the same cost).
+        the first origin starts cold. A variant's origins are then one task, run in order.
+        Off by default: on the demo world it did not help (``benchmarks/warm_start.py``:
+        lower ESS, higher R-hat at about the same cost).
+    client : distributed.Client, optional
+        Run the tasks on this Dask cluster (the table sent to each worker once); the same
+        results as without it. None: in this process, one after another.
 
     Returns
     -------
     Backtest
-        Unit scores and fit diagnostics.
+        Unit scores and fit diagnostics, in origin then variant order.
+
+    Raises
+    ------
+    EvaluationError
+        If a variant is unknown, or an origin leaves no training or no test rows.
     """
     table = data_mod.validate(world_table)
     shock = pd.Timestamp(shock_start) if shock_start is not None else None
-    rng = np.random.default_rng([seed, 3])
-    units, fits = [], []
-    previous: dict[str, SPRModel] = {}  # each fitted variant's fit at the last origin
-    for origin in (pd.Timestamp(o) for o in origins):
-        train, test = _split_at(table, origin, horizon_months)
+    origins = [pd.Timestamp(o) for o in origins]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise EvaluationError(f"unknown variant {unknown[0]!r}; expected one of {VARIANTS}")
+    for origin in origins:  # refused before any fit
+        _split_at(table, origin, horizon_months)
+    settings = BacktestSettings(horizon_months, shock, sampler, max_samples, seed, warm_start)
+    tasks = (
+        [[(i, v) for i in range(len(origins))] for v in variants]
+        if warm_start
+        else [[(i, v)] for i in range(len(origins)) for v in variants]
+    )
+    done: dict[tuple[int, str], tuple[dict[str, Any], list[pd.DataFrame]]] = {}
+
+    def record(results: list[tuple[int, str, dict[str, Any], list[pd.DataFrame]]]) -> None:
+        for i, variant, fit, units in results:
+            done[i, variant] = fit, units
+            if on_fit is not None:
+                on_fit(fit)
+
+    if client is None:
+        for task in tasks:
+            record(run_backtest_task(table, origins, task, settings))
+    else:
+        from distributed import as_completed
+
+        shared = client.scatter(table, broadcast=True)
+        futures = [
+            client.submit(run_backtest_task, shared, origins, task, settings, pure=False)
+            for task in tasks
+        ]
+        for future in as_completed(futures):
+            record(future.result())
+            future.release()
+    order = [(i, v) for i in range(len(origins)) for v in variants]
+    fits = [done[key][0] for key in order]
+    units = [unit for key in order for unit in done[key][1]]
+    return Backtest(units=pd.concat(units, ignore_index=True), fits=pd.DataFrame(fits))
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """What every task of one :func:`rolling_backtest` shares (see its parameters)."""
+
+    horizon_months: int
+    shock_start: pd.Timestamp | None
+    sampler: dict[str, int] | None
+    max_samples: int
+    seed: int
+    warm_start: bool
+
+
+def run_backtest_task(
+    table: pd.DataFrame,
+    origins: Sequence[pd.Timestamp],
+    task: Sequence[tuple[int, str]],
+    settings: BacktestSettings,
+) -> list[tuple[int, str, dict[str, Any], list[pd.DataFrame]]]:
+    """One task of a backtest: variants at origins (by position), in the order given.
+
+    With ``settings.warm_start`` each fit starts from the previous one of the task (a task
+    is then one variant's origins in order).
+
+    Returns
+    -------
+    list of tuple
+        Per origin × variant: the origin's position, the variant, its row of
+        :attr:`Backtest.fits` and its blocks of :attr:`Backtest.units`.
+    """
+    out = []
+    previous = None
+    for i, variant in task:
+        origin = origins[i]
+        train, test = _split_at(table, origin, settings.horizon_months)
         horizon = (
             (test["date"].dt.year - origin.year) * 12 + test["date"].dt.month - origin.month + 1
         ).to_numpy()
-        flags = hard_case_flags(train, test, shock)
-        for variant in variants:
-            draws, info = forecast_draws(
+        flags = hard_case_flags(train, test, settings.shock_start)
+        draws, info = forecast_draws(
+            variant,
+            train,
+            test,
+            seed=settings.seed,
+            sampler=settings.sampler,
+            max_samples=settings.max_samples,
+            warm_start=previous if settings.warm_start else None,
+        )
+        previous = info.pop("model", None)
+        rng = np.random.default_rng([settings.seed, 3, i, VARIANTS.index(variant)])
+        if variant == "gbm":  # quantile members, not joint draws: sum as independent
+            draws = rng.permuted(draws, axis=0)
+        meta = {"variant": variant, "origin": origin, "horizon": horizon}
+        out.append(
+            (
+                i,
                 variant,
-                train,
-                test,
-                seed=seed,
-                sampler=sampler,
-                max_samples=max_samples,
-                warm_start=previous.get(variant) if warm_start else None,
+                _fit_row(variant, origin, len(train), info),
+                _scored_units(draws, test, flags, meta, rng),
             )
-            if "model" in info:
-                previous[variant] = info.pop("model")
-            fits.append(_fit_row(variant, origin, len(train), info))
-            if on_fit is not None:
-                on_fit(fits[-1])
-            if variant == "gbm":  # quantile members, not joint draws: sum as independent
-                draws = rng.permuted(draws, axis=0)
-            meta = {"variant": variant, "origin": origin, "horizon": horizon}
-            units += _scored_units(draws, test, flags, meta, rng)
-    return Backtest(units=pd.concat(units, ignore_index=True), fits=pd.DataFrame(fits))
+        )
+    return out
 
 
 def _split_at(

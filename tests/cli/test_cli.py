@@ -228,6 +228,10 @@ def test_fit_and_backtest_pass_their_options_through(tmp_path, monkeypatch):
     monkeypatch.setattr(backtest, "backtest_cli", lambda *a, **k: seen.update(backtest=k) or 0)
     assert main(["backtest", "--warm-start", "--origins", "2"]) == 0
     assert seen["backtest"]["warm_start"] is True and seen["backtest"]["n_origins"] == 2
+    assert seen["backtest"]["client"] is None
+    if importlib.util.find_spec("distributed") is not None:
+        assert main(["backtest", "--workers", "2"]) == 0  # the tasks go to a local cluster
+        assert type(seen["backtest"]["client"]).__name__ == "Client"
 
 
 # --- outputs are checked before any work ----------------------------------------------------

@@ -12,6 +12,8 @@ from sklearn.metrics import mean_pinball_loss
 from bayesspr import SPRModel, simulate_world
 from bayesspr import evaluation as bt
 from bayesspr.data.table import validate
+from bayesspr.errors import EvaluationError
+from bayesspr.evaluation import backtest as backtest_engine
 from bayesspr.evaluation.scores import extrapolation_split
 
 
@@ -157,6 +159,42 @@ def test_rolling_backtest_scores_every_level_case_and_horizon(tmp_path):
     assert len(all_zip) == n_zip_days
     assert bt.plot_pit(result, tmp_path / "pit.png").stat().st_size > 0
     assert bt.plot_coverage(result, tmp_path / "cov.png").stat().st_size > 0
+
+
+def test_a_backtest_on_dask_workers_scores_exactly_as_in_process(cluster_client):
+    """Each origin × variant is a task with its own streams: the same scores on two workers."""
+    world = simulate_world()
+    origins = ["2025-02-01", "2025-03-01"]
+    here = bt.rolling_backtest(world.table, origins, 1, ["physics"], seed=2)
+    seen = []
+    there = bt.rolling_backtest(
+        world.table, origins, 1, ["physics"], seed=2, client=cluster_client, on_fit=seen.append
+    )
+    pd.testing.assert_frame_equal(here.units, there.units)
+    columns = ["variant", "origin", "train_rows"]
+    pd.testing.assert_frame_equal(here.fits[columns], there.fits[columns])
+    # one line per task as it ends, in whatever order the workers finish
+    assert sorted(r["origin"] for r in seen) == list(there.fits["origin"])
+    with pytest.raises(EvaluationError, match="unknown variant 'prophet'"):
+        bt.rolling_backtest(world.table, origins, 1, ["prophet"], client=cluster_client)
+
+
+def test_a_variants_scores_do_not_depend_on_the_variants_beside_it(monkeypatch):
+    world = simulate_world()
+    origins = ["2025-02-01", "2025-03-01"]
+    alone = bt.rolling_backtest(world.table, origins, 1, ["physics"], seed=2)
+    real = backtest_engine.forecast_draws
+
+    def cheap_gbm(variant, train, test, **kwargs):  # the boosters are tested elsewhere
+        if variant != "gbm":
+            return real(variant, train, test, **kwargs)
+        return np.ones((20, len(test))), {"variant": "gbm", "seconds": 0.0}
+
+    monkeypatch.setattr(backtest_engine, "forecast_draws", cheap_gbm)
+    both = bt.rolling_backtest(world.table, origins, 1, ["gbm", "physics"], seed=2)
+    physics = both.units[both.units["variant"] == "physics"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone.units, physics)
+    assert list(both.fits["variant"]) == ["gbm", "physics", "gbm", "physics"]
 
 
 @pytest.mark.slow
