@@ -20,7 +20,6 @@ Usage: ``python benchmarks/forecast_speed.py [--zips 10000] [--samples 200]``.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 import warnings
 from pathlib import Path
@@ -35,6 +34,7 @@ from bayesspr.cli.demo import DEMO_HORIZON_DAYS
 from bayesspr.data.network import Network
 from bayesspr.data.table import validate
 from bayesspr.forecasting.compose import CHUNK_ELEMENTS, forecast, horizon_days
+from bayesspr.inference.sharded import peak_rss_mib
 from bayesspr.simulate.ladder import simulate_network
 from bayesspr.spr.physics import ZoneDay
 from bayesspr.volume.model import VolumeModel
@@ -162,13 +162,13 @@ def main() -> None:
     network = Network.from_table(table)
     big = lazy_volume(table, args.samples)
     del table
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss0 = peak_rss_mib()
     started = time.perf_counter()
     result = forecast(
         spr, big, network=network, n_samples=args.samples, random_seed=0, keep_zips=False
     )
     t_big = time.perf_counter() - started
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss1 = peak_rss_mib()
     n_cells = args.zips * result.draws.sizes["date"]
     print(
         f"vectorised: {args.zips} zips x {result.draws.sizes['date']} days x {args.samples} "

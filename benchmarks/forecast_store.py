@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from forecast_speed import HORIZON_DAYS, fits, lazy_volume
 
 from bayesspr.data.network import Network
 from bayesspr.forecasting.compose import forecast
+from bayesspr.inference.sharded import peak_rss_mib
 from bayesspr.simulate.ladder import simulate_network
 
 
@@ -41,7 +41,7 @@ def child(mode: str, rung: str, samples: int, cache: str, folder: str) -> dict:
     network = Network.from_table(table)
     volume = lazy_volume(table, samples)
     del table
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss0 = peak_rss_mib()
     store = Path(folder) / "draws.zarr" if mode == "store" else None
     started = time.perf_counter()
     result = forecast(spr, volume, network=network, n_samples=samples, random_seed=0, store=store)
@@ -58,7 +58,7 @@ def child(mode: str, rung: str, samples: int, cache: str, folder: str) -> dict:
         picked = draws["routes_zip"].sel(zip=mine).load()
         out["read_one_station_s"] = time.perf_counter() - started
         out["read_one_station_zips"] = int(picked.sizes["zip"])
-    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mib"] = peak_rss_mib()
     return out
 
 

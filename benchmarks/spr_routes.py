@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from bayesspr.inference.sharded import peak_rss_mib
 from bayesspr.reporting.spr_report import PHYSICS_CONSTANTS
 
 #: The physics constants compared between routes (the report's), and the route noise.
@@ -71,7 +71,7 @@ def run_route(route: str, rung: str, seed: int, holdout_days: int) -> dict:
         "route": route,
         "rows": len(train),
         "fit s": round(seconds, 1),
-        "peak MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak MiB": round(peak_rss_mib()),
         "means": {k: float(stacked[k].mean()) for k in CONSTANTS},
         "sds": {k: float(stacked[k].std()) for k in CONSTANTS},
     }

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 import warnings
 
 import pandas as pd
+
+from bayesspr.inference.sharded import peak_rss_mib
 
 MODELS = ("default", "zip-day")
 
@@ -56,7 +57,7 @@ def fit_once(model_name: str, n_zips: int, days: int, draws: int, tune: int) -> 
         model.fit(world.table, random_seed=1, draws=draws, tune=tune)
     wall = time.perf_counter() - start
     d = model.diagnostics
-    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    peak_gib = peak_rss_mib() / 1024
     return {
         "model": model_name,
         "zips": world.table["zip"].nunique(),

@@ -245,3 +245,20 @@ def test_draws_from_the_mode_are_the_same_whatever_the_chunk():
     assert np.all(np.abs(whole[:, :3].std(0) / sd - 1) < 0.15)
     with pytest.raises(ArgumentError, match="chunk is 0"):
         next(mode.draw_chunks(5, 1, chunk=0))
+
+
+def test_a_search_stopped_early_is_finished_by_newton_steps_with_the_modes_hessian(caplog):
+    """Two L-BFGS steps leave the point far out; Newton steps with the Hessian there bring
+    it to the mode, and the Newton decrement (posterior sd from it) says how close."""
+    data = regression_table()
+    mean, _ = exact_posterior(data)
+    model = RegressionModel().build_model(data)
+    with caplog.at_level(logging.WARNING, logger="bayesspr"):
+        finished = find_mode(model, max_iterations=2)
+    assert 1 <= finished.polish_steps <= 3
+    assert finished.newton_decrement <= 0.01
+    assert finished.point["beta"] == pytest.approx(mean, abs=1e-4)
+    assert finished.record()["newton_decrement"] == finished.newton_decrement
+    assert "posterior sd from the mode" not in caplog.text
+    converged = find_mode(model)
+    assert converged.polish_steps == 0 and converged.newton_decrement < 1e-3
