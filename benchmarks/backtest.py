@@ -9,7 +9,8 @@ horizon. Prints every fit's diagnostics and the scores table; writes CSVs and PN
 With ``--workers 0 2`` it runs the backtest once per entry, side by side: 0 in this process,
 N on a local Dask cluster of N single-threaded workers (each origin × variant a task;
 ``bayesspr backtest --workers N``), each into ``--out``/``<run>``, and prints the wall time of
-each, its ratio to the first, and whether its scores equal the first's.
+each, its ratio to the first, whether its scores equal the first's, and which variants'
+do not.
 
     nice -n 15 python benchmarks/backtest.py [--origins 3] [--horizon 3] [--out backtest_out]
     python benchmarks/backtest.py --workers 0 2
@@ -18,13 +19,13 @@ each, its ratio to the first, and whether its scores equal the first's.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from bayesspr.cli.backtest import backtest_cli
+from bayesspr.cli.cluster import dask_client
 from bayesspr.evaluation.baselines import BACKTEST_SAMPLER, VARIANTS
 
 
@@ -51,17 +52,7 @@ def main() -> None:
     rows = []
     for workers in runs:
         out = Path(args.out) if workers is None else Path(args.out) / f"workers_{workers}"
-        with contextlib.ExitStack() as stack:
-            client = None
-            if workers:
-                import distributed
-
-                cluster = stack.enter_context(
-                    distributed.LocalCluster(
-                        n_workers=workers, threads_per_worker=1, dashboard_address=None
-                    )
-                )
-                client = stack.enter_context(distributed.Client(cluster))
+        with dask_client(argparse.Namespace(workers=workers, scheduler=None)) as client:
             t0 = time.perf_counter()
             backtest_cli(
                 args.world,
@@ -83,6 +74,13 @@ def main() -> None:
         for row in rows:
             scores = pd.read_csv(row["out"] / "backtest_scores.csv")
             row["same scores"] = bool(scores.equals(first))
+            row["variants that differ"] = ", ".join(
+                variant
+                for variant in args.variants
+                if not scores[scores["variant"] == variant]
+                .reset_index(drop=True)
+                .equals(first[first["variant"] == variant].reset_index(drop=True))
+            )
             row["time ratio"] = round(row["wall s"] / rows[0]["wall s"], 2)
         print(pd.DataFrame(rows).drop(columns="out").to_markdown(index=False))
 
