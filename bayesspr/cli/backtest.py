@@ -66,7 +66,8 @@ def backtest_cli(
         :func:`bayesspr.evaluation.backtest.rolling_backtest`).
     client : distributed.Client, optional
         Run the origins and variants as tasks on this Dask cluster (``--workers`` or
-        ``--scheduler``); the same scores.
+        ``--scheduler``); the same seeds (see
+        :func:`bayesspr.evaluation.backtest.rolling_backtest`).
 
     Returns
     -------

@@ -19,7 +19,7 @@ CLUSTER_WORK = {
     "fit": "hold the table's rows and their likelihood where the fit takes the Laplace "
     "route (the same fit as without it)",
     "backtest": "run each origin and variant (each warm-started variant's origins) as a task "
-    "(the same scores as without it)",
+    "(the same seeds as without it)",
     "cycle": "draw the forecasts' blocks of zips and hold the SPR fit's rows where it takes "
     "the Laplace route (the same results as without it)",
 }

@@ -165,7 +165,9 @@ def rolling_backtest(
 
     Each origin × variant is a task of its own, with its own random streams (seeded by
     ``seed``, the origin's position and the variant), so the results do not depend on which
-    other variants run or on where the task runs: here in turn, or on a Dask cluster.
+    other variants run, and a task gets the same seeds wherever it runs: here in turn, or on
+    a Dask cluster. The variants without a fit then score the same bit for bit; the fitted
+    ones' NUTS draws were not always bit-identical between runs (docs/backtest.md).
 
     Parameters
     ----------
@@ -196,8 +198,8 @@ def rolling_backtest(
         Off by default: on the demo world it did not help (``benchmarks/warm_start.py``:
         lower ESS, higher R-hat at about the same cost).
     client : distributed.Client, optional
-        Run the tasks on this Dask cluster (the table sent to each worker once); the same
-        results as without it. None: in this process, one after another.
+        Run the tasks on this Dask cluster (the table sent to each worker once), with the
+        same seeds as without it. None: in this process, one after another.
 
     Returns
     -------

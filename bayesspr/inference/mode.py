@@ -189,10 +189,30 @@ class PosteriorMode:
             normals = rng.standard_normal((min(chunk, n - start), self.n_parameters))
             yield centre + self.factor.whiten(normals.T).T
 
+    def draw_points(self, n: int, random_seed: int | None) -> Iterator[dict[str, np.ndarray]]:
+        """The draws of :meth:`draw_chunks` one at a time, each as a point by value variable.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws.
+        random_seed : int, optional
+            Seed.
+
+        Yields
+        ------
+        dict of str to numpy.ndarray
+            One draw (unconstrained), by value variable.
+        """
+        info = DictToArrayBijection.map(self.point).point_map_info
+        for values in self.draw_chunks(n, random_seed):
+            for row in values:
+                yield DictToArrayBijection.rmap(RaveledVars(row, info))
+
     def draws(self, n: int, random_seed: int | None) -> list[dict[str, np.ndarray]]:
         """``n`` draws from the Gaussian at the mode, each as a point by value variable.
 
-        The values of :meth:`draw_chunks` for the same seed, mapped back to the variables.
+        :meth:`draw_points` for the same seed, as a list.
 
         Parameters
         ----------
@@ -205,12 +225,7 @@ class PosteriorMode:
         -------
         list of dict
         """
-        info = DictToArrayBijection.map(self.point).point_map_info
-        return [
-            DictToArrayBijection.rmap(RaveledVars(row, info))
-            for values in self.draw_chunks(n, random_seed)
-            for row in values
-        ]
+        return list(self.draw_points(n, random_seed))
 
     def record(self) -> dict[str, Any]:
         """What the search took, as JSON-able data (kept in a fit's diagnostics).
@@ -684,19 +699,12 @@ def laplace_posterior(
     variables = [*model.free_RVs, *model.deterministics]
     names = [var.name for var in variables]
     outputs = _values_to(model, variables)
-    info = DictToArrayBijection.map(mode.point).point_map_info
     values: dict[str, np.ndarray] = {}
-    done = 0
-    for chunk in mode.draw_chunks(chains * draws, random_seed):
-        for row in chunk:
-            point = DictToArrayBijection.rmap(RaveledVars(row, info))
-            for name, value in zip(names, outputs(point), strict=True):
-                if name not in values:
-                    values[name] = np.empty(
-                        (chains * draws, *np.shape(value)), np.asarray(value).dtype
-                    )
-                values[name][done] = value
-            done += 1
+    for done, point in enumerate(mode.draw_points(chains * draws, random_seed)):
+        for name, value in zip(names, outputs(point), strict=True):
+            if name not in values:
+                values[name] = np.empty((chains * draws, *np.shape(value)), np.asarray(value).dtype)
+            values[name][done] = value
     return xr.DataTree.from_dict({"posterior": _as_posterior(model, values, chains, draws)})
 
 
