@@ -67,6 +67,9 @@ def cycle_cli(args: argparse.Namespace) -> int:
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,
+        volume_draws=args.volume_draws,
+        volume_tune=args.volume_tune,
+        volume_chains=args.volume_chains,
         fdr=args.fdr,
     )
     with dask_client(args) as client:

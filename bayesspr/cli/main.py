@@ -647,6 +647,13 @@ def _add_cycle(sub: _Subparsers) -> None:
     p.add_argument("--draws", type=_positive_int, default=None, help="SPR draws per chain")
     p.add_argument("--tune", type=_positive_int, default=None, help="SPR tuning steps per chain")
     p.add_argument("--chains", type=_chains, default=None, help="SPR chains")
+    p.add_argument(
+        "--volume-draws", type=_positive_int, default=None, help="volume draws per chain"
+    )
+    p.add_argument(
+        "--volume-tune", type=_positive_int, default=None, help="volume tuning steps per chain"
+    )
+    p.add_argument("--volume-chains", type=_chains, default=None, help="volume chains")
     p.add_argument("--fdr", type=_fraction, default=0.05, help="the monitor's false discovery rate")
     add_cluster_options(p, _whole(1), "cycle")
     p.set_defaults(func=cmd_cycle)

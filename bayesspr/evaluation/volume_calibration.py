@@ -6,7 +6,7 @@ months and pools the worlds: the share of station-days inside the 80 % interval,
 station-months inside the 90 % interval and of zip-months inside the 80 % interval at forecast
 months 1, 6 and 16, and of city-months inside the 90 % interval (the sum of a city's
 stations: are they forecast with the correlation they have?), each with the 99 % band around
-nominal it should fall in. ``make validate`` (``tests/volume/test_station_shares.py``) and
+nominal it should fall in. ``make validate`` (``tests/volume/test_volume_intervals.py``) and
 ``benchmarks/volume_coverage.py`` both use it.
 
 The units of one world share its growth and level errors (the days of a station, the stations

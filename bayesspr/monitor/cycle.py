@@ -107,6 +107,8 @@ class CycleSettings:
         Seed of the fits, the forecasts and the monitor.
     draws, tune, chains : int, optional
         SPR sampler settings (default: the spec's).
+    volume_draws, volume_tune, volume_chains : int, optional
+        The volume model's sampler settings, per block (default: its spec's).
     fdr : float
         The monitor's false discovery rate (–).
     """
@@ -118,6 +120,9 @@ class CycleSettings:
     draws: int | None = None
     tune: int | None = None
     chains: int | None = None
+    volume_draws: int | None = None
+    volume_tune: int | None = None
+    volume_chains: int | None = None
     fdr: float = 0.05
 
 
@@ -253,7 +258,13 @@ def _fit_spr(updated: pd.DataFrame, settings: CycleSettings, client: Any = None)
 
 @_step("re-fit the volume model")
 def _fit_volume(updated: pd.DataFrame, settings: CycleSettings) -> VolumeModel:
-    return VolumeModel().fit(updated, random_seed=settings.seed)
+    sampler = {
+        "draws": settings.volume_draws,
+        "tune": settings.volume_tune,
+        "chains": settings.volume_chains,
+    }
+    given = {name: value for name, value in sampler.items() if value is not None}
+    return VolumeModel().fit(updated, random_seed=settings.seed, **given)
 
 
 def _vans(spr, volume, updated, start, settings: CycleSettings, client=None) -> tuple:

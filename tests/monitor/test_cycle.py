@@ -2,8 +2,8 @@
 
 Run 1 takes the first six weeks as history and the next four as its new month (no earlier run:
 nothing to monitor); run 2 takes run 1's history and the four weeks after, with a zip taken
-over at CHI2 injected. Fits are short (2 chains × 200 draws): the cycle is under test, not
-the models.
+over at CHI2 injected. Fits are short (SPR 2 chains × 200 draws, volume 2 chains × 250 per
+block): the cycle is under test, not the models.
 """
 
 import hashlib
@@ -22,7 +22,10 @@ from bayesspr.io.warehouse import read_query, record_run, recorded_runs
 from bayesspr.monitor.cycle import STEPS
 from bayesspr.simulate import inject_event
 
-FAST = ["--draws", "200", "--tune", "300", "--chains", "2", "--samples", "200"]
+FAST = [
+    *("--draws", "200", "--tune", "300", "--chains", "2", "--samples", "200"),
+    *("--volume-draws", "250", "--volume-tune", "300", "--volume-chains", "2"),
+]
 WEEKS = pd.Timedelta(days=28)
 
 
@@ -77,6 +80,7 @@ def test_each_run_has_its_folder_and_lineage(two_runs):
     assert m1["previous_run"] is None and m2["previous_run"] == "2025-02"
     assert m2["history_last_date"] == "2025-04-13" and m2["new_month"][0] == "2025-03-17"
     assert set(m2["model_spec_ids"]) == {"spr", "volume"} and m2["bayesspr_version"]
+    assert (m2["settings"]["volume_draws"], m2["settings"]["volume_chains"]) == (250, 2)
     assert m2["inputs"]["history"]["path"].endswith("2025-02/history.parquet")
     assert len(m2["inputs"]["new_month"]["sha256"]) == 64
     for name, digest in m2["files"].items():

@@ -1,4 +1,8 @@
-"""The volume model (station totals × zip shares): recovery, honest intervals, chunks, files."""
+"""The volume model (station totals × zip shares): recovery, chunks, files.
+
+The recovery fits run 2 chains of 1,000 draws (R-hat and ESS asserted on them); the
+intervals' coverage is in ``test_volume_intervals.py``.
+"""
 
 import warnings
 
@@ -7,9 +11,12 @@ import pandas as pd
 import pytest
 
 from bayesspr.errors import SpecError, VolumeDataError
-from bayesspr.evaluation.volume_calibration import effect_coverage
 from bayesspr.simulate.volume_worlds import EFFECT_WORLDS, simulate_volume_world
 from bayesspr.volume.model import TimeDesign, VolumeModel
+
+#: The recovery fits: two chains (nutpie's chains share the GIL in the volume Ops' object-mode
+#: calls, so four chains on two cores take twice as long) of the default 1,000 draws.
+RECOVERY_FIT = {"random_seed": 1, "chains": 2}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +35,7 @@ def shock_world():
 def shock_fit(shock_world):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return VolumeModel(regressors=shock_world.regressors).fit(shock_world.table, random_seed=1)
+        return VolumeModel(regressors=shock_world.regressors).fit(shock_world.table, **RECOVERY_FIT)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +50,7 @@ def drift_world():
 def drift_fit(drift_world):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return VolumeModel(regressors=drift_world.regressors).fit(drift_world.table, random_seed=1)
+        return VolumeModel(regressors=drift_world.regressors).fit(drift_world.table, **RECOVERY_FIT)
 
 
 def test_a_city_walk_is_learned_and_moves_the_city_stations_together(drift_fit, drift_world):
@@ -85,7 +92,7 @@ def city_day_fit(city_day_world):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return VolumeModel(regressors=city_day_world.regressors).fit(
-            city_day_world.table, random_seed=1
+            city_day_world.table, **RECOVERY_FIT
         )
 
 
@@ -156,124 +163,6 @@ def test_fit_converges_and_recovers_growth(shock_fit, shock_world):
     # the station-day noise holds the shared shock (0.08) and the zips' own noise
     noise = float(shock_fit.idata["posterior"]["noise_sd_station"].median())
     assert 0.06 < noise < 0.11
-
-
-#: Coverages recorded per horizon: (column of EffectCoverage.table, label).
-COVERAGES = (
-    ("station_day", "80 % station-day"),
-    ("station_month", "90 % station-month"),
-    ("zip_month", "80 % zip-month"),
-)
-
-
-def _coverage_evidence(result, effect, request, evidence, coverages=COVERAGES):
-    """Record each horizon's coverages; return whether all lie inside their bands."""
-    inside = result.inside()
-    for month, row in result.table.iterrows():
-        for name, label in coverages:
-            evidence.record(
-                request,
-                f"volume {effect}: {label} coverage, forecast month {month}",
-                f"{row[name]:.3f} of {int(row[f'{name}_n'])}",
-                f"{row[f'{name}_lo']:.3f}–{row[f'{name}_hi']:.3f} (99 %, the forecast's own "
-                f"band; binomial {row[f'{name}_binom_lo']:.3f}–{row[f'{name}_binom_hi']:.3f})",
-                bool(inside.loc[month, name]),
-            )
-    # city-months (benchmarks/volume_coverage.py) need many cities: 2 per world are too few here
-    return bool(inside[[name for name, _ in coverages]].to_numpy().all())
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "effect",
-    [
-        "station_day_shocks",
-        *[
-            pytest.param(e, marks=pytest.mark.validation)
-            for e in EFFECT_WORLDS
-            if e != "station_day_shocks"
-        ],
-    ],
-)
-def test_intervals_cover_by_horizon_on_effect_worlds(effect, request, evidence):
-    """Two seeded worlds of one effect, pooled: months 1, 6 and 16 inside the 99 % bands.
-
-    ``make test`` runs the station-day-shock worlds (the effect the zip-day model missed
-    most); ``make validate`` runs every effect and writes the table in the docs.
-    """
-    result = effect_coverage(
-        lambda world: VolumeModel(regressors=world.regressors),
-        effect,
-        [3, 4],
-        fit_kwargs={"draws": 500, "tune": 500},
-    )
-    assert all(f["divergences"] == 0 for f in result.fits), result.fits
-    assert _coverage_evidence(result, effect, request, evidence), result.table
-
-
-#: Two ways to lay out forty city paths: (seeds, cities per world).
-FORTY_CITY_LAYOUTS = {"4cities": (list(range(10, 20)), 4), "20cities": ([10, 11], 20)}
-
-#: Layouts where an effect's intervals are known to miss (docs/volume.md): recorded, and
-#: expected to fail until the model handles them.
-OPEN_ON_FORTY_CITIES = {
-    ("station_yearly", "4cities"): "four cities per fit cannot rule out a walk of a few "
-    "percent a year, so the stations' cycles and growth stay uncertain: station-days and "
-    "zip-months over-cover at month 16 (covered with twenty cities per fit)",
-    ("city_day_shocks", "4cities"): "the same on the city-day-shock worlds since the model "
-    "has the shock: zip-months at month 16 cover 0.969 against a band top of 0.966 (0.84 "
-    "with twenty cities per fit)",
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("effect", "layout"),
-    [
-        pytest.param(
-            effect,
-            layout,
-            marks=[
-                pytest.mark.validation,
-                *(
-                    [pytest.mark.xfail(reason=f"open in issue 29: {OPEN_ON_FORTY_CITIES[key]}")]
-                    if (key := (effect, layout)) in OPEN_ON_FORTY_CITIES
-                    else []
-                ),
-            ],
-            id=f"{effect}-{layout}",
-        )
-        for layout in FORTY_CITY_LAYOUTS
-        for effect in ("growth_drift", "city_day_shocks", "station_yearly")
-    ],
-)
-def test_forty_cities_give_honest_intervals(effect, layout, request, evidence):
-    """Forty city paths and eighty stations: ten worlds of four cities or two of twenty.
-
-    The effects that move a city's stations together (its walk, its daily shocks) or that a
-    year of history barely tells from a walk (a station's own cycle) need many cities to be
-    scored: two worlds of two cities give four city paths, and the forecast's own bands on
-    them are wide. How many cities one fit sees matters too: four cannot rule out a walk of a
-    few percent a year; twenty can (docs/volume.md). Every coverage, at months 1, 6 and 16,
-    inside its band.
-    """
-    seeds, n_cities = FORTY_CITY_LAYOUTS[layout]
-    result = effect_coverage(
-        lambda world: VolumeModel(regressors=world.regressors),
-        effect,
-        seeds,
-        world_size={"n_cities": n_cities, "stations_per_city": 2},
-        fit_kwargs={"draws": 500, "tune": 500},
-    )
-    assert all(f["divergences"] == 0 for f in result.fits), result.fits
-    ok = _coverage_evidence(
-        result,
-        f"{effect} ({len(seeds)} worlds × {n_cities} cities)",
-        request,
-        evidence,
-        (*COVERAGES, ("city_month", "90 % city-month")),
-    )
-    assert ok, result.table
 
 
 def test_chunks_of_zips_agree_and_zips_add_up_to_their_station(shock_fit):

@@ -116,7 +116,7 @@ COVERAGE_SIZES = {
 
 @pytest.mark.slow
 # make test's seeded coverage check of the volume model is the pooled effect-world one in
-# test_station_shares.py; this single world (16 months, correlated station-months) runs in
+# test_volume_intervals.py; this single world (16 months, correlated station-months) runs in
 # make validate
 @pytest.mark.parametrize(
     "size",
