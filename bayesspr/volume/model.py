@@ -84,6 +84,7 @@ from bayesspr.volume.spec import (
     VOLUME_BLOCKS,
     load_volume_spec,
 )
+from bayesspr.volume.volume_kernels import zip_day_volumes
 
 #: Version of the saved volume-fit layout (1: station totals × zip shares, statistics in
 #: ``constant_data``; 2: with each city's walk, ``drift_sd_city``; 3: with city-day shocks,
@@ -870,12 +871,11 @@ class VolumeModel(ZipVolumeModel):
             mine = np.flatnonzero(zip_station == station)
             share[:, :, mine] = weight[:, :, members.get_indexer(zips[mine])]
         station_total = np.maximum(np.exp(total) - 0.5, 0.0)
-        stops = station_total[:, :, wanted_stations.get_indexer(zip_station)] * share
-        if factor is not None:
-            stops = stops * np.asarray(factor, dtype=float)[None, :, :]
-        stops = np.rint(stops)
-        log_ratio = self._zip_log_ratio(post, dates, zips)
-        packages = np.maximum(np.rint((stops + 0.5) * np.exp(log_ratio) - 0.5), stops)
+        ratio = self._zip_log_ratio(post, dates, zips)
+        np.exp(ratio, out=ratio)
+        stops, packages = zip_day_volumes(
+            station_total, wanted_stations.get_indexer(zip_station), share, factor, ratio
+        )
         return stops.astype(np.int64), packages.astype(np.int64)
 
     def _share_weights(
