@@ -258,13 +258,13 @@ def _fit_spr(updated: pd.DataFrame, settings: CycleSettings, client: Any = None)
 
 @_step("re-fit the volume model")
 def _fit_volume(updated: pd.DataFrame, settings: CycleSettings) -> VolumeModel:
-    sampler = {
-        "draws": settings.volume_draws,
-        "tune": settings.volume_tune,
-        "chains": settings.volume_chains,
-    }
-    given = {name: value for name, value in sampler.items() if value is not None}
-    return VolumeModel().fit(updated, random_seed=settings.seed, **given)
+    return VolumeModel().fit(
+        updated,
+        random_seed=settings.seed,
+        draws=settings.volume_draws,
+        tune=settings.volume_tune,
+        chains=settings.volume_chains,
+    )
 
 
 def _vans(spr, volume, updated, start, settings: CycleSettings, client=None) -> tuple:
