@@ -45,6 +45,7 @@ from bayesspr.volume.gaussian_groups import (
     ScalarLogDensityOp,
     SharedCoefficients,
     coefficient_draws,
+    kernel_floats,
     posterior_moments,
     register_object_mode,
 )
@@ -233,10 +234,7 @@ def city_day_moments(
         split evenly among its stations, the derivative for variances tied within it),
         ``d_noise`` (G,), ``d_shared`` (C, K), ``d_shock`` (C,).
     """
-    m, d, s2, v, tau2 = (
-        np.ascontiguousarray(a, dtype=np.float64)
-        for a in (prior_mean, prior_var, noise_var, shared_var, shock_var)
-    )
+    m, d, s2, v, tau2 = kernel_floats(prior_mean, prior_var, noise_var, shared_var, shock_var)
     _tied_variances(city_day, d)
     cluster = np.asarray(shared.cluster, np.int64)
     order, starts = stats.runs
@@ -254,7 +252,7 @@ def city_day_moments(
         cluster,
         np.asarray(shared.columns, np.int64),
         v,
-        np.ascontiguousarray(tau2[cluster]),
+        tau2[cluster],
         part_members,
         part_starts,
         city_day.cross,
@@ -313,9 +311,8 @@ def city_day_draws(
     walk = np.empty(walk_normals.shape)
     beta = np.empty(coefficient_normals.shape)
     for s in range(walk_normals.shape[0]):
-        m, d, s2, v, tau2 = (
-            np.ascontiguousarray(a[s], dtype=np.float64)
-            for a in (prior_mean, prior_var, noise_var, shared_var, shock_var)
+        m, d, s2, v, tau2 = kernel_floats(
+            *(a[s] for a in (prior_mean, prior_var, noise_var, shared_var, shock_var))
         )
         rot = _rotation(city_day, s2, tau2[cluster])
         rotated, (nu, weight) = _rotated_statistics(stats, rot)

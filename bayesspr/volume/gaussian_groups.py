@@ -257,7 +257,7 @@ def posterior_moments(
         stats.xy,
         stats.yy,
         stats.n,
-        *_float_arrays(prior_mean, prior_var, noise_var),
+        *kernel_floats(prior_mean, prior_var, noise_var),
         cols,
     )
     out = {"logp": logp, "d_mean": d_mean, "d_var": d_var, "d_noise": d_noise}
@@ -266,9 +266,15 @@ def posterior_moments(
     return out
 
 
-def _float_arrays(*arrays: np.ndarray) -> list[np.ndarray]:
-    """C-contiguous float64 copies (or the arrays themselves when they already are)."""
-    return [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
+def kernel_floats(*arrays: np.ndarray) -> list[np.ndarray]:
+    """C-contiguous, writable float64 copies (or the arrays themselves when they already are).
+
+    Writable too: numba compiles a kernel once per layout of its arguments, a read-only
+    array (a broadcast view, an input PyTensor marks read-only) being another layout, and a
+    second compile of :func:`~bayesspr.volume.group_kernels.city_day_gradients` takes about
+    half a minute in a fresh checkout.
+    """
+    return [np.require(a, dtype=np.float64, requirements=["C", "W"]) for a in arrays]
 
 
 @dataclass(frozen=True)
@@ -331,7 +337,7 @@ def shared_moments(
     """
     order, starts = stats.runs
     cols = np.asarray(shared.columns, np.int64)
-    m, d, s2, v = _float_arrays(prior_mean, prior_var, noise_var, shared_var)
+    m, d, s2, v = kernel_floats(prior_mean, prior_var, noise_var, shared_var)
     own = group_kernels.group_moments(
         stats.xx, order, starts, stats.xy, stats.yy, stats.n, m, d, s2, cols
     )

@@ -152,9 +152,11 @@ def linear_with_keyed_noise(
     keys = [np.ascontiguousarray(k, dtype=np.uint64) for k in (sample_keys, day_keys, group_keys)]
     out = np.empty(tuple(len(k) for k in keys))
     _linear_with_noise(
-        np.ascontiguousarray(design, dtype=np.float64),
-        np.ascontiguousarray(beta, dtype=np.float64),
-        np.ascontiguousarray(np.broadcast_to(scale, (len(keys[0]), len(keys[2]))), dtype=float),
+        # C-contiguous and writable: numba compiles again for each layout, read-only included
+        *(
+            np.require(a, dtype=np.float64, requirements=["C", "W"])
+            for a in (design, beta, np.broadcast_to(scale, (len(keys[0]), len(keys[2]))))
+        ),
         *keys,
         out,
     )
