@@ -5,9 +5,12 @@ fit ``SPRModel().fit(table, method="laplace")`` in process, and compare each glo
 posterior mean with the simulation's truth in posterior sd (z). For the pooled population
 medians the truth is the realised one (the geometric mean of the groups the simulation drew),
 and for the spreads the realised sd of the drawn log effects. Also printed: the mode search's
-Newton decrement (how far, in posterior sd, the search ended from the mode of its Gaussian),
-its polish steps, and the fit's time. The last line is the mean z over seeds with its
-standard error: a z that stays away from zero seed after seed is a bias, not chance.
+Newton decrement (how far, in posterior sd, the search ended from the mode of its Gaussian;
+of the rest given the spreads where the spreads were moved to their marginal mode), its
+polish steps, the spreads' Newton steps and seconds
+(:mod:`bayesspr.inference.marginal_spreads`), and the fit's time. The last line is the mean z
+over seeds with its standard error: a z that stays away from zero seed after seed is a bias,
+not chance.
 
 Usage: ``python benchmarks/laplace_recovery.py --rung M --seeds 0 1 2``.
 """
@@ -43,6 +46,9 @@ def run(rung: str, seed: int) -> dict:
     mode = model.diagnostics["mode"]
     row["decrement (sd)"] = mode.get("newton_decrement")
     row["polish steps"] = mode.get("polish_steps")
+    spreads = mode.get("spreads") or {}
+    row["spread steps"] = spreads.get("steps")
+    row["spread s"] = spreads.get("seconds")
     targets = {name: truth.scalars[name] for name in GLOBALS}
     overheads = truth.groups["overhead_hours_station"]
     targets["overhead_hours_pop"] = float(np.exp(np.log(overheads).mean()))

@@ -9,7 +9,11 @@ days), the last ``--holdout-days`` are held out and the rest fitted by each rout
 * ``mode``: NUTS (PyMC's) started at the posterior mode, the Gaussian there as dense mass
   matrix (``start="mode"``; what ``start="auto"`` picks at this size): exact MCMC, the
   reference;
-* ``laplace``: draws from the Gaussian at the mode (``method="laplace"``): an approximation;
+* ``laplace``: draws from the Gaussian at the mode (``method="laplace"``): an approximation,
+  with the spreads at the mode of their Laplace marginal
+  (:mod:`bayesspr.inference.marginal_spreads`);
+* ``laplace-joint``: the same with the spreads left at the joint mode (the route before the
+  marginal step), to see what that step changes;
 * ``default``: NUTS started as usual with nutpie's own adaptation (``start="default"``),
   stopped after ``--default-limit`` seconds if it has not finished.
 
@@ -37,8 +41,17 @@ import pandas as pd
 from bayesspr.inference.sharded import peak_rss_mib
 from bayesspr.reporting.spr_report import PHYSICS_CONSTANTS
 
-#: The physics constants compared between routes (the report's), and the route noise.
-CONSTANTS = (*PHYSICS_CONSTANTS, "sigma_route")
+#: The physics constants compared between routes (the report's), the noise and the spreads
+#: (those the fit has: a city spread needs cities, ``sigma_km`` route lengths).
+CONSTANTS = (
+    *PHYSICS_CONSTANTS,
+    "sigma_route",
+    "sigma_km",
+    "zip_effect_sd",
+    "overhead_hours_sd",
+    "service_min_sd",
+    "speed_kmh_sd",
+)
 LEVELS = (0.5, 0.8, 0.9)
 
 
@@ -61,19 +74,22 @@ def run_route(route: str, rung: str, seed: int, holdout_days: int) -> dict:
 
     warnings.simplefilter("ignore")
     train, test = split(rung, seed, holdout_days)
-    kwargs = {"method": "laplace"} if route == "laplace" else {"start": route}
+    kwargs = {"method": "laplace"} if route.startswith("laplace") else {"start": route}
+    if route == "laplace-joint":  # the Laplace route with the spreads at the joint mode
+        SPRModel.laplace_spreads = ()
     started = time.perf_counter()
     model = SPRModel().fit(train, random_seed=1, **kwargs)
     seconds = time.perf_counter() - started
     post = model.idata["posterior"].to_dataset()
-    stacked = post[list(CONSTANTS)].stack(sample=("chain", "draw"))
+    names = [name for name in CONSTANTS if name in post]
+    stacked = post[names].stack(sample=("chain", "draw"))
     row = {
         "route": route,
         "rows": len(train),
         "fit s": round(seconds, 1),
         "peak MiB": round(peak_rss_mib()),
-        "means": {k: float(stacked[k].mean()) for k in CONSTANTS},
-        "sds": {k: float(stacked[k].std()) for k in CONSTANTS},
+        "means": {k: float(stacked[k].mean()) for k in names},
+        "sds": {k: float(stacked[k].std()) for k in names},
     }
     d = model.diagnostics
     if not d.get("approximate"):
@@ -101,7 +117,7 @@ def compare(rows: list[dict]) -> pd.DataFrame:
     reference = rows[0]
     out = []
     for row in rows[1:]:
-        for name in CONSTANTS:
+        for name in reference["means"]:
             gap = (row["means"][name] - reference["means"][name]) / reference["sds"][name]
             out.append(
                 {

@@ -30,7 +30,7 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -52,6 +52,7 @@ from bayesspr.errors import (
     UnconvergedFitError,
 )
 from bayesspr.inference.diagnostics import ConvergenceWarning, convergence
+from bayesspr.inference.marginal_spreads import marginal_spread_mode
 from bayesspr.inference.mode import (
     MODE_MAX_PARAMETERS,
     PosteriorMode,
@@ -539,6 +540,10 @@ class FittedModel:
     #: Whether :meth:`hessian_pattern` gives the model's Hessian sparsity (then
     #: ``method="auto"`` takes the Laplace route where NUTS from the mode is too big).
     has_hessian_pattern: ClassVar[bool] = False
+    #: Scalar spreads (of the hierarchy, and the observation noise) the Laplace route puts at
+    #: the mode of their Laplace marginal rather than the joint mode, which shrinks them
+    #: (:mod:`bayesspr.inference.marginal_spreads`); needs :attr:`has_hessian_pattern`.
+    laplace_spreads: ClassVar[tuple[str, ...]] = ()
     #: What a failed verdict advises.
     convergence_advice: ClassVar[str] = "try more tune/draws or a higher target_accept"
 
@@ -694,7 +699,9 @@ class FittedModel:
             mode (the sampler setting ``start``; its ``"auto"`` picks by the data's size and
             ``diagnostics["sampler"]`` says which it took). ``"advi"``: a fast mean-field
             variational approximation; ``"laplace"``: draws from the Gaussian at the
-            posterior mode (:mod:`bayesspr.inference.mode`); both labelled approximate in
+            posterior mode (:mod:`bayesspr.inference.mode`), with the model's
+            :attr:`laplace_spreads` at the mode of their Laplace marginal
+            (:mod:`bayesspr.inference.marginal_spreads`); both labelled approximate in
             ``diagnostics`` (no verdict). ``"auto"`` (default): ``"nuts"``, except where
             NUTS from the mode cannot be built for the data's size (at least
             ``mode_min_rows`` rows and more than
@@ -782,6 +789,7 @@ class FittedModel:
                 pattern=self.hessian_pattern(prepared, model),
                 shards=shards,
                 client=client,
+                spreads=self.laplace_spreads if method == "laplace" else (),
             )
         if mode is not None and method == "nuts":
             sampler = defaults.from_mode().with_overrides(**overrides)
@@ -1010,8 +1018,9 @@ class FittedModel:
                 "method": "laplace",
                 "reason": f"{rows} rows and {parameters} free parameters: NUTS from the mode "
                 f"needs their dense covariance (at most {MODE_MAX_PARAMETERS}); the Gaussian "
-                "at the mode (sparse Hessian) instead, an approximation: method='nuts' "
-                "forces MCMC",
+                "at the mode (sparse Hessian"
+                + (", the spreads at their Laplace-marginal mode" if self.laplace_spreads else "")
+                + ") instead, an approximation: method='nuts' forces MCMC",
             }
         else:
             choice = {"method": "nuts", "reason": f"{rows} rows, {parameters} free parameters"}
@@ -1028,6 +1037,7 @@ class FittedModel:
         pattern: scipy.sparse.csr_array | None = None,
         shards: RowShards | None = None,
         client: Any = None,
+        spreads: Sequence[str] = (),
     ) -> tuple[PosteriorMode | None, dict[str, Any], dict[str, Any] | None]:
         """The posterior mode for ``route``, or the default start where the search fails.
 
@@ -1036,6 +1046,8 @@ class FittedModel:
         sparsity (:meth:`hessian_pattern`), None for a dense Hessian. ``shards``: the rows'
         blocks to put on ``client``'s workers (``model`` then holds the priors alone); the
         third value is then their record (:meth:`ShardedLogDensity.record`), else None.
+        ``spreads``: scalar spreads then put at their Laplace-marginal mode
+        (:func:`~bayesspr.inference.marginal_spreads.marginal_spread_mode`), with ``pattern``.
         """
         _LOG.info("%s: searching the posterior mode (%s)", self.model_name, route["reason"])
         with contextlib.ExitStack() as stack:
@@ -1046,6 +1058,15 @@ class FittedModel:
                 mode = find_mode(
                     model, random_seed=random_seed, pattern=pattern, log_density=sharded
                 )
+                if spreads and pattern is not None:
+                    mode = marginal_spread_mode(
+                        model,
+                        mode,
+                        spreads,
+                        pattern=pattern,
+                        random_seed=random_seed,
+                        log_density=sharded,
+                    )
             except UnconvergedFitError as exc:
                 if strict:
                     raise

@@ -111,6 +111,10 @@ class PosteriorMode:
         Newton steps with the mode's Hessian taken after the search, each while the
         decrement was above :data:`MODE_DECREMENT_TOLERANCE` (at most
         :data:`MODE_POLISH_STEPS`).
+    spreads : dict, optional
+        Where the spreads were then moved to their Laplace-marginal mode
+        (:func:`~bayesspr.inference.marginal_spreads.marginal_spread_mode`): its record
+        (steps, how far each spread moved in its marginal sd). None: the joint mode.
     """
 
     point: dict[str, np.ndarray]
@@ -122,6 +126,7 @@ class PosteriorMode:
     search_gradients: int = 0
     newton_decrement: float = float("nan")
     polish_steps: int = 0
+    spreads: dict[str, Any] | None = None
 
     @property
     def n_parameters(self) -> int:
@@ -243,7 +248,7 @@ class PosteriorMode:
             "search_gradients": int(self.search_gradients),
             "newton_decrement": float(self.newton_decrement),
             "polish_steps": int(self.polish_steps),
-        }
+        } | ({} if self.spreads is None else {"spreads": self.spreads})
 
 
 @dataclass(frozen=True)

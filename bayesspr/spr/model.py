@@ -363,6 +363,14 @@ class SPRModel(FittedModel):
     config_attr = "bayesspr_spec"
     keeps_log_likelihood = True
     has_hessian_pattern = True
+    laplace_spreads = (
+        "zip_effect_sd",
+        "overhead_hours_sd",
+        "service_min_sd",
+        "speed_kmh_sd",
+        "sigma_route",
+        "sigma_km",
+    )
     parameter_supports = PARAMETER_SUPPORTS
 
     def __init__(self, spec: str | Path | dict[str, Any] = "default") -> None:
