@@ -56,6 +56,7 @@ from pymc.blocking import DictToArrayBijection, RaveledVars
 from bayesspr.errors import ArgumentError, UnconvergedFitError
 from bayesspr.inference.mode import (
     MODE_DECREMENT_TOLERANCE,
+    CountedNegativeLogDensity,
     PosteriorMode,
     PrecisionFactor,
     _colouring,
@@ -140,28 +141,18 @@ def marginal_spread_mode(
     if indices.size == 0:
         return mode
     x0 = DictToArrayBijection.map(mode.point).data.astype(float)
-    logp_dlogp = log_density or model.logp_dlogp_function(
-        ravel_inputs=True, initial_point=mode.point
+    negative = CountedNegativeLogDensity(
+        log_density or model.logp_dlogp_function(ravel_inputs=True, initial_point=mode.point)
     )
-    counted = {"gradients": 0}
-
-    def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
-        counted["gradients"] += 1
-        logp, grad = logp_dlogp(x)
-        return -float(logp), -np.asarray(grad, dtype=float)
-
-    def gradient(x: np.ndarray) -> np.ndarray:
-        return negative(x)[1]
-
     colouring = _colouring(pattern, x0.size)
     seed = 0 if random_seed is None else int(random_seed)
-    search = _SpreadSearch(negative, gradient, colouring, indices, seed)
+    search = _SpreadSearch(negative, negative.gradient, colouring, indices, seed)
     x, grad, hessian, record = search.run(x0, mode.precision)
     record["moved_sd"] = dict(zip(names, record["moved_sd"], strict=True))
     record["trace_error_sd"] = dict(zip(names, record["trace_error_sd"], strict=True))
     point = DictToArrayBijection.rmap(RaveledVars(x, info))
     record |= {
-        "gradients": counted["gradients"],
+        "gradients": negative.gradients,
         "seconds": round(time.perf_counter() - started, 2),
     }
     _LOG.info("spreads at their marginal mode: %s", record)
@@ -172,7 +163,7 @@ def marginal_spread_mode(
         seconds=mode.seconds + time.perf_counter() - started,
         gradient_norm=float(np.max(np.abs(grad[search.rest]))),
         newton_decrement=record["conditional_decrement"],
-        search_gradients=mode.search_gradients + counted["gradients"],
+        search_gradients=mode.search_gradients + negative.gradients,
         spreads=record,
     )
     return marginal

@@ -361,6 +361,36 @@ def precision_factor(precision: scipy.sparse.sparray) -> PrecisionFactor:
     return PrecisionFactor(solver=solver, lower=lower, diagonal=diagonal, order=order)
 
 
+class CountedNegativeLogDensity:
+    """The negative log density and its gradient at a raveled point, counting the calls.
+
+    Parameters
+    ----------
+    logp_dlogp : callable
+        ``x -> (log density, gradient)`` at a raveled point of a model's value variables
+        (what :meth:`pymc.Model.logp_dlogp_function` compiles with ``ravel_inputs=True``).
+
+    Attributes
+    ----------
+    gradients : int
+        Calls so far (each evaluates the gradient).
+    """
+
+    def __init__(self, logp_dlogp: Callable[[np.ndarray], tuple[Any, Any]]) -> None:
+        self.logp_dlogp = logp_dlogp
+        self.gradients = 0
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The negative log density (nats) and its gradient at ``x``."""
+        self.gradients += 1
+        logp, grad = self.logp_dlogp(x)
+        return -float(logp), -np.asarray(grad, dtype=float)
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        """The gradient of the negative log density at ``x``."""
+        return self(x)[1]
+
+
 def find_mode(
     model: pm.Model,
     *,
@@ -410,24 +440,17 @@ def find_mode(
     start = model.initial_point(random_seed)
     start = {var.name: start[var.name] for var in model.value_vars}
     raveled = DictToArrayBijection.map(start)
-    logp_dlogp = log_density or model.logp_dlogp_function(ravel_inputs=True, initial_point=start)
-    counted = {"gradients": 0}
-
-    def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
-        counted["gradients"] += 1
-        logp, grad = logp_dlogp(x)
-        return -float(logp), -np.asarray(grad, dtype=float)
-
-    def gradient(x: np.ndarray) -> np.ndarray:
-        return negative(x)[1]
-
+    negative = CountedNegativeLogDensity(
+        log_density or model.logp_dlogp_function(ravel_inputs=True, initial_point=start)
+    )
+    gradient = negative.gradient
     colouring = None if pattern is None else _colouring(pattern, raveled.data.size)
     result = minimise_negative_log_density(
         negative,
         raveled.data.astype(float),
         colouring=colouring,
         max_iterations=max_iterations,
-        callback=_progress_logger(started, counted),
+        callback=_progress_logger(started, negative),
         random_seed=0 if random_seed is None else int(random_seed),
     )
     value, grad = negative(result.x)
@@ -436,11 +459,11 @@ def find_mode(
             f"the search for the posterior mode ended where the log density is not finite "
             f"({result.message}); fit with method='nuts' and start='default'"
         )
-    searched = counted["gradients"]
+    searched = negative.gradients
     x, polish_steps = result.x, 0
     while True:
         hessian = _hessian(gradient, x, colouring, random_seed)
-        hessian_gradients = counted["gradients"] - searched
+        hessian_gradients = negative.gradients - searched
         try:
             factor = precision_factor(hessian)
         except UnconvergedFitError:
@@ -458,7 +481,7 @@ def find_mode(
             break
         x, value, grad = polished
         polish_steps += 1
-        searched = counted["gradients"]
+        searched = negative.gradients
     point = DictToArrayBijection.rmap(RaveledVars(x, raveled.point_map_info))
     mode = PosteriorMode(
         point={name: np.asarray(value) for name, value in point.items()},
@@ -561,7 +584,7 @@ def minimise_negative_log_density(
     )
 
 
-def _progress_logger(started: float, counted: dict[str, int]) -> Any:
+def _progress_logger(started: float, counted: CountedNegativeLogDensity) -> Any:
     """A SciPy callback that logs the search's progress every :data:`PROGRESS_EVERY_S`."""
     said = {"at": started, "iterations": 0}
 
@@ -574,7 +597,7 @@ def _progress_logger(started: float, counted: dict[str, int]) -> Any:
             _LOG.info(
                 "mode search: iteration %d, %d gradients, -log density %.10g, %.0f s",
                 said["iterations"],
-                counted["gradients"],
+                counted.gradients,
                 intermediate_result.fun,
                 now - started,
             )
