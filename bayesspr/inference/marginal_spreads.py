@@ -92,8 +92,6 @@ CONDITIONAL_STEPS = 4
 
 _LOG = logging.getLogger("bayesspr")
 
-NegativeLogDensity = Callable[[np.ndarray], tuple[float, np.ndarray]]
-
 
 def marginal_spread_mode(
     model: pm.Model,
@@ -146,7 +144,7 @@ def marginal_spread_mode(
     )
     colouring = _colouring(pattern, x0.size)
     seed = 0 if random_seed is None else int(random_seed)
-    search = _SpreadSearch(negative, negative.gradient, colouring, indices, seed)
+    search = _SpreadSearch(negative, colouring, indices, seed)
     x, grad, hessian, record = search.run(x0, mode.precision)
     record["moved_sd"] = dict(zip(names, record["moved_sd"], strict=True))
     record["trace_error_sd"] = dict(zip(names, record["trace_error_sd"], strict=True))
@@ -196,14 +194,12 @@ class _SpreadSearch:
 
     def __init__(
         self,
-        negative: NegativeLogDensity,
-        gradient: Callable[[np.ndarray], np.ndarray],
+        negative: CountedNegativeLogDensity,
         colouring: Any,
         spreads: np.ndarray,
         seed: int,
     ) -> None:
         self.negative = negative
-        self.gradient = gradient
         self.colouring = colouring
         self.spreads = spreads
         n = colouring.pattern.shape[0]
@@ -216,7 +212,7 @@ class _SpreadSearch:
         )
 
     def hessian(self, x: np.ndarray) -> scipy.sparse.csr_array:
-        return _hessian(self.gradient, x, self.colouring, self.seed)
+        return _hessian(self.negative.gradient, x, self.colouring, self.seed)
 
     def rest_block(self, hessian: scipy.sparse.csr_array) -> scipy.sparse.csr_array:
         return scipy.sparse.csr_array(hessian[self.rest][:, self.rest])

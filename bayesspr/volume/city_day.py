@@ -45,7 +45,6 @@ from bayesspr.volume.gaussian_groups import (
     ScalarLogDensityOp,
     SharedCoefficients,
     coefficient_draws,
-    kernel_floats,
     posterior_moments,
     register_object_mode,
 )
@@ -234,7 +233,9 @@ def city_day_moments(
         split evenly among its stations, the derivative for variances tied within it),
         ``d_noise`` (G,), ``d_shared`` (C, K), ``d_shock`` (C,).
     """
-    m, d, s2, v, tau2 = kernel_floats(prior_mean, prior_var, noise_var, shared_var, shock_var)
+    m, d, s2, v, tau2 = group_kernels.kernel_floats(
+        prior_mean, prior_var, noise_var, shared_var, shock_var
+    )
     _tied_variances(city_day, d)
     cluster = np.asarray(shared.cluster, np.int64)
     order, starts = stats.runs
@@ -311,7 +312,7 @@ def city_day_draws(
     walk = np.empty(walk_normals.shape)
     beta = np.empty(coefficient_normals.shape)
     for s in range(walk_normals.shape[0]):
-        m, d, s2, v, tau2 = kernel_floats(
+        m, d, s2, v, tau2 = group_kernels.kernel_floats(
             *(a[s] for a in (prior_mean, prior_var, noise_var, shared_var, shock_var))
         )
         rot = _rotation(city_day, s2, tau2[cluster])

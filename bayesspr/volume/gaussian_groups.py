@@ -257,24 +257,13 @@ def posterior_moments(
         stats.xy,
         stats.yy,
         stats.n,
-        *kernel_floats(prior_mean, prior_var, noise_var),
+        *group_kernels.kernel_floats(prior_mean, prior_var, noise_var),
         cols,
     )
     out = {"logp": logp, "d_mean": d_mean, "d_var": d_var, "d_noise": d_noise}
     if columns is not None:
         out.update(mean=mean, cov_diag=cov_diag, cov_cols=cov_cols)
     return out
-
-
-def kernel_floats(*arrays: np.ndarray) -> list[np.ndarray]:
-    """C-contiguous, writable float64 copies (or the arrays themselves when they already are).
-
-    Writable too: numba compiles a kernel once per layout of its arguments, a read-only
-    array (a broadcast view, an input PyTensor marks read-only) being another layout, and a
-    second compile of :func:`~bayesspr.volume.group_kernels.city_day_gradients` takes about
-    half a minute in a fresh checkout.
-    """
-    return [np.require(a, dtype=np.float64, requirements=["C", "W"]) for a in arrays]
 
 
 @dataclass(frozen=True)
@@ -337,7 +326,7 @@ def shared_moments(
     """
     order, starts = stats.runs
     cols = np.asarray(shared.columns, np.int64)
-    m, d, s2, v = kernel_floats(prior_mean, prior_var, noise_var, shared_var)
+    m, d, s2, v = group_kernels.kernel_floats(prior_mean, prior_var, noise_var, shared_var)
     own = group_kernels.group_moments(
         stats.xx, order, starts, stats.xy, stats.yy, stats.n, m, d, s2, cols
     )

@@ -24,6 +24,17 @@ from bayesspr.volume.rank_one_eigen import eigh_diagonal_plus_rank_one
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
+def kernel_floats(*arrays: np.ndarray) -> list[np.ndarray]:
+    """C-contiguous, writable float64 copies (or the arrays themselves when they already are).
+
+    What every compiled kernel of the volume model is given. Writable too: numba compiles a
+    kernel once per layout of its arguments, a read-only array (a broadcast view, an input
+    PyTensor marks read-only) being another layout, and a second compile of
+    :func:`city_day_gradients` takes about half a minute in a fresh checkout.
+    """
+    return [np.require(a, dtype=np.float64, requirements=["C", "W"]) for a in arrays]
+
+
 @numba.njit(cache=True, nogil=True)
 def _matvec(a, x, out):
     """Write a @ x into ``out`` (no temporary)."""

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesspr.volume.group_kernels import kernel_floats
+
 
 def draw_keys(post: xr.Dataset) -> np.ndarray:
     """One 64-bit key per posterior sample from its (chain, draw), else from its position."""
@@ -152,11 +154,7 @@ def linear_with_keyed_noise(
     keys = [np.ascontiguousarray(k, dtype=np.uint64) for k in (sample_keys, day_keys, group_keys)]
     out = np.empty(tuple(len(k) for k in keys))
     _linear_with_noise(
-        # C-contiguous and writable: numba compiles again for each layout, read-only included
-        *(
-            np.require(a, dtype=np.float64, requirements=["C", "W"])
-            for a in (design, beta, np.broadcast_to(scale, (len(keys[0]), len(keys[2]))))
-        ),
+        *kernel_floats(design, beta, np.broadcast_to(scale, (len(keys[0]), len(keys[2])))),
         *keys,
         out,
     )

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from bayesspr.volume.group_kernels import kernel_floats
+
 
 @numba.njit(cache=True, nogil=True)
 def _zip_day_volumes(station_total, zip_station, share, factor, ratio, stops, packages):
@@ -61,12 +63,13 @@ def zip_day_volumes(
     if factor is None:
         factor = np.ones(shape[1:])
     stops, packages = np.empty(shape), np.empty(shape)
+    total, share, factor, ratio = kernel_floats(station_total, share, factor, ratio)
     _zip_day_volumes(
-        np.ascontiguousarray(station_total, dtype=np.float64),
+        total,
         np.ascontiguousarray(zip_station, dtype=np.int64),
-        np.ascontiguousarray(share, dtype=np.float64),
-        np.ascontiguousarray(factor, dtype=np.float64),
-        np.ascontiguousarray(ratio, dtype=np.float64),
+        share,
+        factor,
+        ratio,
         stops,
         packages,
     )
