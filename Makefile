@@ -18,11 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/bayesspr demo
 
-# Two workers (pytest-xdist), each test module whole on one, so no module fixture fits twice;
+# Two workers (pytest-xdist), each test module whole on one, so no module fixture fits twice,
+# in the order tests/conftest.py gives (slowest modules first; xdist would sort by test count);
 # the demo-world fits are made once and shared through a file lock (tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/ruff check bayesspr tests benchmarks
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # The full statistical evidence (tests marked `validation`: the ten convergence worlds, SBC,
 # recovery, extrapolation, 16-month volume coverage, the executed docs examples), seeded; each

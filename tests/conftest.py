@@ -30,8 +30,10 @@ from bayesspr.cli.demo import DEMO_HORIZON_DAYS, DEMO_SEED
 from bayesspr.data.table import validate
 
 #: The modules with the longest fits, run first (longest first). ``make test``'s two workers
-#: take whole modules in collection order; in name order the volume modules came last, and
-#: one worker finished them while the other stood idle.
+#: take whole modules in collection order (``--no-loadscope-reorder``: by default xdist sorts
+#: modules by their number of tests, which put the seven-test cycle module near the end); in
+#: name order the volume modules came last, and one worker finished them while the other
+#: stood idle.
 SLOW_MODULES_FIRST = (
     "tests/monitor/test_cycle.py",
     "tests/cli/test_cli.py",
@@ -39,6 +41,8 @@ SLOW_MODULES_FIRST = (
     "tests/test_statistical.py",
     "tests/reporting/test_report.py",
     "tests/volume/test_volume_intervals.py",
+    "tests/spr/test_model.py",
+    "tests/inference/test_sharded.py",
     "tests/evaluation/test_backtest.py",
     "tests/deploy/test_benders.py",
     "tests/test_convergence.py",
