@@ -45,7 +45,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pymc as pm
@@ -134,11 +134,12 @@ def marginal_spread_mode(
         those of x given θ̂ (the spreads' own gradient is not zero there: that is the point).
     """
     started = time.perf_counter()
-    info = DictToArrayBijection.map(mode.point).point_map_info
+    raveled = DictToArrayBijection.map(mode.point)
+    info = raveled.point_map_info
     names, indices = _spread_indices(model, info, spreads)
     if indices.size == 0:
         return mode
-    x0 = DictToArrayBijection.map(mode.point).data.astype(float)
+    x0 = raveled.data.astype(float)
     negative = CountedNegativeLogDensity(
         log_density or model.logp_dlogp_function(ravel_inputs=True, initial_point=mode.point)
     )
@@ -189,6 +190,23 @@ def _spread_indices(
     return names, np.asarray(indices, dtype=int)
 
 
+class _Conditional(NamedTuple):
+    """x at its conditional mode given the spreads: the point and what was found there."""
+
+    x: np.ndarray
+    value: float
+    grad: np.ndarray
+    hessian: scipy.sparse.csr_array
+    factor: PrecisionFactor  # of H_xx
+    steps: int  # Newton steps taken
+    decrement: float  # Newton decrement of x there
+
+    @property
+    def marginal(self) -> float:
+        """The Laplace marginal there: log p(y, x̂_θ, θ) − ½·log det H_xx."""
+        return -self.value - 0.5 * float(np.sum(np.log(self.factor.diagonal)))
+
+
 class _SpreadSearch:
     """Newton steps on the spreads θ at the Laplace marginal, x at its conditional mode."""
 
@@ -219,20 +237,21 @@ class _SpreadSearch:
 
     def conditional_mode(
         self, x: np.ndarray, value: float, grad: np.ndarray, hessian: scipy.sparse.csr_array
-    ) -> tuple[np.ndarray, float, np.ndarray, scipy.sparse.csr_array, PrecisionFactor, int]:
+    ) -> _Conditional:
         """x̂ at the spreads of ``x``: Newton steps with H_xx until the decrement is small."""
         steps = 0
         while True:
             factor = precision_factor(self.rest_block(hessian))
             step = factor.solve(-grad[self.rest])
             decrement = float(np.sqrt(max(float(-grad[self.rest] @ step), 0.0)))
+            found = _Conditional(x, value, grad, hessian, factor, steps, decrement)
             if decrement <= MODE_DECREMENT_TOLERANCE or steps == CONDITIONAL_STEPS:
-                return x, value, grad, hessian, factor, steps
+                return found
             full = np.zeros_like(x)
             full[self.rest] = step
             moved = _newton_step(self.negative, x, value, full)
             if moved is None:
-                return x, value, grad, hessian, factor, steps
+                return found
             x, value, grad = moved
             hessian = self.hessian(x)
             steps += 1
@@ -243,18 +262,18 @@ class _SpreadSearch:
         """The search from the joint mode ``x`` (its Hessian ``hessian``)."""
         value, grad = self.negative(x)
         start = x[self.spreads].copy()
-        steps, inner, size, history = 0, 0, float("inf"), []
-        x, value, grad, hessian, factor, moved = self.conditional_mode(x, value, grad, hessian)
-        inner += moved
+        steps, history = 0, []
+        at = self.conditional_mode(x, value, grad, hessian)
+        inner = at.steps
         while True:
-            state = self.marginal_state(x, value, grad, hessian, factor)
+            state = self.marginal_state(at)
             size = state["size"]
             history.append(round(size, 4))
             if size <= SPREAD_TOLERANCE or steps == SPREAD_STEPS:
                 break
             accepted = None
             for length in (1.0, 0.5, 0.25):
-                trial = x.copy()
+                trial = at.x.copy()
                 trial[self.spreads] += length * state["step"]
                 trial[self.rest] += length * (state["paths"] @ state["step"])
                 trial_value, trial_grad = self.negative(trial)
@@ -265,14 +284,13 @@ class _SpreadSearch:
                     found = self.conditional_mode(trial, trial_value, trial_grad, trial_hessian)
                 except UnconvergedFitError:  # not positive definite there: a shorter step
                     continue
-                marginal = -found[1] - 0.5 * float(np.sum(np.log(found[4].diagonal)))
-                if marginal >= state["marginal"] - 1e-9 * abs(state["marginal"]):
+                if found.marginal >= state["marginal"] - 1e-9 * abs(state["marginal"]):
                     accepted = found
                     break
             if accepted is None:
                 break
-            x, value, grad, hessian, factor, moved = accepted
-            inner += moved
+            at = accepted
+            inner += at.steps
             steps += 1
         if size > SPREAD_TOLERANCE:
             _LOG.warning(
@@ -283,29 +301,21 @@ class _SpreadSearch:
                 SPREAD_TOLERANCE,
             )
         sd = state["sd"]
-        conditional = factor.solve(-grad[self.rest])
-        decrement = float(np.sqrt(max(float(-grad[self.rest] @ conditional), 0.0)))
         record = {
-            "conditional_decrement": decrement,
+            "conditional_decrement": at.decrement,
             "steps": steps,
             "conditional_steps": inner,
             "last_step_sd": round(size, 4),
             "step_sizes_sd": history,
-            "moved_sd": [round(float(v), 3) for v in (x[self.spreads] - start) / sd],
+            "moved_sd": [round(float(v), 3) for v in (at.x[self.spreads] - start) / sd],
             "trace": "exact" if self.rest.size <= SPREAD_EXACT_TRACE_MAX else "probes",
             "trace_error_sd": [round(float(v), 4) for v in state["trace_error"]],
         }
-        return x, grad, hessian, record
+        return at.x, at.grad, at.hessian, record
 
-    def marginal_state(
-        self,
-        x: np.ndarray,
-        value: float,
-        grad: np.ndarray,
-        hessian: scipy.sparse.csr_array,
-        factor: PrecisionFactor,
-    ) -> dict[str, Any]:
+    def marginal_state(self, at: _Conditional) -> dict[str, Any]:
         """The Laplace marginal at x̂_θ: value, gradient in θ, Newton step and paths of x̂."""
+        x, grad, hessian, factor = at.x, at.grad, at.hessian, at.factor
         rows = hessian[self.rest]
         cross = np.asarray(rows[:, self.spreads].toarray())
         own = np.asarray(hessian[self.spreads][:, self.spreads].toarray())
@@ -327,7 +337,7 @@ class _SpreadSearch:
         step = covariance @ gradient
         size = float(np.sqrt(max(float(gradient @ step), 0.0)))
         return {
-            "marginal": -value - 0.5 * float(np.sum(np.log(factor.diagonal))),
+            "marginal": at.marginal,
             "step": step * min(1.0, SPREAD_MAX_STEP / max(size, 1e-300)),
             "size": size,
             "paths": paths,
