@@ -32,9 +32,11 @@ and the walk still ties the whole city): an approximation for the launch days on
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import pytensor.tensor as pt
 
@@ -46,7 +48,7 @@ from bayesspr.volume.gaussian_groups import (
     SharedCoefficients,
     coefficient_draws,
     posterior_moments,
-    register_object_mode,
+    register_compiled_kernel,
 )
 
 
@@ -177,6 +179,13 @@ def _rotation(
     return _Rotation(batches, len(noise_var))
 
 
+#: Why untied prior variances are refused (the compiled Op's message has no values in it).
+UNTIED_VARIANCES = (
+    "city-day shocks need the same prior variances for every station of a city (the rotation "
+    "keeps stations independent only then)"
+)
+
+
 def _tied_variances(city_day: CityDayStatistics, prior_var: np.ndarray) -> None:
     """Raise unless every partition's stations share their prior variances."""
     leader = prior_var[city_day.leader]
@@ -184,9 +193,7 @@ def _tied_variances(city_day: CityDayStatistics, prior_var: np.ndarray) -> None:
         g, j = np.argwhere(prior_var != leader)[0]
         raise ArgumentError(
             f"prior_var[{g}, {j}] = {prior_var[g, j]!r} differs from {leader[g, j]!r} of "
-            f"group {city_day.leader[g]} in the same partition; city-day shocks need the same "
-            "prior variances for every station of a city (the rotation keeps stations "
-            "independent only then)"
+            f"group {city_day.leader[g]} in the same partition; {UNTIED_VARIANCES}"
         )
 
 
@@ -387,5 +394,56 @@ class CityDayGaussianGroups(ScalarLogDensityOp):
 
 @functools.cache
 def _register_numba() -> None:
-    """Run the Op's numpy ``perform`` from numba-compiled graphs (nutpie) without a warning."""
-    register_object_mode(CityDayGaussianGroups)
+    """Compile :class:`CityDayGaussianGroups` into numba graphs (nutpie) as its kernel."""
+    register_compiled_kernel(CityDayGaussianGroups, _city_day_kernel)
+
+
+def _city_day_kernel(op: CityDayGaussianGroups) -> Callable:
+    """:meth:`CityDayGaussianGroups.perform` as a numba function of the node's inputs."""
+    stats, city_day, shared = op.stats, op.city_day, op.shared
+    order, starts = (np.ascontiguousarray(a, dtype=np.int64) for a in stats.runs)
+    xx, xy, n, cross = (
+        np.ascontiguousarray(a, dtype=np.float64)
+        for a in (stats.xx, stats.xy, stats.n, city_day.cross)
+    )
+    pattern, cluster, columns, leader = (
+        np.ascontiguousarray(a, dtype=np.int64)
+        for a in (stats.pattern, shared.cluster, shared.columns, city_day.leader)
+    )
+    part_members, part_starts = (np.ascontiguousarray(a, np.int64) for a in city_day.layout)
+    gradients = group_kernels.city_day_gradients_c
+
+    @numba.njit(nogil=True)
+    def city_day_gaussian_groups(
+        prior_mean, prior_var, noise_var, shared_var, shock_var
+    ):  # pragma: no cover - numba
+        n_groups, p = prior_mean.shape
+        n_clusters, k = shared_var.shape
+        d = np.ascontiguousarray(prior_var)
+        for g in range(n_groups):
+            for j in range(p):
+                if d[g, j] != d[leader[g], j]:
+                    raise ArgumentError(UNTIED_VARIANCES)
+        m = np.ascontiguousarray(prior_mean)
+        s2 = np.ascontiguousarray(noise_var)
+        v = np.ascontiguousarray(shared_var)
+        tau2 = np.ascontiguousarray(shock_var)[cluster]
+        logp, d_noise, d_shock_g = np.empty(1), np.empty(n_groups), np.empty(n_groups)
+        d_mean, d_var = np.empty((n_groups, p)), np.empty((n_groups, p))
+        d_shared = np.empty((n_clusters, k))
+        failed = gradients(
+            xx.ctypes, order.ctypes, starts.ctypes, pattern.ctypes, xy.ctypes, n.ctypes,
+            m.ctypes, d.ctypes, s2.ctypes, cluster.ctypes, columns.ctypes, v.ctypes,
+            tau2.ctypes, part_members.ctypes, part_starts.ctypes, cross.ctypes,
+            logp.ctypes, d_mean.ctypes, d_var.ctypes, d_noise.ctypes, d_shared.ctypes,
+            d_shock_g.ctypes,
+            n_groups, p, xx.shape[0], n_clusters, k, part_starts.shape[0] - 1, cross.shape[1],
+        )  # fmt: skip
+        if failed:
+            raise np.linalg.LinAlgError(group_kernels.KERNEL_FAILED)
+        d_shock = np.zeros(n_clusters)
+        for g in range(n_groups):
+            d_shock[cluster[g]] += d_shock_g[g]
+        return np.array(logp[0], dtype=np.float64), d_mean, d_var, d_noise, d_shared, d_shock
+
+    return city_day_gaussian_groups

@@ -36,10 +36,11 @@ Cholesky factor each.
 from __future__ import annotations
 
 import functools
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
@@ -483,22 +484,60 @@ class ScalarLogDensityOp(Op):
 
 @functools.cache
 def _register_numba() -> None:
-    """Run the Ops' numpy ``perform`` from numba-compiled graphs (nutpie) without a warning.
+    """Compile :class:`MarginalGaussianGroups` into numba graphs (nutpie) as its kernel."""
+    register_compiled_kernel(MarginalGaussianGroups, _marginal_kernel)
 
-    The Ops are already vectorised numpy; numba would only call them, which is what its
-    object-mode fallback does. This registers that fallback for the Ops quietly.
+
+def register_compiled_kernel(op_type: type[Op], kernel_of: Callable[[Any], Callable]) -> None:
+    """Let numba-compiled graphs (nutpie's) call an Op's own compiled kernel.
+
+    Without this, PyTensor's numba backend runs the Op's ``perform`` in object mode: a trip
+    through the interpreter at every gradient, holding its lock, so nutpie's chain threads
+    queue behind each other, and a graph numba cannot cache. With it the graph calls the
+    kernel directly (nopython, ``nogil``).
+
+    Parameters
+    ----------
+    op_type : type
+        The Op class.
+    kernel_of : callable
+        ``kernel_of(op)`` returns a numba-jitted function of the node's inputs that returns
+        its outputs (a tuple of arrays; a 0-d array for a scalar output), the Op's data
+        bound in it as constants.
     """
-    register_object_mode(MarginalGaussianGroups)
+    from pytensor.link.numba.dispatch.basic import numba_funcify
+
+    def _funcify(op: Op, node: Apply | None = None, **kwargs: Any) -> Callable:
+        return kernel_of(op)
+
+    numba_funcify.register(op_type)(_funcify)
 
 
-def register_object_mode(*ops: type[Op]) -> None:
-    """Let numba-compiled graphs call these Ops' ``perform`` (object mode) without a warning."""
-    from pytensor.link.numba.dispatch.basic import generate_fallback_impl, numba_funcify
+def _marginal_kernel(op: MarginalGaussianGroups) -> Callable:
+    """:meth:`MarginalGaussianGroups.perform` as a numba function of the node's inputs."""
+    stats = op.stats
+    order, starts = stats.runs
+    xx, xy, yy, n = (
+        np.ascontiguousarray(a, dtype=np.float64) for a in (stats.xx, stats.xy, stats.yy, stats.n)
+    )
+    moments = group_kernels.group_moments_c
 
-    def _funcify(op: Op, node: Apply | None = None, storage_map: Any = None, **kwargs: Any) -> Any:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Numba will use object mode")
-            return generate_fallback_impl(op, node, storage_map, **kwargs)
+    @numba.njit(nogil=True)
+    def marginal_gaussian_groups(prior_mean, prior_var, noise_var):  # pragma: no cover - numba
+        n_groups, p = prior_mean.shape
+        m = np.ascontiguousarray(prior_mean)
+        d = np.ascontiguousarray(prior_var)
+        s2 = np.ascontiguousarray(noise_var)
+        logp, d_noise = np.empty(n_groups), np.empty(n_groups)
+        d_mean, d_var = np.empty((n_groups, p)), np.empty((n_groups, p))
+        failed = moments(
+            xx.ctypes, order.ctypes, starts.ctypes, xy.ctypes, yy.ctypes, n.ctypes,
+            m.ctypes, d.ctypes, s2.ctypes,
+            logp.ctypes, d_mean.ctypes, d_var.ctypes, d_noise.ctypes,
+            n_groups, p, xx.shape[0],
+        )  # fmt: skip
+        if failed:
+            raise np.linalg.LinAlgError(group_kernels.KERNEL_FAILED)
+        return logp, d_mean, d_var, d_noise
 
-    for op in ops:
-        numba_funcify.register(op)(_funcify)
+    return marginal_gaussian_groups

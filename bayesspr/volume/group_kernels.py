@@ -671,3 +671,113 @@ def city_day_gradients(
             d_mean[gi] = station_mean[i]
             d_var[gi] = d_var_sum / size
     return logp, d_mean, d_var, d_noise, _shared_var_gradient(w_mean, w_cov, v), d_shock
+
+
+# ----------------------------------------------------------------- C entry points for graphs
+# A numba function that calls a kernel links the kernel's code into its own and optimises it
+# again: 3 s for :func:`group_moments`, 8 s for :func:`city_day_gradients`, at every level of
+# a compiled graph (the Op's function, PyTensor's graph, nutpie's wrapper) and every fit. The
+# Ops' compiled functions call these C entry points through their addresses instead: compiled
+# and cached once, they cost each graph a call. Arrays go in as pointers (C order) with their
+# sizes; the outputs are written into arrays the caller allocated. An exception cannot leave a
+# C function (numba would print it and return, the outputs unwritten), so these return 0, or 1
+# when the kernel raised (a non-finite matrix from parameters far out in the tails, early in
+# tuning), and the caller raises :data:`KERNEL_FAILED` (nutpie then rejects the point).
+_P = numba.types.voidptr
+_N = numba.types.int64
+
+#: What a caller of the C entry points raises (numpy's ``LinAlgError``) when one returns 1.
+KERNEL_FAILED = (
+    "a compiled kernel of the volume model's log density failed (a matrix with infinities or "
+    "NaNs: parameters far out in the tails)"
+)
+
+
+@numba.cfunc(_N(*[_P] * 13, _N, _N, _N), cache=True, nogil=True)
+def group_moments_c(
+    xx_p, order_p, starts_p, xy_p, yy_p, n_p, m_p, d_p, s2_p,
+    logp_p, d_mean_p, d_var_p, d_noise_p, n_groups, p, n_patterns,
+):  # fmt: skip  # pragma: no cover - compiled
+    """:func:`group_moments`' log density and gradients, called by address.
+
+    Inputs ``xx`` (U, p, p), ``order`` (G,) and ``starts`` (U + 1,) int64, ``xy`` (G, p),
+    ``yy``, ``n`` (G,), ``m``, ``d`` (G, p), ``s2`` (G,); outputs ``logp`` (G,), ``d_mean``,
+    ``d_var`` (G, p), ``d_noise`` (G,); sizes G, p, U. Returns 0, or 1 if the kernel raised.
+    """
+    g, u = n_groups, n_patterns
+    logp_out = numba.carray(logp_p, (g,), np.float64)
+    d_mean_out = numba.carray(d_mean_p, (g, p), np.float64)
+    d_var_out = numba.carray(d_var_p, (g, p), np.float64)
+    d_noise_out = numba.carray(d_noise_p, (g,), np.float64)
+    try:
+        logp, d_mean, d_var, d_noise, _, _, _ = group_moments(
+            numba.carray(xx_p, (u, p, p), np.float64),
+            numba.carray(order_p, (g,), np.int64),
+            numba.carray(starts_p, (u + 1,), np.int64),
+            numba.carray(xy_p, (g, p), np.float64),
+            numba.carray(yy_p, (g,), np.float64),
+            numba.carray(n_p, (g,), np.float64),
+            numba.carray(m_p, (g, p), np.float64),
+            numba.carray(d_p, (g, p), np.float64),
+            numba.carray(s2_p, (g,), np.float64),
+            np.zeros(0, dtype=np.int64),
+        )
+        logp_out[:] = logp
+        d_mean_out[:] = d_mean
+        d_var_out[:] = d_var
+        d_noise_out[:] = d_noise
+    except Exception:  # see above: no exception may leave a C function
+        return 1
+    return 0
+
+
+@numba.cfunc(_N(*[_P] * 22, *[_N] * 7), cache=True, nogil=True)
+def city_day_gradients_c(
+    xx_p, order_p, starts_p, pattern_p, xy_p, n_p, m_p, d_p, s2_p, cluster_p, columns_p, v_p,
+    shock_var_p, part_members_p, part_starts_p, cross_p,
+    logp_p, d_mean_p, d_var_p, d_noise_p, d_shared_p, d_shock_p,
+    n_groups, p, n_patterns, n_clusters, k, n_partitions, width,
+):  # fmt: skip  # pragma: no cover - compiled
+    """:func:`city_day_gradients`, called by address.
+
+    Inputs as :func:`city_day_gradients` takes them (``order``, ``starts``, ``pattern``,
+    ``cluster``, ``columns``, ``part_members``, ``part_starts`` int64; ``cross`` (G, M)), then
+    the outputs ``logp`` (1,), ``d_mean``, ``d_var`` (G, p), ``d_noise`` (G,), ``d_shared``
+    (C, K), ``d_shock`` (G,); sizes G, p, U, C, K, the partitions and M. Returns 0, or 1 if
+    the kernel raised.
+    """
+    g, u = n_groups, n_patterns
+    logp_out = numba.carray(logp_p, (1,), np.float64)
+    d_mean_out = numba.carray(d_mean_p, (g, p), np.float64)
+    d_var_out = numba.carray(d_var_p, (g, p), np.float64)
+    d_noise_out = numba.carray(d_noise_p, (g,), np.float64)
+    d_shared_out = numba.carray(d_shared_p, (n_clusters, k), np.float64)
+    d_shock_out = numba.carray(d_shock_p, (g,), np.float64)
+    try:
+        logp, d_mean, d_var, d_noise, d_shared, d_shock = city_day_gradients(
+            numba.carray(xx_p, (u, p, p), np.float64),
+            numba.carray(order_p, (g,), np.int64),
+            numba.carray(starts_p, (u + 1,), np.int64),
+            numba.carray(pattern_p, (g,), np.int64),
+            numba.carray(xy_p, (g, p), np.float64),
+            numba.carray(n_p, (g,), np.float64),
+            numba.carray(m_p, (g, p), np.float64),
+            numba.carray(d_p, (g, p), np.float64),
+            numba.carray(s2_p, (g,), np.float64),
+            numba.carray(cluster_p, (g,), np.int64),
+            numba.carray(columns_p, (k,), np.int64),
+            numba.carray(v_p, (n_clusters, k), np.float64),
+            numba.carray(shock_var_p, (g,), np.float64),
+            numba.carray(part_members_p, (g,), np.int64),
+            numba.carray(part_starts_p, (n_partitions + 1,), np.int64),
+            numba.carray(cross_p, (g, width), np.float64),
+        )
+        logp_out[0] = logp
+        d_mean_out[:] = d_mean
+        d_var_out[:] = d_var
+        d_noise_out[:] = d_noise
+        d_shared_out[:] = d_shared
+        d_shock_out[:] = d_shock
+    except Exception:  # see above: no exception may leave a C function
+        return 1
+    return 0

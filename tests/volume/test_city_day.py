@@ -1,5 +1,7 @@
 """City-day shocks: the rotated groups against the dense Gaussian of the stacked stations."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -201,3 +203,32 @@ def test_op_value_and_gradient(city):
         [mean, noise, shared_var, shock],
         rng=np.random.default_rng(2),
     )
+
+
+def test_numba_graphs_run_the_compiled_kernel_with_the_same_outputs(city):
+    """nutpie's graphs (PyTensor's numba backend) call the kernel, not ``perform``."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesspr.errors import ArgumentError
+    from bayesspr.volume.city_day import CityDayGaussianGroups
+
+    design, values, present, mean, var, noise, shared, shared_var, shock = city
+    st = group_statistics(design, values, present)
+    cd = city_day_statistics(values, present, shared.cluster)
+    inputs = [pt.dmatrix("m"), pt.dmatrix("d"), pt.dvector("s2"), pt.dmatrix("v"), pt.dvector("t")]
+    m, d, s2, v, tau2 = inputs
+    outputs = CityDayGaussianGroups(st, cd, shared)(m.T, d, s2, v, tau2)  # m.T: a strided view
+    grad = pytensor.grad(
+        city_day_log_likelihood(st, cd, m.T, d, s2, shared, v, tau2), [m, s2, v, tau2]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PyTensor warns when it falls back to object mode
+        compiled = pytensor.function(inputs, [*outputs, *grad], mode="NUMBA")
+    reference = pytensor.function(inputs, [*outputs, *grad], mode="FAST_COMPILE")
+    args = (np.ascontiguousarray(mean.T), var, noise, shared_var, shock)
+    for got, want in zip(compiled(*args), reference(*args), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    uneven = var * np.linspace(0.5, 1.5, var.shape[0])[:, None]
+    with pytest.raises(ArgumentError, match="same prior variances"):
+        compiled(args[0], uneven, *args[2:])

@@ -1,5 +1,7 @@
 """The marginalised Gaussian group regressions against dense linear algebra."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -192,3 +194,43 @@ def test_shared_walk_gradient_matches_finite_differences(clustered):
             down[idx] -= eps
             numeric[idx] = (logp(**{key: up}) - logp(**{key: down})) / (2 * eps)
         np.testing.assert_allclose(got[name], numeric, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_numba_graphs_run_the_compiled_kernel_with_the_same_outputs(problem):
+    """nutpie's graphs (PyTensor's numba backend) call the kernel, not ``perform``."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesspr.volume.gaussian_groups import MarginalGaussianGroups
+
+    design, values, present, mean, var, noise = problem
+    st = group_statistics(design, values, present)
+    a, b = pt.dmatrix("a"), pt.dmatrix("b")
+    c = pt.dvector("c")
+    # a transposed input reaches the kernel as a strided view
+    outputs = MarginalGaussianGroups(st)(a.T, b, c)
+    grad = pytensor.grad(marginal_log_likelihood(st, a.T, b, c).sum(), [a, b, c])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PyTensor warns when it falls back to object mode
+        compiled = pytensor.function([a, b, c], [*outputs, *grad], mode="NUMBA")
+    reference = pytensor.function([a, b, c], [*outputs, *grad], mode="FAST_COMPILE")
+    args = (np.ascontiguousarray(mean.T), var, noise)
+    for got, want in zip(compiled(*args), reference(*args), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_failing_compiled_kernel_raises_instead_of_returning_garbage(problem):
+    """The kernel runs as a C function, which cannot raise: its failure still reaches the graph."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesspr.volume.gaussian_groups import MarginalGaussianGroups
+
+    design, values, present, mean, var, noise = problem
+    st = group_statistics(design, values, present)
+    a, b, c = pt.dmatrix("a"), pt.dmatrix("b"), pt.dvector("c")
+    compiled = pytensor.function([a, b, c], MarginalGaussianGroups(st)(a, b, c), mode="NUMBA")
+    shared_var = np.broadcast_to(var[0], var.shape).copy()  # one eigenbasis per pattern
+    with pytest.raises(np.linalg.LinAlgError, match="compiled kernel"):
+        compiled(mean, np.full_like(shared_var, np.nan), noise)
+    assert np.isfinite(compiled(mean, shared_var, noise)[0]).all()
