@@ -32,7 +32,7 @@ from bayesspr.inference.sharded import peak_rss_mib
 MODELS = ("default", "zip-day")
 
 
-def fit_once(model_name: str, n_zips: int, days: int, draws: int, tune: int) -> dict:
+def fit_once(model_name: str, n_zips: int, days: int, draws: int, tune: int, seed: int = 1) -> dict:
     """Fit one world in this process; return time, memory and convergence figures."""
     from bayesspr.simulate.volume_worlds import simulate_volume_world
     from bayesspr.volume.model import VolumeModel
@@ -54,7 +54,7 @@ def fit_once(model_name: str, n_zips: int, days: int, draws: int, tune: int) -> 
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(world.table, random_seed=1, draws=draws, tune=tune)
+        model.fit(world.table, random_seed=seed, draws=draws, tune=tune)
     wall = time.perf_counter() - start
     d = model.diagnostics
     peak_gib = peak_rss_mib() / 1024
@@ -67,6 +67,7 @@ def fit_once(model_name: str, n_zips: int, days: int, draws: int, tune: int) -> 
         "ess_bulk_min": round(d["ess_bulk_min"]),
         "ess_tail_min": round(d["ess_tail_min"]),
         "rhat_max": round(d["rhat_max"], 4),
+        "ess_worst": f"{d['ess_bulk_worst']} / {d['ess_tail_worst']}",
         "divergences": d["divergences"],
         "ess_per_s": round(d["ess_bulk_min"] / wall, 2),
     }
@@ -83,6 +84,7 @@ def run_in_subprocess(model: str, zips: int, args: argparse.Namespace) -> dict:
         "--days",
         str(args.days),
     ]
+    cmd += ["--seed", str(args.seed)]
     for name in ("draws", "tune"):  # unset: the model's defaults
         if getattr(args, name) is not None:
             cmd += [f"--{name}", str(getattr(args, name))]
@@ -133,11 +135,16 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=425, help="history days (425 ≈ 14 months)")
     parser.add_argument("--draws", type=int, default=None)
     parser.add_argument("--tune", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=1, help="the sampler's seed")
     parser.add_argument("--chart", default=None, help="write the log-log chart here (PNG)")
     parser.add_argument("--one", nargs=2, metavar=("MODEL", "ZIPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(fit_once(args.one[0], int(args.one[1]), args.days, args.draws, args.tune)))
+        print(
+            json.dumps(
+                fit_once(args.one[0], int(args.one[1]), args.days, args.draws, args.tune, args.seed)
+            )
+        )
         return
     rows = []
     for n in args.zips:
