@@ -493,8 +493,8 @@ def register_compiled_kernel(op_type: type[Op], kernel_of: Callable[[Any], Calla
 
     Without this, PyTensor's numba backend runs the Op's ``perform`` in object mode: a trip
     through the interpreter at every gradient, holding its lock, so nutpie's chain threads
-    queue behind each other, and a graph numba cannot cache. With it the graph calls the
-    kernel directly (nopython, ``nogil``).
+    queue behind each other. With it the graph calls the kernel in compiled code (nopython,
+    ``nogil``).
 
     Parameters
     ----------
