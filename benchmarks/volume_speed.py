@@ -83,8 +83,9 @@ def run_in_subprocess(model: str, zips: int, args: argparse.Namespace) -> dict:
         str(zips),
         "--days",
         str(args.days),
+        "--seed",
+        str(args.seed),
     ]
-    cmd += ["--seed", str(args.seed)]
     for name in ("draws", "tune"):  # unset: the model's defaults
         if getattr(args, name) is not None:
             cmd += [f"--{name}", str(getattr(args, name))]
