@@ -239,6 +239,13 @@ def city_day_moments(
         ``logp`` (float, nats), ``d_mean`` (G, p), ``d_var`` (G, p; each partition's total
         split evenly among its stations, the derivative for variances tied within it),
         ``d_noise`` (G,), ``d_shared`` (C, K), ``d_shock`` (C,).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        Where the stations' log density comes out above its Gaussian's peak: its quadratic
+        form lost to rounding (noise variances orders of magnitude apart in one city, far out
+        in the tails; :func:`~bayesspr.volume.group_kernels.require_below_peak`).
     """
     m, d, s2, v, tau2 = group_kernels.kernel_floats(
         prior_mean, prior_var, noise_var, shared_var, shock_var

@@ -248,10 +248,17 @@ def posterior_moments(
     dict
         ``logp`` (G,) nats, ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,); with
         ``columns`` also ``mean`` (G, p), ``cov_diag`` (G, p) and ``cov_cols`` (G, p, K).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        Where a group's log density comes out above its Gaussian's peak: its quadratic form
+        lost to rounding, at noise variances far out in the tails
+        (:func:`~bayesspr.volume.group_kernels.require_below_peak`).
     """
     order, starts = stats.runs
     cols = np.zeros(0, np.int64) if columns is None else np.asarray(columns, np.int64)
-    logp, d_mean, d_var, d_noise, mean, cov_diag, cov_cols = group_kernels.group_moments(
+    logp, d_mean, d_var, d_noise, mean, cov_diag, cov_cols, log_det = group_kernels.group_moments(
         stats.xx,
         order,
         starts,
@@ -261,6 +268,7 @@ def posterior_moments(
         *group_kernels.kernel_floats(prior_mean, prior_var, noise_var),
         cols,
     )
+    group_kernels.require_groups_below_peak(logp, stats.n, log_det)
     out = {"logp": logp, "d_mean": d_mean, "d_var": d_var, "d_noise": d_noise}
     if columns is not None:
         out.update(mean=mean, cov_diag=cov_diag, cov_cols=cov_cols)
@@ -324,6 +332,11 @@ def shared_moments(
     dict
         ``logp`` (float, nats, all groups), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise``
         (G,), ``d_shared`` (C, K).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        As :func:`posterior_moments`.
     """
     order, starts = stats.runs
     cols = np.asarray(shared.columns, np.int64)
@@ -331,6 +344,7 @@ def shared_moments(
     own = group_kernels.group_moments(
         stats.xx, order, starts, stats.xy, stats.yy, stats.n, m, d, s2, cols
     )
+    group_kernels.require_groups_below_peak(own[0], stats.n, own[-1])
     logp, d_mean, d_var, d_noise, d_shared = group_kernels.shared_gradients(
         stats.xx,
         np.asarray(stats.pattern, np.int64),

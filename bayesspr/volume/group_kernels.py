@@ -23,6 +23,17 @@ from bayesspr.volume.rank_one_eigen import eigh_diagonal_plus_rank_one
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
+#: Rounding allowed, relative to the terms compared, before a log density above its
+#: Gaussian's peak is taken as a quadratic form lost to rounding (:func:`require_below_peak`).
+PEAK_ROUNDING = 1e-9
+
+#: What :func:`require_below_peak` raises (numpy's ``LinAlgError``).
+PRECISION_LOST = (
+    "the volume model's Gaussian log density came out above its peak density: its quadratic "
+    "form, a difference of large sums, was lost to rounding (noise variances far out in the "
+    "tails, where 1/σ² magnifies the rounding of the data's sums of squares)"
+)
+
 
 def kernel_floats(*arrays: np.ndarray) -> list[np.ndarray]:
     """C-contiguous, writable float64 copies (or the arrays themselves when they already are).
@@ -52,6 +63,41 @@ def _dot(x, y):
     for i in range(x.shape[0]):
         acc += x[i] * y[i]
     return acc
+
+
+@numba.njit(cache=True, nogil=True)
+def require_below_peak(logp, n_values, log_det):
+    """Raise unless a Gaussian log density lies below its peak, up to rounding.
+
+    A Gaussian density of ``n_values`` values with marginal covariance Σ is at most
+    (2π)^(−n/2)|Σ|^(−1/2), its value at its mean: the log density is
+    −½(n log 2π + log det Σ + Q) with a quadratic form Q ≥ 0. The kernels compute Q from
+    sufficient statistics as a difference (yᵀΣ⁻¹y less what the regression explains); where
+    a noise variance is tiny that difference carries the rounding of the data's sums of
+    squares times 1/σ², and can come out negative by any amount: a log density of +10¹⁵
+    nats at a point NUTS then cannot leave (one chain of the 4,000-zip speed world with seed
+    2, every later step diverging). A value above the peak is that failure; this raises
+    ``LinAlgError`` (:data:`PRECISION_LOST`), so the sampler rejects the point instead.
+
+    Parameters
+    ----------
+    logp : float
+        The log density (nats).
+    n_values : float
+        Number of values it is the density of.
+    log_det : float
+        Log determinant of their marginal covariance.
+    """
+    peak = -0.5 * (n_values * _LOG_2PI + log_det)
+    if logp - peak > PEAK_ROUNDING * (abs(logp) + abs(peak)):
+        raise np.linalg.LinAlgError(PRECISION_LOST)
+
+
+@numba.njit(cache=True, nogil=True)
+def require_groups_below_peak(logp, n, log_det):
+    """:func:`require_below_peak` for each group's log density (G,) of ``n`` values (G,)."""
+    for g in range(logp.shape[0]):
+        require_below_peak(logp[g], n[g], log_det[g])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -154,7 +200,8 @@ def group_moments(xx, order, starts, xy, yy, n, m, d, s2, columns):
     -------
     tuple
         ``logp`` (G,), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,), ``mean``
-        (G, p), ``cov_diag`` (G, p), ``cov_cols`` (G, p, K).
+        (G, p), ``cov_diag`` (G, p), ``cov_cols`` (G, p, K) and ``log_det`` (G,), the log
+        determinant of each group's marginal covariance (:func:`require_below_peak`).
     """
     n_groups, p = m.shape
     k = columns.shape[0]
@@ -165,6 +212,7 @@ def group_moments(xx, order, starts, xy, yy, n, m, d, s2, columns):
     mean = np.empty((n_groups, p))
     cov_diag = np.empty((n_groups, p))
     cov_cols = np.empty((n_groups, p, k))
+    log_det_out = np.empty(n_groups)
     for u in range(xx.shape[0]):
         groups = order[starts[u] : starts[u + 1]]
         shared, w, lam, q = _pattern_basis(xx[u], d, groups)
@@ -207,12 +255,13 @@ def group_moments(xx, order, starts, xy, yy, n, m, d, s2, columns):
                 d_mean[g, i] = dev * inv_d
                 d_var[g, i] = 0.5 * ((dev * dev + cov_diag_u[r, i]) * inv_d - 1.0) * inv_d
             log_det = n[g] * np.log(s2g) + log_d_u[r] + log_det_u[r]
+            log_det_out[g] = log_det
             logp[g] = -0.5 * (n[g] * _LOG_2PI + log_det + rr / s2g - quad_b)
             d_noise[g] = -0.5 * n[g] / s2g + 0.5 * (resid + s2g * trace) / (s2g * s2g)
             mean[g] = mean_u[r]
             cov_diag[g] = cov_diag_u[r]
             cov_cols[g] = cov_cols_u[r]
-    return logp, d_mean, d_var, d_noise, mean, cov_diag, cov_cols
+    return logp, d_mean, d_var, d_noise, mean, cov_diag, cov_cols, log_det_out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -286,7 +335,7 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
         ``logp`` (float), ``d_mean`` (G, p), ``d_var`` (G, p), ``d_noise`` (G,), ``d_shared``
         (C, K).
     """
-    logp_g, _, _, _, mean, cov_diag, cov_cols = own
+    logp_g, _, _, _, mean, cov_diag, cov_cols, _ = own
     n_groups, p = m.shape
     k = columns.shape[0]
     n_clusters = v.shape[0]
@@ -471,7 +520,9 @@ def _walk_posterior(bases, mean, m, d, nu, weight, cluster, columns, v, part_mem
 
     The walk's precision gains Σ_j a_j² Eᵀ(D⁻¹ − D⁻¹V_jD⁻¹)E = Fᵀ diag(Σ_j a_j²(1 − s_j)) F
     per partition (V_j = D^½Q diag(s_j) QᵀD^½), so no group's V[:, E] is formed; the rest is
-    :func:`cluster_posterior`'s. Returns ``w_mean`` (C, K), ``w_cov`` (C, K, K), ``extra`` (C,).
+    :func:`cluster_posterior`'s. Returns ``w_mean`` (C, K), ``w_cov`` (C, K, K), ``extra`` (C,)
+    and ``log_det`` (C,), log det P + Σ log v: what the walk adds to the log determinant of
+    the stations' marginal covariance.
     """
     w_all, lam_all, q_all = bases
     n_clusters, k = v.shape
@@ -489,8 +540,11 @@ def _walk_posterior(bases, mean, m, d, nu, weight, cluster, columns, v, part_mem
             for i in range(k):
                 col = columns[i]
                 b[c, i] += a[j] * (mean[g, col] - m[g, col]) / d[g, col]
-    w_mean, w_cov, _, extra = _cluster_gaussian(a_mat, b, v)
-    return w_mean, w_cov, extra
+    w_mean, w_cov, chol, extra = _cluster_gaussian(a_mat, b, v)
+    log_det = np.empty(n_clusters)
+    for c in range(n_clusters):
+        log_det[c] = 2.0 * np.log(np.diag(chol[c])).sum() + np.log(v[c]).sum()
+    return w_mean, w_cov, extra, log_det
 
 
 @numba.njit(cache=True, nogil=True)
@@ -627,11 +681,11 @@ def city_day_gradients(
     # yᵀy of the rotated groups is left out here (zero) and its −½Σ_j z_jᵀz_j/ν_j added per
     # partition below: nothing else depends on it
     no_columns = np.empty(0, dtype=np.int64)
-    logp_g, _, _, _, mean_r, cov_diag_r, _ = group_moments(
+    logp_g, _, _, _, mean_r, cov_diag_r, _, log_det_g = group_moments(
         xx, order, starts, xy_r, np.zeros(n_groups), n, m_r, d, nu, no_columns
     )
     bases = _partition_bases(xx, pattern, d, part_members, part_starts)
-    w_mean, w_cov, extra = _walk_posterior(
+    w_mean, w_cov, extra, log_det_walk = _walk_posterior(
         bases, mean_r, m_r, d, nu, weight, cluster, columns, v, part_members, part_starts
     )
     logp = logp_g.sum() + extra.sum()
@@ -670,6 +724,9 @@ def city_day_gradients(
             d_noise[gi] = noise_p[i]
             d_mean[gi] = station_mean[i]
             d_var[gi] = d_var_sum / size
+    # the rotated groups' quadratic forms are not bounded one by one (their yᵀy is left
+    # out), but all of the stations' together is
+    require_below_peak(logp, n.sum(), log_det_g.sum() + log_det_walk.sum())
     return logp, d_mean, d_var, d_noise, _shared_var_gradient(w_mean, w_cov, v), d_shock
 
 
@@ -681,15 +738,16 @@ def city_day_gradients(
 # and cached once, they cost each graph a call. Arrays go in as pointers (C order) with their
 # sizes; the outputs are written into arrays the caller allocated. An exception cannot leave a
 # C function (numba would print it and return, the outputs unwritten), so these return 0, or 1
-# when the kernel raised (a non-finite matrix from parameters far out in the tails, early in
-# tuning), and the caller raises :data:`KERNEL_FAILED` (nutpie then rejects the point).
+# when the kernel raised (a non-finite matrix, or :data:`PRECISION_LOST`, from parameters far
+# out in the tails, early in tuning), and the caller raises :data:`KERNEL_FAILED` (nutpie then
+# rejects the point).
 _P = numba.types.voidptr
 _N = numba.types.int64
 
 #: What a caller of the C entry points raises (numpy's ``LinAlgError``) when one returns 1.
 KERNEL_FAILED = (
     "a compiled kernel of the volume model's log density failed (a matrix with infinities or "
-    "NaNs: parameters far out in the tails)"
+    "NaNs, or a quadratic form lost to rounding: parameters far out in the tails)"
 )
 
 
@@ -710,7 +768,7 @@ def group_moments_c(
     d_var_out = numba.carray(d_var_p, (g, p), np.float64)
     d_noise_out = numba.carray(d_noise_p, (g,), np.float64)
     try:
-        logp, d_mean, d_var, d_noise, _, _, _ = group_moments(
+        logp, d_mean, d_var, d_noise, _, _, _, log_det = group_moments(
             numba.carray(xx_p, (u, p, p), np.float64),
             numba.carray(order_p, (g,), np.int64),
             numba.carray(starts_p, (u + 1,), np.int64),
@@ -722,6 +780,7 @@ def group_moments_c(
             numba.carray(s2_p, (g,), np.float64),
             np.zeros(0, dtype=np.int64),
         )
+        require_groups_below_peak(logp, numba.carray(n_p, (g,), np.float64), log_det)
         logp_out[:] = logp
         d_mean_out[:] = d_mean
         d_var_out[:] = d_var

@@ -232,3 +232,44 @@ def test_numba_graphs_run_the_compiled_kernel_with_the_same_outputs(city):
     uneven = var * np.linspace(0.5, 1.5, var.shape[0])[:, None]
     with pytest.raises(ArgumentError, match="same prior variances"):
         compiled(args[0], uneven, *args[2:])
+
+
+def test_a_log_density_lost_to_rounding_is_refused_not_returned():
+    """Noise variances 10¹⁸ apart in one city: the quadratic form is rounding, so it raises.
+
+    Before the peak check, such a point (one chain of the 4,000-zip speed world, seed 2,
+    noise sd from 2·10⁻⁶ to 10⁵³ after one long first step) came out at +10¹⁵ nats, far above
+    any Gaussian's peak density, and held the chain there with every later step diverging.
+    """
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesspr.volume import group_kernels
+    from bayesspr.volume.city_day import CityDayGaussianGroups
+
+    rng = np.random.default_rng(11)
+    n_days, p = 60, 4
+    t = np.arange(n_days) / 365
+    design = np.column_stack([np.ones(n_days), t, np.sin(2 * np.pi * t), np.cos(2 * np.pi * t)])
+    # log stops near 7: the data's sums of squares are ~10⁴ times their residual's
+    values = 7.0 + 0.3 * t + 0.05 * rng.normal(size=(6, n_days)) + 0.05 * rng.normal(size=n_days)
+    present = np.ones(values.shape, dtype=bool)
+    shared = SharedCoefficients(
+        cluster=np.array([0, 0, 0, 1, 1, 1]), columns=np.array([1, 3]), n_clusters=2
+    )
+    st = group_statistics(design, values, present)
+    cd = city_day_statistics(values, present, shared.cluster)
+    args = [np.zeros((6, p)), np.ones((6, p)), None, np.full((2, 2), 0.01), np.full(2, 0.03)]
+    args[2] = np.full(6, 2.5e-3)
+    assert np.isfinite(city_day_moments(st, cd, *args[:3], shared, *args[3:])["logp"])
+    args[2] = np.array([1e-4, 1e14, 2.5e-3, 2.5e-3, 2.5e-3, 2.5e-3])
+    with pytest.raises(np.linalg.LinAlgError, match="above its peak"):
+        city_day_moments(st, cd, *args[:3], shared, *args[3:])
+    # and in nutpie's graphs, as a failed kernel (nutpie rejects the point)
+    inputs = [pt.dmatrix("m"), pt.dmatrix("d"), pt.dvector("s2"), pt.dmatrix("v"), pt.dvector("t")]
+    compiled = pytensor.function(
+        inputs, CityDayGaussianGroups(st, cd, shared)(*inputs)[0], mode="NUMBA"
+    )
+    with pytest.raises(np.linalg.LinAlgError, match="compiled kernel"):
+        compiled(*args)
+    assert "lost to rounding" in group_kernels.KERNEL_FAILED

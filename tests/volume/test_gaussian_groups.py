@@ -234,3 +234,19 @@ def test_a_failing_compiled_kernel_raises_instead_of_returning_garbage(problem):
     with pytest.raises(np.linalg.LinAlgError, match="compiled kernel"):
         compiled(mean, np.full_like(shared_var, np.nan), noise)
     assert np.isfinite(compiled(mean, shared_var, noise)[0]).all()
+
+
+def test_a_log_density_above_its_gaussian_peak_is_refused():
+    """No Gaussian density exceeds its value at its mean: such a log density is rounding."""
+    from bayesspr.volume import group_kernels
+
+    n, log_det = 365.0, -2000.0
+    peak = -0.5 * (n * np.log(2 * np.pi) + log_det)
+    group_kernels.require_below_peak(peak - 1.0, n, log_det)  # below: fine
+    group_kernels.require_below_peak(peak * (1 + 1e-12), n, log_det)  # rounding: fine
+    for above in (peak + 1.0, 1e15):
+        with pytest.raises(np.linalg.LinAlgError, match="above its peak"):
+            group_kernels.require_below_peak(above, n, log_det)
+    logp = np.array([peak - 5.0, peak + 5.0])
+    with pytest.raises(np.linalg.LinAlgError, match="above its peak"):
+        group_kernels.require_groups_below_peak(logp, np.full(2, n), np.full(2, log_det))
