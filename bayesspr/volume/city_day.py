@@ -333,7 +333,7 @@ def city_day_draws(
         rotated, (nu, weight) = _rotated_statistics(stats, rot)
         m_rot = rot.forward(m)
         pieces = posterior_moments(rotated, m_rot, d, nu, cols)
-        w_mean, _, chol, _ = group_kernels.cluster_posterior(
+        w_mean, _, chol, _, _ = group_kernels.cluster_posterior(
             pieces["mean"],
             pieces["cov_cols"],
             m_rot,

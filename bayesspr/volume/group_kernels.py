@@ -274,7 +274,8 @@ def cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v, wei
     Returns
     -------
     tuple
-        ``w_mean`` (C, K), ``w_cov`` (C, K, K), ``chol`` (C, K, K) of P, ``extra`` (C,).
+        ``w_mean`` (C, K), ``w_cov`` (C, K, K), ``chol`` (C, K, K) of P, ``extra`` (C,),
+        ``log_det`` (C,) (:func:`_cluster_gaussian`).
     """
     k = columns.shape[0]
     a = np.zeros((n_clusters, k, k))
@@ -297,14 +298,16 @@ def _cluster_gaussian(gain, b, v):
 
     ``gain`` (C, K, K) is the precision the groups add to the prior's diag(1/v) (C, K), ``b``
     (C, K) the groups' linear term. Returns the posterior mean (C, K), covariance P⁻¹
-    (C, K, K), Cholesky factor of P (C, K, K) and each cluster's log density beyond its
-    groups' own, ½bᵀP⁻¹b − ½log det P − ½Σ log v (C,).
+    (C, K, K), Cholesky factor of P (C, K, K), each cluster's log density beyond its
+    groups' own, ½bᵀP⁻¹b − ½log det P − ½Σ log v (C,), and log det P + Σ log v (C,): what the
+    shared values add to the log determinant of the groups' marginal covariance.
     """
     n_clusters, k = v.shape
     w_mean = np.empty((n_clusters, k))
     w_cov = np.empty((n_clusters, k, k))
     chol = np.empty((n_clusters, k, k))
     extra = np.empty(n_clusters)
+    log_det = np.empty(n_clusters)
     for c in range(n_clusters):
         precision = gain[c].copy()
         for i in range(k):
@@ -312,12 +315,11 @@ def _cluster_gaussian(gain, b, v):
         chol[c] = np.linalg.cholesky(precision)
         w_cov[c] = np.linalg.inv(precision)
         w_mean[c] = w_cov[c] @ b[c]
-        extra[c] = (
-            0.5 * (b[c] * w_mean[c]).sum()
-            - np.log(np.diag(chol[c])).sum()
-            - 0.5 * np.log(v[c]).sum()
-        )
-    return w_mean, w_cov, chol, extra
+        log_det_chol = np.log(np.diag(chol[c])).sum()
+        log_det_v = np.log(v[c]).sum()
+        extra[c] = 0.5 * (b[c] * w_mean[c]).sum() - log_det_chol - 0.5 * log_det_v
+        log_det[c] = 2.0 * log_det_chol + log_det_v
+    return w_mean, w_cov, chol, extra, log_det
 
 
 @numba.njit(cache=True, nogil=True)
@@ -340,7 +342,7 @@ def shared_gradients(xx, pattern, xy, yy, n, m, d, s2, cluster, columns, v, weig
     k = columns.shape[0]
     n_clusters = v.shape[0]
     posterior = cluster_posterior(mean, cov_cols, m, d, cluster, columns, n_clusters, v, weight)
-    w_mean, w_cov, _, extra = posterior
+    w_mean, w_cov, _, extra, _ = posterior
     d_mean = np.empty((n_groups, p))
     d_var = np.empty((n_groups, p))
     d_noise = np.empty(n_groups)
@@ -540,10 +542,7 @@ def _walk_posterior(bases, mean, m, d, nu, weight, cluster, columns, v, part_mem
             for i in range(k):
                 col = columns[i]
                 b[c, i] += a[j] * (mean[g, col] - m[g, col]) / d[g, col]
-    w_mean, w_cov, chol, extra = _cluster_gaussian(a_mat, b, v)
-    log_det = np.empty(n_clusters)
-    for c in range(n_clusters):
-        log_det[c] = 2.0 * np.log(np.diag(chol[c])).sum() + np.log(v[c]).sum()
+    w_mean, w_cov, _, extra, log_det = _cluster_gaussian(a_mat, b, v)
     return w_mean, w_cov, extra, log_det
 
 
@@ -768,19 +767,20 @@ def group_moments_c(
     d_var_out = numba.carray(d_var_p, (g, p), np.float64)
     d_noise_out = numba.carray(d_noise_p, (g,), np.float64)
     try:
+        n = numba.carray(n_p, (g,), np.float64)
         logp, d_mean, d_var, d_noise, _, _, _, log_det = group_moments(
             numba.carray(xx_p, (u, p, p), np.float64),
             numba.carray(order_p, (g,), np.int64),
             numba.carray(starts_p, (u + 1,), np.int64),
             numba.carray(xy_p, (g, p), np.float64),
             numba.carray(yy_p, (g,), np.float64),
-            numba.carray(n_p, (g,), np.float64),
+            n,
             numba.carray(m_p, (g, p), np.float64),
             numba.carray(d_p, (g, p), np.float64),
             numba.carray(s2_p, (g,), np.float64),
             np.zeros(0, dtype=np.int64),
         )
-        require_groups_below_peak(logp, numba.carray(n_p, (g,), np.float64), log_det)
+        require_groups_below_peak(logp, n, log_det)
         logp_out[:] = logp
         d_mean_out[:] = d_mean
         d_var_out[:] = d_var
