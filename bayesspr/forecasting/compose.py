@@ -37,8 +37,10 @@ from bayesspr.forecasting.scenario import (
 )
 from bayesspr.io.draw_store import ZipBlockWriter, open_draws
 from bayesspr.io.files import atomic_folder
+from bayesspr.parallel import loops_over_samples
 from bayesspr.spr.model import SPRModel
 from bayesspr.spr.physics import ZoneDay
+from bayesspr.volume.keyed import day_keys, keyed_normal_pairs, name_keys_64
 from bayesspr.volume.model import VolumeModel
 
 #: Largest draws × days × zips block computed at once (elements); bounds peak memory.
@@ -543,7 +545,7 @@ def _draw_block(
     stops, packages = _chunk_volume(source, layout, cols, n_s, random_seed)
     zone, index = _chunk_rows(layout, cols, stops, packages)
     n_noise = 1 if params.sigma_km is None else 2
-    normals = _route_normals(random_seed, layout.zips[cols], n_s, len(layout.dates), n_noise)
+    normals = _route_normals(random_seed, layout.zips[cols], n_s, layout.dates, n_noise)
     routes, km = spr_model.route_draws(params, zone, index, normals=normals)
     empty = stops < 1  # a zip-day with no stops needs no route
     chunk = {
@@ -571,7 +573,7 @@ def _draw_block(
     return _Block(cols=cols, stations=stations, sums=sums, zips=zips)
 
 
-@numba.njit(cache=True, nogil=True)
+@loops_over_samples(cache=True)
 def _station_day_sums(values: np.ndarray, station: np.ndarray, n_stations: int) -> np.ndarray:
     """Sums (S, D, k) of zip-day values (S, D, C) over the zips each station serves each day.
 
@@ -580,7 +582,7 @@ def _station_day_sums(values: np.ndarray, station: np.ndarray, n_stations: int) 
     """
     n_s, n_d, n_c = values.shape
     out = np.zeros((n_s, n_d, n_stations))
-    for s in range(n_s):
+    for s in numba.prange(n_s):
         for d in range(n_d):
             for c in range(n_c):
                 out[s, d, station[d, c]] += values[s, d, c]
@@ -620,21 +622,20 @@ def _draw_blocks(
 
 
 def _route_normals(
-    random_seed: int, zips: Sequence[str], n_s: int, n_d: int, n_noise: int
+    random_seed: int, zips: Sequence[str], n_s: int, dates: pd.DatetimeIndex, n_noise: int
 ) -> np.ndarray:
     """(n_noise, S, D·Z) standard normals of the routes' day noise, rows day-major (–).
 
-    Each zip's come from its own stream, seeded by the forecast's seed and the zip's name, so
-    a zip's route draws do not depend on which zips share its block (nor on the block size).
-    Single precision: they only perturb a log route need, and they are the forecast's
+    Counter-based (:func:`bayesspr.volume.keyed.keyed_normal_pairs`): each value is a fixed
+    function of the forecast's seed, the sample, the day and the zip's name, so a zip's route
+    draws do not depend on which zips share its block (nor on the block size), and the two
+    noises of a zip-day (route need, route length) are the two normals of one Box–Muller
+    pair. Single precision: they only perturb a log route need, and they are the forecast's
     largest array.
     """
-    by_zip = np.empty((len(zips), n_noise, n_s, n_d), dtype=np.float32)
-    for j, name in enumerate(zips):
-        code = str(name).encode()
-        stream = np.random.default_rng([random_seed, 4, len(code), *code])
-        stream.standard_normal((n_noise, n_s, n_d), dtype=np.float32, out=by_zip[j])
-    return np.ascontiguousarray(by_zip.transpose(1, 2, 3, 0)).reshape(n_noise, n_s, -1)
+    stream = name_keys_64([f"route-noise:{random_seed}"])[0]
+    normals = keyed_normal_pairs(stream, n_s, day_keys(dates), name_keys_64(zips), n_noise)
+    return normals.reshape(n_noise, n_s, -1)
 
 
 def _whole_numbers(n_samples: object, random_seed: object) -> tuple[int, int]:

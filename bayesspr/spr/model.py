@@ -21,6 +21,7 @@ present, a log-normal likelihood of the route length informs the tour constant.
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -34,6 +35,9 @@ import pytensor
 import pytensor.tensor as pt
 import scipy.sparse
 import xarray as xr
+from pytensor.compile.mode import NUMBA, Mode
+from pytensor.link.numba.dispatch.basic import numba_njit
+from pytensor.link.numba.linker import NumbaLinker
 
 from bayesspr.data import table as data_mod
 from bayesspr.defaults import DEFAULT_INTERVAL, central_bounds
@@ -42,6 +46,7 @@ from bayesspr.inference.fitted_model import FittedModel, SamplerConfig
 from bayesspr.inference.fitted_model import stacked_samples as stacked_samples  # re-exported
 from bayesspr.inference.fitted_model import warm_start_values as warm_start_values  # re-exported
 from bayesspr.inference.sharded import RowShards
+from bayesspr.parallel import map_on_threads, sample_slices
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import route_count_logp, route_counts
 from bayesspr.spr.physics import RouteConstants, ZoneDay
@@ -233,6 +238,41 @@ def _signature(values: dict[str, np.ndarray]) -> tuple[tuple[str, str, tuple[boo
     return tuple((k, v.dtype.str, tuple(n == 1 for n in v.shape)) for k, v in values.items())
 
 
+def _sample_rows(values: np.ndarray, samples: slice, n_samples: int) -> np.ndarray:
+    """The rows ``samples`` of a kernel input that has one row per sample; others as they are."""
+    if values.ndim == 2 and values.shape[0] == n_samples and n_samples > 1:
+        return values[samples]
+    return values
+
+
+class _UnlockedNumbaLinker(NumbaLinker):
+    """PyTensor's numba linker, compiling the graph's function to run without the GIL.
+
+    So that slices of one call's samples run on several threads at once. Not cached on disk:
+    numba's cache does not tell this function from the same graph compiled with the lock.
+    """
+
+    def jit_compile(self, fn_and_cache: tuple[Callable[..., Any], Any]) -> Callable[..., Any]:
+        fn, _ = fn_and_cache
+        return numba_njit(fn.py_func, final_function=True, cache=False, nogil=True)
+
+
+_ROUTE_KERNEL_MODE = Mode(_UnlockedNumbaLinker(), NUMBA.provided_optimizer)
+_thread_kernels = threading.local()
+
+
+def _thread_route_kernel(key: tuple[Any, ...]) -> Callable[..., list[np.ndarray]]:
+    """The compiled route kernel, a copy of its own for the calling thread.
+
+    A PyTensor function keeps its inputs and outputs in storage of its own, so two threads
+    must not call one function at once.
+    """
+    kernels = _thread_kernels.__dict__.setdefault("kernels", {})
+    if key not in kernels:
+        kernels[key] = _route_kernel(*key).copy()
+    return kernels[key]
+
+
 @functools.lru_cache(maxsize=32)
 def _route_kernel(
     signature: tuple[tuple[str, str, tuple[bool, ...]], ...],
@@ -268,7 +308,9 @@ def _route_kernel(
     if with_km:
         km = km * pt.exp(params.sigma_km * z_km)
     inputs = [*symbols.values(), z_need, z_km]
-    return pytensor.function(inputs, [routes, km], on_unused_input="ignore")
+    return pytensor.function(
+        inputs, [routes, km], on_unused_input="ignore", mode=_ROUTE_KERNEL_MODE
+    )
 
 
 def log_route_need(zone: ZoneDay, constants: RouteConstants) -> Any:
@@ -785,9 +827,18 @@ class SPRModel(FittedModel):
         if normals is None:
             normals = np.stack([rng.standard_normal(shape) for _ in range(1 + with_km)])
         normals = np.require(normals, requirements="A")  # aligned, as _route_inputs
-        kernel = _route_kernel(_signature(values), circuity, with_km, normals.dtype.str)
-        routes, km = kernel(*values.values(), normals[0], normals[1 if with_km else 0])
-        return routes, km
+        key = (_signature(values), circuity, with_km, normals.dtype.str)
+        z_need, z_km = normals[0], normals[1 if with_km else 0]
+        n_s = shape[0]
+
+        def draw(samples: slice) -> list[np.ndarray]:
+            picked = (_sample_rows(v, samples, n_s) for v in values.values())
+            return _thread_route_kernel(key)(*picked, z_need[samples], z_km[samples])
+
+        parts = map_on_threads(draw, sample_slices(n_s, n_rows))
+        if len(parts) == 1:
+            return parts[0][0], parts[0][1]
+        return tuple(np.concatenate([part[k] for part in parts]) for k in range(2))
 
     def predict_draws(
         self,

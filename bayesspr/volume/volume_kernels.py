@@ -14,13 +14,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from bayesspr.parallel import loops_over_samples
 from bayesspr.volume.group_kernels import kernel_floats
 
 
-@numba.njit(cache=True, nogil=True)
+@loops_over_samples(cache=True)
 def _zip_day_volumes(station_total, zip_station, share, factor, ratio, stops, packages):
     n_s, n_d, n_z = share.shape
-    for s in range(n_s):
+    for s in numba.prange(n_s):
         for d in range(n_d):
             for z in range(n_z):
                 value = station_total[s, d, zip_station[z]] * share[s, d, z]

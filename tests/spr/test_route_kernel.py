@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
+from bayesspr import parallel
 from bayesspr.errors import ForecastError
+from bayesspr.spr import model as spr_model
 from bayesspr.spr import physics
 from bayesspr.spr.likelihood import route_counts
 from bayesspr.spr.model import ParameterDraws, SPRModel, log_route_need
@@ -105,3 +107,22 @@ def test_unaligned_inputs_draw_the_same_routes():
     got = model.route_draws(shifted, rows, index, normals=_unaligned(normals))
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_routes_split_over_threads_equal_one_call(monkeypatch):
+    """The kernel runs on slices of the samples at once (own copy per thread), same values."""
+    rng = np.random.default_rng(13)
+    params, (rows, index) = _draws(rng, True), _rows(rng, True)
+    normals = rng.standard_normal((2, S, R)).astype(np.float32)
+    model = SPRModel()
+    monkeypatch.setattr(spr_model, "sample_slices", lambda n, _values: [slice(0, n)])
+    whole = model.route_draws(params, rows, index, normals=normals)
+    monkeypatch.setattr(
+        spr_model, "sample_slices", lambda n, _values: [slice(0, 1), slice(1, 4), slice(4, n)]
+    )
+    results = parallel.map_on_threads(
+        lambda _: model.route_draws(params, rows, index, normals=normals), range(4)
+    )
+    for routes, km in results:
+        np.testing.assert_array_equal(routes, whole[0])
+        np.testing.assert_array_equal(km, whole[1])

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+import pytest
 from scipy import stats
 
-from bayesspr.volume.keyed import keyed_normals, linear_with_keyed_noise
+from bayesspr.errors import ArgumentError
+from bayesspr.volume.keyed import (
+    keyed_normal_pairs,
+    keyed_normals,
+    linear_with_keyed_noise,
+    name_keys_64,
+)
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -67,3 +76,47 @@ def test_the_fused_linear_predictor_equals_its_parts():
     # a scalar scale broadcasts; no noise leaves the linear predictor alone
     plain = linear_with_keyed_noise(design, beta, 0.0, samples, groups, days)
     np.testing.assert_allclose(plain, np.einsum("dp,sgp->sdg", design, beta), atol=1e-12)
+
+
+def _pair_formula(stream: int, n_samples: int, days: np.ndarray, groups: np.ndarray):
+    """Both Box–Muller normals of (stream, sample position, day, group), one step at a time."""
+    samples = _mix(np.uint64(stream) ^ _mix(np.arange(n_samples, dtype=np.uint64)))
+    with np.errstate(over="ignore"):
+        h = _mix(_mix(samples[:, None, None] ^ days[None, :, None]) ^ groups[None, None, :])
+        h2 = _mix(h ^ np.uint64(0xD1B54A32D192ED03))
+    u1 = ((h >> np.uint64(11)).astype(float) + 0.5) * 2.0**-53
+    u2 = ((h2 >> np.uint64(11)).astype(float) + 0.5) * 2.0**-53
+    radius, angle = np.sqrt(-2.0 * np.log(u1)), 2.0 * np.pi * u2
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)])
+
+
+def test_normal_pairs_equal_the_formula_and_one_is_the_first_of_two():
+    days, groups = np.arange(20_000, 20_040, dtype=np.uint64), _keys(9, 15)
+    got = keyed_normal_pairs(123, 6, days, groups)
+    assert got.shape == (2, 6, 40, 15) and got.dtype == np.float32
+    np.testing.assert_allclose(got, _pair_formula(123, 6, days, groups), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(keyed_normal_pairs(123, 6, days, groups, 1)[0], got[0])
+    # a day or group asked for beside others, or fewer samples, keeps its values
+    part = keyed_normal_pairs(123, 4, days[5:9], groups[3:7])
+    np.testing.assert_array_equal(part, got[:, :4, 5:9, 3:7])
+    assert not np.array_equal(keyed_normal_pairs(124, 6, days, groups), got)
+
+
+def test_normal_pairs_are_two_independent_standard_normals():
+    first, second = keyed_normal_pairs(5, 50, np.arange(200, dtype=np.uint64), _keys(10, 40))
+    for values in (first.ravel(), second.ravel()):
+        assert stats.kstest(values.astype(float), "norm").pvalue > 1e-3
+    n = first.size
+    assert abs(np.corrcoef(first.ravel(), second.ravel())[0, 1]) < 4 / np.sqrt(n)
+    # nor are their squares (a pair shares its radius: uncorrelated, and independent)
+    assert abs(np.corrcoef(first.ravel() ** 2, second.ravel() ** 2)[0, 1]) < 4 / np.sqrt(n)
+
+
+def test_normal_pairs_refuse_other_counts_and_long_name_keys_are_stable():
+    with pytest.raises(ArgumentError, match="expected 1 or 2"):
+        keyed_normal_pairs(1, 2, np.arange(3, dtype=np.uint64), _keys(1, 2), 3)
+    keys = name_keys_64(["Z00001", "Z00002", 12345])
+    assert keys.dtype == np.uint64 and len(set(keys.tolist())) == 3
+    np.testing.assert_array_equal(name_keys_64(["Z00001"]), keys[:1])
+    digest = hashlib.blake2b(b"Z00001", digest_size=8).digest()
+    assert int(keys[0]) == int.from_bytes(digest, "little")

@@ -1,0 +1,182 @@
+"""Loops over draws on every core: numba's ``prange``, and compiled kernels run on threads.
+
+A forecast's largest arrays (sample × day × zip) are made by compiled loops whose samples are
+independent: :func:`loops_over_samples` compiles such a loop twice, once with
+``parallel=True`` (numba splits the ``prange`` over the samples across its threads, each
+sample's values the same as in order) and once serial, and calls the parallel one where a
+thread-safe threading layer loads.
+
+Numba's default layer (``workqueue``) ends the process when two threads start parallel
+loops at once, which Dask's threaded workers and a user's own threads do. So, unless the
+user chose a layer (``NUMBA_THREADING_LAYER``), the package asks numba for a thread-safe one
+before its first parallel loop: TBB or OpenMP (``"threadsafe"``). Where neither loads, or
+another library started numba's pool with ``workqueue`` first, the serial loops run, with the
+same values.
+
+A compiled function that numba did not write for us (the route kernel, a PyTensor graph
+compiled by its numba backend without the interpreter lock) is split instead over
+contiguous slices of its samples (:func:`sample_slices`), run on a thread pool
+(:func:`map_on_threads`, :mod:`concurrent.futures`), and put back together in order.
+
+``NUMBA_NUM_THREADS`` (or :func:`numba.set_num_threads`) sets how many threads both use.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import types
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numba
+import numpy as np
+
+_log = logging.getLogger("bayesspr")
+
+#: Threading layers that allow parallel loops started from several threads at once.
+THREAD_SAFE_LAYERS = frozenset({"omp", "tbb"})
+
+if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER == "default":
+    numba.config.THREADING_LAYER = "threadsafe"
+
+#: Fewest values a slice of a kernel's samples gets: below that, threads cost more than they
+#: save.
+MIN_VALUES_PER_THREAD = 250_000
+
+_probe_lock = threading.Lock()
+_parallel_ok: bool | None = None
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+@numba.njit(parallel=True, cache=True)
+def _probe(out):
+    for i in numba.prange(out.shape[0]):
+        out[i] = i
+
+
+def parallel_loops_available() -> bool:
+    """Whether numba's parallel loops run here, on a thread-safe threading layer.
+
+    Decided once a process, by running a tiny parallel loop: False where no thread-safe
+    layer (TBB, OpenMP) loads, or where numba's pool had already started on another layer.
+    """
+    global _parallel_ok
+    with _probe_lock:
+        if _parallel_ok is None:
+            try:
+                _probe(np.zeros(2))
+                layer = numba.threading_layer()
+            except (ValueError, RuntimeError, OSError) as error:
+                layer = f"none ({error})"
+            _parallel_ok = layer in THREAD_SAFE_LAYERS
+            if not _parallel_ok:
+                _log.info(
+                    "numba threading layer %s is not thread-safe: compiled loops run on one "
+                    "thread (install TBB or an OpenMP runtime for all cores)",
+                    layer,
+                )
+        return _parallel_ok
+
+
+def _renamed(loop: Callable[..., Any], suffix: str) -> types.FunctionType:
+    """A copy of ``loop`` under its own name.
+
+    numba's on-disk cache files a compiled function by name and signature, not by its
+    ``parallel`` flag: the two versions of one loop need two names, or one would load the
+    other's code.
+    """
+    copy = types.FunctionType(
+        loop.__code__,
+        loop.__globals__,
+        f"{loop.__name__}_{suffix}",
+        loop.__defaults__,
+        loop.__closure__,
+    )
+    copy.__qualname__ = f"{loop.__qualname__}_{suffix}"
+    copy.__module__ = loop.__module__
+    copy.__doc__ = loop.__doc__
+    return copy
+
+
+def loops_over_samples(**options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: compile a loop whose outer ``numba.prange`` runs over independent samples.
+
+    Parameters
+    ----------
+    **options
+        Options of :func:`numba.njit` for both versions (``cache``, ``fastmath``, ...);
+        ``nogil`` is always on.
+
+    Returns
+    -------
+    callable
+        A decorator giving a function that calls the parallel version where
+        :func:`parallel_loops_available`, else the serial one. Both are reachable as its
+        ``parallel`` and ``serial`` attributes.
+    """
+
+    def wrap(loop: Callable[..., Any]) -> Callable[..., Any]:
+        parallel = numba.njit(parallel=True, nogil=True, **options)(_renamed(loop, "parallel"))
+        serial = numba.njit(nogil=True, **options)(_renamed(loop, "serial"))
+
+        def run(*args: Any) -> Any:
+            return (parallel if parallel_loops_available() else serial)(*args)
+
+        run.__name__ = loop.__name__
+        run.__qualname__ = loop.__qualname__
+        run.__doc__ = loop.__doc__
+        run.parallel = parallel  # type: ignore[attr-defined]
+        run.serial = serial  # type: ignore[attr-defined]
+        return run
+
+    return wrap
+
+
+def sample_slices(
+    n_samples: int, values_per_sample: int, threads: int | None = None
+) -> list[slice]:
+    """Contiguous slices of ``n_samples`` samples, one per thread that is worth starting.
+
+    Parameters
+    ----------
+    n_samples : int
+        Samples S.
+    values_per_sample : int
+        Values a kernel makes per sample (e.g. rows).
+    threads : int, optional
+        Threads to use at most (default: :func:`numba.get_num_threads`).
+
+    Returns
+    -------
+    list of slice
+        At most ``threads`` slices, each of at least
+        :data:`MIN_VALUES_PER_THREAD` values where there are that many, covering 0 … S − 1
+        in order.
+    """
+    total = n_samples * max(1, values_per_sample)
+    threads = numba.get_num_threads() if threads is None else threads
+    parts = max(1, min(threads, n_samples, total // MIN_VALUES_PER_THREAD))
+    bounds = np.linspace(0, n_samples, parts + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+
+def map_on_threads(task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``[task(item) for item in items]``, the items run at once on the package's threads.
+
+    Worth it only where ``task`` spends its time in compiled code that releases the
+    interpreter lock. One item runs in the calling thread. An error of any item is raised.
+    """
+    if len(items) <= 1:
+        return [task(item) for item in items]
+    global _pool, _pool_size
+    with _probe_lock:
+        if _pool is None or _pool_size < len(items):
+            _pool_size = max(len(items), numba.get_num_threads())
+            _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="bayesspr")
+        pool = _pool
+    return list(pool.map(task, items))
