@@ -23,6 +23,7 @@ contiguous slices of its samples (:func:`sample_slices`), run on a thread pool
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -51,6 +52,7 @@ _probe_lock = threading.Lock()
 _parallel_ok: bool | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_on_pool = threading.local()
 
 
 @numba.njit(parallel=True, cache=True)
@@ -169,14 +171,25 @@ def map_on_threads(task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any
     """``[task(item) for item in items]``, the items run at once on the package's threads.
 
     Worth it only where ``task`` spends its time in compiled code that releases the
-    interpreter lock. One item runs in the calling thread. An error of any item is raised.
+    interpreter lock. One item runs in the calling thread, and so do all items when called
+    from a task already on the pool. An error of any item is raised.
     """
-    if len(items) <= 1:
-        return [task(item) for item in items]
+    if len(items) <= 1 or getattr(_on_pool, "active", False):
+        return [task(item) for item in items]  # one item, or already on a pool thread
     global _pool, _pool_size
     with _probe_lock:
         if _pool is None or _pool_size < len(items):
             _pool_size = max(len(items), numba.get_num_threads())
             _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="bayesspr")
         pool = _pool
-    return list(pool.map(task, items))
+    return list(pool.map(functools.partial(_on_pool_thread, task), items))
+
+
+def _on_pool_thread(task: Callable[[Any], Any], item: Any) -> Any:
+    """Run ``task(item)`` marked as on a pool thread.
+
+    Its own calls of :func:`map_on_threads` then run in place: a pool whose threads all
+    waited on tasks of their own would never finish.
+    """
+    _on_pool.active = True
+    return task(item)

@@ -71,15 +71,20 @@ def test_parallel_and_serial_loops_give_the_same_values(index):
 
 
 def test_station_day_sums_in_parallel_equal_numpy():
+    """Routes, packages and stops summed per station-day; a day with no stops adds no route."""
     rng = np.random.default_rng(4)
-    values = rng.random((S, D, G))
+    stops = rng.integers(0, 4, (S, D, G)).astype(float)
+    packages, routes = stops * 1.5, rng.integers(1, 3, (S, D, G)).astype(float)
     station = rng.integers(0, 3, (D, G))
-    expected = np.stack(
-        [np.where(station[None] == k, values, 0.0).sum(axis=2) for k in range(3)], axis=2
-    )
-    np.testing.assert_allclose(_station_day_sums.parallel(values, station, 3), expected)
+    got = _station_day_sums.parallel(stops, packages, routes, station, 3)
+    for k, values in enumerate((np.where(stops < 1, 0.0, routes), packages, stops)):
+        expected = np.stack(
+            [np.where(station[None] == j, values, 0.0).sum(axis=2) for j in range(3)], axis=2
+        )
+        np.testing.assert_allclose(got[k], expected)
+    assert (stops < 1).any()
     np.testing.assert_array_equal(
-        _station_day_sums.parallel(values, station, 3), _station_day_sums.serial(values, station, 3)
+        got, _station_day_sums.serial(stops, packages, routes, station, 3)
     )
 
 
@@ -120,6 +125,18 @@ def test_sample_slices_cover_the_samples_in_order(n_samples, per_sample, threads
 
 def test_map_on_threads_keeps_the_order_and_raises_an_item_error():
     assert parallel.map_on_threads(lambda x: x * x, list(range(7))) == [x * x for x in range(7)]
+    # a task that maps again (all the pool's threads busy with such tasks) finishes
+    nested: list[list[list[int]]] = []
+    outer = threading.Thread(
+        target=lambda: nested.append(
+            parallel.map_on_threads(
+                lambda x: parallel.map_on_threads(lambda y: x * y, [1, 2, 3]), list(range(9))
+            )
+        )
+    )
+    outer.start()
+    outer.join(timeout=60)
+    assert nested == [[[x, 2 * x, 3 * x] for x in range(9)]]
 
     def fail(x: int) -> int:
         if x == 2:

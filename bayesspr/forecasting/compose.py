@@ -547,45 +547,56 @@ def _draw_block(
     n_noise = 1 if params.sigma_km is None else 2
     normals = _route_normals(random_seed, layout.zips[cols], n_s, layout.dates, n_noise)
     routes, km = spr_model.route_draws(params, zone, index, normals=normals)
-    empty = stops < 1  # a zip-day with no stops needs no route
-    chunk = {
-        "routes_zip": np.where(empty, 0, routes),
-        "stops_zip": stops,
-        "packages_zip": packages,
-        "route_km_zip": np.where(empty, np.nan, km),
-    }
     n_d, n_c = len(layout.dates), cols.stop - cols.start
     stations, local = np.unique(index["station"], return_inverse=True)
-    sums = {
-        name: _station_day_sums(
-            chunk[f"{name}_zip"].reshape(n_s, n_d, n_c), local.reshape(n_d, n_c), len(stations)
-        )
-        for name in ("routes", "packages", "stops")
-    }
-    zips = (
-        {
-            name: chunk[name].reshape(n_s, n_d, n_c).astype(dtype)
-            for name, (dtype, _) in ZIP_DRAWS.items()
-        }
-        if keep_zips
-        else {}
+    shape = (n_s, n_d, n_c)
+    routes_sum, packages_sum, stops_sum = _station_day_sums(
+        stops.reshape(shape),
+        packages.reshape(shape),
+        routes.reshape(shape),
+        local.reshape(n_d, n_c),
+        len(stations),
     )
+    sums = {"routes": routes_sum, "packages": packages_sum, "stops": stops_sum}
+    zips = {}
+    if keep_zips:
+        empty = stops < 1  # a zip-day with no stops needs no route
+        chunk = {
+            "routes_zip": np.where(empty, 0, routes),
+            "stops_zip": stops,
+            "packages_zip": packages,
+            "route_km_zip": np.where(empty, np.nan, km),
+        }
+        zips = {
+            name: chunk[name].reshape(shape).astype(dtype) for name, (dtype, _) in ZIP_DRAWS.items()
+        }
     return _Block(cols=cols, stations=stations, sums=sums, zips=zips)
 
 
 @loops_over_samples(cache=True)
-def _station_day_sums(values: np.ndarray, station: np.ndarray, n_stations: int) -> np.ndarray:
-    """Sums (S, D, k) of zip-day values (S, D, C) over the zips each station serves each day.
+def _station_day_sums(
+    stops: np.ndarray,
+    packages: np.ndarray,
+    routes: np.ndarray,
+    station: np.ndarray,
+    n_stations: int,
+) -> np.ndarray:
+    """Station-day sums (3, S, D, k) of routes, packages and stops over zip-days (S, D, C).
 
     ``station`` (D, C) is the position, among the block's ``n_stations``, of the station each
     zip serves each day. One compiled pass: a zip may change station from one day to the next.
+    A zip-day with no stops (stops < 1) adds no route.
     """
-    n_s, n_d, n_c = values.shape
-    out = np.zeros((n_s, n_d, n_stations))
+    n_s, n_d, n_c = stops.shape
+    out = np.zeros((3, n_s, n_d, n_stations))
     for s in numba.prange(n_s):
         for d in range(n_d):
             for c in range(n_c):
-                out[s, d, station[d, c]] += values[s, d, c]
+                k = station[d, c]
+                if stops[s, d, c] >= 1:
+                    out[0, s, d, k] += routes[s, d, c]
+                out[1, s, d, k] += packages[s, d, c]
+                out[2, s, d, k] += stops[s, d, c]
     return out
 
 
@@ -677,12 +688,14 @@ def _chunk_volume(
     n_d, n_c = len(layout.dates), cols.stop - cols.start
     if isinstance(source, tuple):
         vmodel, vpost = source
+        floats = {"dtype": np.float64} if isinstance(vmodel, VolumeModel) else {}
         stops, packages = vmodel.volume_draws(
             vpost.isel(sample=slice(0, n_s)),
             layout.dates,
             layout.zips[cols].to_numpy(),
             np.random.SeedSequence([random_seed, 2, cols.start]),
             factor=layout.factor[:, cols],
+            **floats,
         )
     else:
         picked = source.sel(zip=layout.zips[cols].to_numpy(), date=layout.dates)
@@ -690,8 +703,8 @@ def _chunk_volume(
         factor = layout.factor[None, :, cols]
         stops = np.round(picked["stops"].to_numpy()[take] * factor)
         packages = np.maximum(np.round(picked["packages"].to_numpy()[take] * factor), stops)
-    stops = stops.reshape(n_s, n_d * n_c).astype(float)
-    packages = packages.reshape(n_s, n_d * n_c).astype(float)
+    stops = stops.reshape(n_s, n_d * n_c).astype(float, copy=False)
+    packages = packages.reshape(n_s, n_d * n_c).astype(float, copy=False)
     return stops, packages
 
 

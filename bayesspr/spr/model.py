@@ -21,7 +21,6 @@ present, a log-normal likelihood of the route length informs the tour constant.
 from __future__ import annotations
 
 import functools
-import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -246,31 +245,23 @@ def _sample_rows(values: np.ndarray, samples: slice, n_samples: int) -> np.ndarr
 
 
 class _UnlockedNumbaLinker(NumbaLinker):
-    """PyTensor's numba linker, compiling the graph's function to run without the GIL.
+    """PyTensor's numba linker, keeping the compiled function, compiled without the GIL.
 
-    So that slices of one call's samples run on several threads at once. Not cached on disk:
-    numba's cache does not tell this function from the same graph compiled with the lock.
+    The function of a graph's inputs (in order) to its outputs is pure: threads may call it
+    at once, each on a slice of the samples. Not cached on disk: numba's cache does not tell
+    this function from the same graph compiled with the lock.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # a list, shared with the copies PyTensor makes of its linker (``Linker.clone``)
+        self.compiled: list[Callable[..., Any]] = []
 
     def jit_compile(self, fn_and_cache: tuple[Callable[..., Any], Any]) -> Callable[..., Any]:
         fn, _ = fn_and_cache
-        return numba_njit(fn.py_func, final_function=True, cache=False, nogil=True)
-
-
-_ROUTE_KERNEL_MODE = Mode(_UnlockedNumbaLinker(), NUMBA.provided_optimizer)
-_thread_kernels = threading.local()
-
-
-def _thread_route_kernel(key: tuple[Any, ...]) -> Callable[..., list[np.ndarray]]:
-    """The compiled route kernel, a copy of its own for the calling thread.
-
-    A PyTensor function keeps its inputs and outputs in storage of its own, so two threads
-    must not call one function at once.
-    """
-    kernels = _thread_kernels.__dict__.setdefault("kernels", {})
-    if key not in kernels:
-        kernels[key] = _route_kernel(*key).copy()
-    return kernels[key]
+        compiled = numba_njit(fn.py_func, final_function=True, cache=False, nogil=True)
+        self.compiled.append(compiled)
+        return compiled
 
 
 @functools.lru_cache(maxsize=32)
@@ -279,14 +270,16 @@ def _route_kernel(
     circuity: float,
     with_km: bool,
     normals_dtype: str = "<f8",
-) -> Callable[..., list[np.ndarray]]:
-    """Route draws as one compiled PyTensor function of the same physics formulas.
+) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """Route draws as one compiled function of the same physics formulas (PyTensor → numba).
 
     The numpy evaluation of :func:`log_route_need` makes a temporary array per operation;
     compiled, PyTensor fuses the element-wise chain into one loop (about twice the rows per
     second on a 4-million-row block). Inputs are those of :func:`_route_inputs` in order, then
     the standard normals of the route need and of the route length, (S, R) each; outputs are
-    routes and km per route, (S, R).
+    routes and km per route, (S, R). The function itself is returned (not PyTensor's wrapper,
+    whose storage is its own): it runs without the interpreter lock, and threads may call it
+    at once.
     """
     symbols = {
         name: pt.tensor(name, dtype=np.dtype(dtype), shape=tuple(1 if b else None for b in one))
@@ -308,9 +301,16 @@ def _route_kernel(
     if with_km:
         km = km * pt.exp(params.sigma_km * z_km)
     inputs = [*symbols.values(), z_need, z_km]
-    return pytensor.function(
-        inputs, [routes, km], on_unused_input="ignore", mode=_ROUTE_KERNEL_MODE
+    linker = _UnlockedNumbaLinker()
+    function = pytensor.function(
+        inputs,
+        [routes, km],
+        on_unused_input="ignore",
+        mode=Mode(linker, NUMBA.provided_optimizer),
     )
+    if len(linker.compiled) != 1 or function.maker.fgraph.inputs != inputs:
+        raise ForecastError("the route kernel did not compile to one function of its inputs")
+    return linker.compiled[0]
 
 
 def log_route_need(zone: ZoneDay, constants: RouteConstants) -> Any:
@@ -831,9 +831,11 @@ class SPRModel(FittedModel):
         z_need, z_km = normals[0], normals[1 if with_km else 0]
         n_s = shape[0]
 
-        def draw(samples: slice) -> list[np.ndarray]:
+        kernel = _route_kernel(*key)  # compiled here, once: threads only call it
+
+        def draw(samples: slice) -> tuple[np.ndarray, np.ndarray]:
             picked = (_sample_rows(v, samples, n_s) for v in values.values())
-            return _thread_route_kernel(key)(*picked, z_need[samples], z_km[samples])
+            return kernel(*picked, z_need[samples], z_km[samples])
 
         parts = map_on_threads(draw, sample_slices(n_s, n_rows))
         if len(parts) == 1:

@@ -833,6 +833,7 @@ class VolumeModel(ZipVolumeModel):
         seed: np.random.SeedSequence | None = None,
         *,
         factor: np.ndarray | None = None,
+        dtype: type = np.int64,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Draws of daily stops and packages for the given days and zips.
 
@@ -851,11 +852,14 @@ class VolumeModel(ZipVolumeModel):
             Accepted for the interface the composed forecast calls.
         factor : numpy.ndarray, optional
             Multiplicative volume shock per (day, zip), shape (D, Z) (–), e.g. 1.4 for +40 %.
+        dtype : type
+            Type of the whole numbers returned: ``numpy.int64``, or ``numpy.float64`` for a
+            caller that computes with them in floating point (no conversion, no copy).
 
         Returns
         -------
         stops, packages : numpy.ndarray
-            (S, D, Z) integer draws (per zip-day).
+            (S, D, Z) whole-number draws (per zip-day).
         """
         del seed
         zips = self._known_zips(zips)
@@ -876,7 +880,7 @@ class VolumeModel(ZipVolumeModel):
         stops, packages = zip_day_volumes(
             station_total, wanted_stations.get_indexer(zip_station), share, factor, ratio
         )
-        return stops.astype(np.int64), packages.astype(np.int64)
+        return stops.astype(dtype, copy=False), packages.astype(dtype, copy=False)
 
     def _share_weights(
         self, post: xr.Dataset, dates: pd.DatetimeIndex, stations: pd.Index

@@ -1,5 +1,7 @@
 """The compiled route draws evaluate the same physics formulas as numpy does."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -120,7 +122,18 @@ def test_routes_split_over_threads_equal_one_call(monkeypatch):
     monkeypatch.setattr(
         spr_model, "sample_slices", lambda n, _values: [slice(0, 1), slice(1, 4), slice(4, n)]
     )
-    results = parallel.map_on_threads(
+    results: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def draw() -> None:  # as a Dask worker's threads would, each splitting its own call
+        results.append(model.route_draws(params, rows, index, normals=normals))
+
+    callers = [threading.Thread(target=draw) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=120)
+    assert len(results) == 3
+    results += parallel.map_on_threads(  # on the pool's own threads: run in place there
         lambda _: model.route_draws(params, rows, index, normals=normals), range(4)
     )
     for routes, km in results:
