@@ -49,6 +49,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER ==
 MIN_VALUES_PER_THREAD = 250_000
 
 _probe_lock = threading.Lock()
+_pool_lock = threading.Lock()
 _parallel_ok: bool | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -83,6 +84,17 @@ def parallel_loops_available() -> bool:
                     layer,
                 )
         return _parallel_ok
+
+
+def thread_count() -> int:
+    """Threads the package's loops use: numba's count (``NUMBA_NUM_THREADS``).
+
+    :func:`numba.set_num_threads` changes it for the calling thread. Where no thread-safe
+    layer loads, numba's configured count, without starting its pool.
+    """
+    if parallel_loops_available():
+        return int(numba.get_num_threads())
+    return int(numba.config.NUMBA_NUM_THREADS)
 
 
 def _renamed(loop: Callable[..., Any], suffix: str) -> types.FunctionType:
@@ -151,7 +163,7 @@ def sample_slices(
     values_per_sample : int
         Values a kernel makes per sample (e.g. rows).
     threads : int, optional
-        Threads to use at most (default: :func:`numba.get_num_threads`).
+        Threads to use at most (default: :func:`thread_count`).
 
     Returns
     -------
@@ -161,7 +173,7 @@ def sample_slices(
         in order.
     """
     total = n_samples * max(1, values_per_sample)
-    threads = numba.get_num_threads() if threads is None else threads
+    threads = thread_count() if threads is None else threads
     parts = max(1, min(threads, n_samples, total // MIN_VALUES_PER_THREAD))
     bounds = np.linspace(0, n_samples, parts + 1).round().astype(int)
     return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
@@ -177,9 +189,9 @@ def map_on_threads(task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any
     if len(items) <= 1 or getattr(_on_pool, "active", False):
         return [task(item) for item in items]  # one item, or already on a pool thread
     global _pool, _pool_size
-    with _probe_lock:
+    with _pool_lock:
         if _pool is None or _pool_size < len(items):
-            _pool_size = max(len(items), numba.get_num_threads())
+            _pool_size = max(len(items), thread_count())
             _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="bayesspr")
         pool = _pool
     return list(pool.map(functools.partial(_on_pool_thread, task), items))

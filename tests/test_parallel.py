@@ -145,3 +145,12 @@ def test_map_on_threads_keeps_the_order_and_raises_an_item_error():
 
     with pytest.raises(ZeroDivisionError, match="item 2"):
         parallel.map_on_threads(fail, [0, 1, 2, 3])
+
+
+def test_without_a_thread_safe_layer_the_serial_loops_run(monkeypatch):
+    """Where no thread-safe layer loads: the serial loop, and no start of numba's pool."""
+    monkeypatch.setattr(parallel, "_parallel_ok", False)
+    kernel, args = _kernels()[1]
+    expected = _outputs(kernel.serial, args)[-1]
+    np.testing.assert_array_equal(_outputs(kernel, args)[-1], expected)
+    assert parallel.thread_count() == numba.config.NUMBA_NUM_THREADS
