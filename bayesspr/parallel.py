@@ -191,6 +191,8 @@ def map_on_threads(task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any
     global _pool, _pool_size
     with _pool_lock:
         if _pool is None or _pool_size < len(items):
+            if _pool is not None:  # too small: its threads end once idle
+                _pool.shutdown(wait=False)
             _pool_size = max(len(items), thread_count())
             _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="bayesspr")
         pool = _pool

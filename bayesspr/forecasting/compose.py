@@ -688,14 +688,13 @@ def _chunk_volume(
     n_d, n_c = len(layout.dates), cols.stop - cols.start
     if isinstance(source, tuple):
         vmodel, vpost = source
-        floats = {"dtype": np.float64} if isinstance(vmodel, VolumeModel) else {}
         stops, packages = vmodel.volume_draws(
             vpost.isel(sample=slice(0, n_s)),
             layout.dates,
             layout.zips[cols].to_numpy(),
             np.random.SeedSequence([random_seed, 2, cols.start]),
             factor=layout.factor[:, cols],
-            **floats,
+            dtype=np.float64,
         )
     else:
         picked = source.sel(zip=layout.zips[cols].to_numpy(), date=layout.dates)

@@ -121,8 +121,13 @@ class ZipVolumeModel(FittedModel):
         seed: np.random.SeedSequence | None = None,
         *,
         factor: np.ndarray | None = None,
+        dtype: type = np.int64,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(S, D, Z) draws of daily stops and packages (subclasses implement it)."""
+        """(S, D, Z) whole-number draws of daily stops and packages, as ``dtype``.
+
+        Subclasses implement it. ``dtype=numpy.float64`` serves a caller that computes with
+        the draws in floating point (the composed forecast), without a conversion back.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement volume_draws")
 
     def forecast(

@@ -84,13 +84,20 @@ def _mix(x):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _normal(day_hash, group_key):
-    """The Box–Muller normal of a group's key under a (sample, day) hash."""
+def _polar(day_hash, group_key):
+    """Box–Muller radius and angle of a group's key under a (sample, day) hash."""
     h = _mix(day_hash ^ group_key)
     h2 = _mix(h ^ _SECOND)
     u1 = (np.float64(h >> _SHIFTS[3]) + 0.5) * _UNIT
     u2 = (np.float64(h2 >> _SHIFTS[3]) + 0.5) * _UNIT
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)
+    return np.sqrt(-2.0 * np.log(u1)), _TWO_PI * u2
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _normal(day_hash, group_key):
+    """The Box–Muller (cosine) normal of a group's key under a (sample, day) hash."""
+    radius, angle = _polar(day_hash, group_key)
+    return radius * np.cos(angle)
 
 
 @loops_over_samples(cache=True, fastmath=True)
@@ -191,12 +198,7 @@ def _keyed_normal_pairs(stream_key, day_keys, group_keys, out):
         for d in range(day_keys.shape[0]):
             hd = _mix(hs ^ day_keys[d])
             for g in range(group_keys.shape[0]):
-                h = _mix(hd ^ group_keys[g])
-                h2 = _mix(h ^ _SECOND)
-                u1 = (np.float64(h >> _SHIFTS[3]) + 0.5) * _UNIT
-                u2 = (np.float64(h2 >> _SHIFTS[3]) + 0.5) * _UNIT
-                radius = np.sqrt(-2.0 * np.log(u1))
-                angle = _TWO_PI * u2
+                radius, angle = _polar(hd, group_keys[g])
                 out[0, s, d, g] = radius * np.cos(angle)
                 if n_k > 1:
                     out[1, s, d, g] = radius * np.sin(angle)

@@ -315,6 +315,7 @@ class ZipDayVolumeModel(ZipVolumeModel):
         seed: np.random.SeedSequence,
         *,
         factor: np.ndarray | None = None,
+        dtype: type = np.int64,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Draws of daily stops and packages for the given days and zips (vectorised).
 
@@ -335,11 +336,13 @@ class ZipDayVolumeModel(ZipVolumeModel):
             one station drawn in separate calls (chunks) share them.
         factor : numpy.ndarray, optional
             Multiplicative volume shock per (day, zip), shape (D, Z) (–), e.g. 1.4 for +40 %.
+        dtype : type
+            Type of the whole numbers returned (``numpy.int64`` or ``numpy.float64``).
 
         Returns
         -------
         stops, packages : numpy.ndarray
-            (S, D, Z) integer draws (per zip-day).
+            (S, D, Z) whole-number draws (per zip-day).
         """
         zips = self._known_zips(zips)
         dates = pd.DatetimeIndex(dates)
@@ -378,7 +381,7 @@ class ZipDayVolumeModel(ZipVolumeModel):
             extra[:, day] = _negative_binomial(
                 np.maximum(stops[:, day], 1) * extra_rate, extra_cv, gen
             )
-        return stops, stops + extra
+        return stops.astype(dtype, copy=False), (stops + extra).astype(dtype, copy=False)
 
     # ------------------------------------------------------------------ persistence
     def config(self) -> dict[str, Any]:
