@@ -19,19 +19,24 @@ contiguous slices of its samples (:func:`sample_slices`), run on a thread pool
 (:func:`map_on_threads`, :mod:`concurrent.futures`), and put back together in order.
 
 ``NUMBA_NUM_THREADS`` (or :func:`numba.set_num_threads`) sets how many threads both use.
+A task on a Dask cluster uses its share of its host's cores (:func:`task_threads`,
+:func:`run_with_threads`), so that workers side by side do not each start a thread per core.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
 import os
 import threading
 import types
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import numba
 import numpy as np
@@ -207,3 +212,77 @@ def _on_pool_thread(task: Callable[[Any], Any], item: Any) -> Any:
     """
     _on_pool.active = True
     return task(item)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def task_threads(client: Any) -> dict[str, int]:
+    """Threads a task may use on each worker of a Dask cluster.
+
+    A host's usable cores divided by the task slots (worker threads) of all workers on that
+    host, at least 1: two single-threaded workers on 2 cores get 1 thread each, one worker
+    with one thread on 16 cores gets 16.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+
+    Returns
+    -------
+    dict
+        Threads per worker address.
+    """
+    slots = client.nthreads()
+    cores = client.run(usable_cores)
+    host = {address: urlsplit(address).hostname or address for address in slots}
+    per_host: Counter[str] = Counter()
+    for address, n in slots.items():
+        per_host[host[address]] += n
+    return {address: max(1, cores[address] // per_host[host[address]]) for address in slots}
+
+
+@contextlib.contextmanager
+def threads_capped(threads: int) -> Iterator[None]:
+    """Within the block, the calling thread's compiled loops and kernels use ``threads``.
+
+    Both numba's parallel loops (:func:`numba.set_num_threads`, which holds for the calling
+    thread) and :func:`sample_slices` follow it. The thread's earlier count comes back after.
+    """
+    if not parallel_loops_available():
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(threads), int(numba.config.NUMBA_NUM_THREADS))))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def run_with_threads(threads: Mapping[str, int], task: Callable[..., Any], *args: Any) -> Any:
+    """``task(*args)`` on a Dask worker, its threads capped to the worker's share.
+
+    Parameters
+    ----------
+    threads : Mapping
+        Threads per worker address, from :func:`task_threads`.
+    task : callable
+        The work.
+    *args
+        Its arguments.
+
+    Returns
+    -------
+    object
+        What ``task`` returns.
+    """
+    from distributed import get_worker  # only on a worker
+
+    with threads_capped(threads.get(get_worker().address, 1)):
+        return task(*args)

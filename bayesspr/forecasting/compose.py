@@ -10,6 +10,7 @@ over draws, days and zips), so 10,000 zips fit in memory.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import warnings
@@ -37,7 +38,7 @@ from bayesspr.forecasting.scenario import (
 )
 from bayesspr.io.draw_store import ZipBlockWriter, open_draws
 from bayesspr.io.files import atomic_folder
-from bayesspr.parallel import loops_over_samples
+from bayesspr.parallel import loops_over_samples, run_with_threads, task_threads
 from bayesspr.spr.model import SPRModel
 from bayesspr.spr.physics import ZoneDay
 from bayesspr.volume.keyed import day_keys, keyed_normal_pairs, name_keys_64
@@ -156,16 +157,43 @@ class _Layout:
     factor: np.ndarray  # (D, Z)
     zip_city: np.ndarray  # (Z,) int
     area_km2: np.ndarray  # (Z,)
+    read_group: np.ndarray  # (Z,) int: the chunk of the volume draws each zip is read from
+
+
+def _read_groups(source: object) -> pd.Series | None:
+    """The chunk along ``zip`` each zip of Dask-backed volume draws lies in; else none.
+
+    Reading zips that lie in one chunk costs that chunk once; zips scattered over many chunks
+    cost each of those chunks in full (a lazy computation or a compressed store chunk).
+    """
+    if isinstance(source, tuple) or source["stops"].chunks is None:
+        return None
+    sizes = source["stops"].chunks[source["stops"].dims.index("zip")]
+    return pd.Series(
+        np.repeat(np.arange(len(sizes)), sizes), index=source["zip"].to_numpy().astype(str)
+    )
 
 
 def _layout(
-    network: Network, dates: pd.DatetimeIndex, scenario: Scenario, plan: pd.DataFrame | None
+    network: Network,
+    dates: pd.DatetimeIndex,
+    scenario: Scenario,
+    plan: pd.DataFrame | None,
+    read_groups: pd.Series | None = None,
 ) -> _Layout:
-    """Apply the scenario's changes (in order) and the plan's overrides to the network."""
-    # zips grouped by their station (then by name): a block of zips touches few stations, so
-    # each station's shares are drawn once, and its zips lie together in a store
-    by_station = network.zips[["station"]].rename_axis("zip").reset_index()
-    zips = pd.Index(by_station.sort_values(["station", "zip"])["zip"].to_numpy(), name="zip")
+    """Apply the scenario's changes (in order) and the plan's overrides to the network.
+
+    Zips are ordered by ``read_groups`` (the chunk of chunked volume draws each is read
+    from, :func:`_read_groups`), then by their station, then by name: a block of zips then
+    reads each chunk once and touches few stations, so each station's shares are drawn once,
+    and a station's zips lie together in a store.
+    """
+    order = network.zips[["station"]].rename_axis("zip").reset_index()
+    order["read_group"] = (
+        0 if read_groups is None else read_groups.reindex(order["zip"]).fillna(-1).to_numpy(int)
+    )
+    order = order.sort_values(["read_group", "station", "zip"])
+    zips = pd.Index(order["zip"].to_numpy(), name="zip")
     stations_tab, stems = _network_after(network, dates, scenario)
     stations = pd.Index(sorted(stations_tab.index), name="station")
     cities = pd.Index(sorted(set(stations_tab["city"]) | set(network.zips["city"])), name="city")
@@ -202,6 +230,7 @@ def _layout(
         factor=grid.factor,
         zip_city=cities.get_indexer(network.zips.loc[zips, "city"]),
         area_km2=network.zips.loc[zips, "area_km2"].to_numpy(float),
+        read_group=order["read_group"].to_numpy(),
     )
 
 
@@ -460,7 +489,8 @@ def forecast(
     -------
     Forecast
         Draws (xarray; lazy with ``store``) and the station-month summary (pandas), named by
-        the scenario. Zip-day draws are ordered by station, then zip (select them by label).
+        the scenario. Zip-day draws are ordered by station, then zip (select them by label);
+        with volume draws in Dask chunks, by their chunk first, so each chunk is read once.
 
     Raises
     ------
@@ -477,7 +507,7 @@ def forecast(
     network = _network_of(network, volume)
     source, n_s = _volume_source(volume, n_samples, random_seed)
     dates = _forecast_dates(source, start, horizon)
-    layout = _layout(network, dates, scenario, plan)
+    layout = _layout(network, dates, scenario, plan, _read_groups(source))
     if not isinstance(source, tuple):
         missing = sorted(set(layout.zips) - set(source["zip"].to_numpy().astype(str)))
         if missing:
@@ -521,10 +551,19 @@ class _Block:
     zips: dict[str, np.ndarray]
 
 
-def _block_slices(n_zips: int, n_s: int, n_d: int) -> list[slice]:
-    """Contiguous blocks of zips of at most :data:`CHUNK_ELEMENTS` draws × days × zips."""
+def _block_slices(read_group: np.ndarray, n_s: int, n_d: int) -> list[slice]:
+    """Contiguous blocks of zips of at most :data:`CHUNK_ELEMENTS` draws × days × zips.
+
+    A block never spans two read groups (``read_group``, one per zip, sorted), so each
+    block reads from one chunk of chunked volume draws.
+    """
     chunk = max(1, CHUNK_ELEMENTS // max(1, n_s * n_d))
-    return [slice(z0, min(z0 + chunk, n_zips)) for z0 in range(0, n_zips, chunk)]
+    edges = [0, *(np.flatnonzero(np.diff(read_group)) + 1).tolist(), len(read_group)]
+    return [
+        slice(z0, min(z0 + chunk, end))
+        for start, end in itertools.pairwise(edges)
+        for z0 in range(start, end, chunk)
+    ]
 
 
 def _draw_block(
@@ -617,19 +656,27 @@ def _draw_blocks(
     """
     n_s = totals.routes.shape[0]
     keep = totals.keeps_zips
-    slices = _block_slices(len(layout.zips), n_s, len(layout.dates))
+    slices = _block_slices(layout.read_group, n_s, len(layout.dates))
     if client is None:
         for cols in slices:
             totals.add(_draw_block(spr_model, params, source, layout, cols, n_s, random_seed, keep))
         return
     shared = client.scatter([spr_model, params, source, layout], broadcast=True)
+    threads = task_threads(client)  # workers side by side share their host's cores
     futures = [
-        client.submit(_draw_block, *shared, cols, n_s, random_seed, keep, pure=False)
+        client.submit(
+            _draw_block_on_worker, threads, *shared, cols, n_s, random_seed, keep, pure=False
+        )
         for cols in slices
     ]
     for future in futures:  # in block order: a store is appended along zip
         totals.add(future.result())
         future.release()
+
+
+def _draw_block_on_worker(threads: dict[str, int], *args: Any) -> _Block:
+    """:func:`_draw_block` as a Dask task, its threads capped to this worker's share."""
+    return run_with_threads(threads, _draw_block, *args)
 
 
 def _route_normals(

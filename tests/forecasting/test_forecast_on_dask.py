@@ -5,11 +5,20 @@ from __future__ import annotations
 import functools
 
 import distributed
+import numba
 import numpy as np
+import pytest
 import xarray as xr
 
 from bayesspr import forecast
 from bayesspr.forecasting import compose
+from bayesspr.parallel import (
+    parallel_loops_available,
+    run_with_threads,
+    task_threads,
+    thread_count,
+    usable_cores,
+)
 
 SAMPLES = 40
 
@@ -34,3 +43,19 @@ def test_blocks_on_two_workers_give_the_same_draws(
     stored = same(client=cluster_client, store=tmp_path / "draws.zarr")
     for name in ("routes", "routes_zip", "route_km_zip"):
         np.testing.assert_array_equal(stored.draws[name].to_numpy(), local.draws[name].to_numpy())
+
+
+def test_a_task_uses_its_workers_share_of_the_cores(cluster_client):
+    """Two single-threaded workers on one host split its cores; the count comes back after."""
+    threads = task_threads(cluster_client)
+    assert set(threads) == set(cluster_client.nthreads())
+    assert set(threads.values()) == {max(1, usable_cores() // 2)}
+    if not parallel_loops_available():
+        pytest.skip("no thread-safe numba layer: the loops run on one thread anyway")
+    for address, share in threads.items():
+        capped = cluster_client.submit(
+            run_with_threads, threads, thread_count, workers=[address], pure=False
+        ).result()
+        assert capped == min(share, numba.config.NUMBA_NUM_THREADS)
+        after = cluster_client.submit(thread_count, workers=[address], pure=False).result()
+        assert after == numba.config.NUMBA_NUM_THREADS  # the worker thread's own count again

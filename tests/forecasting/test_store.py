@@ -107,3 +107,38 @@ def test_opening_what_is_not_a_store_says_what_to_do(tmp_path):
     (tmp_path / "empty.zarr").mkdir()
     with pytest.raises(ForecastError, match=r"not a forecast store"):
         open_draws(tmp_path / "empty.zarr")
+
+
+def test_volume_draws_in_dask_chunks_are_read_one_chunk_a_block(
+    demo_fit, demo_volume_fit, in_memory, blocks, monkeypatch
+):
+    """Zips are ordered by the chunk they are read from, so no block reads two chunks."""
+    given = in_memory.draws[["stops_zip", "packages_zip"]].rename(
+        stops_zip="stops", packages_zip="packages"
+    )
+    given = given.drop_vars("station_of").sortby("zip").astype(float).load()
+    per_chunk = 4  # chunks in name order: the demo's stations do not follow zip names
+    chunked = given.chunk(zip=per_chunk)
+    names = given["zip"].to_numpy()
+    chunk_of = dict(zip(names, np.arange(len(names)) // per_chunk, strict=True))
+    read = []
+    real = compose._chunk_volume
+
+    def spy(source, layout, cols, *args):
+        read.append({chunk_of[z] for z in layout.zips[cols]})
+        return real(source, layout, cols, *args)
+
+    monkeypatch.setattr(compose, "_chunk_volume", spy)
+    network = demo_volume_fit.network
+    lazy = forecast(demo_fit, chunked, network=network, n_samples=SAMPLES, random_seed=5)
+    assert len(read) >= given.sizes["zip"] // per_chunk  # blocks of at most 3 zips
+    assert all(len(chunks) == 1 for chunks in read), read
+    # the same draws as from the same volume held in memory (a different zip order)
+    monkeypatch.setattr(compose, "_chunk_volume", real)
+    eager = forecast(demo_fit, given, network=network, n_samples=SAMPLES, random_seed=5)
+    assert list(lazy.draws["zip"].to_numpy()) != list(eager.draws["zip"].to_numpy())
+    for name in ("routes", "routes_zip", "stops_zip"):
+        expected = eager.draws[name]
+        if "zip" in expected.dims:
+            expected = expected.sel(zip=lazy.draws["zip"])
+        np.testing.assert_array_equal(lazy.draws[name].to_numpy(), expected.to_numpy(), name)
