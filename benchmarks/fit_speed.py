@@ -26,7 +26,7 @@ def reference_spec() -> dict:
     spec = copy.deepcopy(load_spec())
     for effect in ("service_min_city", "speed_kmh_city", "overhead_hours_station", "zip_effect"):
         spec["hierarchy"][effect] = "centred"
-    spec["sampler"].update(target_accept=0.8, low_rank_mass_matrix=False)
+    spec["sampler"].update(target_accept=0.8, mass_matrix="diag")
     return spec
 
 

@@ -72,6 +72,42 @@ NUTS_SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
 #: Where NUTS can start (:class:`SamplerConfig`'s ``start``).
 STARTS = ("auto", "default", "mode")
 
+#: nutpie's mass-matrix adaptations :class:`SamplerConfig` accepts (``mass_matrix``).
+MASS_MATRICES = ("diag", "draw_diag", "low_rank")
+
+#: The setting ``mass_matrix`` replaced (specs and fits saved before 2026-12-07).
+_LEGACY_LOW_RANK = "low_rank_mass_matrix"
+
+
+def with_mass_matrix(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A sampler table with the old ``low_rank_mass_matrix`` as ``mass_matrix``.
+
+    ``low_rank_mass_matrix = true`` becomes ``mass_matrix = "low_rank"``; ``false`` asked
+    only for no low-rank matrix, so ``mass_matrix`` (or its default) stands.
+
+    Parameters
+    ----------
+    table : mapping
+        Sampler settings, maybe with the old key.
+
+    Returns
+    -------
+    dict
+        The settings, without the old key.
+    """
+    table = dict(table)
+    if _LEGACY_LOW_RANK in table:
+        low_rank = table.pop(_LEGACY_LOW_RANK)
+        if not isinstance(low_rank, bool):
+            raise ArgumentError(
+                f"sampler {_LEGACY_LOW_RANK} = {low_rank!r}; expected True or False (or "
+                f"mass_matrix, one of {MASS_MATRICES})"
+            )
+        if low_rank:
+            table["mass_matrix"] = "low_rank"
+    return table
+
+
 #: Ways :meth:`FittedModel.fit` can fit.
 METHODS = ("auto", "nuts", "advi", "laplace")
 
@@ -139,9 +175,14 @@ class SamplerConfig:
         Chains (≥ 1).
     target_accept : float
         Target acceptance rate of the step-size adaptation, in (0, 1).
-    low_rank_mass_matrix : bool
-        nutpie's low-rank mass-matrix adaptation (follows correlated directions); ignored by
-        the other samplers.
+    mass_matrix : {"diag", "draw_diag", "low_rank"}
+        nutpie's mass-matrix adaptation (ignored by the other samplers). ``"diag"``: a
+        diagonal fitted to the draws' and the gradients' spreads (nutpie's default).
+        ``"draw_diag"``: a diagonal fitted to the draws' spreads only, as Stan does; where a
+        scale's posterior has an exponential tail towards zero (a spread the data barely
+        bound below), the gradient there is constant, the gradient-based estimate of that
+        direction's scale blows up, and a chain that wandered there can stall with a step
+        size near zero. ``"low_rank"``: diagonal plus the leading correlated directions.
     nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"} or None
         NUTS implementation; None: nutpie when installed (see :func:`default_nuts_sampler`).
     cores : int or None
@@ -171,7 +212,7 @@ class SamplerConfig:
     tune: int = 1000
     chains: int = 4
     target_accept: float = 0.9
-    low_rank_mass_matrix: bool = False
+    mass_matrix: str = "diag"
     nuts_sampler: str | None = None
     cores: int | None = None
     start: str = "auto"
@@ -195,10 +236,9 @@ class SamplerConfig:
                 raise ArgumentError(
                     f"sampler {name} = {value!r}; expected a number strictly between 0 and 1"
                 )
-        if not isinstance(self.low_rank_mass_matrix, bool):
+        if self.mass_matrix not in MASS_MATRICES:
             raise ArgumentError(
-                f"sampler low_rank_mass_matrix = {self.low_rank_mass_matrix!r}; expected "
-                "True or False"
+                f"sampler mass_matrix = {self.mass_matrix!r}; expected one of {MASS_MATRICES}"
             )
         if self.nuts_sampler is not None and self.nuts_sampler not in NUTS_SAMPLERS:
             raise ArgumentError(
@@ -214,7 +254,8 @@ class SamplerConfig:
         Parameters
         ----------
         table : mapping
-            Some of the fields above.
+            Some of the fields above (the old ``low_rank_mass_matrix`` is read as
+            :func:`with_mass_matrix` says).
         origin : str
             Where the table comes from, for messages.
 
@@ -228,14 +269,14 @@ class SamplerConfig:
             If a key is unknown or a value out of range.
         """
         known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(table) - known)
+        unknown = sorted(set(table) - known - {_LEGACY_LOW_RANK})
         if unknown:
             raise SpecError(
                 f"model spec {origin}: [sampler] has unknown setting(s) {unknown}; expected "
                 f"some of {sorted(known)}"
             )
         try:
-            return cls(**dict(table))
+            return cls(**with_mass_matrix(table))
         except ArgumentError as exc:
             setting = str(exc).removeprefix("sampler ")
             raise SpecError(f"model spec {origin}: [sampler] {setting}") from None
@@ -280,8 +321,8 @@ class SamplerConfig:
             "target_accept": float(self.target_accept),
             "nuts_sampler": sampler,
         }
-        if sampler == "nutpie" and self.low_rank_mass_matrix:
-            kwargs["nuts"] = {"adaptation": "low_rank"}
+        if sampler == "nutpie" and self.mass_matrix != "diag":
+            kwargs["nuts"] = {"adaptation": self.mass_matrix}
         return kwargs
 
 
@@ -419,7 +460,7 @@ def sampler_record(
     -------
     dict
         By run: ``parameters``, ``draws``, ``tune``, ``chains``, ``target_accept``,
-        ``low_rank_mass_matrix`` and ``start``.
+        ``mass_matrix`` and ``start``.
     """
     record = {}
     for name, (parameters, cfg) in runs.items():
@@ -429,7 +470,7 @@ def sampler_record(
             "tune": int(cfg.tune),
             "chains": int(cfg.chains),
             "target_accept": float(cfg.target_accept),
-            "low_rank_mass_matrix": bool(cfg.low_rank_mass_matrix),
+            "mass_matrix": str(cfg.mass_matrix),
             "start": dict(start or {"route": "default"}),
         }
         _LOG.info("NUTS on %s: %s", name, record[name])

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bayesspr.defaults import MAX_HARMONICS
-from bayesspr.inference.fitted_model import SamplerConfig
+from bayesspr.inference.fitted_model import SamplerConfig, with_mass_matrix
 from bayesspr.spr.spec import SPEC_DIR, SpecError, read_spec_file, spec_file
 from bayesspr.volume.inputs import merged_priors
 
@@ -44,7 +44,7 @@ VOLUME_SPEC_TABLES = ("priors", "design", "sampler", "blocks")
 VOLUME_BLOCKS = ("station_totals", "zips")
 
 #: Sampler settings a ``[blocks]`` entry may change (chains, draws and tuning are common).
-BLOCK_SETTINGS = ("target_accept", "low_rank_mass_matrix")
+BLOCK_SETTINGS = ("target_accept", "mass_matrix")
 
 #: A ``[blocks]`` entry's ``large`` table: from ``parameters`` free parameters up, its
 #: settings (some of :data:`BLOCK_SETTINGS`) apply over the block's own.
@@ -121,6 +121,7 @@ def load_volume_spec(
             checked_design[name] = _whole("VolumeModel(", name, value, closing=")")
     sampler = dict(data.get("sampler", SHIPPED_VOLUME_SPEC["sampler"]))
     SamplerConfig.from_mapping(sampler, origin=origin)  # checked here, built when fitting
+    sampler = with_mass_matrix(sampler)  # a fit saved with the old setting
     return {
         "name": str(data.get("name", "volume")),
         "priors": merged,
@@ -148,6 +149,7 @@ def _blocks(
                 f"volume spec {origin}: [blocks] {name} = {settings!r}; expected a table of "
                 f"some of {list(BLOCK_SETTINGS)}"
             )
+        settings = with_mass_matrix(settings)  # a fit saved with the old setting
         unknown = sorted(set(settings) - {*BLOCK_SETTINGS, LARGE_BLOCK_KEY})
         if unknown:
             raise SpecError(
@@ -171,6 +173,7 @@ def _large(
     expected = f"a table with 'parameters' (a whole number >= 1) and some of {list(BLOCK_SETTINGS)}"
     if not isinstance(large, Mapping):
         raise SpecError(f"volume spec {where}.large = {large!r}; expected {expected}")
+    large = with_mass_matrix(large)
     threshold = large.get("parameters")
     unknown = sorted(set(large) - {"parameters", *BLOCK_SETTINGS})
     whole = not isinstance(threshold, bool) and isinstance(threshold, int | np.integer)

@@ -146,6 +146,25 @@ def test_sampler_overrides_and_bad_settings():
         SamplerConfig.from_mapping({"draws": 10, "thin": 2})
 
 
+def test_mass_matrix_setting_reaches_nutpie_and_reads_the_old_key():
+    kwargs = SamplerConfig(mass_matrix="draw_diag", nuts_sampler="nutpie").pymc_kwargs()
+    assert kwargs["nuts"] == {"adaptation": "draw_diag"}
+    assert "nuts" not in SamplerConfig(nuts_sampler="nutpie").pymc_kwargs()  # nutpie's own
+    assert "nuts" not in SamplerConfig(mass_matrix="low_rank", nuts_sampler="pymc").pymc_kwargs()
+    # specs and fits saved before mass_matrix: true meant low rank; false left the default
+    old = SamplerConfig.from_mapping({"low_rank_mass_matrix": True})
+    assert old.mass_matrix == "low_rank"
+    assert SamplerConfig.from_mapping({"low_rank_mass_matrix": False}).mass_matrix == "diag"
+    kept = SamplerConfig.from_mapping({"low_rank_mass_matrix": False, "mass_matrix": "draw_diag"})
+    assert kept.mass_matrix == "draw_diag"
+    with pytest.raises(ArgumentError, match=r"mass_matrix = 'dense'; expected one of"):
+        SamplerConfig(mass_matrix="dense")
+    with pytest.raises(SpecError, match=r"\[sampler\] mass_matrix = 'dense'"):
+        SamplerConfig.from_mapping({"mass_matrix": "dense"})
+    with pytest.raises(SpecError, match=r"low_rank_mass_matrix = 'yes'; expected True or False"):
+        SamplerConfig.from_mapping({"low_rank_mass_matrix": "yes"})
+
+
 def test_chains_run_on_the_cores_this_process_may_use(monkeypatch):
     from bayesspr.inference import fitted_model
 
