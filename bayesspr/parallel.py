@@ -214,11 +214,21 @@ def _on_pool_thread(task: Callable[[Any], Any], item: Any) -> Any:
     return task(item)
 
 
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the system tells it)."""
-    if hasattr(os, "sched_getaffinity"):
+def available_cores() -> int:
+    """CPUs this process may run on (its affinity mask, so a container's limit counts).
+
+    Where the platform has no affinity masks, all of the machine's. PyMC's own default for
+    ``cores`` assumes half the CPUs are hyper-threads, which on a 2-core machine runs every
+    chain one after the other.
+
+    Returns
+    -------
+    int
+    """
+    try:
         return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    except AttributeError:  # pragma: no cover - macOS and Windows have no affinity masks
+        return os.cpu_count() or 1
 
 
 def task_threads(client: Any) -> dict[str, int]:
@@ -239,7 +249,7 @@ def task_threads(client: Any) -> dict[str, int]:
         Threads per worker address.
     """
     slots = client.nthreads()
-    cores = client.run(usable_cores)
+    cores = client.run(available_cores)
     host = {address: urlsplit(address).hostname or address for address in slots}
     per_host: Counter[str] = Counter()
     for address, n in slots.items():

@@ -28,7 +28,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +62,7 @@ from bayesspr.inference.mode import (
 from bayesspr.inference.sharded import RowShards, ShardedLogDensity
 from bayesspr.io.files import read_saved_tree
 from bayesspr.io.fit_files import Keep, check_posterior, required_attr, write_fit
+from bayesspr.parallel import available_cores
 
 _LOG = logging.getLogger("bayesspr")
 
@@ -125,23 +125,6 @@ def default_nuts_sampler() -> str:
     except ImportError:  # pragma: no cover - nutpie is a dependency
         return "pymc"
     return "nutpie"
-
-
-def available_cores() -> int:
-    """CPUs this process may run on (its affinity mask, so a container's limit counts).
-
-    Where the platform has no affinity masks, all of the machine's. PyMC's own default for
-    ``cores`` assumes half the CPUs are hyper-threads, which on a 2-core machine runs every
-    chain one after the other.
-
-    Returns
-    -------
-    int
-    """
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS and Windows have no affinity masks
-        return os.cpu_count() or 1
 
 
 def config_id(config: Mapping[str, Any]) -> str:

@@ -13,11 +13,11 @@ import xarray as xr
 from bayesspr import forecast
 from bayesspr.forecasting import compose
 from bayesspr.parallel import (
+    available_cores,
     parallel_loops_available,
     run_with_threads,
     task_threads,
     thread_count,
-    usable_cores,
 )
 
 SAMPLES = 40
@@ -49,7 +49,7 @@ def test_a_task_uses_its_workers_share_of_the_cores(cluster_client):
     """Two single-threaded workers on one host split its cores; the count comes back after."""
     threads = task_threads(cluster_client)
     assert set(threads) == set(cluster_client.nthreads())
-    assert set(threads.values()) == {max(1, usable_cores() // 2)}
+    assert set(threads.values()) == {max(1, available_cores() // 2)}
     if not parallel_loops_available():
         pytest.skip("no thread-safe numba layer: the loops run on one thread anyway")
     for address, share in threads.items():
