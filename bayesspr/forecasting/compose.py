@@ -185,8 +185,9 @@ def _layout(
 
     Zips are ordered by ``read_groups`` (the chunk of chunked volume draws each is read
     from, :func:`_read_groups`), then by their station, then by name: a block of zips then
-    reads each chunk once and touches few stations, so each station's shares are drawn once,
-    and a station's zips lie together in a store.
+    reads each chunk once and touches few stations, so each station's shares are drawn once.
+    Without read groups (a volume model, draws in memory) a station's zips lie together in a
+    store.
     """
     order = network.zips[["station"]].rename_axis("zip").reset_index()
     order["read_group"] = (

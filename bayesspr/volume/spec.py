@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from bayesspr.defaults import MAX_HARMONICS
+from bayesspr.errors import ArgumentError
 from bayesspr.inference.fitted_model import SamplerConfig, with_mass_matrix
 from bayesspr.spr.spec import SPEC_DIR, SpecError, read_spec_file, spec_file
 from bayesspr.volume.inputs import merged_priors
@@ -149,7 +150,7 @@ def _blocks(
                 f"volume spec {origin}: [blocks] {name} = {settings!r}; expected a table of "
                 f"some of {list(BLOCK_SETTINGS)}"
             )
-        settings = with_mass_matrix(settings)  # a fit saved with the old setting
+        settings = _old_mass_matrix_read(settings, f"{origin} [blocks] {name}")
         unknown = sorted(set(settings) - {*BLOCK_SETTINGS, LARGE_BLOCK_KEY})
         if unknown:
             raise SpecError(
@@ -166,6 +167,17 @@ def _blocks(
     return checked
 
 
+def _old_mass_matrix_read(settings: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A block table with the old ``low_rank_mass_matrix`` read (:func:`with_mass_matrix`).
+
+    A bad old value is a SpecError naming where in the spec, as every other bad setting.
+    """
+    try:
+        return with_mass_matrix(settings)
+    except ArgumentError as exc:
+        raise SpecError(f"volume spec {where}: {str(exc).removeprefix('sampler ')}") from None
+
+
 def _large(
     large: Any, sampler: Mapping[str, Any], own: Mapping[str, Any], where: str
 ) -> dict[str, Any]:
@@ -173,7 +185,7 @@ def _large(
     expected = f"a table with 'parameters' (a whole number >= 1) and some of {list(BLOCK_SETTINGS)}"
     if not isinstance(large, Mapping):
         raise SpecError(f"volume spec {where}.large = {large!r}; expected {expected}")
-    large = with_mass_matrix(large)
+    large = _old_mass_matrix_read(large, f"{where}.large")
     threshold = large.get("parameters")
     unknown = sorted(set(large) - {"parameters", *BLOCK_SETTINGS})
     whole = not isinstance(threshold, bool) and isinstance(threshold, int | np.integer)

@@ -257,6 +257,14 @@ def test_an_edited_copy_of_the_volume_spec_is_the_model(tmp_path):
             r"\[blocks\] zips has unknown setting\(s\) \['draws'\]",
         ),
         ({"blocks": {"zips": 0.95}}, r"\[blocks\] zips = 0.95; expected a table"),
+        (
+            {"blocks": {"zips": {"low_rank_mass_matrix": "yes"}}},
+            r"\[blocks\] zips: low_rank_mass_matrix = 'yes'; expected True or False",
+        ),
+        (
+            {"blocks": {"zips": {"large": {"parameters": 10, "low_rank_mass_matrix": 1}}}},
+            r"zips.large: low_rank_mass_matrix = 1; expected True or False",
+        ),
         ({"blocks": {"zips": {"target_accept": 1.2}}}, r"\[blocks\] zips.*target_accept = 1.2"),
         (
             {"blocks": {"zips": {"large": {"target_accept": 0.8}}}},
