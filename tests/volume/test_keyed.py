@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
+import numba
 import numpy as np
 import pytest
 from scipy import stats
 
 from bayesspr.errors import ArgumentError
 from bayesspr.volume.keyed import (
+    _turn,
     keyed_normal_pairs,
     keyed_normals,
     linear_with_keyed_noise,
@@ -120,3 +122,21 @@ def test_normal_pairs_refuse_other_counts_and_long_name_keys_are_stable():
     np.testing.assert_array_equal(name_keys_64(["Z00001"]), keys[:1])
     digest = hashlib.blake2b(b"Z00001", digest_size=8).digest()
     assert int(keys[0]) == int.from_bytes(digest, "little")
+
+
+def test_the_angle_polynomials_equal_the_c_librarys_cosine_and_sine():
+    @numba.njit
+    def turns(u):
+        out = np.empty((2, u.size))
+        for i in range(u.size):
+            out[0, i], out[1, i] = _turn(u[i])
+        return out
+
+    # the quarter-turn seams, both ends and random angles
+    seams = np.arange(9) / 8.0
+    u = np.concatenate(
+        [seams[:-1], np.nextafter(seams[1:], 0), np.random.default_rng(11).random(200_000)]
+    )
+    got = turns(u)
+    np.testing.assert_allclose(got[0], np.cos(2.0 * np.pi * u), rtol=0, atol=2e-15)
+    np.testing.assert_allclose(got[1], np.sin(2.0 * np.pi * u), rtol=0, atol=2e-15)
