@@ -11,8 +11,8 @@ import pytest
 
 from bayesspr import parallel
 from bayesspr.forecasting.compose import _station_day_sums
-from bayesspr.volume.keyed import _keyed_normal_pairs, _keyed_normals, _linear_with_noise
-from bayesspr.volume.volume_kernels import _zip_day_volumes
+from bayesspr.volume.keyed import _keyed_normal_pairs, _keyed_normals
+from bayesspr.volume.volume_kernels import _share_normalisers, _zip_day_draws
 
 S, D, G, P = 9, 17, 23, 4
 
@@ -23,30 +23,41 @@ def _kernels() -> list[tuple[object, tuple[np.ndarray, ...]]]:
     samples = rng.integers(0, 2**63, S, dtype=np.uint64)
     days = np.arange(19_000, 19_000 + D, dtype=np.uint64)
     groups = rng.integers(0, 2**63, G, dtype=np.uint64)
-    share = rng.dirichlet(np.ones(G), (S, D))
+    station = rng.integers(0, 3, G)
     return [
         (_keyed_normals, (samples, groups, days, np.empty((S, D, G)))),
         (
-            _linear_with_noise,
+            _share_normalisers,
             (
-                rng.normal(size=(D, P)),
-                rng.normal(size=(S, G, P)),
-                rng.random((S, G)),
                 samples,
                 days,
                 groups,
-                np.empty((S, D, G)),
+                rng.normal(size=(D, P)),
+                rng.normal(size=(S, P, G)) * 0.1,
+                rng.random((S, G)),
+                np.zeros(G),
+                station,
+                np.empty((S, D, 3)),
             ),
         ),
         (_keyed_normal_pairs, (np.uint64(77), days, groups, np.empty((2, S, D, G), np.float32))),
         (
-            _zip_day_volumes,
+            _zip_day_draws,
             (
+                samples,
+                days,
+                groups,
+                rng.normal(size=(D, P)),
+                rng.normal(size=(S, P, G)) * 0.1,
+                rng.random((S, G)),
+                np.zeros(G),
+                rng.normal(size=(D, 2)),
+                rng.normal(0.3, 0.1, (S, 2, G)),
+                rng.random((S, G)) * 0.1,
                 rng.uniform(100, 900, (S, D, 3)),
-                rng.integers(0, 3, G),
-                share,
+                rng.uniform(5, 20, (S, D, 3)),
+                station,
                 rng.uniform(0.8, 1.2, (D, G)),
-                rng.uniform(1.1, 1.9, (S, D, G)),
                 np.empty((S, D, G)),
                 np.empty((S, D, G)),
             ),

@@ -8,17 +8,16 @@ posterior draws, names and dates into keys.
 
 The hashing runs as one compiled loop (numba, cached on disk): written as numpy operations it
 made a 64-bit temporary per step and took about 1 µs a value, three quarters of a 16-month
-forecast's time. The angle's cosine and sine are polynomials (:func:`_turn`), not calls to
-the C library; with ``fastmath`` the values agree with the numpy formulas within a few units
-in the last place. The loops split
-the posterior samples over numba's threads (:mod:`bayesspr.parallel`); a sample's values are
-the same on any number of threads.
+forecast's time. The logarithm and the angle's cosine and sine are polynomials
+(:mod:`bayesspr.volume.vector_math`), not calls to the C library, so the loops run in vector
+registers; the values agree with the numpy formulas within a few units in the last place.
+The loops split the posterior samples over numba's threads (:mod:`bayesspr.parallel`); a
+sample's values are the same on any number of threads.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import zlib
 from collections.abc import Sequence
 
@@ -29,7 +28,8 @@ import xarray as xr
 
 from bayesspr.errors import ArgumentError
 from bayesspr.parallel import loops_over_samples
-from bayesspr.volume.group_kernels import kernel_floats
+from bayesspr.volume.vector_math import cos_sin_turn
+from bayesspr.volume.vector_math import log as vector_log
 
 
 def draw_keys(post: xr.Dataset) -> np.ndarray:
@@ -84,40 +84,6 @@ def _mix(x):
     return x ^ (x >> _SHIFTS[2])
 
 
-# Taylor coefficients of sin θ / θ and cos θ in θ², to θ¹⁵ and θ¹⁶: on |θ| ≤ π/4 the first
-# term left out is below 5·10⁻¹⁷, under the rounding of the sums themselves.
-_S1, _S2, _S3, _S4, _S5, _S6, _S7 = ((-1.0) ** k / math.factorial(2 * k + 1) for k in range(1, 8))
-_C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8 = ((-1.0) ** k / math.factorial(2 * k) for k in range(1, 9))
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _turn(u):
-    """The cosine and sine of 2πu, u in [0, 1), as polynomials (no call to the C library).
-
-    u is split into the nearest quarter turn q and a remainder θ, |θ| ≤ π/4; cos and sin
-    of θ are their Taylor polynomials; the quarter turn swaps them and flips their signs.
-    Within 2·10⁻¹⁵ of ``numpy.cos`` / ``numpy.sin`` (``tests/volume/test_keyed.py``).
-    Without Intel's SVML numba calls the C library's cosine once per value, which took
-    three quarters of a keyed normal's time (19 of 25 ns a value on a core, 2026-12-07);
-    the polynomials are a few multiply-adds without branches.
-    """
-    v = 4.0 * u + 0.5
-    q = np.int64(v)
-    t = (v - q - 0.5) * (0.5 * np.pi)
-    t2 = t * t
-    s = t * (
-        1.0 + t2 * (_S1 + t2 * (_S2 + t2 * (_S3 + t2 * (_S4 + t2 * (_S5 + t2 * (_S6 + t2 * _S7))))))
-    )
-    c = 1.0 + t2 * (
-        _C1 + t2 * (_C2 + t2 * (_C3 + t2 * (_C4 + t2 * (_C5 + t2 * (_C6 + t2 * (_C7 + t2 * _C8))))))
-    )
-    odd = (q & 1) == 1
-    cos = -s if odd else c
-    sin = c if odd else s
-    sign = 1.0 - 2.0 * ((q >> 1) & 1)
-    return sign * cos, sign * sin
-
-
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
 def _polar(day_hash, group_key):
     """Box–Muller radius and (cos, sin) of the angle of a group's key under a (sample, day) hash."""
@@ -125,8 +91,8 @@ def _polar(day_hash, group_key):
     h2 = _mix(h ^ _SECOND)
     u1 = (np.float64(h >> _SHIFTS[3]) + 0.5) * _UNIT
     u2 = (np.float64(h2 >> _SHIFTS[3]) + 0.5) * _UNIT
-    cos, sin = _turn(u2)
-    return np.sqrt(-2.0 * np.log(u1)), cos, sin
+    cos, sin = cos_sin_turn(u2)
+    return np.sqrt(-2.0 * vector_log(u1)), cos, sin
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -136,7 +102,7 @@ def _normal(day_hash, group_key):
     return radius * cos
 
 
-@loops_over_samples(cache=True, fastmath=True)
+@loops_over_samples(cache=True, fastmath=True, error_model="numpy")
 def _keyed_normals(sample_keys, group_keys, day_keys, out):
     """Fill ``out`` (S, D, G) with the Box–Muller normal of each (sample, day, group) key."""
     for s in numba.prange(sample_keys.shape[0]):
@@ -171,61 +137,7 @@ def keyed_normals(
     return out
 
 
-@loops_over_samples(cache=True, fastmath=True)
-def _linear_with_noise(design, beta, scale, sample_keys, day_keys, group_keys, out):
-    """out[s, d, g] = design[d] · beta[s, g] + scale[s, g] · (keyed normal of s, d, g)."""
-    n_p = design.shape[1]
-    for s in numba.prange(sample_keys.shape[0]):
-        hs = _mix(sample_keys[s])
-        for d in range(day_keys.shape[0]):
-            hd = _mix(hs ^ day_keys[d])
-            for g in range(group_keys.shape[0]):
-                acc = scale[s, g] * _normal(hd, group_keys[g])
-                for p in range(n_p):
-                    acc += design[d, p] * beta[s, g, p]
-                out[s, d, g] = acc
-
-
-def linear_with_keyed_noise(
-    design: np.ndarray,
-    beta: np.ndarray,
-    scale: np.ndarray,
-    sample_keys: np.ndarray,
-    group_keys: np.ndarray,
-    day_keys: np.ndarray,
-) -> np.ndarray:
-    """A linear predictor per day plus scaled keyed normal noise, in one compiled pass.
-
-    Equal to ``design @ beta`` per sample plus ``scale[:, None, :] * keyed_normals(...)``,
-    without the temporaries: the volume forecast's largest arrays are made this way.
-
-    Parameters
-    ----------
-    design : numpy.ndarray
-        (D, p) design rows of the days (–).
-    beta : numpy.ndarray
-        (S, G, p) coefficients per sample and group.
-    scale : numpy.ndarray
-        (S, G) standard deviation of the noise per sample and group.
-    sample_keys, group_keys, day_keys : numpy.ndarray
-        64-bit unsigned keys of the noise, shapes (S,), (G,) and (D,).
-
-    Returns
-    -------
-    numpy.ndarray
-        (S, D, G) values.
-    """
-    keys = [np.ascontiguousarray(k, dtype=np.uint64) for k in (sample_keys, day_keys, group_keys)]
-    out = np.empty(tuple(len(k) for k in keys))
-    _linear_with_noise(
-        *kernel_floats(design, beta, np.broadcast_to(scale, (len(keys[0]), len(keys[2])))),
-        *keys,
-        out,
-    )
-    return out
-
-
-@loops_over_samples(cache=True, fastmath=True)
+@loops_over_samples(cache=True, fastmath=True, error_model="numpy")
 def _keyed_normal_pairs(stream_key, day_keys, group_keys, out):
     """Fill ``out`` (k, S, D, G), k = 1 or 2, with the cosine then sine normal of each pair."""
     n_k = out.shape[0]

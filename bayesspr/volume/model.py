@@ -75,8 +75,8 @@ from bayesspr.volume.keyed import (
     day_keys,
     draw_keys,
     keyed_normals,
-    linear_with_keyed_noise,
     name_keys,
+    name_keys_64,
 )
 from bayesspr.volume.spec import (
     LARGE_BLOCK_KEY,
@@ -84,7 +84,7 @@ from bayesspr.volume.spec import (
     VOLUME_BLOCKS,
     load_volume_spec,
 )
-from bayesspr.volume.volume_kernels import zip_day_volumes
+from bayesspr.volume.volume_kernels import share_normalisers, zip_day_draws
 
 #: Version of the saved volume-fit layout (1: station totals × zip shares, statistics in
 #: ``constant_data``; 2: with each city's walk, ``drift_sd_city``; 3: with city-day shocks,
@@ -349,9 +349,9 @@ class VolumeModel(ZipVolumeModel):
         #: (key, draws) of every station's total coefficients, walks included, for the last
         #: posterior sample forecast from (the next chunk of zips reuses them)
         self._walk_cache: tuple[Any, np.ndarray] | None = None
-        #: (key, {station: (its zips, normalised share draws)}) for the stations of the last
-        #: chunk of zips forecast (a station's shares are a softmax over all its zips)
-        self._share_cache: tuple[Any, dict[str, tuple[pd.Index, np.ndarray]]] | None = None
+        #: (key, {station: its zips' share coefficients and its normaliser}) for the stations
+        #: of the last chunk of zips forecast (a station's shares are a softmax over its zips)
+        self._share_cache: tuple[Any, dict[str, _StationShares]] | None = None
         self.design: TimeDesign | None = None
         self._statistics: dict[str, GroupStatistics] = {}
         self._city_day: CityDayStatistics | None = None
@@ -868,29 +868,40 @@ class VolumeModel(ZipVolumeModel):
         zip_station = self.zips.loc[zips, "station"].to_numpy()
         wanted_stations = pd.Index(sorted(set(zip_station)))
         total = self._station_log_totals(post, dates, wanted_stations, stations_all)
-        weights = self._share_weights(post, dates, wanted_stations)
-        share = np.empty((post.sizes["sample"], len(dates), len(zips)))
+        shares = self._station_shares(post, dates, wanted_stations)
+        beta = np.empty((post.sizes["sample"], len(zips), shares[wanted_stations[0]].beta.shape[2]))
+        scale, offset = np.empty(beta.shape[:2]), np.empty(len(zips))
         for station in wanted_stations:
-            members, weight = weights[station]
             mine = np.flatnonzero(zip_station == station)
-            share[:, :, mine] = weight[:, :, members.get_indexer(zips[mine])]
-        station_total = np.maximum(np.exp(total) - 0.5, 0.0)
-        ratio = self._zip_log_ratio(post, dates, zips)
-        np.exp(ratio, out=ratio)
-        stops, packages = zip_day_volumes(
-            station_total, wanted_stations.get_indexer(zip_station), share, factor, ratio
+            rows = shares[station].members.get_indexer(zips[mine])
+            beta[:, mine], scale[:, mine] = (
+                shares[station].beta[:, rows],
+                shares[station].scale[:, rows],
+            )
+            offset[mine] = shares[station].offset
+        stops, packages = zip_day_draws(
+            draw_keys(post),
+            day_keys(dates),
+            _pair_keys(zips),
+            (self._hat_share_design(dates, beta.shape[2] - 8), beta, scale, offset),
+            self._zip_ratio_terms(post, dates, zips),
+            np.maximum(np.exp(total) - 0.5, 0.0),
+            np.stack([shares[station].normaliser for station in wanted_stations], axis=2),
+            wanted_stations.get_indexer(zip_station),
+            factor,
         )
         return stops.astype(dtype, copy=False), packages.astype(dtype, copy=False)
 
-    def _share_weights(
+    def _station_shares(
         self, post: xr.Dataset, dates: pd.DatetimeIndex, stations: pd.Index
-    ) -> dict[str, tuple[pd.Index, np.ndarray]]:
-        """Each station's zips and their share draws (S, D, n), normalised within the station.
+    ) -> dict[str, _StationShares]:
+        """Each station's zips, their share coefficients and its share normaliser (S, D).
 
-        A zip's share needs the shares of all its station's zips (a softmax over them), so
-        the shares of a station's zips are drawn together once and kept while the next call
+        A zip's share needs the weights of all its station's zips (a softmax over them), so
+        a station's normaliser is summed over all its zips once and kept while the next call
         (the next chunk of zips of the same forecast) still asks for that station; stations no
-        longer asked for are dropped, so memory holds the stations of one chunk.
+        longer asked for are dropped, so memory holds the stations of one chunk. Drawn the
+        same whichever of its zips are asked for, so chunks agree.
         """
         tag = (
             id(self._statistics["share"]),
@@ -902,19 +913,36 @@ class VolumeModel(ZipVolumeModel):
             self._share_cache = (tag, {})
         wanted = set(stations)
         kept = {k: v for k, v in self._share_cache[1].items() if k in wanted}
-        missing = [k for k in stations if k not in kept]
-        if missing:
+        missing = pd.Index(sorted(k for k in stations if k not in kept))
+        if len(missing):
             footprint = self.zips.index[self.zips["station"].isin(missing)]
-            footprint_station = self.zips.loc[footprint, "station"].to_numpy()
-            order = np.argsort(footprint_station, kind="stable")
-            footprint, footprint_station = footprint[order], footprint_station[order]
-            share = self._zip_log_shares(post, dates, footprint)
-            starts = np.flatnonzero(np.r_[True, footprint_station[1:] != footprint_station[:-1]])
-            for start, stop in zip(starts, [*starts[1:], len(footprint)], strict=True):
-                part = share[:, :, start:stop]
-                weight = np.exp(part - part.max(axis=2, keepdims=True))
-                weight /= weight.sum(axis=2, keepdims=True)
-                kept[footprint_station[start]] = (footprint[start:stop], weight)
+            local = missing.get_indexer(self.zips.loc[footprint, "station"].to_numpy())
+            order = np.argsort(local, kind="stable")
+            footprint, local = footprint[order], local[order]
+            beta, scale = self._zip_share_terms(post, dates, footprint)
+            mean = self._group_means["share"][self.zips.index.get_indexer(footprint)]
+            offset = np.full(len(missing), -np.inf)
+            np.maximum.at(offset, local, mean)
+            normaliser = share_normalisers(
+                draw_keys(post),
+                day_keys(dates),
+                _pair_keys(footprint),
+                self._hat_share_design(dates, beta.shape[2] - 8),
+                beta,
+                scale,
+                offset[local],
+                local,
+                len(missing),
+            )
+            for j, station in enumerate(missing):
+                rows = np.flatnonzero(local == j)
+                kept[station] = _StationShares(
+                    members=footprint[rows],
+                    beta=beta[:, rows],
+                    scale=scale[:, rows],
+                    offset=float(offset[j]),
+                    normaliser=normaliser[:, :, j],
+                )
         self._share_cache = (tag, kept)
         return kept
 
@@ -1069,16 +1097,23 @@ class VolumeModel(ZipVolumeModel):
         out += noise_sd[:, None, :] * keyed_normals(draw_keys(post), keys, day_keys(dates))
         return out
 
-    def _zip_log_shares(
+    def _zip_share_terms(
         self, post: xr.Dataset, dates: pd.DatetimeIndex, zips: pd.Index
-    ) -> np.ndarray:
-        """Unnormalised log-share draws per (sample, day, zip); 0 for single-zip footprints."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Log-share coefficient draws (S, Z, p) through the dates' knots, noise sd (S, Z).
+
+        The knots' coefficients are the random walk's values, the cumulative sums of its
+        steps, for :meth:`_hat_share_design`. Zeros for the zips alone in their footprint
+        (their share is one).
+        """
         n_samp = post.sizes["sample"]
         pos = self.zips.index.get_indexer(zips)
         multi = self._group_means["multi"][pos] > 0
-        out = np.zeros((n_samp, len(dates), len(zips)))
+        n_knots = self.design.knots_through(dates)
+        beta = np.zeros((n_samp, len(zips), 8 + n_knots))
+        scale = np.zeros((n_samp, len(zips)))
         if not multi.any():
-            return out
+            return beta, scale
         zsel = pos[multi]
         labels = np.asarray(zips)[multi]
         n_z = len(zsel)
@@ -1101,34 +1136,36 @@ class VolumeModel(ZipVolumeModel):
             :, pd.Index(post["share_noise_sd_zip"]["share_zip"].to_numpy()).get_indexer(labels)
         ]
         keys = name_keys(np.array([f"share:{z}" for z in labels]))
-        beta = self._coefficients(
+        coef = self._coefficients(
             post, self._statistics["share"].take(zsel), mean, var + _VAR_FLOOR, noise**2, keys
         )
-        design = self.share_design(dates, self.design.knots_through(dates))
         steps = self._future_steps(
-            post,
-            design.shape[1] - beta.shape[2],
-            knots,
-            spread["share_drift_sd"] * np.sqrt(h_years),
-            keys,
+            post, n_knots - knots, knots, spread["share_drift_sd"] * np.sqrt(h_years), keys
         )
-        part = linear_with_keyed_noise(
-            design,
-            np.concatenate([beta, steps], axis=2),
-            noise,
-            draw_keys(post),
-            keys,
-            day_keys(dates),
-        )
-        if multi.all():
-            return part
-        out[:, :, multi] = part
-        return out
+        beta[:, multi] = np.concatenate([coef, steps], axis=2)
+        np.cumsum(beta[:, :, 8:], axis=2, out=beta[:, :, 8:])
+        scale[:, multi] = noise
+        return beta, scale
 
-    def _zip_log_ratio(
+    def _hat_share_design(self, dates: pd.DatetimeIndex, n_knots: int) -> np.ndarray:
+        """:meth:`share_design` with its ramps as hats, for :meth:`_zip_share_terms`' β.
+
+        A day's ramps r_j (0 before knot j, rising to 1 over its days) times the knots'
+        steps Δ_j add up to Σ_j h_j·B_j, with B_j = Δ_1 + … + Δ_j (the random walk at knot j)
+        and hats h_j = r_j − r_{j+1}: at most two of them are not zero on a day, so a day's
+        log shares cost a few products instead of one per knot past.
+        """
+        design = self.share_design(dates, n_knots)
+        design[:, 8:-1] -= design[:, 9:]
+        return design
+
+    def _zip_ratio_terms(
         self, post: xr.Dataset, dates: pd.DatetimeIndex, zips: np.ndarray
-    ) -> np.ndarray:
-        """log(packages + ½) − log(stops + ½) draws per (sample, day, zip)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log package ratio's design (D, 2), coefficient draws (S, Z, 2) and noise sd (S, Z).
+
+        The ratio is (packages + ½) / (stops + ½).
+        """
         n_samp = post.sizes["sample"]
         pos = self.zips.index.get_indexer(zips)
         spread = {name: self._hyper(post, name) for name in ("ratio_growth_sd", "ratio_noise_sd")}
@@ -1148,14 +1185,7 @@ class VolumeModel(ZipVolumeModel):
         beta = self._coefficients(
             post, self._statistics["ratio"].take(pos), mean, var + _VAR_FLOOR, noise_var, keys
         )
-        return linear_with_keyed_noise(
-            self.ratio_design(dates),
-            beta,
-            np.sqrt(noise_var),
-            draw_keys(post),
-            keys,
-            day_keys(dates),
-        )
+        return self.ratio_design(dates), beta, np.sqrt(noise_var)
 
     def _coefficients(
         self,
@@ -1198,6 +1228,27 @@ class VolumeModel(ZipVolumeModel):
         knot_keys = _KNOT_TAG + np.arange(first_knot, first_knot + n_new, dtype=np.uint64)
         steps = keyed_normals(draw_keys(post), keys, knot_keys) * step_sd[:, None, :]
         return steps.transpose(0, 2, 1)
+
+
+@dataclass(frozen=True)
+class _StationShares:
+    """A station's zips, their log-share coefficient draws and its share normaliser.
+
+    ``beta`` (S, n, p) and ``scale`` (S, n) as :meth:`VolumeModel._zip_share_terms` gives
+    them, ``offset`` the largest of its zips' mean log shares, ``normaliser`` (S, D) the sum
+    of its zips' share weights per sample and day (:func:`share_normalisers`).
+    """
+
+    members: pd.Index
+    beta: np.ndarray
+    scale: np.ndarray
+    offset: float
+    normaliser: np.ndarray
+
+
+def _pair_keys(zips: np.ndarray | pd.Index) -> np.ndarray:
+    """64-bit keys of the zips' day noise: one Box–Muller pair a zip-day (share, ratio)."""
+    return name_keys_64([f"zipday:{z}" for z in zips])
 
 
 def _by_design(design: np.ndarray, beta: np.ndarray) -> np.ndarray:

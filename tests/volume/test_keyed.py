@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
-import numba
 import numpy as np
 import pytest
 from scipy import stats
 
 from bayesspr.errors import ArgumentError
 from bayesspr.volume.keyed import (
-    _turn,
     keyed_normal_pairs,
     keyed_normals,
-    linear_with_keyed_noise,
     name_keys_64,
 )
 
@@ -65,21 +62,6 @@ def test_the_values_are_standard_normal():
     assert abs(np.corrcoef(table[:, 0], table[:, 1])[0, 1]) < 4 / np.sqrt(len(table))
 
 
-def test_the_fused_linear_predictor_equals_its_parts():
-    rng = np.random.default_rng(6)
-    samples, groups, days = _keys(7, 4), _keys(8, 9), np.arange(500, 540, dtype=np.uint64)
-    design, beta = rng.normal(size=(40, 5)), rng.normal(size=(4, 9, 5))
-    scale = rng.gamma(2.0, size=(4, 9))
-    got = linear_with_keyed_noise(design, beta, scale, samples, groups, days)
-    expected = np.einsum("dp,sgp->sdg", design, beta) + scale[:, None, :] * _formula(
-        samples, groups, days
-    )
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-11)
-    # a scalar scale broadcasts; no noise leaves the linear predictor alone
-    plain = linear_with_keyed_noise(design, beta, 0.0, samples, groups, days)
-    np.testing.assert_allclose(plain, np.einsum("dp,sgp->sdg", design, beta), atol=1e-12)
-
-
 def _pair_formula(stream: int, n_samples: int, days: np.ndarray, groups: np.ndarray):
     """Both Box–Muller normals of (stream, sample position, day, group), one step at a time."""
     samples = _mix(np.uint64(stream) ^ _mix(np.arange(n_samples, dtype=np.uint64)))
@@ -122,21 +104,3 @@ def test_normal_pairs_refuse_other_counts_and_long_name_keys_are_stable():
     np.testing.assert_array_equal(name_keys_64(["Z00001"]), keys[:1])
     digest = hashlib.blake2b(b"Z00001", digest_size=8).digest()
     assert int(keys[0]) == int.from_bytes(digest, "little")
-
-
-def test_the_angle_polynomials_equal_the_c_librarys_cosine_and_sine():
-    @numba.njit
-    def turns(u):
-        out = np.empty((2, u.size))
-        for i in range(u.size):
-            out[0, i], out[1, i] = _turn(u[i])
-        return out
-
-    # the quarter-turn seams, both ends and random angles
-    seams = np.arange(9) / 8.0
-    u = np.concatenate(
-        [seams[:-1], np.nextafter(seams[1:], 0), np.random.default_rng(11).random(200_000)]
-    )
-    got = turns(u)
-    np.testing.assert_allclose(got[0], np.cos(2.0 * np.pi * u), rtol=0, atol=2e-15)
-    np.testing.assert_allclose(got[1], np.sin(2.0 * np.pi * u), rtol=0, atol=2e-15)
