@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from bayesspr.volume.gaussian_groups import (
+    _posterior,
     coefficient_draws,
     group_statistics,
     marginal_log_likelihood,
@@ -75,6 +76,25 @@ def test_coefficient_draws_have_the_conditional_mean_and_covariance(problem):
         d = np.diag(cov)
         cov_se = np.sqrt((np.outer(d, d) + cov**2) / n)
         assert np.all(np.abs(np.cov(draws[:, g].T) - cov) < 5 * cov_se)
+
+
+def test_draws_batched_over_samples_equal_the_draws_one_sample_at_a_time(problem):
+    """Groups sharing prior variances within each sample (as the forecast's zips do) take the
+    batched eigenbasis; its draws are the per-sample posterior's, sample by sample."""
+    design, values, present, mean, _, noise = problem
+    st = group_statistics(design, values, present)
+    rng = np.random.default_rng(5)
+    n_s, n_g, p = 7, *mean.shape
+    per_sample_var = rng.uniform(0.3, 2.0, (n_s, 1, p)) * np.ones((1, n_g, 1))
+    means = mean[None] + rng.normal(0, 0.1, (n_s, n_g, p))
+    noises = noise[None] * rng.uniform(0.8, 1.2, (n_s, n_g))
+    normals = rng.normal(size=(n_s, n_g, p))
+    got = coefficient_draws(st, means, per_sample_var, noises, normals)
+    for u, xx in enumerate(st.xx):
+        g = np.flatnonzero(st.pattern == u)
+        for s in range(n_s):
+            post, root = _posterior(xx, st.xy[g], means[s, g], per_sample_var[s, g], noises[s, g])
+            np.testing.assert_allclose(got[s, g], post.mean + root(normals[s, g]), atol=1e-12)
 
 
 def test_groups_with_different_prior_variances_take_the_general_path(problem):
