@@ -68,8 +68,8 @@ _OPTIONS = {"cache": True, "nogil": True, "fastmath": True, "inline": "always"}
 def exp(x):
     """eˣ (–), x clipped to [−708, 709] (the float64 range).
 
-    x = k·ln 2 + r with |r| ≤ ln 2 / 2; eʳ is its Taylor polynomial to r¹³ and 2ᵏ is put in
-    the exponent bits.
+    x = k·ln 2 + r with r in [−ln 2 / 2, ln 2 / 2]; eʳ is its Taylor polynomial to r¹³ and
+    2ᵏ is put in the exponent bits.
     """
     x = min(max(x, -708.0), 709.0)
     k = np.floor(x * _LOG2_E + 0.5)
@@ -102,8 +102,8 @@ def log(x):
 def cos_sin_turn(u):
     """The cosine and sine of 2πu for u in [0, 1) (–).
 
-    u is split into the nearest quarter turn q and a remainder θ, |θ| ≤ π/4; cos and sin of
-    θ are their Taylor polynomials; the quarter turn swaps them and flips their signs.
+    u is split into the nearest quarter turn q and a remainder θ in [−π/4, π/4]; cos and sin
+    of θ are their Taylor polynomials; the quarter turn swaps them and flips their signs.
     """
     v = 4.0 * u + 0.5
     q = np.int64(v)
