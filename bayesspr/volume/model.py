@@ -250,8 +250,15 @@ class HistoryTables:
 
 
 def station_cities(zips: pd.DataFrame) -> pd.Series:
-    """Each station's city: the most common city of its zips (index: station)."""
-    return zips.groupby("station")["city"].agg(lambda c: c.mode().iloc[0])
+    """Each station's city: the most common city of its zips, the first by name on a tie.
+
+    Index: station, sorted. Counted in one grouping (a mode per station took 0.3 ms a
+    station, paid for every block of a forecast).
+    """
+    counts = zips.groupby(["station", "city"], sort=True).size().rename("n").reset_index()
+    counts = counts.sort_values(["station", "n", "city"], ascending=[True, False, True])
+    first = counts.drop_duplicates("station")
+    return first.set_index("station")["city"]
 
 
 def history_tables(volume: pd.DataFrame, zips: pd.DataFrame) -> HistoryTables:

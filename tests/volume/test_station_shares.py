@@ -12,7 +12,7 @@ import pytest
 
 from bayesspr.errors import SpecError, VolumeDataError
 from bayesspr.simulate.volume_worlds import EFFECT_WORLDS, simulate_volume_world
-from bayesspr.volume.model import TimeDesign, VolumeModel
+from bayesspr.volume.model import TimeDesign, VolumeModel, station_cities
 
 #: The recovery fits: two chains (nutpie's chains share the GIL in the volume Ops' object-mode
 #: calls, so four chains on two cores take twice as long) of the default 1,000 draws.
@@ -210,3 +210,17 @@ def test_a_moved_zip_takes_its_history_to_its_new_station(shock_world):
     assert present[new].all()
     zip_stops = table.loc[moved].groupby("date")["stops"].sum().to_numpy()
     np.testing.assert_allclose(totals[new], zip_stops)
+
+
+def test_a_stations_city_is_its_zips_most_common_the_first_by_name_on_a_tie():
+    zips = pd.DataFrame(
+        {
+            "station": ["S2", "S2", "S2", "S1", "S1", "S3"],
+            "city": ["Oslo", "Bergen", "Oslo", "Oslo", "Bergen", "Tromsø"],
+        },
+        index=pd.Index([f"Z{i}" for i in range(6)], name="zip"),
+    )
+    got = station_cities(zips)
+    assert got.to_dict() == {"S1": "Bergen", "S2": "Oslo", "S3": "Tromsø"}
+    # the definition, one station at a time (pandas' mode sorts its ties)
+    pd.testing.assert_series_equal(got, zips.groupby("station")["city"].agg(lambda c: c.mode()[0]))
