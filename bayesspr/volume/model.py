@@ -96,6 +96,8 @@ VOLUME_SAVE_FORMAT = 3
 VOLUME_SAMPLER = SamplerConfig.from_mapping(SHIPPED_VOLUME_SPEC["sampler"], origin="volume.toml")
 
 _DAYS_PER_YEAR = 365.25
+#: Columns of the share design before its random-walk ramps: level, τ, six weekday contrasts.
+_SHARE_FIXED = 8
 _WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 #: Floor added to a prior variance so a spread of 0 keeps the precision finite.
 _VAR_FLOOR = 1e-8
@@ -890,7 +892,7 @@ class VolumeModel(ZipVolumeModel):
             draw_keys(post),
             day_keys(dates),
             _pair_keys(zips),
-            (self._hat_share_design(dates, beta.shape[2] - 8), beta, scale, offset),
+            (self._hat_share_design(dates, beta.shape[2] - _SHARE_FIXED), beta, scale, offset),
             self._zip_ratio_terms(post, dates, zips),
             np.maximum(np.exp(total) - 0.5, 0.0),
             np.stack([shares[station].normaliser for station in wanted_stations], axis=2),
@@ -934,7 +936,7 @@ class VolumeModel(ZipVolumeModel):
                 draw_keys(post),
                 day_keys(dates),
                 _pair_keys(footprint),
-                self._hat_share_design(dates, beta.shape[2] - 8),
+                self._hat_share_design(dates, beta.shape[2] - _SHARE_FIXED),
                 beta,
                 scale,
                 offset[local],
@@ -1117,7 +1119,7 @@ class VolumeModel(ZipVolumeModel):
         pos = self.zips.index.get_indexer(zips)
         multi = self._group_means["multi"][pos] > 0
         n_knots = self.design.knots_through(dates)
-        beta = np.zeros((n_samp, len(zips), 8 + n_knots))
+        beta = np.zeros((n_samp, len(zips), _SHARE_FIXED + n_knots))
         scale = np.zeros((n_samp, len(zips)))
         if not multi.any():
             return beta, scale
@@ -1127,7 +1129,7 @@ class VolumeModel(ZipVolumeModel):
         knots = self.design.history_knots
         h_years = self.knot_days / _DAYS_PER_YEAR
         spread = {name: self._hyper(post, name) for name in _SPREADS}
-        mean = np.zeros((n_samp, n_z, 8 + knots))
+        mean = np.zeros((n_samp, n_z, _SHARE_FIXED + knots))
         mean[:, :, 0] = self._group_means["share"][zsel][None, :]
         var = np.concatenate(
             [
@@ -1150,7 +1152,8 @@ class VolumeModel(ZipVolumeModel):
             post, n_knots - knots, knots, spread["share_drift_sd"] * np.sqrt(h_years), keys
         )
         beta[:, multi] = np.concatenate([coef, steps], axis=2)
-        np.cumsum(beta[:, :, 8:], axis=2, out=beta[:, :, 8:])
+        walk = beta[:, :, _SHARE_FIXED:]
+        np.cumsum(walk, axis=2, out=walk)
         scale[:, multi] = noise
         return beta, scale
 
@@ -1163,7 +1166,7 @@ class VolumeModel(ZipVolumeModel):
         log shares cost a few products instead of one per knot past.
         """
         design = self.share_design(dates, n_knots)
-        design[:, 8:-1] -= design[:, 9:]
+        design[:, _SHARE_FIXED:-1] -= design[:, _SHARE_FIXED + 1 :]
         return design
 
     def _zip_ratio_terms(

@@ -153,6 +153,20 @@ def test_ramps_rise_over_their_knot_and_weekday_contrasts_sum_to_zero():
     np.testing.assert_allclose(week.sum(axis=0), 0.0)
 
 
+def test_hats_times_the_walk_equal_ramps_times_its_steps():
+    start = pd.Timestamp("2025-01-01")
+    model = VolumeModel(knot_days=10)
+    model.design = TimeDesign(start, start, 0, np.zeros(0), knot_days=10, history_knots=3)
+    days = pd.date_range(start, periods=60)
+    steps = np.random.default_rng(3).normal(size=(8 + 6, 5))
+    walk = steps.copy()
+    walk[8:] = np.cumsum(steps[8:], axis=0)
+    hats = model._hat_share_design(days, 6)
+    np.testing.assert_allclose(hats @ walk, model.share_design(days, 6) @ steps, atol=1e-12)
+    # a day's knots: at most two hats are not zero
+    assert ((hats[:, 8:] != 0).sum(axis=1) <= 2).all()
+
+
 def test_fit_converges_and_recovers_growth(shock_fit, shock_world):
     d = shock_fit.diagnostics
     assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
