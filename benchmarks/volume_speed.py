@@ -7,7 +7,9 @@ same seeded world (station-day shocks on), and print per fit: wall time (s, comp
 peak resident memory (GiB), smallest bulk and tail ESS, largest R-hat, divergences, ESS per
 second, and the ratio of wall time to the default model's at the same size.
 
-Each fit runs in its own Python process (``subprocess``), so its peak memory is its own.
+Each fit runs in its own Python process (``subprocess``), so its peak memory is its own,
+with one BLAS thread from start-up (``OPENBLAS_NUM_THREADS=1``, ``MKL_NUM_THREADS=1``), so its
+draws do not depend on the machine's number of cores.
 ``--chart PATH`` also writes the log-log chart of fit time against zips.
 
 Run (side by side under the same conditions; the machine's other load shifts wall times)::
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -30,6 +33,8 @@ import pandas as pd
 from bayesspr.inference.sharded import peak_rss_mib
 
 MODELS = ("default", "zip-day")
+#: Environment variables that set the BLAS libraries' thread counts (OpenBLAS, MKL).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def fit_once(model_name: str, n_zips: int, days: int, draws: int, tune: int, seed: int = 1) -> dict:
@@ -89,7 +94,11 @@ def run_in_subprocess(model: str, zips: int, args: argparse.Namespace) -> dict:
     for name in ("draws", "tune"):  # unset: the model's defaults
         if getattr(args, name) is not None:
             cmd += [f"--{name}", str(getattr(args, name))]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    # one BLAS thread from start-up, so the statistics (and so every draw) do not depend on the
+    # cores: with threaded BLAS at start-up, seed 1 at 4,000 zips drew other chains (tail ESS
+    # 331, against 693 with one thread; docs/volume.md)
+    env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -75,7 +75,6 @@ from bayesspr.volume.keyed import (
     day_keys,
     draw_keys,
     keyed_normals,
-    name_keys,
     name_keys_64,
 )
 from bayesspr.volume.spec import (
@@ -1028,7 +1027,7 @@ class VolumeModel(ZipVolumeModel):
         keyed by city and station, and kept for the next chunk of the same posterior sample.
         """
         knots = self.design.history_knots
-        city_keys = name_keys(np.array([f"citywalk:{c}" for c in cities]))
+        city_keys = name_keys_64([f"citywalk:{c}" for c in cities])
         tag = (
             id(self._statistics["total"]),
             draw_keys(post).tobytes(),
@@ -1050,7 +1049,7 @@ class VolumeModel(ZipVolumeModel):
             draw_keys(post), city_keys, _COEF_TAG + np.arange(knots, dtype=np.uint64)
         ).transpose(0, 2, 1)
         p = self._statistics["total"].n_coefficients
-        keys = name_keys(np.array([f"total:{s}" for s in stations_all]))
+        keys = name_keys_64([f"total:{s}" for s in stations_all])
         coef_normals = keyed_normals(
             draw_keys(post), keys, _COEF_TAG + np.arange(p, dtype=np.uint64)
         ).transpose(0, 2, 1)
@@ -1086,7 +1085,7 @@ class VolumeModel(ZipVolumeModel):
         spread = {name: self._hyper(post, name) for name in _SPREADS}
         _, _, noise_sd = self._total_priors(post, stations, city, spread)
         beta = self._station_coefficient_draws(post, stations_all, city_all, cities, spread)[:, pos]
-        keys = name_keys(np.array([f"total:{s}" for s in stations]))
+        keys = name_keys_64([f"total:{s}" for s in stations])
         n_knots = self.design.knots_through(dates)
         design = self.total_design(dates, n_knots)
         p_hist = beta.shape[2]
@@ -1095,12 +1094,12 @@ class VolumeModel(ZipVolumeModel):
             post, design[:, p_hist:], knots, spread["drift_sd_station"] * np.sqrt(h_years), keys
         )
         # the city's walk goes on past the history, the same steps for all its stations
-        city_keys = name_keys(np.array([f"citywalk:{c}" for c in cities]))
+        city_keys = name_keys_64([f"citywalk:{c}" for c in cities])
         city_steps = spread["drift_sd_city"] * np.sqrt(h_years) * np.ones((1, len(cities)))
         city_future = self._future_drift(post, design[:, p_hist:], knots, city_steps, city_keys)
         out += city_future[:, :, city]
         # a day's shock of the city, then each station's own noise
-        shock_keys = name_keys(np.array([f"cityday:{c}" for c in cities]))
+        shock_keys = name_keys_64([f"cityday:{c}" for c in cities])
         shock = keyed_normals(draw_keys(post), shock_keys, day_keys(dates))
         out += spread["city_day_sd"][:, :, None] * shock[:, :, city]
         out += noise_sd[:, None, :] * keyed_normals(draw_keys(post), keys, day_keys(dates))
@@ -1144,7 +1143,7 @@ class VolumeModel(ZipVolumeModel):
         noise = noise[
             :, pd.Index(post["share_noise_sd_zip"]["share_zip"].to_numpy()).get_indexer(labels)
         ]
-        keys = name_keys(np.array([f"share:{z}" for z in labels]))
+        keys = name_keys_64([f"share:{z}" for z in labels])
         coef = self._coefficients(
             post, self._statistics["share"].take(zsel), mean, var + _VAR_FLOOR, noise**2, keys
         )
@@ -1191,7 +1190,7 @@ class VolumeModel(ZipVolumeModel):
         noise_var = (
             spread["ratio_noise_sd"] ** 2 + self._group_means["ratio_count_var"][pos][None, :]
         )
-        keys = name_keys(np.array([f"ratio:{z}" for z in zips]))
+        keys = name_keys_64([f"ratio:{z}" for z in zips])
         beta = self._coefficients(
             post, self._statistics["ratio"].take(pos), mean, var + _VAR_FLOOR, noise_var, keys
         )

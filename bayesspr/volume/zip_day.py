@@ -49,7 +49,7 @@ from bayesspr.volume.inputs import (
     regressors_record,
     zip_day_volume,
 )
-from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys
+from bayesspr.volume.keyed import day_keys, draw_keys, keyed_normals, name_keys_64
 
 #: Version of the saved volume-fit layout (2: configuration and fit state apart, written by
 #: the model base).
@@ -365,7 +365,7 @@ class ZipDayVolumeModel(ZipVolumeModel):
             log_mu = log_mu + (gamma @ x_reg.T)[:, :, None]
         if self.day_shocks == "station":
             stations = self.zips.loc[zips, "station"].to_numpy()
-            eps = keyed_normals(draw_keys(post), name_keys(stations), day_keys(dates))
+            eps = keyed_normals(draw_keys(post), name_keys_64(stations), day_keys(dates))
             log_mu = log_mu + post["station_day_sd"].to_numpy()[:, None, None] * eps
         mu = np.exp(log_mu)
         if factor is not None:

@@ -6,13 +6,13 @@ import pytest
 from scipy import stats
 
 from bayesspr.simulate.volume_worlds import simulate_volume_world
-from bayesspr.volume.keyed import day_keys, keyed_normals, name_keys
+from bayesspr.volume.keyed import day_keys, keyed_normals, name_keys_64
 from bayesspr.volume.zip_day import ZipDayVolumeModel as VolumeModel
 
 
 def test_keyed_normals_are_standard_normal_and_agree_across_chunks():
     days = day_keys(pd.date_range("2025-01-01", periods=200))
-    groups = name_keys(np.array(["BOS1", "BOS2", "CHI1"]))
+    groups = name_keys_64(["BOS1", "BOS2", "CHI1"])
     e = keyed_normals(np.arange(1000, dtype=np.uint64), groups, days)
     assert e.shape == (1000, 200, 3)
     assert stats.kstest(e[:, :, 0].ravel()[:50_000], "norm").pvalue > 1e-3
