@@ -180,6 +180,25 @@ def _shared_variance(var: np.ndarray) -> bool:
     return bool(np.all(var == var[:1]))
 
 
+def _eigen_posterior(
+    xx: np.ndarray, rhs: np.ndarray, var: np.ndarray, noise: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior of groups sharing XᵀX and prior variances, in the eigenbasis of D½XᵀXD½.
+
+    Batched over any leading axes (one per posterior sample, or none): ``xx`` (p, p),
+    ``rhs`` = Xᵀy/σ² + D⁻¹m (…, G, p), ``var`` the shared prior variances D (…, p), ``noise``
+    σ² (…, G). Returns D½ (…, 1, p), the transposed eigenvectors Qᵀ (…, p, p), the shrinkage
+    1/(1 + λ/σ²) (…, G, p) and the posterior means (…, G, p); a draw is the mean plus
+    D½ ((z · shrink½) Qᵀ).
+    """
+    w = np.sqrt(var)[..., None, :]
+    lam, q = np.linalg.eigh(np.swapaxes(w, -1, -2) * xx * w)
+    lam = np.maximum(lam, 0.0)
+    shrink = 1.0 / (1.0 + lam[..., None, :] / noise[..., :, None])
+    q_t = np.swapaxes(q, -1, -2)
+    return w, q_t, shrink, w * ((((rhs * w) @ q) * shrink) @ q_t)
+
+
 def _posterior(
     xx: np.ndarray, xy: np.ndarray, prior_mean: np.ndarray, var: np.ndarray, noise: np.ndarray
 ) -> tuple[_Posterior, Any]:
@@ -189,16 +208,12 @@ def _posterior(
     """
     rhs = xy / noise[:, None] + prior_mean / var
     if _shared_variance(var):
-        w = np.sqrt(var[0])
-        lam, q = np.linalg.eigh(w[:, None] * xx * w[None, :])
-        lam = np.maximum(lam, 0.0)
-        shrink = 1.0 / (1.0 + lam[None, :] / noise[:, None])  # (G, p) in the eigenbasis
-        mean = w * ((((rhs * w) @ q) * shrink) @ q.T)
-        cov_diag = var * (shrink @ (q**2).T)
+        w, q_t, shrink, mean = _eigen_posterior(xx, rhs, var[0], noise)
+        cov_diag = var * (shrink @ (q_t**2))
         log_det = np.log(1.0 / shrink).sum(-1) - np.log(var).sum(-1)
 
         def root(z: np.ndarray) -> np.ndarray:
-            return w * ((z * np.sqrt(shrink)) @ q.T)
+            return w * ((z * np.sqrt(shrink)) @ q_t)
 
         return _Posterior(mean, cov_diag, log_det), root
     precision = xx[None] / noise[:, None, None] + _batched_diag(1.0 / var)
@@ -430,18 +445,12 @@ def _shared_variance_draws(
 ) -> np.ndarray:
     """:func:`coefficient_draws` of groups sharing XᵀX and, per sample, prior variances.
 
-    :func:`_posterior`'s eigenbasis for all samples at once: one batched ``eigh`` of the S
-    matrices D½XᵀXD½ (p × p) and batched products, instead of a Python loop over samples.
-    ``xy`` is (G, p), ``prior_mean`` and ``normals`` (S, G, p), ``var`` (S, p), ``noise``
-    (S, G); returns (S, G, p).
+    :func:`_eigen_posterior` for all samples at once (one batched ``eigh``), instead of a
+    Python loop over samples. ``xy`` is (G, p), ``prior_mean`` and ``normals`` (S, G, p),
+    ``var`` (S, p), ``noise`` (S, G); returns (S, G, p).
     """
-    w = np.sqrt(var)[:, None, :]  # (S, 1, p)
-    lam, q = np.linalg.eigh(w.transpose(0, 2, 1) * xx[None] * w)
-    lam = np.maximum(lam, 0.0)
-    shrink = 1.0 / (1.0 + lam[:, None, :] / noise[:, :, None])  # (S, G, p) in the eigenbasis
     rhs = xy[None] / noise[:, :, None] + prior_mean / var[:, None, :]
-    q_t = q.transpose(0, 2, 1)
-    mean = w * ((((rhs * w) @ q) * shrink) @ q_t)
+    w, q_t, shrink, mean = _eigen_posterior(xx, rhs, var, noise)
     return mean + w * ((normals * np.sqrt(shrink)) @ q_t)
 
 

@@ -876,8 +876,9 @@ class VolumeModel(ZipVolumeModel):
         zip_station = self.zips.loc[zips, "station"].to_numpy()
         wanted_stations = pd.Index(sorted(set(zip_station)))
         total = self._station_log_totals(post, dates, wanted_stations, stations_all)
-        shares = self._station_shares(post, dates, wanted_stations)
-        beta = np.empty((post.sizes["sample"], len(zips), shares[wanted_stations[0]].beta.shape[2]))
+        share_design = self._hat_share_design(dates, self.design.knots_through(dates))
+        shares = self._station_shares(post, dates, wanted_stations, share_design)
+        beta = np.empty((post.sizes["sample"], len(zips), share_design.shape[1]))
         scale, offset = np.empty(beta.shape[:2]), np.empty(len(zips))
         for station in wanted_stations:
             mine = np.flatnonzero(zip_station == station)
@@ -891,7 +892,7 @@ class VolumeModel(ZipVolumeModel):
             draw_keys(post),
             day_keys(dates),
             _pair_keys(zips),
-            (self._hat_share_design(dates, beta.shape[2] - _SHARE_FIXED), beta, scale, offset),
+            (share_design, beta, scale, offset),
             self._zip_ratio_terms(post, dates, zips),
             np.maximum(np.exp(total) - 0.5, 0.0),
             np.stack([shares[station].normaliser for station in wanted_stations], axis=2),
@@ -901,9 +902,15 @@ class VolumeModel(ZipVolumeModel):
         return stops.astype(dtype, copy=False), packages.astype(dtype, copy=False)
 
     def _station_shares(
-        self, post: xr.Dataset, dates: pd.DatetimeIndex, stations: pd.Index
+        self,
+        post: xr.Dataset,
+        dates: pd.DatetimeIndex,
+        stations: pd.Index,
+        share_design: np.ndarray,
     ) -> dict[str, _StationShares]:
         """Each station's zips, their share coefficients and its share normaliser (S, D).
+
+        ``share_design`` is :meth:`_hat_share_design` of ``dates`` through their knots.
 
         A zip's share needs the weights of all its station's zips (a softmax over them), so
         a station's normaliser is summed over all its zips once and kept while the next call
@@ -935,7 +942,7 @@ class VolumeModel(ZipVolumeModel):
                 draw_keys(post),
                 day_keys(dates),
                 _pair_keys(footprint),
-                self._hat_share_design(dates, beta.shape[2] - _SHARE_FIXED),
+                share_design,
                 beta,
                 scale,
                 offset[local],
