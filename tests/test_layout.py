@@ -22,7 +22,7 @@ PACKAGE = Path(bayesspr.__file__).resolve().parent
 
 #: The rooms in pipeline order; a room may import those before it (and its own modules).
 ROOMS = (
-    ("_exports", "errors", "defaults", "parallel"),
+    ("_exports", "errors", "defaults", "parallel", "vector_math"),
     ("io",),
     ("inference",),
     ("data",),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import logging
 import warnings
@@ -789,6 +790,10 @@ class FittedModel:
         }
         defaults = self.sampler_config()
         sampler = defaults.with_overrides(**overrides)
+        if sampler.nuts_sampler in ("numpyro", "blackjax"):
+            # before the graph is built: its custom ops register their JAX lowerings when JAX
+            # is loaded (the SPR likelihood's normal interval)
+            importlib.import_module("jax")
         prepared = self._prepare(data)
         model, shards, method, method_choice = self._model_for(prepared, method, sampler, client)
         blocks = self.build_blocks(prepared) if method == "nuts" else None

@@ -4,7 +4,7 @@ Fits and forecasts the daily stop volume that the SPR model turns into routes:
 :mod:`.model` (station totals × zip shares, the default), :mod:`.spec` (its spec file,
 checked), :mod:`.gaussian_groups` (the marginalised group regressions it stands on) with its
 compiled kernels :mod:`.group_kernels`, :mod:`.keyed` (counter-based draws),
-:mod:`.volume_kernels` (the forecast's zip-day draws) with :mod:`.vector_math` (vectorisable
+:mod:`.volume_kernels` (the forecast's zip-day draws) with :mod:`bayesspr.vector_math` (vectorisable
 ``exp``, ``log`` and angles), :mod:`.inputs` (zip-day volume, Fourier features, regressors)
 and :mod:`.zip_day` (the zip-day reference model).
 

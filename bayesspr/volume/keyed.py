@@ -9,7 +9,7 @@ posterior draws, names and dates into keys.
 The hashing runs as one compiled loop (numba, cached on disk): written as numpy operations it
 made a 64-bit temporary per step and took about 1 µs a value, three quarters of a 16-month
 forecast's time. The logarithm and the angle's cosine and sine are polynomials
-(:mod:`bayesspr.volume.vector_math`), not calls to the C library, so the loops run in vector
+(:mod:`bayesspr.vector_math`), not calls to the C library, so the loops run in vector
 registers; the values agree with the numpy formulas within a few units in the last place.
 The loops split the posterior samples over numba's threads (:mod:`bayesspr.parallel`); a
 sample's values are the same on any number of threads.
@@ -27,8 +27,8 @@ import xarray as xr
 
 from bayesspr.errors import ArgumentError
 from bayesspr.parallel import loops_over_samples
-from bayesspr.volume.vector_math import cos_sin_turn
-from bayesspr.volume.vector_math import log as vector_log
+from bayesspr.vector_math import cos_sin_turn
+from bayesspr.vector_math import log as vector_log
 
 
 def draw_keys(post: xr.Dataset) -> np.ndarray:

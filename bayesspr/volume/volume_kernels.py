@@ -20,9 +20,9 @@ import numba
 import numpy as np
 
 from bayesspr.parallel import loops_over_samples
+from bayesspr.vector_math import exp
 from bayesspr.volume.group_kernels import kernel_floats
 from bayesspr.volume.keyed import _mix, _polar
-from bayesspr.volume.vector_math import exp
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always", error_model="numpy")

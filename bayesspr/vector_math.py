@@ -5,7 +5,7 @@ calls the C library once per value for ``exp``, ``log`` and ``cos``: 4 to 19 ns 
 the development machine, most of the forecast's keyed draws. These versions are polynomials
 and bit operations with no call and no branch, so a loop of them runs in vector registers
 (0.7 to 0.8 ns a value, 2026-12-07). Each agrees with numpy within a few units in the last
-place over the range the package uses (``tests/volume/test_vector_math.py``). Loops that
+place over the range the package uses (``tests/test_vector_math.py``). Loops that
 call them need ``error_model="numpy"``: numba's default division checks for zero and so
 keeps a loop scalar.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from bayesspr.volume import vector_math
+from bayesspr import vector_math
 
 
 @numba.njit(error_model="numpy")
