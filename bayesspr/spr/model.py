@@ -330,8 +330,7 @@ def log_route_need(zone: ZoneDay, constants: RouteConstants) -> Any:
         μ per row (log routes), using the soft minimum of the two bounds.
     """
     xp = physics.backend(zone.stops, *constants.values())
-    n_star = physics.max_stops_per_route(zone, constants, smooth=True)
-    return xp.log(zone.stops) - xp.log(n_star)
+    return xp.log(zone.stops) - physics.log_smooth_max_stops_per_route(zone, constants)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from bayesspr.spr.physics import (
     expected_route_km,
     expected_routes,
     expected_spr,
+    log_smooth_max_stops_per_route,
+    log_soft_minimum,
     max_stops_per_route,
     short_time_bound,
     smooth_route_count,
@@ -335,6 +337,23 @@ def test_soft_minimum_bounds(a, b, q):
     assert soft >= 2.0 ** (-1.0 / q) * lo * (1.0 - 1e-12)
     assert soft_minimum(b, a, q) == soft
     assert soft_minimum(a, a, q) == pytest.approx(2.0 ** (-1.0 / q) * a, rel=1e-12)
+
+
+@SETTINGS
+@given(fl(1e-3, 1e4), fl(1e-3, 1e4), st.sampled_from([5.0, SOFTMIN_SHARPNESS, 100.0]))
+def test_log_soft_minimum_is_the_log_of_the_soft_minimum(a, b, q):
+    assert log_soft_minimum(math.log(a), math.log(b), q) == pytest.approx(
+        math.log(soft_minimum(a, b, q)), abs=1e-13
+    )
+
+
+@SETTINGS
+@given(zones(), fl(0.5, 1.0), EFFICIENCY)
+def test_log_smooth_n_star_is_the_log_of_the_smooth_n_star(z, fill, efficiency):
+    """The SPR model's mean (log space) and the smooth physics (linear space) agree."""
+    n_star = call(max_stops_per_route, **z, fill=fill, time_efficiency=efficiency, smooth=True)
+    log_n_star = call(log_smooth_max_stops_per_route, **z, fill=fill, time_efficiency=efficiency)
+    assert log_n_star == pytest.approx(math.log(n_star), abs=1e-12)
 
 
 def test_soft_minimum_close_once_bounds_differ():
