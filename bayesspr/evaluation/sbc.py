@@ -118,7 +118,7 @@ def _log_need(design: ZoneDay, params: dict[str, Any], circuity: float) -> Any:
         overhead_hours=params["overhead_hours"],
         fill=params["fill"],
     )
-    return log_route_need(design, constants)
+    return log_route_need(design, constants, for_gradient=True)
 
 
 def build_sbc_model(

@@ -313,7 +313,7 @@ def _route_kernel(
     return linker.compiled[0]
 
 
-def log_route_need(zone: ZoneDay, constants: RouteConstants) -> Any:
+def log_route_need(zone: ZoneDay, constants: RouteConstants, *, for_gradient: bool = False) -> Any:
     """Log of the physics route need μ = log(N / n*) (log routes), numpy or pytensor.
 
     Parameters
@@ -323,6 +323,11 @@ def log_route_need(zone: ZoneDay, constants: RouteConstants) -> Any:
     constants : bayesspr.spr.physics.RouteConstants
         Physics constants, broadcast against the rows (see
         :meth:`ParameterDraws.route_constants`).
+    for_gradient : bool
+        Build log n* in log space (:func:`bayesspr.spr.physics.log_smooth_max_stops_per_route`):
+        the form a log density differentiates cheaply (no fractional power in its gradient),
+        what the PyMC model takes. Otherwise the soft minimum of the bounds themselves, which
+        costs fewer calls without a gradient (the forecast's route draws). Equal to rounding.
 
     Returns
     -------
@@ -330,7 +335,9 @@ def log_route_need(zone: ZoneDay, constants: RouteConstants) -> Any:
         μ per row (log routes), using the soft minimum of the two bounds.
     """
     xp = physics.backend(zone.stops, *constants.values())
-    return xp.log(zone.stops) - physics.log_smooth_max_stops_per_route(zone, constants)
+    if for_gradient:
+        return xp.log(zone.stops) - physics.log_smooth_max_stops_per_route(zone, constants)
+    return xp.log(zone.stops) - xp.log(physics.max_stops_per_route(zone, constants, smooth=True))
 
 
 @dataclass(frozen=True)
@@ -552,7 +559,7 @@ class SPRModel(FittedModel):
             )
             index = {"city": city_idx, "station": station_idx, "zip": zip_idx}
             constants = draws.route_constants(index, circuity)
-            mu_need = log_route_need(rows, constants)
+            mu_need = log_route_need(rows, constants, for_gradient=True)
             floor = physics.capacity_floor_routes(rows.packages, rows.capacity)
             pm.CustomDist(
                 "routes",

@@ -103,6 +103,7 @@ def test_nuts_from_the_mode_samples_the_exact_posterior_and_says_so(caplog):
     start = model.diagnostics["sampler"]["model"]["start"]
     assert start["route"] == "mode" and "200 rows" in start["reason"]
     assert start["mode"]["parameters"] == 4
+    assert model.diagnostics["sampler"]["model"]["mass_matrix"] == "dense (the mode's covariance)"
     assert "searching the posterior mode" in caplog.text
     draws = model.idata["posterior"]["beta"].to_numpy().reshape(-1, 3)
     sd = np.sqrt(np.diag(covariance))
@@ -166,12 +167,14 @@ def test_a_pointwise_log_likelihood_too_big_to_keep_is_left_out_and_said(monkeyp
     monkeypatch.setattr(RegressionModel, "keeps_log_likelihood", True)
     kept = RegressionModel().fit(data, random_seed=5)
     assert kept.diagnostics["log_likelihood"] == "kept"
-    assert kept.idata["log_likelihood"]["y"].shape == (2, 500, 200)
-    monkeypatch.setattr(RegressionModel, "log_likelihood_max_values", 199_999)
+    draws = SamplerConfig().mode_draws
+    assert kept.idata["log_likelihood"]["y"].shape == (2, draws, 200)
+    monkeypatch.setattr(RegressionModel, "log_likelihood_max_values", 200 * 2 * draws - 1)
     big = RegressionModel().fit(data, random_seed=5)
     assert "log_likelihood" not in big.idata.children
     assert big.diagnostics["log_likelihood"].startswith(
-        "not kept: 200 observations × 1000 draws = 200,000 values, over 199,999"
+        f"not kept: 200 observations × {2 * draws} draws = {200 * 2 * draws:,} values, over "
+        f"{200 * 2 * draws - 1:,}"
     )
 
 
