@@ -112,7 +112,7 @@ def soft_minimum(a: Array, b: Array, sharpness: float = SOFTMIN_SHARPNESS) -> Ar
 def log_soft_minimum(log_a: Array, log_b: Array, sharpness: float = SOFTMIN_SHARPNESS) -> Array:
     """Logarithm of :func:`soft_minimum` (a, b) from log a and log b, with no power.
 
-    log(min·(1 + (min/max)^q)^(−1/q)) = log min − log1p(exp(−q·|log a − log b|)) / q: one
+    log(min·(1 + (min/max)^q)^(−1/q)) = log min − log1p(exp(−q·g)) / q, g = abs(log a − log b): one
     ``exp`` and one ``log1p`` instead of two fractional powers and a logarithm, forward and
     in the gradient (the SPR model's log density and gradient at rung S, 134,404 rows: 21.5
     → 17.6 ms, 2026-12-07).
