@@ -142,7 +142,9 @@ def log_normal_interval(lo, hi):
     e1 = vector_exp(0.5 * (b - a) * (b + a) if below else -0.5 * b * b)
     e2 = vector_exp(-0.5 * a * a)
     p = eb * (1.0 - (ea / eb) * e1) if below else 1.0 - eb * e1 - ea * e2
-    return vector_log(max(p, _TINY)) - (0.5 * b * b if below else 0.0)
+    log_p = vector_log(max(p, _TINY)) - (0.5 * b * b if below else 0.0)
+    # NaN in, NaN out (the bit arithmetic of vector_math's log would make it a number)
+    return log_p if p == p else p
 
 
 @numba.njit(inline="always", **_OPTIONS)

@@ -58,6 +58,12 @@ def test_values_and_derivatives_agree_with_scipys_log_ndtr():
     assert (d_lo[:300] == 0.0).all()
 
 
+def test_nan_scores_give_nan_not_a_number_from_the_bits():
+    """A NaN score (a broken mean) must not become a finite log density NUTS would accept."""
+    log_p, _, _ = ni.interval_with_gradient(np.array([np.nan, -1.0]), np.array([0.0, np.nan]))
+    assert np.isnan(log_p).all()
+
+
 def test_the_derivatives_are_those_of_the_value():
     lo, hi = _intervals()
     keep = np.isfinite(lo) & (np.abs(hi) < 30)
