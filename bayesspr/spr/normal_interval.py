@@ -170,13 +170,21 @@ def log_normal_interval_reference(lo: Any, hi: Any) -> Any:
     numpy.ndarray or float
         log(Φ(hi) − Φ(lo)) (nats).
     """
-    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    return interval_with_gradient_reference(lo, hi)[0]
+
+
+def _interval_by_log_ndtr(lo: Any, hi: Any, xp: Any, log_ndtr: Any) -> tuple[Any, Any, Any]:
+    """The interval and its derivatives from a ``log_ndtr``, in the array module ``xp``.
+
+    One formula for the reference (numpy, SciPy) and the JAX lowering (``jax.numpy``).
+    """
     mirror = lo > 0.0
-    a = np.where(mirror, -hi, lo)
-    b = np.where(mirror, -lo, hi)
-    log_a, log_b = scipy.special.log_ndtr(a), scipy.special.log_ndtr(b)
-    with np.errstate(divide="ignore"):
-        return log_b + np.log(-np.expm1(log_a - log_b))
+    a, b = xp.where(mirror, -hi, lo), xp.where(mirror, -lo, hi)
+    log_a, log_b = log_ndtr(a), log_ndtr(b)
+    log_p = log_b + xp.log(-xp.expm1(log_a - log_b))
+    d_lo = -xp.exp(-0.5 * xp.square(lo) - _HALF_LOG_2PI - log_p)
+    d_hi = xp.exp(-0.5 * xp.square(hi) - _HALF_LOG_2PI - log_p)
+    return log_p, xp.where(xp.isneginf(lo), 0.0, d_lo), d_hi
 
 
 @numba.njit(**_OPTIONS)
@@ -211,11 +219,9 @@ def interval_with_gradient(lo, hi):
 
 def interval_with_gradient_reference(lo: Any, hi: Any) -> tuple[Any, Any, Any]:
     """:func:`interval_with_gradient` by SciPy's ``log_ndtr`` (numpy; the op's ``perform``)."""
-    log_p = log_normal_interval_reference(lo, hi)
-    with np.errstate(over="ignore", invalid="ignore"):
-        d_lo = -np.exp(-0.5 * np.square(lo) - _HALF_LOG_2PI - log_p)
-        d_hi = np.exp(-0.5 * np.square(hi) - _HALF_LOG_2PI - log_p)
-    return log_p, np.where(np.isneginf(lo), 0.0, d_lo), d_hi
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return _interval_by_log_ndtr(lo, hi, np, scipy.special.log_ndtr)
 
 
 class LogNormalInterval(Op):
@@ -321,15 +327,7 @@ def register_jax_lowering() -> None:
     @jax_funcify.register(LogNormalInterval)
     def _interval(op: Any, **kwargs: Any) -> Any:
         def interval(lo: Any, hi: Any) -> Any:
-            mirror = lo > 0.0
-            a, b = jnp.where(mirror, -hi, lo), jnp.where(mirror, -lo, hi)
-            log_a, log_b = log_ndtr(a), log_ndtr(b)
-            log_p = log_b + jnp.log(-jnp.expm1(jnp.minimum(log_a - log_b, -1e-300)))
-            d_lo = jnp.where(
-                jnp.isneginf(lo), 0.0, -jnp.exp(-0.5 * lo * lo - _HALF_LOG_2PI - log_p)
-            )
-            d_hi = jnp.exp(-0.5 * hi * hi - _HALF_LOG_2PI - log_p)
-            return log_p, d_lo, d_hi
+            return _interval_by_log_ndtr(lo, hi, jnp, log_ndtr)
 
         return interval
 
