@@ -52,6 +52,7 @@ from bayesspr.errors import (
     UnconvergedFitError,
 )
 from bayesspr.inference.diagnostics import ConvergenceWarning, convergence
+from bayesspr.inference.heap import with_reused_heap
 from bayesspr.inference.marginal_spreads import marginal_spread_mode
 from bayesspr.inference.mode import (
     MODE_MAX_PARAMETERS,
@@ -697,6 +698,7 @@ class FittedModel:
         return config_id(self.config())
 
     # ------------------------------------------------------------------ fitting
+    @with_reused_heap
     def fit(
         self,
         data: pd.DataFrame,

@@ -46,7 +46,7 @@ from bayesspr.inference.fitted_model import stacked_samples as stacked_samples  
 from bayesspr.inference.fitted_model import warm_start_values as warm_start_values  # re-exported
 from bayesspr.inference.sharded import RowShards
 from bayesspr.parallel import map_on_threads, sample_slices
-from bayesspr.spr import physics
+from bayesspr.spr import physics, route_need_op
 from bayesspr.spr.likelihood import route_count_logp, route_counts
 from bayesspr.spr.physics import RouteConstants, ZoneDay
 from bayesspr.spr.spec import SpecError, load_spec, log_normal_location, prior_rv
@@ -326,8 +326,11 @@ def log_route_need(zone: ZoneDay, constants: RouteConstants, *, for_gradient: bo
     for_gradient : bool
         Build log n* in log space (:func:`bayesspr.spr.physics.log_smooth_max_stops_per_route`):
         the form a log density differentiates cheaply (no fractional power in its gradient),
-        what the PyMC model takes. Otherwise the soft minimum of the bounds themselves, which
-        costs fewer calls without a gradient (the forecast's route draws). Equal to rounding.
+        what the PyMC model takes; where the rows are numbers and the constants tensors (the
+        PyMC model, SBC) it is one compiled op with its gradient
+        (:mod:`bayesspr.spr.route_need_op`). Otherwise the soft minimum of the bounds
+        themselves, which costs fewer calls without a gradient (the forecast's route draws).
+        Equal to rounding.
 
     Returns
     -------
@@ -335,6 +338,14 @@ def log_route_need(zone: ZoneDay, constants: RouteConstants, *, for_gradient: bo
         μ per row (log routes), using the soft minimum of the two bounds.
     """
     xp = physics.backend(zone.stops, *constants.values())
+    if for_gradient and xp is pt and physics.backend(*zone.values(), constants.circuity) is np:
+        # the model's form: one compiled op for μ and its gradient (bayesspr.spr.route_need_op)
+        parameters = {
+            name: getattr(constants, name.removeprefix("log_")) for name in route_need_op.PARAMETERS
+        }
+        parameters["log_time_efficiency"] = pt.log(constants.time_efficiency)
+        data = route_need_op.route_need_data(zone, float(constants.circuity))
+        return route_need_op.log_route_need_op(data, **parameters)
     if for_gradient:
         return xp.log(zone.stops) - physics.log_smooth_max_stops_per_route(zone, constants)
     return xp.log(zone.stops) - xp.log(physics.max_stops_per_route(zone, constants, smooth=True))

@@ -1,0 +1,66 @@
+"""reused_heap: freed arrays are reused inside the block, and everything is put back after."""
+
+import os
+import resource
+
+import numpy as np
+import pytest
+
+from bayesspr.inference import heap
+
+
+def _page_faults_of_fresh_arrays(rounds: int = 40, arrays: int = 8, rows: int = 131_072) -> int:
+    """Minor page faults while allocating, filling and freeing ``arrays`` 1 MiB arrays."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(rounds):
+        held = [np.empty(rows) for _ in range(arrays)]
+        for array in held:
+            array.fill(1.0)
+        del held
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+@pytest.fixture
+def glibc():
+    if heap._glibc() is None:
+        pytest.skip("not glibc: reused_heap does nothing here")
+
+
+def test_freed_arrays_are_reused_not_faulted_in_again(glibc):
+    every_page = 40 * 8 * 131_072 * 8 // 4096  # 40 rounds of 8 MiB: 81,920 pages
+    with heap.reused_heap() as raised:
+        faults = _page_faults_of_fresh_arrays()
+    assert raised
+    # the first round faults its 2,048 pages in; the other 39 reuse them
+    assert faults < every_page / 10
+
+
+def test_thresholds_and_environment_are_put_back(glibc, monkeypatch):
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as Dask's nanny sets it
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    with heap.reused_heap():
+        assert os.environ["MALLOC_TRIM_THRESHOLD_"] == str(heap.FIT_TRIM_THRESHOLD)
+        assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(heap.FIT_MMAP_THRESHOLD)
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"
+    assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
+    # and with glibc's small thresholds back, 1 MiB arrays are fresh mappings again
+    assert _page_faults_of_fresh_arrays(rounds=5) > 5 * 8 * 256 / 2
+
+
+def test_an_error_inside_still_puts_everything_back(glibc, monkeypatch):
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+
+    @heap.with_reused_heap
+    def failing_fit():
+        assert "MALLOC_TRIM_THRESHOLD_" in os.environ
+        raise RuntimeError("the fit failed")
+
+    with pytest.raises(RuntimeError, match="the fit failed"):
+        failing_fit()
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+
+
+def test_elsewhere_it_says_it_did_nothing(monkeypatch):
+    monkeypatch.setattr(heap, "_glibc", lambda: None)
+    with heap.reused_heap() as raised:
+        assert not raised
