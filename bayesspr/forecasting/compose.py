@@ -36,6 +36,7 @@ from bayesspr.forecasting.scenario import (
     VolumeShock,
     ZipMove,
 )
+from bayesspr.inference.heap import with_reused_heap
 from bayesspr.io.draw_store import ZipBlockWriter, open_draws
 from bayesspr.io.files import atomic_folder
 from bayesspr.parallel import loops_over_samples, run_with_threads, task_threads
@@ -426,6 +427,7 @@ def _volume_source(
     raise TypeError(f"volume must be a VolumeModel, a DataFrame or draws, got {type(volume)}")
 
 
+@with_reused_heap
 def forecast(
     spr_model: SPRModel,
     volume: VolumeModel | pd.DataFrame | xr.Dataset,
