@@ -13,6 +13,8 @@ keeps a loop scalar.
 from __future__ import annotations
 
 import math
+from hashlib import sha256
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -121,3 +123,22 @@ def cos_sin_turn(u):
     sin = c if odd else s
     sign = 1.0 - 2.0 * ((q >> 1) & 1)
     return sign * cos, sign * sin
+
+
+def kernel_source_key(module_file: str) -> str:
+    """A cache key for compiled kernels: the sha256 of their module's text and of this one's.
+
+    PyTensor caches compiled graphs by their ops' keys; kernels that inline these functions
+    change when either file does, so an edit to either is never served a stale kernel.
+
+    Parameters
+    ----------
+    module_file : str
+        The kernel module's ``__file__``.
+
+    Returns
+    -------
+    str
+        Hexadecimal digest.
+    """
+    return sha256(Path(module_file).read_bytes() + Path(__file__).read_bytes()).hexdigest()

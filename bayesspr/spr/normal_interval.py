@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import math
 import sys
-from hashlib import sha256
-from pathlib import Path
 from typing import Any
 
 import numba
@@ -34,6 +32,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
 from bayesspr.errors import BayessprError
 from bayesspr.vector_math import exp as vector_exp
+from bayesspr.vector_math import kernel_source_key
 from bayesspr.vector_math import log as vector_log
 
 #: ½·erfcx(x) for 0 ≤ x ≤ 50 is a Chebyshev series in u, an affine map of
@@ -296,9 +295,9 @@ def log_normal_interval_op(lo: Any, hi: Any) -> pt.TensorVariable:
     return _LOG_NORMAL_INTERVAL(lo, hi)[0]
 
 
-#: PyTensor caches compiled graphs by their ops' keys: this module's text, so an edit here
-#: is never served a stale kernel
-_SOURCE_KEY = sha256(Path(__file__).read_bytes()).hexdigest()
+#: PyTensor caches compiled graphs by their ops' keys: this module's text and vector_math's
+#: (the kernel inlines it), so an edit to either is never served a stale kernel
+_SOURCE_KEY = kernel_source_key(__file__)
 
 
 @register_funcify_and_cache_key(LogNormalInterval)

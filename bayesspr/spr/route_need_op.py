@@ -22,8 +22,6 @@ same formula with numpy (``perform``), JAX (where installed) with ``jax.numpy``.
 from __future__ import annotations
 
 import sys
-from hashlib import sha256
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numba
@@ -42,6 +40,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 from bayesspr.errors import BayessprError
 from bayesspr.spr.physics import MIN_DELIVERY_HOURS, SOFTMIN_SHARPNESS, ZoneDay, rms_stem_km
 from bayesspr.vector_math import exp as vector_exp
+from bayesspr.vector_math import kernel_source_key
 from bayesspr.vector_math import log as vector_log
 
 _KAPPA = SOFTMIN_SHARPNESS
@@ -324,9 +323,9 @@ def log_route_need_op(data: RouteNeedData, **parameters: Any) -> pt.TensorVariab
     return _LOG_ROUTE_NEED(fixed, stacked)[0].reshape(shape)
 
 
-#: PyTensor caches compiled graphs by their ops' keys: this module's text, so an edit here
-#: is never served a stale kernel
-_SOURCE_KEY = sha256(Path(__file__).read_bytes()).hexdigest()
+#: PyTensor caches compiled graphs by their ops' keys: this module's text and vector_math's
+#: (the kernel inlines it), so an edit to either is never served a stale kernel
+_SOURCE_KEY = kernel_source_key(__file__)
 
 
 @register_funcify_and_cache_key(LogRouteNeed)
