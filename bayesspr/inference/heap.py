@@ -24,6 +24,7 @@ import functools
 import logging
 import os
 import platform
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -80,33 +81,54 @@ def reused_heap() -> Iterator[bool]:
     freed memory is returned with ``malloc_trim``, so a Dask worker's memory monitor sees
     it again. Processes started inside the block (PyMC's chains under ``spawn`` or
     ``forkserver``) read the same thresholds from their environment; forked ones inherit
-    them.
+    them. Blocks may nest and run in several threads at once: the thresholds are raised by
+    the first to enter and put back by the last to leave.
     """
     libc = _glibc()
     if libc is None:
         _LOG.debug("reused_heap: not glibc, malloc left as it is")
         yield False
         return
-    saved = {name: os.environ.get(name) for name, _ in _ENVIRONMENT.values()}
-    restore = {
-        parameter: _threshold_from_environment(name)
-        for parameter, (name, _) in _ENVIRONMENT.items()
-    }
+    with _USERS_LOCK:
+        if not _USERS:
+            _raise_thresholds(libc)
+        _USERS.append(True)
     try:
-        for parameter, (name, value) in _ENVIRONMENT.items():
-            os.environ[name] = str(value)
-            if libc.mallopt(parameter, value) != 1:
-                _LOG.warning("reused_heap: glibc refused %s = %d", name, value)
         yield True
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        for parameter, value in restore.items():
-            libc.mallopt(parameter, value)
-        libc.malloc_trim(0)
+        with _USERS_LOCK:
+            _USERS.pop()
+            if not _USERS:
+                _restore_thresholds(libc)
+
+
+#: the blocks inside reused_heap now, any thread: the first in raises the thresholds, the
+#: last out puts them back (two fits in a Dask worker's threads must not undo each other)
+_USERS: list[bool] = []
+_USERS_LOCK = threading.Lock()
+_SAVED: dict[str, str | None] = {}
+
+
+def _raise_thresholds(libc: Any) -> None:
+    """Raise glibc's thresholds and set the environment to match, saving what was there."""
+    _SAVED.clear()
+    _SAVED.update({name: os.environ.get(name) for name, _ in _ENVIRONMENT.values()})
+    for parameter, (name, value) in _ENVIRONMENT.items():
+        os.environ[name] = str(value)
+        if libc.mallopt(parameter, value) != 1:
+            _LOG.warning("reused_heap: glibc refused %s = %d", name, value)
+
+
+def _restore_thresholds(libc: Any) -> None:
+    """Put the saved environment and its thresholds back and return freed memory."""
+    for name, value in _SAVED.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    for parameter, (name, _) in _ENVIRONMENT.items():
+        libc.mallopt(parameter, _threshold_from_environment(name))
+    libc.malloc_trim(0)
 
 
 def with_reused_heap[F: Callable[..., Any]](function: F) -> F:

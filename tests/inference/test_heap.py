@@ -64,3 +64,16 @@ def test_elsewhere_it_says_it_did_nothing(monkeypatch):
     monkeypatch.setattr(heap, "_glibc", lambda: None)
     with heap.reused_heap() as raised:
         assert not raised
+
+
+def test_overlapping_blocks_in_threads_keep_the_heap_until_the_last_leaves(glibc, monkeypatch):
+    """Two fits in a Dask worker's threads: the first to finish must not undo the other's."""
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    first, second = heap.reused_heap(), heap.reused_heap()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == str(heap.FIT_TRIM_THRESHOLD)
+    assert _page_faults_of_fresh_arrays() < 40 * 8 * 256 / 10
+    second.__exit__(None, None, None)
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
