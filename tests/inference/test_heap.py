@@ -1,5 +1,6 @@
 """reused_heap: freed arrays are reused inside the block, and everything is put back after."""
 
+import ctypes
 import os
 import resource
 
@@ -20,6 +21,39 @@ def _page_faults_of_fresh_arrays(rounds: int = 40, arrays: int = 8, rows: int = 
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _mapped_arrays_while_holding(arrays: int = 8, rows: int = 131_072) -> int:
+    """How many of ``arrays`` new 1 MiB arrays glibc served by mmap (its ``hblks`` count).
+
+    Deterministic where page-fault counts are not (transparent huge pages can fault a
+    merged mapping in 2 MiB at a time).
+    """
+    mallinfo2 = heap._glibc().mallinfo2
+    mallinfo2.restype = _MallInfo2
+    before = mallinfo2().hblks
+    held = [np.empty(rows) for _ in range(arrays)]
+    mapped = mallinfo2().hblks - before
+    del held
+    return mapped
+
+
 @pytest.fixture
 def glibc():
     if heap._glibc() is None:
@@ -30,6 +64,7 @@ def test_freed_arrays_are_reused_not_faulted_in_again(glibc):
     every_page = 40 * 8 * 131_072 * 8 // 4096  # 40 rounds of 8 MiB: 81,920 pages
     with heap.reused_heap() as raised:
         faults = _page_faults_of_fresh_arrays()
+        assert _mapped_arrays_while_holding() == 0
     assert raised
     # the first round faults its 2,048 pages in; the other 39 reuse them
     assert faults < every_page / 10
@@ -44,7 +79,7 @@ def test_thresholds_and_environment_are_put_back(glibc, monkeypatch):
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"
     assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
     # and with glibc's small thresholds back, 1 MiB arrays are fresh mappings again
-    assert _page_faults_of_fresh_arrays(rounds=5) > 5 * 8 * 256 / 2
+    assert _mapped_arrays_while_holding() == 8
 
 
 def test_an_error_inside_still_puts_everything_back(glibc, monkeypatch):
@@ -74,6 +109,7 @@ def test_overlapping_blocks_in_threads_keep_the_heap_until_the_last_leaves(glibc
     second.__enter__()
     first.__exit__(None, None, None)
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == str(heap.FIT_TRIM_THRESHOLD)
-    assert _page_faults_of_fresh_arrays() < 40 * 8 * 256 / 10
+    assert _mapped_arrays_while_holding() == 0
     second.__exit__(None, None, None)
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    assert _mapped_arrays_while_holding() == 8
