@@ -70,16 +70,51 @@ def test_freed_arrays_are_reused_not_faulted_in_again(glibc):
     assert faults < every_page / 10
 
 
-def test_thresholds_and_environment_are_put_back(glibc, monkeypatch):
+class _RecordingLibc:
+    """glibc's two calls, recorded: what the process does after the block depends on its
+    history (freed chunks stay in the heap's bins after ``malloc_trim``), what is asked of
+    glibc does not."""
+
+    def __init__(self):
+        self.calls = []
+
+    def mallopt(self, parameter, value):
+        self.calls.append(("mallopt", parameter, value))
+        return 1
+
+    def malloc_trim(self, pad):
+        self.calls.append(("malloc_trim", pad))
+        return 1
+
+
+@pytest.fixture
+def recording(monkeypatch):
+    libc = _RecordingLibc()
+    monkeypatch.setattr(heap, "_glibc", lambda: libc)
+    return libc
+
+
+RAISE = [
+    ("mallopt", heap.M_MMAP_THRESHOLD, heap.FIT_MMAP_THRESHOLD),
+    ("mallopt", heap.M_TRIM_THRESHOLD, heap.FIT_TRIM_THRESHOLD),
+]
+
+
+def test_thresholds_and_environment_are_put_back(recording, monkeypatch):
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as Dask's nanny sets it
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     with heap.reused_heap():
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == str(heap.FIT_TRIM_THRESHOLD)
         assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(heap.FIT_MMAP_THRESHOLD)
+        assert recording.calls == RAISE
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"
     assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
-    # and with glibc's small thresholds back, 1 MiB arrays are fresh mappings again
-    assert _mapped_arrays_while_holding() == 8
+    # the environment's trim threshold, glibc's default mmap threshold, the memory returned
+    assert recording.calls[2:] == [
+        ("mallopt", heap.M_MMAP_THRESHOLD, heap.DEFAULT_THRESHOLD),
+        ("mallopt", heap.M_TRIM_THRESHOLD, 65536),
+        ("malloc_trim", 0),
+    ]
 
 
 def test_an_error_inside_still_puts_everything_back(glibc, monkeypatch):
@@ -101,7 +136,7 @@ def test_elsewhere_it_says_it_did_nothing(monkeypatch):
         assert not raised
 
 
-def test_overlapping_blocks_in_threads_keep_the_heap_until_the_last_leaves(glibc, monkeypatch):
+def test_overlapping_blocks_in_threads_keep_the_heap_until_the_last_leaves(recording, monkeypatch):
     """Two fits in a Dask worker's threads: the first to finish must not undo the other's."""
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     first, second = heap.reused_heap(), heap.reused_heap()
@@ -109,7 +144,8 @@ def test_overlapping_blocks_in_threads_keep_the_heap_until_the_last_leaves(glibc
     second.__enter__()
     first.__exit__(None, None, None)
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == str(heap.FIT_TRIM_THRESHOLD)
-    assert _mapped_arrays_while_holding() == 0
+    assert recording.calls == RAISE
     second.__exit__(None, None, None)
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
-    assert _mapped_arrays_while_holding() == 8
+    assert recording.calls[-1] == ("malloc_trim", 0)
+    assert len(recording.calls) == len(RAISE) + 3
