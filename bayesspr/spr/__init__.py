@@ -46,6 +46,7 @@ _EXPORTS = {
     "short_time_bound": "physics",
     "smooth_route_count": "physics",
     "soft_minimum": "physics",
+    "stem_road_km": "physics",
     "log_soft_minimum": "physics",
     "log_smooth_max_stops_per_route": "physics",
     "time_bound_stops": "physics",

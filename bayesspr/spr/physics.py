@@ -263,14 +263,27 @@ class RouteConstants:
 TEXTBOOK = RouteConstants()
 
 
+def stem_road_km(zone: ZoneDay, circuity: Array) -> Array:
+    """Road km of a route's stem, out and back, 2·r̄·c (km).
+
+    Parameters
+    ----------
+    zone : ZoneDay
+        Stem r (km) and area A (km²) of the zone.
+    circuity : array_like or tensor
+        Road km per straight-line km c (dimensionless).
+
+    Returns
+    -------
+    array_like or tensor
+        2·r̄·c, r̄ the root-mean-square stem (:func:`rms_stem_km`) (km).
+    """
+    return 2.0 * rms_stem_km(zone.stem_km, zone.area_km2) * circuity
+
+
 def _stem_hours(zone: ZoneDay, constants: RouteConstants) -> Array:
     """Stem drive of a route, out and back, 2·r̄·c / v_s (h)."""
-    return (
-        2.0
-        * rms_stem_km(zone.stem_km, zone.area_km2)
-        * constants.circuity
-        / constants.stem_speed_kmh
-    )
+    return stem_road_km(zone, constants.circuity) / constants.stem_speed_kmh
 
 
 def time_bound_stops(zone: ZoneDay, constants: RouteConstants = TEXTBOOK) -> Array:
@@ -536,5 +549,5 @@ def expected_route_km(
     c = constants
     xp = backend(zone.stops, zone.area_km2, routes, c.tour_constant, c.circuity)
     density = zone.stops / zone.area_km2
-    stem_road_km = 2.0 * rms_stem_km(zone.stem_km, zone.area_km2) * c.circuity
-    return stem_road_km + (zone.stops / routes) * c.tour_constant * c.circuity / xp.sqrt(density)
+    stem_km = stem_road_km(zone, c.circuity)
+    return stem_km + (zone.stops / routes) * c.tour_constant * c.circuity / xp.sqrt(density)

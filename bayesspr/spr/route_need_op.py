@@ -38,7 +38,7 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
 from bayesspr.errors import BayessprError
-from bayesspr.spr.physics import MIN_DELIVERY_HOURS, SOFTMIN_SHARPNESS, ZoneDay, rms_stem_km
+from bayesspr.spr.physics import MIN_DELIVERY_HOURS, SOFTMIN_SHARPNESS, ZoneDay, stem_road_km
 from bayesspr.vector_math import exp as vector_exp
 from bayesspr.vector_math import kernel_source_key
 from bayesspr.vector_math import log as vector_log
@@ -113,7 +113,7 @@ def route_need_data(zone: ZoneDay, circuity: float) -> RouteNeedData:
     fields = (
         np.log(stops),
         np.asarray(zone.shift_hours, dtype=float),
-        2.0 * rms_stem_km(np.asarray(zone.stem_km, dtype=float), area) * circuity,
+        np.asarray(stem_road_km(zone, circuity), dtype=float),
         circuity / np.sqrt(stops / area),
         np.log(np.asarray(zone.capacity, dtype=float)) - np.log(zone.packages / stops),
     )
