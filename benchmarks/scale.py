@@ -16,12 +16,23 @@ min bulk ESS, ESS per second, max R-hat, divergences and where NUTS started (``s
 ``mode`` or ``default`` per run, as the fit's defaults chose by size). ``--markdown``
 prints the table; ``--chart PATH`` draws fit and forecast time against zips on log-log axes.
 
-Usage: ``python benchmarks/scale.py --rungs S [--samples 200] [--markdown] [--chart PATH]``.
+With ``--workers N [N ...]`` each rung runs once per worker count on a ``distributed.LocalCluster``
+of N single-threaded worker processes with a 4 GiB memory limit each, passed as ``client=`` to
+the SPR fit (its rows on the workers where it takes the Laplace route) and the forecast (its
+blocks of zips as tasks); the volume fit and the plan run in the driver. Those rows add the
+largest worker peak of the step (``worker peak MiB``, each worker's peak reset before the
+step). With ``--cities K`` a rung runs on its first K cities only, a stated subset (``cities``
+says "K of M"); the driver's peak is then reset once the subset is cut, so the rows after
+``simulate`` show the subset's peak, not the whole rung's simulation.
+
+Usage: ``python benchmarks/scale.py --rungs S [--samples 200] [--workers N ...] [--cities K]
+[--markdown] [--chart PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -56,37 +67,81 @@ def _fit_row(model, seconds: float) -> dict:
     }
 
 
-def run_rung(rung: str, samples: int, seed: int) -> list[dict]:
-    """The cycle's steps on one rung, in this process."""
+def run_rung(
+    rung: str, samples: int, seed: int, workers: int = 0, cities: int | None = None
+) -> list[dict]:
+    """The cycle's steps on one rung, in this process (``workers``: a LocalCluster's, 0 none)."""
+    with contextlib.ExitStack() as stack:
+        client = None
+        if workers:
+            import distributed
+
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    memory_limit="4GiB",
+                    dashboard_address=None,
+                )
+            )
+            client = stack.enter_context(distributed.Client(cluster))
+        return _cycle(rung, samples, seed, client, cities)
+
+
+def _timed_step(rung: str, name: str, work, client) -> dict:
+    """Run one step; its row: wall time, peaks (the driver's, the workers'), what it adds."""
+    from bayesspr.inference.sharded import peak_rss_mib, reset_peak_rss
+
+    if client is not None:
+        client.run(reset_peak_rss)
+    started = time.perf_counter()
+    extra = work() or {}
+    seconds = time.perf_counter() - started
+    row = {"rung": rung, "step": name, "wall s": round(seconds, 1), "peak MiB": peak_rss_mib()}
+    if client is not None:
+        peaks = client.run(peak_rss_mib)
+        row["workers"] = len(peaks)
+        row["worker peak MiB"] = round(max(peaks.values()))
+    row |= extra(seconds) if callable(extra) else extra
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
+def _rung_table(rung: str, seed: int, cities: int | None) -> tuple[pd.DataFrame, str]:
+    """The rung's simulated history, or its first ``cities`` cities; "K of M" cities."""
+    from bayesspr.simulate.ladder import simulate_network
+
+    table = simulate_network(rung, seed=seed).table
+    in_rung = table["city"].nunique()
+    if cities:  # a stated subset: the rung's first cities
+        kept = sorted(table["city"].unique())[:cities]
+        table = table[table["city"].isin(kept)].reset_index(drop=True)
+    return table, f"{table['city'].nunique()} of {in_rung}"
+
+
+def _cycle(rung: str, samples: int, seed: int, client, cities: int | None) -> list[dict]:
     from bayesspr import SPRModel, VolumeModel, forecast
     from bayesspr.data.table import validate
     from bayesspr.fleet import decisions
-    from bayesspr.inference.sharded import peak_rss_mib
-    from bayesspr.simulate.ladder import simulate_network
+    from bayesspr.inference.sharded import reset_peak_rss
 
     warnings.simplefilter("ignore")
     rows: list[dict] = []
     state: dict = {}
 
-    def step(name: str, work) -> None:
-        started = time.perf_counter()
-        extra = work() or {}
-        seconds = time.perf_counter() - started
-        row = {"rung": rung, "step": name, "wall s": round(seconds, 1), "peak MiB": peak_rss_mib()}
-        row |= extra(seconds) if callable(extra) else extra
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr, flush=True)
-
     def simulate():
-        state["world"] = simulate_network(rung, seed=seed)
-        state["zips"] = state["world"].table["zip"].nunique()
-        return {"zips": state["zips"], "rows": len(state["world"].table)}
+        table, state["cities"] = _rung_table(rung, seed, cities)
+        state["raw"] = table
+        state["zips"] = table["zip"].nunique()
+        return {"zips": state["zips"], "rows": len(table)}
 
     def check():
-        state["table"] = validate(state["world"].table)
+        state["table"] = validate(state.pop("raw"))
+        if cities:
+            reset_peak_rss()  # the subset's own peak from here, not the whole rung's simulation
 
     def fit_spr():
-        state["spr"] = SPRModel().fit(state["table"], random_seed=1)
+        state["spr"] = SPRModel().fit(state["table"], random_seed=1, client=client)
         return lambda seconds: _fit_row(state["spr"], seconds)
 
     def fit_volume():
@@ -102,6 +157,7 @@ def run_rung(rung: str, samples: int, seed: int) -> list[dict]:
             n_samples=samples,
             random_seed=3,
             store=folder / "draws.zarr",
+            client=client,
         )
         draws = state["forecast"].draws
         n = draws.sizes["sample"] * draws.sizes["date"] * draws.sizes["zip"]
@@ -119,9 +175,10 @@ def run_rung(rung: str, samples: int, seed: int) -> list[dict]:
         "plan": plan,
     }
     for name in STEPS:
-        step(name, work[name])
+        rows.append(_timed_step(rung, name, work[name], client))
     for row in rows:
         row["zips"] = state["zips"]
+        row["cities"] = state["cities"]
     return rows
 
 
@@ -165,7 +222,16 @@ def _readable(table: pd.DataFrame) -> pd.DataFrame:
     Whole numbers with thousands separators, blanks where a column does not apply to a step.
     """
     shown = table.astype(object)
-    for column in ("peak MiB", "zips", "rows", "min bulk ESS", "divergences", "zip-day draws/s"):
+    for column in (
+        "peak MiB",
+        "worker peak MiB",
+        "workers",
+        "zips",
+        "rows",
+        "min bulk ESS",
+        "divergences",
+        "zip-day draws/s",
+    ):
         if column in shown:
             shown[column] = [
                 "" if pd.isna(value) else f"{float(value):,.0f}" for value in table[column]
@@ -180,22 +246,34 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--chart", default=None, help="write the log-log chart here (PNG)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="run each rung on a LocalCluster of N workers, once per N (0: no cluster)",
+    )
+    parser.add_argument("--cities", type=int, default=None, help="each rung's first K cities")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_rung(args.child, args.samples, args.seed)))
+        rung, workers = args.child.split(":")
+        print(json.dumps(run_rung(rung, args.samples, args.seed, int(workers), args.cities)))
         return
     rows = []
     for rung in args.rungs:
-        command = [sys.executable, __file__, "--child", rung]
-        command += ["--samples", str(args.samples), "--seed", str(args.seed)]
-        done = subprocess.run(
-            command,
-            stdout=subprocess.PIPE,
-            text=True,
-            check=True,
-        )
-        rows += json.loads(done.stdout.strip().splitlines()[-1])
+        for workers in args.workers:
+            command = [sys.executable, __file__, "--child", f"{rung}:{workers}"]
+            command += ["--samples", str(args.samples), "--seed", str(args.seed)]
+            if args.cities:
+                command += ["--cities", str(args.cities)]
+            done = subprocess.run(
+                command,
+                stdout=subprocess.PIPE,
+                text=True,
+                check=True,
+            )
+            rows += json.loads(done.stdout.strip().splitlines()[-1])
     table = pd.DataFrame(rows)
     print(
         _readable(table).to_markdown(index=False) if args.markdown else table.to_string(index=False)

@@ -36,7 +36,7 @@ from bayesspr.forecasting.scenario import (
     VolumeShock,
     ZipMove,
 )
-from bayesspr.inference.heap import with_reused_heap
+from bayesspr.inference.heap import reused_heap_on_workers, with_reused_heap
 from bayesspr.io.draw_store import ZipBlockWriter, open_draws
 from bayesspr.io.files import atomic_folder
 from bayesspr.parallel import loops_over_samples, run_with_threads, task_threads
@@ -666,15 +666,16 @@ def _draw_blocks(
         return
     shared = client.scatter([spr_model, params, source, layout], broadcast=True)
     threads = task_threads(client)  # workers side by side share their host's cores
-    futures = [
-        client.submit(
-            _draw_block_on_worker, threads, *shared, cols, n_s, random_seed, keep, pure=False
-        )
-        for cols in slices
-    ]
-    for future in futures:  # in block order: a store is appended along zip
-        totals.add(future.result())
-        future.release()
+    with reused_heap_on_workers(client):  # each block reuses the memory the last one freed
+        futures = [
+            client.submit(
+                _draw_block_on_worker, threads, *shared, cols, n_s, random_seed, keep, pure=False
+            )
+            for cols in slices
+        ]
+        for future in futures:  # in block order: a store is appended along zip
+            totals.add(future.result())
+            future.release()
 
 
 def _draw_block_on_worker(threads: dict[str, int], *args: Any) -> _Block:

@@ -84,22 +84,87 @@ def reused_heap() -> Iterator[bool]:
     them. Blocks may nest and run in several threads at once: the thresholds are raised by
     the first to enter and put back by the last to leave.
     """
-    libc = _glibc()
-    if libc is None:
+    if not hold_reused_heap():
         _LOG.debug("reused_heap: not glibc, malloc left as it is")
         yield False
         return
+    try:
+        yield True
+    finally:
+        release_reused_heap()
+
+
+def hold_reused_heap() -> bool:
+    """Enter :func:`reused_heap` without a block; :func:`release_reused_heap` leaves it.
+
+    For a hold that outlives one call, such as a Dask worker's for the length of a fit or
+    a forecast (:func:`reused_heap_on_workers`). Holds count like nested blocks.
+
+    Returns
+    -------
+    bool
+        True where the thresholds are raised (glibc), else False (nothing to release).
+    """
+    libc = _glibc()
+    if libc is None:
+        return False
     with _USERS_LOCK:
         if not _USERS:
             _raise_thresholds(libc)
         _USERS.append(True)
+    return True
+
+
+def release_reused_heap() -> bool:
+    """Leave one :func:`hold_reused_heap`; the last one out puts the thresholds back.
+
+    Returns
+    -------
+    bool
+        True where a hold was released, False where none was held (or not glibc).
+    """
+    libc = _glibc()
+    if libc is None:
+        return False
+    with _USERS_LOCK:
+        if not _USERS:
+            return False
+        _USERS.pop()
+        if not _USERS:
+            _restore_thresholds(libc)
+    return True
+
+
+@contextlib.contextmanager
+def reused_heap_on_workers(client: Any, workers: list[str] | None = None) -> Iterator[None]:
+    """:func:`reused_heap` on a Dask cluster's worker processes for the length of the block.
+
+    A worker runs many tasks, or many calls of an actor, whose arrays have the same sizes:
+    held across them, each reuses the memory the one before freed (a block inside each task
+    would give it back at the task's end, and the next would fault it in again). On leaving,
+    each worker's thresholds go back to those its environment gave (a Dask nanny's
+    ``MALLOC_TRIM_THRESHOLD_``) and its freed memory to the system, so the worker's memory
+    monitor sees it again.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+    workers : list of str, optional
+        Worker addresses (default: all of them now).
+
+    Notes
+    -----
+    A worker that left the cluster meanwhile is skipped on leaving; one that joins inside
+    the block is not held.
+    """
+    answers = client.run(hold_reused_heap, workers=workers)
+    held = [address for address, raised in answers.items() if raised]
     try:
-        yield True
+        yield
     finally:
-        with _USERS_LOCK:
-            _USERS.pop()
-            if not _USERS:
-                _restore_thresholds(libc)
+        if held:
+            client.run(release_reused_heap, workers=held, on_error="ignore")
 
 
 #: the blocks inside reused_heap now, any thread: the first in raises the thresholds, the

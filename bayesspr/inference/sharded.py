@@ -21,6 +21,7 @@ largest first to the least-loaded worker, by rows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import resource
 import time
@@ -36,6 +37,7 @@ from pymc.pytensorf import compile as compile_pytensor
 from pymc.pytensorf import join_nonshared_inputs
 
 from bayesspr.errors import ArgumentError
+from bayesspr.inference.heap import reused_heap_on_workers
 
 if TYPE_CHECKING:
     from bayesspr.inference.fitted_model import FittedModel
@@ -262,36 +264,44 @@ class ShardedLogDensity:
             )
         self.prior = prior_model.logp_dlogp_function(ravel_inputs=True)
         self.assignment = assign_blocks(shards.rows, workers)
-        _LOG.info(
-            "%s: building the likelihood of %d blocks (%d rows) on %d Dask workers",
-            fitted.model_name,
-            len(shards.blocks),
-            sum(shards.rows.values()),
-            len(self.assignment),
-        )
-        futures = []
-        for worker, names in self.assignment.items():
-            blocks = {name: shards.blocks[name] for name in names}
-            [data] = client.scatter([blocks], workers=[worker], hash=False)
-            futures.append(
-                client.submit(
-                    ShardLikelihood,
-                    type(fitted),
-                    fitted.config(),
-                    shards.layout,
-                    data,
-                    actor=True,
-                    workers=[worker],
-                    allow_other_workers=False,
-                    pure=False,
-                )
+        # every gradient's arrays have the same sizes: the workers keep freed memory for the
+        # next call for as long as they hold the blocks (released in close)
+        self._heap = contextlib.ExitStack()
+        self._heap.enter_context(reused_heap_on_workers(client, list(self.assignment)))
+        try:
+            _LOG.info(
+                "%s: building the likelihood of %d blocks (%d rows) on %d Dask workers",
+                fitted.model_name,
+                len(shards.blocks),
+                sum(shards.rows.values()),
+                len(self.assignment),
             )
-        self._futures = futures
-        self.actors = [future.result() for future in futures]
-        self.rows = {
-            worker: int(sum(shards.rows[name] for name in names))
-            for worker, names in self.assignment.items()
-        }
+            futures = []
+            for worker, names in self.assignment.items():
+                blocks = {name: shards.blocks[name] for name in names}
+                [data] = client.scatter([blocks], workers=[worker], hash=False)
+                futures.append(
+                    client.submit(
+                        ShardLikelihood,
+                        type(fitted),
+                        fitted.config(),
+                        shards.layout,
+                        data,
+                        actor=True,
+                        workers=[worker],
+                        allow_other_workers=False,
+                        pure=False,
+                    )
+                )
+            self._futures = futures
+            self.actors = [future.result() for future in futures]
+            self.rows = {
+                worker: int(sum(shards.rows[name] for name in names))
+                for worker, names in self.assignment.items()
+            }
+        except BaseException:
+            self._heap.close()  # the workers' thresholds back where the build failed
+            raise
         self.build_seconds = time.perf_counter() - started
         self.calls = 0
         _LOG.info(
@@ -336,6 +346,7 @@ class ShardedLogDensity:
         for future in self._futures:
             future.release()
         self._futures = []
+        self._heap.close()
 
     def __enter__(self) -> ShardedLogDensity:
         return self

@@ -12,6 +12,7 @@ import xarray as xr
 
 from bayesspr import forecast
 from bayesspr.forecasting import compose
+from bayesspr.inference import heap
 from bayesspr.parallel import (
     available_cores,
     parallel_loops_available,
@@ -39,6 +40,8 @@ def test_blocks_on_two_workers_give_the_same_draws(
     blocks = [task for task in stream.data if "_draw_block" in str(task["key"])]
     assert len(blocks) == 6
     assert len({task["worker"] for task in blocks}) == 2  # both workers drew blocks
+    # the workers kept freed memory across blocks, and gave it back at the end
+    assert set(cluster_client.run(lambda: len(heap._USERS)).values()) == {0}
     # and streamed to a store, read back lazily
     stored = same(client=cluster_client, store=tmp_path / "draws.zarr")
     for name in ("routes", "routes_zip", "route_km_zip"):

@@ -149,3 +149,19 @@ def test_overlapping_blocks_in_threads_keep_the_heap_until_the_last_leaves(recor
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
     assert recording.calls[-1] == ("malloc_trim", 0)
     assert len(recording.calls) == len(RAISE) + 3
+
+
+def test_a_hold_outlives_a_call_and_counts_with_blocks(recording, monkeypatch):
+    """A Dask worker's hold for a whole fit: blocks inside it neither raise nor restore."""
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert heap.hold_reused_heap()
+    with heap.reused_heap():
+        pass
+    assert recording.calls == RAISE  # the block inside the hold changed nothing
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == str(heap.FIT_TRIM_THRESHOLD)
+    assert heap.release_reused_heap()
+    assert recording.calls[-1] == ("malloc_trim", 0)
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    # a release with nothing held does nothing (a worker that joined after the hold)
+    assert not heap.release_reused_heap()
+    assert len(recording.calls) == len(RAISE) + 3

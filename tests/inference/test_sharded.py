@@ -4,6 +4,7 @@ density, gradient and Laplace fit as in one process."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pymc.blocking import DictToArrayBijection
 from bayesspr import SPRModel, simulate_world
 from bayesspr.data.table import validate
 from bayesspr.errors import ArgumentError
+from bayesspr.inference import heap
 from bayesspr.inference.sharded import (
     ShardedLogDensity,
     assign_blocks,
@@ -86,6 +88,11 @@ def test_the_compiled_likelihood_takes_an_unaligned_vector(three_cities):
     np.testing.assert_allclose(gradient, whole_gradient - prior_gradient, rtol=1e-9, atol=1e-9)
 
 
+def _heap_held() -> bool:
+    """On a worker: whether :func:`~bayesspr.inference.heap.reused_heap` is held there."""
+    return bool(heap._USERS) and "MALLOC_MMAP_THRESHOLD_" in os.environ
+
+
 def test_blocks_on_workers_sum_to_the_whole_log_density(three_cities, cluster_client):
     model = SPRModel()
     whole = model.build_model(three_cities)
@@ -104,9 +111,13 @@ def test_blocks_on_workers_sum_to_the_whole_log_density(three_cities, cluster_cl
     x = DictToArrayBijection.map({v.name: start[v.name] for v in whole.value_vars}).data
     x = x + np.random.default_rng(2).normal(0.0, 0.2, x.size)
     expected_value, expected_gradient = whole.logp_dlogp_function(ravel_inputs=True)(x)
+    assert set(cluster_client.run(_heap_held).values()) == {False}
     with ShardedLogDensity(model, prior, shards, cluster_client) as sharded:
         value, gradient = sharded(x)
         record = sharded.record()
+        # the workers keep freed memory for the next gradient while they hold the blocks
+        assert set(cluster_client.run(_heap_held).values()) == {heap._glibc() is not None}
+    assert set(cluster_client.run(_heap_held).values()) == {False}
     assert value == pytest.approx(float(expected_value), rel=1e-12)
     np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-9, atol=1e-9)
     # three cities on two workers: one holds two blocks, both are used
