@@ -182,6 +182,61 @@ def _cycle(rung: str, samples: int, seed: int, client, cities: int | None) -> li
     return rows
 
 
+#: Steps that run on the cluster's workers when there is one; the others run in the driver.
+ON_WORKERS = ("spr fit", "forecast")
+
+
+def estimate(table: pd.DataFrame, workers: int) -> pd.DataFrame | None:
+    """Each step of the whole rung on ``workers`` workers, from a subset's 1- and 2-worker runs.
+
+    An estimate, not a measurement. A step on the workers takes ``a + b / k`` on k workers,
+    ``a`` and ``b`` fitted to the two runs (``b``: the work the workers split; ``a``: the
+    driver's part and the messages); a step in the driver takes the two runs' mean. Both are
+    scaled to the whole rung by its zips over the subset's (but ``simulate``, which made the
+    whole rung already), linearly (the volume fit grew
+    5.5 times from rung S to M for 10 times the zips, so linear is on the safe side). A
+    worker's peak is its 1-worker peak above ``BASE_MIB`` times its share of the rows.
+    """
+    from bayesspr.simulate.ladder import RUNGS
+
+    if not {1, 2} <= set(table.get("workers", pd.Series(dtype=float)).dropna()):
+        return None
+    rung = str(table["rung"].iloc[0])
+    scale = RUNGS[rung][0] / float(table["zips"].iloc[0])
+    rows = []
+    for step_name, part in table.groupby("step", sort=False):
+        one = part.loc[part["workers"] == 1].iloc[0]
+        two = part.loc[part["workers"] == 2].iloc[0]
+        if step_name in ON_WORKERS:
+            b = 2.0 * (float(one["wall s"]) - float(two["wall s"]))
+            a = max(float(one["wall s"]) - b, 0.0)
+        else:
+            a, b = (float(one["wall s"]) + float(two["wall s"])) / 2.0, 0.0
+        worker_mib = BASE_MIB + (float(one["worker peak MiB"]) - BASE_MIB) * scale / workers
+        rows.append(
+            {
+                "step": step_name,
+                "where": "workers" if step_name in ON_WORKERS else "driver",
+                "a s (subset)": round(a, 1),
+                "b s (subset)": round(b, 1),
+                f"whole rung on {workers} workers, s": round(
+                    # a subset run simulates the whole rung and then cuts it
+                    (1.0 if step_name == "simulate" else scale) * (a + b / workers),
+                    1,
+                ),
+                "worker MiB": round(worker_mib) if step_name in ON_WORKERS else None,
+            }
+        )
+    out = pd.DataFrame(rows)
+    total = out[f"whole rung on {workers} workers, s"].sum()
+    out.loc[len(out)] = {"step": "cycle", f"whole rung on {workers} workers, s": round(total, 1)}
+    return out
+
+
+#: A worker's resident memory before any work (MiB): its imports (measured 300 to 380).
+BASE_MIB = 380
+
+
 def chart(table: pd.DataFrame, path: str) -> None:
     """Log-log chart of each step's wall time against zips."""
     import matplotlib
@@ -254,14 +309,25 @@ def main() -> None:
         help="run each rung on a LocalCluster of N workers, once per N (0: no cluster)",
     )
     parser.add_argument("--cities", type=int, default=None, help="each rung's first K cities")
+    parser.add_argument(
+        "--estimate",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --workers 1 2: estimate the whole rung's cycle on N workers",
+    )
+    parser.add_argument("--save", default=None, help="write the rows here (JSON)")
+    parser.add_argument(
+        "--rows", default=None, help="read the rows from a --save file instead of running"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         rung, workers = args.child.split(":")
         print(json.dumps(run_rung(rung, args.samples, args.seed, int(workers), args.cities)))
         return
-    rows = []
-    for rung in args.rungs:
+    rows = json.loads(Path(args.rows).read_text()) if args.rows else []
+    for rung in [] if args.rows else args.rungs:
         for workers in args.workers:
             command = [sys.executable, __file__, "--child", f"{rung}:{workers}"]
             command += ["--samples", str(args.samples), "--seed", str(args.seed)]
@@ -274,10 +340,17 @@ def main() -> None:
                 check=True,
             )
             rows += json.loads(done.stdout.strip().splitlines()[-1])
+    if args.save:
+        Path(args.save).write_text(json.dumps(rows))
     table = pd.DataFrame(rows)
     print(
         _readable(table).to_markdown(index=False) if args.markdown else table.to_string(index=False)
     )
+    guess = None if args.estimate is None else estimate(table, args.estimate)
+    if guess is not None:
+        print(f"\nEstimate (not a measurement) for the whole rung on {args.estimate} workers:\n")
+        shown = guess.astype(object).where(guess.notna(), "")
+        print(shown.to_markdown(index=False) if args.markdown else shown.to_string(index=False))
     if args.chart:
         chart(table, args.chart)
 

@@ -239,7 +239,7 @@ def rolling_backtest(
     else:
         from distributed import as_completed
 
-        shared = client.scatter(table, broadcast=True)
+        shared = client.scatter(table)  # each worker fetches it once (see forecast's blocks)
         futures = [
             client.submit(run_backtest_task, shared, origins, task, settings, pure=False)
             for task in tasks

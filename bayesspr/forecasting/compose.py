@@ -664,7 +664,10 @@ def _draw_blocks(
         for cols in slices:
             totals.add(_draw_block(spr_model, params, source, layout, cols, n_s, random_seed, keep))
         return
-    shared = client.scatter([spr_model, params, source, layout], broadcast=True)
+    # sent once; each worker fetches a copy from a peer when its first block needs it
+    # (broadcast=True failed on a one-worker cluster whose worker held a fit's freed memory:
+    # "Can not use replicate to delete data"; Dask's memory manager drops replicas anyway)
+    shared = client.scatter([spr_model, params, source, layout])
     threads = task_threads(client)  # workers side by side share their host's cores
     with reused_heap_on_workers(client):  # each block reuses the memory the last one freed
         futures = [

@@ -22,6 +22,7 @@ largest first to the least-loaded worker, by rows.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import resource
 import time
@@ -155,6 +156,11 @@ class ShardLikelihood:
         self.busy_seconds += time.perf_counter() - started
         self.calls += 1
         return total, gradient
+
+    def drop(self) -> None:
+        """Free the compiled blocks here and now (before the worker's memory is given back)."""
+        self.functions = []
+        gc.collect()
 
     def record(self) -> dict[str, Any]:
         """What this worker holds and did, as JSON-able data.
@@ -342,6 +348,12 @@ class ShardedLogDensity:
 
     def close(self) -> None:
         """Release the workers' blocks (the actors and their data)."""
+        # freed on the workers before their heaps are trimmed: a released future is
+        # forgotten later, after the trim, and its memory would stay with the worker
+        dropped = [actor.drop() for actor in self.actors]
+        for answer in dropped:
+            with contextlib.suppress(Exception):  # a worker lost meanwhile holds nothing
+                answer.result()
         self.actors = []
         for future in self._futures:
             future.release()
