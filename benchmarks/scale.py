@@ -194,8 +194,9 @@ def estimate(table: pd.DataFrame, workers: int) -> pd.DataFrame | None:
     driver's part and the messages); a step in the driver takes the two runs' mean. Both are
     scaled to the whole rung by its zips over the subset's (but ``simulate``, which made the
     whole rung already), linearly (the volume fit grew
-    5.5 times from rung S to M for 10 times the zips, so linear is on the safe side). A
-    worker's peak is its 1-worker peak above ``BASE_MIB`` times its share of the rows.
+    5.5 times from rung S to M for 10 times the zips, so linear is on the safe side). In the
+    SPR fit a worker's peak is its 1-worker peak above ``BASE_MIB`` times its share of the
+    rows; in the forecast it is the 2-worker run's (a block of zips at a time).
     """
     from bayesspr.simulate.ladder import RUNGS
 
@@ -212,7 +213,10 @@ def estimate(table: pd.DataFrame, workers: int) -> pd.DataFrame | None:
             a = max(float(one["wall s"]) - b, 0.0)
         else:
             a, b = (float(one["wall s"]) + float(two["wall s"])) / 2.0, 0.0
-        worker_mib = BASE_MIB + (float(one["worker peak MiB"]) - BASE_MIB) * scale / workers
+        if step_name == "spr fit":  # a worker holds its share of the rows
+            worker_mib = BASE_MIB + (float(one["worker peak MiB"]) - BASE_MIB) * scale / workers
+        else:  # a forecast's worker draws one block of zips at a time, whatever the count
+            worker_mib = float(two["worker peak MiB"])
         rows.append(
             {
                 "step": step_name,

@@ -13,6 +13,10 @@ not arithmetic; it also varied from run to run as the adaptive threshold moved.
 (``mallopt``, and the ``MALLOC_*_`` environment variables that chains started as new
 processes read), then puts them back and returns the freed memory to the system
 (``malloc_trim``). Elsewhere (macOS, musl, Windows) it does nothing and says so.
+
+:func:`reused_heap_on_workers` does the same on a Dask cluster's workers for the length of a
+sharded fit or a forecast, whose tasks and actor calls allocate the same arrays again and
+again: rung L's first 8 cities on 2 workers, 0.402 → 0.204 s a gradient.
 """
 
 from __future__ import annotations
