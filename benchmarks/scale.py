@@ -42,6 +42,7 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+from spr_on_dask import local_cluster, rung_subset
 
 STEPS = ("simulate", "validate", "spr fit", "volume fit", "forecast", "plan")
 
@@ -71,20 +72,7 @@ def run_rung(
     rung: str, samples: int, seed: int, workers: int = 0, cities: int | None = None
 ) -> list[dict]:
     """The cycle's steps on one rung, in this process (``workers``: a LocalCluster's, 0 none)."""
-    with contextlib.ExitStack() as stack:
-        client = None
-        if workers:
-            import distributed
-
-            cluster = stack.enter_context(
-                distributed.LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    memory_limit="4GiB",
-                    dashboard_address=None,
-                )
-            )
-            client = stack.enter_context(distributed.Client(cluster))
+    with local_cluster(workers) if workers else contextlib.nullcontext() as client:
         return _cycle(rung, samples, seed, client, cities)
 
 
@@ -107,18 +95,6 @@ def _timed_step(rung: str, name: str, work, client) -> dict:
     return row
 
 
-def _rung_table(rung: str, seed: int, cities: int | None) -> tuple[pd.DataFrame, str]:
-    """The rung's simulated history, or its first ``cities`` cities; "K of M" cities."""
-    from bayesspr.simulate.ladder import simulate_network
-
-    table = simulate_network(rung, seed=seed).table
-    in_rung = table["city"].nunique()
-    if cities:  # a stated subset: the rung's first cities
-        kept = sorted(table["city"].unique())[:cities]
-        table = table[table["city"].isin(kept)].reset_index(drop=True)
-    return table, f"{table['city'].nunique()} of {in_rung}"
-
-
 def _cycle(rung: str, samples: int, seed: int, client, cities: int | None) -> list[dict]:
     from bayesspr import SPRModel, VolumeModel, forecast
     from bayesspr.data.table import validate
@@ -130,7 +106,8 @@ def _cycle(rung: str, samples: int, seed: int, client, cities: int | None) -> li
     state: dict = {}
 
     def simulate():
-        table, state["cities"] = _rung_table(rung, seed, cities)
+        table, whole = rung_subset(rung, cities, seed)
+        state["cities"] = f"{table['city'].nunique()} of {whole['cities']}"
         state["raw"] = table
         state["zips"] = table["zip"].nunique()
         return {"zips": state["zips"], "rows": len(table)}

@@ -21,11 +21,13 @@ Usage: ``python benchmarks/spr_on_dask.py --rung L --cities 8 --workers 1 2 --in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,17 +36,52 @@ import pandas as pd
 CONSTANTS = ("stem_speed_kmh", "tour_constant", "fill", "overhead_hours_pop")
 
 
-def _table(rung: str, cities: int | None, seed: int) -> tuple[pd.DataFrame, tuple[int, int]]:
-    """The rung's validated table (its first ``cities`` cities); the whole rung's rows, zips."""
-    from bayesspr.data.table import validate
+#: Memory limit of each LocalCluster worker in the benchmarks (issue 16's bar for rung L).
+WORKER_MEMORY = "4GiB"
+
+
+def rung_subset(rung: str, cities: int | None, seed: int) -> tuple[pd.DataFrame, dict]:
+    """The rung's simulated history, or its first ``cities`` cities (a stated subset).
+
+    Returns the table (not validated) and the whole rung's ``rows``, ``zips`` and ``cities``.
+    """
     from bayesspr.simulate.ladder import simulate_network
 
     table = simulate_network(rung, seed=seed).table
-    whole = (len(table), int(table["zip"].nunique()))
+    whole = {
+        "rows": len(table),
+        "zips": int(table["zip"].nunique()),
+        "cities": int(table["city"].nunique()),
+    }
     if cities:
         kept = sorted(table["city"].unique())[:cities]
         table = table[table["city"].isin(kept)].reset_index(drop=True)
-    return validate(table, require_routes=True), whole
+    return table, whole
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int) -> Iterator:
+    """A client of a LocalCluster of ``workers`` single-threaded workers, WORKER_MEMORY each."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            memory_limit=WORKER_MEMORY,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def _table(rung: str, cities: int | None, seed: int) -> tuple[pd.DataFrame, tuple[int, int]]:
+    """The rung's validated table (its first ``cities`` cities); the whole rung's rows, zips."""
+    from bayesspr.data.table import validate
+
+    table, whole = rung_subset(rung, cities, seed)
+    return validate(table, require_routes=True), (whole["rows"], whole["zips"])
 
 
 def run(config: str, rung: str, cities: int | None, seed: int) -> dict:
@@ -68,18 +105,8 @@ def run(config: str, rung: str, cities: int | None, seed: int) -> dict:
         model = SPRModel().fit(table, method="laplace", random_seed=1)
         seconds = time.perf_counter() - started
     else:
-        import distributed
-
         workers = int(config.split(":")[1])
-        with (
-            distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                memory_limit="4GiB",
-                dashboard_address=None,
-            ) as cluster,
-            distributed.Client(cluster) as client,
-        ):
+        with local_cluster(workers) as client:
             started = time.perf_counter()
             model = SPRModel().fit(table, method="laplace", random_seed=1, client=client)
             seconds = time.perf_counter() - started
