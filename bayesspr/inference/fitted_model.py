@@ -30,7 +30,7 @@ import importlib
 import json
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -76,6 +76,9 @@ STARTS = ("auto", "default", "mode")
 
 #: nutpie's mass-matrix adaptations :class:`SamplerConfig` accepts (``mass_matrix``).
 MASS_MATRICES = ("diag", "draw_diag", "low_rank")
+
+#: A block's sampler other than :func:`run_nuts`: (settings, seed, progressbar) -> its fit.
+BlockSampler = Callable[["SamplerConfig", int, bool], xr.DataTree]
 
 #: The setting ``mass_matrix`` replaced (specs and fits saved before 2026-12-07).
 _LEGACY_LOW_RANK = "low_rank_mass_matrix"
@@ -358,6 +361,7 @@ def run_nuts_blocks(
     random_seed: int | None,
     progressbar: bool,
     previous: xr.DataTree | None = None,
+    samplers: Mapping[str, BlockSampler] | None = None,
 ) -> xr.DataTree:
     """NUTS on independent blocks of one posterior, one after the other, as one fit.
 
@@ -377,6 +381,10 @@ def run_nuts_blocks(
         Show each block's progress bar.
     previous : xarray.DataTree, optional
         An earlier fit: each block starts at its posterior means (:func:`warm_start_values`).
+    samplers : mapping of str to callable, optional
+        Blocks sampled otherwise than by :func:`run_nuts` (NUTS with the block's rows on Dask
+        workers, :func:`~bayesspr.inference.sharded_nuts.sharded_nuts`): called with the
+        block's settings, its seed and ``progressbar``; they start where the sampler starts.
 
     Returns
     -------
@@ -394,22 +402,30 @@ def run_nuts_blocks(
         raise ArgumentError(f"every block needs the same chains and draws, got {sorted(shapes)}")
     seeds = np.random.SeedSequence(random_seed).spawn(len(blocks))
     posteriors, stats = [], []
+    samplers = samplers or {}
     for (name, (model, cfg)), seed in zip(blocks.items(), seeds, strict=True):
+        block_seed = int(seed.generate_state(1)[0])
+        if name in samplers:
+            fit = samplers[name](cfg, block_seed, progressbar)
+            posteriors.append(fit["posterior"].to_dataset())
+            stats.append(_per_draw_stats(fit, name))
+            continue
         initvals = None if previous is None else warm_start_values(model, previous)
         fit = run_nuts(
-            model,
-            cfg,
-            random_seed=int(seed.generate_state(1)[0]),
-            progressbar=progressbar,
-            initvals=initvals,
+            model, cfg, random_seed=block_seed, progressbar=progressbar, initvals=initvals
         )
         posteriors.append(fit["posterior"].to_dataset())
-        sample_stats = fit["sample_stats"].to_dataset()
-        per_draw = [v for v, arr in sample_stats.data_vars.items() if arr.dims == ("chain", "draw")]
-        stats.append(sample_stats[per_draw].expand_dims(block=[name], axis=-1))
+        stats.append(_per_draw_stats(fit, name))
     posterior = xr.merge(posteriors, compat="equals", join="exact", combine_attrs="override")
     sample_stats = xr.concat(stats, dim="block", join="exact", combine_attrs="override")
     return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats})
+
+
+def _per_draw_stats(fit: xr.DataTree, block: str) -> xr.Dataset:
+    """A block's sampler statistics of one value per draw, with a ``block`` dimension."""
+    sample_stats = fit["sample_stats"].to_dataset()
+    per_draw = [v for v, arr in sample_stats.data_vars.items() if arr.dims == ("chain", "draw")]
+    return sample_stats[per_draw].expand_dims(block=[block], axis=-1)
 
 
 def free_parameters(model: pm.Model) -> int:
@@ -574,6 +590,9 @@ class FittedModel:
     #: the mode of their Laplace marginal rather than the joint mode, which shrinks them
     #: (:mod:`bayesspr.inference.marginal_spreads`); needs :attr:`has_hessian_pattern`.
     laplace_spreads: ClassVar[tuple[str, ...]] = ()
+    #: Blocks of :meth:`build_blocks` whose rows :meth:`part_shards` can put on Dask workers
+    #: (NUTS on them then runs with ``client=``, :mod:`bayesspr.inference.sharded_nuts`).
+    sharded_parts: ClassVar[tuple[str, ...]] = ()
     #: What a failed verdict advises.
     convergence_advice: ClassVar[str] = "try more tune/draws or a higher target_accept"
 
@@ -764,9 +783,12 @@ class FittedModel:
             Laplace route and the model splits its rows (:meth:`row_shards`), each worker
             holds some blocks of rows and their likelihood's gradient
             (:mod:`bayesspr.inference.sharded`), and this process only the priors; the mode,
-            Hessian and draws are the same as without it (to rounding).
-            ``diagnostics["sharded"]`` records each worker's rows, time and peak memory.
-            Other routes run in this process (logged).
+            Hessian and draws are the same as without it (to rounding). Where NUTS samples
+            the model in blocks and some have their rows split (:meth:`part_shards`: the
+            volume model's zips), NUTS on those runs here with their rows' likelihood on the
+            workers (:mod:`bayesspr.inference.sharded_nuts`; the same posterior, other draws,
+            and no warm start for them). ``diagnostics["sharded"]`` records each worker's
+            rows, time and peak memory. Other routes run in this process (logged).
 
         Returns
         -------
@@ -813,6 +835,8 @@ class FittedModel:
             for name, block in (blocks or {}).items()
         }
         route = self._start_route(sampler, prepared, model, blocks, method)
+        on_workers: dict[str, Any] = {}  # the workers' records of the blocks sampled there
+        samplers = self._parts_on_workers(prepared, blocks, client, on_workers)
         mode, sharded = None, None
         if route["route"] == "mode" or method == "laplace":
             strict = method == "laplace" or sampler.start == "mode"
@@ -843,6 +867,7 @@ class FittedModel:
                     random_seed=random_seed,
                     progressbar=progressbar,
                     previous=previous,
+                    samplers=samplers,
                 )
             else:
                 idata = self._sample_whole(
@@ -857,7 +882,7 @@ class FittedModel:
                 )
             kept_log_likelihood = (
                 self._keep_log_likelihood(model, idata)
-                if shards is None
+                if shards is None and not samplers
                 else "not kept: the rows' likelihood was on the Dask workers"
             )
         self.pymc_model = model
@@ -870,10 +895,41 @@ class FittedModel:
         if kept_log_likelihood is not None:
             self.diagnostics["log_likelihood"] = kept_log_likelihood
         self.diagnostics["method_choice"] = method_choice
-        if shards is not None:
-            self.diagnostics["sharded"] = sharded
+        if shards is not None or on_workers:
+            self.diagnostics["sharded"] = sharded if shards is not None else on_workers
         self.idata.attrs.update(self._attrs())
         return self
+
+    def _parts_on_workers(
+        self, prepared: Any, blocks: Mapping[str, pm.Model] | None, client: Any, records: dict
+    ) -> dict[str, BlockSampler]:
+        """Samplers of the blocks whose rows go to ``client``'s workers (none without one).
+
+        Each adds its workers' record to ``records``, by block.
+        """
+        if client is None or not blocks:
+            return {}
+        part_shards = self.part_shards(prepared)
+        if not part_shards:
+            _LOG.info(
+                "%s: fitted in this process, not on the Dask cluster (no block is large "
+                "enough to split)",
+                self.model_name,
+            )
+
+        def on_workers(part: str) -> BlockSampler:
+            def sample(cfg: SamplerConfig, seed: int, progressbar: bool) -> xr.DataTree:
+                from bayesspr.inference.sharded_nuts import sharded_nuts
+
+                _LOG.info("%s: NUTS on %s with its rows on the Dask workers", self.model_name, part)
+                fit, records[part] = sharded_nuts(
+                    self, part_shards[part], client, cfg, random_seed=seed, progressbar=progressbar
+                )
+                return fit
+
+            return sample
+
+        return {part: on_workers(part) for part in part_shards}
 
     def _model_for(
         self, prepared: Any, method: str, sampler: SamplerConfig, client: Any
@@ -891,7 +947,11 @@ class FittedModel:
         else:
             model = self.build_model(shards.no_rows, shards.layout)
         method, method_choice = self._choose_method(method, sampler, prepared, model)
-        if client is not None and (shards is None or method != "laplace"):
+        if client is not None and method == "nuts" and self.sharded_parts:
+            # which blocks' rows go to the workers is logged when they are cut
+            if shards is not None:
+                model, shards = self.build_model(prepared), None
+        elif client is not None and (shards is None or method != "laplace"):
             why = f"method {method!r}" if method != "laplace" else "the model has no row blocks"
             _LOG.info(
                 "%s: fitted in this process, not on the Dask cluster (%s)", self.model_name, why
@@ -997,6 +1057,48 @@ class FittedModel:
             "reason": f"{rows} rows (mode_min_rows = {sampler.mode_min_rows}), "
             f"{parameters} free parameters",
         }
+
+    def part_shards(self, data: Any) -> dict[str, RowShards]:
+        """Blocks of :meth:`build_blocks` with their rows split for Dask workers.
+
+        A block listed in :attr:`sharded_parts` whose model can be built on some of its rows
+        with the whole data's parameters (:meth:`build_part`) returns them here, so NUTS on
+        it with ``fit(client=...)`` computes the rows' likelihood on the workers
+        (:func:`~bayesspr.inference.sharded_nuts.sharded_nuts`); a model may leave out a
+        block too small to gain from it. Default: none.
+
+        Parameters
+        ----------
+        data : object
+            The prepared data.
+
+        Returns
+        -------
+        dict of str to bayesspr.inference.sharded.RowShards
+            By block name (each with ``part`` set to it).
+        """
+        return {}
+
+    def build_part(self, part: str, rows: Any, layout: Any) -> pm.Model:
+        """The model of one block of :meth:`build_blocks` on some of its rows.
+
+        With every parameter the whole data gives the block (see :meth:`part_shards`).
+
+        Parameters
+        ----------
+        part : str
+            The block.
+        rows : object
+            One of its :class:`~bayesspr.inference.sharded.RowShards` blocks, or its
+            ``no_rows``.
+        layout : object
+            Its ``layout``.
+
+        Returns
+        -------
+        pymc.Model
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no part {part!r} to build")
 
     def row_shards(self, data: Any) -> RowShards | None:
         """The data split into blocks of rows whose log-likelihoods add up, for Dask workers.

@@ -25,6 +25,7 @@ import contextlib
 import gc
 import logging
 import resource
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -63,12 +64,40 @@ class RowShards:
         The data with no rows: with ``layout``, the model of the priors alone.
     rows : dict of str to int
         Rows of each block.
+    part : str, optional
+        The part of the model these are the rows of, for a model sampled in independent
+        parts (:meth:`~bayesspr.inference.fitted_model.FittedModel.build_blocks`): a model
+        built on rows is then ``build_part(part, rows, layout)``, holding that part's
+        parameters alone. None (default): the whole model, ``build_model(rows, layout)``.
     """
 
     layout: Any
     blocks: dict[str, Any]
     no_rows: Any
     rows: dict[str, int]
+    part: str | None = None
+
+    def build(self, fitted: FittedModel, rows: Any) -> pm.Model:
+        """The model (or part) built on ``rows`` with :attr:`layout`: its whole parameters.
+
+        Parameters
+        ----------
+        fitted : FittedModel
+            A model of the class and configuration these rows are for.
+        rows : object
+            One of :attr:`blocks`, or :attr:`no_rows`.
+
+        Returns
+        -------
+        pymc.Model
+        """
+        if self.part is None:
+            return fitted.build_model(rows, self.layout)
+        return fitted.build_part(self.part, rows, self.layout)
+
+    def without_blocks(self) -> RowShards:
+        """The same layout and part with no blocks (what a worker needs besides its own)."""
+        return RowShards(self.layout, {}, self.no_rows, {}, self.part)
 
 
 def compile_likelihood(model: pm.Model) -> LogDensity:
@@ -117,8 +146,9 @@ class ShardLikelihood:
         The model's class.
     config : mapping
         Its :meth:`~bayesspr.inference.fitted_model.FittedModel.config`.
-    layout : object
-        :attr:`RowShards.layout`.
+    shards : RowShards
+        The model's blocks of rows with none of them (:meth:`RowShards.without_blocks`): its
+        layout and part.
     blocks : dict of str to object
         This worker's blocks of rows.
     """
@@ -127,13 +157,13 @@ class ShardLikelihood:
         self,
         model_class: type[FittedModel],
         config: Mapping[str, Any],
-        layout: Any,
+        shards: RowShards,
         blocks: Mapping[str, Any],
     ) -> None:
         started = time.perf_counter()
         fitted = model_class.from_config(config)
         self.functions = [
-            compile_likelihood(fitted.build_model(block, layout)) for block in blocks.values()
+            compile_likelihood(shards.build(fitted, block)) for block in blocks.values()
         ]
         self.names = list(blocks)
         self.compile_seconds = time.perf_counter() - started
@@ -239,8 +269,9 @@ class ShardedLogDensity:
     """A model's log density and gradient with its rows' likelihood on Dask workers.
 
     Log prior (a model with no rows, in this process) plus each worker's
-    :class:`ShardLikelihood`; called like the function of :func:`compile_likelihood`.
-    A context manager: leaving it releases the workers' blocks.
+    :class:`ShardLikelihood`; called like the function of :func:`compile_likelihood`, from
+    any number of threads at once (each worker answers its calls in turn). A context
+    manager: leaving it releases the workers' blocks.
 
     Parameters
     ----------
@@ -269,6 +300,7 @@ class ShardedLogDensity:
                 "the Dask cluster has no workers: start some, or fit without client="
             )
         self.prior = prior_model.logp_dlogp_function(ravel_inputs=True)
+        self._prior_lock = threading.Lock()
         self.assignment = assign_blocks(shards.rows, workers)
         # every gradient's arrays have the same sizes: the workers keep freed memory for the
         # next call for as long as they hold the blocks (released in close)
@@ -291,7 +323,7 @@ class ShardedLogDensity:
                         ShardLikelihood,
                         type(fitted),
                         fitted.config(),
-                        shards.layout,
+                        shards.without_blocks(),
                         data,
                         actor=True,
                         workers=[worker],
@@ -317,13 +349,15 @@ class ShardedLogDensity:
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """The whole model's log density and gradient at ``x`` (raveled, unconstrained)."""
         asked = [actor.value_and_gradient(x) for actor in self.actors]
-        value, grad = self.prior(x)
-        total, gradient = float(value), np.asarray(grad, dtype=float)
+        # NUTS chains call from threads of their own: one compiled prior, one caller at a time
+        with self._prior_lock:
+            value, grad = self.prior(x)
+            self.calls += 1
+        total, gradient = float(value), np.array(grad, dtype=float)
         for answer in asked:
             value, grad = answer.result()
             total += value
-            gradient = gradient + grad
-        self.calls += 1
+            gradient += grad
         return total, gradient
 
     def record(self) -> dict[str, Any]:

@@ -49,8 +49,9 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayesspr.errors import SavedFitError, VolumeDataError
+from bayesspr.errors import ArgumentError, SavedFitError, VolumeDataError
 from bayesspr.inference.fitted_model import SamplerConfig
+from bayesspr.inference.sharded import RowShards
 from bayesspr.volume.base import ZipVolumeModel
 from bayesspr.volume.city_day import (
     CityDayStatistics,
@@ -211,6 +212,49 @@ class TimeDesign:
 
 
 @dataclass(frozen=True)
+class ZipLayout:
+    """What fixes the zips block's parameters, whichever zips a model of it is built on.
+
+    Attributes
+    ----------
+    share_zips : tuple of str
+        Zips with a share of their station (footprints of two zips or more): the
+        ``share_zip`` coordinate of ``share_noise_sd_zip``.
+    knots : int
+        Random-walk knots of the history.
+    """
+
+    share_zips: tuple[str, ...]
+    knots: int
+
+
+@dataclass(frozen=True)
+class ZipRows:
+    """The zips block's data for some zips: sufficient statistics and group means.
+
+    Attributes
+    ----------
+    share : GroupStatistics
+        The share regressions of those of the zips with a share.
+    share_mean : numpy.ndarray
+        Their mean log share (prior mean of the level).
+    share_positions : numpy.ndarray or None
+        Their positions in :attr:`ZipLayout.share_zips` (None: all of them, in order).
+    ratio : GroupStatistics
+        The packages-per-stop regressions of every one of the zips.
+    ratio_mean, ratio_count_var : numpy.ndarray
+        Their mean log packages per stop and its Poisson variance.
+    """
+
+    share: GroupStatistics
+    share_mean: np.ndarray
+    share_positions: np.ndarray | None
+    ratio: GroupStatistics
+    ratio_mean: np.ndarray
+    ratio_count_var: np.ndarray
+
+
+@dataclass(frozen=True)
 class HistoryTables:
     """The history as (group × day) matrices, and the groups' memberships.
 
@@ -339,6 +383,13 @@ class VolumeModel(ZipVolumeModel):
     config_attr = "bayesspr_volume_model_meta"
     default_samples = 500
     parameter_supports = VOLUME_SUPPORTS
+    sharded_parts = ("zips",)
+    #: Zips from which ``fit(client=...)`` samples the zips block with its rows on the Dask
+    #: workers (:meth:`part_shards`); below it the whole fit runs in this process, faster:
+    #: each gradient on the workers costs a round trip to every worker (about 2.5 ms on a
+    #: 2-core LocalCluster), about what 3,000 zips' gradient costs in one process
+    #: (``docs/scale.md``). Set it on a model (``model.shard_min_zips = 0``) to force either.
+    shard_min_zips: int = 3_000
     unknown_zip_advice = "a zip needs some history to have a share of its station"
 
     def __init__(
@@ -593,8 +644,7 @@ class VolumeModel(ZipVolumeModel):
         if block == "station_totals":
             self._add_station_totals(tables, spreads)
         else:
-            self._add_zip_shares(spreads)
-            self._add_packages_per_stop(spreads)
+            self._add_zips(spreads, self._zip_rows(), self._zip_layout())
 
     def _add_station_totals(self, tables: HistoryTables, spreads: dict) -> None:
         pri = self.priors
@@ -660,46 +710,42 @@ class VolumeModel(ZipVolumeModel):
             ),
         )
 
-    def _add_zip_shares(self, spreads: dict) -> None:
+    def _add_zips(self, spreads: dict, rows: ZipRows, layout: ZipLayout) -> None:
+        """The zips' share and packages-per-stop likelihoods of ``rows`` (every parameter)."""
         pri = self.priors
-        knots = self.design.history_knots
         h_years = self.knot_days / _DAYS_PER_YEAR
-        share_zips = np.flatnonzero(self._group_means["multi"] > 0)
-        if not len(share_zips):
+        if layout.share_zips:
+            share_noise = pm.LogNormal(
+                "share_noise_sd_zip", np.log(pri["share_noise_sd"]), 1.0, dims="share_zip"
+            )
+            n_z = len(rows.share_mean)
+            if n_z:
+                if rows.share_positions is not None:
+                    share_noise = share_noise[rows.share_positions]
+                share_mean = pt.concatenate(
+                    [pt.as_tensor(rows.share_mean)[:, None], pt.zeros((n_z, 7 + layout.knots))],
+                    axis=1,
+                )
+                share_var = pt.concatenate(
+                    [
+                        pt.full((n_z, 1), pri["level_sd"] ** 2),
+                        pt.full((n_z, 1), 1.0) * spreads["share_growth_sd"] ** 2,
+                        pt.full((n_z, 6), 1.0) * spreads["share_weekday_sd"] ** 2,
+                        pt.full((n_z, layout.knots), h_years) * spreads["share_drift_sd"] ** 2,
+                    ],
+                    axis=1,
+                )
+                pm.Potential(
+                    "zip_shares",
+                    marginal_log_likelihood(
+                        rows.share, share_mean, share_var + _VAR_FLOOR, share_noise**2
+                    ).sum(),
+                )
+        n_zip = len(rows.ratio_mean)
+        if not n_zip:
             return
-        share_stats = self._statistics["share"].take(share_zips)
-        n_z = len(share_zips)
-        share_noise = pm.LogNormal(
-            "share_noise_sd_zip", np.log(pri["share_noise_sd"]), 1.0, dims="share_zip"
-        )
-        share_mean = pt.concatenate(
-            [
-                pt.as_tensor(self._group_means["share"][share_zips])[:, None],
-                pt.zeros((n_z, 7 + knots)),
-            ],
-            axis=1,
-        )
-        share_var = pt.concatenate(
-            [
-                pt.full((n_z, 1), pri["level_sd"] ** 2),
-                pt.full((n_z, 1), 1.0) * spreads["share_growth_sd"] ** 2,
-                pt.full((n_z, 6), 1.0) * spreads["share_weekday_sd"] ** 2,
-                pt.full((n_z, knots), h_years) * spreads["share_drift_sd"] ** 2,
-            ],
-            axis=1,
-        )
-        pm.Potential(
-            "zip_shares",
-            marginal_log_likelihood(
-                share_stats, share_mean, share_var + _VAR_FLOOR, share_noise**2
-            ).sum(),
-        )
-
-    def _add_packages_per_stop(self, spreads: dict) -> None:
-        pri = self.priors
-        n_zip = len(self.zips)
         ratio_mean = pt.concatenate(
-            [pt.as_tensor(self._group_means["ratio"])[:, None], pt.zeros((n_zip, 1))], axis=1
+            [pt.as_tensor(rows.ratio_mean)[:, None], pt.zeros((n_zip, 1))], axis=1
         )
         ratio_var = pt.concatenate(
             [
@@ -711,12 +757,106 @@ class VolumeModel(ZipVolumeModel):
         pm.Potential(
             "packages_per_stop",
             marginal_log_likelihood(
-                self._statistics["ratio"],
+                rows.ratio,
                 ratio_mean,
                 ratio_var + _VAR_FLOOR,
-                spreads["ratio_noise_sd"] ** 2 + self._group_means["ratio_count_var"],
+                spreads["ratio_noise_sd"] ** 2 + rows.ratio_count_var,
             ).sum(),
         )
+
+    def _zip_layout(self) -> ZipLayout:
+        """What fixes the zips block's parameters: the zips with a share, the knots."""
+        multi = self._group_means["multi"] > 0
+        return ZipLayout(
+            share_zips=tuple(self.zips.index[np.flatnonzero(multi)]),
+            knots=self.design.history_knots,
+        )
+
+    def _zip_rows(self, zips: np.ndarray | None = None) -> ZipRows:
+        """The zips block's statistics of some zips (positions; None: every zip)."""
+        means = self._group_means
+        every = np.arange(len(means["multi"]))
+        chosen = every if zips is None else np.asarray(zips, dtype=int)
+        share_zips = np.flatnonzero(means["multi"] > 0)
+        mine = chosen[means["multi"][chosen] > 0]
+        return ZipRows(
+            share=self._statistics["share"].take(mine),
+            share_mean=means["share"][mine],
+            share_positions=None if zips is None else np.searchsorted(share_zips, mine),
+            ratio=self._statistics["ratio"].take(chosen),
+            ratio_mean=means["ratio"][chosen],
+            ratio_count_var=means["ratio_count_var"][chosen],
+        )
+
+    def part_shards(self, data: HistoryTables) -> dict[str, RowShards]:
+        """The zips block split by city, for NUTS with its rows on Dask workers.
+
+        Given the network's spreads, the zips' share and packages-per-stop regressions are
+        independent, so the block's log-likelihood is a sum over zips: each city's zips are
+        one block of rows (their sufficient statistics), counted by zips. Only from
+        :attr:`shard_min_zips` zips.
+
+        Parameters
+        ----------
+        data : HistoryTables
+            Output of :meth:`_prepare`.
+
+        Returns
+        -------
+        dict
+            ``{"zips": RowShards}`` (see :meth:`build_part`), or empty below
+            :attr:`shard_min_zips` zips.
+        """
+        if len(data.zips) < self.shard_min_zips:
+            return {}
+        zip_city = data.station_city[data.zip_station]
+        blocks, rows = {}, {}
+        for position, city in enumerate(data.cities):
+            zips = np.flatnonzero(zip_city == position)
+            if len(zips):
+                blocks[str(city)] = self._zip_rows(zips)
+                rows[str(city)] = len(zips)
+        shards = RowShards(
+            layout=self._zip_layout(),
+            blocks=blocks,
+            no_rows=self._zip_rows(np.zeros(0, dtype=int)),
+            rows=rows,
+            part="zips",
+        )
+        return {"zips": shards}
+
+    def build_part(self, part: str, rows: ZipRows, layout: ZipLayout) -> pm.Model:
+        """The zips block's model of some zips, with every zip's parameters.
+
+        Parameters
+        ----------
+        part : str
+            ``"zips"`` (the station totals are sampled in this process).
+        rows : ZipRows
+            A block of :meth:`part_shards`, or its ``no_rows`` (the priors alone).
+        layout : ZipLayout
+            Its layout.
+
+        Returns
+        -------
+        pymc.Model
+            The spreads of the zips block, then ``share_noise_sd_zip`` (dims ``share_zip``),
+            as in :meth:`build_blocks`' ``"zips"`` model, with the likelihood of ``rows``.
+
+        Raises
+        ------
+        ArgumentError
+            If ``part`` is not ``"zips"``.
+        """
+        if part not in self.sharded_parts:
+            raise ArgumentError(
+                f"VolumeModel.build_part({part!r}): only {self.sharded_parts} splits by rows"
+            )
+        # a model of its own, not a submodel of one whose context is open (the fit's)
+        with pm.Model(coords={"share_zip": list(layout.share_zips)}, model=None) as model:
+            spreads = {n: pm.HalfNormal(n, self.priors[n]) for n in _BLOCK_SPREADS[part]}
+            self._add_zips(spreads, rows, layout)
+        return model
 
     def _city_walk(self, station_city: np.ndarray, n_cities: int) -> SharedCoefficients:
         """The station-total coefficients a city's walk shares: the history's ramps."""
