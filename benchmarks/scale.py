@@ -18,8 +18,9 @@ prints the table; ``--chart PATH`` draws fit and forecast time against zips on l
 
 With ``--workers N [N ...]`` each rung runs once per worker count on a ``distributed.LocalCluster``
 of N single-threaded worker processes with a 4 GiB memory limit each, passed as ``client=`` to
-the SPR fit (its rows on the workers where it takes the Laplace route) and the forecast (its
-blocks of zips as tasks); the volume fit and the plan run in the driver. Those rows add the
+the SPR fit (its rows on the workers where it takes the Laplace route), the volume fit (which
+runs in the driver unless ``VolumeModel.shard_min_zips`` is set: ``volume_on_dask.py``) and
+the forecast (its blocks of zips as tasks); the plan runs in the driver. Those rows add the
 largest worker peak of the step (``worker peak MiB``, each worker's peak reset before the
 step). With ``--cities K`` a rung runs on its first K cities only, a stated subset (``cities``
 says "K of M"); the driver's peak is then reset once the subset is cut, so the rows after
@@ -122,7 +123,7 @@ def _cycle(rung: str, samples: int, seed: int, client, cities: int | None) -> li
         return lambda seconds: _fit_row(state["spr"], seconds)
 
     def fit_volume():
-        state["volume"] = VolumeModel().fit(state["table"], random_seed=2)
+        state["volume"] = VolumeModel().fit(state["table"], random_seed=2, client=client)
         return lambda seconds: _fit_row(state["volume"], seconds)
 
     def compose():

@@ -257,13 +257,14 @@ def _fit_spr(updated: pd.DataFrame, settings: CycleSettings, client: Any = None)
 
 
 @_step("re-fit the volume model")
-def _fit_volume(updated: pd.DataFrame, settings: CycleSettings) -> VolumeModel:
+def _fit_volume(updated: pd.DataFrame, settings: CycleSettings, client: Any = None) -> VolumeModel:
     return VolumeModel().fit(
         updated,
         random_seed=settings.seed,
         draws=settings.volume_draws,
         tune=settings.volume_tune,
         chains=settings.volume_chains,
+        client=client,
     )
 
 
@@ -418,8 +419,10 @@ def run_cycle(
         Called with a line as each step ends.
     client : distributed.Client, optional
         A Dask client: the forecasts' blocks of zips are drawn on its workers (the same
-        draws as without it; see :func:`bayesspr.forecast`), and an SPR fit that takes the
-        Laplace route holds its rows there (``SPRModel.fit(client=...)``).
+        draws as without it; see :func:`bayesspr.forecast`), an SPR fit that takes the
+        Laplace route holds its rows there (``SPRModel.fit(client=...)``), and so would the
+        volume fit's zips block where ``VolumeModel.shard_min_zips`` says so (by default it
+        does not).
 
     Returns
     -------
@@ -464,7 +467,7 @@ def run_cycle(
         warnings.simplefilter("ignore")
         spr = _fit_spr(updated, settings, client)
         done(STEPS[2])
-        volume = _fit_volume(updated, settings)
+        volume = _fit_volume(updated, settings, client)
         done(STEPS[3])
     start = updated["date"].max() + pd.Timedelta(days=1)
     result, plan_table, after = _plan(spr, volume, updated, start, settings, client)

@@ -385,11 +385,13 @@ class VolumeModel(ZipVolumeModel):
     parameter_supports = VOLUME_SUPPORTS
     sharded_parts = ("zips",)
     #: Zips from which ``fit(client=...)`` samples the zips block with its rows on the Dask
-    #: workers (:meth:`part_shards`); below it the whole fit runs in this process, faster:
-    #: each gradient on the workers costs a round trip to every worker (about 2.5 ms on a
-    #: 2-core LocalCluster), about what 3,000 zips' gradient costs in one process
-    #: (``docs/scale.md``). Set it on a model (``model.shard_min_zips = 0``) to force either.
-    shard_min_zips: int = 3_000
+    #: workers (:meth:`part_shards`); None (default): never, the whole fit runs in this
+    #: process. Not by size yet, because no size was measured where it pays: on 3,963 zips
+    #: of rung L on the 2-core machine it took 764 s on one worker and 873 s on two, against
+    #: 323 s in one process (``docs/scale.md``, "The volume fit's zips on the workers"). Set
+    #: it on a model (``model.shard_min_zips = 0``) on a cluster whose workers have cores of
+    #: their own.
+    shard_min_zips: int | None = None
     unknown_zip_advice = "a zip needs some history to have a share of its station"
 
     def __init__(
@@ -794,7 +796,7 @@ class VolumeModel(ZipVolumeModel):
         Given the network's spreads, the zips' share and packages-per-stop regressions are
         independent, so the block's log-likelihood is a sum over zips: each city's zips are
         one block of rows (their sufficient statistics), counted by zips. Only from
-        :attr:`shard_min_zips` zips.
+        :attr:`shard_min_zips` zips (never while it is None, the default).
 
         Parameters
         ----------
@@ -805,9 +807,9 @@ class VolumeModel(ZipVolumeModel):
         -------
         dict
             ``{"zips": RowShards}`` (see :meth:`build_part`), or empty below
-            :attr:`shard_min_zips` zips.
+            :attr:`shard_min_zips` zips or while it is None.
         """
-        if len(data.zips) < self.shard_min_zips:
+        if self.shard_min_zips is None or len(data.zips) < self.shard_min_zips:
             return {}
         zip_city = data.station_city[data.zip_station]
         blocks, rows = {}, {}

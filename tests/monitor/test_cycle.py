@@ -205,7 +205,7 @@ def test_a_cycle_on_local_dask_workers_writes_the_same_plan(two_runs, tmp_path, 
     runs, paths, _ = two_runs
     last = cycle.last_run(runs)
     monkeypatch.setattr(cycle, "_fit_spr", lambda updated, settings, client: last.spr)
-    monkeypatch.setattr(cycle, "_fit_volume", lambda updated, settings: last.volume)
+    monkeypatch.setattr(cycle, "_fit_volume", lambda updated, settings, client: last.volume)
     clients = []
     real_forecast = cycle.forecast
 

@@ -32,10 +32,15 @@ def prepared(demo_split):
     return model, model._prepare(history)
 
 
-def test_a_small_network_is_fitted_in_one_process(prepared):
-    _, tables = prepared
+def test_the_zips_go_to_workers_only_from_the_size_the_model_is_given(prepared):
+    model, tables = prepared
+    assert VolumeModel.shard_min_zips is None  # by default the fit stays in one process
     assert VolumeModel().part_shards(tables) == {}
-    assert VolumeModel.shard_min_zips > len(tables.zips)
+    model.shard_min_zips = len(tables.zips) + 1
+    assert model.part_shards(tables) == {}
+    model.shard_min_zips = len(tables.zips)
+    assert set(model.part_shards(tables)) == {"zips"}
+    model.shard_min_zips = 0
 
 
 def test_the_zips_block_splits_by_city_and_refuses_other_parts(prepared):
