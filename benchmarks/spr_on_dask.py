@@ -230,15 +230,19 @@ def main() -> None:
         )
         if c in table
     ]
-    ahead = estimate(table, 64)
-    shown_table = table[shown].astype(object).where(table[shown].notna(), "")
-    if args.markdown:
-        print(shown_table.to_markdown(index=False))
+    print_tables(table[shown], estimate(table, 64), markdown=args.markdown)
+
+
+def print_tables(table: pd.DataFrame, ahead: dict | None, *, markdown: bool) -> None:
+    """The runs (blanks for what a run has not) and the estimate, if any, as text or Markdown."""
+    shown = table.astype(object).where(table.notna(), "")
+    if markdown:
+        print(shown.to_markdown(index=False))
         if ahead:
             print()
             print(pd.DataFrame([ahead]).to_markdown(index=False))
     else:
-        print(shown_table.to_string(index=False))
+        print(shown.to_string(index=False))
         if ahead:
             print(ahead)
 

@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from spr_on_dask import local_cluster, rung_subset
+from spr_on_dask import local_cluster, print_tables, rung_subset
 
 ZIP_VARIABLES = (
     "share_growth_sd",
@@ -100,13 +100,17 @@ def estimate(table: pd.DataFrame, workers: int) -> dict | None:
 
     The zips block's NUTS as ``a + b / k`` (``b`` the workers' split, ``a`` the messages and
     the driver), the rest of the fit (the station totals, in the driver) as the two runs' mean;
-    both scaled by the rung's zips over the subset's, linearly. An estimate.
+    both scaled by the rung's zips over the subset's, linearly. An estimate; None where two
+    workers were not faster than one (there is then nothing to extrapolate).
     """
     runs = table.set_index("run")
     if not {"dask:1", "dask:2"} <= set(runs.index):
         return None
     one, two = runs.loc["dask:1"], runs.loc["dask:2"]
     b = 2.0 * float(one["zips NUTS s"] - two["zips NUTS s"])
+    if b <= 0:
+        print("no estimate: the 2-worker run was not faster than the 1-worker run", file=sys.stderr)
+        return None
     a = max(float(one["zips NUTS s"]) - b, 0.0)
     driver = (
         float(one["fit s"] - one["zips NUTS s"]) + float(two["fit s"] - two["zips NUTS s"])
@@ -157,17 +161,7 @@ def main() -> None:
         ]
         row["zips block max gap (sd)"] = round(float(np.max(gaps)), 3)
     table = pd.DataFrame(rows).drop(columns=["means", "sds"])
-    shown = table.astype(object).where(table.notna(), "")
-    ahead = estimate(table, 64)
-    if args.markdown:
-        print(shown.to_markdown(index=False))
-        if ahead:
-            print()
-            print(pd.DataFrame([ahead]).to_markdown(index=False))
-    else:
-        print(shown.to_string(index=False))
-        if ahead:
-            print(ahead)
+    print_tables(table, estimate(table, 64), markdown=args.markdown)
 
 
 if __name__ == "__main__":
