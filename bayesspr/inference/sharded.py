@@ -69,6 +69,11 @@ class RowShards:
         parts (:meth:`~bayesspr.inference.fitted_model.FittedModel.build_blocks`): a model
         built on rows is then ``build_part(part, rows, layout)``, holding that part's
         parameters alone. None (default): the whole model, ``build_model(rows, layout)``.
+    reads : dict of str to numpy.ndarray, optional
+        Each block's positions in the raveled parameter vector that its likelihood reads
+        (every other one it ignores): a worker is then sent only its blocks' positions and
+        answers the gradient there alone, so every gradient's messages hold about as many
+        values in all as the vector, not that times the workers. None: every position.
     """
 
     layout: Any
@@ -76,6 +81,7 @@ class RowShards:
     no_rows: Any
     rows: dict[str, int]
     part: str | None = None
+    reads: dict[str, np.ndarray] | None = None
 
     def build(self, fitted: FittedModel, rows: Any) -> pm.Model:
         """The model (or part) built on ``rows`` with :attr:`layout`: its whole parameters.
@@ -98,6 +104,12 @@ class RowShards:
     def without_blocks(self) -> RowShards:
         """The same layout and part with no blocks (what a worker needs besides its own)."""
         return RowShards(self.layout, {}, self.no_rows, {}, self.part)
+
+    def positions(self, names: list[str]) -> np.ndarray | None:
+        """The positions some blocks read together (sorted), or None for every position."""
+        if self.reads is None:
+            return None
+        return np.unique(np.concatenate([np.asarray(self.reads[n], dtype=int) for n in names]))
 
 
 def compile_likelihood(model: pm.Model) -> LogDensity:
@@ -151,6 +163,11 @@ class ShardLikelihood:
         layout and part.
     blocks : dict of str to object
         This worker's blocks of rows.
+    positions : numpy.ndarray, optional
+        The positions of the parameter vector its blocks read (:meth:`RowShards.positions`):
+        :meth:`value_and_gradient` then takes and gives those alone. None: the whole vector.
+    size : int
+        Length of the whole vector (with ``positions``).
     """
 
     def __init__(
@@ -159,12 +176,17 @@ class ShardLikelihood:
         config: Mapping[str, Any],
         shards: RowShards,
         blocks: Mapping[str, Any],
+        positions: np.ndarray | None = None,
+        size: int = 0,
     ) -> None:
         started = time.perf_counter()
         fitted = model_class.from_config(config)
         self.functions = [
             compile_likelihood(shards.build(fitted, block)) for block in blocks.values()
         ]
+        self.positions = positions
+        # the positions its blocks do not read stay at 0 (finite, and ignored)
+        self.whole = np.zeros(size)
         self.names = list(blocks)
         self.compile_seconds = time.perf_counter() - started
         self.busy_seconds = 0.0
@@ -173,11 +195,16 @@ class ShardLikelihood:
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """The blocks' log-likelihood and its gradient at ``x`` (raveled, unconstrained).
 
+        ``x`` and the gradient are the whole vector, or with ``positions`` those alone.
+
         Returns
         -------
         tuple of (float, numpy.ndarray)
         """
         started = time.perf_counter()
+        if self.positions is not None:
+            self.whole[self.positions] = x
+            x = self.whole
         total, gradient = 0.0, np.zeros(np.shape(x))
         for function in self.functions:
             value, grad = function(x)
@@ -185,6 +212,8 @@ class ShardLikelihood:
             gradient += grad
         self.busy_seconds += time.perf_counter() - started
         self.calls += 1
+        if self.positions is not None:
+            return total, gradient[self.positions]
         return total, gradient
 
     def drop(self) -> None:
@@ -315,7 +344,11 @@ class ShardedLogDensity:
                 len(self.assignment),
             )
             futures = []
-            for worker, names in self.assignment.items():
+            size = sum(np.size(v) for v in prior_model.initial_point().values())
+            self.positions = [shards.positions(names) for names in self.assignment.values()]
+            for (worker, names), positions in zip(
+                self.assignment.items(), self.positions, strict=True
+            ):
                 blocks = {name: shards.blocks[name] for name in names}
                 [data] = client.scatter([blocks], workers=[worker], hash=False)
                 futures.append(
@@ -325,6 +358,8 @@ class ShardedLogDensity:
                         fitted.config(),
                         shards.without_blocks(),
                         data,
+                        positions,
+                        size,
                         actor=True,
                         workers=[worker],
                         allow_other_workers=False,
@@ -348,16 +383,22 @@ class ShardedLogDensity:
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """The whole model's log density and gradient at ``x`` (raveled, unconstrained)."""
-        asked = [actor.value_and_gradient(x) for actor in self.actors]
+        asked = [
+            actor.value_and_gradient(x if positions is None else x[positions])
+            for actor, positions in zip(self.actors, self.positions, strict=True)
+        ]
         # NUTS chains call from threads of their own: one compiled prior, one caller at a time
         with self._prior_lock:
             value, grad = self.prior(x)
             self.calls += 1
         total, gradient = float(value), np.array(grad, dtype=float)
-        for answer in asked:
+        for answer, positions in zip(asked, self.positions, strict=True):
             value, grad = answer.result()
             total += value
-            gradient += grad
+            if positions is None:
+                gradient += grad
+            else:
+                gradient[positions] += grad
         return total, gradient
 
     def record(self) -> dict[str, Any]:

@@ -795,7 +795,8 @@ class VolumeModel(ZipVolumeModel):
 
         Given the network's spreads, the zips' share and packages-per-stop regressions are
         independent, so the block's log-likelihood is a sum over zips: each city's zips are
-        one block of rows (their sufficient statistics), counted by zips. Only from
+        one block of rows (their sufficient statistics), counted by zips, which reads the
+        five spreads and its own zips' noise scales alone (``reads``). Only from
         :attr:`shard_min_zips` zips (never while it is None, the default).
 
         Parameters
@@ -812,18 +813,24 @@ class VolumeModel(ZipVolumeModel):
         if self.shard_min_zips is None or len(data.zips) < self.shard_min_zips:
             return {}
         zip_city = data.station_city[data.zip_station]
-        blocks, rows = {}, {}
+        # the raveled vector: the block's spreads, then one share-noise scale per share zip
+        spreads = np.arange(len(_BLOCK_SPREADS["zips"]))
+        blocks, rows, reads = {}, {}, {}
         for position, city in enumerate(data.cities):
             zips = np.flatnonzero(zip_city == position)
             if len(zips):
                 blocks[str(city)] = self._zip_rows(zips)
                 rows[str(city)] = len(zips)
+                reads[str(city)] = np.concatenate(
+                    [spreads, len(spreads) + blocks[str(city)].share_positions]
+                )
         shards = RowShards(
             layout=self._zip_layout(),
             blocks=blocks,
             no_rows=self._zip_rows(np.zeros(0, dtype=int)),
             rows=rows,
             part="zips",
+            reads=reads,
         )
         return {"zips": shards}
 

@@ -65,6 +65,10 @@ def test_the_zips_block_on_workers_is_the_block_in_process(prepared, cluster_cli
     points = start + np.random.default_rng(4).normal(0.0, 0.5, (6, start.size))
     with ShardedLogDensity(model, prior, shards, cluster_client) as density:
         assert len(density.assignment) == 2  # one city a worker
+        # each worker is sent the five spreads and its own zips' noise scales alone
+        sizes = [len(positions) for positions in density.positions]
+        assert all(5 < size < start.size for size in sizes)
+        assert sum(sizes) == start.size + 5 * (len(sizes) - 1)
         # NUTS chains call at once from threads: each answer is its own point's
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(density, points))
