@@ -344,7 +344,10 @@ class ShardedLogDensity:
                 len(self.assignment),
             )
             futures = []
-            size = sum(np.size(v) for v in prior_model.initial_point().values())
+            # the vector's length, needed only where workers get slices of it
+            size = 0
+            if shards.reads is not None:
+                size = sum(np.size(v) for v in prior_model.initial_point().values())
             self.positions = [shards.positions(names) for names in self.assignment.values()]
             for (worker, names), positions in zip(
                 self.assignment.items(), self.positions, strict=True
