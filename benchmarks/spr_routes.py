@@ -14,6 +14,8 @@ days), the last ``--holdout-days`` are held out and the rest fitted by each rout
   (:mod:`bayesspr.inference.marginal_spreads`);
 * ``laplace-joint``: the same with the spreads left at the joint mode (the route before the
   marginal step), to see what that step changes;
+* ``laplace-physics``: the same with the global physics constants (stem speed, tour
+  constant, fill) put at their Laplace-marginal mode too;
 * ``default``: NUTS started as usual with nutpie's own adaptation (``start="default"``),
   stopped after ``--default-limit`` seconds if it has not finished.
 
@@ -21,9 +23,13 @@ Each fit runs in a process of its own (its peak memory is its own). For each rou
 time, peak RSS, min bulk and tail ESS, max R-hat, divergences, ESS per second; against the
 first route, each physics constant's posterior mean difference in the first route's posterior
 sd, and the ratio of posterior sds; the 50 / 80 / 90 % coverage of the held-out routes
-(randomised PIT of whole routes, :func:`bayesspr.evaluation.scores.randomised_pit`).
+(randomised PIT of whole routes, :func:`bayesspr.evaluation.scores.randomised_pit`); and each
+global constant the simulation fixes against its truth (z, in the route's own posterior sd).
+With ``--cities K`` the rung's first K cities only (a stated subset: rung M's first city is
+a network of 1,000 zips under 25 stations).
 
-Usage: ``python benchmarks/spr_routes.py [--rung S] [--routes mode laplace] [--markdown]``.
+Usage: ``python benchmarks/spr_routes.py [--rung S] [--cities K] [--routes mode laplace]
+[--markdown]``.
 """
 
 from __future__ import annotations
@@ -53,30 +59,52 @@ CONSTANTS = (
     "speed_kmh_sd",
 )
 LEVELS = (0.5, 0.8, 0.9)
+#: Global constants the simulation fixes, each route's posterior mean scored against them
+#: (z: distance in the route's posterior sd).
+TRUTHS = ("stem_speed_kmh", "tour_constant", "fill", "sigma_route", "sigma_km")
+#: The scalar physics constants the whole network informs.
+PHYSICS_GLOBALS = ("stem_speed_kmh", "tour_constant", "fill")
 
 
-def split(rung: str, seed: int, holdout_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The rung's table, validated, cut into history and the held-out last days."""
+def split(
+    rung: str, seed: int, holdout_days: int, cities: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """History, held-out last days and the simulation's global constants (:data:`TRUTHS`).
+
+    Of the rung's table, or its first ``cities`` cities, validated.
+    """
     from bayesspr.data.table import validate
     from bayesspr.simulate.ladder import simulate_network
 
-    table = validate(simulate_network(rung, seed=seed).table)
+    world = simulate_network(rung, seed=seed)
+    table = world.table
+    if cities:
+        kept = sorted(table["city"].unique())[:cities]
+        table = table[table["city"].isin(kept)].reset_index(drop=True)
+    table = validate(table)
     cut = table["date"].max() - pd.Timedelta(days=holdout_days - 1)
-    return table[table["date"] < cut].reset_index(drop=True), table[
-        table["date"] >= cut
-    ].reset_index(drop=True)
+    truth = {name: float(world.truth.scalars[name]) for name in TRUTHS}
+    return (
+        table[table["date"] < cut].reset_index(drop=True),
+        table[table["date"] >= cut].reset_index(drop=True),
+        truth,
+    )
 
 
-def run_route(route: str, rung: str, seed: int, holdout_days: int) -> dict:
+def run_route(
+    route: str, rung: str, seed: int, holdout_days: int, cities: int | None = None
+) -> dict:
     """Fit one route in this process and measure it."""
     from bayesspr import SPRModel
     from bayesspr.evaluation.scores import pit_coverage, randomised_pit
 
     warnings.simplefilter("ignore")
-    train, test = split(rung, seed, holdout_days)
+    train, test, truth = split(rung, seed, holdout_days, cities)
     kwargs = {"method": "laplace"} if route.startswith("laplace") else {"start": route}
     if route == "laplace-joint":  # the Laplace route with the spreads at the joint mode
         SPRModel.laplace_spreads = ()
+    if route == "laplace-physics":  # the global physics constants at their marginal mode too
+        SPRModel.laplace_spreads = (*SPRModel.laplace_spreads, *PHYSICS_GLOBALS)
     started = time.perf_counter()
     model = SPRModel().fit(train, random_seed=1, **kwargs)
     seconds = time.perf_counter() - started
@@ -91,6 +119,8 @@ def run_route(route: str, rung: str, seed: int, holdout_days: int) -> dict:
         "means": {k: float(stacked[k].mean()) for k in names},
         "sds": {k: float(stacked[k].std()) for k in names},
     }
+    for name, value in truth.items():
+        row[f"{name} z"] = round((row["means"][name] - value) / row["sds"][name], 2)
     d = model.diagnostics
     if not d.get("approximate"):
         ess = min(d["ess_bulk_min"], d["ess_tail_min"])
@@ -139,17 +169,21 @@ def main() -> None:
     parser.add_argument("--routes", nargs="+", default=["mode", "laplace"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout-days", type=int, default=28)
+    parser.add_argument("--cities", type=int, default=None, help="the rung's first K cities")
     parser.add_argument("--default-limit", type=float, default=1800.0)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_route(args.child, args.rung, args.seed, args.holdout_days)))
+        row = run_route(args.child, args.rung, args.seed, args.holdout_days, args.cities)
+        print(json.dumps(row))
         return
     rows = []
     for route in args.routes:
         command = [sys.executable, __file__, "--child", route, "--rung", args.rung]
         command += ["--seed", str(args.seed), "--holdout-days", str(args.holdout_days)]
+        if args.cities:
+            command += ["--cities", str(args.cities)]
         limit = args.default_limit if route == "default" else None
         started = time.perf_counter()
         try:

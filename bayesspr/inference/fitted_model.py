@@ -586,9 +586,10 @@ class FittedModel:
     #: Whether :meth:`hessian_pattern` gives the model's Hessian sparsity (then
     #: ``method="auto"`` takes the Laplace route where NUTS from the mode is too big).
     has_hessian_pattern: ClassVar[bool] = False
-    #: Scalar spreads (of the hierarchy, and the observation noise) the Laplace route puts at
-    #: the mode of their Laplace marginal rather than the joint mode, which shrinks them
-    #: (:mod:`bayesspr.inference.marginal_spreads`); needs :attr:`has_hessian_pattern`.
+    #: Scalar parameters the Laplace route puts at the mode of their Laplace marginal rather
+    #: than the joint mode (:mod:`bayesspr.inference.marginal_spreads`): the spreads of the
+    #: hierarchy and the observation noise, which the joint mode shrinks, and constants the
+    #: whole data inform, which it pulls along; needs :attr:`has_hessian_pattern`.
     laplace_spreads: ClassVar[tuple[str, ...]] = ()
     #: Blocks of :meth:`build_blocks` whose rows :meth:`part_shards` can put on Dask workers
     #: (NUTS on them then runs with ``client=``, :mod:`bayesspr.inference.sharded_nuts`).
@@ -837,6 +838,9 @@ class FittedModel:
         route = self._start_route(sampler, prepared, model, blocks, method)
         on_workers: dict[str, Any] = {}  # the workers' records of the blocks sampled there
         samplers = self._parts_on_workers(prepared, blocks, client, on_workers)
+        approximate: dict[str, Any] = {}  # the records of the blocks sampled approximately
+        approximate_samplers = self.approximate_blocks(prepared, blocks, client, approximate)
+        samplers |= approximate_samplers
         mode, sharded = None, None
         if route["route"] == "mode" or method == "laplace":
             strict = method == "laplace" or sampler.start == "mode"
@@ -880,10 +884,8 @@ class FittedModel:
                     progressbar=progressbar,
                     advi_iterations=advi_iterations,
                 )
-            kept_log_likelihood = (
-                self._keep_log_likelihood(model, idata)
-                if shards is None and not samplers
-                else "not kept: the rows' likelihood was on the Dask workers"
+            kept_log_likelihood = self._log_likelihood_kept(
+                model, idata, shards is not None, set(samplers) - set(approximate_samplers)
             )
         self.pymc_model = model
         self.idata = idata
@@ -895,10 +897,29 @@ class FittedModel:
         if kept_log_likelihood is not None:
             self.diagnostics["log_likelihood"] = kept_log_likelihood
         self.diagnostics["method_choice"] = method_choice
-        if shards is not None or on_workers:
-            self.diagnostics["sharded"] = sharded if shards is not None else on_workers
+        self._record_placement(sharded if shards is not None else None, on_workers, approximate)
         self.idata.attrs.update(self._attrs())
         return self
+
+    def _log_likelihood_kept(
+        self, model: pm.Model, idata: xr.DataTree, sharded: bool, on_workers: set[str]
+    ) -> str | None:
+        """:meth:`_keep_log_likelihood` where no row's likelihood was on the Dask workers.
+
+        ``on_workers``: the blocks sampled with their rows there.
+        """
+        if sharded or on_workers:
+            return "not kept: the rows' likelihood was on the Dask workers"
+        return self._keep_log_likelihood(model, idata)
+
+    def _record_placement(
+        self, sharded: Mapping[str, Any] | None, on_workers: dict, approximate: dict
+    ) -> None:
+        """Where the fit's rows went and which blocks were approximated, in ``diagnostics``."""
+        if sharded is not None or on_workers:
+            self.diagnostics["sharded"] = sharded if sharded is not None else on_workers
+        if approximate:
+            self._label_approximate_blocks(approximate)
 
     def _parts_on_workers(
         self, prepared: Any, blocks: Mapping[str, pm.Model] | None, client: Any, records: dict
@@ -930,6 +951,47 @@ class FittedModel:
             return sample
 
         return {part: on_workers(part) for part in part_shards}
+
+    def approximate_blocks(
+        self,
+        data: Any,
+        blocks: Mapping[str, pm.Model] | None,
+        client: Any,
+        records: dict,
+    ) -> dict[str, BlockSampler]:
+        """Blocks this fit samples by an approximation its data's size calls for (none here).
+
+        A subclass returns a sampler per such block (called as :func:`run_nuts_blocks`'
+        ``samplers``); each adds its record to ``records`` by block name, which the fit keeps
+        in ``diagnostics["approximate_blocks"]`` and announces with a warning.
+
+        Parameters
+        ----------
+        data : object
+            Output of :meth:`_prepare`.
+        blocks : mapping of str to pymc.Model or None
+            The fit's blocks (:meth:`build_blocks`).
+        client : distributed.Client or None
+            The fit's Dask client.
+        records : dict
+            Filled by the samplers as they run.
+
+        Returns
+        -------
+        dict of str to callable
+        """
+        return {}
+
+    def _label_approximate_blocks(self, records: Mapping[str, Any]) -> None:
+        """Keep the approximate blocks' records in ``diagnostics`` and warn that they are."""
+        self.diagnostics["approximate_blocks"] = dict(records)
+        routes = "; ".join(f"{block}: {record['route']}" for block, record in records.items())
+        warnings.warn(
+            f"{self.model_name}: some blocks were sampled by an approximation ({routes}); "
+            "diagnostics['approximate_blocks'] says how",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def _model_for(
         self, prepared: Any, method: str, sampler: SamplerConfig, client: Any
@@ -1391,8 +1453,10 @@ class FittedModel:
             }
             return
         self._judge(idata, "re-fit with more tune/draws before trusting it", stored.get("ok"))
-        if "sampler" in stored:  # the settings the fit ran with, as recorded (not a verdict)
-            self.diagnostics["sampler"] = stored["sampler"]
+        # what the fit ran with and which blocks it approximated, as recorded (not a verdict)
+        for key in ("sampler", "approximate_blocks"):
+            if key in stored:
+                self.diagnostics[key] = stored[key]
 
     @classmethod
     def load(cls, path: str | Path) -> Self:

@@ -38,6 +38,9 @@ of zips agree and scenarios share random numbers.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +53,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayesspr.errors import ArgumentError, SavedFitError, VolumeDataError
-from bayesspr.inference.fitted_model import SamplerConfig
+from bayesspr.inference.fitted_model import BlockSampler, SamplerConfig, run_nuts
 from bayesspr.inference.sharded import RowShards
 from bayesspr.volume.base import ZipVolumeModel
 from bayesspr.volume.city_day import (
@@ -59,6 +62,7 @@ from bayesspr.volume.city_day import (
     city_day_log_likelihood,
     city_day_statistics,
 )
+from bayesspr.volume.cut import choose_cities, conditional_share_noise
 from bayesspr.volume.gaussian_groups import (
     GroupStatistics,
     SharedCoefficients,
@@ -96,8 +100,13 @@ VOLUME_SAVE_FORMAT = 3
 VOLUME_SAMPLER = SamplerConfig.from_mapping(SHIPPED_VOLUME_SPEC["sampler"], origin="volume.toml")
 
 _DAYS_PER_YEAR = 365.25
+_LOG = logging.getLogger("bayesspr")
 #: Columns of the share design before its random-walk ramps: level, τ, six weekday contrasts.
 _SHARE_FIXED = 8
+#: The spreads of a zip's share coefficients: growth, weekday contrasts, drift.
+_SHARE_SPREADS = ("share_growth_sd", "share_weekday_sd", "share_drift_sd")
+#: Sd of the log of a zip's share-noise scale under its prior (log-normal).
+_SHARE_NOISE_LOG_SD = 1.0
 _WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 #: Floor added to a prior variance so a spread of 0 keeps the precision finite.
 _VAR_FLOOR = 1e-8
@@ -392,6 +401,14 @@ class VolumeModel(ZipVolumeModel):
     #: it on a model (``model.shard_min_zips = 0``) on a cluster whose workers have cores of
     #: their own.
     shard_min_zips: int | None = None
+    #: Share zips from which the zips block takes the cut route (:mod:`bayesspr.volume.cut`,
+    #: an approximation, labelled in ``diagnostics["approximate_blocks"]``): NUTS on the zips
+    #: of some cities gives the five spreads, and every zip's noise scale is drawn from its
+    #: exact conditional posterior given each draw of them. None: never (NUTS on every zip,
+    #: exact); 0: always. Set it on a model to force either.
+    cut_min_zips: int | None = 10_000
+    #: Share zips the cities chosen for the cut route's NUTS must hold at least.
+    cut_zips: int = 4_000
     unknown_zip_advice = "a zip needs some history to have a share of its station"
 
     def __init__(
@@ -718,7 +735,10 @@ class VolumeModel(ZipVolumeModel):
         h_years = self.knot_days / _DAYS_PER_YEAR
         if layout.share_zips:
             share_noise = pm.LogNormal(
-                "share_noise_sd_zip", np.log(pri["share_noise_sd"]), 1.0, dims="share_zip"
+                "share_noise_sd_zip",
+                np.log(pri["share_noise_sd"]),
+                _SHARE_NOISE_LOG_SD,
+                dims="share_zip",
             )
             n_z = len(rows.share_mean)
             if n_z:
@@ -866,6 +886,135 @@ class VolumeModel(ZipVolumeModel):
             spreads = {n: pm.HalfNormal(n, self.priors[n]) for n in _BLOCK_SPREADS[part]}
             self._add_zips(spreads, rows, layout)
         return model
+
+    def approximate_blocks(
+        self,
+        data: HistoryTables,
+        blocks: Mapping[str, pm.Model] | None,
+        client: Any,
+        records: dict,
+    ) -> dict[str, BlockSampler]:
+        """The zips block's cut route, from :attr:`cut_min_zips` share zips.
+
+        Parameters
+        ----------
+        data : HistoryTables
+            Output of :meth:`_prepare`.
+        blocks : mapping of str to pymc.Model or None
+            The fit's blocks (:meth:`build_blocks`).
+        client : distributed.Client or None
+            Where the second stage's tasks run (one per city); None: this process.
+        records : dict
+            Gets the route's record (``"zips"``) once it has run.
+
+        Returns
+        -------
+        dict
+            ``{"zips": sampler}`` where the route applies, else empty.
+        """
+        if not blocks or "zips" not in blocks or self.cut_min_zips is None:
+            return {}
+        if np.count_nonzero(self._group_means["multi"] > 0) < self.cut_min_zips:
+            return {}
+
+        def sample(cfg: SamplerConfig, seed: int, progressbar: bool) -> xr.DataTree:
+            fit, records["zips"] = self._cut_zips(data, cfg, seed, progressbar, client)
+            return fit
+
+        return {"zips": sample}
+
+    def _cut_zips(
+        self,
+        data: HistoryTables,
+        cfg: SamplerConfig,
+        seed: int,
+        progressbar: bool,
+        client: Any,
+    ) -> tuple[xr.DataTree, dict[str, Any]]:
+        """The zips block by the cut route (:mod:`bayesspr.volume.cut`): fit and record."""
+        started = time.perf_counter()
+        share = np.flatnonzero(self._group_means["multi"] > 0)
+        zip_city = np.asarray(data.station_city)[np.asarray(data.zip_station)]
+        chosen = choose_cities(zip_city[share], len(data.cities), self.cut_zips, seed)
+        rows = self._zip_rows(np.flatnonzero(np.isin(zip_city, chosen)))
+        labels = np.asarray(data.zips)
+        layout = ZipLayout(
+            share_zips=tuple(labels[share[rows.share_positions]]),
+            knots=self.design.history_knots,
+        )
+        model = self.build_part("zips", dataclasses.replace(rows, share_positions=None), layout)
+        _LOG.info(
+            "%s: zips block by the cut route (approximate): NUTS on the %d share zips of %d of "
+            "%d cities, then every zip's noise scale given the spreads",
+            self.model_name,
+            len(layout.share_zips),
+            len(chosen),
+            len(data.cities),
+        )
+        fit = run_nuts(model, cfg, random_seed=seed, progressbar=progressbar)
+        nuts_seconds = time.perf_counter() - started
+        post = fit["posterior"].to_dataset()
+        prior_var = self._share_prior_var(
+            *(post[name].to_numpy().ravel() for name in _SHARE_SPREADS)
+        )
+        cities = []
+        for city in range(len(data.cities)):
+            city_rows = self._zip_rows(np.flatnonzero(zip_city == city))
+            if len(city_rows.share_mean):
+                cities.append((city_rows.share, city_rows.share_mean, city_rows.share_positions))
+        draws = conditional_share_noise(
+            cities,
+            len(share),
+            prior_var,
+            float(np.log(self.priors["share_noise_sd"])),
+            _SHARE_NOISE_LOG_SD,
+            seed,
+            client,
+        )
+        scales = xr.DataArray(
+            draws.reshape(post.sizes["chain"], post.sizes["draw"], len(share)),
+            dims=("chain", "draw", "share_zip"),
+            coords={"chain": post["chain"], "draw": post["draw"], "share_zip": list(labels[share])},
+        )
+        posterior = post.drop_vars(["share_noise_sd_zip", "share_zip"]).assign(
+            share_noise_sd_zip=scales
+        )
+        record = {
+            "route": "cut (approximate)",
+            "why": f"{len(share)} share zips, at least cut_min_zips = {self.cut_min_zips}",
+            "cities": [str(data.cities[c]) for c in chosen],
+            "nuts_share_zips": len(layout.share_zips),
+            "share_zips": len(share),
+            "nuts_seconds": round(nuts_seconds, 2),
+            "conditional_seconds": round(time.perf_counter() - started - nuts_seconds, 2),
+            "conditional_tasks": "dask" if client is not None else "this process",
+        }
+        sample_stats = fit["sample_stats"].to_dataset()
+        return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats}), record
+
+    def _share_prior_var(
+        self, growth_sd: np.ndarray, weekday_sd: np.ndarray, drift_sd: np.ndarray
+    ) -> np.ndarray:
+        """Prior variances of a zip's share coefficients (S, p) per sample of the spreads.
+
+        Level, growth, six weekday contrasts, the history's drift knots; with the floor the
+        likelihood adds (as :meth:`_add_zips`).
+        """
+        n = len(growth_sd)
+        h_years = self.knot_days / _DAYS_PER_YEAR
+        knots = self.design.history_knots
+        return (
+            np.concatenate(
+                [
+                    np.full((n, 1), self.priors["level_sd"] ** 2),
+                    np.asarray(growth_sd)[:, None] ** 2,
+                    np.repeat(np.asarray(weekday_sd)[:, None] ** 2, 6, axis=1),
+                    np.repeat(h_years * np.asarray(drift_sd)[:, None] ** 2, knots, axis=1),
+                ],
+                axis=1,
+            )
+            + _VAR_FLOOR
+        )
 
     def _city_walk(self, station_city: np.ndarray, n_cities: int) -> SharedCoefficients:
         """The station-total coefficients a city's walk shares: the history's ramps."""
@@ -1286,22 +1435,15 @@ class VolumeModel(ZipVolumeModel):
         spread = {name: self._hyper(post, name) for name in _SPREADS}
         mean = np.zeros((n_samp, n_z, _SHARE_FIXED + knots))
         mean[:, :, 0] = self._group_means["share"][zsel][None, :]
-        var = np.concatenate(
-            [
-                np.full((n_samp, n_z, 1), self.priors["level_sd"] ** 2),
-                np.ones((n_samp, n_z, 1)) * spread["share_growth_sd"][:, :, None] ** 2,
-                np.ones((n_samp, n_z, 6)) * spread["share_weekday_sd"][:, :, None] ** 2,
-                np.ones((n_samp, n_z, knots)) * h_years * spread["share_drift_sd"][:, :, None] ** 2,
-            ],
-            axis=2,
-        )
+        var = self._share_prior_var(*(spread[name][:, 0] for name in _SHARE_SPREADS))
+        var = np.repeat(var[:, None, :], n_z, axis=1)
         noise = post["share_noise_sd_zip"].transpose("sample", "share_zip").to_numpy()
         noise = noise[
             :, pd.Index(post["share_noise_sd_zip"]["share_zip"].to_numpy()).get_indexer(labels)
         ]
         keys = name_keys_64([f"share:{z}" for z in labels])
         coef = self._coefficients(
-            post, self._statistics["share"].take(zsel), mean, var + _VAR_FLOOR, noise**2, keys
+            post, self._statistics["share"].take(zsel), mean, var, noise**2, keys
         )
         steps = self._future_steps(
             post, n_knots - knots, knots, spread["share_drift_sd"] * np.sqrt(h_years), keys

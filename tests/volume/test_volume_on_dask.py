@@ -108,3 +108,23 @@ def test_a_fit_with_its_zips_on_workers_matches_the_fit_in_process(
     # the zips block's chains agree (R-hat of 2 chains of 250 draws: 1.03 is its noise bar)
     rhat = az.rhat(ours[[*ZIP_SPREADS, "ratio_noise_sd", "share_noise_sd_zip"]])
     assert max(float(rhat[name].max()) for name in rhat.data_vars) <= 1.03
+
+
+def test_the_cut_route_s_tasks_on_workers_give_the_local_draws(prepared, cluster_client):
+    # the cut route's second stage, a task per city, draws as it does in this process
+    from bayesspr.volume.cut import conditional_share_noise
+
+    model, tables = prepared
+    zip_city = tables.station_city[tables.zip_station]
+    cities = []
+    for city in range(len(tables.cities)):
+        rows = model._zip_rows(np.flatnonzero(zip_city == city))
+        cities.append((rows.share, rows.share_mean, rows.share_positions))
+    n_share = sum(len(positions) for _, _, positions in cities)
+    spreads = np.exp(np.random.default_rng(3).normal(np.log(0.1), 0.3, (40, 3)))
+    prior_var = model._share_prior_var(*spreads.T)
+    args = (cities, n_share, prior_var, np.log(0.1), 1.0, 7)
+    local = conditional_share_noise(*args)
+    on_workers = conditional_share_noise(*args, client=cluster_client)
+    assert np.isfinite(local).all() and local.shape == (40, n_share)
+    np.testing.assert_array_equal(on_workers, local)
