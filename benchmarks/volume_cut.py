@@ -26,14 +26,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-
-SPREADS = (
-    "share_growth_sd",
-    "share_weekday_sd",
-    "share_drift_sd",
-    "ratio_growth_sd",
-    "ratio_noise_sd",
-)
+from volume_on_dask import SPREADS
 
 
 def run(args: argparse.Namespace, cut_zips: int) -> dict:

@@ -42,7 +42,8 @@ def convergence_summary(diagnostics: Mapping[str, Any]) -> str:
     -------
     str
         R-hat max (–), min bulk and tail ESS (draws) with the worst parameter of each,
-        divergences (count), E-BFMI min (–), and the verdict.
+        divergences (count), E-BFMI min (–), the blocks sampled by an approximation, and the
+        verdict.
     """
     if diagnostics.get("approximate"):
         problems = "; ".join(diagnostics.get("problems") or ["approximate fit"])
@@ -64,6 +65,11 @@ def convergence_summary(diagnostics: Mapping[str, Any]) -> str:
         f"  divergences    {_number(d.get('divergences'), '.0f'):>8}",
         f"  E-BFMI min     {_number(d.get('ebfmi_min'), '.2f'):>8}",
     ]
+    for block, record in (d.get("approximate_blocks") or {}).items():
+        lines.append(
+            f"  {block} block: {record.get('route', 'approximate')}, "
+            f"{record.get('why', '')} (diagnostics['approximate_blocks'])"
+        )
     if d.get("ok") is True:
         lines.append("  verdict: converged (every threshold met)")
     else:

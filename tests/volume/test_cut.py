@@ -110,3 +110,11 @@ def test_a_saved_cut_fit_still_says_it_is_approximate(cut_fit, tmp_path):
     loaded = VolumeModel.load(path)
     assert loaded.diagnostics["approximate_blocks"] == cut_fit.diagnostics["approximate_blocks"]
     assert loaded.diagnostics["ok"] == cut_fit.diagnostics["ok"]  # recomputed from the draws
+
+
+def test_the_command_line_summary_names_the_approximate_block(cut_fit):
+    from bayesspr.cli.verdict import convergence_summary
+
+    summary = convergence_summary(cut_fit.diagnostics)
+    assert "zips block: cut (approximate), 17 share zips" in summary
+    assert "verdict: converged" in summary  # what NUTS sampled passed its checks
