@@ -914,7 +914,8 @@ class VolumeModel(ZipVolumeModel):
         """
         if not blocks or "zips" not in blocks or self.cut_min_zips is None:
             return {}
-        if np.count_nonzero(self._group_means["multi"] > 0) < self.cut_min_zips:
+        share_zips = np.count_nonzero(self._group_means["multi"] > 0)
+        if not share_zips or share_zips < self.cut_min_zips:  # none: nothing to cut
             return {}
 
         def sample(cfg: SamplerConfig, seed: int, progressbar: bool) -> xr.DataTree:

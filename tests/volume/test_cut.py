@@ -118,3 +118,13 @@ def test_the_command_line_summary_names_the_approximate_block(cut_fit):
     summary = convergence_summary(cut_fit.diagnostics)
     assert "zips block: cut (approximate), 17 share zips" in summary
     assert "verdict: converged" in summary  # what NUTS sampled passed its checks
+
+
+def test_a_network_without_shares_has_nothing_to_cut():
+    from bayesspr.simulate.volume_worlds import simulate_volume_world
+
+    world = simulate_volume_world(0, zips_per_station=1, n_days=60, horizon_days=0)
+    model = cut_model()
+    tables = model._prepare(world.table)
+    assert not (model._group_means["multi"] > 0).any()  # every zip alone in its station
+    assert model.approximate_blocks(tables, {"zips": None}, None, {}) == {}
