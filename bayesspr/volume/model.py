@@ -832,27 +832,37 @@ class VolumeModel(ZipVolumeModel):
         """
         if self.shard_min_zips is None or len(data.zips) < self.shard_min_zips:
             return {}
-        zip_city = data.station_city[data.zip_station]
         # the raveled vector: the block's spreads, then one share-noise scale per share zip
         spreads = np.arange(len(_BLOCK_SPREADS["zips"]))
-        blocks, rows, reads = {}, {}, {}
-        for position, city in enumerate(data.cities):
-            zips = np.flatnonzero(zip_city == position)
-            if len(zips):
-                blocks[str(city)] = self._zip_rows(zips)
-                rows[str(city)] = len(zips)
-                reads[str(city)] = np.concatenate(
-                    [spreads, len(spreads) + blocks[str(city)].share_positions]
-                )
+        blocks = self._city_zip_rows(data)
+        reads = {
+            city: np.concatenate([spreads, len(spreads) + block.share_positions])
+            for city, block in blocks.items()
+        }
         shards = RowShards(
             layout=self._zip_layout(),
             blocks=blocks,
             no_rows=self._zip_rows(np.zeros(0, dtype=int)),
-            rows=rows,
+            rows={city: len(block.ratio_mean) for city, block in blocks.items()},
             part="zips",
             reads=reads,
         )
         return {"zips": shards}
+
+    @staticmethod
+    def _zip_cities(data: HistoryTables) -> np.ndarray:
+        """The city position of each zip (its latest station's)."""
+        return np.asarray(data.station_city)[np.asarray(data.zip_station)]
+
+    def _city_zip_rows(self, data: HistoryTables) -> dict[str, ZipRows]:
+        """The zips block's statistics of each city's zips, by city (those with zips)."""
+        zip_city = self._zip_cities(data)
+        out = {}
+        for position, city in enumerate(data.cities):
+            zips = np.flatnonzero(zip_city == position)
+            if len(zips):
+                out[str(city)] = self._zip_rows(zips)
+        return out
 
     def build_part(self, part: str, rows: ZipRows, layout: ZipLayout) -> pm.Model:
         """The zips block's model of some zips, with every zip's parameters.
@@ -935,7 +945,7 @@ class VolumeModel(ZipVolumeModel):
         """The zips block by the cut route (:mod:`bayesspr.volume.cut`): fit and record."""
         started = time.perf_counter()
         share = np.flatnonzero(self._group_means["multi"] > 0)
-        zip_city = np.asarray(data.station_city)[np.asarray(data.zip_station)]
+        zip_city = self._zip_cities(data)
         chosen = choose_cities(zip_city[share], len(data.cities), self.cut_zips, seed)
         rows = self._zip_rows(np.flatnonzero(np.isin(zip_city, chosen)))
         labels = np.asarray(data.zips)
@@ -958,11 +968,11 @@ class VolumeModel(ZipVolumeModel):
         prior_var = self._share_prior_var(
             *(post[name].to_numpy().ravel() for name in _SHARE_SPREADS)
         )
-        cities = []
-        for city in range(len(data.cities)):
-            city_rows = self._zip_rows(np.flatnonzero(zip_city == city))
-            if len(city_rows.share_mean):
-                cities.append((city_rows.share, city_rows.share_mean, city_rows.share_positions))
+        cities = [
+            (city_rows.share, city_rows.share_mean, city_rows.share_positions)
+            for city_rows in self._city_zip_rows(data).values()
+            if len(city_rows.share_mean)
+        ]
         draws = conditional_share_noise(
             cities,
             len(share),

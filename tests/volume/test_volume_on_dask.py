@@ -115,11 +115,10 @@ def test_the_cut_route_s_tasks_on_workers_give_the_local_draws(prepared, cluster
     from bayesspr.volume.cut import conditional_share_noise
 
     model, tables = prepared
-    zip_city = tables.station_city[tables.zip_station]
-    cities = []
-    for city in range(len(tables.cities)):
-        rows = model._zip_rows(np.flatnonzero(zip_city == city))
-        cities.append((rows.share, rows.share_mean, rows.share_positions))
+    cities = [
+        (rows.share, rows.share_mean, rows.share_positions)
+        for rows in model._city_zip_rows(tables).values()
+    ]
     n_share = sum(len(positions) for _, _, positions in cities)
     spreads = np.exp(np.random.default_rng(3).normal(np.log(0.1), 0.3, (40, 3)))
     prior_var = model._share_prior_var(*spreads.T)
